@@ -1,0 +1,375 @@
+package codec
+
+// Builder appends a message to a caller's buffer, field by field in ascending
+// order, and fills in the bitmap at the end. It allocates nothing once its
+// buffer is large enough. Errors are sticky, as with bufio.Writer: the first
+// one stops the build and Finish returns it.
+//
+//	var b codec.Builder
+//	b.Begin(d, buf[:0], req.MTI().Response(), req.Header())
+//	b.Copy(req, 3)
+//	b.Text(39, []byte("00"))
+//	out, err := b.Finish()
+type Builder struct {
+	d      *Dialect
+	buf    []byte
+	bmOff  int // offset of the primary bitmap in buf
+	bitmap [2]uint64
+	last   int
+	err    error
+	tmp    []byte // hex-decoded binary values
+	text   []byte // text handed in by String and Copy
+}
+
+// Begin starts a message in dst (appending to it) with the MTI and, for
+// dialects that have one, the header (copied; nil writes zeros).
+func (b *Builder) Begin(d *Dialect, dst []byte, mti MTI, header []byte) {
+	b.d, b.buf, b.bitmap, b.last, b.err = d, dst, [2]uint64{}, 1, nil
+	if d.HeaderLen > 0 {
+		start := len(b.buf)
+		b.buf = append(b.buf, header...)
+		for len(b.buf)-start < d.HeaderLen {
+			b.buf = append(b.buf, 0)
+		}
+		b.buf = b.buf[:start+d.HeaderLen]
+	}
+	for _, c := range mti {
+		if c < '0' || c > '9' {
+			b.err = fieldErr(0, len(b.buf), ErrBadMTI)
+			return
+		}
+	}
+	if d.mtiBCD {
+		b.buf = append(b.buf, (mti[0]-'0')<<4|(mti[1]-'0'), (mti[2]-'0')<<4|(mti[3]-'0'))
+	} else {
+		b.buf = append(b.buf, mti[:]...)
+	}
+	b.bmOff = len(b.buf)
+	b.buf = append(b.buf, make([]byte, b.bitmapBytes())...)
+}
+
+func (b *Builder) bitmapBytes() int {
+	if b.d.bitmapHex {
+		return 16
+	}
+	return 8
+}
+
+// Err returns the first error of the build so far.
+func (b *Builder) Err() error { return b.err }
+
+// next checks the order and definition of field id and marks it present.
+func (b *Builder) next(id int) *FieldDef {
+	if b.err != nil {
+		return nil
+	}
+	if id <= b.last || id > MaxField {
+		b.err = fieldErr(id, len(b.buf), ErrOutOfOrder)
+		return nil
+	}
+	if !b.d.defined[id] {
+		b.err = fieldErr(id, len(b.buf), ErrUndefinedField)
+		return nil
+	}
+	if id > 64 && b.bitmap[1] == 0 {
+		b.insertSecondary()
+	}
+	b.last = id
+	b.bitmap[(id-1)/64] |= 1 << (63 - uint(id-1)%64)
+	return &b.d.fields[id]
+}
+
+// insertSecondary opens room for the secondary bitmap after the primary:
+// fields are appended in order, so those up to 64 must move.
+func (b *Builder) insertSecondary() {
+	n := b.bitmapBytes()
+	at := b.bmOff + n
+	b.buf = append(b.buf, make([]byte, n)...)
+	copy(b.buf[at+n:], b.buf[at:len(b.buf)-n])
+	b.bitmap[0] |= 1 << 63
+}
+
+// Text appends field id from its text form (digits, characters; hex for a
+// binary field). A short value of a fixed field is padded as the dialect
+// pads it; anything that does not fit is an error.
+func (b *Builder) Text(id int, text []byte) {
+	def := b.next(id)
+	if def == nil {
+		return
+	}
+	if def.Class == ClassB {
+		if len(text)%2 != 0 {
+			b.err = fieldErr(id, len(b.buf), ErrBadHex)
+			return
+		}
+		b.tmp = b.tmp[:0]
+		for i := 0; i < len(text); i += 2 {
+			hi, ok1 := unhex(text[i])
+			lo, ok2 := unhex(text[i+1])
+			if !ok1 || !ok2 {
+				b.err = fieldErr(id, len(b.buf), ErrBadHex)
+				return
+			}
+			b.tmp = append(b.tmp, hi<<4|lo)
+		}
+		b.put(def, b.tmp)
+		return
+	}
+	b.put(def, text)
+}
+
+// String is Text for a string value.
+func (b *Builder) String(id int, s string) {
+	b.text = append(b.text[:0], s...)
+	b.Text(id, b.text)
+}
+
+// Binary appends a binary field from raw bytes (a text field takes them as text).
+func (b *Builder) Binary(id int, raw []byte) {
+	def := b.next(id)
+	if def == nil {
+		return
+	}
+	b.put(def, raw)
+}
+
+// Uint appends a numeric field, zero-padded to its fixed length (or written
+// with as many digits as it takes in a variable field).
+func (b *Builder) Uint(id int, x uint64) {
+	var digits [20]byte
+	i := len(digits)
+	for {
+		i--
+		digits[i] = '0' + byte(x%10)
+		x /= 10
+		if x == 0 {
+			break
+		}
+	}
+	def := b.next(id)
+	if def == nil {
+		return
+	}
+	if def.Class != ClassN {
+		b.err = fieldErr(id, len(b.buf), ErrNotNumeric)
+		return
+	}
+	if def.Fixed() {
+		for len(digits)-i < def.Length && i > 0 {
+			i--
+			digits[i] = '0'
+		}
+	}
+	b.put(def, digits[i:])
+}
+
+// Copy appends field id as it is in v (absent: nothing). Between views of the
+// same dialect it copies the wire bytes.
+func (b *Builder) Copy(v *View, id int) {
+	if !v.Has(id) || b.err != nil {
+		return
+	}
+	if v.d == b.d {
+		if b.next(id) == nil {
+			return
+		}
+		s, e, _ := v.Span(id)
+		b.buf = append(b.buf, v.msg[s:e]...)
+		return
+	}
+	if v.d.fields[id].Class == ClassB {
+		b.text = v.AppendBytes(b.text[:0], id)
+		b.Binary(id, b.text)
+		return
+	}
+	b.text = v.AppendText(b.text[:0], id)
+	b.Text(id, b.text)
+}
+
+// Finish writes the bitmap and returns the message (dst with it appended).
+func (b *Builder) Finish() ([]byte, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	words := 1
+	if b.bitmap[1] != 0 {
+		words = 2
+	}
+	off := b.bmOff
+	for w := 0; w < words; w++ {
+		x := b.bitmap[w]
+		if b.d.bitmapHex {
+			for i := 15; i >= 0; i-- {
+				b.buf[off+i] = hexDigits[x&0xf]
+				x >>= 4
+			}
+			off += 16
+		} else {
+			for i := 7; i >= 0; i-- {
+				b.buf[off+i] = byte(x)
+				x >>= 8
+			}
+			off += 8
+		}
+	}
+	return b.buf, nil
+}
+
+// put writes prefix and content of value (in units: characters, digits, bytes).
+func (b *Builder) put(def *FieldDef, value []byte) {
+	n := len(value)
+	padN := 0
+	if def.Fixed() && n < def.Length && def.Pad != 0 {
+		padN = def.Length - n
+	}
+	total := n + padN
+	if (def.Fixed() && total != def.Length) || total > def.Length {
+		b.err = fieldErr(def.ID, len(b.buf), ErrWrongLength)
+		return
+	}
+	if err := checkValue(def, value); err != nil {
+		b.err = fieldErr(def.ID, len(b.buf), err)
+		return
+	}
+	if def.Pad != 0 && padN > 0 && def.Class != ClassB {
+		if ok := padAllowed(def); !ok {
+			b.err = fieldErr(def.ID, len(b.buf), ErrWrongLength)
+			return
+		}
+	}
+	b.putPrefix(def, total)
+	b.putContent(def, value, padN)
+}
+
+func padAllowed(def *FieldDef) bool {
+	// A pad character must itself be valid content of the field.
+	return checkValue(def, []byte{def.Pad}) == nil
+}
+
+// checkValue validates a value in text units (raw bytes for binary).
+func checkValue(def *FieldDef, value []byte) error {
+	if def.Class == ClassB {
+		return nil
+	}
+	if def.Enc == EncBCD || def.Enc == EncLBCD {
+		for _, c := range value {
+			if def.Class == ClassZ {
+				if _, ok := trackNibble(c); !ok {
+					return ErrBadTrack
+				}
+			} else if c < '0' || c > '9' {
+				return ErrNotNumeric
+			}
+		}
+		return nil
+	}
+	if def.Enc == EncAmountBCD {
+		return checkText(ClassAmount, value)
+	}
+	return checkText(def.Class, value)
+}
+
+func (b *Builder) putPrefix(def *FieldDef, n int) {
+	switch def.Prefix {
+	case PrefixASCII:
+		b.buf = appendDecimal(b.buf, n, def.PrefixLen)
+	case PrefixBCD:
+		var digits [4]byte
+		d := appendDecimal(digits[:0], n, def.PrefixLen+def.PrefixLen%2)
+		for i := 0; i < len(d); i += 2 {
+			b.buf = append(b.buf, (d[i]-'0')<<4|(d[i+1]-'0'))
+		}
+	case PrefixBinary:
+		for i := def.PrefixLen - 1; i >= 0; i-- {
+			b.buf = append(b.buf, byte(n>>(8*uint(i))))
+		}
+	case PrefixHex:
+		for i := 2*def.PrefixLen - 1; i >= 0; i-- {
+			b.buf = append(b.buf, hexDigits[(n>>(4*uint(i)))&0xf])
+		}
+	}
+}
+
+func appendDecimal(dst []byte, n, width int) []byte {
+	start := len(dst)
+	for i := 0; i < width; i++ {
+		dst = append(dst, '0')
+	}
+	for i := len(dst) - 1; i >= start && n > 0; i-- {
+		dst[i] = '0' + byte(n%10)
+		n /= 10
+	}
+	return dst
+}
+
+func (b *Builder) putContent(def *FieldDef, value []byte, padN int) {
+	switch def.Enc {
+	case EncASCII:
+		if def.PadLeft {
+			b.appendPad(def.Pad, padN)
+		}
+		b.buf = append(b.buf, value...)
+		if !def.PadLeft {
+			b.appendPad(def.Pad, padN)
+		}
+	case EncBinary:
+		b.buf = append(b.buf, value...)
+	case EncHexText:
+		b.buf = appendHex(b.buf, value)
+	case EncBCD, EncLBCD:
+		b.putBCD(def, value, padN)
+	case EncAmountBCD:
+		if len(value) == 0 {
+			return
+		}
+		b.buf = append(b.buf, value[0])
+		b.putDigits(value[1:], 0, def.Pad, false, true)
+	}
+}
+
+func (b *Builder) appendPad(c byte, n int) {
+	for i := 0; i < n; i++ {
+		b.buf = append(b.buf, c)
+	}
+}
+
+func (b *Builder) putBCD(def *FieldDef, value []byte, padN int) {
+	b.putDigits(value, padN, def.Pad, def.PadLeft, def.Enc == EncBCD)
+}
+
+// putDigits packs padN pad characters (left or right of value) and value
+// as BCD; an odd total gets a 0 nibble first (right-aligned) or last.
+func (b *Builder) putDigits(value []byte, padN int, pad byte, padLeft, rightAligned bool) {
+	total := len(value) + padN
+	k := 0
+	if total%2 == 1 && rightAligned {
+		k = 1 // the leading pad nibble
+	}
+	var cur byte
+	emit := func(nib byte) {
+		if k%2 == 0 {
+			cur = nib << 4
+		} else {
+			b.buf = append(b.buf, cur|nib)
+		}
+		k++
+	}
+	padNib, _ := trackNibble(pad)
+	if padLeft {
+		for i := 0; i < padN; i++ {
+			emit(padNib)
+		}
+	}
+	for _, c := range value {
+		nib, _ := trackNibble(c)
+		emit(nib)
+	}
+	if !padLeft {
+		for i := 0; i < padN; i++ {
+			emit(padNib)
+		}
+	}
+	if k%2 == 1 {
+		emit(0)
+	}
+}

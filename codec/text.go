@@ -1,0 +1,137 @@
+package codec
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// Message is the text form of a message, used by people and tools (not the
+// hot path): `{"mti":"0200","fields":{"2":"...","3":"000000"}}`, field numbers
+// as string keys, values in the dialect's text form, binary fields as
+// upper-case hex. Header is the dialect's message header as hex, if it has one.
+type Message struct {
+	MTI    string            `json:"mti"`
+	Header string            `json:"header,omitempty"`
+	Fields map[string]string `json:"fields"`
+}
+
+// ToMessage converts a view to its text form. mask, when set, rewrites
+// sensitive fields (see Sensitive).
+func (v *View) ToMessage(mask bool) Message {
+	m := Message{MTI: v.mti.String(), Fields: map[string]string{}}
+	if v.d.HeaderLen > 0 {
+		m.Header = hex.EncodeToString(v.Header())
+		m.Header = upperHex(m.Header)
+	}
+	for id := 2; id <= MaxField; id++ {
+		if !v.Has(id) {
+			continue
+		}
+		text := string(v.AppendText(nil, id))
+		if mask {
+			text = MaskField(id, text)
+		}
+		m.Fields[strconv.Itoa(id)] = text
+	}
+	return m
+}
+
+func upperHex(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'f' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// Encode builds the wire form of a text message.
+func (d *Dialect) Encode(m Message) ([]byte, error) {
+	mti, ok := ParseMTI(m.MTI)
+	if !ok {
+		return nil, fmt.Errorf("codec: mti %q: %w", m.MTI, ErrBadMTI)
+	}
+	header, err := hex.DecodeString(m.Header)
+	if err != nil {
+		return nil, fmt.Errorf("codec: header: %w", ErrBadHex)
+	}
+	if d.HeaderLen == 0 && len(header) > 0 {
+		return nil, fmt.Errorf("codec: dialect %s has no message header", d.Name)
+	}
+	if d.HeaderLen > 0 && len(header) != 0 && len(header) != d.HeaderLen {
+		return nil, fmt.Errorf("codec: header must be %d bytes", d.HeaderLen)
+	}
+	ids := make([]int, 0, len(m.Fields))
+	for k := range m.Fields {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 2 || id > MaxField {
+			return nil, fmt.Errorf("codec: field %q: not a field number from 2 to 128", k)
+		}
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	var b Builder
+	b.Begin(d, nil, mti, header)
+	for _, id := range ids {
+		b.String(id, m.Fields[strconv.Itoa(id)])
+	}
+	return b.Finish()
+}
+
+// Sensitive reports fields that carry cardholder secrets or full card data:
+// the PAN (2), track data (35, 36, 45), the PIN block (52) and ICC data (55,
+// which may hold track 2 equivalent data).
+func Sensitive(id int) bool {
+	switch id {
+	case FieldPAN, FieldTrack2, 36, 45, FieldPINBlock, FieldEMV, 34:
+		return true
+	}
+	return false
+}
+
+// MaskField returns the text of field id fit for a log or a screen: a PAN
+// with all but its first 6 and last 4 digits masked, track data reduced to
+// the masked PAN, PIN block and ICC data replaced by their length.
+func MaskField(id int, text string) string {
+	switch id {
+	case FieldPAN, 34:
+		return MaskPAN(text)
+	case FieldTrack2, 36, 45:
+		return maskTrack(text)
+	case FieldPINBlock, FieldEMV:
+		return fmt.Sprintf("[%d characters hidden]", len(text))
+	}
+	return text
+}
+
+// MaskPAN keeps the first 6 and last 4 digits of a PAN (PCI DSS); a shorter
+// value keeps no more than a quarter of its characters at either end.
+func MaskPAN(pan string) string {
+	b := []byte(pan)
+	head, tail := 6, 4
+	if len(b) < 16 {
+		head, tail = min(6, len(b)/4), min(4, len(b)/4)
+	}
+	for i := head; i < len(b)-tail; i++ {
+		b[i] = '*'
+	}
+	return string(b)
+}
+
+// maskTrack shows a track as its masked PAN and hides the rest (expiry,
+// service code, discretionary data, CVV).
+func maskTrack(t string) string {
+	for i := 0; i < len(t); i++ {
+		if t[i] == '=' || t[i] == 'D' || t[i] == '^' {
+			pan := t[:i]
+			if pan != "" && (pan[0] == 'B' || pan[0] == '%') { // track 1 format code
+				pan = pan[1:]
+			}
+			return MaskPAN(pan) + "=****"
+		}
+	}
+	return fmt.Sprintf("[%d characters hidden]", len(t))
+}

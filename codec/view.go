@@ -1,0 +1,371 @@
+package codec
+
+import "math/bits"
+
+// View is a decoded message that points into the bytes it was decoded from:
+// the MTI, the bitmap and where each present field sits. Decoding allocates
+// nothing; the bytes must outlive the view and must not change under it.
+// A View is reusable: Decode overwrites it. It is not safe for concurrent
+// use while being decoded.
+type View struct {
+	d      *Dialect
+	msg    []byte
+	mti    MTI
+	bitmap [2]uint64 // bit 63 of word 0 is field 1
+	// per field: offset of the length prefix, offset of the data, and the
+	// length in units; valid only where the bitmap has the field.
+	start [MaxField + 1]uint16
+	data  [MaxField + 1]uint16
+	units [MaxField + 1]uint16
+	end   uint16 // end of the last field: len(msg) once decoded
+}
+
+// Dialect returns the dialect the view was decoded with.
+func (v *View) Dialect() *Dialect { return v.d }
+
+// Bytes returns the whole message the view was decoded from.
+func (v *View) Bytes() []byte { return v.msg }
+
+// Header returns the message header before the MTI (nil if the dialect has none).
+func (v *View) Header() []byte { return v.msg[:v.d.HeaderLen] }
+
+// MTI returns the message type indicator.
+func (v *View) MTI() MTI { return v.mti }
+
+// Has reports whether field id is present.
+func (v *View) Has(id int) bool {
+	if id < 1 || id > MaxField {
+		return false
+	}
+	w := (id - 1) / 64
+	return v.bitmap[w]&(1<<(63-uint(id-1)%64)) != 0
+}
+
+// Bitmap returns the primary and secondary bitmaps as integers, bit 63 of the
+// first word being field 1.
+func (v *View) Bitmap() [2]uint64 { return v.bitmap }
+
+// Span returns where field id lies inside Bytes(), length prefix included.
+func (v *View) Span(id int) (start, end int, ok bool) {
+	if id < 2 || !v.Has(id) {
+		return 0, 0, false
+	}
+	def := &v.d.fields[id]
+	return int(v.start[id]), int(v.data[id]) + def.wireBytes(int(v.units[id])), true
+}
+
+// Wire returns field id's content as carried on the wire, without its
+// length prefix: characters for ASCII, packed digits for BCD, raw bytes for
+// binary, hex characters for hex text.
+func (v *View) Wire(id int) []byte {
+	if id < 2 || !v.Has(id) {
+		return nil
+	}
+	d := int(v.data[id])
+	return v.msg[d : d+v.d.fields[id].wireBytes(int(v.units[id]))]
+}
+
+// Len returns the length of field id in its units (characters, digits or bytes).
+func (v *View) Len(id int) int {
+	if id < 2 || !v.Has(id) {
+		return 0
+	}
+	return int(v.units[id])
+}
+
+// Decode reads one message (after framing: header, MTI, bitmap, fields) into
+// v. On error v is not usable. Errors are *FieldError values.
+func (d *Dialect) Decode(v *View, msg []byte) error {
+	v.d, v.msg = d, msg
+	if len(msg) > maxMessageBytes {
+		return fieldErr(0, 0, ErrTooLong)
+	}
+	off := d.HeaderLen
+	if len(msg) < off {
+		return fieldErr(0, 0, ErrTruncated)
+	}
+	off, err := d.decodeMTI(v, msg, off)
+	if err != nil {
+		return err
+	}
+	if off, err = d.decodeBitmap(v, msg, off); err != nil {
+		return err
+	}
+	for w := 0; w < 2; w++ {
+		word := v.bitmap[w]
+		if w == 0 {
+			word &^= 1 << 63 // bit 1 is the secondary bitmap, not a field
+		}
+		for word != 0 {
+			z := bits.LeadingZeros64(word)
+			word &^= 1 << (63 - uint(z))
+			id := w*64 + z + 1
+			if off, err = d.decodeField(v, msg, id, off); err != nil {
+				return err
+			}
+		}
+	}
+	if off != len(msg) {
+		return fieldErr(lastField(v), off, ErrTrailingData)
+	}
+	v.end = uint16(off)
+	return nil
+}
+
+func lastField(v *View) int {
+	for id := MaxField; id >= 2; id-- {
+		if v.Has(id) {
+			return id
+		}
+	}
+	return 1
+}
+
+func (d *Dialect) decodeMTI(v *View, msg []byte, off int) (int, error) {
+	if d.mtiBCD {
+		if len(msg) < off+2 {
+			return 0, fieldErr(0, off, ErrTruncated)
+		}
+		for i := 0; i < 2; i++ {
+			b := msg[off+i]
+			if b>>4 > 9 || b&0xf > 9 {
+				return 0, fieldErr(0, off, ErrBadMTI)
+			}
+			v.mti[2*i], v.mti[2*i+1] = '0'+b>>4, '0'+b&0xf
+		}
+		return off + 2, nil
+	}
+	if len(msg) < off+4 {
+		return 0, fieldErr(0, off, ErrTruncated)
+	}
+	for i := 0; i < 4; i++ {
+		c := msg[off+i]
+		if c < '0' || c > '9' {
+			return 0, fieldErr(0, off, ErrBadMTI)
+		}
+		v.mti[i] = c
+	}
+	return off + 4, nil
+}
+
+func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
+	v.bitmap = [2]uint64{}
+	for w := 0; w < 2; w++ {
+		var word uint64
+		var ok bool
+		if d.bitmapHex {
+			if len(msg) < off+16 {
+				return 0, fieldErr(1, off, ErrTruncated)
+			}
+			word, ok = parseHex64(msg[off : off+16])
+			if !ok {
+				return 0, fieldErr(1, off, ErrBadBitmap)
+			}
+			off += 16
+		} else {
+			if len(msg) < off+8 {
+				return 0, fieldErr(1, off, ErrTruncated)
+			}
+			word, ok = be64(msg[off:off+8]), true
+			off += 8
+		}
+		v.bitmap[w] = word
+		if w == 1 {
+			if word == 0 {
+				return 0, fieldErr(1, off, ErrEmptySecondary)
+			}
+			if word&(1<<63) != 0 {
+				return 0, fieldErr(65, off, ErrTertiaryBitmap)
+			}
+		}
+		if word&(1<<63) == 0 || w == 1 {
+			break
+		}
+	}
+	return off, nil
+}
+
+func (d *Dialect) decodeField(v *View, msg []byte, id, off int) (int, error) {
+	if !d.defined[id] {
+		return 0, fieldErr(id, off, ErrUndefinedField)
+	}
+	def := &d.fields[id]
+	n := def.Length
+	pb := def.prefixBytes()
+	if pb > 0 {
+		if len(msg) < off+pb {
+			return 0, fieldErr(id, off, ErrTruncated)
+		}
+		var ok bool
+		n, ok = readPrefix(def, msg[off:off+pb])
+		if !ok {
+			return 0, fieldErr(id, off, ErrBadPrefix)
+		}
+		if n > def.Length {
+			return 0, fieldErr(id, off, ErrTooLong)
+		}
+	}
+	dataOff := off + pb
+	wb := def.wireBytes(n)
+	if len(msg) < dataOff+wb {
+		return 0, fieldErr(id, dataOff, ErrTruncated)
+	}
+	if err := checkContent(def, msg[dataOff:dataOff+wb], n); err != nil {
+		return 0, fieldErr(id, dataOff, err)
+	}
+	v.start[id], v.data[id], v.units[id] = uint16(off), uint16(dataOff), uint16(n)
+	return dataOff + wb, nil
+}
+
+// readPrefix decodes a length prefix; ok=false for a malformed one.
+func readPrefix(def *FieldDef, p []byte) (int, bool) {
+	n := 0
+	switch def.Prefix {
+	case PrefixASCII:
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+	case PrefixBCD:
+		if def.PrefixLen%2 == 1 && p[0]>>4 != 0 {
+			return 0, false // the pad nibble of an odd digit count must be 0
+		}
+		for _, b := range p {
+			if b>>4 > 9 || b&0xf > 9 {
+				return 0, false
+			}
+			n = n*100 + int(b>>4)*10 + int(b&0xf)
+		}
+	case PrefixBinary:
+		for _, b := range p {
+			n = n<<8 | int(b)
+		}
+	case PrefixHex:
+		for _, c := range p {
+			h, ok := unhex(c)
+			if !ok {
+				return 0, false
+			}
+			n = n<<4 | int(h)
+		}
+	}
+	return n, true
+}
+
+// checkContent validates wire bytes w holding n units of field def.
+func checkContent(def *FieldDef, w []byte, n int) error {
+	switch def.Enc {
+	case EncASCII:
+		return checkText(def.Class, w)
+	case EncBCD, EncLBCD:
+		return checkBCD(def.Class, w, n, def.Enc == EncLBCD)
+	case EncHexText:
+		for _, c := range w {
+			if _, ok := unhex(c); !ok {
+				return ErrBadHex
+			}
+		}
+	case EncAmountBCD:
+		if n == 0 {
+			return nil
+		}
+		if w[0] != 'C' && w[0] != 'D' {
+			return ErrBadAmountSign
+		}
+		return checkBCD(ClassN, w[1:], n-1, false)
+	}
+	return nil
+}
+
+func checkText(class Class, w []byte) error {
+	switch class {
+	case ClassN:
+		for _, c := range w {
+			if c < '0' || c > '9' {
+				return ErrNotNumeric
+			}
+		}
+	case ClassZ:
+		for _, c := range w {
+			if (c < '0' || c > '9') && c != '=' && c != 'D' {
+				return ErrBadTrack
+			}
+		}
+	case ClassAmount:
+		if len(w) > 0 && w[0] != 'C' && w[0] != 'D' {
+			return ErrBadAmountSign
+		}
+		for _, c := range w[min(1, len(w)):] {
+			if c < '0' || c > '9' {
+				return ErrNotNumeric
+			}
+		}
+	default:
+		for _, c := range w {
+			if c > 0x7f {
+				return ErrNotASCII
+			}
+		}
+	}
+	return nil
+}
+
+// checkBCD validates n digits packed in w: right-aligned (a leading pad
+// nibble) or left-aligned (a trailing one). The pad nibble must be 0.
+func checkBCD(class Class, w []byte, n int, left bool) error {
+	pad := len(w)*2 - n // 0 or 1
+	for i, b := range w {
+		for j, nib := range [2]byte{b >> 4, b & 0xf} {
+			k := 2*i + j
+			isPad := pad == 1 && ((!left && k == 0) || (left && k == 2*len(w)-1))
+			switch {
+			case isPad:
+				if nib != 0 {
+					return ErrBadPadding
+				}
+			case nib <= 9:
+			case nib == 0xd && class == ClassZ:
+			default:
+				if class == ClassZ {
+					return ErrBadTrack
+				}
+				return ErrNotNumeric
+			}
+		}
+	}
+	return nil
+}
+
+func be64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+func parseHex64(b []byte) (uint64, bool) {
+	var x uint64
+	for _, c := range b {
+		h, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		x = x<<4 | uint64(h)
+	}
+	return x, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+const hexDigits = "0123456789ABCDEF"
