@@ -61,6 +61,8 @@ type FieldDef struct {
 	// on the left when PadLeft, as moov's padder does.
 	Pad     byte
 	PadLeft bool
+
+	pbytes int // prefixBytes(), computed once
 }
 
 // Fixed reports whether the field has no length prefix.
@@ -221,6 +223,7 @@ func checkPadding(def *FieldDef, p padding.Padder) error {
 }
 
 func checkDef(def *FieldDef) error {
+	def.pbytes = def.prefixBytes()
 	if def.Length <= 0 || def.Length > 9999 {
 		return fmt.Errorf("field %d: length %d out of range", def.ID, def.Length)
 	}

@@ -28,7 +28,7 @@ type goldenCase struct {
 	Fields  map[string]string `json:"fields"`
 }
 
-func loadGolden(t *testing.T) map[string]goldenCase {
+func loadGolden(t testing.TB) map[string]goldenCase {
 	t.Helper()
 	files, err := filepath.Glob("testdata/golden/*.json")
 	if err != nil || len(files) == 0 {
@@ -49,7 +49,7 @@ func loadGolden(t *testing.T) map[string]goldenCase {
 	return out
 }
 
-func dialectOf(t *testing.T, name string) *Dialect {
+func dialectOf(t testing.TB, name string) *Dialect {
 	t.Helper()
 	d, err := Lookup(name[:strings.LastIndex(name, "_")])
 	if err != nil {
@@ -160,7 +160,7 @@ func TestGoldenFrames(t *testing.T) {
 	}
 }
 
-func readHex(t *testing.T, path string) []byte {
+func readHex(t testing.TB, path string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {

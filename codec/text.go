@@ -107,13 +107,13 @@ func MaskField(id int, text string) string {
 	return text
 }
 
-// MaskPAN keeps the first 6 and last 4 digits of a PAN (PCI DSS); a shorter
-// value keeps no more than a quarter of its characters at either end.
+// MaskPAN keeps the first 6 and last 4 digits of a PAN (PCI DSS); a value
+// too short to be a PAN keeps no more than a quarter of it at either end.
 func MaskPAN(pan string) string {
 	b := []byte(pan)
 	head, tail := 6, 4
-	if len(b) < 16 {
-		head, tail = min(6, len(b)/4), min(4, len(b)/4)
+	if len(b) < 13 {
+		head, tail = len(b)/4, len(b)/4
 	}
 	for i := head; i < len(b)-tail; i++ {
 		b[i] = '*'

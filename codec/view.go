@@ -1,6 +1,9 @@
 package codec
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // View is a decoded message that points into the bytes it was decoded from:
 // the MTI, the bitmap and where each present field sits. Decoding allocates
@@ -191,7 +194,7 @@ func (d *Dialect) decodeField(v *View, msg []byte, id, off int) (int, error) {
 	}
 	def := &d.fields[id]
 	n := def.Length
-	pb := def.prefixBytes()
+	pb := def.pbytes
 	if pb > 0 {
 		if len(msg) < off+pb {
 			return 0, fieldErr(id, off, ErrTruncated)
@@ -262,10 +265,8 @@ func checkContent(def *FieldDef, w []byte, n int) error {
 	case EncBCD, EncLBCD:
 		return checkBCD(def.Class, w, n, def.Enc == EncLBCD)
 	case EncHexText:
-		for _, c := range w {
-			if _, ok := unhex(c); !ok {
-				return ErrBadHex
-			}
+		if !allHave(w, flagHex) {
+			return ErrBadHex
 		}
 	case EncAmountBCD:
 		if n == 0 {
@@ -282,61 +283,143 @@ func checkContent(def *FieldDef, w []byte, n int) error {
 func checkText(class Class, w []byte) error {
 	switch class {
 	case ClassN:
-		for _, c := range w {
-			if c < '0' || c > '9' {
-				return ErrNotNumeric
-			}
+		if !allDigits(w) {
+			return ErrNotNumeric
 		}
 	case ClassZ:
-		for _, c := range w {
-			if (c < '0' || c > '9') && c != '=' && c != 'D' {
-				return ErrBadTrack
-			}
+		if !allHave(w, flagTrack) {
+			return ErrBadTrack
 		}
 	case ClassAmount:
 		if len(w) > 0 && w[0] != 'C' && w[0] != 'D' {
 			return ErrBadAmountSign
 		}
-		for _, c := range w[min(1, len(w)):] {
-			if c < '0' || c > '9' {
-				return ErrNotNumeric
-			}
+		if len(w) > 0 && !allHave(w[1:], flagDigit) {
+			return ErrNotNumeric
 		}
 	default:
-		for _, c := range w {
-			if c > 0x7f {
-				return ErrNotASCII
-			}
+		if !sevenBit(w) {
+			return ErrNotASCII
 		}
 	}
 	return nil
 }
 
+const (
+	flagDigit = 1 << iota
+	flagTrack
+	flagHex
+)
+
+// charFlags classifies bytes for content checks: one table load a byte.
+var charFlags = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= flagDigit | flagTrack | flagHex
+	}
+	t['='] |= flagTrack
+	t['D'] |= flagTrack
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] |= flagHex
+		t[c+'a'-'A'] |= flagHex
+	}
+	return t
+}()
+
+func allHave(w []byte, flag uint8) bool {
+	for _, c := range w {
+		if charFlags[c]&flag == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// allDigits reports whether w is all ASCII digits, 8 bytes a step: every
+// byte is 0x3X, and adding 6 to each keeps it 0x3X (no carry can cross bytes
+// once all are 0x3X).
+func allDigits(w []byte) bool {
+	const hi, six, threes = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3030303030303030
+	for len(w) >= 8 {
+		x := binary.LittleEndian.Uint64(w)
+		if x&hi != threes || (x+six)&hi != threes {
+			return false
+		}
+		w = w[8:]
+	}
+	return allHave(w, flagDigit)
+}
+
+// sevenBit reports whether no byte of w has its top bit set, 8 bytes a step.
+func sevenBit(w []byte) bool {
+	var acc uint64
+	for len(w) >= 8 {
+		acc |= binary.LittleEndian.Uint64(w)
+		w = w[8:]
+	}
+	for _, c := range w {
+		acc |= uint64(c)
+	}
+	return acc&0x8080808080808080 == 0
+}
+
 // checkBCD validates n digits packed in w: right-aligned (a leading pad
 // nibble) or left-aligned (a trailing one). The pad nibble must be 0.
 func checkBCD(class Class, w []byte, n int, left bool) error {
-	pad := len(w)*2 - n // 0 or 1
-	for i, b := range w {
-		for j, nib := range [2]byte{b >> 4, b & 0xf} {
-			k := 2*i + j
-			isPad := pad == 1 && ((!left && k == 0) || (left && k == 2*len(w)-1))
-			switch {
-			case isPad:
-				if nib != 0 {
-					return ErrBadPadding
-				}
-			case nib <= 9:
-			case nib == 0xd && class == ClassZ:
-			default:
-				if class == ClassZ {
-					return ErrBadTrack
-				}
-				return ErrNotNumeric
+	if len(w) == 0 {
+		return nil
+	}
+	ok := &bcdDigits
+	if class == ClassZ {
+		ok = &bcdTrack
+	}
+	if len(w)*2 != n { // one pad nibble
+		if left {
+			last := w[len(w)-1]
+			if last&0xf != 0 {
+				return ErrBadPadding
 			}
+			if !ok[last] {
+				return bcdErr(class)
+			}
+			w = w[:len(w)-1]
+		} else {
+			if w[0]>>4 != 0 {
+				return ErrBadPadding
+			}
+			if !ok[w[0]] {
+				return bcdErr(class)
+			}
+			w = w[1:]
+		}
+	}
+	for _, b := range w {
+		if !ok[b] {
+			return bcdErr(class)
 		}
 	}
 	return nil
 }
+
+func bcdErr(class Class) error {
+	if class == ClassZ {
+		return ErrBadTrack
+	}
+	return ErrNotNumeric
+}
+
+// bcdDigits[b] reports a byte of two decimal digits; bcdTrack also allows
+// the track separator nibble D.
+var bcdDigits, bcdTrack = func() (d, t [256]bool) {
+	for hi := 0; hi < 16; hi++ {
+		for lo := 0; lo < 16; lo++ {
+			dig := func(x int) bool { return x <= 9 }
+			trk := func(x int) bool { return x <= 9 || x == 0xd }
+			d[hi<<4|lo] = dig(hi) && dig(lo)
+			t[hi<<4|lo] = trk(hi) && trk(lo)
+		}
+	}
+	return d, t
+}()
 
 func be64(b []byte) uint64 {
 	_ = b[7]
