@@ -26,12 +26,12 @@ const (
 type Enc uint8
 
 const (
-	EncASCII   Enc = iota // one byte per character
-	EncBCD                // packed BCD, right-aligned: an odd length gets a leading 0 nibble
-	EncLBCD               // packed BCD, left-aligned: an odd length gets a trailing 0 nibble
-	EncBinary             // raw bytes
-	EncHexText            // raw bytes carried as upper-case hex text, two characters a byte
-	EncAmountBCD          // x+n: the sign as one ASCII byte, then the digits as right-aligned BCD
+	EncASCII     Enc = iota // one byte per character
+	EncBCD                  // packed BCD, right-aligned: an odd length gets a leading 0 nibble
+	EncLBCD                 // packed BCD, left-aligned: an odd length gets a trailing 0 nibble
+	EncBinary               // raw bytes
+	EncHexText              // raw bytes carried as upper-case hex text, two characters a byte
+	EncAmountBCD            // x+n: the sign as one ASCII byte, then the digits as right-aligned BCD
 )
 
 // Prefix is the family of a variable-length field's length prefix.

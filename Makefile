@@ -1,0 +1,46 @@
+# cardswitch: make help lists the targets.
+GO        ?= go
+PKGS      := ./...
+FUZZTIME  ?= 10s
+# Long fuzzing: make fuzz FUZZTIME=10m
+FUZZ_TARGETS := FuzzFraming FuzzDecode FuzzDifferential
+BENCHTIME ?= 1s
+
+.PHONY: help build run test test-race test-short fuzz fuzz-short bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/cardswitch
+	$(GO) build -o bin/cardswitch ./cmd/cardswitch
+
+run: build ## serve on the embedded default configuration
+	./bin/cardswitch serve
+
+test: lint test-race fuzz-short ## vet, race-enabled tests of every package, short fuzz runs
+
+test-race: ## race-enabled tests of every package
+	$(GO) test -race -count=1 $(PKGS)
+
+test-short: ## tests without the race detector (quick)
+	$(GO) test -count=1 $(PKGS)
+
+fuzz-short: ## each fuzz target for 10s (FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test ./codec/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+fuzz: ## long fuzz runs: 10 minutes a target (FUZZTIME=...)
+	$(MAKE) fuzz-short FUZZTIME=$(if $(filter 10s,$(FUZZTIME)),10m,$(FUZZTIME))
+
+bench: ## codec benchmarks (cardswitch against moov-io/iso8583)
+	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean: ## remove build output
+	rm -rf bin
