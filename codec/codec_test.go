@@ -564,3 +564,26 @@ func TestLoadJSONDialect(t *testing.T) {
 		t.Fatalf("unknown dialect: %v", err)
 	}
 }
+
+func TestDecodeErrorKeepsWhatCameBefore(t *testing.T) {
+	d := mustDialect(t, ISO87ASCII)
+	msg := build(t, d, "0200", map[string]string{"3": "000000", "11": "000042", "41": "TERM0001", "70": "301"})
+	bad := append([]byte(nil), msg...)
+	i := bytes.Index(bad, []byte("TERM0001"))
+	bad[i] = 0xC3 // field 41 is no longer 7-bit
+	var v View
+	wantFieldErr(t, d.Decode(&v, bad), 41, ErrNotASCII)
+	if v.MTI().String() != "0200" || !v.Has(3) || !v.Has(11) || v.Has(41) || v.Has(70) || v.Has(1) {
+		t.Fatalf("kept %016X %016X", v.Bitmap()[0], v.Bitmap()[1])
+	}
+	if s, ok := v.STAN(); !ok || s != 42 {
+		t.Fatalf("STAN %d", s)
+	}
+	// a failure in the secondary part keeps every primary field
+	j := bytes.LastIndex(msg, []byte("301"))
+	bad = append(append([]byte(nil), msg[:j]...), "3X1"...)
+	wantFieldErr(t, d.Decode(&v, bad), 70, ErrNotNumeric)
+	if !v.Has(41) || v.Has(70) || v.Has(1) {
+		t.Fatalf("kept %016X %016X", v.Bitmap()[0], v.Bitmap()[1])
+	}
+}

@@ -77,9 +77,11 @@ func (v *View) Len(id int) int {
 }
 
 // Decode reads one message (after framing: header, MTI, bitmap, fields) into
-// v. On error v is not usable. Errors are *FieldError values.
+// v. Errors are *FieldError values. After an error the view still holds what
+// came before the failure, so a format-error reply can echo it: the MTI
+// (unless the MTI itself failed) and the fields before the failing one.
 func (d *Dialect) Decode(v *View, msg []byte) error {
-	v.d, v.msg = d, msg
+	v.d, v.msg, v.mti, v.bitmap = d, msg, MTI{}, [2]uint64{}
 	if len(msg) > maxMessageBytes {
 		return fieldErr(0, 0, ErrTooLong)
 	}
@@ -92,6 +94,7 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 		return err
 	}
 	if off, err = d.decodeBitmap(v, msg, off); err != nil {
+		v.bitmap = [2]uint64{}
 		return err
 	}
 	for w := 0; w < 2; w++ {
@@ -104,6 +107,7 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 			word &^= 1 << (63 - uint(z))
 			id := w*64 + z + 1
 			if off, err = d.decodeField(v, msg, id, off); err != nil {
+				v.keepBefore(id)
 				return err
 			}
 		}
@@ -113,6 +117,20 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 	}
 	v.end = uint16(off)
 	return nil
+}
+
+// keepBefore clears the bits of field id and every field after it.
+// Bit 1 stays set only while a secondary field remains.
+func (v *View) keepBefore(id int) {
+	if id <= 64 {
+		v.bitmap[1] = 0
+		v.bitmap[0] &^= 1<<(64-uint(id)+1) - 1 // fields id..64
+	} else {
+		v.bitmap[1] &^= 1<<(128-uint(id)+1) - 1 // fields id..128
+	}
+	if v.bitmap[1] == 0 {
+		v.bitmap[0] &^= 1 << 63
+	}
 }
 
 func lastField(v *View) int {
