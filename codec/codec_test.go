@@ -587,3 +587,20 @@ func TestDecodeErrorKeepsWhatCameBefore(t *testing.T) {
 		t.Fatalf("kept %016X %016X", v.Bitmap()[0], v.Bitmap()[1])
 	}
 }
+
+func TestReserveSeal(t *testing.T) {
+	msg := []byte("0800822000000000000004000000000000001121204400000001301")
+	for _, name := range []string{"binary2", "ascii4", "bcd2+tpdu"} {
+		f, _ := ParseFraming(name)
+		tpdu := []byte{0x60, 0, 1, 0, 2}
+		want, err := f.Append([]byte("x"), tpdu, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.Reserve([]byte("x"), tpdu)
+		got, err = f.Seal(append(got, msg...), 1)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: % X\nwant % X", name, got, want)
+		}
+	}
+}

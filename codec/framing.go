@@ -148,28 +148,15 @@ func (f Framing) readLength(b []byte) (int, error) {
 // Append frames msg into dst: the length header, the TPDU (when the framing
 // has one; tpdu must then be 5 bytes) and the message.
 func (f Framing) Append(dst, tpdu, msg []byte) ([]byte, error) {
-	l := len(msg)
-	if f.TPDU {
-		if len(tpdu) != TPDULen {
-			return dst, ErrShortFrame
-		}
-		l += TPDULen
+	if f.TPDU && len(tpdu) != TPDULen {
+		return dst, ErrShortFrame
 	}
-	if l > f.maxFrame() {
-		return dst, fmt.Errorf("%w: %d bytes, %d allowed", ErrFrameTooLarge, l, f.maxFrame())
+	start := len(dst)
+	out, err := f.Seal(append(f.Reserve(dst, tpdu), msg...), start)
+	if err != nil {
+		return dst, err
 	}
-	switch f.Header {
-	case LenBinary2:
-		dst = append(dst, byte(l>>8), byte(l))
-	case LenASCII4:
-		dst = appendDecimal(dst, l, 4)
-	default:
-		dst = append(dst, byte(l/1000)<<4|byte(l/100%10), byte(l/10%10)<<4|byte(l%10))
-	}
-	if f.TPDU {
-		dst = append(dst, tpdu...)
-	}
-	return append(dst, msg...), nil
+	return out, nil
 }
 
 // ReplyTPDU writes into dst the TPDU of a reply: the same ID with the
@@ -236,4 +223,40 @@ func (r *Reader) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// Reserve appends a placeholder length header and, for a framing with a
+// TPDU, the TPDU, so a message can be built right after them in the same
+// buffer; Seal then writes the length. start is where the frame begins.
+//
+//	frame := f.Reserve(buf[:0], tpdu)
+//	b.Begin(d, frame, mti, header) ... frame, _ = b.Finish()
+//	frame, err = f.Seal(frame, 0)
+func (f Framing) Reserve(dst, tpdu []byte) []byte {
+	dst = append(dst, make([]byte, f.HeaderLen())...)
+	if f.TPDU {
+		dst = append(dst, tpdu...)
+		for i := len(tpdu); i < TPDULen; i++ {
+			dst = append(dst, 0)
+		}
+	}
+	return dst
+}
+
+// Seal writes the length header of the frame that starts at frame[start].
+func (f Framing) Seal(frame []byte, start int) ([]byte, error) {
+	l := len(frame) - start - f.HeaderLen()
+	if l > f.maxFrame() {
+		return frame, fmt.Errorf("%w: %d bytes, %d allowed", ErrFrameTooLarge, l, f.maxFrame())
+	}
+	h := frame[start:]
+	switch f.Header {
+	case LenBinary2:
+		h[0], h[1] = byte(l>>8), byte(l)
+	case LenASCII4:
+		appendDecimal(h[:0], l, 4)
+	default:
+		h[0], h[1] = byte(l/1000)<<4|byte(l/100%10), byte(l/10%10)<<4|byte(l%10)
+	}
+	return frame, nil
 }

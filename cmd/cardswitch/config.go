@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/router"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// fileConfig is the YAML configuration file. Keys are documented in
+// default.yaml and the README; unknown keys are errors.
+type fileConfig struct {
+	DataDir string `yaml:"data_dir"`
+	Log     struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+	Admin struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"admin"`
+	Engine struct {
+		Workers      int           `yaml:"workers"`
+		QueueDepth   int           `yaml:"queue_depth"`
+		EventLoops   int           `yaml:"event_loops"`
+		DrainTimeout time.Duration `yaml:"drain_timeout"`
+	} `yaml:"engine"`
+	Links  []linkYAML `yaml:"links"`
+	Routes struct {
+		NoRouteCode string     `yaml:"no_route_code"`
+		Rules       []ruleYAML `yaml:"rules"`
+	} `yaml:"routes"`
+	Issuer struct {
+		Data string `yaml:"data"`
+	} `yaml:"issuer"`
+}
+
+type linkYAML struct {
+	Name            string        `yaml:"name"`
+	Listen          string        `yaml:"listen"`
+	Dialect         string        `yaml:"dialect"`
+	Framing         string        `yaml:"framing"`
+	MaxFrame        int           `yaml:"max_frame"`
+	MaxInFlight     int           `yaml:"max_in_flight"`
+	MaxConns        int           `yaml:"max_conns"`
+	MaxConnsPerIP   int           `yaml:"max_conns_per_ip"`
+	MaxPendingBytes int           `yaml:"max_pending_bytes"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	FrameTimeout    time.Duration `yaml:"frame_timeout"`
+	RequireSignOn   bool          `yaml:"require_sign_on"`
+	OverloadCode    string        `yaml:"overload_code"`
+	NotSignedOnCode string        `yaml:"not_signed_on_code"`
+}
+
+type ruleYAML struct {
+	Name            string   `yaml:"name"`
+	MTIClasses      []string `yaml:"mti_classes"`
+	ProcessingCodes []string `yaml:"processing_codes"`
+	PANPrefixes     []string `yaml:"pan_prefixes"`
+	Links           []string `yaml:"links"`
+	Terminals       []string `yaml:"terminals"`
+	Merchants       []string `yaml:"merchants"`
+	Action          string   `yaml:"action"`
+	Destination     string   `yaml:"destination"`
+	Code            string   `yaml:"code"`
+}
+
+// config is the checked configuration, ready to build the parts.
+type config struct {
+	file   fileConfig
+	engine engine.Config
+	routes *router.Table
+	issuer *issuer.Data
+}
+
+// loadConfig reads path (or the embedded default when path is empty) and
+// checks it whole; the error names the key and the problem.
+func loadConfig(path string) (*config, error) {
+	raw, name := defaultConfig, "embedded default"
+	if path != "" {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+		name = path
+	}
+	c, err := parseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+func parseConfig(raw []byte) (*config, error) {
+	var f fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			return nil, errors.New(te.Errors[0])
+		}
+		return nil, err
+	}
+	c := &config{file: f}
+	switch f.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("log.level: %q must be debug, info, warn or error", f.Log.Level)
+	}
+	if f.Log.Format != "json" && f.Log.Format != "console" {
+		return nil, fmt.Errorf("log.format: %q must be json or console", f.Log.Format)
+	}
+	if f.DataDir == "" {
+		return nil, errors.New("data_dir: must be set")
+	}
+	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
+		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout}
+	for _, l := range f.Links {
+		c.engine.Links = append(c.engine.Links, engine.LinkConfig(l))
+	}
+	c.engine = c.engine.WithDefaults()
+	if err := c.engine.Validate(); err != nil {
+		return nil, err
+	}
+	var rules []router.Rule
+	for i, r := range f.Routes.Rules {
+		a, err := router.ParseAction(r.Action)
+		if err != nil {
+			return nil, fmt.Errorf("routes.rules[%d].action: %v", i, err)
+		}
+		rules = append(rules, router.Rule{Name: r.Name, MTIClasses: r.MTIClasses, ProcessingCodes: r.ProcessingCodes,
+			PANPrefixes: r.PANPrefixes, Links: r.Links, Terminals: r.Terminals, Merchants: r.Merchants,
+			Action: a, Destination: r.Destination, Code: r.Code})
+	}
+	t, err := router.Compile(rules, f.Routes.NoRouteCode)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %v", err)
+	}
+	c.routes = t
+	data := issuer.DemoYAML()
+	if f.Issuer.Data != "" {
+		if data, err = os.ReadFile(f.Issuer.Data); err != nil {
+			return nil, fmt.Errorf("issuer.data: %v", err)
+		}
+	}
+	if c.issuer, err = issuer.Parse(data); err != nil {
+		return nil, fmt.Errorf("issuer.data: %v", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/client"
+)
+
+// multiFlag collects repeated --field N=VALUE flags.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type sendFlags struct {
+	addr, dialect, framing, tpdu                     string
+	mti, pan, proc, stan, terminal, merchant, header string
+	currency, expiry, entry, netcode                 string
+	amount                                           int64
+	fields                                           multiFlag
+	timeout                                          time.Duration
+	asJSON, unmask                                   bool
+}
+
+func init() {
+	register(&command{
+		name: "send",
+		args: "[-]",
+		summary: "Send one message to a switch and print the reply.\n\n" +
+			"The message is built from flags (--mti, --pan, --amount, --proc, ... with defaults from the demo\n" +
+			"issuer data), or read as the JSON form of 'encode' from standard input when the argument is '-'.\n" +
+			"Prints the reply decoded and masked, and the round-trip time. Exit status 1 on a timeout or a\n" +
+			"connection error; a declined reply is not an error.",
+		setup: func(fs *flag.FlagSet) func([]string, *env) error {
+			f := &sendFlags{}
+			fs.StringVar(&f.addr, "addr", "127.0.0.1:8583", "switch address")
+			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect of the link")
+			fs.StringVar(&f.framing, "framing", "binary2", "framing of the link")
+			fs.StringVar(&f.tpdu, "tpdu", "6000010000", "TPDU for a +tpdu framing (10 hex digits)")
+			fs.StringVar(&f.mti, "mti", "0200", "message type")
+			fs.StringVar(&f.pan, "pan", "", "card number (default: a demo card of the dialect)")
+			fs.Int64Var(&f.amount, "amount", 1000, "amount in minor units (field 4)")
+			fs.StringVar(&f.proc, "proc", "000000", "processing code (field 3)")
+			fs.StringVar(&f.stan, "stan", "", "STAN (default: from the clock)")
+			fs.StringVar(&f.terminal, "terminal", "", "terminal ID, field 41 (default: the demo terminal)")
+			fs.StringVar(&f.merchant, "merchant", "", "merchant ID, field 42 (default: the demo merchant)")
+			fs.StringVar(&f.currency, "currency", "", "currency, field 49 (default: 840, or 156 for cup-pos)")
+			fs.StringVar(&f.expiry, "expiry", "2812", "expiry YYMM, field 14")
+			fs.StringVar(&f.entry, "entry-mode", "012", "POS entry mode, field 22")
+			fs.StringVar(&f.netcode, "netcode", "301", "network management code for an 0800 (301 echo, 001 sign-on, 002 sign-off)")
+			fs.StringVar(&f.header, "header", "603100311000", "message header for dialects that have one (hex)")
+			fs.Var(&f.fields, "field", "extra field as N=VALUE (text form); repeatable")
+			fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "connect and reply timeout")
+			fs.BoolVar(&f.asJSON, "json", false, "print the reply in the JSON form")
+			fs.BoolVar(&f.unmask, "unmask", false, "show card data in full")
+			return func(args []string, e *env) error {
+				if len(args) > 1 || (len(args) == 1 && args[0] != "-") {
+					return usagef("the only argument is '-', to read the JSON message from standard input")
+				}
+				return runSend(e, f, len(args) == 1)
+			}
+		},
+	})
+}
+
+func runSend(e *env, f *sendFlags, fromStdin bool) error {
+	d, err := codec.Lookup(f.dialect)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fr, err := codec.ParseFraming(f.framing)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var tpdu []byte
+	if fr.TPDU {
+		if tpdu, err = hex.DecodeString(f.tpdu); err != nil || len(tpdu) != codec.TPDULen {
+			return usagef("--tpdu must be 10 hex digits")
+		}
+	}
+	var m codec.Message
+	if fromStdin {
+		var jm jsonMessage
+		dec := json.NewDecoder(io.LimitReader(e.stdin, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&jm); err != nil {
+			return fmt.Errorf("reading the JSON message: %v", err)
+		}
+		m = jm.Message
+	} else if m, err = buildMessage(d, f, time.Now()); err != nil {
+		return usagef("%v", err)
+	}
+	msg, err := d.Encode(m)
+	if err != nil {
+		return fmt.Errorf("%s: %s", d.Name, codec.DescribeError(d, err))
+	}
+	start := time.Now()
+	conn, err := client.Dial(f.addr, d, fr, tpdu, f.timeout)
+	if err != nil {
+		return fmt.Errorf("connect %s: %v", f.addr, err)
+	}
+	defer conn.Close()
+	reply, err := conn.RoundTrip(msg, f.timeout)
+	rtt := time.Since(start)
+	if err != nil {
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("no reply within %v", f.timeout)
+		}
+		return err
+	}
+	return printReply(e, d, reply, rtt, f.asJSON, f.unmask)
+}
+
+func printReply(e *env, d *codec.Dialect, r *client.Reply, rtt time.Duration, asJSON, unmask bool) error {
+	if asJSON {
+		out, _ := json.Marshal(struct {
+			TPDU string `json:"tpdu,omitempty"`
+			codec.Message
+			RTTMicros int64 `json:"rtt_us"`
+		}{fmt.Sprintf("%X", r.TPDU), r.View.ToMessage(!unmask), rtt.Microseconds()})
+		if len(r.TPDU) == 0 {
+			out = bytes.Replace(out, []byte(`"tpdu":"",`), nil, 1)
+		}
+		_, err := fmt.Fprintf(e.stdout, "%s\n", out)
+		return err
+	}
+	var b bytes.Buffer
+	if len(r.TPDU) > 0 {
+		fmt.Fprintf(&b, "tpdu    %s\n", codec.DescribeTPDU(r.TPDU))
+	}
+	if err := codec.Describe(&b, &r.View, !unmask); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "round trip %v\n", rtt.Round(time.Microsecond))
+	_, err := e.stdout.Write(b.Bytes())
+	return err
+}
+
+// buildMessage makes a request from flags, with demo-data defaults.
+func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message, error) {
+	mti, ok := codec.ParseMTI(f.mti)
+	if !ok {
+		return codec.Message{}, fmt.Errorf("--mti %q is not 4 digits", f.mti)
+	}
+	cup := d.Name == codec.CUPPOS
+	def := func(v *string, iso, cupv string) {
+		if *v == "" {
+			*v = iso
+			if cup {
+				*v = cupv
+			}
+		}
+	}
+	def(&f.pan, "4761739001010010", "6228480402564890018")
+	def(&f.terminal, "TERM0001", "12345678")
+	def(&f.merchant, "MERCHANT0000001", "123456789012345")
+	def(&f.currency, "840", "156")
+	if f.stan == "" {
+		f.stan = fmt.Sprintf("%06d", now.UnixNano()/1000%1000000)
+	}
+	fields := map[string]string{"11": f.stan, "41": f.terminal, "42": f.merchant}
+	set := func(id int, v string) {
+		if d.Field(id) != nil {
+			fields[strconv.Itoa(id)] = v
+		}
+	}
+	if !cup {
+		set(7, now.UTC().Format("0102150405"))
+	}
+	if mti.Class() == '8' {
+		if cup {
+			set(60, "00000001"+f.netcode)
+		} else {
+			set(70, f.netcode)
+			delete(fields, "41")
+			delete(fields, "42")
+		}
+	} else {
+		set(2, f.pan)
+		set(3, f.proc)
+		set(4, fmt.Sprintf("%012d", f.amount))
+		set(12, now.Format("150405"))
+		set(13, now.Format("0102"))
+		set(14, f.expiry)
+		set(22, f.entry)
+		set(25, "00")
+		set(49, f.currency)
+		if cup {
+			set(60, "22000001000")
+			delete(fields, "12")
+			delete(fields, "13")
+		}
+	}
+	for _, kv := range f.fields {
+		k, v, ok := strings.Cut(kv, "=")
+		if _, err := strconv.Atoi(k); !ok || err != nil {
+			return codec.Message{}, fmt.Errorf("--field %q: want N=VALUE", kv)
+		}
+		fields[k] = v
+	}
+	m := codec.Message{MTI: f.mti, Fields: fields}
+	if d.HeaderLen > 0 {
+		m.Header = f.header
+	}
+	return m, nil
+}
+

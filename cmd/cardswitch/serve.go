@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/router"
+)
+
+func init() {
+	register(&command{
+		name: "serve",
+		summary: "Run the switch.\n\n" +
+			"Without --config it serves on the embedded default configuration ('cardswitch config default'\n" +
+			"prints it). SIGINT or SIGTERM stops it gracefully: no new connections or requests, requests in\n" +
+			"flight answered within engine.drain_timeout, then exit 0.",
+		setup: func(fs *flag.FlagSet) func([]string, *env) error {
+			path := fs.String("config", "", "configuration file (YAML); default: the embedded configuration")
+			format := fs.String("log-format", "", "json or console (default: the configuration's log.format)")
+			level := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
+			return func(args []string, e *env) error {
+				if len(args) > 0 {
+					return usagef("serve takes no arguments")
+				}
+				c, err := loadConfig(*path)
+				if err != nil {
+					return err
+				}
+				if *format != "" {
+					c.file.Log.Format = *format
+				}
+				if *level != "" {
+					c.file.Log.Level = *level
+				}
+				log, err := newLogger(e.stderr, c.file.Log.Format, c.file.Log.Level)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return serve(ctx, c, log, nil)
+			}
+		},
+	})
+}
+
+// newLogger builds the process logger: zerolog JSON, or console for people.
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("log level %q: debug, info, warn or error", level)
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("log format %q: json or console", format)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// serve runs the switch until ctx ends. started, if set, receives the
+// server once it listens (for tests).
+func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *engine.Server) error {
+	admin, err := net.Listen("tcp", c.file.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("admin.listen: %v", err)
+	}
+	srv, err := engine.New(c.engine, engine.Deps{
+		Log:        log,
+		Router:     router.New(c.routes),
+		Authorizer: engine.DemoAuthorizer{Data: c.issuer},
+		Journal:    engine.NewNoJournal(log),
+	})
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		admin.Close()
+		return err
+	}
+	hs := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("admin listener stopped")
+		}
+	}()
+	log.Info().Str("admin", admin.Addr().String()).Int("links", len(srv.Links())).Msg("cardswitch serving")
+	if started != nil {
+		started <- srv
+	}
+	<-ctx.Done()
+	log.Info().Msg("shutting down: draining requests in flight")
+	stopCtx, cancel := context.WithTimeout(context.Background(), c.engine.DrainTimeout+5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(stopCtx)
+	_ = hs.Shutdown(stopCtx)
+	if err != nil {
+		log.Error().Err(err).Msg("shutdown incomplete")
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"runtime"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// LinkConfig is one listening link: where it listens and how its peers
+// speak. Zero values take the defaults of (*LinkConfig).setDefaults.
+type LinkConfig struct {
+	Name    string // unique, used in logs and metrics
+	Listen  string // host:port
+	Dialect string // codec dialect name or moov JSON spec path
+	Framing string // binary2, ascii4 or bcd2, with +tpdu
+
+	MaxFrame        int           // largest frame a length header may announce (bytes); default 8192
+	MaxInFlight     int           // requests in flight per connection; default 256
+	MaxConns        int           // connections on the link; default 10000
+	MaxConnsPerIP   int           // connections from one remote address; default 1000
+	MaxPendingBytes int           // reply bytes queued for a peer that does not read; default 4 MiB
+	IdleTimeout     time.Duration // close a connection silent this long; default 5m, 0 keeps default
+	FrameTimeout    time.Duration // close a connection whose frame does not complete in time; default 10s
+	RequireSignOn   bool          // financial traffic needs an 0800 sign-on first
+	OverloadCode    string        // answer when a queue or cap is full; default 96
+	NotSignedOnCode string        // answer before sign-on when RequireSignOn; default 91
+}
+
+// Config is the engine's configuration.
+type Config struct {
+	Links []LinkConfig
+	// Workers run the transaction stages; default 4 per CPU, so that stages
+	// that wait (journal commit, HSM) keep the CPUs busy.
+	Workers int
+	// QueueDepth bounds requests waiting for a worker; default 65536.
+	QueueDepth int
+	// EventLoops per link; default one per CPU.
+	EventLoops int
+	// DrainTimeout bounds how long shutdown waits for requests in flight; default 5s.
+	DrainTimeout time.Duration
+}
+
+var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// WithDefaults returns c with every zero value replaced by its default.
+func (c Config) WithDefaults() Config {
+	c.Links = append([]LinkConfig(nil), c.Links...)
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.Workers == 0 {
+		c.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if c.QueueDepth == 0 {
+		c.QueueDepth = 65536
+	}
+	if c.EventLoops == 0 {
+		c.EventLoops = runtime.GOMAXPROCS(0)
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 5 * time.Second
+	}
+	for i := range c.Links {
+		c.Links[i].setDefaults()
+	}
+}
+
+func (l *LinkConfig) setDefaults() {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxFrame, codec.DefaultMaxFrame)
+	def(&l.MaxInFlight, 256)
+	def(&l.MaxConns, 10000)
+	def(&l.MaxConnsPerIP, 1000)
+	def(&l.MaxPendingBytes, 4<<20)
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = 5 * time.Minute
+	}
+	if l.FrameTimeout == 0 {
+		l.FrameTimeout = 10 * time.Second
+	}
+	if l.OverloadCode == "" {
+		l.OverloadCode = "96"
+	}
+	if l.NotSignedOnCode == "" {
+		l.NotSignedOnCode = "91"
+	}
+}
+
+// Validate reports the first problem, naming the key (links[N].key).
+func (c *Config) Validate() error {
+	if len(c.Links) == 0 {
+		return errors.New("links: at least one link is needed")
+	}
+	seen := map[string]bool{}
+	addrs := map[string]bool{}
+	for i := range c.Links {
+		l := &c.Links[i]
+		key := func(k string) string { return fmt.Sprintf("links[%d].%s", i, k) }
+		if !linkName.MatchString(l.Name) {
+			return fmt.Errorf("%s: %q must be lower-case letters, digits, - or _ (up to 32)", key("name"), l.Name)
+		}
+		if seen[l.Name] {
+			return fmt.Errorf("%s: %q is used twice", key("name"), l.Name)
+		}
+		seen[l.Name] = true
+		if _, _, err := net.SplitHostPort(l.Listen); err != nil {
+			return fmt.Errorf("%s: %q is not host:port", key("listen"), l.Listen)
+		}
+		if addrs[l.Listen] {
+			return fmt.Errorf("%s: %s is used by another link", key("listen"), l.Listen)
+		}
+		addrs[l.Listen] = true
+		if _, err := codec.Lookup(l.Dialect); err != nil {
+			return fmt.Errorf("%s: %v", key("dialect"), err)
+		}
+		f, err := codec.ParseFraming(l.Framing)
+		if err != nil {
+			return fmt.Errorf("%s: %v", key("framing"), err)
+		}
+		limit := 65535
+		if f.Header != codec.LenBinary2 {
+			limit = 9999
+		}
+		switch {
+		case l.MaxFrame < 64 || l.MaxFrame > limit:
+			return fmt.Errorf("%s: %d must be 64 to %d for %s", key("max_frame"), l.MaxFrame, limit, f)
+		case l.MaxInFlight < 1 || l.MaxInFlight > 65536:
+			return fmt.Errorf("%s: %d must be 1 to 65536", key("max_in_flight"), l.MaxInFlight)
+		case l.MaxConns < 1:
+			return fmt.Errorf("%s: must be at least 1", key("max_conns"))
+		case l.MaxConnsPerIP < 1:
+			return fmt.Errorf("%s: must be at least 1", key("max_conns_per_ip"))
+		case l.MaxPendingBytes < l.MaxFrame:
+			return fmt.Errorf("%s: must be at least max_frame", key("max_pending_bytes"))
+		case l.IdleTimeout < time.Second:
+			return fmt.Errorf("%s: %v is under a second", key("idle_timeout"), l.IdleTimeout)
+		case l.FrameTimeout < 10*time.Millisecond:
+			return fmt.Errorf("%s: %v is under 10ms", key("frame_timeout"), l.FrameTimeout)
+		case len(l.OverloadCode) != 2:
+			return fmt.Errorf("%s: %q must be 2 characters", key("overload_code"), l.OverloadCode)
+		case len(l.NotSignedOnCode) != 2:
+			return fmt.Errorf("%s: %q must be 2 characters", key("not_signed_on_code"), l.NotSignedOnCode)
+		}
+	}
+	switch {
+	case c.Workers < 1 || c.Workers > 4096:
+		return fmt.Errorf("engine.workers: %d must be 1 to 4096", c.Workers)
+	case c.QueueDepth < 1:
+		return fmt.Errorf("engine.queue_depth: must be at least 1")
+	case c.EventLoops < 1 || c.EventLoops > 256:
+		return fmt.Errorf("engine.event_loops: %d must be 1 to 256", c.EventLoops)
+	}
+	return nil
+}

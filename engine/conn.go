@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// connState is one peer connection. Fields marked "loop" are touched only on
+// the connection's event loop; the others say how they are guarded.
+type connState struct {
+	c      gnet.Conn
+	link   *Link
+	remote string // peer address, for logs
+	ip     string
+
+	// loop
+	inflight int    // requests handed to workers and not yet answered
+	signedOn bool   // an 0800 sign-on was accepted
+	local    []*Txn // replies made on the loop, written at the end of OnTraffic
+	batch    [][]byte
+	sent     []*Txn
+
+	// atomics, read by the ticker goroutine
+	lastActivity atomic.Int64 // unix nanoseconds of the last bytes received
+	partialSince atomic.Int64 // when an incomplete frame began, 0 if none
+	outBuffered  atomic.Int64 // gnet outbound bytes after the last write
+
+	mu     sync.Mutex
+	done   []*Txn // mu guards done: replies finished by workers, to write
+	woken  bool   // mu guards woken: a Wake is on its way to the loop
+	closed bool   // mu guards closed: OnClose has run; finish txns directly
+}
+
+// deliver hands a finished transaction back to its connection: the loop
+// writes it on its next turn. Called by workers.
+func (cs *connState) deliver(t *Txn, s *Server) {
+	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		s.finished(t, false)
+		return
+	}
+	cs.done = append(cs.done, t)
+	wake := !cs.woken
+	cs.woken = true
+	cs.mu.Unlock()
+	if wake {
+		if err := cs.c.Wake(nil); err != nil {
+			s.log.Warn().Err(err).Str("link", cs.link.cfg.Name).Msg("wake failed")
+		}
+	}
+}
+
+// takeDone moves the workers' finished txns to the loop.
+func (cs *connState) takeDone() {
+	cs.mu.Lock()
+	cs.sent = append(cs.sent, cs.done...)
+	clear(cs.done)
+	cs.done = cs.done[:0]
+	cs.woken = false
+	cs.mu.Unlock()
+}

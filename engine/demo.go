@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/engine/issuer"
+)
+
+// DemoAuthorizer is the placeholder authorizer until the authorization
+// engine lands: it approves requests for active cards of the issuer data and
+// declines everything else (14, invalid card number; 05 for a card that is
+// not active). It applies no limits and keeps no balances.
+type DemoAuthorizer struct {
+	Data *issuer.Data
+}
+
+// Authorize implements Authorizer.
+func (a DemoAuthorizer) Authorize(t *Txn) {
+	c, ok := a.Data.Card(t.PAN())
+	switch {
+	case !ok:
+		t.SetCode("14")
+	case c.Status != "active":
+		t.SetCode("05")
+	default:
+		t.SetCode("00")
+		NewApprovalCode(t)
+	}
+}
+
+// NoJournal is the placeholder journal until the write-ahead journal lands:
+// it records nothing and answers at once.
+type NoJournal struct{}
+
+// NewNoJournal says at start, in the log, that nothing is journaled.
+func NewNoJournal(log zerolog.Logger) NoJournal {
+	log.Warn().Msg("journal disabled: requests and decisions are not recorded (placeholder until the journal lands)")
+	return NoJournal{}
+}
+
+// Append implements Journal.
+func (NoJournal) Append(_ *Txn, done func(error)) { done(nil) }

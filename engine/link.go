@@ -1,0 +1,346 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// Link is one listening link and its gnet event handler.
+type Link struct {
+	gnet.BuiltinEventEngine
+	cfg     LinkConfig
+	srv     *Server
+	log     zerolog.Logger
+	dialect *codec.Dialect
+	framing codec.Framing
+	codes   CodeTable
+	echo    *[codec.MaxField + 1]bool // fields a reply copies from its request
+	metrics *linkMetrics
+
+	eng    gnet.Engine
+	booted chan struct{}
+
+	conns   sync.Map // *connState -> struct{}: for the ticker and shutdown
+	nConns  atomic.Int64
+	ipMu    sync.Mutex
+	perIP   map[string]int // ipMu guards perIP
+	closing atomic.Bool
+}
+
+// Name is the link's configured name.
+func (l *Link) Name() string { return l.cfg.Name }
+
+// Dialect is the link's dialect.
+func (l *Link) Dialect() *codec.Dialect { return l.dialect }
+
+// OnBoot records the engine handle and signals that the link listens.
+func (l *Link) OnBoot(eng gnet.Engine) gnet.Action {
+	l.eng = eng
+	close(l.booted)
+	return gnet.None
+}
+
+// OnOpen admits a connection within the link's caps.
+func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	remote := c.RemoteAddr().String()
+	ip, _, _ := net.SplitHostPort(remote)
+	cs := &connState{c: c, link: l, remote: remote}
+	c.SetContext(cs)
+	reason := ""
+	switch {
+	case l.closing.Load():
+		reason = "shutting down"
+	case l.nConns.Load() >= int64(l.cfg.MaxConns):
+		reason = "max_conns reached"
+	default:
+		l.ipMu.Lock()
+		if l.perIP[ip] >= l.cfg.MaxConnsPerIP {
+			reason = "max_conns_per_ip reached"
+		} else {
+			l.perIP[ip]++
+			cs.ip = ip
+		}
+		l.ipMu.Unlock()
+	}
+	if reason != "" {
+		l.metrics.refused.Inc()
+		l.log.Warn().Str("remote", remote).Str("reason", reason).Msg("connection refused")
+		return nil, gnet.Close
+	}
+	l.nConns.Add(1)
+	l.metrics.conns.Inc()
+	cs.lastActivity.Store(l.srv.clock.Now().UnixNano())
+	l.conns.Store(cs, struct{}{})
+	l.log.Info().Str("remote", remote).Msg("connection opened")
+	return nil, gnet.None
+}
+
+// OnClose releases the connection's counts and its unwritten replies.
+func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
+	cs, ok := c.Context().(*connState)
+	if !ok || cs.ip == "" {
+		return gnet.None // refused in OnOpen: never counted
+	}
+	l.conns.Delete(cs)
+	l.nConns.Add(-1)
+	l.metrics.conns.Dec()
+	l.ipMu.Lock()
+	if l.perIP[cs.ip]--; l.perIP[cs.ip] <= 0 {
+		delete(l.perIP, cs.ip)
+	}
+	l.ipMu.Unlock()
+	cs.mu.Lock()
+	cs.closed = true
+	pending := append(cs.sent, cs.done...)
+	cs.done, cs.sent = nil, nil
+	cs.mu.Unlock()
+	for _, t := range pending {
+		l.srv.finished(t, false)
+	}
+	for _, t := range cs.local {
+		t.release()
+	}
+	cs.local = nil
+	ev := l.log.Info().Str("remote", cs.remote)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+		ev = ev.AnErr("cause", err)
+	}
+	ev.Msg("connection closed")
+	return gnet.None
+}
+
+// OnTraffic writes finished replies, then cuts and handles every complete
+// frame. It never blocks: work that may wait goes to the worker pool.
+func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
+	cs := c.Context().(*connState)
+	cs.takeDone()
+	action := l.readFrames(c, cs)
+	if err := l.flush(c, cs); err != nil {
+		return gnet.Close
+	}
+	if action == gnet.None && c.OutboundBuffered() > l.cfg.MaxPendingBytes {
+		l.metrics.slowClosed.Inc()
+		l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", c.OutboundBuffered()).
+			Msg("peer does not read its replies: closing")
+		return gnet.Close
+	}
+	return action
+}
+
+func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
+	if l.closing.Load() {
+		return gnet.None // draining: leave new requests unread
+	}
+	buf, _ := c.Peek(-1)
+	if len(buf) == 0 {
+		return gnet.None
+	}
+	now := l.srv.clock.Now()
+	cs.lastActivity.Store(now.UnixNano())
+	used := 0
+	action := gnet.None
+	for used < len(buf) {
+		fr, n, err := l.framing.Next(buf[used:])
+		if errors.Is(err, codec.ErrNeedMore) {
+			break
+		}
+		if err != nil {
+			l.metrics.badFrames.Inc()
+			l.log.Error().Err(err).Str("remote", cs.remote).Msg("bad frame header: closing")
+			action = gnet.Close
+			break
+		}
+		used += n
+		if fr.Msg == nil {
+			continue // keep-alive
+		}
+		if !l.guard(cs, fr, now) {
+			action = gnet.Close
+			break
+		}
+	}
+	_, _ = c.Discard(used)
+	if used < len(buf) && action == gnet.None {
+		if cs.partialSince.Load() == 0 {
+			cs.partialSince.Store(now.UnixNano())
+		}
+	} else {
+		cs.partialSince.Store(0)
+	}
+	return action
+}
+
+// guard handles one frame behind a panic guard: a panic answers the message
+// with 96 (when it can be answered), is logged with its stack, and the
+// process lives. It reports whether the connection stays open.
+func (l *Link) guard(cs *connState, fr codec.Frame, now time.Time) (keep bool) {
+	t := getTxn(l, cs, now)
+	t.frame = append(t.frame[:0], fr.Msg...)
+	if t.hasTPDU = fr.TPDU != nil; t.hasTPDU {
+		copy(t.tpdu[:], fr.TPDU)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			l.srv.panicked(p, "loop")
+			keep = l.answerPanicked(cs, t)
+		}
+	}()
+	return l.handle(cs, t)
+}
+
+// answerPanicked answers a message whose handling panicked with 96, if its
+// MTI could be read.
+func (l *Link) answerPanicked(cs *connState, t *Txn) (keep bool) {
+	defer func() {
+		if recover() != nil {
+			t.release()
+			keep = false
+		}
+	}()
+	if !t.View.MTI().IsRequest() {
+		t.release()
+		return true
+	}
+	t.Fail(ErrSystem)
+	l.srv.respond(t)
+	cs.local = append(cs.local, t)
+	return true
+}
+
+// handle runs the loop's share of a request: decode, validate, network
+// management, sign-on, routing, admission. It reports whether the
+// connection stays open.
+func (l *Link) handle(cs *connState, t *Txn) bool {
+	v := &t.View
+	if err := l.dialect.Decode(v, t.frame); err != nil {
+		var fe *codec.FieldError
+		if errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest() {
+			l.metrics.undecodable.Inc()
+			l.log.Error().Str("remote", cs.remote).Str("error", codec.DescribeError(l.dialect, err)).
+				Msg("message cannot be answered: closing")
+			t.release()
+			return fe == nil || fe.Field != 0 // a bad MTI means the stream is not ISO 8583: close
+		}
+		l.log.Debug().Str("remote", cs.remote).Str("mti", v.MTI().String()).
+			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
+		return l.answerNow(cs, t, ErrFormat)
+	}
+	mti := v.MTI()
+	if !mti.IsRequest() {
+		l.metrics.unexpected.Inc()
+		l.log.Warn().Str("remote", cs.remote).Str("mti", mti.String()).Msg("unexpected response from peer: ignored")
+		t.release()
+		return true
+	}
+	if err := v.Validate(); err != nil {
+		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).
+			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
+		return l.answerNow(cs, t, ErrFormat)
+	}
+	if mti.Class() == '8' {
+		l.networkManagement(cs, t)
+		return true
+	}
+	if l.cfg.RequireSignOn && !cs.signedOn {
+		return l.answerNow(cs, t, ErrNotSignedOn)
+	}
+	t.Route = l.srv.route(t)
+	if cs.inflight >= l.cfg.MaxInFlight {
+		l.metrics.overload.Inc()
+		return l.answerNow(cs, t, ErrOverload)
+	}
+	select {
+	case l.srv.queue <- t:
+		cs.inflight++
+		l.srv.inflight.Add(1)
+		l.metrics.inflight.Inc()
+	default:
+		l.metrics.overload.Inc()
+		return l.answerNow(cs, t, ErrOverload)
+	}
+	return true
+}
+
+// answerNow answers on the loop with the code for err, without the workers.
+func (l *Link) answerNow(cs *connState, t *Txn, err error) bool {
+	t.Fail(err)
+	l.srv.respond(t)
+	cs.local = append(cs.local, t)
+	return true
+}
+
+// flush writes the loop's replies and the workers' finished ones in one
+// writev, then releases them.
+func (l *Link) flush(c gnet.Conn, cs *connState) error {
+	if len(cs.local) == 0 && len(cs.sent) == 0 {
+		return nil
+	}
+	cs.batch = cs.batch[:0]
+	for _, t := range cs.local {
+		if len(t.out) > 0 {
+			cs.batch = append(cs.batch, t.out)
+		}
+	}
+	for _, t := range cs.sent {
+		if len(t.out) > 0 {
+			cs.batch = append(cs.batch, t.out)
+		}
+	}
+	_, err := c.Writev(cs.batch)
+	clear(cs.batch)
+	for _, t := range cs.local {
+		l.srv.observe(t)
+		t.release()
+	}
+	cs.inflight -= len(cs.sent)
+	for _, t := range cs.sent {
+		l.srv.finished(t, true)
+	}
+	clear(cs.local)
+	clear(cs.sent)
+	cs.local, cs.sent = cs.local[:0], cs.sent[:0]
+	cs.outBuffered.Store(int64(c.OutboundBuffered()))
+	if err != nil {
+		l.log.Warn().Err(err).Str("remote", cs.remote).Msg("write failed")
+	}
+	return err
+}
+
+// OnTick closes connections idle too long or stuck in an incomplete frame.
+// It runs on gnet's ticker goroutine: it only reads atomics and closes.
+func (l *Link) OnTick() (time.Duration, gnet.Action) {
+	now := l.srv.clock.Now().UnixNano()
+	idle, frame := l.cfg.IdleTimeout.Nanoseconds(), l.cfg.FrameTimeout.Nanoseconds()
+	l.conns.Range(func(k, _ any) bool {
+		cs := k.(*connState)
+		reason := ""
+		if ps := cs.partialSince.Load(); ps != 0 && now-ps > frame {
+			reason = "frame not completed within frame_timeout"
+			l.metrics.frameTimeouts.Inc()
+		} else if now-cs.lastActivity.Load() > idle {
+			reason = "idle_timeout"
+			l.metrics.idleClosed.Inc()
+		}
+		if reason != "" {
+			l.log.Warn().Str("remote", cs.remote).Str("reason", reason).Msg("closing connection")
+			_ = cs.c.Close()
+		}
+		return true
+	})
+	return tickEvery(l.cfg), gnet.None
+}
+
+// tickEvery checks timers often enough for the shortest timeout.
+func tickEvery(c LinkConfig) time.Duration {
+	d := min(c.FrameTimeout, c.IdleTimeout) / 4
+	return max(min(d, 250*time.Millisecond), 5*time.Millisecond)
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the engine's Prometheus series, on a registry of its own so
+// several servers can live in one process (tests).
+type metrics struct {
+	messages   *prometheus.CounterVec   // link, mti, rc
+	latency    *prometheus.HistogramVec // link
+	inflight   *prometheus.GaugeVec
+	conns      *prometheus.GaugeVec
+	overload   *prometheus.CounterVec
+	events     *prometheus.CounterVec // link, event
+	panics     prometheus.Counter
+	journalErr prometheus.Counter
+
+	mu    sync.RWMutex
+	cache map[msgKey]prometheus.Counter // mu guards cache: messages by label, resolved once
+}
+
+type msgKey struct {
+	link string
+	mti  [4]byte
+	rc   [2]byte
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_messages_total",
+			Help: "Requests answered, by link, request MTI and response code."}, []string{"link", "mti", "rc"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cardswitch_latency_seconds",
+			Help:    "Time from a request's frame being read to its reply being written.",
+			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}},
+			[]string{"link"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_in_flight",
+			Help: "Requests handed to workers and not yet answered."}, []string{"link"}),
+		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_connections",
+			Help: "Open connections."}, []string{"link"}),
+		overload: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_overload_rejections_total",
+			Help: "Requests answered at once because a queue or a per-connection cap was full."}, []string{"link"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_connection_events_total",
+			Help: "Connections refused or closed by the switch, and frames it could not use, by reason."}, []string{"link", "event"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "cardswitch_panics_total",
+			Help: "Panics recovered while handling a message (each one is a bug)."}),
+		journalErr: prometheus.NewCounter(prometheus.CounterOpts{Name: "cardswitch_journal_errors_total",
+			Help: "Journal appends that failed; their requests were answered 96."}),
+		cache: map[msgKey]prometheus.Counter{},
+	}
+	reg.MustRegister(m.messages, m.latency, m.inflight, m.conns, m.overload, m.events, m.panics, m.journalErr)
+	return m
+}
+
+// message counts one answered request.
+func (m *metrics) message(link string, mti [4]byte, rc [2]byte) {
+	k := msgKey{link, mti, rc}
+	m.mu.RLock()
+	c, ok := m.cache[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.messages.WithLabelValues(link, string(mti[:]), string(rc[:]))
+		m.mu.Lock()
+		if len(m.cache) < 100000 { // bound the cache: labels come from peers
+			m.cache[k] = c
+		}
+		m.mu.Unlock()
+	}
+	c.Inc()
+}
+
+// linkMetrics are the series of one link, resolved once.
+type linkMetrics struct {
+	latency                                           prometheus.Observer
+	inflight, conns                                   prometheus.Gauge
+	overload                                          prometheus.Counter
+	refused, badFrames, undecodable, unexpected       prometheus.Counter
+	slowClosed, frameTimeouts, idleClosed, journalErr prometheus.Counter
+}
+
+func (m *metrics) forLink(name string) *linkMetrics {
+	ev := func(e string) prometheus.Counter { return m.events.WithLabelValues(name, e) }
+	return &linkMetrics{
+		latency:       m.latency.WithLabelValues(name),
+		inflight:      m.inflight.WithLabelValues(name),
+		conns:         m.conns.WithLabelValues(name),
+		overload:      m.overload.WithLabelValues(name),
+		refused:       ev("refused"),
+		badFrames:     ev("bad_frame"),
+		undecodable:   ev("undecodable"),
+		unexpected:    ev("unexpected_response"),
+		slowClosed:    ev("slow_reader_closed"),
+		frameTimeouts: ev("frame_timeout"),
+		idleClosed:    ev("idle_timeout"),
+		journalErr:    m.journalErr,
+	}
+}

@@ -1,0 +1,54 @@
+package engine
+
+import "github.com/cardswitch/cardswitch/codec"
+
+// Network management codes (field 70; China UnionPay: field 60.3).
+const (
+	netSignOn  = 1
+	netSignOff = 2
+	netEcho    = 301
+)
+
+// networkManagement answers an 0800 on the loop: echo test, sign-on and
+// sign-off. UnionPay terminals sign on with an 0800 whose field 60 carries
+// the network management code in digits 9 to 11.
+func (l *Link) networkManagement(cs *connState, t *Txn) {
+	v := &t.View
+	code, ok := v.NetworkCode()
+	if !ok && l.dialect.Name == codec.CUPPOS {
+		code, ok = cupNetworkCode(v)
+	}
+	switch {
+	case !ok:
+		t.Fail(ErrFormat)
+	case code == netEcho:
+		t.SetCode("00")
+	case code == netSignOff:
+		cs.signedOn = false
+		t.SetCode("00")
+		l.log.Info().Str("remote", cs.remote).Msg("signed off")
+	case code == netSignOn || (l.dialect.Name == codec.CUPPOS && code >= 1 && code <= 4):
+		cs.signedOn = true
+		t.SetCode("00")
+		l.log.Info().Str("remote", cs.remote).Msg("signed on")
+	default:
+		t.Fail(ErrInvalidTxn)
+	}
+	l.srv.respond(t)
+	cs.local = append(cs.local, t)
+}
+
+// cupNetworkCode reads 60.3: field 60 is 60.1 (n2 message type), 60.2 (n6
+// batch number), 60.3 (n3 network management code), ...
+func cupNetworkCode(v *codec.View) (uint32, bool) {
+	var buf [17]byte
+	d := v.AppendText(buf[:0], 60)
+	if len(d) < 11 {
+		return 0, false
+	}
+	n := uint32(0)
+	for _, c := range d[8:11] {
+		n = n*10 + uint32(c-'0')
+	}
+	return n, true
+}

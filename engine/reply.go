@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// echo sets: the request fields a reply copies, per dialect family. Track
+// data, PIN blocks, MACs and ICC data are never echoed.
+var (
+	iso87Echo = fieldSet(2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 18, 22, 24, 25, 32, 33, 37, 41, 42, 49, 50, 51, 70, 90, 95, 100, 102, 103)
+	cupEcho   = fieldSet(2, 3, 4, 11, 12, 13, 14, 15, 22, 23, 25, 32, 37, 41, 42, 49, 60, 61)
+)
+
+func fieldSet(ids ...int) *[codec.MaxField + 1]bool {
+	var s [codec.MaxField + 1]bool
+	for _, id := range ids {
+		s[id] = true
+	}
+	return &s
+}
+
+func echoFor(dialect string) *[codec.MaxField + 1]bool {
+	if dialect == codec.CUPPOS {
+		return cupEcho
+	}
+	return iso87Echo
+}
+
+// respond builds t's framed reply into t.out from the request, t.Code and
+// t.Approval: the echoed fields, a retrieval reference number when the
+// request had none, 38 on approval and 39 always.
+func (s *Server) respond(t *Txn) {
+	l, v := t.Link, &t.View
+	var tpdu []byte
+	var swapped [codec.TPDULen]byte
+	if t.hasTPDU {
+		codec.ReplyTPDU(&swapped, t.tpdu[:])
+		tpdu = swapped[:]
+	}
+	if t.Code == [2]byte{} {
+		t.Fail(ErrSystem) // every path must set a code: a missing one is a bug
+	}
+	frame := l.framing.Reserve(t.out[:0], tpdu)
+	b := &t.builder
+	b.Begin(l.dialect, frame, v.MTI().Response(), v.Header())
+	for id := 2; id <= codec.MaxField; id++ {
+		switch {
+		case id == codec.FieldRRN && !v.Has(id) && v.MTI().Class() != '8' && l.dialect.Field(id) != nil:
+			var rrn [12]byte
+			b.Binary(id, s.nextRRN(&rrn, t))
+		case id == codec.FieldApproval:
+			if t.Approved() && t.Approval != [6]byte{} {
+				b.Binary(id, t.Approval[:])
+			}
+		case id == codec.FieldResponseCode:
+			b.Binary(id, t.Code[:])
+		case l.echo[id]:
+			b.Copy(v, id)
+		}
+	}
+	out, err := b.Finish()
+	if err == nil {
+		out, err = l.framing.Seal(out, 0)
+	}
+	if err != nil {
+		// A reply we cannot build is a bug in the echo set or a stage.
+		s.log.Error().Err(err).Str("link", l.cfg.Name).Str("mti", v.MTI().String()).Msg("reply could not be built")
+		t.out = t.out[:0]
+		return
+	}
+	t.out = out
+}
+
+var rrnSeq atomic.Uint64
+
+// nextRRN makes a retrieval reference number: YDDDhh (year digit, day of
+// year, hour) then a 6-digit sequence, 12 characters.
+func (s *Server) nextRRN(dst *[12]byte, t *Txn) []byte {
+	now := t.Received
+	b := dst[:0]
+	b = append(b, byte('0'+now.Year()%10))
+	b = appendPadded(b, now.YearDay(), 3)
+	b = appendPadded(b, now.Hour(), 2)
+	b = appendPadded(b, int(rrnSeq.Add(1)%1000000), 6)
+	return b
+}
+
+// nextApproval makes a 6-digit authorization code.
+var approvalSeq atomic.Uint64
+
+// NewApprovalCode writes a fresh authorization code into t.Approval.
+func NewApprovalCode(t *Txn) {
+	b := appendPadded(t.Approval[:0], int(approvalSeq.Add(1)%1000000), 6)
+	copy(t.Approval[:], b)
+}
+
+func appendPadded(dst []byte, n, width int) []byte {
+	var tmp [20]byte
+	s := strconv.AppendInt(tmp[:0], int64(n), 10)
+	for i := len(s); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, s...)
+}

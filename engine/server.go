@@ -1,0 +1,296 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/router"
+)
+
+// Deps are the parts the engine is built from.
+type Deps struct {
+	Log        zerolog.Logger
+	Clock      clock.Clock // default: the system clock
+	Router     Router
+	Authorizer Authorizer
+	Journal    Journal
+	// Registry receives the engine's metrics; default: a new registry.
+	Registry *prometheus.Registry
+}
+
+// Server is the switch's data plane: its links, the worker pool and the
+// stages.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	clock   clock.Clock
+	router  Router
+	auth    Authorizer
+	journal Journal
+	reg     *prometheus.Registry
+	m       *metrics
+	links   []*Link
+
+	queue    chan *Txn
+	inflight atomic.Int64 // requests handed to workers and not yet written or dropped
+	workers  sync.WaitGroup
+	ready    atomic.Bool
+	stopOnce sync.Once
+	runErr   chan error
+}
+
+// New checks the configuration and builds a server; Start runs it.
+func New(cfg Config, d Deps) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Router == nil || d.Authorizer == nil || d.Journal == nil {
+		return nil, errors.New("engine: router, authorizer and journal are required")
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal,
+		reg: d.Registry, queue: make(chan *Txn, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
+	s.m = newMetrics(d.Registry)
+	for _, lc := range cfg.Links {
+		dialect, _ := codec.Lookup(lc.Dialect)
+		framing, _ := codec.ParseFraming(lc.Framing)
+		framing.MaxFrame = lc.MaxFrame
+		l := &Link{cfg: lc, srv: s, dialect: dialect, framing: framing, codes: CodesFor(dialect.Name),
+			echo: echoFor(dialect.Name), metrics: s.m.forLink(lc.Name), booted: make(chan struct{}),
+			perIP: map[string]int{}, log: d.Log.With().Str("link", lc.Name).Logger()}
+		l.codes[ErrOverload], l.codes[ErrNotSignedOn] = lc.OverloadCode, lc.NotSignedOnCode
+		if err := l.codes.Validate(); err != nil {
+			return nil, fmt.Errorf("links %s: %w", lc.Name, err)
+		}
+		s.links = append(s.links, l)
+	}
+	return s, nil
+}
+
+// Links returns the server's links.
+func (s *Server) Links() []*Link { return s.links }
+
+// Start starts the workers and every link, and returns once all listen (or
+// the first fails, e.g. a port in use: then everything started is stopped).
+func (s *Server) Start(ctx context.Context) error {
+	for i := 0; i < s.cfg.Workers; i++ {
+		s.workers.Add(1)
+		go s.work()
+	}
+	for _, l := range s.links {
+		go func(l *Link) {
+			err := gnet.Run(l, "tcp://"+l.cfg.Listen,
+				gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
+				gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+				gnet.WithReusePort(false), gnet.WithLogger(gnetLogger{l.log}))
+			s.runErr <- err
+		}(l)
+		select {
+		case <-l.booted:
+			l.log.Info().Str("listen", l.cfg.Listen).Str("dialect", l.dialect.Name).Str("framing", l.framing.String()).Msg("link listening")
+		case err := <-s.runErr:
+			s.stopLinks(ctx)
+			close(s.queue)
+			s.workers.Wait()
+			return fmt.Errorf("link %s: listen %s: %v", l.cfg.Name, l.cfg.Listen, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// Shutdown stops taking new connections and requests, waits (up to the
+// drain timeout or ctx) for requests in flight to be answered and written,
+// then stops the links and the workers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.ready.Store(false)
+		for _, l := range s.links {
+			l.closing.Store(true)
+		}
+		deadline := s.clock.Now().Add(s.cfg.DrainTimeout)
+		for s.inflight.Load() > 0 || s.unflushed() {
+			if s.clock.Now().After(deadline) || ctx.Err() != nil {
+				err = fmt.Errorf("engine: %d requests still in flight at shutdown", s.inflight.Load())
+				break
+			}
+			s.wakeAll()
+			time.Sleep(5 * time.Millisecond)
+		}
+		s.stopLinks(ctx)
+		close(s.queue)
+		s.workers.Wait()
+	})
+	return err
+}
+
+// unflushed reports replies still in gnet's outbound buffers.
+func (s *Server) unflushed() bool {
+	pending := false
+	for _, l := range s.links {
+		l.conns.Range(func(k, _ any) bool {
+			pending = pending || k.(*connState).outBuffered.Load() > 0
+			return !pending
+		})
+	}
+	return pending
+}
+
+// wakeAll asks every connection's loop to write what it holds.
+func (s *Server) wakeAll() {
+	for _, l := range s.links {
+		l.conns.Range(func(k, _ any) bool {
+			_ = k.(*connState).c.Wake(nil)
+			return true
+		})
+	}
+}
+
+func (s *Server) stopLinks(ctx context.Context) {
+	for _, l := range s.links {
+		select {
+		case <-l.booted:
+			if err := l.eng.Stop(ctx); err != nil {
+				l.log.Warn().Err(err).Msg("stopping link")
+			}
+		default:
+		}
+	}
+}
+
+// Ready reports whether every link listens and the server is not shutting down.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// AdminHandler serves /metrics, /healthz and /readyz.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// route decides on the loop: routing is pure and cheap.
+func (s *Server) route(t *Txn) router.Decision {
+	v := &t.View
+	var proc [6]byte
+	var term, merch [15]byte
+	return s.router.Route(router.Facts{
+		MTI:            v.MTI(),
+		ProcessingCode: v.AppendText(proc[:0], codec.FieldProcessingCode),
+		PAN:            t.PAN(),
+		Link:           t.Link.cfg.Name,
+		Terminal:       v.TerminalID(term[:0]),
+		Merchant:       v.MerchantID(merch[:0]),
+	})
+}
+
+// work runs the stages of queued requests until the queue closes.
+func (s *Server) work() {
+	defer s.workers.Done()
+	for t := range s.queue {
+		s.process(t)
+	}
+}
+
+// process runs authorize, respond and journal for one request; a panic in
+// any stage answers 96.
+func (s *Server) process(t *Txn) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.panicked(p, "worker")
+			t.Fail(ErrSystem)
+			s.respond(t)
+			t.conn.deliver(t, s)
+		}
+	}()
+	switch t.Route.Action {
+	case router.Local:
+		s.auth.Authorize(t)
+	case router.Decline:
+		t.SetCode(t.Route.Code)
+	case router.Upstream:
+		t.Fail(ErrIssuerUnavailable) // upstream links are not built yet
+	default:
+		t.Fail(ErrSystem)
+	}
+	s.respond(t)
+	s.journal.Append(t, func(err error) {
+		if err != nil {
+			t.Link.metrics.journalErr.Inc()
+			s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("journal append failed: answering 96")
+			t.Fail(ErrSystem)
+			s.respond(t)
+		}
+		t.conn.deliver(t, s)
+	})
+}
+
+// finished accounts for a worker's transaction once its reply is written
+// (or its connection is gone) and releases it.
+func (s *Server) finished(t *Txn, written bool) {
+	s.inflight.Add(-1)
+	t.Link.metrics.inflight.Dec()
+	if written {
+		s.observe(t)
+	}
+	t.release()
+}
+
+// observe records an answered request in the metrics and the debug log.
+func (s *Server) observe(t *Txn) {
+	l := t.Link
+	s.m.message(l.cfg.Name, t.View.MTI(), t.Code)
+	l.metrics.latency.Observe(s.clock.Now().Sub(t.Received).Seconds())
+	if e := l.log.Debug(); e.Enabled() {
+		var stan uint32
+		stan, _ = t.View.STAN()
+		e.Str("mti", t.View.MTI().String()).Uint32("stan", stan).
+			Str("pan", codec.MaskPAN(string(t.PAN()))).Str("rc", string(t.Code[:])).
+			Str("route", t.Route.Rule).Msg("answered")
+	}
+}
+
+// panicked logs a recovered panic with its stack.
+func (s *Server) panicked(p any, where string) {
+	s.m.panics.Inc()
+	s.log.Error().Str("where", where).Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack()).
+		Msg("panic recovered: message answered 96")
+}
+
+// gnetLogger sends gnet's own log lines to zerolog.
+type gnetLogger struct{ l zerolog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug().Msgf(f, a...) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug().Msgf(f, a...) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn().Msgf(f, a...) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error().Msgf(f, a...) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error().Msgf(f, a...) }

@@ -1,0 +1,24 @@
+package engine
+
+import "github.com/cardswitch/cardswitch/router"
+
+// The stages a request passes through after it is decoded, each a small
+// interface defined here, where it is consumed.
+
+// Router decides where a request goes (package router implements it).
+type Router interface {
+	Route(f router.Facts) router.Decision
+}
+
+// Authorizer decides on a request routed to the local issuer: it sets
+// t.Code (and t.Approval on approval), and may set t.Err.
+type Authorizer interface {
+	Authorize(t *Txn)
+}
+
+// Journal makes a request and its decision durable before the reply leaves.
+// Append must not block for long; it calls done exactly once, from any
+// goroutine, when the record is durable or has failed.
+type Journal interface {
+	Append(t *Txn, done func(err error))
+}

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/router"
+)
+
+// Txn is one request on its way through the switch: the frame it came in,
+// its decoded view, the routing decision, the outcome and the reply. Txns are
+// pooled; a stage must not keep one after it hands it on.
+type Txn struct {
+	// Request
+	Link     *Link
+	View     codec.View // the decoded request; points into frame
+	Received time.Time
+	Route    router.Decision
+
+	// Outcome, set by the stages
+	Code     [2]byte // response code (field 39)
+	Approval [6]byte // authorization code (field 38) when Code is 00
+	Err      error   // a failure kind (see codes.go) behind Code, for logs and metrics
+
+	conn    *connState
+	frame   []byte // copy of the request message (gnet's buffer dies with the callback)
+	tpdu    [codec.TPDULen]byte
+	hasTPDU bool
+	out     []byte // the framed reply
+	builder codec.Builder
+	scratch [64]byte
+}
+
+// Approved reports response code 00.
+func (t *Txn) Approved() bool { return t.Code == [2]byte{'0', '0'} }
+
+// SetCode sets the response code from a 2-character string.
+func (t *Txn) SetCode(code string) {
+	if len(code) == 2 {
+		t.Code = [2]byte{code[0], code[1]}
+	}
+}
+
+// Fail sets the failure kind and the link's code for it.
+func (t *Txn) Fail(err error) {
+	t.Err = err
+	t.SetCode(t.Link.codes.Code(err))
+}
+
+// PAN appends the card number of the request into the Txn's scratch space.
+// The slice is valid until the Txn is released.
+func (t *Txn) PAN() []byte { return t.View.PAN(t.scratch[:0]) }
+
+var txnPool = sync.Pool{New: func() any {
+	return &Txn{frame: make([]byte, 0, 512), out: make([]byte, 0, 512)}
+}}
+
+func getTxn(l *Link, cs *connState, now time.Time) *Txn {
+	t := txnPool.Get().(*Txn)
+	t.Link, t.conn, t.Received = l, cs, now
+	return t
+}
+
+// release returns t to the pool. Buffers larger than a frame are dropped so
+// one huge message does not pin memory.
+func (t *Txn) release() {
+	frame, out := t.frame[:0], t.out[:0]
+	if cap(frame) > 16<<10 {
+		frame = make([]byte, 0, 512)
+	}
+	if cap(out) > 16<<10 {
+		out = make([]byte, 0, 512)
+	}
+	*t = Txn{frame: frame, out: out, builder: t.builder}
+	txnPool.Put(t)
+}
