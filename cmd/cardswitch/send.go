@@ -215,4 +215,3 @@ func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message,
 	}
 	return m, nil
 }
-
