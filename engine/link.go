@@ -168,7 +168,9 @@ func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
 			break
 		}
 	}
-	_, _ = c.Discard(used)
+	if used > 0 {
+		_, _ = c.Discard(used) // gnet's Discard(0) would drop everything buffered
+	}
 	if used < len(buf) && action == gnet.None {
 		if cs.partialSince.Load() == 0 {
 			cs.partialSince.Store(now.UnixNano())
