@@ -394,4 +394,3 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 	}
 }
-

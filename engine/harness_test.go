@@ -136,5 +136,4 @@ func expectClosed(t testing.TB, c net.Conn, within time.Duration) {
 	}
 }
 
-
 var testLogLevel = zerolog.WarnLevel
