@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServe
 		auth = DemoAuthorizer{Data: data}
 	}
 	cfg := Config{Links: []LinkConfig{{Name: "pos", Listen: freeAddr(t), Dialect: codec.ISO87ASCII, Framing: "binary2"}},
-		Workers: 8, EventLoops: 2}
+		Workers: benchWorkers, EventLoops: 2}
 	if change != nil {
 		change(&cfg)
 	}
@@ -137,3 +138,12 @@ func expectClosed(t testing.TB, c net.Conn, within time.Duration) {
 }
 
 var testLogLevel = zerolog.WarnLevel
+
+var benchWorkers = envInt("CS_TEST_WORKERS", 8)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
