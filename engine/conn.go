@@ -19,6 +19,7 @@ type connState struct {
 	inflight int    // requests handed to workers and not yet answered
 	signedOn bool   // an 0800 sign-on was accepted
 	local    []*Txn // replies made on the loop, written at the end of OnTraffic
+	toWork   *batch // requests read this turn, for the workers
 	batch    [][]byte
 	sent     []*Txn
 

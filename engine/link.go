@@ -53,7 +53,7 @@ func (l *Link) OnBoot(eng gnet.Engine) gnet.Action {
 func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	remote := c.RemoteAddr().String()
 	ip, _, _ := net.SplitHostPort(remote)
-	cs := &connState{c: c, link: l, remote: remote}
+	cs := &connState{c: c, link: l, remote: remote, toWork: batchPool.Get().(*batch)}
 	c.SetContext(cs)
 	reason := ""
 	switch {
@@ -110,6 +110,10 @@ func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
 		t.release()
 	}
 	cs.local = nil
+	if cs.toWork != nil {
+		cs.toWork.release() // empty: every turn dispatches what it read
+		cs.toWork = nil
+	}
 	ev := l.log.Info().Str("remote", cs.remote)
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 		ev = ev.AnErr("cause", err)
@@ -167,7 +171,11 @@ func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
 			action = gnet.Close
 			break
 		}
+		if len(cs.toWork.txns) == maxBatch {
+			l.dispatch(cs)
+		}
 	}
+	l.dispatch(cs)
 	if used > 0 {
 		_, _ = c.Discard(used) // gnet's Discard(0) would drop everything buffered
 	}
@@ -256,20 +264,25 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		return l.answerNow(cs, t, ErrNotSignedOn)
 	}
 	t.Route = l.srv.route(t)
-	if cs.inflight >= l.cfg.MaxInFlight {
+	if cs.inflight+len(cs.toWork.txns) >= l.cfg.MaxInFlight {
 		l.metrics.overload.Inc()
 		return l.answerNow(cs, t, ErrOverload)
 	}
-	select {
-	case l.srv.queue <- t:
-		cs.inflight++
-		l.srv.inflight.Add(1)
-		l.metrics.inflight.Inc()
-	default:
-		l.metrics.overload.Inc()
-		return l.answerNow(cs, t, ErrOverload)
-	}
+	cs.toWork.txns = append(cs.toWork.txns, t)
 	return true
+}
+
+// maxBatch bounds the requests handed to one worker at once, so one busy
+// connection cannot keep a worker from the others for long.
+const maxBatch = 64
+
+// dispatch hands the requests read so far to the workers.
+func (l *Link) dispatch(cs *connState) {
+	if len(cs.toWork.txns) == 0 {
+		return
+	}
+	l.srv.dispatch(cs, cs.toWork)
+	cs.toWork = batchPool.Get().(*batch)
 }
 
 // answerNow answers on the loop with the code for err, without the workers.

@@ -44,7 +44,8 @@ type Server struct {
 	m       *metrics
 	links   []*Link
 
-	queue    chan *Txn
+	queue    chan *batch  // requests for the workers, a loop turn's worth at a time
+	queued   atomic.Int64 // requests in queue: bounded by QueueDepth
 	inflight atomic.Int64 // requests handed to workers and not yet written or dropped
 	workers  sync.WaitGroup
 	ready    atomic.Bool
@@ -68,7 +69,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal,
-		reg: d.Registry, queue: make(chan *Txn, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
+		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
 	for _, lc := range cfg.Links {
 		dialect, _ := codec.Lookup(lc.Dialect)
@@ -216,9 +217,49 @@ func (s *Server) route(t *Txn) router.Decision {
 // work runs the stages of queued requests until the queue closes.
 func (s *Server) work() {
 	defer s.workers.Done()
-	for t := range s.queue {
-		s.process(t)
+	for b := range s.queue {
+		s.queued.Add(-int64(len(b.txns)))
+		for _, t := range b.txns {
+			s.process(t)
+		}
+		b.release()
 	}
+}
+
+// batch is the requests one loop turn of one connection hands to the
+// workers: one queue operation for all of them.
+type batch struct{ txns []*Txn }
+
+var batchPool = sync.Pool{New: func() any { return &batch{txns: make([]*Txn, 0, 16)} }}
+
+func (b *batch) release() {
+	clear(b.txns)
+	b.txns = b.txns[:0]
+	batchPool.Put(b)
+}
+
+// dispatch queues a connection's batch, or answers all of it with the
+// overload code when the queue is full. It runs on the loop.
+func (s *Server) dispatch(cs *connState, b *batch) {
+	n := int64(len(b.txns))
+	if s.queued.Add(n) <= int64(s.cfg.QueueDepth) {
+		select {
+		case s.queue <- b:
+			cs.inflight += len(b.txns)
+			s.inflight.Add(n)
+			cs.link.metrics.inflight.Add(float64(n))
+			return
+		default:
+		}
+	}
+	s.queued.Add(-n)
+	for _, t := range b.txns {
+		cs.link.metrics.overload.Inc()
+		t.Fail(ErrOverload)
+		s.respond(t)
+		cs.local = append(cs.local, t)
+	}
+	b.release()
 }
 
 // process runs authorize, respond and journal for one request; a panic in
@@ -243,15 +284,7 @@ func (s *Server) process(t *Txn) {
 		t.Fail(ErrSystem)
 	}
 	s.respond(t)
-	s.journal.Append(t, func(err error) {
-		if err != nil {
-			t.Link.metrics.journalErr.Inc()
-			s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("journal append failed: answering 96")
-			t.Fail(ErrSystem)
-			s.respond(t)
-		}
-		t.conn.deliver(t, s)
-	})
+	s.journal.Append(t)
 }
 
 // finished accounts for a worker's transaction once its reply is written

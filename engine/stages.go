@@ -17,8 +17,8 @@ type Authorizer interface {
 }
 
 // Journal makes a request and its decision durable before the reply leaves.
-// Append must not block for long; it calls done exactly once, from any
-// goroutine, when the record is durable or has failed.
+// Append must not block for long; it calls t.Committed exactly once, from
+// any goroutine, when the record is durable or has failed.
 type Journal interface {
-	Append(t *Txn, done func(err error))
+	Append(t *Txn)
 }

@@ -48,6 +48,20 @@ func (t *Txn) Fail(err error) {
 	t.SetCode(t.Link.codes.Code(err))
 }
 
+// Committed is the journal's answer for t: the record is durable (nil) or
+// it failed, in which case the request is answered 96. The reply then goes
+// back to the connection. Call it exactly once.
+func (t *Txn) Committed(err error) {
+	s := t.Link.srv
+	if err != nil {
+		t.Link.metrics.journalErr.Inc()
+		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("journal append failed: answering 96")
+		t.Fail(ErrSystem)
+		s.respond(t)
+	}
+	t.conn.deliver(t, s)
+}
+
 // PAN appends the card number of the request into the Txn's scratch space.
 // The slice is valid until the Txn is released.
 func (t *Txn) PAN() []byte { return t.View.PAN(t.scratch[:0]) }
