@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,12 +186,16 @@ func TestClientThatNeverReads(t *testing.T) {
 		c.Links[0].MaxFrame = 1024
 	})
 	f, _ := codec.ParseFraming("binary2")
-	raw, err := net.Dial("tcp", ts.addr)
+	// a small receive window, set before connecting, so the server's
+	// replies back up quickly
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	raw, err := d.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	_ = raw.(*net.TCPConn).SetReadBuffer(4096)
 	frame, _ := f.Append(nil, nil, purchase(t, 1, 1))
 	batch := bytes.Repeat(frame, 200)
 	go func() { // write whole batches until the server gives up on us

@@ -244,8 +244,8 @@ func (s *Server) dispatch(cs *connState, b *batch) {
 	n := int64(len(b.txns))
 	if s.queued.Add(n) <= int64(s.cfg.QueueDepth) {
 		select {
-		case s.queue <- b:
-			cs.inflight += len(b.txns)
+		case s.queue <- b: // b belongs to the workers now
+			cs.inflight += int(n)
 			s.inflight.Add(n)
 			cs.link.metrics.inflight.Add(float64(n))
 			return
