@@ -26,6 +26,7 @@ type LinkConfig struct {
 	MaxPendingBytes int           // reply bytes queued for a peer that does not read; default 4 MiB
 	IdleTimeout     time.Duration // close a connection silent this long; default 5m, 0 keeps default
 	FrameTimeout    time.Duration // close a connection whose frame does not complete in time; default 10s
+	SocketBuffer    int           // SO_SNDBUF and SO_RCVBUF of accepted sockets (bytes); 0: the OS's, auto-tuned
 	RequireSignOn   bool          // financial traffic needs an 0800 sign-on first
 	OverloadCode    string        // answer when a queue or cap is full; default 96
 	NotSignedOnCode string        // answer before sign-on when RequireSignOn; default 91
@@ -143,6 +144,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: must be at least 1", key("max_conns_per_ip"))
 		case l.MaxPendingBytes < l.MaxFrame:
 			return fmt.Errorf("%s: must be at least max_frame", key("max_pending_bytes"))
+		case l.SocketBuffer < 0 || (l.SocketBuffer > 0 && l.SocketBuffer < 4096):
+			return fmt.Errorf("%s: %d must be 0 (the OS default) or at least 4096", key("socket_buffer"), l.SocketBuffer)
 		case l.IdleTimeout < time.Second:
 			return fmt.Errorf("%s: %v is under a second", key("idle_timeout"), l.IdleTimeout)
 		case l.FrameTimeout < 10*time.Millisecond:

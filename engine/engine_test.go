@@ -184,6 +184,8 @@ func TestClientThatNeverReads(t *testing.T) {
 	ts := startServer(t, nil, func(c *Config) {
 		c.Links[0].MaxPendingBytes = 64 << 10
 		c.Links[0].MaxFrame = 1024
+		c.Links[0].SocketBuffer = 16 << 10 // the kernel must not absorb megabytes of replies
+		c.Links[0].FrameTimeout = time.Minute
 	})
 	f, _ := codec.ParseFraming("binary2")
 	// a small receive window, set before connecting, so the server's

@@ -99,10 +99,13 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	for _, l := range s.links {
 		go func(l *Link) {
-			err := gnet.Run(l, "tcp://"+l.cfg.Listen,
-				gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
+			opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
 				gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-				gnet.WithReusePort(false), gnet.WithLogger(gnetLogger{l.log}))
+				gnet.WithReusePort(false), gnet.WithLogger(gnetLogger{l.log})}
+			if b := l.cfg.SocketBuffer; b > 0 {
+				opts = append(opts, gnet.WithSocketSendBuffer(b), gnet.WithSocketRecvBuffer(b))
+			}
+			err := gnet.Run(l, "tcp://"+l.cfg.Listen, opts...)
 			s.runErr <- err
 		}(l)
 		select {

@@ -57,6 +57,7 @@ type linkYAML struct {
 	MaxPendingBytes int           `yaml:"max_pending_bytes"`
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	FrameTimeout    time.Duration `yaml:"frame_timeout"`
+	SocketBuffer    int           `yaml:"socket_buffer"`
 	RequireSignOn   bool          `yaml:"require_sign_on"`
 	OverloadCode    string        `yaml:"overload_code"`
 	NotSignedOnCode string        `yaml:"not_signed_on_code"`
