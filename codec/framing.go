@@ -211,18 +211,20 @@ func (r *Reader) fill() error {
 	if len(r.buf) == cap(r.buf) {
 		r.buf = append(r.buf, make([]byte, cap(r.buf))...)[:len(r.buf)]
 	}
-	n, err := r.r.Read(r.buf[len(r.buf):cap(r.buf)])
-	r.buf = r.buf[:len(r.buf)+n]
-	if n > 0 {
-		return nil
+	for tries := 0; tries < 100; tries++ { // as bufio: a reader may return (0, nil) a few times
+		n, err := r.r.Read(r.buf[len(r.buf):cap(r.buf)])
+		r.buf = r.buf[:len(r.buf)+n]
+		if n > 0 {
+			return nil
+		}
+		if err == io.EOF && len(r.buf) > 0 {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err == io.EOF && len(r.buf) > 0 {
-		return io.ErrUnexpectedEOF
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return io.ErrNoProgress
 }
 
 // Reserve appends a placeholder length header and, for a framing with a
