@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -82,6 +85,9 @@ type config struct {
 	engine engine.Config
 	routes *router.Table
 	issuer *issuer.Data
+
+	reload func() (*config, error) // reads the file again (SIGHUP)
+	hup    <-chan os.Signal
 }
 
 // loadConfig reads path (or the embedded default when path is empty) and
@@ -109,7 +115,7 @@ func parseConfig(raw []byte) (*config, error) {
 	if err := dec.Decode(&f); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) && len(te.Errors) > 0 {
-			return nil, errors.New(te.Errors[0])
+			return nil, errors.New(nameKey(raw, te.Errors[0]))
 		}
 		return nil, err
 	}
@@ -159,4 +165,25 @@ func parseConfig(raw []byte) (*config, error) {
 		return nil, fmt.Errorf("issuer.data: %v", err)
 	}
 	return c, nil
+}
+
+var lineRef = regexp.MustCompile(`^line (\d+): `)
+
+// nameKey adds the YAML key of the line a decoding error points at:
+// "line 18: cannot unmarshal ..." becomes "drain_timeout (line 18): cannot ...".
+func nameKey(raw []byte, msg string) string {
+	m := lineRef.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(raw), "\n")
+	if n < 1 || n > len(lines) {
+		return msg
+	}
+	key, _, ok := strings.Cut(strings.TrimLeft(lines[n-1], " -"), ":")
+	if !ok || key == "" {
+		return msg
+	}
+	return key + " (line " + m[1] + "): " + strings.TrimPrefix(msg, m[0])
 }

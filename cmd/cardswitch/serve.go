@@ -50,6 +50,11 @@ func init() {
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
+				hup := make(chan os.Signal, 1)
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
+				c.reload = func() (*config, error) { return loadConfig(*path) }
+				c.hup = hup
 				return serve(ctx, c, log, nil)
 			}
 		},
@@ -80,9 +85,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
+	routes := router.New(c.routes)
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
-		Router:     router.New(c.routes),
+		Router:     routes,
 		Authorizer: engine.DemoAuthorizer{Data: c.issuer},
 		Journal:    engine.NewNoJournal(log),
 	})
@@ -104,7 +110,14 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if started != nil {
 		started <- srv
 	}
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-c.hup:
+			reloadRoutes(c, routes, log)
+		}
+	}
 	log.Info().Msg("shutting down: draining requests in flight")
 	stopCtx, cancel := context.WithTimeout(context.Background(), c.engine.DrainTimeout+5*time.Second)
 	defer cancel()
@@ -116,4 +129,19 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// reloadRoutes reads the configuration again and swaps in its routing
+// table; a file with an error is rejected whole and the old table stays.
+func reloadRoutes(c *config, routes *router.Router, log zerolog.Logger) {
+	if c.reload == nil {
+		return
+	}
+	next, err := c.reload()
+	if err != nil {
+		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+		return
+	}
+	routes.Swap(next.routes)
+	log.Info().Msg("routes reloaded (links, engine and log settings need a restart)")
 }

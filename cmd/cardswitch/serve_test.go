@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/engine"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testConfig is the default configuration on free ports.
+func testConfig(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	addrs := map[string]string{"8580": freePort(t), "8583": freePort(t), "8584": freePort(t), "8585": freePort(t)}
+	s := string(defaultConfig)
+	for port, addr := range addrs {
+		s = strings.Replace(s, "127.0.0.1:"+port, addr, 1)
+	}
+	return s, addrs
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "cardswitch.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	for _, c := range []struct{ from, to, want string }{
+		{"data_dir: ./data", "data_dir: ./data\nbogus: 1", "field bogus not found"},
+		{"listen: 127.0.0.1:8583", "listen: nowhere", "links[0].listen"},
+		{"dialect: iso87binary", "dialect: iso93", `links[1].dialect: codec: unknown dialect "iso93"`},
+		{"framing: binary2+tpdu", "framing: udp", "links[2].framing"},
+		{"no_route_code: \"15\"", "no_route_code: \"155\"", "routes"},
+		{"level: info", "level: loud", "log.level"},
+		{"max_in_flight: 256", "max_in_flight: 0", ""}, // 0 takes the default
+		{"drain_timeout: 5s", "drain_timeout: soon", "drain_timeout"},
+	} {
+		body := strings.Replace(string(defaultConfig), c.from, c.to, 1)
+		if body == string(defaultConfig) {
+			t.Fatalf("%q not in the default configuration", c.from)
+		}
+		_, err := loadConfig(writeFile(t, body))
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.to, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("%s: got %v, want one line with %q", c.to, err, c.want)
+		}
+	}
+}
+
+func TestServeDefaultConfigSendAndReload(t *testing.T) {
+	body, addrs := testConfig(t)
+	path := writeFile(t, body)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hup := make(chan os.Signal, 1)
+	c.hup, c.reload = hup, func() (*config, error) { return loadConfig(path) }
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *engine.Server, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatal(err)
+	}
+
+	// a purchase on every link with the demo data is approved at the first try
+	for _, l := range []struct{ addr, dialect, framing string }{
+		{addrs["8583"], "iso87ascii", "binary2"},
+		{addrs["8584"], "iso87binary", "binary2"},
+		{addrs["8585"], "cup-pos", "binary2+tpdu"},
+	} {
+		code, out, errOut := cli(t, "", "send", "--addr", l.addr, "--dialect", l.dialect, "--framing", l.framing, "--json")
+		if code != 0 || !strings.Contains(out, `"39":"00"`) {
+			t.Fatalf("%s: %d %s %s", l.dialect, code, out, errOut)
+		}
+	}
+	// a reload that declines the card's BIN takes effect without a restart
+	declined := strings.Replace(body, "  rules:", "  rules:\n    - name: blocked-bin\n      pan_prefixes: [\"4761739\"]\n      action: decline\n      code: \"57\"", 1)
+	if err := os.WriteFile(path, []byte(declined), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hup <- os.Interrupt
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json")
+		if strings.Contains(out, `"39":"57"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reload not applied: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// a broken file is rejected and the table in force stays
+	if err := os.WriteFile(path, []byte("links: ["), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hup <- os.Interrupt
+	time.Sleep(100 * time.Millisecond)
+	if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); !strings.Contains(out, `"39":"57"`) {
+		t.Fatalf("after a bad reload: %s", out)
+	}
+	// a timeout or a refused connection is an error
+	if code, _, _ := cli(t, "", "send", "--addr", freePort(t), "--timeout", "1s"); code != 1 {
+		t.Fatalf("refused connection: exit %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	body, addrs := testConfig(t)
+	ln, err := net.Listen("tcp", addrs["8584"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), c, zerolog.New(io.Discard), nil)
+	if err == nil || !strings.Contains(err.Error(), "link acquirer: listen "+addrs["8584"]) {
+		t.Fatalf("port in use: %v", err)
+	}
+}
