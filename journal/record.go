@@ -1,0 +1,192 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Version is the record encoding version written first in every record.
+const Version = 1
+
+// HashLen is the size of the chain hash (SHA-256).
+const HashLen = 32
+
+// Record is one request and the switch's decision on it. It never holds a
+// PIN block, track data or CVV; the PAN only as a keyed hash, a masked form
+// and a ciphertext under the data key (see Protector).
+type Record struct {
+	Seq          uint64 // assigned by the journal: 1, 2, 3, ... with no gaps
+	BusinessDate uint32 // YYYYMMDD
+	Received     int64  // unix nanoseconds when the request was read
+	Decided      int64  // unix nanoseconds when the decision was made
+
+	Link string
+	Conn uint64 // connection number, for tracing
+
+	MTI       [4]byte
+	ProcCode  uint32
+	STAN      uint32
+	LocalDate uint32 // MMDD (field 13)
+	LocalTime uint32 // hhmmss (field 12)
+	RRN       string
+	Terminal  string
+	Merchant  string
+	MCC       uint16
+	Amount    int64
+	Currency  uint16
+	EntryMode uint16
+	RespCode  [2]byte
+	Approval  string
+	Route     string // the routing rule that decided
+	Original  string // what a reversal, void or completion refers to (its key), "" if none
+	Outcome   []byte // the authorizer's details (holds, limit usage), opaque to the journal
+
+	PANHash   [32]byte // HMAC-SHA-256 of the PAN under the PAN key
+	PANMasked string   // first 6 and last 4
+	PANSealed []byte   // nonce || AES-256-GCM(PAN) under the data key, for clearing
+
+	Hash [HashLen]byte // SHA-256(previous record's Hash || this record's encoding without Hash)
+}
+
+var errCorrupt = errors.New("journal: corrupt record")
+
+// seqOffset is where the sequence number sits in an encoded record.
+const seqOffset = 1
+
+// AppendEncoding appends the record's encoding, without the chain hash:
+// version, sequence (8 bytes, fixed so the journal can set it in place),
+// then the fields.
+func (r *Record) AppendEncoding(b []byte) []byte {
+	b = append(b, Version)
+	b = binary.BigEndian.AppendUint64(b, r.Seq)
+	b = binary.AppendUvarint(b, uint64(r.BusinessDate))
+	b = binary.AppendVarint(b, r.Received)
+	b = binary.AppendVarint(b, r.Decided-r.Received)
+	b = appendString(b, r.Link)
+	b = binary.AppendUvarint(b, r.Conn)
+	b = append(b, r.MTI[:]...)
+	b = binary.AppendUvarint(b, uint64(r.ProcCode))
+	b = binary.AppendUvarint(b, uint64(r.STAN))
+	b = binary.AppendUvarint(b, uint64(r.LocalDate))
+	b = binary.AppendUvarint(b, uint64(r.LocalTime))
+	b = appendString(b, r.RRN)
+	b = appendString(b, r.Terminal)
+	b = appendString(b, r.Merchant)
+	b = binary.AppendUvarint(b, uint64(r.MCC))
+	b = binary.AppendVarint(b, r.Amount)
+	b = binary.AppendUvarint(b, uint64(r.Currency))
+	b = binary.AppendUvarint(b, uint64(r.EntryMode))
+	b = append(b, r.RespCode[:]...)
+	b = appendString(b, r.Approval)
+	b = appendString(b, r.Route)
+	b = appendString(b, r.Original)
+	b = appendBytes(b, r.Outcome)
+	b = append(b, r.PANHash[:]...)
+	b = appendString(b, r.PANMasked)
+	b = appendBytes(b, r.PANSealed)
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// Decode reads a stored record (its encoding followed by the chain hash).
+// Strings and byte slices are copied: the record does not alias data.
+func Decode(data []byte, r *Record) error {
+	if len(data) < 1+8+HashLen {
+		return fmt.Errorf("%w: %d bytes", errCorrupt, len(data))
+	}
+	if data[0] != Version {
+		return fmt.Errorf("%w: version %d", errCorrupt, data[0])
+	}
+	d := decoder{b: data[1 : len(data)-HashLen]}
+	*r = Record{}
+	r.Seq = d.fixed64()
+	r.BusinessDate = uint32(d.uvarint())
+	r.Received = d.varint()
+	r.Decided = r.Received + d.varint()
+	r.Link = d.str()
+	r.Conn = d.uvarint()
+	copy(r.MTI[:], d.take(4))
+	r.ProcCode = uint32(d.uvarint())
+	r.STAN = uint32(d.uvarint())
+	r.LocalDate = uint32(d.uvarint())
+	r.LocalTime = uint32(d.uvarint())
+	r.RRN, r.Terminal, r.Merchant = d.str(), d.str(), d.str()
+	r.MCC = uint16(d.uvarint())
+	r.Amount = d.varint()
+	r.Currency = uint16(d.uvarint())
+	r.EntryMode = uint16(d.uvarint())
+	copy(r.RespCode[:], d.take(2))
+	r.Approval, r.Route, r.Original = d.str(), d.str(), d.str()
+	r.Outcome = d.bytes()
+	copy(r.PANHash[:], d.take(32))
+	r.PANMasked = d.str()
+	r.PANSealed = d.bytes()
+	copy(r.Hash[:], data[len(data)-HashLen:])
+	if d.err != nil || len(d.b) != 0 {
+		return fmt.Errorf("%w: seq %d: fields do not parse", errCorrupt, r.Seq)
+	}
+	return nil
+}
+
+// decoder reads fields, remembering the first error (sticky).
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.b) {
+		d.err = errCorrupt
+		return make([]byte, min(max(n, 0), 64)) // zeros, so callers need no checks
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) fixed64() uint64 { return binary.BigEndian.Uint64(d.take(8)) }
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string { return string(d.bytes()) }
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return nil
+	}
+	v := d.take(int(n))
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
