@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
 # Long fuzzing: make fuzz FUZZTIME=10m
-FUZZ_TARGETS := FuzzFraming FuzzDecode FuzzDifferential
+FUZZ_TARGETS := codec:FuzzFraming codec:FuzzDecode codec:FuzzDifferential hsm:FuzzDecryptPINBlock hsm:FuzzUnwrapKeyBlock hsm:FuzzLMKDecryptKey journal:FuzzDecodeRecord
 BENCHTIME ?= 1s
 
 .PHONY: help build run test test-race test-short fuzz fuzz-short bench lint clean
@@ -26,9 +26,10 @@ test-short: ## tests without the race detector (quick)
 	$(GO) test -count=1 $(PKGS)
 
 fuzz-short: ## each fuzz target for 10s (FUZZTIME)
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test ./codec/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for pt in $(FUZZ_TARGETS); do \
+		p=$${pt%%:*}; t=$${pt#*:}; \
+		echo "fuzz $$p $$t for $(FUZZTIME)"; \
+		$(GO) test ./$$p/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 fuzz: ## long fuzz runs: 10 minutes a target (FUZZTIME=...)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Options configure a journal. Zero values take the defaults.
@@ -155,7 +156,8 @@ func badgerOptions(o Options) badger.Options {
 		WithBaseTableSize(8 << 20).
 		WithNumCompactors(2).
 		WithBlockCacheSize(32 << 20).
-		WithCompactL0OnClose(false)
+		WithCompactL0OnClose(false).
+		WithCompression(options.None) // records are small and unique: compression costs CPU for nothing
 }
 
 // Append queues r for the next commit; w.Committed is called once the record
