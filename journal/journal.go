@@ -250,24 +250,36 @@ func (j *Journal) gather(batch []pending) []pending {
 	return batch
 }
 
+// chunkRecords bounds the records stored under one key: a commit is a few
+// Badger entries, not one per record (measured: about 3 us of Badger work
+// per entry), and each value stays far below Badger's 1 MB value threshold,
+// so records live in the LSM tree and no value-log GC is needed.
+const chunkRecords = 512
+
 // commit numbers and chains the batch, writes it in one synced Badger
 // transaction, moves the high-water mark, then tells the waiters.
 func (j *Journal) commit(batch []pending) {
 	seq, last, keyDate := j.seq, j.last, j.keyDate
 	j.buf, j.keys, j.vals = j.buf[:0], j.keys[:0], j.vals[:0]
+	chunkStart, inChunk := 0, 0
 	for _, p := range batch {
 		seq++
 		p.rec.Seq = seq
-		start := len(j.buf)
-		j.buf = p.rec.AppendEncoding(j.buf)
-		p.rec.Hash = j.chain(last, j.buf[start:])
-		last = p.rec.Hash
-		j.buf = append(j.buf, last[:]...)
-		j.vals = append(j.vals, j.buf[start:len(j.buf):len(j.buf)])
 		keyDate = max(keyDate, p.rec.BusinessDate) // a late record of yesterday stays in today's range
-		j.keys = appendKey(j.keys, keyDate, seq)
+		if inChunk == 0 {
+			chunkStart = len(j.buf)
+			j.keys = appendKey(j.keys, keyDate, seq)
+		}
+		j.buf, last = j.appendRecord(j.buf, p.rec, last)
+		if inChunk++; inChunk == chunkRecords {
+			j.vals = append(j.vals, j.buf[chunkStart:len(j.buf):len(j.buf)])
+			inChunk = 0
+		}
 	}
-	err := j.write(batch)
+	if inChunk > 0 {
+		j.vals = append(j.vals, j.buf[chunkStart:len(j.buf):len(j.buf)])
+	}
+	err := j.write()
 	if err == nil {
 		err = j.mark.store(seq, last)
 	}
@@ -285,11 +297,25 @@ func (j *Journal) commit(batch []pending) {
 	}
 }
 
-func (j *Journal) write(batch []pending) error {
+// appendRecord appends one stored record: its length, its encoding and its
+// chain hash, which it sets in r and returns.
+func (j *Journal) appendRecord(b []byte, r *Record, prev [HashLen]byte) ([]byte, [HashLen]byte) {
+	lenAt := len(b)
+	b = append(b, 0, 0, 0) // room for the length: a record is far below 2 MB
+	start := len(b)
+	b = r.AppendEncoding(b)
+	r.Hash = j.chain(prev, b[start:])
+	b = append(b, r.Hash[:]...)
+	n := len(b) - start
+	b[lenAt], b[lenAt+1], b[lenAt+2] = byte(n>>16), byte(n>>8), byte(n)
+	return b, r.Hash
+}
+
+func (j *Journal) write() error {
 	txn := j.db.NewTransaction(true)
 	defer txn.Discard()
-	for i := range batch {
-		if err := txn.Set(j.keys[i*keyLen:(i+1)*keyLen:(i+1)*keyLen], j.vals[i]); err != nil {
+	for i, v := range j.vals {
+		if err := txn.Set(j.keys[i*keyLen:(i+1)*keyLen:(i+1)*keyLen], v); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
@@ -314,10 +340,11 @@ func chainWith(h hash.Hash, prev [HashLen]byte, enc []byte) [HashLen]byte {
 	return out
 }
 
-// keyLen is 'r', the business date (4 bytes) and the sequence (8 bytes).
+// keyLen is 'r', the business date (4 bytes) and the first sequence of
+// the chunk (8 bytes).
 const keyLen = 13
 
-// appendKey orders records by business date, then sequence: one key range
+// appendKey orders chunks by business date, then sequence: one key range
 // per day, so a closed day can be exported and dropped whole.
 func appendKey(b []byte, date uint32, seq uint64) []byte {
 	b = append(b, 'r')

@@ -41,19 +41,20 @@ func verify(db *badger.DB, markSeq uint64, markHash [HashLen]byte, fn func(*Reco
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{'r'}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			k := item.Key()
+			k := it.Item().Key()
 			var problem string
-			err := item.Value(func(v []byte) error {
-				problem = checkRecord(&res, k, v, h)
-				if problem == "" && fn != nil {
-					if err := Decode(v, &rec); err != nil {
-						problem = err.Error()
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				problem, err = walkChunk(&res, k, v, h, func(r []byte) error {
+					if fn == nil {
 						return nil
 					}
+					if err := Decode(r, &rec); err != nil {
+						return err
+					}
 					return fn(&rec)
-				}
-				return nil
+				})
+				return err
 			})
 			if err != nil {
 				return err
@@ -79,31 +80,61 @@ func verify(db *badger.DB, markSeq uint64, markHash [HashLen]byte, fn func(*Reco
 	return res, nil
 }
 
-// checkRecord checks one stored record against the chain so far and
-// advances it; it returns what is wrong, or "".
-func checkRecord(res *Result, k, v []byte, h interface {
+// walkChunk checks the records of one stored chunk, in order, against the
+// chain so far; it returns what is wrong ("" if nothing) and fn's error.
+func walkChunk(res *Result, k, v []byte, h hasher, fn func([]byte) error) (string, error) {
+	if len(k) != keyLen {
+		return "chunk key does not parse", nil
+	}
+	date, first := binary.BigEndian.Uint32(k[1:]), binary.BigEndian.Uint64(k[5:])
+	if date < res.LastKeyDate {
+		return fmt.Sprintf("business date %d after %d", date, res.LastKeyDate), nil
+	}
+	for i := 0; len(v) > 0; i++ {
+		if len(v) < 3 {
+			return "chunk ends inside a record length", nil
+		}
+		n := int(v[0])<<16 | int(v[1])<<8 | int(v[2])
+		if n > len(v)-3 {
+			return "chunk ends inside a record", nil
+		}
+		r := v[3 : 3+n]
+		v = v[3+n:]
+		if i == 0 && (len(r) < 9 || binary.BigEndian.Uint64(r[seqOffset:]) != first) {
+			return fmt.Sprintf("chunk keyed %d does not start with that record", first), nil
+		}
+		if problem := checkRecord(res, r, h); problem != "" {
+			return problem, nil
+		}
+		res.LastKeyDate = date
+		if fn != nil {
+			if err := fn(r); err != nil {
+				return "", err
+			}
+		}
+	}
+	return "", nil
+}
+
+type hasher interface {
 	Reset()
 	Write([]byte) (int, error)
 	Sum([]byte) []byte
-}) string {
-	if len(k) != keyLen || len(v) < 1+8+HashLen || v[0] != Version {
-		return "record does not parse (key or header)"
+}
+
+// checkRecord checks one stored record (encoding and hash) against the
+// chain so far and advances it; it returns what is wrong, or "".
+func checkRecord(res *Result, v []byte, h hasher) string {
+	if len(v) < 1+8+HashLen || v[0] != Version {
+		return "record does not parse (length or version)"
 	}
 	seq := binary.BigEndian.Uint64(v[seqOffset:])
-	keySeq := binary.BigEndian.Uint64(k[5:])
-	date := binary.BigEndian.Uint32(k[1:])
-	switch {
-	case seq != keySeq:
-		return fmt.Sprintf("record says sequence %d under key %d", seq, keySeq)
-	case seq != res.LastSeq+1:
+	if seq != res.LastSeq+1 {
 		return fmt.Sprintf("sequence gap: %d follows %d", seq, res.LastSeq)
-	case date < res.LastKeyDate:
-		return fmt.Sprintf("business date %d after %d", date, res.LastKeyDate)
 	}
-	body := v[:len(v)-HashLen]
 	h.Reset()
 	h.Write(res.LastHash[:])
-	h.Write(body)
+	h.Write(v[:len(v)-HashLen])
 	var sum [HashLen]byte
 	h.Sum(sum[:0])
 	if !bytes.Equal(sum[:], v[len(v)-HashLen:]) {
@@ -113,20 +144,27 @@ func checkRecord(res *Result, k, v []byte, h interface {
 		res.FirstSeq = seq
 	}
 	res.Records++
-	res.LastSeq, res.LastHash, res.LastKeyDate = seq, sum, date
+	res.LastSeq, res.LastHash = seq, sum
 	return ""
 }
 
 // quarantine moves records after seq out of the journal's range (prefix
-// 'q'), keeping them for inspection; used when accepting a loss.
+// 'q'), keeping them for inspection; a chunk that holds both kept and
+// quarantined records is cut after seq. Used when accepting a loss.
 func quarantine(db *badger.DB, seq uint64) error {
-	var keys [][]byte
+	type chunk struct{ k, v []byte }
+	var moved []chunk
 	err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'r'}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			if k := it.Item().KeyCopy(nil); binary.BigEndian.Uint64(k[5:]) > seq || len(k) != keyLen {
-				keys = append(keys, k)
+			k := it.Item().KeyCopy(nil)
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(k) != keyLen || lastSeqIn(v) > seq {
+				moved = append(moved, chunk{k, v})
 			}
 		}
 		return nil
@@ -135,24 +173,61 @@ func quarantine(db *badger.DB, seq uint64) error {
 		return err
 	}
 	return db.Update(func(txn *badger.Txn) error {
-		for _, k := range keys {
-			item, err := txn.Get(k)
-			if err != nil {
+		for _, c := range moved {
+			if err := txn.Set(append([]byte{'q'}, c.k...), c.v); err != nil {
 				return err
 			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
+			if err := txn.Delete(c.k); err != nil {
 				return err
 			}
-			if err := txn.Set(append([]byte{'q'}, k...), v); err != nil {
-				return err
-			}
-			if err := txn.Delete(k); err != nil {
-				return err
+			if keep := prefixUpTo(c.v, seq); len(c.k) == keyLen && len(keep) > 0 {
+				if err := txn.Set(c.k, keep); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+}
+
+// lastSeqIn returns the highest sequence number readable in a chunk, or
+// the maximum when the chunk does not parse (so it is quarantined).
+func lastSeqIn(v []byte) uint64 {
+	var last uint64
+	for len(v) > 0 {
+		n, r, rest, ok := nextStored(v)
+		if !ok {
+			return ^uint64(0)
+		}
+		last, v = binary.BigEndian.Uint64(r[seqOffset:]), rest
+		_ = n
+	}
+	return last
+}
+
+// prefixUpTo returns the part of a chunk holding records up to seq.
+func prefixUpTo(v []byte, seq uint64) []byte {
+	end := 0
+	for rest := v; len(rest) > 0; {
+		n, r, next, ok := nextStored(rest)
+		if !ok || binary.BigEndian.Uint64(r[seqOffset:]) > seq {
+			break
+		}
+		end += 3 + n
+		rest = next
+	}
+	return v[:end]
+}
+
+func nextStored(v []byte) (n int, rec, rest []byte, ok bool) {
+	if len(v) < 3 {
+		return 0, nil, nil, false
+	}
+	n = int(v[0])<<16 | int(v[1])<<8 | int(v[2])
+	if n > len(v)-3 || n < 1+8+HashLen {
+		return 0, nil, nil, false
+	}
+	return n, v[3 : 3+n], v[3+n:], true
 }
 
 // Verify opens the journal in dir read-only and checks it whole.
