@@ -33,7 +33,8 @@ type Options struct {
 	// MemTableMB sizes Badger's memtable; default 64.
 	MemTableMB int
 	// Replay, if set, sees every intact record in order while Open
-	// verifies the journal: one pass rebuilds the switch's state.
+	// verifies the journal: one pass rebuilds the switch's state. The
+	// record is valid only during the call.
 	Replay func(*Record) error
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Version is the record encoding version written first in every record.
@@ -100,14 +101,20 @@ func appendBytes(b, v []byte) []byte {
 
 // Decode reads a stored record (its encoding followed by the chain hash).
 // Strings and byte slices are copied: the record does not alias data.
-func Decode(data []byte, r *Record) error {
+func Decode(data []byte, r *Record) error { return decode(data, r, false) }
+
+// decodeBorrowed is Decode without copies: the record's strings and slices
+// point into data and are valid only while data is (replay callbacks).
+func decodeBorrowed(data []byte, r *Record) error { return decode(data, r, true) }
+
+func decode(data []byte, r *Record, borrow bool) error {
 	if len(data) < 1+8+HashLen {
 		return fmt.Errorf("%w: %d bytes", errCorrupt, len(data))
 	}
 	if data[0] != Version {
 		return fmt.Errorf("%w: version %d", errCorrupt, data[0])
 	}
-	d := decoder{b: data[1 : len(data)-HashLen]}
+	d := decoder{b: data[1 : len(data)-HashLen], borrow: borrow}
 	*r = Record{}
 	r.Seq = d.fixed64()
 	r.BusinessDate = uint32(d.uvarint())
@@ -140,8 +147,9 @@ func Decode(data []byte, r *Record) error {
 
 // decoder reads fields, remembering the first error (sticky).
 type decoder struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	borrow bool // strings and slices alias b instead of being copied
 }
 
 func (d *decoder) take(n int) []byte {
@@ -176,9 +184,23 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-func (d *decoder) str() string { return string(d.bytes()) }
+func (d *decoder) str() string {
+	v := d.raw()
+	if d.borrow && len(v) > 0 {
+		return unsafe.String(&v[0], len(v))
+	}
+	return string(v)
+}
 
 func (d *decoder) bytes() []byte {
+	v := d.raw()
+	if len(v) == 0 || d.borrow {
+		return v
+	}
+	return append([]byte(nil), v...)
+}
+
+func (d *decoder) raw() []byte {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.err = errCorrupt
@@ -188,5 +210,5 @@ func (d *decoder) bytes() []byte {
 	if len(v) == 0 {
 		return nil
 	}
-	return append([]byte(nil), v...)
+	return v
 }

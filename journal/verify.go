@@ -32,7 +32,8 @@ type Result struct {
 
 // verify walks every record in order: decodable, sequence without gaps from
 // 1, hash chain intact, key dates never going back, and the high-water mark
-// reached with the same hash. fn, if set, sees each intact record.
+// reached with the same hash. fn, if set, sees each intact record; the
+// record and its strings are valid only during the call (copy what you keep).
 func verify(db *badger.DB, markSeq uint64, markHash [HashLen]byte, fn func(*Record) error) (Result, error) {
 	res := Result{MarkSeq: markSeq}
 	h := sha256.New()
@@ -49,7 +50,7 @@ func verify(db *badger.DB, markSeq uint64, markHash [HashLen]byte, fn func(*Reco
 					if fn == nil {
 						return nil
 					}
-					if err := Decode(r, &rec); err != nil {
+					if err := decodeBorrowed(r, &rec); err != nil {
 						return err
 					}
 					return fn(&rec)
@@ -236,7 +237,7 @@ func Verify(dir string) (Result, error) {
 }
 
 // Replay walks every record of the journal in dir in order, read-only.
-func Replay(dir string, fn func(*Record) error) (Result, error) {
+func Replay(dir string, fn func(*Record) error) (Result, error) { // fn: the record is valid only during the call
 	return readOnly(dir, fn)
 }
 
