@@ -11,6 +11,7 @@ import (
 // the connection's event loop; the others say how they are guarded.
 type connState struct {
 	c      gnet.Conn
+	id     uint64 // connection number, in logs and journal records
 	link   *Link
 	remote string // peer address, for logs
 	ip     string
@@ -33,6 +34,8 @@ type connState struct {
 	woken  bool   // mu guards woken: a Wake is on its way to the loop
 	closed bool   // mu guards closed: OnClose has run; finish txns directly
 }
+
+var connIDs atomic.Uint64
 
 // deliver hands a finished transaction back to its connection: the loop
 // writes it on its next turn. Called by workers.

@@ -53,7 +53,7 @@ func (l *Link) OnBoot(eng gnet.Engine) gnet.Action {
 func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	remote := c.RemoteAddr().String()
 	ip, _, _ := net.SplitHostPort(remote)
-	cs := &connState{c: c, link: l, remote: remote, toWork: batchPool.Get().(*batch)}
+	cs := &connState{c: c, id: connIDs.Add(1), link: l, remote: remote, toWork: batchPool.Get().(*batch)}
 	c.SetContext(cs)
 	reason := ""
 	switch {
@@ -289,8 +289,32 @@ func (l *Link) dispatch(cs *connState) {
 func (l *Link) answerNow(cs *connState, t *Txn, err error) bool {
 	t.Fail(err)
 	l.srv.respond(t)
-	cs.local = append(cs.local, t)
+	l.journalLocal(cs, t)
 	return true
+}
+
+// journalLocal records a reply made on the loop, without waiting: it goes
+// out when the journal has it. When the journal cannot take it at once
+// (saturated), the reply goes out unrecorded and is counted: such replies
+// (format errors, network management, sign-on refusals, overload) change
+// no issuer state. Overload replies are never journaled, so overload does
+// not feed the journal.
+func (l *Link) journalLocal(cs *connState, t *Txn) {
+	if errors.Is(t.Err, ErrOverload) {
+		cs.local = append(cs.local, t)
+		return
+	}
+	cs.inflight++
+	l.srv.inflight.Add(1)
+	l.metrics.inflight.Inc()
+	if l.srv.journal.TryAppend(t) {
+		return
+	}
+	cs.inflight--
+	l.srv.inflight.Add(-1)
+	l.metrics.inflight.Dec()
+	l.metrics.unjournaled.Inc()
+	cs.local = append(cs.local, t)
 }
 
 // flush writes the loop's replies and the workers' finished ones in one

@@ -78,6 +78,7 @@ type linkMetrics struct {
 	overload                                          prometheus.Counter
 	refused, badFrames, undecodable, unexpected       prometheus.Counter
 	slowClosed, frameTimeouts, idleClosed, journalErr prometheus.Counter
+	unjournaled                                       prometheus.Counter
 }
 
 func (m *metrics) forLink(name string) *linkMetrics {
@@ -94,6 +95,7 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		slowClosed:    ev("slow_reader_closed"),
 		frameTimeouts: ev("frame_timeout"),
 		idleClosed:    ev("idle_timeout"),
+		unjournaled:   ev("reply_not_journaled"),
 		journalErr:    m.journalErr,
 	}
 }

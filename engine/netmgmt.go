@@ -35,7 +35,7 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 		t.Fail(ErrInvalidTxn)
 	}
 	l.srv.respond(t)
-	cs.local = append(cs.local, t)
+	l.journalLocal(cs, t)
 }
 
 // cupNetworkCode reads 60.3: field 60 is 60.1 (n2 message type), 60.2 (n6

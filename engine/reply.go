@@ -49,8 +49,8 @@ func (s *Server) respond(t *Txn) {
 	for id := 2; id <= codec.MaxField; id++ {
 		switch {
 		case id == codec.FieldRRN && !v.Has(id) && v.MTI().Class() != '8' && l.dialect.Field(id) != nil:
-			var rrn [12]byte
-			b.Binary(id, s.nextRRN(&rrn, t))
+			t.rrnLen = len(s.nextRRN(&t.rrn, t))
+			b.Binary(id, t.rrn[:t.rrnLen])
 		case id == codec.FieldApproval:
 			if t.Approved() && t.Approval != [6]byte{} {
 				b.Binary(id, t.Approval[:])

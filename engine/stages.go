@@ -17,8 +17,11 @@ type Authorizer interface {
 }
 
 // Journal makes a request and its decision durable before the reply leaves.
-// Append must not block for long; it calls t.Committed exactly once, from
-// any goroutine, when the record is durable or has failed.
+// It calls t.Committed exactly once, from any goroutine, when the record is
+// durable or has failed. Append may wait when the journal is saturated
+// (workers call it); TryAppend never waits (the loop calls it) and reports
+// false, without calling Committed, when the journal cannot take the record.
 type Journal interface {
 	Append(t *Txn)
+	TryAppend(t *Txn) bool
 }

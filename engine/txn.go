@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
@@ -22,12 +23,18 @@ type Txn struct {
 	Code     [2]byte // response code (field 39)
 	Approval [6]byte // authorization code (field 38) when Code is 00
 	Err      error   // a failure kind (see codes.go) behind Code, for logs and metrics
+	// Outcome is the authorizer's details for the journal (holds, limit
+	// usage), opaque to the engine. It must stay valid until the Txn ends.
+	Outcome []byte
 
 	conn    *connState
 	frame   []byte // copy of the request message (gnet's buffer dies with the callback)
 	tpdu    [codec.TPDULen]byte
 	hasTPDU bool
 	out     []byte // the framed reply
+	rrn     [12]byte
+	rrnLen  int            // a retrieval reference number the switch generated
+	rec     journal.Record // the journal record, owned by the journal until Committed
 	builder codec.Builder
 	scratch [64]byte
 }

@@ -173,6 +173,22 @@ func (j *Journal) Append(r *Record, w Waiter) {
 	j.in <- pending{r, w}
 }
 
+// TryAppend is Append that never blocks: it reports false, and does not
+// call w, when QueueDepth records are already waiting.
+func (j *Journal) TryAppend(r *Record, w Waiter) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	select {
+	case j.in <- pending{r, w}:
+		return true
+	default:
+		return false
+	}
+}
+
 // LastSeq is the last durable sequence number (for tests and tools).
 func (j *Journal) LastSeq() uint64 {
 	j.statsMu.Lock()

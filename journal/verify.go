@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -242,12 +245,18 @@ func Replay(dir string, fn func(*Record) error) (Result, error) { // fn: the rec
 }
 
 func readOnly(dir string, fn func(*Record) error) (Result, error) {
+	if _, err := os.Stat(filepath.Join(dir, "hwm")); err != nil {
+		return Result{}, fmt.Errorf("journal: no journal in %s", dir)
+	}
 	db, err := badger.Open(badgerOptions(Options{Dir: dir, MemTableMB: 16}).WithReadOnly(true))
 	if err != nil {
+		if strings.Contains(err.Error(), "directory lock") {
+			return Result{}, fmt.Errorf("journal: %s is in use: stop the switch first", dir)
+		}
 		return Result{}, fmt.Errorf("journal: open: %w", err)
 	}
 	defer db.Close()
-	mark, err := openHWM(dir + "/hwm")
+	mark, err := openHWM(filepath.Join(dir, "hwm"))
 	if err != nil {
 		return Result{}, err
 	}

@@ -46,6 +46,10 @@ type fileConfig struct {
 	Issuer struct {
 		Data string `yaml:"data"`
 	} `yaml:"issuer"`
+	Journal struct {
+		Window   time.Duration `yaml:"window"`
+		MaxBatch int           `yaml:"max_batch"`
+	} `yaml:"journal"`
 }
 
 type linkYAML struct {
@@ -86,8 +90,9 @@ type config struct {
 	routes *router.Table
 	issuer *issuer.Data
 
-	reload func() (*config, error) // reads the file again (SIGHUP)
-	hup    <-chan os.Signal
+	reload     func() (*config, error) // reads the file again (SIGHUP)
+	hup        <-chan os.Signal
+	acceptLoss bool // --accept-journal-loss
 }
 
 // loadConfig reads path (or the embedded default when path is empty) and
@@ -130,6 +135,12 @@ func parseConfig(raw []byte) (*config, error) {
 	}
 	if f.DataDir == "" {
 		return nil, errors.New("data_dir: must be set")
+	}
+	if f.Journal.Window < 0 || f.Journal.Window > 10*time.Millisecond {
+		return nil, fmt.Errorf("journal.window: %v must be 0 to 10ms", f.Journal.Window)
+	}
+	if f.Journal.MaxBatch < 0 || f.Journal.MaxBatch > 65536 {
+		return nil, fmt.Errorf("journal.max_batch: %d must be 0 (default) to 65536", f.Journal.MaxBatch)
 	}
 	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
 		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout}

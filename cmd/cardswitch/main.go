@@ -69,13 +69,14 @@ func run(args []string, e *env) int {
 	}
 	fs := newFlagSet(c, e)
 	do := c.setup(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := do(fs.Args(), e); err != nil {
+	if err := do(positional, e); err != nil {
 		if errors.Is(err, errUsage) {
 			fmt.Fprintf(e.stderr, "cardswitch %s: %v\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
 			fs.Usage()
@@ -85,6 +86,26 @@ func run(args []string, e *env) int {
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// ("journal dump --json" as well as "journal --json dump"); "--" ends them.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
 }
 
 func newFlagSet(c *command, e *env) *flag.FlagSet {

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
@@ -30,6 +32,7 @@ func init() {
 			path := fs.String("config", "", "configuration file (YAML); default: the embedded configuration")
 			format := fs.String("log-format", "", "json or console (default: the configuration's log.format)")
 			level := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
+			acceptLoss := fs.Bool("accept-journal-loss", false, "start on a journal that fails verification, continuing after its last intact record (records after it are quarantined)")
 			return func(args []string, e *env) error {
 				if len(args) > 0 {
 					return usagef("serve takes no arguments")
@@ -55,6 +58,7 @@ func init() {
 				defer signal.Stop(hup)
 				c.reload = func() (*config, error) { return loadConfig(*path) }
 				c.hup = hup
+				c.acceptLoss = *acceptLoss
 				return serve(ctx, c, log, nil)
 			}
 		},
@@ -85,12 +89,22 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
+	j, prot, err := openJournal(c, log)
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			log.Error().Err(err).Msg("closing the journal")
+		}
+	}()
 	routes := router.New(c.routes)
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
 		Router:     routes,
 		Authorizer: engine.DemoAuthorizer{Data: c.issuer},
-		Journal:    engine.NewNoJournal(log),
+		Journal:    engine.JournalStage{J: j, P: prot},
 	})
 	if err != nil {
 		admin.Close()
@@ -144,4 +158,35 @@ func reloadRoutes(c *config, routes *router.Router, log zerolog.Logger) {
 	}
 	routes.Swap(next.routes)
 	log.Info().Msg("routes reloaded (links, engine and log settings need a restart)")
+}
+
+// openJournal opens the write-ahead journal in the data directory, verifying
+// it whole and replaying it before any traffic is taken.
+func openJournal(c *config, log zerolog.Logger) (*journal.Journal, *journal.Protector, error) {
+	if err := os.MkdirAll(c.file.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data_dir: %v", err)
+	}
+	prot, err := journal.LoadOrCreateKeys(filepath.Join(c.file.DataDir, "journal.key"))
+	if err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	replayed := 0
+	j, err := journal.Open(journal.Options{
+		Dir:        filepath.Join(c.file.DataDir, "journal"),
+		Window:     c.file.Journal.Window,
+		MaxBatch:   c.file.Journal.MaxBatch,
+		AcceptLoss: c.acceptLoss,
+		Replay:     func(*journal.Record) error { replayed++; return nil },
+	})
+	var ie *journal.IntegrityError
+	if errors.As(err, &ie) {
+		return nil, nil, fmt.Errorf("%v; the switch will not start on it: run 'cardswitch journal verify' to see it, and start with --accept-journal-loss only if the loss is accepted", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info().Uint64("last_seq", j.LastSeq()).Int("replayed", replayed).Dur("took", time.Since(start)).
+		Msg("journal verified and replayed")
+	return j, prot, nil
 }

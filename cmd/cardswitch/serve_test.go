@@ -29,7 +29,7 @@ func freePort(t *testing.T) string {
 func testConfig(t *testing.T) (string, map[string]string) {
 	t.Helper()
 	addrs := map[string]string{"8580": freePort(t), "8583": freePort(t), "8584": freePort(t), "8585": freePort(t)}
-	s := string(defaultConfig)
+	s := strings.Replace(string(defaultConfig), "data_dir: ./data", "data_dir: "+t.TempDir(), 1)
 	for port, addr := range addrs {
 		s = strings.Replace(s, "127.0.0.1:"+port, addr, 1)
 	}
@@ -119,6 +119,34 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 			t.Fatalf("reload not applied: %s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// every approval is in the journal by the time its reply arrived
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	dataDir := c.file.DataDir
+	code, out, errOut := cli(t, "", "journal", "--data-dir", dataDir, "verify")
+	if code != 0 || !strings.Contains(out, "journal ok") {
+		t.Fatalf("verify: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = cli(t, "", "journal", "--data-dir", dataDir, "dump", "--json")
+	if code != 0 || strings.Count(out, `"rc":"00"`) < 3 || strings.Count(out, `"rc":"57"`) < 1 || strings.Contains(out, "4761739001010010") {
+		t.Fatalf("dump: %s", out)
+	}
+	// restart on the same journal: it continues
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
+	<-started
+	hup <- os.Interrupt // c holds the first table: load the file's again
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); strings.Contains(out, `"39":"57"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reload after restart not applied")
+		}
 	}
 	// a broken file is rejected and the table in force stays
 	if err := os.WriteFile(path, []byte("links: ["), 0o644); err != nil {
