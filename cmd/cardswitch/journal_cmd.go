@@ -118,7 +118,6 @@ type dumpLine struct {
 	Original     string `json:"original,omitempty"`
 }
 
-
 func journalDump(e *env, dir string, from uint64, date uint32, asJSON bool) error {
 	enc := json.NewEncoder(e.stdout)
 	_, err := journal.Replay(dir, func(r *journal.Record) error {
@@ -188,4 +187,3 @@ func sortedKeys(m map[uint32]int) []uint32 {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
-
