@@ -6,7 +6,9 @@ FUZZTIME  ?= 10s
 FUZZ_TARGETS := codec:FuzzFraming codec:FuzzDecode codec:FuzzDifferential hsm:FuzzDecryptPINBlock hsm:FuzzUnwrapKeyBlock hsm:FuzzLMKDecryptKey journal:FuzzDecodeRecord
 BENCHTIME ?= 1s
 
-.PHONY: help build run test test-race test-short fuzz fuzz-short bench lint clean
+CRASH_KILLS ?= 50
+
+.PHONY: help build run test test-race test-short fuzz fuzz-short bench bench-journal crash-test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +39,13 @@ fuzz: ## long fuzz runs: 10 minutes a target (FUZZTIME=...)
 
 bench: ## codec benchmarks (cardswitch against moov-io/iso8583)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
+
+bench-journal: ## journal append throughput, commit latency and replay rate
+	$(GO) test ./journal/ -run '^$$' -bench 'Append' -benchtime 300000x
+	$(GO) test ./journal/ -run '^$$' -bench 'CommitLatency|Replay' -benchtime 1x
+
+crash-test: ## kill the real binary under load CRASH_KILLS times (default 50); no acknowledged approval may be lost
+	CRASH_KILLS=$(CRASH_KILLS) $(GO) test ./internal/crashtest/ -count=1 -v -run TestCrashRecovery -timeout 30m
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

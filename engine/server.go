@@ -101,7 +101,8 @@ func (s *Server) Start(ctx context.Context) error {
 		go func(l *Link) {
 			opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
 				gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-				gnet.WithReusePort(false), gnet.WithLogger(gnetLogger{l.log})}
+				gnet.WithReuseAddr(true), gnet.WithReusePort(false), // rebind at once after a crash, as net.Listen does
+				gnet.WithLogger(gnetLogger{l.log})}
 			if b := l.cfg.SocketBuffer; b > 0 {
 				opts = append(opts, gnet.WithSocketSendBuffer(b), gnet.WithSocketRecvBuffer(b))
 			}

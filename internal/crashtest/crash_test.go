@@ -1,0 +1,230 @@
+// Package crashtest drives the real cardswitch binary under load, kills it
+// with SIGKILL at random moments, restarts it each time, and checks that
+// every approval a client received is in the journal and that the journal
+// verifies. CRASH_KILLS sets the number of kills (make crash-test: 50;
+// make test: 3).
+package crashtest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/client"
+)
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type harness struct {
+	t        *testing.T
+	bin, cfg string
+	dataDir  string
+	pos      string
+	admin    string
+	cmd      *exec.Cmd
+	stderr   *bytes.Buffer
+}
+
+func setup(t *testing.T) *harness {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cardswitch")
+	build := exec.Command("go", "build", "-o", bin, "github.com/cardswitch/cardswitch/cmd/cardswitch")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	def, err := exec.Command(bin, "config", "default").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), pos: freeAddr(t), admin: freeAddr(t)}
+	cfg := strings.NewReplacer("127.0.0.1:8583", h.pos, "127.0.0.1:8580", h.admin,
+		"127.0.0.1:8584", freeAddr(t), "127.0.0.1:8585", freeAddr(t), "data_dir: ./data", "data_dir: "+h.dataDir).Replace(string(def))
+	h.cfg = filepath.Join(dir, "cardswitch.yaml")
+	if err := os.WriteFile(h.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// start runs the switch and waits until it is ready; a switch that refuses
+// to start (a journal that fails verification) fails the test.
+func (h *harness) start() {
+	h.stderr = &bytes.Buffer{}
+	h.cmd = exec.Command(h.bin, "serve", "--config", h.cfg, "--log-level", "warn")
+	h.cmd.Stderr = h.stderr
+	if err := h.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- h.cmd.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			h.t.Fatalf("switch exited at start: %v\n%s", err, h.stderr)
+		default:
+		}
+		if resp, err := http.Get("http://" + h.admin + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				go func() { <-exited }()
+				return
+			}
+		}
+	}
+	h.t.Fatalf("switch not ready\n%s", h.stderr)
+}
+
+func (h *harness) kill() {
+	_ = h.cmd.Process.Signal(syscall.SIGKILL)
+	for i := 0; i < 500 && h.cmd.ProcessState == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// approvals are what clients were told: STAN -> approval code.
+type approvals struct {
+	mu sync.Mutex
+	m  map[uint32]string
+}
+
+func (a *approvals) add(stan uint32, code string) {
+	a.mu.Lock()
+	a.m[stan] = code
+	a.mu.Unlock()
+}
+
+// drive sends purchases with unique STANs on conns connections until stop
+// closes, reconnecting while the switch is down.
+func drive(t *testing.T, addr string, conns int, next *atomic.Uint32, got *approvals, stop <-chan struct{}) *sync.WaitGroup {
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c *client.Conn
+			for {
+				select {
+				case <-stop:
+					if c != nil {
+						c.Close()
+					}
+					return
+				default:
+				}
+				if c == nil {
+					var err error
+					if c, err = client.Dial(addr, d, f, nil, time.Second); err != nil {
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+				}
+				stan := next.Add(1)
+				msg, _ := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+					"2": "4761739001010010", "3": "000000", "4": "000000000100", "11": fmt.Sprintf("%06d", stan),
+					"12": "120000", "13": "1121", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+				r, err := c.RoundTrip(msg, 2*time.Second)
+				if err != nil {
+					c.Close()
+					c = nil
+					continue
+				}
+				if string(r.View.AppendText(nil, 39)) == "00" {
+					got.add(stan, string(r.View.AppendText(nil, 38)))
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+func TestCrashRecovery(t *testing.T) {
+	kills, _ := strconv.Atoi(os.Getenv("CRASH_KILLS"))
+	if kills == 0 {
+		kills = 3
+	}
+	h := setup(t)
+	got := &approvals{m: map[uint32]string{}}
+	var next atomic.Uint32
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	h.start()
+	for k := 0; k < kills; k++ {
+		stop := make(chan struct{})
+		wg := drive(t, h.pos, 16, &next, got, stop)
+		time.Sleep(time.Duration(100+rng.Intn(600)) * time.Millisecond)
+		h.kill()
+		close(stop)
+		wg.Wait()
+		h.start() // verifies the journal: a loss refuses the start and fails here
+	}
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	for i := 0; i < 1000 && h.cmd.ProcessState == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out, err := exec.Command(h.bin, "journal", "verify", "--data-dir", h.dataDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	dump := exec.Command(h.bin, "journal", "dump", "--json", "--data-dir", h.dataDir)
+	stdout, _ := dump.StdoutPipe()
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	inJournal := map[uint32]string{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		var l struct {
+			STAN     string `json:"stan"`
+			RC       string `json:"rc"`
+			Approval string `json:"approval"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.RC == "00" {
+			s, _ := strconv.Atoi(l.STAN)
+			inJournal[uint32(s)] = l.Approval
+		}
+	}
+	if err := dump.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for stan, code := range got.m {
+		if inJournal[stan] != code {
+			lost++
+			if lost <= 5 {
+				t.Errorf("approval STAN %06d code %s acknowledged but journaled as %q", stan, code, inJournal[stan])
+			}
+		}
+	}
+	t.Logf("kills %d, acknowledged approvals %d, journaled approvals %d, lost %d; %s",
+		kills, len(got.m), len(inJournal), lost, strings.TrimSpace(string(out)))
+	if lost > 0 || len(got.m) == 0 {
+		t.Fatalf("%d acknowledged approvals missing of %d", lost, len(got.m))
+	}
+
+}
