@@ -63,15 +63,21 @@ func load(tb testing.TB, addr string, frame []byte, conns, inflight, n int) {
 }
 
 // BenchmarkEngine sends 0200s through the switch over loopback TCP (demo
-// authorizer, no journal) and reports messages per second. The load
+// authorizer; without and with the journal fsynced before each reply) and
+// reports messages per second. The load
 // generator shares the machine's CPUs with the switch.
 func BenchmarkEngine(b *testing.B) {
 	for _, shape := range []struct {
 		name            string
 		conns, inflight int
-	}{{"64x16", 64, 16}, {"8x1", 8, 1}} {
+		journal         bool
+	}{{"64x16", 64, 16, false}, {"8x1", 8, 1, false}, {"64x16/journal", 64, 16, true}, {"8x1/journal", 8, 1, true}} {
 		b.Run(shape.name, func(b *testing.B) {
-			ts := startServer(b, nil, nil)
+			ts := startServer(b, nil, func(c *Config) {
+				if shape.journal {
+					c.testJournalDir = b.TempDir()
+				}
+			})
 			f, _ := codec.ParseFraming("binary2")
 			frame, _ := f.Append(nil, nil, purchase(b, 1, 100))
 			load(b, ts.addr, frame, shape.conns, shape.inflight, 2000) // warm up

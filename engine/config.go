@@ -44,6 +44,8 @@ type Config struct {
 	EventLoops int
 	// DrainTimeout bounds how long shutdown waits for requests in flight; default 5s.
 	DrainTimeout time.Duration
+
+	testJournalDir string // tests: run with a journal in this directory
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)

@@ -13,6 +13,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
@@ -60,7 +61,17 @@ func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServe
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Router: router.New(rt), Authorizer: auth, Journal: NoJournal{}})
+	var j Journal = NoJournal{}
+	if cfg.testJournalDir != "" {
+		jn, err := journal.Open(journal.Options{Dir: cfg.testJournalDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { jn.Close() })
+		p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
+		j = JournalStage{J: jn, P: p}
+	}
+	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Router: router.New(rt), Authorizer: auth, Journal: j})
 	if err != nil {
 		t.Fatal(err)
 	}
