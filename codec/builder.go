@@ -13,6 +13,7 @@ package codec
 type Builder struct {
 	d      *Dialect
 	buf    []byte
+	mtiOff int // offset of the MTI in buf
 	bmOff  int // offset of the primary bitmap in buf
 	bitmap [2]uint64
 	last   int
@@ -39,6 +40,7 @@ func (b *Builder) Begin(d *Dialect, dst []byte, mti MTI, header []byte) {
 			return
 		}
 	}
+	b.mtiOff = len(b.buf)
 	if d.mtiBCD {
 		b.buf = append(b.buf, (mti[0]-'0')<<4|(mti[1]-'0'), (mti[2]-'0')<<4|(mti[3]-'0'))
 	} else {
@@ -186,11 +188,35 @@ func (b *Builder) Copy(v *View, id int) {
 	b.Text(id, b.text)
 }
 
+// MACInput returns what a MAC carried in field id (64 or 128) covers: the
+// message built so far from the MTI on (no header), with its bitmap already
+// showing field id. Append the MAC next with Binary(id, mac). The slice is
+// valid until the next call on b.
+func (b *Builder) MACInput(id int) ([]byte, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	if id <= b.last || id > MaxField || !b.d.defined[id] {
+		return nil, fieldErr(id, len(b.buf), ErrOutOfOrder)
+	}
+	if id > 64 && b.bitmap[1] == 0 {
+		b.insertSecondary()
+	}
+	b.bitmap[(id-1)/64] |= 1 << (63 - uint(id-1)%64)
+	b.writeBitmap()
+	return b.buf[b.mtiOff:], nil
+}
+
 // Finish writes the bitmap and returns the message (dst with it appended).
 func (b *Builder) Finish() ([]byte, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
+	b.writeBitmap()
+	return b.buf, nil
+}
+
+func (b *Builder) writeBitmap() {
 	words := 1
 	if b.bitmap[1] != 0 {
 		words = 2
@@ -212,7 +238,6 @@ func (b *Builder) Finish() ([]byte, error) {
 			off += 8
 		}
 	}
-	return b.buf, nil
 }
 
 // put writes prefix and content of value (in units: characters, digits, bytes).

@@ -604,3 +604,32 @@ func TestReserveSeal(t *testing.T) {
 		}
 	}
 }
+
+func TestBuilderMACInput(t *testing.T) {
+	for _, name := range []string{ISO87ASCII, CUPPOS} {
+		d := mustDialect(t, name)
+		var b Builder
+		b.Begin(d, []byte("xx"), MTI{'0', '2', '1', '0'}, nil)
+		b.String(3, "000000")
+		b.String(11, "000001")
+		b.String(39, "00")
+		in, err := b.MACInput(64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append([]byte(nil), in...)
+		b.Binary(64, []byte("ABCDEFGH"))
+		msg, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v View
+		if err := d.Decode(&v, msg[2:]); err != nil {
+			t.Fatal(err)
+		}
+		want, ok := v.MACInput()
+		if !ok || !bytes.Equal(in, want) {
+			t.Fatalf("%s: MAC input % X, the decoder sees % X", name, in, want)
+		}
+	}
+}

@@ -49,7 +49,11 @@ func upperHex(s string) string {
 }
 
 // Encode builds the wire form of a text message.
-func (d *Dialect) Encode(m Message) ([]byte, error) {
+func (d *Dialect) Encode(m Message) ([]byte, error) { return d.EncodeMAC(m, 0, nil) }
+
+// EncodeMAC is Encode that adds field macField (64 or 128) last, with the
+// MAC mac computes over the message before it (see Builder.MACInput).
+func (d *Dialect) EncodeMAC(m Message, macField int, mac func([]byte) ([]byte, error)) ([]byte, error) {
 	mti, ok := ParseMTI(m.MTI)
 	if !ok {
 		return nil, fmt.Errorf("codec: mti %q: %w", m.MTI, ErrBadMTI)
@@ -76,7 +80,21 @@ func (d *Dialect) Encode(m Message) ([]byte, error) {
 	var b Builder
 	b.Begin(d, nil, mti, header)
 	for _, id := range ids {
+		if id == macField {
+			continue
+		}
 		b.String(id, m.Fields[strconv.Itoa(id)])
+	}
+	if mac != nil {
+		in, err := b.MACInput(macField)
+		if err != nil {
+			return nil, err
+		}
+		sum, err := mac(in)
+		if err != nil {
+			return nil, err
+		}
+		b.Binary(macField, sum[:min(len(sum), 8)])
 	}
 	return b.Finish()
 }

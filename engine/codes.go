@@ -18,7 +18,7 @@ var (
 )
 
 // ErrorKinds lists every kind a CodeTable must map.
-var ErrorKinds = []error{ErrFormat, ErrInvalidTxn, ErrOverload, ErrNotSignedOn, ErrIssuerUnavailable, ErrSystem, ErrMAC}
+var ErrorKinds = []error{ErrFormat, ErrInvalidTxn, ErrOverload, ErrNotSignedOn, ErrIssuerUnavailable, ErrSystem, ErrMAC, ErrWrongPIN}
 
 // CodeTable maps the engine's failure kinds to a link's response codes.
 type CodeTable map[error]string
@@ -44,9 +44,8 @@ func (t CodeTable) Validate() error {
 	return nil
 }
 
-// CodesFor returns the table of a dialect: ISO 8583:1987 usage, with the
-// MAC failure code networks differ on (UnionPay answers A0; 1987 links 63,
-// "security violation").
+// CodesFor returns the table of a dialect: ISO 8583:1987 usage; a MAC
+// failure answers A0 as UnionPay does (a link may set another, such as 63).
 func CodesFor(dialect string) CodeTable {
 	t := CodeTable{
 		ErrFormat:            "30",
@@ -55,10 +54,8 @@ func CodesFor(dialect string) CodeTable {
 		ErrNotSignedOn:       "91",
 		ErrIssuerUnavailable: "91",
 		ErrSystem:            "96",
-		ErrMAC:               "63",
-	}
-	if dialect == "cup-pos" {
-		t[ErrMAC] = "A0"
+		ErrMAC:               "A0",
+		ErrWrongPIN:          "55",
 	}
 	return t
 }

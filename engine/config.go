@@ -29,6 +29,9 @@ type LinkConfig struct {
 	SocketBuffer    int           // SO_SNDBUF and SO_RCVBUF of accepted sockets (bytes); 0: the OS's, auto-tuned
 	RequireSignOn   bool          // financial traffic needs an 0800 sign-on first
 	OverloadCode    string        // answer when a queue or cap is full; default 96
+	MAC             string        // "" (none), x919, alg1, cmac or cup: requests must carry a MAC, replies get one
+	MACFailureCode  string        // answer to a missing or wrong MAC; default A0
+	HSMTimeout      time.Duration // bound on each HSM call; default 2s
 	NotSignedOnCode string        // answer before sign-on when RequireSignOn; default 91
 }
 
@@ -98,6 +101,12 @@ func (l *LinkConfig) setDefaults() {
 	if l.NotSignedOnCode == "" {
 		l.NotSignedOnCode = "91"
 	}
+	if l.MACFailureCode == "" {
+		l.MACFailureCode = "A0"
+	}
+	if l.HSMTimeout == 0 {
+		l.HSMTimeout = 2 * time.Second
+	}
 }
 
 // Validate reports the first problem, naming the key (links[N].key).
@@ -156,6 +165,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %q must be 2 characters", key("overload_code"), l.OverloadCode)
 		case len(l.NotSignedOnCode) != 2:
 			return fmt.Errorf("%s: %q must be 2 characters", key("not_signed_on_code"), l.NotSignedOnCode)
+		case len(l.MACFailureCode) != 2:
+			return fmt.Errorf("%s: %q must be 2 characters", key("mac_failure_code"), l.MACFailureCode)
+		case l.MAC != "" && macAlgorithms[l.MAC] == 0:
+			return fmt.Errorf("%s: %q must be x919, alg1, cmac or cup", key("mac"), l.MAC)
+		case l.HSMTimeout < time.Millisecond || l.HSMTimeout > time.Minute:
+			return fmt.Errorf("%s: %v must be 1ms to 1m", key("hsm_timeout"), l.HSMTimeout)
 		}
 	}
 	switch {

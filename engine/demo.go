@@ -3,13 +3,16 @@ package engine
 import (
 	"github.com/rs/zerolog"
 
+	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/hsm"
 )
 
 // DemoAuthorizer is the placeholder authorizer until the authorization
 // engine lands: it approves requests for active cards of the issuer data and
 // declines everything else (14, invalid card number; 05 for a card that is
-// not active). It applies no limits and keeps no balances.
+// not active; 55 for a PIN that does not verify against the card's PVV).
+// It applies no limits and keeps no balances.
 type DemoAuthorizer struct {
 	Data *issuer.Data
 }
@@ -22,6 +25,18 @@ func (a DemoAuthorizer) Authorize(t *Txn) {
 		t.SetCode("14")
 	case c.Status != "active":
 		t.SetCode("05")
+	case t.View.Has(codec.FieldPINBlock):
+		pvk := hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: a.Data.Keys.PVK}
+		if t.Link.srv.hsm == nil {
+			t.Fail(ErrSystem)
+			return
+		}
+		if err := t.Link.srv.VerifyPIN(t, pvk, a.Data.Keys.PVKI, c.PVV); err != nil {
+			t.Fail(err)
+			return
+		}
+		t.SetCode("00")
+		NewApprovalCode(t)
 	default:
 		t.SetCode("00")
 		NewApprovalCode(t)

@@ -48,7 +48,7 @@ func TestEveryKindHasACodeInEveryTable(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if CodesFor(codec.CUPPOS).Code(ErrMAC) != "A0" || CodesFor(codec.ISO87ASCII).Code(ErrFormat) != "30" {
+	if CodesFor(codec.CUPPOS).Code(ErrMAC) != "A0" || CodesFor(codec.ISO87ASCII).Code(ErrFormat) != "30" || CodesFor(codec.ISO87ASCII).Code(ErrWrongPIN) != "55" {
 		t.Fatal("table contents")
 	}
 	if CodesFor(codec.ISO87ASCII).Code(net.ErrClosed) != "96" {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/hsm"
 )
 
 // Link is one listening link and its gnet event handler.
@@ -24,6 +25,7 @@ type Link struct {
 	framing codec.Framing
 	codes   CodeTable
 	echo    *[codec.MaxField + 1]bool // fields a reply copies from its request
+	macAlg  hsm.MACAlgorithm          // 0: no MACs on this link
 	metrics *linkMetrics
 
 	eng    gnet.Engine
@@ -256,11 +258,14 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
 		return l.answerNow(cs, t, ErrFormat)
 	}
-	if mti.Class() == '8' {
+	if mti.Class() == '8' && !isCUPSignOn(l, v) {
 		l.networkManagement(cs, t)
 		return true
 	}
-	if l.cfg.RequireSignOn && !cs.signedOn {
+	t.signOn = mti.Class() == '8'
+	if t.signOn {
+		cs.signedOn = true // the workers issue the keys; the link counts it as signed on
+	} else if l.cfg.RequireSignOn && !cs.signedOn {
 		return l.answerNow(cs, t, ErrNotSignedOn)
 	}
 	t.Route = l.srv.route(t)

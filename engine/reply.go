@@ -29,10 +29,17 @@ func echoFor(dialect string) *[codec.MaxField + 1]bool {
 	return iso87Echo
 }
 
+// respondSigned is respond with the reply's MAC on links that use MACs
+// (workers only: it may call the HSM).
+func (s *Server) respondSigned(t *Txn) { s.respondWith(t, s.signer(t)) }
+
 // respond builds t's framed reply into t.out from the request, t.Code and
 // t.Approval: the echoed fields, a retrieval reference number when the
-// request had none, 38 on approval and 39 always.
-func (s *Server) respond(t *Txn) {
+// request had none, 38 on approval and 39 always. It never calls the HSM,
+// so replies made on the loop carry no MAC.
+func (s *Server) respond(t *Txn) { s.respondWith(t, nil) }
+
+func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 	l, v := t.Link, &t.View
 	var tpdu []byte
 	var swapped [codec.TPDULen]byte
@@ -46,8 +53,23 @@ func (s *Server) respond(t *Txn) {
 	frame := l.framing.Reserve(t.out[:0], tpdu)
 	b := &t.builder
 	b.Begin(l.dialect, frame, v.MTI().Response(), v.Header())
+	macID := 0
+	if sign != nil {
+		macID = s.macField(t)
+	}
 	for id := 2; id <= codec.MaxField; id++ {
 		switch {
+		case id == macID:
+			if err := s.appendMAC(b, id, sign); err != nil {
+				// the HSM failed: answer 96, without a MAC (the bitmap already
+				// announced one, so the reply is built again)
+				s.log.Error().Err(err).Str("link", l.cfg.Name).Msg("reply MAC failed: answering 96")
+				t.Fail(ErrSystem)
+				s.respondWith(t, nil)
+				return
+			}
+		case id == 62 && t.extra62 != nil:
+			b.Binary(id, t.extra62)
 		case id == codec.FieldRRN && !v.Has(id) && v.MTI().Class() != '8' && l.dialect.Field(id) != nil:
 			t.rrnLen = len(s.nextRRN(&t.rrn, t))
 			b.Binary(id, t.rrn[:t.rrnLen])
@@ -72,6 +94,37 @@ func (s *Server) respond(t *Txn) {
 		return
 	}
 	t.out = out
+}
+
+// macField is where the reply's MAC goes: 128 when the reply has secondary
+// fields (the MAC must cover them), else 64.
+func (s *Server) macField(t *Txn) int {
+	if t.Link.dialect.Field(128) == nil {
+		return 64
+	}
+	for id := 65; id < 128; id++ {
+		if t.Link.echo[id] && t.View.Has(id) {
+			return 128
+		}
+	}
+	return 64
+}
+
+// appendMAC computes the MAC of the reply so far and appends it as field id.
+func (s *Server) appendMAC(b *codec.Builder, id int, sign func([]byte) ([]byte, error)) error {
+	in, err := b.MACInput(id)
+	if err != nil {
+		return err
+	}
+	mac, err := sign(in)
+	if err != nil {
+		return err
+	}
+	if len(mac) > 8 {
+		mac = mac[:8]
+	}
+	b.Binary(id, mac)
+	return nil
 }
 
 var rrnSeq atomic.Uint64

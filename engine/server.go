@@ -27,6 +27,10 @@ type Deps struct {
 	Router     Router
 	Authorizer Authorizer
 	Journal    Journal
+	// HSM and Keys serve MACs, PINs and sign-on keys; required when a link
+	// sets mac or serves UnionPay terminals' sign-on.
+	HSM  HSM
+	Keys *Keys
 	// Registry receives the engine's metrics; default: a new registry.
 	Registry *prometheus.Registry
 }
@@ -40,6 +44,8 @@ type Server struct {
 	router  Router
 	auth    Authorizer
 	journal Journal
+	hsm     HSM
+	keys    *Keys
 	reg     *prometheus.Registry
 	m       *metrics
 	links   []*Link
@@ -68,7 +74,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal,
+	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys,
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
 	for _, lc := range cfg.Links {
@@ -78,7 +84,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		l := &Link{cfg: lc, srv: s, dialect: dialect, framing: framing, codes: CodesFor(dialect.Name),
 			echo: echoFor(dialect.Name), metrics: s.m.forLink(lc.Name), booted: make(chan struct{}),
 			perIP: map[string]int{}, log: d.Log.With().Str("link", lc.Name).Logger()}
-		l.codes[ErrOverload], l.codes[ErrNotSignedOn] = lc.OverloadCode, lc.NotSignedOnCode
+		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
+		l.macAlg = macAlgorithms[lc.MAC]
+		if l.macAlg != 0 && (d.HSM == nil || d.Keys == nil) {
+			return nil, fmt.Errorf("links %s: mac %s needs an HSM and keys", lc.Name, lc.MAC)
+		}
 		if err := l.codes.Validate(); err != nil {
 			return nil, fmt.Errorf("links %s: %w", lc.Name, err)
 		}
@@ -273,10 +283,35 @@ func (s *Server) process(t *Txn) {
 		if p := recover(); p != nil {
 			s.panicked(p, "worker")
 			t.Fail(ErrSystem)
+			t.extra62 = nil
 			s.respond(t)
 			t.conn.deliver(t, s)
 		}
 	}()
+	s.decide(t)
+	s.respondSigned(t)
+	s.journal.Append(t)
+}
+
+// decide runs the stages that set t's outcome: the MAC check, then the
+// sign-on or the route's action.
+func (s *Server) decide(t *Txn) {
+	if t.Link.macAlg != 0 && !t.signOn {
+		if err := s.checkMAC(t); err != nil {
+			t.Fail(err)
+			return
+		}
+	}
+	if t.signOn {
+		if s.hsm == nil || s.keys == nil {
+			t.Fail(ErrInvalidTxn)
+			return
+		}
+		if err := s.cupSignOn(t); err != nil {
+			t.Fail(err)
+		}
+		return
+	}
 	switch t.Route.Action {
 	case router.Local:
 		s.auth.Authorize(t)
@@ -287,8 +322,6 @@ func (s *Server) process(t *Txn) {
 	default:
 		t.Fail(ErrSystem)
 	}
-	s.respond(t)
-	s.journal.Append(t)
 }
 
 // finished accounts for a worker's transaction once its reply is written

@@ -32,6 +32,8 @@ type Txn struct {
 	tpdu    [codec.TPDULen]byte
 	hasTPDU bool
 	out     []byte // the framed reply
+	signOn  bool   // a UnionPay sign-on: the workers issue its keys
+	extra62 []byte // field 62 of the reply (sign-on keys)
 	rrn     [12]byte
 	rrnLen  int            // a retrieval reference number the switch generated
 	rec     journal.Record // the journal record, owned by the journal until Committed

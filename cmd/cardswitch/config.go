@@ -50,6 +50,13 @@ type fileConfig struct {
 		Window   time.Duration `yaml:"window"`
 		MaxBatch int           `yaml:"max_batch"`
 	} `yaml:"journal"`
+	HSM struct {
+		Kind         string `yaml:"kind"`
+		LMK          string `yaml:"lmk"`
+		Addr         string `yaml:"addr"`
+		HeaderLength int    `yaml:"header_length"`
+		Connections  int    `yaml:"connections"`
+	} `yaml:"hsm"`
 }
 
 type linkYAML struct {
@@ -67,6 +74,9 @@ type linkYAML struct {
 	SocketBuffer    int           `yaml:"socket_buffer"`
 	RequireSignOn   bool          `yaml:"require_sign_on"`
 	OverloadCode    string        `yaml:"overload_code"`
+	MAC             string        `yaml:"mac"`
+	MACFailureCode  string        `yaml:"mac_failure_code"`
+	HSMTimeout      time.Duration `yaml:"hsm_timeout"`
 	NotSignedOnCode string        `yaml:"not_signed_on_code"`
 }
 
@@ -135,6 +145,19 @@ func parseConfig(raw []byte) (*config, error) {
 	}
 	if f.DataDir == "" {
 		return nil, errors.New("data_dir: must be set")
+	}
+	if f.HSM.Kind == "" {
+		f.HSM.Kind = "soft"
+	}
+	if f.HSM.Kind == "soft" && f.HSM.LMK == "" {
+		f.HSM.LMK = "test"
+	}
+	c.file.HSM = f.HSM
+	switch {
+	case f.HSM.Kind == "soft" && f.HSM.LMK != "test":
+		return nil, fmt.Errorf("hsm.lmk: %q: the software HSM knows the Thales test LMK only (\"test\")", f.HSM.LMK)
+	case f.HSM.Kind != "soft" && f.HSM.Kind != "payshield":
+		return nil, fmt.Errorf("hsm.kind: %q must be soft or payshield", f.HSM.Kind)
 	}
 	if f.Journal.Window < 0 || f.Journal.Window > 10*time.Millisecond {
 		return nil, fmt.Errorf("journal.window: %v must be 0 to 10ms", f.Journal.Window)

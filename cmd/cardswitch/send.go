@@ -28,6 +28,7 @@ type sendFlags struct {
 	currency, expiry, entry, netcode                 string
 	amount                                           int64
 	fields                                           multiFlag
+	pin, mac, config                                 string
 	timeout                                          time.Duration
 	asJSON, unmask                                   bool
 }
@@ -60,6 +61,9 @@ func init() {
 			fs.StringVar(&f.netcode, "netcode", "301", "network management code for an 0800 (301 echo, 001 sign-on, 002 sign-off)")
 			fs.StringVar(&f.header, "header", "603100311000", "message header for dialects that have one (hex)")
 			fs.Var(&f.fields, "field", "extra field as N=VALUE (text form); repeatable")
+			fs.StringVar(&f.pin, "pin", "", "PIN: field 52 becomes the ISO 0 PIN block under the terminal's PIN key")
+			fs.StringVar(&f.mac, "mac", "auto", "MAC field 64 with the terminal's MAC key: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
+			fs.StringVar(&f.config, "config", "", "configuration whose issuer data holds the terminal's keys (default: the embedded one)")
 			fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "connect and reply timeout")
 			fs.BoolVar(&f.asJSON, "json", false, "print the reply in the JSON form")
 			fs.BoolVar(&f.unmask, "unmask", false, "show card data in full")
@@ -100,7 +104,24 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 	} else if m, err = buildMessage(d, f, time.Now()); err != nil {
 		return usagef("%v", err)
 	}
-	msg, err := d.Encode(m)
+	keys, err := terminalKeys(f, m.Fields["41"])
+	if err != nil {
+		return err
+	}
+	if f.pin != "" {
+		if m.Fields["52"], err = keys.pinBlock(f.pin, m.Fields["2"]); err != nil {
+			return usagef("--pin: %v", err)
+		}
+	}
+	sign, err := keys.macFunc(f.mac, d)
+	if err != nil {
+		return usagef("--mac: %v", err)
+	}
+	macField := 0
+	if sign != nil {
+		macField = 64
+	}
+	msg, err := d.EncodeMAC(m, macField, sign)
 	if err != nil {
 		return fmt.Errorf("%s: %s", d.Name, codec.DescribeError(d, err))
 	}

@@ -99,12 +99,20 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			log.Error().Err(err).Msg("closing the journal")
 		}
 	}()
+	sec, closeHSM, err := newHSM(c)
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	defer closeHSM()
 	routes := router.New(c.routes)
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
 		Router:     routes,
 		Authorizer: engine.DemoAuthorizer{Data: c.issuer},
 		Journal:    engine.JournalStage{J: j, P: prot},
+		HSM:        sec,
+		Keys:       &engine.Keys{Data: c.issuer},
 	})
 	if err != nil {
 		admin.Close()

@@ -24,6 +24,7 @@ type Card struct {
 	Expiry  string `yaml:"expiry"` // YYMM
 	Status  string `yaml:"status"` // active, blocked, lost, stolen
 	Account string `yaml:"account"`
+	PVV     string `yaml:"pvv"` // Visa PIN verification value; empty: no PIN on file
 }
 
 // Account holds funds.
@@ -46,16 +47,29 @@ type Terminal struct {
 	ID       string `yaml:"id"`
 	Merchant string `yaml:"merchant"`
 	Status   string `yaml:"status"`
+	// Keys as cryptograms under the LMK: the master key, and the PIN and
+	// MAC keys the terminal starts with (a sign-on replaces the last two).
+	TMK string `yaml:"tmk"`
+	TPK string `yaml:"tpk"`
+	TAK string `yaml:"tak"`
+}
+
+// Keys are the issuer's own keys, as cryptograms under the LMK.
+type Keys struct {
+	PVK  string `yaml:"pvk"`  // PIN verification key for Visa PVV
+	PVKI int    `yaml:"pvki"` // its index, 0 to 6
 }
 
 // Data is one consistent snapshot of issuer data.
 type Data struct {
+	Keys      Keys       `yaml:"keys"`
 	Accounts  []Account  `yaml:"accounts"`
 	Cards     []Card     `yaml:"cards"`
 	Merchants []Merchant `yaml:"merchants"`
 	Terminals []Terminal `yaml:"terminals"`
 
-	cards map[string]*Card
+	cards     map[string]*Card
+	terminals map[string]*Terminal
 }
 
 // Parse reads and checks issuer data; any error rejects the whole file.
@@ -110,12 +124,29 @@ func (d *Data) index() error {
 		}
 		merchants[m.ID] = true
 	}
-	for i, t := range d.Terminals {
-		if t.ID == "" || len(t.ID) > 8 || !merchants[t.Merchant] || !oneOf(t.Status, "active", "inactive") {
-			return fmt.Errorf("terminals[%d]: id must be 1 to 8 characters, merchant defined, status active or inactive", i)
+	d.terminals = map[string]*Terminal{}
+	for i := range d.Terminals {
+		t := &d.Terminals[i]
+		if t.ID == "" || len(t.ID) > 8 || !merchants[t.Merchant] || !oneOf(t.Status, "active", "inactive") || d.terminals[t.ID] != nil {
+			return fmt.Errorf("terminals[%d]: id must be 1 to 8 characters and unique, merchant defined, status active or inactive", i)
+		}
+		d.terminals[t.ID] = t
+	}
+	if d.Keys.PVKI < 0 || d.Keys.PVKI > 6 {
+		return fmt.Errorf("keys.pvki: %d must be 0 to 6", d.Keys.PVKI)
+	}
+	for i, c := range d.Cards {
+		if c.PVV != "" && (len(c.PVV) != 4 || strings.Trim(c.PVV, "0123456789") != "" || d.Keys.PVK == "") {
+			return fmt.Errorf("cards[%d]: pvv must be 4 digits, with keys.pvk set", i)
 		}
 	}
 	return nil
+}
+
+// Terminal finds a terminal by ID (field 41, trailing spaces trimmed).
+func (d *Data) Terminal(id []byte) (*Terminal, bool) {
+	t, ok := d.terminals[string(bytes.TrimRight(id, " "))]
+	return t, ok
 }
 
 // Card finds a card by PAN.

@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/hsm"
+)
+
+// HSM is what the engine asks of an HSM (hsm.Soft, or a payShield client).
+type HSM interface {
+	VerifyPIN(ctx context.Context, c hsm.PINCheck) error
+	GenerateMAC(ctx context.Context, key hsm.KeyRef, alg hsm.MACAlgorithm, pad hsm.MACPadding, data []byte) ([]byte, error)
+	VerifyMAC(ctx context.Context, key hsm.KeyRef, alg hsm.MACAlgorithm, pad hsm.MACPadding, data, mac []byte) error
+	WorkingKey(ctx context.Context, tmk hsm.KeyRef, keyType string) (hsm.WorkingKey, error)
+}
+
+// Keys finds a terminal's keys: its master key from the issuer data, and
+// its PIN and MAC keys, replaced by the ones a sign-on issued. Safe for
+// concurrent use.
+type Keys struct {
+	Data    *issuer.Data
+	session sync.Map // terminal ID -> sessionKeys
+}
+
+type sessionKeys struct{ tpk, tak hsm.KeyRef }
+
+// Terminal returns a terminal's master, PIN and MAC keys.
+func (k *Keys) Terminal(id []byte) (tmk, tpk, tak hsm.KeyRef, ok bool) {
+	if k == nil || k.Data == nil {
+		return tmk, tpk, tak, false
+	}
+	t, ok := k.Data.Terminal(id)
+	if !ok {
+		return tmk, tpk, tak, false
+	}
+	tmk = hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: t.TMK}
+	tpk = hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: t.TPK}
+	tak = hsm.KeyRef{Type: hsm.KeyTypeTAK, Cryptogram: t.TAK}
+	if s, found := k.session.Load(t.ID); found {
+		sk := s.(sessionKeys)
+		tpk, tak = sk.tpk, sk.tak
+	}
+	return tmk, tpk, tak, true
+}
+
+// SetSession installs the PIN and MAC keys a sign-on issued to a terminal.
+func (k *Keys) SetSession(id string, tpk, tak hsm.KeyRef) {
+	k.session.Store(id, sessionKeys{tpk, tak})
+}
+
+// macAlgorithms are the MAC methods a link may require.
+var macAlgorithms = map[string]hsm.MACAlgorithm{
+	"x919": hsm.MACISO9797Alg3, "alg1": hsm.MACISO9797Alg1, "cmac": hsm.MACCMAC, "cup": hsm.MACUnionPay,
+}
+
+func macPadding(a hsm.MACAlgorithm) hsm.MACPadding {
+	if a == hsm.MACUnionPay {
+		return hsm.MACPaddingNone
+	}
+	return hsm.MACPadding1
+}
+
+// hsmCall bounds an HSM call: a slow or unreachable HSM costs at most the
+// link's hsm_timeout and answers 96.
+func (s *Server) hsmCall(t *Txn) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), t.Link.cfg.HSMTimeout)
+}
+
+// checkMAC verifies a request's MAC with its terminal's MAC key; a missing
+// or wrong MAC is ErrMAC, an HSM that fails is ErrSystem.
+func (s *Server) checkMAC(t *Txn) error {
+	v := &t.View
+	input, ok := v.MACInput()
+	if !ok {
+		return ErrMAC
+	}
+	var term [16]byte
+	_, _, tak, ok := s.keys.Terminal(v.TerminalID(term[:0]))
+	if !ok || tak.Cryptogram == "" {
+		return fmt.Errorf("%w: no MAC key for the terminal", ErrMAC)
+	}
+	var mac [16]byte
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	err := s.hsm.VerifyMAC(ctx, tak, t.Link.macAlg, macPadding(t.Link.macAlg), input, v.MAC(mac[:0]))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hsm.ErrMACMismatch), errors.Is(err, hsm.ErrMACLength):
+		return ErrMAC
+	}
+	return fmt.Errorf("%w: MAC verification: %v", ErrSystem, err)
+}
+
+// signer returns the function that MACs t's reply, or nil for a link
+// without MACs (or a terminal without a MAC key).
+func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
+	if t.Link.macAlg == 0 {
+		return nil
+	}
+	var term [16]byte
+	_, _, tak, ok := s.keys.Terminal(t.View.TerminalID(term[:0]))
+	if !ok || tak.Cryptogram == "" {
+		return nil
+	}
+	return func(input []byte) ([]byte, error) {
+		ctx, cancel := s.hsmCall(t)
+		defer cancel()
+		return s.hsm.GenerateMAC(ctx, tak, t.Link.macAlg, macPadding(t.Link.macAlg), input)
+	}
+}
+
+// VerifyPIN checks the request's PIN block (field 52) against a PVV with
+// the terminal's PIN key: nil when it matches, ErrWrongPIN when it does
+// not, ErrSystem when the HSM fails.
+func (s *Server) VerifyPIN(t *Txn, pvk hsm.KeyRef, pvki int, pvv string) error {
+	v := &t.View
+	var term [16]byte
+	_, tpk, _, ok := s.keys.Terminal(v.TerminalID(term[:0]))
+	if !ok || tpk.Cryptogram == "" || pvv == "" {
+		return ErrWrongPIN
+	}
+	var block [8]byte
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	err := s.hsm.VerifyPIN(ctx, hsm.PINCheck{PINKey: tpk, Format: hsm.ISO0, Block: v.PINBlock(block[:0]),
+		PAN: string(t.PAN()), PVV: &hsm.PVVData{PVK: pvk, PVKI: pvki, PVV: pvv}})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hsm.ErrPINMismatch), errors.Is(err, hsm.ErrPINBlockFormat), errors.Is(err, hsm.ErrPINBlockFill),
+		errors.Is(err, hsm.ErrPINDigits), errors.Is(err, hsm.ErrPINLength):
+		return ErrWrongPIN // a block that does not decode under the terminal's key is a wrong PIN too
+	}
+	return fmt.Errorf("%w: PIN verification: %v", ErrSystem, err)
+}
+
+// ErrWrongPIN is a PIN that does not verify (55).
+var ErrWrongPIN = errors.New("engine: incorrect PIN")
+
+// cupSignOn issues new PIN and MAC keys to a UnionPay terminal, encrypted
+// under its master key, with their check values in field 62:
+// PIN key (16) ‖ its check value (4) ‖ MAC key (16) ‖ its check value (4).
+func (s *Server) cupSignOn(t *Txn) error {
+	var term [16]byte
+	id := t.View.TerminalID(term[:0])
+	tmk, _, _, ok := s.keys.Terminal(id)
+	if !ok || tmk.Cryptogram == "" {
+		return fmt.Errorf("%w: unknown terminal or no master key", ErrInvalidTxn)
+	}
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	pik, err := s.hsm.WorkingKey(ctx, tmk, hsm.KeyTypeTPK)
+	if err != nil {
+		return fmt.Errorf("%w: PIN key: %v", ErrSystem, err)
+	}
+	mak, err := s.hsm.WorkingKey(ctx, tmk, hsm.KeyTypeTAK)
+	if err != nil {
+		return fmt.Errorf("%w: MAC key: %v", ErrSystem, err)
+	}
+	f62 := append(append([]byte(nil), pik.UnderTMK...), checkBytes(pik.KCV)...)
+	f62 = append(append(f62, mak.UnderTMK...), checkBytes(mak.KCV)...)
+	t.extra62 = f62
+	s.keys.SetSession(string(trimSpace(id)), pik.UnderLMK, mak.UnderLMK)
+	t.SetCode("00")
+	return nil
+}
+
+// checkBytes is the 4-byte check value UnionPay carries, from a KCV in hex
+// (6 or 16 digits; a 6-digit one is completed with zeros).
+func checkBytes(kcv string) []byte {
+	out := make([]byte, 4)
+	for i := 0; i < 4 && 2*i+1 < len(kcv); i++ {
+		hi, lo := unhexDigit(kcv[2*i]), unhexDigit(kcv[2*i+1])
+		out[i] = hi<<4 | lo
+	}
+	return out
+}
+
+func unhexDigit(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 0
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// isCUPSignOn reports an 0800 sign-on on a UnionPay link (60.3 001 to 004),
+// which needs the HSM and so goes to the workers.
+func isCUPSignOn(l *Link, v *codec.View) bool {
+	if l.dialect.Name != codec.CUPPOS || v.MTI().Class() != '8' {
+		return false
+	}
+	code, ok := cupNetworkCode(v)
+	return ok && code != netSignOff && code >= 1 && code <= 4
+}
