@@ -49,6 +49,8 @@ type Config struct {
 	DrainTimeout time.Duration
 
 	testJournalDir string // tests: run with a journal in this directory
+	testHSM        HSM    // tests: the HSM and keys
+	testKeys       *Keys
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)

@@ -56,7 +56,7 @@ func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServe
 	}
 	rt, err := router.Compile([]router.Rule{
 		{Name: "net", MTIClasses: []string{"8"}, Action: router.Local},
-		{Name: "on-us", PANPrefixes: []string{"4"}, Action: router.Local},
+		{Name: "on-us", PANPrefixes: []string{"4", "62"}, Action: router.Local},
 	}, "15")
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,8 @@ func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServe
 		p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
 		j = JournalStage{J: jn, P: p}
 	}
-	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Router: router.New(rt), Authorizer: auth, Journal: j})
+	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Router: router.New(rt), Authorizer: auth, Journal: j,
+		HSM: cfg.testHSM, Keys: cfg.testKeys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,3 +197,8 @@ func (k Key) requireAlg(a Algorithm) error {
 	}
 	return nil
 }
+
+// RevealKey returns a copy of a key's clear bytes. It exists for operator
+// tools that must print a clear key (cardswitch hsm dukpt); the switch's
+// transaction path never calls it.
+func RevealKey(k Key) []byte { return append([]byte(nil), k.bytes()...) }

@@ -76,7 +76,7 @@ type PINTranslation struct {
 type WorkingKey struct {
 	UnderLMK KeyRef // for the host to keep
 	UnderTMK []byte // for the terminal (encrypted under its master key, ECB)
-	KCV      string // 6 hex digits
+	KCV      string // check value in hex: at least 6 digits (the software HSM gives all 16)
 }
 
 // ErrNoMethod reports a PINCheck with neither PVV nor IBM data.
@@ -182,7 +182,11 @@ func (s *Soft) WorkingKey(_ context.Context, tmk KeyRef, keyType string) (Workin
 	if err != nil {
 		return WorkingKey{}, fmt.Errorf("hsm: under the TMK: %w", err)
 	}
-	return WorkingKey{UnderLMK: KeyRef{Type: keyType, Cryptogram: under}, UnderTMK: enc, KCV: k.KCV()}, nil
+	check, err := k.CheckValue(KCVZeroBlock)
+	if err != nil {
+		return WorkingKey{}, err
+	}
+	return WorkingKey{UnderLMK: KeyRef{Type: keyType, Cryptogram: under}, UnderTMK: enc, KCV: fmt.Sprintf("%X", check)}, nil
 }
 
 // KCV implements Service.

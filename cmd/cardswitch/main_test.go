@@ -102,3 +102,25 @@ func TestDecodeReportsTheField(t *testing.T) {
 		t.Fatalf("short frame: %d %q", code, errOut)
 	}
 }
+
+func TestHSMTools(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{ // known answers from the shared HSM vectors
+		{[]string{"hsm", "kcv", "--key", "0123456789ABCDEFFEDCBA9876543210"}, "08D7B4\n"},
+		{[]string{"hsm", "kcv", "--aes", "--key", "00112233445566778899AABBCCDDEEFF"}, "53E107\n"},
+		{[]string{"hsm", "pinblock", "--format", "0", "--pin", "1234", "--pan", "5432101234567891"}, "041215FEDCBA9876\n"},
+		{[]string{"hsm", "mac", "--alg", "x919", "--key", "0123456789ABCDEFFEDCBA9876543210", "--data", "4E6F77206973207468652074696D6520666F7220616C6C20"}, "A1C72E74EA3FA9B6\n"},
+		{[]string{"hsm", "mac", "--alg", "cup", "--key", "2222222222222222", "--data", "1234567890ABCDEFABCDEF1234567890"}, "4532363742364532\n"},
+		{[]string{"hsm", "dukpt", "--bdk", "0123456789ABCDEFFEDCBA9876543210", "--ksn", "FFFF9876543210E00001"}, "6AC292FAA1315B4D858AB3A3D7D5933A\n042666B49184CFA368DE9628D0397BC9\n"},
+	} {
+		code, out, errOut := cli(t, "", c.args...)
+		if code != 0 || out != c.want {
+			t.Errorf("%v: %d %q %s", c.args, code, out, errOut)
+		}
+	}
+	if code, _, _ := cli(t, "", "hsm", "pinblock", "--format", "2", "--pin", "1234"); code != 2 {
+		t.Errorf("format 2 accepted")
+	}
+}

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/hsm"
+)
+
+// terminalKey decrypts a demo terminal key (the tests play the terminal).
+func terminalKey(t *testing.T, typ, cryptogram string) hsm.Key {
+	k, err := hsm.ThalesTestLMK().DecryptKey(typ, cryptogram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func demoData(t testing.TB) *issuer.Data {
+	d, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// slowHSM answers nothing in time.
+type slowHSM struct{ HSM }
+
+func (slowHSM) VerifyMAC(ctx context.Context, _ hsm.KeyRef, _ hsm.MACAlgorithm, _ hsm.MACPadding, _, _ []byte) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func cupServer(t *testing.T, h HSM) *testServer {
+	data := demoData(t)
+	return startServer(t, DemoAuthorizer{Data: data}, func(c *Config) {
+		c.Links[0].Dialect, c.Links[0].Framing, c.Links[0].MAC = codec.CUPPOS, "binary2+tpdu", "cup"
+		c.Links[0].HSMTimeout = 100 * time.Millisecond
+		c.testHSM, c.testKeys = h, &Keys{Data: data}
+	})
+}
+
+func cupPurchase(t *testing.T, tak *hsm.Key, pin string, tpk hsm.Key) []byte {
+	d, _ := codec.Lookup(codec.CUPPOS)
+	f := map[string]string{"2": "6228480402564890018", "3": "000000", "4": "000000001000", "11": "000001",
+		"22": "051", "25": "00", "41": "12345678", "42": "123456789012345", "49": "156", "60": "22000001000"}
+	if pin != "" {
+		p, _ := hsm.ParsePIN(pin)
+		b, err := hsm.EncryptPINBlock(tpk, hsm.ISO0, p, f["2"], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f["52"] = strings.ToUpper(hex.EncodeToString(b))
+	}
+	m := codec.Message{MTI: "0200", Header: "603100311000", Fields: f}
+	var sign func([]byte) ([]byte, error)
+	if tak != nil {
+		sign = func(in []byte) ([]byte, error) { return hsm.GenerateMAC(*tak, hsm.MACUnionPay, hsm.MACPaddingNone, in) }
+	}
+	field := 0
+	if sign != nil {
+		field = 64
+	}
+	msg, err := d.EncodeMAC(m, field, sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+func TestMACAndPINOnAUnionPayLink(t *testing.T) {
+	ts := cupServer(t, &hsm.Soft{LMK: hsm.ThalesTestLMK()})
+	term, _ := demoData(t).Terminal([]byte("12345678"))
+	tak := terminalKey(t, hsm.KeyTypeTAK, term.TAK)
+	tpk := terminalKey(t, hsm.KeyTypeTPK, term.TPK)
+	c := ts.dial(t)
+	for _, tc := range []struct {
+		name string
+		tak  *hsm.Key
+		pin  string
+		want string
+	}{
+		{"MAC and right PIN", &tak, "1234", "00"},
+		{"wrong PIN", &tak, "4321", "55"},
+		{"no MAC", nil, "", "A0"},
+		{"wrong MAC key", &tpk, "", "A0"},
+	} {
+		r, err := c.RoundTrip(cupPurchase(t, tc.tak, tc.pin, tpk), 5*time.Second)
+		if err != nil || field(r, 39) != tc.want {
+			t.Fatalf("%s: %v %q", tc.name, err, field(r, 39))
+		}
+		if tc.want == "00" { // the reply carries a MAC that verifies
+			in, ok := r.View.MACInput()
+			if !ok || hsm.VerifyMAC(tak, hsm.MACUnionPay, hsm.MACPaddingNone, in, r.View.MAC(nil)) != nil {
+				t.Fatalf("%s: reply MAC does not verify", tc.name)
+			}
+		}
+	}
+}
+
+func TestUnionPaySignOnIssuesKeys(t *testing.T) {
+	ts := cupServer(t, &hsm.Soft{LMK: hsm.ThalesTestLMK()})
+	term, _ := demoData(t).Terminal([]byte("12345678"))
+	tmk := terminalKey(t, hsm.KeyTypeTPK, term.TMK)
+	d, _ := codec.Lookup(codec.CUPPOS)
+	msg, _ := d.Encode(codec.Message{MTI: "0800", Header: "603100311000", Fields: map[string]string{
+		"11": "000009", "41": "12345678", "42": "123456789012345", "60": "00000001003"}})
+	c := ts.dial(t)
+	r, err := c.RoundTrip(msg, 5*time.Second)
+	if err != nil || field(r, 39) != "00" {
+		t.Fatalf("sign-on: %v %q", err, field(r, 39))
+	}
+	keys := r.View.AppendBytes(nil, 62)
+	if len(keys) != 40 {
+		t.Fatalf("field 62 is %d bytes", len(keys))
+	}
+	// the terminal decrypts its new MAC key under its master key; the check value matches
+	mak := decryptUnder(t, tmk, keys[20:36])
+	if kcv, _ := mak.CheckValue(hsm.KCVZeroBlock); hex.EncodeToString(kcv[:4]) != hex.EncodeToString(keys[36:40]) {
+		t.Fatalf("MAC key check value %X, field 62 says %X", kcv[:4], keys[36:40])
+	}
+	// and from now on the switch expects MACs under the new key
+	tpk := terminalKey(t, hsm.KeyTypeTPK, term.TPK)
+	if r, err = c.RoundTrip(cupPurchase(t, &mak, "", tpk), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("purchase with the new MAC key: %v %q", err, field(r, 39))
+	}
+	old := terminalKey(t, hsm.KeyTypeTAK, term.TAK)
+	if r, err = c.RoundTrip(cupPurchase(t, &old, "", tpk), 5*time.Second); err != nil || field(r, 39) != "A0" {
+		t.Fatalf("purchase with the old MAC key: %v %q", err, field(r, 39))
+	}
+}
+
+// decryptUnder decrypts an ECB-encrypted double-length key (the terminal's side).
+func decryptUnder(t *testing.T, kek hsm.Key, enc []byte) hsm.Key {
+	// the demo TMK is the classic 0123456789ABCDEFFEDCBA9876543210
+	raw, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
+	k, _ := hsm.NewTDESKey(raw, hsm.ParityIgnore)
+	if k.KCV() != kek.KCV() {
+		t.Fatal("demo TMK changed")
+	}
+	blk := tdesBlock(t, raw)
+	out := make([]byte, len(enc))
+	for i := 0; i < len(enc); i += 8 {
+		blk.Decrypt(out[i:i+8], enc[i:i+8])
+	}
+	key, err := hsm.NewTDESKey(out, hsm.ParityIgnore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func TestSlowHSMAnswers96(t *testing.T) {
+	ts := cupServer(t, slowHSM{&hsm.Soft{LMK: hsm.ThalesTestLMK()}})
+	term, _ := demoData(t).Terminal([]byte("12345678"))
+	tak := terminalKey(t, hsm.KeyTypeTAK, term.TAK)
+	c := ts.dial(t)
+	start := time.Now()
+	r, err := c.RoundTrip(cupPurchase(t, &tak, "", tak), 5*time.Second)
+	if err != nil || field(r, 39) != "96" {
+		t.Fatalf("slow HSM: %v %q", err, field(r, 39))
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatalf("took %v: the HSM timeout is 100ms", time.Since(start))
+	}
+}
