@@ -82,6 +82,13 @@ func BenchmarkCommitLatency(b *testing.B) {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		const rate, dur = 50000, time.Second
+		recs := make([]Record, rate) // built before the clock starts: the generator must keep up
+		proto := testRecord(0)
+		for i := range recs {
+			recs[i] = *proto
+			recs[i].STAN = uint32(i)
+		}
+		waiters := make([]latencyWaiter, rate)
 		tick := time.Second / rate
 		start := time.Now()
 		n := 0
@@ -93,8 +100,8 @@ func BenchmarkCommitLatency(b *testing.B) {
 			// send every record that is due, timing each from its due time
 			for ; start.Add(time.Duration(n)*tick).Before(time.Now()) && n < rate; n++ {
 				wg.Add(1)
-				r := testRecord(n)
-				j.Append(r, &latencyWaiter{start: start.Add(time.Duration(n) * tick), out: &lat, mu: &mu, wg: &wg})
+				waiters[n] = latencyWaiter{start: start.Add(time.Duration(n) * tick), out: &lat, mu: &mu, wg: &wg}
+				j.Append(&recs[n], &waiters[n])
 			}
 		}
 		wg.Wait()
