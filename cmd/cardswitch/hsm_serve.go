@@ -1,9 +1,23 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
-// serveHSM runs the payShield-compatible simulator. Until it lands the
-// command says so.
+	"github.com/cardswitch/cardswitch/hsm/payshield"
+)
+
+// serveHSM runs the payShield-compatible simulator over the software HSM
+// with the Thales test LMK until SIGINT or SIGTERM.
 func serveHSM(e *env, addr string) error {
-	return errors.New("hsm serve: the payShield simulator is not built into this binary yet")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(e.stderr, "payShield simulator (test LMK) listening on %s\n", addr)
+	if err := payshield.ListenAndServe(ctx, addr, payshield.ServerConfig{}); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }

@@ -105,6 +105,9 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		return err
 	}
 	defer closeHSM()
+	if err := hsmHealth(sec); err != nil {
+		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("HSM not answering: PIN, MAC and sign-on requests will answer 96 until it does")
+	}
 	routes := router.New(c.routes)
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
