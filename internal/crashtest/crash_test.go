@@ -44,6 +44,7 @@ type harness struct {
 	pos      string
 	admin    string
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed when cmd has been waited for
 	stderr   *bytes.Buffer
 }
 
@@ -77,18 +78,18 @@ func (h *harness) start() {
 	if err := h.cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- h.cmd.Wait() }()
+	h.exited = make(chan struct{})
+	var waitErr error
+	go func() { waitErr = h.cmd.Wait(); close(h.exited) }()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
-		case err := <-exited:
-			h.t.Fatalf("switch exited at start: %v\n%s", err, h.stderr)
+		case <-h.exited:
+			h.t.Fatalf("switch exited at start: %v\n%s", waitErr, h.stderr)
 		default:
 		}
 		if resp, err := http.Get("http://" + h.admin + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				go func() { <-exited }()
 				return
 			}
 		}
@@ -96,10 +97,15 @@ func (h *harness) start() {
 	h.t.Fatalf("switch not ready\n%s", h.stderr)
 }
 
-func (h *harness) kill() {
-	_ = h.cmd.Process.Signal(syscall.SIGKILL)
-	for i := 0; i < 500 && h.cmd.ProcessState == nil; i++ {
-		time.Sleep(10 * time.Millisecond)
+func (h *harness) kill() { h.stop(syscall.SIGKILL) }
+
+// stop signals the switch and waits (bounded) until it has exited.
+func (h *harness) stop(sig syscall.Signal) {
+	_ = h.cmd.Process.Signal(sig)
+	select {
+	case <-h.exited:
+	case <-time.After(20 * time.Second):
+		h.t.Fatalf("switch did not exit on %v", sig)
 	}
 }
 
@@ -180,10 +186,7 @@ func TestCrashRecovery(t *testing.T) {
 		wg.Wait()
 		h.start() // verifies the journal: a loss refuses the start and fails here
 	}
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	for i := 0; i < 1000 && h.cmd.ProcessState == nil; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.stop(syscall.SIGTERM)
 	out, err := exec.Command(h.bin, "journal", "verify", "--data-dir", h.dataDir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
