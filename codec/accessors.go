@@ -124,31 +124,32 @@ func appendHex(dst, b []byte) []byte {
 
 // The fields a switch reads, by their ISO 8583:1987 numbers.
 const (
-	FieldPAN            = 2
-	FieldProcessingCode = 3
-	FieldAmount         = 4
-	FieldTransmission   = 7
-	FieldSTAN           = 11
-	FieldLocalTime      = 12
-	FieldLocalDate      = 13
-	FieldExpiry         = 14
-	FieldMCC            = 18
-	FieldEntryMode      = 22
-	FieldConditionCode  = 25
-	FieldAcquirer       = 32
-	FieldTrack2         = 35
-	FieldRRN            = 37
-	FieldApproval       = 38
-	FieldResponseCode   = 39
-	FieldTerminal       = 41
-	FieldMerchant       = 42
-	FieldCurrency       = 49
-	FieldPINBlock       = 52
-	FieldEMV            = 55
-	FieldMAC            = 64
-	FieldNetworkCode    = 70
-	FieldOriginal       = 90
-	FieldMAC2           = 128
+	FieldPAN               = 2
+	FieldProcessingCode    = 3
+	FieldAmount            = 4
+	FieldTransmission      = 7
+	FieldSTAN              = 11
+	FieldLocalTime         = 12
+	FieldLocalDate         = 13
+	FieldExpiry            = 14
+	FieldMCC               = 18
+	FieldEntryMode         = 22
+	FieldConditionCode     = 25
+	FieldAcquirer          = 32
+	FieldTrack2            = 35
+	FieldRRN               = 37
+	FieldApproval          = 38
+	FieldResponseCode      = 39
+	FieldTerminal          = 41
+	FieldMerchant          = 42
+	FieldCurrency          = 49
+	FieldPINBlock          = 52
+	FieldAdditionalAmounts = 54
+	FieldEMV               = 55
+	FieldMAC               = 64
+	FieldNetworkCode       = 70
+	FieldOriginal          = 90
+	FieldMAC2              = 128
 )
 
 // PAN appends the primary account number: field 2, or the digits of track 2

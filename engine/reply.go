@@ -68,8 +68,9 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 				s.respondWith(t, nil)
 				return
 			}
-		case id == 62 && t.extra62 != nil:
-			b.Binary(id, t.extra62)
+		case len(t.extras) > 0 && hasExtra(t, id):
+			v, _ := t.replyField(id)
+			b.Binary(id, v)
 		case id == codec.FieldRRN && !v.Has(id) && v.MTI().Class() != '8' && l.dialect.Field(id) != nil:
 			t.rrnLen = len(s.nextRRN(&t.rrn, t))
 			b.Binary(id, t.rrn[:t.rrnLen])
@@ -95,6 +96,8 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 	}
 	t.out = out
 }
+
+func hasExtra(t *Txn, id int) bool { _, ok := t.replyField(id); return ok }
 
 // macField is where the reply's MAC goes: 128 when the reply has secondary
 // fields (the MAC must cover them), else 64.

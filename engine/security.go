@@ -24,17 +24,22 @@ type HSM interface {
 // concurrent use.
 type Keys struct {
 	Data    *issuer.Data
-	session sync.Map // terminal ID -> sessionKeys
+	Current func() *issuer.Data // if set, the issuer data in force (it follows reloads); else Data
+	session sync.Map            // terminal ID -> sessionKeys
 }
 
 type sessionKeys struct{ tpk, tak hsm.KeyRef }
 
 // Terminal returns a terminal's master, PIN and MAC keys.
 func (k *Keys) Terminal(id []byte) (tmk, tpk, tak hsm.KeyRef, ok bool) {
-	if k == nil || k.Data == nil {
+	data := k.Data
+	if k.Current != nil {
+		data = k.Current()
+	}
+	if data == nil {
 		return tmk, tpk, tak, false
 	}
-	t, ok := k.Data.Terminal(id)
+	t, ok := data.Terminal(id)
 	if !ok {
 		return tmk, tpk, tak, false
 	}
@@ -165,7 +170,7 @@ func (s *Server) cupSignOn(t *Txn) error {
 	}
 	f62 := append(append([]byte(nil), pik.UnderTMK...), checkBytes(pik.KCV)...)
 	f62 = append(append(f62, mak.UnderTMK...), checkBytes(mak.KCV)...)
-	t.extra62 = f62
+	t.AddReplyField(62, f62)
 	s.keys.SetSession(string(trimSpace(id)), pik.UnderLMK, mak.UnderLMK)
 	t.SetCode("00")
 	return nil

@@ -283,7 +283,7 @@ func (s *Server) process(t *Txn) {
 		if p := recover(); p != nil {
 			s.panicked(p, "worker")
 			t.Fail(ErrSystem)
-			t.extra62 = nil
+			t.extras = t.extras[:0]
 			s.respond(t)
 			t.conn.deliver(t, s)
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -31,14 +32,43 @@ type Txn struct {
 	frame   []byte // copy of the request message (gnet's buffer dies with the callback)
 	tpdu    [codec.TPDULen]byte
 	hasTPDU bool
-	out     []byte // the framed reply
-	signOn  bool   // a UnionPay sign-on: the workers issue its keys
-	extra62 []byte // field 62 of the reply (sign-on keys)
+	out     []byte       // the framed reply
+	signOn  bool         // a UnionPay sign-on: the workers issue its keys
+	extras  []extraField // fields the reply adds (sign-on keys in 62, a balance in 54)
 	rrn     [12]byte
 	rrnLen  int            // a retrieval reference number the switch generated
 	rec     journal.Record // the journal record, owned by the journal until Committed
 	builder codec.Builder
 	scratch [64]byte
+}
+
+type extraField struct {
+	id  int
+	val []byte // in the field's text form (hex for binary fields)
+}
+
+// AddReplyField adds a field to the reply (text form: digits or
+// characters; raw bytes for a binary field).
+func (t *Txn) AddReplyField(id int, val []byte) {
+	t.extras = append(t.extras, extraField{id, val})
+}
+
+func (t *Txn) replyField(id int) ([]byte, bool) {
+	for _, e := range t.extras {
+		if e.id == id {
+			return e.val, true
+		}
+	}
+	return nil, false
+}
+
+// VerifyPIN checks the request's PIN block against a PVV with the HSM
+// (see Server.VerifyPIN).
+func (t *Txn) VerifyPIN(pvk hsm.KeyRef, pvki int, pvv string) error {
+	if t.Link.srv.hsm == nil {
+		return ErrSystem
+	}
+	return t.Link.srv.VerifyPIN(t, pvk, pvki, pvv)
 }
 
 // Approved reports response code 00.

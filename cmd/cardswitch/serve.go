@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -89,7 +90,13 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
-	j, prot, err := openJournal(c, log)
+	prot, err := journalKeys(c)
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	authz := auth.New(c.issuer, prot.HashPAN)
+	j, err := openJournal(c, log, authz)
 	if err != nil {
 		admin.Close()
 		return err
@@ -112,10 +119,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
 		Router:     routes,
-		Authorizer: engine.DemoAuthorizer{Data: c.issuer},
+		Authorizer: auth.Stage{A: authz},
 		Journal:    engine.JournalStage{J: j, P: prot},
 		HSM:        sec,
-		Keys:       &engine.Keys{Data: c.issuer},
+		Keys:       &engine.Keys{Current: authz.Data},
 	})
 	if err != nil {
 		admin.Close()
@@ -125,7 +132,21 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
-	hs := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	reload := func() { reloadConfig(c, routes, authz, log) }
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.AdminHandler())
+	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reloadConfig(c, routes, authz, log); err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		fmt.Fprintln(w, "reloaded")
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin listener stopped")
@@ -140,7 +161,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		case <-ctx.Done():
 			done = true
 		case <-c.hup:
-			reloadRoutes(c, routes, log)
+			reload()
 		}
 	}
 	log.Info().Msg("shutting down: draining requests in flight")
@@ -156,31 +177,37 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	return nil
 }
 
-// reloadRoutes reads the configuration again and swaps in its routing
-// table; a file with an error is rejected whole and the old table stays.
-func reloadRoutes(c *config, routes *router.Router, log zerolog.Logger) {
+// reloadConfig reads the configuration and the issuer data again and swaps
+// in the routing table and the issuer data; a file with an error is
+// rejected whole and what is in force stays. Usage, holds and movements
+// carry over.
+func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger) error {
 	if c.reload == nil {
-		return
+		return errors.New("no configuration file to reload")
 	}
 	next, err := c.reload()
 	if err != nil {
 		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
-		return
+		return err
 	}
 	routes.Swap(next.routes)
-	log.Info().Msg("routes reloaded (links, engine and log settings need a restart)")
+	authz.Reload(next.issuer)
+	log.Info().Msg("routes and issuer data reloaded (links, engine and log settings need a restart)")
+	return nil
 }
 
-// openJournal opens the write-ahead journal in the data directory, verifying
-// it whole and replaying it before any traffic is taken.
-func openJournal(c *config, log zerolog.Logger) (*journal.Journal, *journal.Protector, error) {
+// journalKeys loads (or creates) the journal's PAN keys in the data directory.
+func journalKeys(c *config) (*journal.Protector, error) {
 	if err := os.MkdirAll(c.file.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("data_dir: %v", err)
+		return nil, fmt.Errorf("data_dir: %v", err)
 	}
-	prot, err := journal.LoadOrCreateKeys(filepath.Join(c.file.DataDir, "journal.key"))
-	if err != nil {
-		return nil, nil, err
-	}
+	return journal.LoadOrCreateKeys(filepath.Join(c.file.DataDir, "journal.key"))
+}
+
+// openJournal opens the write-ahead journal in the data directory,
+// verifying it whole and replaying it into the authorizer's state before
+// any traffic is taken.
+func openJournal(c *config, log zerolog.Logger, authz *auth.Authorizer) (*journal.Journal, error) {
 	start := time.Now()
 	replayed := 0
 	j, err := journal.Open(journal.Options{
@@ -188,16 +215,19 @@ func openJournal(c *config, log zerolog.Logger) (*journal.Journal, *journal.Prot
 		Window:     c.file.Journal.Window,
 		MaxBatch:   c.file.Journal.MaxBatch,
 		AcceptLoss: c.acceptLoss,
-		Replay:     func(*journal.Record) error { replayed++; return nil },
+		Replay: func(r *journal.Record) error {
+			replayed++
+			return authz.Replay(r.Outcome, r.RespCode)
+		},
 	})
 	var ie *journal.IntegrityError
 	if errors.As(err, &ie) {
-		return nil, nil, fmt.Errorf("%v; the switch will not start on it: run 'cardswitch journal verify' to see it, and start with --accept-journal-loss only if the loss is accepted", err)
+		return nil, fmt.Errorf("%v; the switch will not start on it: run 'cardswitch journal verify' to see it, and start with --accept-journal-loss only if the loss is accepted", err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	log.Info().Uint64("last_seq", j.LastSeq()).Int("replayed", replayed).Dur("took", time.Since(start)).
-		Msg("journal verified and replayed")
-	return j, prot, nil
+		Msg("journal verified and replayed into the authorization state")
+	return j, nil
 }

@@ -24,7 +24,35 @@ type Card struct {
 	Expiry  string `yaml:"expiry"` // YYMM
 	Status  string `yaml:"status"` // active, blocked, lost, stolen
 	Account string `yaml:"account"`
-	PVV     string `yaml:"pvv"` // Visa PIN verification value; empty: no PIN on file
+	PVV     string `yaml:"pvv"`     // Visa PIN verification value; empty: no PIN on file
+	Profile string `yaml:"profile"` // limit profile name; empty: "standard"
+}
+
+// Profile is a card product's limits, in minor units. A zero limit means
+// none. EntryLimits bound one transaction by how the card was read and the
+// cardholder verified: the more convenient the method, the lower the limit.
+type Profile struct {
+	Name        string   `yaml:"name"`
+	PerTxnMax   int64    `yaml:"per_txn_max"`
+	DailyAmount int64    `yaml:"daily_amount"`
+	DailyCount  int      `yaml:"daily_count"`
+	BlockedMCCs []string `yaml:"blocked_mccs"`
+	EntryLimits struct {
+		ContactlessNoCVM int64 `yaml:"contactless_no_cvm"`
+		QR               int64 `yaml:"qr"`
+		Ecommerce        int64 `yaml:"ecommerce_no_auth"`
+		Magstripe        int64 `yaml:"magstripe"`
+		ChipPIN          int64 `yaml:"chip_pin"`
+	} `yaml:"entry_limits"`
+}
+
+// Acceptor limits apply to every merchant and terminal: daily amount and
+// count of approved debits.
+type Acceptor struct {
+	MerchantDailyAmount int64 `yaml:"merchant_daily_amount"`
+	MerchantDailyCount  int   `yaml:"merchant_daily_count"`
+	TerminalDailyAmount int64 `yaml:"terminal_daily_amount"`
+	TerminalDailyCount  int   `yaml:"terminal_daily_count"`
 }
 
 // Account holds funds.
@@ -62,14 +90,25 @@ type Keys struct {
 
 // Data is one consistent snapshot of issuer data.
 type Data struct {
-	Keys      Keys       `yaml:"keys"`
-	Accounts  []Account  `yaml:"accounts"`
-	Cards     []Card     `yaml:"cards"`
-	Merchants []Merchant `yaml:"merchants"`
-	Terminals []Terminal `yaml:"terminals"`
+	Keys     Keys      `yaml:"keys"`
+	Profiles []Profile `yaml:"profiles"`
+	Acceptor Acceptor  `yaml:"acceptor_limits"`
+	// PINTries is how many wrong PINs a card may take in a business day
+	// before it answers 75; default 3.
+	PINTries int `yaml:"pin_tries"`
+	// CompletionTolerancePercent is how much a pre-authorization's completion
+	// may exceed the held amount; default 15.
+	CompletionTolerancePercent int        `yaml:"completion_tolerance_percent"`
+	Accounts                   []Account  `yaml:"accounts"`
+	Cards                      []Card     `yaml:"cards"`
+	Merchants                  []Merchant `yaml:"merchants"`
+	Terminals                  []Terminal `yaml:"terminals"`
 
 	cards     map[string]*Card
 	terminals map[string]*Terminal
+	merchants map[string]*Merchant
+	profiles  map[string]*Profile
+	accounts  map[string]*Account
 }
 
 // Parse reads and checks issuer data; any error rejects the whole file.
@@ -87,6 +126,9 @@ func Parse(raw []byte) (*Data, error) {
 }
 
 func (d *Data) index() error {
+	if err := d.indexProfiles(); err != nil {
+		return err
+	}
 	accounts := map[string]bool{}
 	for i, a := range d.Accounts {
 		if a.ID == "" || accounts[a.ID] {
@@ -96,6 +138,10 @@ func (d *Data) index() error {
 			return fmt.Errorf("accounts[%d]: currency %q must be 3 digits", i, a.Currency)
 		}
 		accounts[a.ID] = true
+	}
+	d.accounts = map[string]*Account{}
+	for i := range d.Accounts {
+		d.accounts[d.Accounts[i].ID] = &d.Accounts[i]
 	}
 	d.cards = map[string]*Card{}
 	for i := range d.Cards {
@@ -111,11 +157,16 @@ func (d *Data) index() error {
 			return fmt.Errorf("cards[%d]: status %q must be active, blocked, lost or stolen", i, c.Status)
 		case !accounts[c.Account]:
 			return fmt.Errorf("cards[%d]: account %q is not defined", i, c.Account)
+		case d.profiles[c.ProfileName()] == nil:
+			return fmt.Errorf("cards[%d]: profile %q is not defined", i, c.ProfileName())
 		}
 		d.cards[c.PAN] = c
 	}
 	merchants := map[string]bool{}
-	for i, m := range d.Merchants {
+	d.merchants = map[string]*Merchant{}
+	for i := range d.Merchants {
+		m := d.Merchants[i]
+		d.merchants[m.ID] = &d.Merchants[i]
 		if m.ID == "" || len(m.ID) > 15 || merchants[m.ID] {
 			return fmt.Errorf("merchants[%d]: id %q empty, longer than 15 or repeated", i, m.ID)
 		}
@@ -142,6 +193,54 @@ func (d *Data) index() error {
 	}
 	return nil
 }
+
+func (d *Data) indexProfiles() error {
+	if d.PINTries == 0 {
+		d.PINTries = 3
+	}
+	if d.CompletionTolerancePercent == 0 {
+		d.CompletionTolerancePercent = 15
+	}
+	if d.PINTries < 1 || d.CompletionTolerancePercent < 0 || d.CompletionTolerancePercent > 100 {
+		return fmt.Errorf("pin_tries must be at least 1 and completion_tolerance_percent 0 to 100")
+	}
+	d.profiles = map[string]*Profile{}
+	for i := range d.Profiles {
+		p := &d.Profiles[i]
+		if p.Name == "" || d.profiles[p.Name] != nil || p.PerTxnMax < 0 || p.DailyAmount < 0 || p.DailyCount < 0 {
+			return fmt.Errorf("profiles[%d]: name empty or repeated, or a negative limit", i)
+		}
+		d.profiles[p.Name] = p
+	}
+	if d.profiles["standard"] == nil {
+		d.Profiles = append(d.Profiles, Profile{Name: "standard"})
+		d.profiles["standard"] = &d.Profiles[len(d.Profiles)-1]
+		for i := range d.Profiles { // the append may have moved them
+			d.profiles[d.Profiles[i].Name] = &d.Profiles[i]
+		}
+	}
+	return nil
+}
+
+// ProfileName is the card's limit profile ("standard" when unset).
+func (c *Card) ProfileName() string {
+	if c.Profile == "" {
+		return "standard"
+	}
+	return c.Profile
+}
+
+// Profile finds a limit profile.
+func (d *Data) Profile(name string) *Profile { return d.profiles[name] }
+
+// Merchant finds a merchant by ID (field 42, trailing spaces trimmed).
+func (d *Data) Merchant(id []byte) (*Merchant, bool) {
+	m, ok := d.merchants[string(bytes.TrimRight(id, " "))]
+	return m, ok
+}
+
+// Account finds an account.
+func (d *Data) Account(id string) *Account { return d.accounts[id] }
 
 // Terminal finds a terminal by ID (field 41, trailing spaces trimmed).
 func (d *Data) Terminal(id []byte) (*Terminal, bool) {

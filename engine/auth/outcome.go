@@ -1,0 +1,205 @@
+package auth
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// The outcome of a decision, journaled with it, says what state it changed,
+// so a replay rebuilds the same state without the PAN or the issuer's
+// answers: the message's key, the original it names, and the effect it
+// applied (or that it undid its original).
+const outcomeVersion = 1
+
+const (
+	flagApplied = 1 << iota // the effect below took place
+	flagUndo                // it undid its original (a reversal, an approved void)
+)
+
+func appendRef(b []byte, r Ref) []byte {
+	b = binary.AppendUvarint(b, uint64(len(r.Terminal)))
+	b = append(b, r.Terminal...)
+	b = binary.AppendUvarint(b, uint64(r.STAN))
+	return binary.AppendUvarint(b, uint64(r.LocalDate))
+}
+
+func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, undo bool) []byte {
+	flags := byte(0)
+	if e != nil {
+		flags |= flagApplied
+	}
+	if undo {
+		flags |= flagUndo
+	}
+	b := []byte{outcomeVersion, byte(kind), flags, key.class, origClass}
+	b = appendRef(b, key.ref)
+	b = appendRef(b, orig)
+	if e == nil {
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.account)))
+	b = append(b, e.account...)
+	b = append(b, e.cardHash[:]...)
+	for _, v := range []int64{e.debit, e.hold, e.usage, int64(e.count), int64(e.date)} {
+		b = binary.AppendVarint(b, v)
+	}
+	b = appendRef(b, e.holdRef)
+	b = binary.AppendUvarint(b, uint64(len(e.merchant)))
+	b = append(b, e.merchant...)
+	b = binary.AppendUvarint(b, uint64(len(e.terminal)))
+	return append(b, e.terminal...)
+}
+
+type outcome struct {
+	kind      Kind
+	flags     byte
+	key       txnKey
+	orig      Ref
+	origClass byte
+	eff       effect
+}
+
+var errOutcome = errors.New("auth: outcome does not parse")
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		r.err = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) ref() Ref {
+	return Ref{Terminal: r.str(), STAN: uint32(r.uvarint()), LocalDate: uint32(r.uvarint())}
+}
+
+func decodeOutcome(b []byte) (outcome, error) {
+	var o outcome
+	if len(b) < 5 || b[0] != outcomeVersion {
+		return o, errOutcome
+	}
+	o.kind, o.flags, o.key.class, o.origClass = Kind(b[1]), b[2], b[3], b[4]
+	r := &reader{b: b[5:]}
+	o.key.ref, o.orig = r.ref(), r.ref()
+	if o.flags&flagApplied != 0 {
+		o.eff.account = r.str()
+		if len(r.b) < 32 {
+			return o, errOutcome
+		}
+		copy(o.eff.cardHash[:], r.b[:32])
+		r.b = r.b[32:]
+		o.eff.debit, o.eff.hold, o.eff.usage = r.varint(), r.varint(), r.varint()
+		o.eff.count, o.eff.date = int(r.varint()), uint32(r.varint())
+		o.eff.holdRef = r.ref()
+		o.eff.merchant, o.eff.terminal = r.str(), r.str()
+	}
+	if r.err {
+		return o, errOutcome
+	}
+	return o, nil
+}
+
+// Replay applies one journaled decision to the state, as it was applied
+// when it was made. Records without an outcome (network management,
+// format errors) change nothing.
+func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
+	if len(outcomeBytes) == 0 {
+		return nil
+	}
+	o, err := decodeOutcome(outcomeBytes)
+	if err != nil {
+		return err
+	}
+	own, orig := a.shard(o.key.ref), a.shard(o.orig)
+	unlock := lockPair(own, orig)
+	defer unlock()
+	if o.kind == KindReversal {
+		r := &Request{Original: o.orig, OriginalClass: o.origClass}
+		own.m[o.key] = &txn{kind: KindReversal, code: respCode}
+		if t, okey := a.findOriginal(r, orig); t == nil {
+			orig.m[okey] = &txn{reversed: true}
+		} else if !t.reversed {
+			t.reversed = true
+			a.undoLocked(t)
+		}
+		return nil
+	}
+	t := &txn{kind: o.kind, code: respCode, eff: o.eff, date: o.eff.date}
+	if prev, ok := own.m[o.key]; ok && prev.reversed && prev.code == [2]byte{} {
+		prev.code = respCode // the late original that was declined
+		return nil
+	}
+	own.m[o.key] = t
+	if o.flags&flagApplied != 0 {
+		a.redo(t)
+	}
+	if o.flags&flagUndo != 0 { // an approved void
+		if v := orig.m[txnKey{o.orig, '2'}]; v != nil {
+			v.voided = true
+			a.undoLocked(v)
+		}
+	}
+	return nil
+}
+
+// redo applies a replayed effect to account, card and acceptors.
+func (a *Authorizer) redo(t *txn) {
+	acc := a.accounts.get(t.eff.account)
+	acc.mu.Lock()
+	a.do(acc, a.cards.get(t.eff.cardHash), &t.eff, 1)
+	acc.mu.Unlock()
+	for _, x := range []*acceptor{a.merchants.get(t.eff.merchant), a.terminals.get(t.eff.terminal)} {
+		x.mu.Lock()
+		u := x.usage.on(t.eff.date)
+		u.amount += t.eff.usage
+		u.count += t.eff.count
+		x.mu.Unlock()
+	}
+	t.applied = true
+	if t.kind == KindPreauth {
+		t.held = t.eff.hold
+	}
+	if t.kind == KindCompletion {
+		if pre := a.shard(t.eff.holdRef).m[txnKey{t.eff.holdRef, '1'}]; pre != nil {
+			pre.held = 0
+		}
+	}
+}
+
+func (a *Authorizer) undoLocked(t *txn) {
+	if !t.applied {
+		return
+	}
+	acc := a.accounts.get(t.eff.account)
+	acc.mu.Lock()
+	a.undo(acc, a.cards.get(t.eff.cardHash), t)
+	acc.mu.Unlock()
+}

@@ -1,0 +1,129 @@
+// Package auth authorizes on-us cards: checks of the card, the acceptor and
+// the PIN, limits by card product, entry mode, merchant and terminal,
+// funds, and the life cycle of pre-authorizations, completions, voids,
+// refunds, reversals, repeats and duplicates. State lives in memory,
+// sharded, keyed by the PAN's keyed hash (never the PAN), and is rebuilt
+// from the journal at start.
+package auth
+
+import (
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// Kind is what a request does.
+type Kind uint8
+
+const (
+	KindUnknown    Kind = iota
+	KindPurchase        // 0200, processing code 00
+	KindCash            // 0200, 01
+	KindPreauth         // 0100, 00: a hold
+	KindCompletion      // 0220 (or 0200 with field 90), 00: takes a hold
+	KindRefund          // 0200, 20: a credit
+	KindVoid            // 0200, 02, with field 90: undoes a purchase or completion the same day
+	KindBalance         // 0100 or 0200, 30 or 31
+	KindReversal        // 0400, 0420: undoes any of these
+)
+
+func (k Kind) String() string {
+	return [...]string{"unknown", "purchase", "cash", "preauth", "completion", "refund", "void", "balance", "reversal"}[k]
+}
+
+// Request is what authorization reads of a message.
+type Request struct {
+	MTI           codec.MTI
+	Proc          uint32
+	PAN           []byte
+	PANHash       [32]byte // keyed hash of the PAN: the key of card state
+	Expiry        uint32   // YYMM from field 14, 0 if absent
+	Amount        int64
+	Terminal      string
+	Merchant      string
+	MCC           string
+	EntryMode     uint32 // field 22
+	HasPIN        bool
+	STAN          uint32
+	LocalDate     uint32 // MMDD (field 13), or the transmission date
+	Original      Ref    // field 90 (or the request itself for a UnionPay reversal)
+	OriginalClass byte   // the original's MTI class from field 90, 0 if unknown
+	HasOriginal   bool
+	BusinessDate  uint32 // YYYYMMDD
+	Today         uint32 // YYMM, for expiry
+}
+
+// Ref names a transaction: terminal, STAN and local date (MMDD).
+type Ref struct {
+	Terminal  string
+	STAN      uint32
+	LocalDate uint32
+}
+
+// Kind classifies the request by MTI class and processing code.
+func (r *Request) Kind() Kind {
+	txType := r.Proc / 10000
+	switch r.MTI.Class() {
+	case '4':
+		return KindReversal
+	case '1':
+		switch txType {
+		case 0:
+			return KindPreauth
+		case 30, 31:
+			return KindBalance
+		}
+	case '2':
+		switch {
+		case txType == 0 && (r.MTI.IsAdvice() || r.HasOriginal):
+			return KindCompletion
+		case txType == 0:
+			return KindPurchase
+		case txType == 1:
+			return KindCash
+		case txType == 2:
+			return KindVoid
+		case txType == 20:
+			return KindRefund
+		case txType == 30 || txType == 31:
+			return KindBalance
+		}
+	}
+	return KindUnknown
+}
+
+// Ref is the request's own name.
+func (r *Request) Ref() Ref { return Ref{r.Terminal, r.STAN, r.LocalDate} }
+
+// entryClass is how convenient the card read and cardholder verification
+// were, which sets the per-transaction entry limit.
+type entryClass uint8
+
+const (
+	entryChipPIN entryClass = iota
+	entryMagstripe
+	entryEcommerce
+	entryQR
+	entryContactlessNoCVM
+)
+
+// classify reads the PAN entry mode (first two digits of field 22).
+func (r *Request) classify() entryClass {
+	switch pm := r.EntryMode / 10; pm {
+	case 7, 91: // contactless chip or magstripe
+		if r.HasPIN {
+			return entryChipPIN
+		}
+		return entryContactlessNoCVM
+	case 3: // bar code / QR
+		return entryQR
+	case 1, 81: // manual key entry, e-commerce
+		return entryEcommerce
+	case 2, 90, 80: // magnetic stripe, fallback
+		return entryMagstripe
+	case 5, 95: // chip
+		if r.HasPIN {
+			return entryChipPIN
+		}
+		return entryMagstripe
+	}
+	return entryMagstripe
+}

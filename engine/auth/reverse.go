@@ -1,0 +1,46 @@
+package auth
+
+// reverse handles an 0400/0420: it undoes what the original did, exactly
+// once, whatever order the reversal, its repeats and a late original
+// arrive in. It is always acknowledged; a reversal for an unknown original
+// is remembered, so the original arriving later is declined.
+func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
+	key := txnKey{r.Ref(), '4'}
+	if prev, ok := own.m[key]; ok {
+		if r.MTI.IsRepeat() {
+			return Decision{Code: string(prev.code[:]), Approved: true}
+		}
+		return Decision{Code: Duplicate}
+	}
+	own.m[key] = &txn{kind: KindReversal, mti: r.MTI.Original(), code: [2]byte{'0', '0'}, date: r.BusinessDate}
+	orig, okey := a.findOriginal(r, origShard)
+	switch {
+	case orig == nil: // not seen yet: remember, so a late original is declined
+		origShard.m[okey] = &txn{reversed: true, date: r.BusinessDate}
+	case !orig.reversed:
+		orig.reversed = true
+		if orig.applied {
+			acc := a.accounts.get(orig.eff.account)
+			acc.mu.Lock()
+			a.undo(acc, a.cards.get(orig.eff.cardHash), orig)
+			acc.mu.Unlock()
+		}
+	}
+	return Decision{Code: Approved, Approved: true, Outcome: encodeOutcome(KindReversal, key, r.Original, r.OriginalClass, nil, true)}
+}
+
+// findOriginal looks the reversed transaction up by the class field 90
+// names, or (UnionPay, no field 90) financial then authorization.
+func (a *Authorizer) findOriginal(r *Request, sh *txnShard) (*txn, txnKey) {
+	classes := []byte{'2', '1'}
+	if r.OriginalClass != 0 {
+		classes = []byte{r.OriginalClass}
+	}
+	for _, c := range classes {
+		k := txnKey{r.Original, c}
+		if t, ok := sh.m[k]; ok {
+			return t, k
+		}
+	}
+	return nil, txnKey{r.Original, classes[0]}
+}

@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/hsm"
+)
+
+// Stage is the engine's authorization stage over an Authorizer.
+type Stage struct {
+	A *Authorizer
+}
+
+var _ engine.Authorizer = Stage{}
+
+// Authorize implements engine.Authorizer.
+func (s Stage) Authorize(t *engine.Txn) {
+	var r Request
+	fill(&r, t, s.A.hashPAN)
+	d := s.A.Decide(&r, func(c *issuer.Card) (bool, error) {
+		data := s.A.Data()
+		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, engine.ErrWrongPIN):
+			return false, nil
+		}
+		return false, err
+	})
+	t.SetCode(d.Code)
+	t.Outcome = d.Outcome
+	if d.Approved && r.Kind() != KindReversal && r.Kind() != KindBalance {
+		engine.NewApprovalCode(t)
+	}
+	if r.Kind() == KindBalance && d.Approved {
+		t.AddReplyField(codec.FieldAdditionalAmounts, balanceField(d.Balance, t))
+	}
+}
+
+// balanceField is field 54: account type 00, amount type 02 (available),
+// the currency, C or D, and 12 digits.
+func balanceField(v int64, t *engine.Txn) []byte {
+	var buf [3]byte
+	cur := atou(string(t.View.AppendText(buf[:0], codec.FieldCurrency))) // "an 3" in the 1987 dialects
+	sign := byte('C')
+	if v < 0 {
+		sign, v = 'D', -v
+	}
+	return []byte(fmt.Sprintf("0002%03d%c%012d", cur, sign, v))
+}
+
+// fill reads the request from the message.
+func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
+	v := &t.View
+	r.MTI = v.MTI()
+	r.Proc, _ = v.ProcessingCode()
+	r.PAN = t.PAN()
+	r.PANHash = hashPAN(r.PAN)
+	r.Expiry, _ = v.Expiry()
+	r.Amount, _ = v.Amount()
+	var buf [32]byte
+	r.Terminal = string(trim(v.TerminalID(buf[:0])))
+	r.Merchant = string(trim(v.MerchantID(buf[:0])))
+	if mcc, ok := v.MCC(); ok {
+		r.MCC = fmt.Sprintf("%04d", mcc)
+	}
+	r.EntryMode, _ = v.EntryMode()
+	r.HasPIN = v.Has(codec.FieldPINBlock)
+	r.STAN, _ = v.STAN()
+	r.LocalDate = localDate(v)
+	r.BusinessDate = engine.BusinessDate(t.Received)
+	y, m, _ := t.Received.Date()
+	r.Today = uint32(y%100)*100 + uint32(m)
+	if o, ok := v.Original(); ok {
+		r.HasOriginal = true
+		r.Original = Ref{Terminal: r.Terminal, STAN: o.STAN, LocalDate: uint32(o.Transmission / 1000000)}
+		r.OriginalClass = o.MTI[1]
+	} else if r.MTI.Class() == '4' { // UnionPay: the reversal carries its original's STAN
+		r.Original = r.Ref()
+	}
+}
+
+// localDate is field 13, or the date of field 7 when 13 is absent: the
+// same date field 90 names the original by.
+func localDate(v *codec.View) uint32 {
+	if t, err := v.Uint(codec.FieldTransmission); err == nil {
+		return uint32(t / 1000000)
+	}
+	d, _ := v.LocalDate()
+	return d
+}
+
+func trim(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
