@@ -51,6 +51,7 @@ type Authorizer struct {
 	merchants *shardMap[string, acceptor]
 	terminals *shardMap[string, acceptor]
 	txns      [shardCount]txnShard
+	day       atomic.Uint32 // the newest business date seen
 }
 
 // snapshot is one version of the issuer data with its card index.
@@ -97,6 +98,7 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier) Decision {
 	if kind == KindUnknown {
 		return Decision{Code: InvalidTxn}
 	}
+	a.rollover(r.BusinessDate)
 	own, orig := a.shard(r.Ref()), a.shard(r.Original)
 	if !refersBack(kind) {
 		orig = own
@@ -242,3 +244,31 @@ func atou(s string) uint32 {
 }
 
 func uintptrOf(s *txnShard) uintptr { return uintptr(unsafe.Pointer(s)) }
+
+// rollover starts a new business date: transactions older than the day
+// before are dropped from the index in the background (the previous day
+// stays, for late reversals and repeats). Daily usage starts again by
+// itself (counters are dated); holds and movements carry over.
+func (a *Authorizer) rollover(date uint32) {
+	prev := a.day.Load()
+	if date <= prev || !a.day.CompareAndSwap(prev, date) {
+		return
+	}
+	if prev != 0 {
+		go a.purge(prev)
+	}
+}
+
+// purge drops transactions dated before keep, one shard at a time.
+func (a *Authorizer) purge(keep uint32) {
+	for i := range a.txns {
+		sh := &a.txns[i]
+		sh.mu.Lock()
+		for k, t := range sh.m {
+			if t.date < keep {
+				delete(sh.m, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}

@@ -1,0 +1,65 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"testing"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+)
+
+// BenchmarkDecide: one purchase decision (card, acceptor and limit checks,
+// funds, the effect, the transaction index) per op; run with -cpu 1 for
+// decisions per second on one core.
+func BenchmarkDecide(b *testing.B) {
+	data, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data.Profile("standard").DailyCount = 0 // measure decisions, not the daily count limit
+	data.Profile("standard").DailyAmount = 0
+	data.Acceptor = issuer.Acceptor{}
+	data.Accounts[0].Balance = 1 << 60
+	a := New(data, func(p []byte) [32]byte { return sha256.Sum256(p) })
+	pan := []byte("4761739001010010")
+	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256.Sum256(pan), Amount: 1,
+		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121,
+		BusinessDate: 20261121, Today: 2611}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.STAN = uint32(i)
+		if i%1000000 == 999999 {
+			r.LocalDate++ // STANs wrap: a new day keeps Refs unique
+		}
+		if d := a.Decide(&r, nil); d.Code != Approved {
+			b.Fatalf("decision %d: %s", i, d.Code)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+func TestRolloverDropsOldTransactions(t *testing.T) {
+	data, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(data, func(p []byte) [32]byte { return sha256.Sum256(p) })
+	pan := []byte("4761739001010010")
+	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256.Sum256(pan), Amount: 1,
+		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
+	for _, day := range []uint32{20261121, 20261122, 20261123} {
+		r.BusinessDate, r.STAN = day, day%100
+		if d := a.Decide(&r, nil); d.Code != Approved {
+			t.Fatalf("%d: %s", day, d.Code)
+		}
+	}
+	a.purge(20261122) // what the rollover to the 23rd starts in the background
+	count := 0
+	for i := range a.txns {
+		count += len(a.txns[i].m)
+	}
+	if count != 2 {
+		t.Fatalf("%d transactions kept, want the 22nd and the 23rd", count)
+	}
+}
