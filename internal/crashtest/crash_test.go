@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/internal/client"
 )
 
@@ -62,6 +63,14 @@ func setup(t *testing.T) *harness {
 	h := &harness{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), pos: freeAddr(t), admin: freeAddr(t)}
 	cfg := strings.NewReplacer("127.0.0.1:8583", h.pos, "127.0.0.1:8580", h.admin,
 		"127.0.0.1:8584", freeAddr(t), "127.0.0.1:8585", freeAddr(t), "data_dir: ./data", "data_dir: "+h.dataDir).Replace(string(def))
+	// issuer data without daily limits and with deep funds: the test counts approvals
+	demo := strings.NewReplacer("daily_amount: 1000000", "daily_amount: 0", "daily_count: 50", "daily_count: 0",
+		"balance: 500000 ", "balance: 900000000000 ").Replace(string(issuer.DemoYAML()))
+	issuerPath := filepath.Join(dir, "issuer.yaml")
+	if err := os.WriteFile(issuerPath, []byte(demo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = strings.Replace(cfg, `data: ""`, "data: "+issuerPath, 1)
 	h.cfg = filepath.Join(dir, "cardswitch.yaml")
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -228,6 +237,27 @@ func TestCrashRecovery(t *testing.T) {
 		kills, len(got.m), len(inJournal), lost, strings.TrimSpace(string(out)))
 	if lost > 0 || len(got.m) == 0 {
 		t.Fatalf("%d acknowledged approvals missing of %d", lost, len(got.m))
+	}
+	// the state replayed from the journal: the account's available balance
+	// is the starting balance less every journaled approval (1.00 each)
+	h.start()
+	defer h.stop(syscall.SIGTERM)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	c, err := client.Dial(h.pos, d, f, nil, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg, _ := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{"2": "4761739001010010", "3": "310000",
+		"11": "999999", "13": "1121", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+	r, err := c.RoundTrip(msg, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("0002840C%012d", int64(900000000000)-100*int64(len(inJournal)))
+	if got := string(r.View.AppendText(nil, 54)); got != want {
+		t.Fatalf("balance after replay %s, want %s (%d journaled approvals)", got, want, len(inJournal))
 	}
 
 }
