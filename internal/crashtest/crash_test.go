@@ -64,7 +64,8 @@ func setup(t *testing.T) *harness {
 	cfg := strings.NewReplacer("127.0.0.1:8583", h.pos, "127.0.0.1:8580", h.admin,
 		"127.0.0.1:8584", freeAddr(t), "127.0.0.1:8585", freeAddr(t), "data_dir: ./data", "data_dir: "+h.dataDir).Replace(string(def))
 	// issuer data without daily limits and with deep funds: the test counts approvals
-	demo := strings.NewReplacer("daily_amount: 1000000", "daily_amount: 0", "daily_count: 50", "daily_count: 0",
+	demo := strings.NewReplacer("    daily_amount: 1000000", "    daily_amount: 0", "    daily_count: 50\n", "    daily_count: 0\n",
+		"merchant_daily_count: 100000", "merchant_daily_count: 0", "terminal_daily_count: 50000", "terminal_daily_count: 0",
 		"balance: 500000 ", "balance: 900000000000 ").Replace(string(issuer.DemoYAML()))
 	issuerPath := filepath.Join(dir, "issuer.yaml")
 	if err := os.WriteFile(issuerPath, []byte(demo), 0o644); err != nil {
