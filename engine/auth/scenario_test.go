@@ -1,0 +1,592 @@
+package auth
+
+// Data-driven scenarios (as etcd-io/raft's datadriven tests): every file in
+// testdata/scenarios/*.txt is one subtest of TestScenarios. The format, one
+// directive per line ('#' starts a comment line, blank lines are ignored):
+//
+//	skip: <reason>            the whole scenario is skipped (a known bug: name it)
+//	replay-skip: <reason>     left out of TestScenarioReplay (a known replay bug)
+//	issuer <file>             issuer data from testdata/issuer/<file>
+//	override <<EOF            YAML merged onto it, up to a line "EOF": maps merge,
+//	...                       lists of maps merge element by name/id/pan, anything
+//	EOF                       else is replaced
+//	alias <NAME>=<PAN> ...    more card names (the built-in ones are in aliases)
+//	set <key>=<value> ...     sticky request attributes (see below)
+//	<MTI> <tt> <key>=<value>... -> <code> [bal=<n>]
+//	                          one request; tt is the processing code's transaction
+//	                          type (00 purchase, 01 cash, 02 void, 20 refund, 30
+//	                          balance); the answer must be <code>, and for a
+//	                          balance inquiry bal= is Decision.Balance
+//	state account=<id> [avail=<n>] [held=<n>] [delta=<n>]
+//	state card=<alias> [usage=<n>] [count=<n>] [pinfails=<n>]
+//	state merchant=<id> [usage=<n>] [count=<n>]
+//	state terminal=<id> [usage=<n>] [count=<n>]
+//	                          state read from inside the package; daily counters
+//	                          read as zero when they belong to another business date
+//	replay                    build a fresh Authorizer, Replay every Outcome so far
+//	                          (with its code) into it and carry on with that one
+//	wait                      let background work finish (Decide starts a purge of
+//	                          the transaction index when the business date moves)
+//
+// Request attributes (defaults in parentheses): card (A: an alias or a
+// PAN), amt (0), stan (a fresh one per line), term (T1), merch (M1), mcc
+// (none: the merchant's), entry (05 chip: the PAN entry mode, field 22's
+// first two digits), pin (none | right | wrong | error: the deterministic
+// PIN verifier's answer; with none the verifier must not be called), exp
+// (field 14, 0: absent), date (business date, 20260115), ldate (local date
+// MMDD: the business date's), today (YYMM, 2601), orig (STAN[@MMDD][/TERM]
+// of the original, defaulting to the request's date and terminal: sets
+// HasOriginal), oclass (the original's MTI class digit, 0 for none;
+// default: the class the scenario sent that Ref with, else 0). PANHash is
+// sha256 of the PAN. Every scenario also runs in TestScenarioReplay.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"gopkg.in/yaml.v3"
+)
+
+// aliases name the cards of testdata/issuer/base.yaml and a few bad numbers.
+var aliases = map[string]string{
+	"A":       "4111110000000013", // ACC-1, standard
+	"B":       "4111110000000021", // ACC-2 (50.00), standard
+	"BLK":     "4111110000000039", // blocked
+	"LOST":    "4111110000000047", // lost
+	"STOL":    "4111110000000054", // stolen
+	"EXP":     "4111110000000062", // expired 2512
+	"G":       "4111110000000070", // ACC-3, gold: no limits
+	"A2":      "4111110000000088", // second card on ACC-1
+	"UNK":     "4111111111111111", // valid Luhn, not on file
+	"BADLUHN": "4111110000000014", // wrong check digit
+	"SHORT":   "4111111116",       // 10 digits
+}
+
+func sha256PAN(pan []byte) [32]byte { return sha256.Sum256(pan) }
+
+// journalEntry is one journaled decision, as Replay takes it.
+type journalEntry struct {
+	outcome []byte
+	code    [2]byte
+}
+
+// world is one running scenario.
+type world struct {
+	t        testing.TB
+	where    string // file:line of the directive being run
+	data     *issuer.Data
+	a        *Authorizer
+	journal  []journalEntry
+	sticky   map[string]string
+	aliases  map[string]string
+	classOf  map[Ref]byte // the class each Ref was sent with
+	nextSTAN uint32
+	date     uint32 // business date of the last request
+	dates    map[uint32]bool
+}
+
+func newWorld(t testing.TB) *world {
+	w := &world{t: t, sticky: map[string]string{}, aliases: map[string]string{}, classOf: map[Ref]byte{}, dates: map[uint32]bool{}, nextSTAN: 100000, date: 20260115}
+	for k, v := range aliases {
+		w.aliases[k] = v
+	}
+	return w
+}
+
+func (w *world) fatalf(format string, args ...any) {
+	w.t.Helper()
+	w.t.Fatalf("%s: %s", w.where, fmt.Sprintf(format, args...))
+}
+
+func (w *world) errorf(format string, args ...any) {
+	w.t.Helper()
+	w.t.Errorf("%s: %s", w.where, fmt.Sprintf(format, args...))
+}
+
+// scenario is a parsed file: its directives with their line numbers.
+type scenario struct {
+	path       string
+	skip       string
+	replaySkip string
+	lines      []scenarioLine
+}
+
+type scenarioLine struct {
+	n    int
+	text string
+	body []byte // an override's YAML
+}
+
+func readScenario(path string) (*scenario, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scenario{path: path}
+	in := bufio.NewScanner(bytes.NewReader(raw))
+	n := 0
+	for in.Scan() {
+		n++
+		line := strings.TrimSpace(in.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+			continue
+		case strings.HasPrefix(line, "skip:"):
+			sc.skip = strings.TrimSpace(line[len("skip:"):])
+			continue
+		case strings.HasPrefix(line, "replay-skip:"):
+			sc.replaySkip = strings.TrimSpace(line[len("replay-skip:"):])
+			continue
+		}
+		l := scenarioLine{n: n, text: line}
+		if strings.HasSuffix(line, "<<EOF") {
+			var body bytes.Buffer
+			for in.Scan() {
+				n++
+				if strings.TrimSpace(in.Text()) == "EOF" {
+					break
+				}
+				body.WriteString(in.Text() + "\n")
+			}
+			l.body = body.Bytes()
+		}
+		sc.lines = append(sc.lines, l)
+	}
+	return sc, in.Err()
+}
+
+func scenarioFiles(t *testing.T) []string {
+	files, err := filepath.Glob(filepath.Join("testdata", "scenarios", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+func TestScenarios(t *testing.T) {
+	for _, f := range scenarioFiles(t) {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			sc, err := readScenario(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.skip != "" {
+				t.Skip("skip: " + sc.skip)
+			}
+			runScenario(t, sc)
+		})
+	}
+}
+
+// runScenario runs every directive and returns the world it leaves.
+func runScenario(t testing.TB, sc *scenario) *world {
+	w := newWorld(t)
+	var base []byte
+	for _, l := range sc.lines {
+		w.where = fmt.Sprintf("%s:%d", sc.path, l.n)
+		word, rest, _ := strings.Cut(l.text, " ")
+		switch word {
+		case "issuer":
+			b, err := os.ReadFile(filepath.Join("testdata", "issuer", strings.TrimSpace(rest)))
+			if err != nil {
+				w.fatalf("%v", err)
+			}
+			base = b
+			w.load(base)
+		case "override":
+			merged, err := mergeYAML(base, l.body)
+			if err != nil {
+				w.fatalf("override: %v", err)
+			}
+			base = merged
+			w.load(base)
+		case "alias":
+			for k, v := range attrs(w, strings.Fields(rest)) {
+				w.aliases[k] = v
+			}
+		case "set":
+			for k, v := range attrs(w, strings.Fields(rest)) {
+				w.sticky[k] = v
+				if k == "date" {
+					w.date = uint32(w.num(v))
+				}
+			}
+		case "state":
+			w.checkState(attrs(w, strings.Fields(rest)))
+		case "replay":
+			w.a = w.replayed()
+		case "wait":
+			time.Sleep(50 * time.Millisecond)
+		default:
+			if w.a == nil {
+				w.fatalf("a request before issuer data")
+			}
+			w.request(l.text)
+		}
+	}
+	return w
+}
+
+// load parses issuer data; before any request it (re)builds the authorizer.
+func (w *world) load(raw []byte) {
+	d, err := issuer.Parse(raw)
+	if err != nil {
+		w.fatalf("%v", err)
+	}
+	w.data = d
+	if w.a == nil || len(w.journal) == 0 {
+		w.a = New(d, sha256PAN)
+		return
+	}
+	w.a.Reload(d)
+}
+
+// replayed is a fresh authorizer rebuilt from the journal.
+func (w *world) replayed() *Authorizer {
+	w.t.Helper()
+	fresh := New(w.data, sha256PAN)
+	for i, j := range w.journal {
+		if err := fresh.Replay(j.outcome, j.code); err != nil {
+			w.fatalf("replay of entry %d: %v", i, err)
+		}
+	}
+	return fresh
+}
+
+func attrs(w *world, fields []string) map[string]string {
+	m := map[string]string{}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			w.fatalf("%q is not key=value", f)
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func (w *world) num(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		w.fatalf("%q is not a number", s)
+	}
+	return n
+}
+
+// request runs one request line and checks its answer.
+func (w *world) request(line string) {
+	w.t.Helper()
+	lhs, rhs, ok := strings.Cut(line, "->")
+	if !ok {
+		w.fatalf("a request needs -> <code>")
+	}
+	f := strings.Fields(lhs)
+	if len(f) < 2 {
+		w.fatalf("a request is <MTI> <tt> [key=value...]")
+	}
+	r, pin := w.build(f[0], f[1], attrs(w, f[2:]))
+	want := strings.Fields(rhs)
+	if len(want) == 0 {
+		w.fatalf("no expected code")
+	}
+	d, called := decideWith(w.a, r, pin)
+	if called && pin == "none" {
+		w.errorf("PIN verifier called without a PIN block")
+	}
+	w.record(d)
+	w.classOf[r.Ref()] = r.MTI.Class()
+	if d.Code != want[0] {
+		w.errorf("%s: got %s, want %s", strings.TrimSpace(lhs), d.Code, want[0])
+	}
+	if d.Approved != (d.Code == Approved) {
+		w.errorf("Approved=%v with code %s", d.Approved, d.Code)
+	}
+	for k, v := range attrs(w, want[1:]) {
+		switch k {
+		case "bal":
+			if d.Balance != w.num(v) {
+				w.errorf("balance %d, want %s", d.Balance, v)
+			}
+		default:
+			w.fatalf("unknown expectation %q", k)
+		}
+	}
+}
+
+// record journals a decision as the engine does: its outcome and code.
+func (w *world) record(d Decision) {
+	if len(d.Outcome) == 0 {
+		return
+	}
+	var c [2]byte
+	copy(c[:], d.Code)
+	w.journal = append(w.journal, journalEntry{append([]byte(nil), d.Outcome...), c})
+}
+
+var errHSM = errors.New("test: HSM down")
+
+// decideWith decides with a deterministic PIN verifier and reports
+// whether it was called.
+func decideWith(a *Authorizer, r *Request, pin string) (Decision, bool) {
+	called := false
+	d := a.Decide(r, func(*issuer.Card) (bool, error) {
+		called = true
+		switch pin {
+		case "right":
+			return true, nil
+		case "error":
+			return false, errHSM
+		}
+		return false, nil
+	})
+	return d, called
+}
+
+// build makes a Request from the line's attributes over the sticky ones.
+func (w *world) build(mti, tt string, own map[string]string) (*Request, string) {
+	m := map[string]string{"card": "A", "amt": "0", "term": "T1", "merch": "M1", "entry": "05",
+		"pin": "none", "date": "20260115", "today": "2601"}
+	for k, v := range w.sticky {
+		m[k] = v
+	}
+	for k, v := range own {
+		m[k] = v
+	}
+	mt, ok := codec.ParseMTI(mti)
+	if !ok {
+		w.fatalf("bad MTI %q", mti)
+	}
+	pan := m["card"]
+	if p, ok := w.aliases[pan]; ok {
+		pan = p
+	}
+	r := &Request{MTI: mt, Proc: uint32(w.num(tt)) * 10000, PAN: []byte(pan), PANHash: sha256PAN([]byte(pan)),
+		Amount: w.num(m["amt"]), Terminal: m["term"], Merchant: m["merch"], MCC: m["mcc"],
+		EntryMode: uint32(w.num(m["entry"])) * 10, HasPIN: m["pin"] != "none",
+		BusinessDate: uint32(w.num(m["date"])), Today: uint32(w.num(m["today"]))}
+	if v, ok := m["exp"]; ok {
+		r.Expiry = uint32(w.num(v))
+	}
+	r.LocalDate = r.BusinessDate % 10000
+	if v, ok := m["ldate"]; ok {
+		r.LocalDate = uint32(w.num(v))
+	}
+	if v, ok := m["stan"]; ok {
+		r.STAN = uint32(w.num(v))
+	} else {
+		w.nextSTAN++
+		r.STAN = w.nextSTAN
+	}
+	w.date = r.BusinessDate
+	w.dates[r.BusinessDate] = true
+	if v, ok := m["orig"]; ok {
+		r.HasOriginal = true
+		r.Original = w.ref(v, r)
+		r.OriginalClass = w.classOf[r.Original]
+	}
+	if v, ok := m["oclass"]; ok {
+		r.OriginalClass = byte(w.num(v)) + '0'
+		if v == "0" {
+			r.OriginalClass = 0
+		}
+	}
+	switch m["pin"] {
+	case "none", "right", "wrong", "error":
+	default:
+		w.fatalf("pin=%s: none, right, wrong or error", m["pin"])
+	}
+	return r, m["pin"]
+}
+
+// ref reads STAN[@MMDD][/TERM]; the date and terminal default to the request's.
+func (w *world) ref(s string, r *Request) Ref {
+	ref := Ref{Terminal: r.Terminal, LocalDate: r.LocalDate}
+	if i := strings.Index(s, "/"); i >= 0 {
+		ref.Terminal, s = s[i+1:], s[:i]
+	}
+	if i := strings.Index(s, "@"); i >= 0 {
+		ref.LocalDate, s = uint32(w.num(s[i+1:])), s[:i]
+	}
+	ref.STAN = uint32(w.num(s))
+	return ref
+}
+
+// checkState compares state read from inside the package.
+func (w *world) checkState(m map[string]string) {
+	w.t.Helper()
+	got := map[string]int64{}
+	switch {
+	case m["account"] != "":
+		avail, held, delta := accountState(w.a, m["account"])
+		got["avail"], got["held"], got["delta"] = avail, held, delta
+		delete(m, "account")
+	case m["card"] != "":
+		pan := m["card"]
+		if p, ok := w.aliases[pan]; ok {
+			pan = p
+		}
+		u, fails := cardState(w.a, sha256PAN([]byte(pan)), w.date)
+		got["usage"], got["count"], got["pinfails"] = u.amount, int64(u.count), int64(fails)
+		delete(m, "card")
+	case m["merchant"] != "":
+		u := acceptorState(w.a.merchants, m["merchant"], w.date)
+		got["usage"], got["count"] = u.amount, int64(u.count)
+		delete(m, "merchant")
+	case m["terminal"] != "":
+		u := acceptorState(w.a.terminals, m["terminal"], w.date)
+		got["usage"], got["count"] = u.amount, int64(u.count)
+		delete(m, "terminal")
+	default:
+		w.fatalf("state of what? account=, card=, merchant= or terminal=")
+	}
+	for k, v := range m {
+		g, ok := got[k]
+		if !ok {
+			w.fatalf("unknown state %q", k)
+		}
+		if g != w.num(v) {
+			w.errorf("state %s = %d, want %s", k, g, v)
+		}
+	}
+}
+
+// accountState reads available, held and the movements since load.
+func accountState(a *Authorizer, id string) (avail, held, delta int64) {
+	acc := a.accounts.get(id)
+	acc.mu.Lock()
+	defer acc.mu.Unlock()
+	balance := a.Data().Account(id).Balance + acc.delta
+	return balance - acc.held, acc.held, acc.delta
+}
+
+// cardState reads a card's daily usage and wrong PINs on a business date.
+func cardState(a *Authorizer, h [32]byte, date uint32) (counter, int) {
+	c, ok := a.snap.Load().byHash[h]
+	if !ok {
+		return counter{}, 0
+	}
+	acc := a.accounts.get(c.Account)
+	acc.mu.Lock()
+	defer acc.mu.Unlock()
+	cs := a.cards.get(h)
+	u, fails := cs.usage, 0
+	if u.date != date {
+		u = counter{}
+	}
+	if cs.pinFails.date == date {
+		fails = cs.pinFails.count
+	}
+	return u, fails
+}
+
+func acceptorState(m *shardMap[string, acceptor], id string, date uint32) counter {
+	x := m.get(id)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.usage.date != date {
+		return counter{}
+	}
+	return x.usage
+}
+
+// mergeYAML merges over onto base (see the format above).
+func mergeYAML(base, over []byte) ([]byte, error) {
+	var b, o any
+	if err := yaml.Unmarshal(base, &b); err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(over, &o); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(merge(b, o))
+}
+
+func merge(b, o any) any {
+	switch ov := o.(type) {
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok {
+			return o
+		}
+		for k, v := range ov {
+			bm[k] = merge(bm[k], v)
+		}
+		return bm
+	case []any:
+		bl, ok := b.([]any)
+		if !ok {
+			return o
+		}
+		for _, e := range ov {
+			i := indexByKey(bl, e)
+			if i < 0 {
+				if elemKey(e) == "" {
+					return o // not a keyed list: replaced whole
+				}
+				bl = append(bl, e)
+				continue
+			}
+			bl[i] = merge(bl[i], e)
+		}
+		return bl
+	}
+	return o
+}
+
+func elemKey(e any) string {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return ""
+	}
+	for _, k := range []string{"name", "id", "pan"} {
+		if v, ok := m[k]; ok {
+			return k + "=" + fmt.Sprint(v)
+		}
+	}
+	return ""
+}
+
+func indexByKey(l []any, e any) int {
+	k := elemKey(e)
+	if k == "" {
+		return -1
+	}
+	for i, x := range l {
+		if elemKey(x) == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestMergeYAML keeps the override rule honest.
+func TestMergeYAML(t *testing.T) {
+	got, err := mergeYAML([]byte("a: 1\nl: [{name: x, v: 1}, {name: y, v: 2}]\ns: [1, 2]\n"),
+		[]byte("l: [{name: y, v: 3}, {name: z}]\ns: [9]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m any
+	if err := yaml.Unmarshal(got, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"a": 1, "s": []any{9}, "l": []any{
+		map[string]any{"name": "x", "v": 1}, map[string]any{"name": "y", "v": 3}, map[string]any{"name": "z"}}}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("merge: %v, want %v", m, want)
+	}
+}
