@@ -26,8 +26,11 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 		if code := completion(s, r, original, &e); code != "" {
 			return Decision{Code: code}
 		}
+		if original.eff.cardHash != r.PANHash {
+			return Decision{Code: OriginalMissing} // not this card's pre-authorization
+		}
 	case KindVoid:
-		return a.void(r, c.Account, cs, acc, original)
+		return a.void(r, acc, original)
 	case KindPreauth:
 		e.hold, e.usage, e.count = r.Amount, r.Amount, 1
 		t.held = r.Amount
@@ -37,28 +40,43 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 	if code := a.checkLimits(s, r, c, cs, &e); code != "" {
 		return Decision{Code: code}
 	}
-	if need := e.debit + e.hold; need > 0 && need > available+releasedBy(&e) {
+	if need := e.debit + e.hold; need > 0 && need > available { // a completion needs only what exceeds its hold
 		return Decision{Code: NoFunds}
 	}
 	if code := a.takeAcceptors(s, r, &e); code != "" {
 		return Decision{Code: code}
 	}
 	a.do(acc, cs, &e, 1)
-	t.eff, t.applied = e, true
+	t.eff, t.delta, t.applied = e, e, true
 	if kind == KindCompletion {
-		original.held = 0 // the hold is taken: it cannot be completed twice
+		absorb(original, t)
 	}
 	return Decision{Code: Approved, Approved: true}
+}
+
+// absorb makes a completion own its pre-authorization: the pre-auth can be
+// neither completed nor undone any more, and undoing the completion undoes
+// both (the debit, the hold's usage; the hold stays released). t.eff holds
+// the delta the completion applied, and becomes the combined effect.
+func absorb(pre, t *txn) {
+	combined := t.eff
+	combined.hold = t.eff.hold + pre.eff.hold // the hold was placed, then released: 0
+	combined.usage = t.eff.usage + pre.eff.usage
+	combined.count = t.eff.count + pre.eff.count
+	t.eff = combined
+	pre.held, pre.applied, pre.completed = 0, false, true
 }
 
 // completion takes a pre-authorization's hold: at most the held amount
 // plus the tolerance, releasing the hold.
 func completion(s *snapshot, r *Request, pre *txn, e *effect) string {
 	switch {
-	case pre == nil || pre.kind != KindPreauth || !pre.applied:
+	case pre == nil || pre.kind != KindPreauth:
 		return OriginalMissing
-	case pre.held <= 0:
-		return InvalidTxn // completed already, or reversed
+	case pre.completed:
+		return InvalidTxn // completed already
+	case !pre.applied || pre.held <= 0:
+		return OriginalMissing // reversed: nothing is held any more
 	case r.Amount*100 > pre.held*int64(100+s.data.CompletionTolerancePercent):
 		return InvalidAmount
 	}
@@ -68,15 +86,18 @@ func completion(s *snapshot, r *Request, pre *txn, e *effect) string {
 	return ""
 }
 
-// void undoes a purchase or completion of the same business day.
-func (a *Authorizer) void(r *Request, accountID string, cs *card, acc *account, orig *txn) Decision {
+// void undoes a purchase or completion of the same card, the same
+// business day: 25 when there is no such original, 12 when it cannot be
+// voided (another kind, another card or day, voided or reversed already).
+func (a *Authorizer) void(r *Request, acc *account, orig *txn) Decision {
 	switch {
-	case orig == nil || !orig.applied || (orig.kind != KindPurchase && orig.kind != KindCompletion):
+	case orig == nil || orig.code == [2]byte{}:
 		return Decision{Code: OriginalMissing}
-	case orig.date != r.BusinessDate || orig.eff.account != accountID:
+	case !orig.applied || (orig.kind != KindPurchase && orig.kind != KindCompletion),
+		orig.date != r.BusinessDate || orig.eff.cardHash != r.PANHash:
 		return Decision{Code: InvalidTxn}
 	}
-	a.undo(acc, cs, orig)
+	a.undo(acc, a.cards.get(orig.eff.cardHash), orig)
 	orig.voided = true
 	return Decision{Code: Approved, Approved: true}
 }
@@ -89,14 +110,6 @@ func (a *Authorizer) undo(acc *account, cs *card, t *txn) {
 	a.do(acc, cs, &t.eff, -1)
 	a.undoAcceptors(&t.eff)
 	t.applied = false
-}
-
-// releasedBy is what a completion gives back from its hold before it debits.
-func releasedBy(e *effect) int64 {
-	if e.hold < 0 {
-		return -e.hold
-	}
-	return 0
 }
 
 // checkPIN verifies a PIN block, counting wrong PINs per card per day.
@@ -154,7 +167,7 @@ func entryLimit(p *issuer.Profile, c entryClass) int64 {
 // takeAcceptors checks and takes the merchant's and terminal's daily
 // limits, in that order (the lock order).
 func (a *Authorizer) takeAcceptors(s *snapshot, r *Request, e *effect) string {
-	if e.usage <= 0 && e.count == 0 {
+	if e.usage == 0 && e.count == 0 {
 		return ""
 	}
 	lim := s.data.Acceptor
@@ -165,6 +178,7 @@ func (a *Authorizer) takeAcceptors(s *snapshot, r *Request, e *effect) string {
 	defer t.mu.Unlock()
 	mu, tu := m.usage.on(e.date), t.usage.on(e.date)
 	switch {
+	case e.usage <= 0 && e.count <= 0: // a completion below its hold gives usage back: no limit to check
 	case over(lim.MerchantDailyAmount, mu.amount+e.usage), over(lim.TerminalDailyAmount, tu.amount+e.usage):
 		return OverAmount
 	case lim.MerchantDailyCount > 0 && mu.count+e.count > lim.MerchantDailyCount,

@@ -123,7 +123,7 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier) Decision {
 	own.m[key] = t
 	var eff *effect
 	if t.applied {
-		eff = &t.eff
+		eff = &t.delta
 	}
 	d.Outcome = encodeOutcome(kind, key, r.Original, r.OriginalClass, eff, kind == KindVoid && d.Approved)
 	return d

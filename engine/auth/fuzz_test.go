@@ -41,17 +41,18 @@ const (
 
 // mtxn is the model's view of one transaction.
 type mtxn struct {
-	kind     Kind
-	amount   int64
-	date     uint32
-	applied  bool  // its effect is in force
-	reversed bool  // a reversal named it: another one does nothing
-	debit    int64 // its effect, as the spec says it
-	hold     int64
-	usage    int64
-	count    int
-	held     int64 // a pre-authorization's completable hold
-	pre      *mtxn // a completion's pre-authorization
+	kind      Kind
+	amount    int64
+	date      uint32
+	applied   bool  // its effect is in force
+	reversed  bool  // a reversal named it: another one does nothing
+	debit     int64 // its effect, as the spec says it
+	hold      int64
+	usage     int64
+	count     int
+	held      int64 // a pre-authorization's completable hold
+	pre       *mtxn // a completion's pre-authorization
+	completed bool  // a pre-authorization a completion absorbed
 }
 
 // sent is a message the fuzz sent first time, to repeat or duplicate.
@@ -250,10 +251,12 @@ func (m *model) complete(preKey txnKey, pct int64) {
 	switch {
 	case m.late(r):
 		want = DoNotHonour
-	case pre.kind != KindPreauth || !pre.applied:
+	case pre.kind != KindPreauth:
 		want = OriginalMissing
-	case pre.held <= 0:
+	case pre.completed:
 		want = InvalidTxn
+	case !pre.applied || pre.held <= 0:
+		want = OriginalMissing
 	case amount*100 > pre.held*115:
 		want = InvalidAmount
 	case amount-pre.held > 0 && (amount > fzPerTxn || m.usage+amount-pre.held > fzDaily):
@@ -263,8 +266,11 @@ func (m *model) complete(preKey txnKey, pct int64) {
 	}
 	m.send(r, want)
 	if want == Approved {
-		m.apply(k, &mtxn{kind: KindCompletion, amount: amount, debit: amount, hold: -pre.held, usage: amount - pre.held, pre: pre})
-		pre.held = 0
+		t := &mtxn{kind: KindCompletion, amount: amount, debit: amount, hold: -pre.held, usage: amount - pre.held, pre: pre}
+		m.apply(k, t)
+		// the completion absorbs its pre-authorization: undoing it undoes both
+		t.hold, t.usage, t.count = t.hold+pre.hold, t.usage+pre.usage, t.count+pre.count
+		pre.held, pre.applied, pre.completed = 0, false, true
 	} else if m.txns[k] == nil {
 		m.txns[k] = &mtxn{kind: KindCompletion}
 	}
@@ -279,12 +285,10 @@ func (m *model) void(origKey txnKey) {
 	switch {
 	case m.late(r):
 		want = []string{DoNotHonour}
-	case o == nil || !o.applied:
+	case o == nil:
 		want = []string{OriginalMissing}
-	case o.kind != KindPurchase && o.kind != KindCompletion:
-		want = []string{OriginalMissing, InvalidTxn} // BUG-9: the issue says 12
-	case o.date != m.date:
-		want = []string{InvalidTxn}
+	case !o.applied, o.kind != KindPurchase && o.kind != KindCompletion, o.date != m.date:
+		want = []string{InvalidTxn} // found, but it cannot be voided
 	}
 	m.send(r, want...)
 	if want[0] == Approved {

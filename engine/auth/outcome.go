@@ -145,14 +145,16 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 		r := &Request{Original: o.orig, OriginalClass: o.origClass}
 		own.m[o.key] = &txn{kind: KindReversal, code: respCode}
 		if t, okey := a.findOriginal(r, orig); t == nil {
-			orig.m[okey] = &txn{reversed: true}
+			for _, k := range a.rememberKeys(r, okey) {
+				orig.m[k] = &txn{reversed: true}
+			}
 		} else if !t.reversed {
 			t.reversed = true
 			a.undoLocked(t)
 		}
 		return nil
 	}
-	t := &txn{kind: o.kind, code: respCode, eff: o.eff, date: o.eff.date}
+	t := &txn{kind: o.kind, code: respCode, eff: o.eff, delta: o.eff, date: o.eff.date}
 	if prev, ok := own.m[o.key]; ok && prev.reversed && prev.code == [2]byte{} {
 		prev.code = respCode // the late original that was declined
 		return nil
@@ -189,7 +191,7 @@ func (a *Authorizer) redo(t *txn) {
 	}
 	if t.kind == KindCompletion {
 		if pre := a.shard(t.eff.holdRef).m[txnKey{t.eff.holdRef, '1'}]; pre != nil {
-			pre.held = 0
+			absorb(pre, t)
 		}
 	}
 }

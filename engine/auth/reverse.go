@@ -16,7 +16,9 @@ func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 	orig, okey := a.findOriginal(r, origShard)
 	switch {
 	case orig == nil: // not seen yet: remember, so a late original is declined
-		origShard.m[okey] = &txn{reversed: true, date: r.BusinessDate}
+		for _, k := range a.rememberKeys(r, okey) {
+			origShard.m[k] = &txn{reversed: true, date: r.BusinessDate}
+		}
 	case !orig.reversed:
 		orig.reversed = true
 		if orig.applied {
@@ -27,6 +29,15 @@ func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 		}
 	}
 	return Decision{Code: Approved, Approved: true, Outcome: encodeOutcome(KindReversal, key, r.Original, r.OriginalClass, nil, true)}
+}
+
+// rememberKeys: a reversal that names its original's class (field 90) is
+// remembered under it; one that does not, under both classes it could be.
+func (a *Authorizer) rememberKeys(r *Request, k txnKey) []txnKey {
+	if r.OriginalClass != 0 {
+		return []txnKey{k}
+	}
+	return []txnKey{{r.Original, '2'}, {r.Original, '1'}}
 }
 
 // findOriginal looks the reversed transaction up by the class field 90

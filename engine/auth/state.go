@@ -99,16 +99,18 @@ type effect struct {
 
 // txn is a transaction the switch has answered, by its Ref.
 type txn struct {
-	kind     Kind
-	mti      [4]byte // the original MTI (repeat flag cleared)
-	code     [2]byte
-	approval [6]byte
-	eff      effect
-	applied  bool // eff took place and has not been undone
-	reversed bool // a reversal arrived (before or after the original)
-	voided   bool
-	held     int64 // a pre-authorization's hold still outstanding
-	date     uint32
+	kind      Kind
+	mti       [4]byte // the original MTI (repeat flag cleared)
+	code      [2]byte
+	approval  [6]byte
+	eff       effect
+	delta     effect // what the decision applied (journaled); eff grows when a completion absorbs its pre-auth
+	applied   bool   // eff took place and has not been undone
+	reversed  bool   // a reversal arrived (before or after the original)
+	voided    bool
+	completed bool  // a pre-authorization a completion took
+	held      int64 // a pre-authorization's hold still outstanding
+	date      uint32
 }
 
 // txnKey names an answered message: its Ref and MTI class ('1'
