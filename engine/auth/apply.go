@@ -11,7 +11,9 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
 	cs := a.cards.get(r.PANHash)
-	if code := a.checkPIN(s, r, c, cs, verify); code != "" {
+	code, ev := a.checkPIN(s, r, c, cs, verify)
+	t.pinEvent, t.cardHash = ev, r.PANHash
+	if code != "" {
 		return Decision{Code: code}
 	}
 	balance := s.data.Account(c.Account).Balance + acc.delta
@@ -77,7 +79,7 @@ func completion(s *snapshot, r *Request, pre *txn, e *effect) string {
 		return InvalidTxn // completed already
 	case !pre.applied || pre.held <= 0:
 		return OriginalMissing // reversed: nothing is held any more
-	case r.Amount*100 > pre.held*int64(100+s.data.CompletionTolerancePercent):
+	case r.Amount*100 > pre.held*int64(100+s.data.Tolerance()):
 		return InvalidAmount
 	}
 	e.hold, e.debit = -pre.held, r.Amount
@@ -112,28 +114,29 @@ func (a *Authorizer) undo(acc *account, cs *card, t *txn) {
 	t.applied = false
 }
 
-// checkPIN verifies a PIN block, counting wrong PINs per card per day.
-func (a *Authorizer) checkPIN(s *snapshot, r *Request, c *issuer.Card, cs *card, verify PINVerifier) string {
+// checkPIN verifies a PIN block, counting wrong PINs per card per day; it
+// reports the event to journal (pinWrong, pinRight).
+func (a *Authorizer) checkPIN(s *snapshot, r *Request, c *issuer.Card, cs *card, verify PINVerifier) (string, byte) {
 	if !r.HasPIN {
-		return ""
+		return "", 0
 	}
 	fails := cs.pinFails.on(r.BusinessDate)
 	if fails.count >= s.data.PINTries {
-		return PINTriesOver
+		return PINTriesOver, 0
 	}
 	right, err := verify(c)
 	switch {
 	case err != nil:
-		return System
+		return System, 0
 	case !right:
 		fails.count++
 		if fails.count >= s.data.PINTries {
-			return PINTriesOver
+			return PINTriesOver, pinWrong
 		}
-		return WrongPIN
+		return WrongPIN, pinWrong
 	}
 	fails.count = 0
-	return ""
+	return "", pinRight
 }
 
 // checkLimits: per transaction, by entry mode, and the card's daily

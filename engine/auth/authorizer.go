@@ -109,15 +109,15 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier) Decision {
 		return a.reverse(r, own, orig)
 	}
 	key := txnKey{r.Ref(), r.MTI.Class()}
-	if prev, ok := own.m[key]; ok {
+	if prev, ok := own.m[key]; ok && live(prev, r.BusinessDate) {
 		return a.again(r, key, prev)
 	}
 	var original *txn
 	switch kind {
 	case KindCompletion:
-		original = orig.m[txnKey{r.Original, '1'}]
+		original = lookup(orig, txnKey{r.Original, '1'}, r.BusinessDate)
 	case KindVoid:
-		original = orig.m[txnKey{r.Original, '2'}]
+		original = lookup(orig, txnKey{r.Original, '2'}, r.BusinessDate)
 	}
 	d, t := a.decideNew(r, kind, verify, original)
 	own.m[key] = t
@@ -125,8 +125,16 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier) Decision {
 	if t.applied {
 		eff = &t.delta
 	}
-	d.Outcome = encodeOutcome(kind, key, r.Original, r.OriginalClass, eff, kind == KindVoid && d.Approved)
+	d.Outcome = encodeOutcome(kind, key, r.Original, r.OriginalClass, eff, kind == KindVoid && d.Approved, r.BusinessDate, t)
 	return d
+}
+
+// lookup finds a transaction still in the index on business date today.
+func lookup(sh *txnShard, k txnKey, today uint32) *txn {
+	if t, ok := sh.m[k]; ok && live(t, today) {
+		return t
+	}
+	return nil
 }
 
 // refersBack reports kinds that name an original transaction.
@@ -155,7 +163,7 @@ func (a *Authorizer) again(r *Request, key txnKey, prev *txn) Decision {
 	case prev.code == [2]byte{} && prev.reversed: // only the reversal was seen
 		prev.code, prev.kind = [2]byte{'0', '5'}, r.Kind()
 		prev.mti = r.MTI.Original()
-		return Decision{Code: DoNotHonour, Outcome: encodeOutcome(prev.kind, key, r.Original, r.OriginalClass, nil, false)}
+		return Decision{Code: DoNotHonour, Outcome: encodeOutcome(prev.kind, key, r.Original, r.OriginalClass, nil, false, r.BusinessDate, nil)}
 	case r.MTI.IsRepeat():
 		return Decision{Code: string(prev.code[:]), Approved: prev.code == [2]byte{'0', '0'}}
 	}
@@ -245,27 +253,27 @@ func atou(s string) uint32 {
 
 func uintptrOf(s *txnShard) uintptr { return uintptr(unsafe.Pointer(s)) }
 
-// rollover starts a new business date: transactions older than the day
-// before are dropped from the index in the background (the previous day
-// stays, for late reversals and repeats). Daily usage starts again by
-// itself (counters are dated); holds and movements carry over.
+// rollover starts a new business date: transactions past the retention
+// are dropped from the index in the background. Daily usage starts again
+// by itself (counters are dated); holds and movements carry over.
 func (a *Authorizer) rollover(date uint32) {
 	prev := a.day.Load()
 	if date <= prev || !a.day.CompareAndSwap(prev, date) {
 		return
 	}
 	if prev != 0 {
-		go a.purge(prev)
+		go a.purge(date)
 	}
 }
 
-// purge drops transactions dated before keep, one shard at a time.
-func (a *Authorizer) purge(keep uint32) {
+// purge drops, one shard at a time, the transactions no longer live on
+// business date today (lookups ignore them already: it only frees memory).
+func (a *Authorizer) purge(today uint32) {
 	for i := range a.txns {
 		sh := &a.txns[i]
 		sh.mu.Lock()
 		for k, t := range sh.m {
-			if t.date < keep {
+			if !live(t, today) {
 				delete(sh.m, k)
 			}
 		}

@@ -54,12 +54,12 @@ func TestRolloverDropsOldTransactions(t *testing.T) {
 			t.Fatalf("%d: %s", day, d.Code)
 		}
 	}
-	a.purge(20261122) // what the rollover to the 23rd starts in the background
+	a.purge(20261130) // what the rollover to the 30th starts in the background
 	count := 0
 	for i := range a.txns {
 		count += len(a.txns[i].m)
 	}
-	if count != 2 {
-		t.Fatalf("%d transactions kept, want the 22nd and the 23rd", count)
+	if count != 1 {
+		t.Fatalf("%d transactions kept, want the 23rd's only (%d days of retention)", count, retentionDays)
 	}
 }

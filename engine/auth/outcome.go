@@ -12,8 +12,10 @@ import (
 const outcomeVersion = 1
 
 const (
-	flagApplied = 1 << iota // the effect below took place
-	flagUndo                // it undid its original (a reversal, an approved void)
+	flagApplied  = 1 << iota // the effect below took place
+	flagUndo                 // it undid its original (a reversal, an approved void)
+	flagPINWrong             // a wrong PIN was counted on the card below
+	flagPINRight             // a right PIN cleared the card's count
 )
 
 func appendRef(b []byte, r Ref) []byte {
@@ -23,7 +25,7 @@ func appendRef(b []byte, r Ref) []byte {
 	return binary.AppendUvarint(b, uint64(r.LocalDate))
 }
 
-func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, undo bool) []byte {
+func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, undo bool, date uint32, t *txn) []byte {
 	flags := byte(0)
 	if e != nil {
 		flags |= flagApplied
@@ -31,9 +33,19 @@ func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, u
 	if undo {
 		flags |= flagUndo
 	}
+	if t != nil && t.pinEvent == pinWrong {
+		flags |= flagPINWrong
+	}
+	if t != nil && t.pinEvent == pinRight {
+		flags |= flagPINRight
+	}
 	b := []byte{outcomeVersion, byte(kind), flags, key.class, origClass}
+	b = binary.AppendUvarint(b, uint64(date))
 	b = appendRef(b, key.ref)
 	b = appendRef(b, orig)
+	if flags&(flagPINWrong|flagPINRight) != 0 {
+		b = append(b, t.cardHash[:]...)
+	}
 	if e == nil {
 		return b
 	}
@@ -53,6 +65,8 @@ func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, u
 type outcome struct {
 	kind      Kind
 	flags     byte
+	date      uint32
+	pinCard   [32]byte
 	key       txnKey
 	orig      Ref
 	origClass byte
@@ -108,7 +122,15 @@ func decodeOutcome(b []byte) (outcome, error) {
 	}
 	o.kind, o.flags, o.key.class, o.origClass = Kind(b[1]), b[2], b[3], b[4]
 	r := &reader{b: b[5:]}
+	o.date = uint32(r.uvarint())
 	o.key.ref, o.orig = r.ref(), r.ref()
+	if o.flags&(flagPINWrong|flagPINRight) != 0 {
+		if len(r.b) < 32 {
+			return o, errOutcome
+		}
+		copy(o.pinCard[:], r.b[:32])
+		r.b = r.b[32:]
+	}
 	if o.flags&flagApplied != 0 {
 		o.eff.account = r.str()
 		if len(r.b) < 32 {
@@ -138,11 +160,15 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 	if err != nil {
 		return err
 	}
+	if o.date > a.day.Load() {
+		a.day.Store(o.date) // replay runs alone, before traffic
+	}
+	a.replayPIN(&o)
 	own, orig := a.shard(o.key.ref), a.shard(o.orig)
 	unlock := lockPair(own, orig)
 	defer unlock()
 	if o.kind == KindReversal {
-		r := &Request{Original: o.orig, OriginalClass: o.origClass}
+		r := &Request{Original: o.orig, OriginalClass: o.origClass, BusinessDate: o.date}
 		own.m[o.key] = &txn{kind: KindReversal, code: respCode}
 		if t, okey := a.findOriginal(r, orig); t == nil {
 			for _, k := range a.rememberKeys(r, okey) {
@@ -154,8 +180,8 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 		}
 		return nil
 	}
-	t := &txn{kind: o.kind, code: respCode, eff: o.eff, delta: o.eff, date: o.eff.date}
-	if prev, ok := own.m[o.key]; ok && prev.reversed && prev.code == [2]byte{} {
+	t := &txn{kind: o.kind, code: respCode, eff: o.eff, delta: o.eff, date: o.date}
+	if prev, ok := own.m[o.key]; ok && prev.reversed && prev.code == [2]byte{} && live(prev, o.date) {
 		prev.code = respCode // the late original that was declined
 		return nil
 	}
@@ -164,12 +190,25 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 		a.redo(t)
 	}
 	if o.flags&flagUndo != 0 { // an approved void
-		if v := orig.m[txnKey{o.orig, '2'}]; v != nil {
+		if v := lookup(orig, txnKey{o.orig, '2'}, o.date); v != nil {
 			v.voided = true
 			a.undoLocked(v)
 		}
 	}
 	return nil
+}
+
+// replayPIN counts a journaled wrong PIN, or clears the count on a right one.
+func (a *Authorizer) replayPIN(o *outcome) {
+	if o.flags&(flagPINWrong|flagPINRight) == 0 {
+		return
+	}
+	f := a.cards.get(o.pinCard).pinFails.on(o.date)
+	if o.flags&flagPINWrong != 0 {
+		f.count++
+	} else {
+		f.count = 0
+	}
 }
 
 // redo applies a replayed effect to account, card and acceptors.
@@ -190,7 +229,7 @@ func (a *Authorizer) redo(t *txn) {
 		t.held = t.eff.hold
 	}
 	if t.kind == KindCompletion {
-		if pre := a.shard(t.eff.holdRef).m[txnKey{t.eff.holdRef, '1'}]; pre != nil {
+		if pre := lookup(a.shard(t.eff.holdRef), txnKey{t.eff.holdRef, '1'}, t.date); pre != nil {
 			absorb(pre, t)
 		}
 	}

@@ -6,7 +6,7 @@ package auth
 // is remembered, so the original arriving later is declined.
 func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 	key := txnKey{r.Ref(), '4'}
-	if prev, ok := own.m[key]; ok {
+	if prev, ok := own.m[key]; ok && live(prev, r.BusinessDate) {
 		if r.MTI.IsRepeat() {
 			return Decision{Code: string(prev.code[:]), Approved: true}
 		}
@@ -28,7 +28,7 @@ func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 			acc.mu.Unlock()
 		}
 	}
-	return Decision{Code: Approved, Approved: true, Outcome: encodeOutcome(KindReversal, key, r.Original, r.OriginalClass, nil, true)}
+	return Decision{Code: Approved, Approved: true, Outcome: encodeOutcome(KindReversal, key, r.Original, r.OriginalClass, nil, true, r.BusinessDate, nil)}
 }
 
 // rememberKeys: a reversal that names its original's class (field 90) is
@@ -49,7 +49,7 @@ func (a *Authorizer) findOriginal(r *Request, sh *txnShard) (*txn, txnKey) {
 	}
 	for _, c := range classes {
 		k := txnKey{r.Original, c}
-		if t, ok := sh.m[k]; ok {
+		if t := lookup(sh, k, r.BusinessDate); t != nil {
 			return t, k
 		}
 	}

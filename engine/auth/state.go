@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"sync"
+	"time"
 )
 
 const shardCount = 64 // a power of two; bounds lock contention, not memory
@@ -111,6 +112,33 @@ type txn struct {
 	completed bool  // a pre-authorization a completion took
 	held      int64 // a pre-authorization's hold still outstanding
 	date      uint32
+	pinEvent  byte     // pinWrong or pinRight: journaled, so PIN tries survive a restart
+	cardHash  [32]byte // the card of a PIN event
+}
+
+const (
+	pinWrong = 1
+	pinRight = 2
+)
+
+// retentionDays is how long answered transactions stay in the index, so
+// late reversals, repeats, completions and voids find them (open
+// pre-authorizations stay until completed or reversed). Lookups ignore
+// older entries, so whether the background purge has run changes nothing.
+const retentionDays = 7
+
+// live reports whether t still counts on business date today.
+func live(t *txn, today uint32) bool {
+	if t.date == 0 || (t.kind == KindPreauth && t.applied && t.held > 0) {
+		return true
+	}
+	return dayNumber(today)-dayNumber(t.date) <= retentionDays
+}
+
+// dayNumber turns YYYYMMDD into a day count, for date differences.
+func dayNumber(d uint32) int64 {
+	y, m, day := int(d/10000), time.Month(d/100%100), int(d%100)
+	return time.Date(y, m, day, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
 // txnKey names an answered message: its Ref and MTI class ('1'

@@ -98,7 +98,7 @@ type Data struct {
 	PINTries int `yaml:"pin_tries"`
 	// CompletionTolerancePercent is how much a pre-authorization's completion
 	// may exceed the held amount; default 15.
-	CompletionTolerancePercent int        `yaml:"completion_tolerance_percent"`
+	CompletionTolerancePercent *int       `yaml:"completion_tolerance_percent"`
 	Accounts                   []Account  `yaml:"accounts"`
 	Cards                      []Card     `yaml:"cards"`
 	Merchants                  []Merchant `yaml:"merchants"`
@@ -198,10 +198,7 @@ func (d *Data) indexProfiles() error {
 	if d.PINTries == 0 {
 		d.PINTries = 3
 	}
-	if d.CompletionTolerancePercent == 0 {
-		d.CompletionTolerancePercent = 15
-	}
-	if d.PINTries < 1 || d.CompletionTolerancePercent < 0 || d.CompletionTolerancePercent > 100 {
+	if d.PINTries < 1 || d.Tolerance() < 0 || d.Tolerance() > 100 {
 		return fmt.Errorf("pin_tries must be at least 1 and completion_tolerance_percent 0 to 100")
 	}
 	d.profiles = map[string]*Profile{}
@@ -220,6 +217,14 @@ func (d *Data) indexProfiles() error {
 		}
 	}
 	return nil
+}
+
+// Tolerance is the completion tolerance in percent (15 unless set).
+func (d *Data) Tolerance() int {
+	if d.CompletionTolerancePercent == nil {
+		return 15
+	}
+	return *d.CompletionTolerancePercent
 }
 
 // ProfileName is the card's limit profile ("standard" when unset).
