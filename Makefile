@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
 # Long fuzzing: make fuzz FUZZTIME=10m
-FUZZ_TARGETS := codec:FuzzFraming codec:FuzzDecode codec:FuzzDifferential hsm:FuzzDecryptPINBlock hsm:FuzzUnwrapKeyBlock hsm:FuzzLMKDecryptKey journal:FuzzDecodeRecord hsm/payshield:FuzzServerCommand
+FUZZ_TARGETS := codec:FuzzFraming codec:FuzzDecode codec:FuzzDifferential hsm:FuzzDecryptPINBlock hsm:FuzzUnwrapKeyBlock hsm:FuzzLMKDecryptKey journal:FuzzDecodeRecord hsm/payshield:FuzzServerCommand engine/auth:FuzzLifeCycle
 BENCHTIME ?= 1s
 
 CRASH_KILLS ?= 50
