@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -171,7 +173,7 @@ func (s *Server) cupSignOn(t *Txn) error {
 	f62 := append(append([]byte(nil), pik.UnderTMK...), checkBytes(pik.KCV)...)
 	f62 = append(append(f62, mak.UnderTMK...), checkBytes(mak.KCV)...)
 	t.AddReplyField(62, f62)
-	s.keys.SetSession(string(trimSpace(id)), pik.UnderLMK, mak.UnderLMK)
+	s.keys.SetSession(string(bytes.TrimRight(id, " ")), pik.UnderLMK, mak.UnderLMK)
 	t.SetCode("00")
 	return nil
 }
@@ -180,30 +182,9 @@ func (s *Server) cupSignOn(t *Txn) error {
 // (6 or 16 digits; a 6-digit one is completed with zeros).
 func checkBytes(kcv string) []byte {
 	out := make([]byte, 4)
-	for i := 0; i < 4 && 2*i+1 < len(kcv); i++ {
-		hi, lo := unhexDigit(kcv[2*i]), unhexDigit(kcv[2*i+1])
-		out[i] = hi<<4 | lo
-	}
+	b, _ := hex.DecodeString(kcv[:min(len(kcv), 8)&^1])
+	copy(out, b)
 	return out
-}
-
-func unhexDigit(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return 0
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && b[len(b)-1] == ' ' {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // isCUPSignOn reports an 0800 sign-on on a UnionPay link (60.3 001 to 004),

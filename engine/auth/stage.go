@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -64,8 +65,8 @@ func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
 	r.Expiry, _ = v.Expiry()
 	r.Amount, _ = v.Amount()
 	var buf [32]byte
-	r.Terminal = string(trim(v.TerminalID(buf[:0])))
-	r.Merchant = string(trim(v.MerchantID(buf[:0])))
+	r.Terminal = string(bytes.TrimRight(v.TerminalID(buf[:0]), " "))
+	r.Merchant = string(bytes.TrimRight(v.MerchantID(buf[:0]), " "))
 	if mcc, ok := v.MCC(); ok {
 		r.MCC = fmt.Sprintf("%04d", mcc)
 	}
@@ -93,11 +94,4 @@ func localDate(v *codec.View) uint32 {
 	}
 	d, _ := v.LocalDate()
 	return d
-}
-
-func trim(b []byte) []byte {
-	for len(b) > 0 && b[len(b)-1] == ' ' {
-		b = b[:len(b)-1]
-	}
-	return b
 }
