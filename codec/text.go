@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/cardswitch/cardswitch/internal/pan"
 )
 
 // Message is the text form of a message, used by people and tools (not the
@@ -125,19 +127,8 @@ func MaskField(id int, text string) string {
 	return text
 }
 
-// MaskPAN keeps the first 6 and last 4 digits of a PAN (PCI DSS); a value
-// too short to be a PAN keeps no more than a quarter of it at either end.
-func MaskPAN(pan string) string {
-	b := []byte(pan)
-	head, tail := 6, 4
-	if len(b) < 13 {
-		head, tail = len(b)/4, len(b)/4
-	}
-	for i := head; i < len(b)-tail; i++ {
-		b[i] = '*'
-	}
-	return string(b)
-}
+// MaskPAN keeps the first 6 and last 4 digits of a PAN (PCI DSS).
+func MaskPAN(p string) string { return pan.Mask(p) }
 
 // maskTrack shows a track as its masked PAN and hides the rest (expiry,
 // service code, discretionary data, CVV).

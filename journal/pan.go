@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/cardswitch/cardswitch/internal/pan"
 )
 
 // Protector turns a PAN into the forms a record may hold: a keyed hash (to
@@ -64,29 +66,29 @@ func NewProtector(keys []byte) (*Protector, error) {
 }
 
 // Protect fills the record's PAN fields from pan.
-func (p *Protector) Protect(r *Record, pan []byte) error {
+func (p *Protector) Protect(r *Record, card []byte) error {
 	h := p.macs.Get().(interface {
 		Write([]byte) (int, error)
 		Sum([]byte) []byte
 		Reset()
 	})
 	h.Reset()
-	_, _ = h.Write(pan)
+	_, _ = h.Write(card)
 	h.Sum(r.PANHash[:0])
 	p.macs.Put(h)
-	r.PANMasked = Mask(pan)
-	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(pan)+p.aead.Overhead())
+	r.PANMasked = Mask(card)
+	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(card)+p.aead.Overhead())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return err
 	}
-	r.PANSealed = p.aead.Seal(nonce, nonce, pan, nil)
+	r.PANSealed = p.aead.Seal(nonce, nonce, card, nil)
 	return nil
 }
 
 // HashPAN returns the keyed hash of a PAN, to look records up by card.
-func (p *Protector) HashPAN(pan []byte) [32]byte {
+func (p *Protector) HashPAN(card []byte) [32]byte {
 	m := hmac.New(sha256.New, p.hashKey[:])
-	_, _ = m.Write(pan)
+	_, _ = m.Write(card)
 	var out [32]byte
 	m.Sum(out[:0])
 	return out
@@ -102,17 +104,7 @@ func (p *Protector) Unseal(r *Record) ([]byte, error) {
 }
 
 // Mask keeps the first 6 and last 4 digits of a PAN.
-func Mask(pan []byte) string {
-	b := []byte(string(pan))
-	head, tail := 6, 4
-	if len(b) < 13 {
-		head, tail = len(b)/4, len(b)/4
-	}
-	for i := head; i < len(b)-tail; i++ {
-		b[i] = '*'
-	}
-	return string(b)
-}
+func Mask(p []byte) string { return pan.Mask(string(p)) }
 
 // writeFileSync writes a file and syncs it and its directory.
 func writeFileSync(path string, data []byte, perm os.FileMode) error {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cardswitch/cardswitch/internal/pan"
 )
 
 //go:embed demo.yaml
@@ -269,23 +271,4 @@ func oneOf(s string, options ...string) bool {
 }
 
 // ValidPAN checks length (12 to 19 digits) and the Luhn check digit.
-func ValidPAN(pan string) bool {
-	if len(pan) < 12 || len(pan) > 19 {
-		return false
-	}
-	sum := 0
-	for i := 0; i < len(pan); i++ {
-		c := pan[len(pan)-1-i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		d := int(c - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
+func ValidPAN(p string) bool { return pan.Valid(p) }
