@@ -1,0 +1,331 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// Options configure one run.
+type Options struct {
+	Addr     string
+	Framing  codec.Framing
+	TPDU     []byte // for a +tpdu framing
+	Conns    int
+	InFlight int
+	Duration time.Duration
+	Warmup   time.Duration // traffic before the measurement starts
+	Rate     int           // total messages per second; 0: closed loop
+	Timeout  time.Duration // a reply later than this is a timeout; default 5s
+	Traffic  Traffic
+	Progress io.Writer // a live line every second (nil: none)
+}
+
+// conn is one simulated link: its pending requests by STAN.
+type conn struct {
+	nc                 net.Conn
+	term               Terminal
+	card               Card
+	rng                *rand.Rand
+	mu                 sync.Mutex
+	pending            map[uint32]sent // mu guards pending
+	follow             []step          // mu guards follow: steps waiting for their original's reply
+	hist               *hdrhistogram.Histogram
+	codes              map[string]int64
+	out                []byte
+	slots              chan struct{} // one per request in flight
+	stan               uint32        // the last STAN sent, within the slice (write goroutine only)
+	stanBase, stanSpan uint32
+	tmpl               []byte // a framed purchase with STAN 000000, for purchase-only traffic
+	stanAt             int    // where the STAN's wire bytes start in tmpl
+}
+
+type sent struct {
+	due     time.Time
+	next    *step // a follow-up to send once this is answered
+	measure bool
+}
+
+type counters struct {
+	sent, answered, timeouts, errors atomic.Int64
+	perSecond                        []atomic.Int64
+}
+
+// Run drives traffic at opts.Addr and returns the report.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Conns < 1 || opts.InFlight < 1 || opts.Duration <= 0 || len(opts.Traffic.Terminals) == 0 || len(opts.Traffic.Cards) == 0 {
+		return nil, errors.New("bench: conns, inflight, duration, terminals and cards must be set")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	opts.Framing.MaxFrame = 65535
+	var c counters
+	c.perSecond = make([]atomic.Int64, int((opts.Warmup+opts.Duration)/time.Second)+2)
+	conns := make([]*conn, opts.Conns)
+	for i := range conns {
+		nc, err := net.DialTimeout("tcp", opts.Addr, 5*time.Second)
+		if err != nil {
+			closeAll(conns)
+			return nil, fmt.Errorf("bench: connect %s: %w", opts.Addr, err)
+		}
+		t := opts.Traffic
+		conns[i] = &conn{nc: nc, term: t.Terminals[i%len(t.Terminals)], card: t.Cards[i%len(t.Cards)],
+			rng: rand.New(rand.NewSource(int64(i))), pending: map[uint32]sent{}, codes: map[string]int64{},
+			hist: hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3), slots: make(chan struct{}, opts.InFlight),
+			stanSpan: uint32(999999 / opts.Conns)}
+		conns[i].stanBase = uint32(i) * conns[i].stanSpan
+		if err := conns[i].template(opts); err != nil {
+			closeAll(conns)
+			return nil, err
+		}
+	}
+	start := time.Now()
+	measureFrom := start.Add(opts.Warmup)
+	end := measureFrom.Add(opts.Duration)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, cn := range conns {
+		wg.Add(2)
+		go func() { defer wg.Done(); cn.read(opts, &c, start, measureFrom) }()
+		go func() { defer wg.Done(); cn.write(ctx, opts, &c, i, start, measureFrom, end, stop) }()
+	}
+	done := progress(opts.Progress, &c, conns, start, end)
+	select {
+	case <-time.After(time.Until(end)):
+	case <-ctx.Done():
+	}
+	close(stop)
+	time.Sleep(min(opts.Timeout, 500*time.Millisecond)) // let answers in flight arrive
+	closeAll(conns)
+	wg.Wait()
+	close(done)
+	return buildReport(opts, conns, &c, start, measureFrom, end), nil
+}
+
+func closeAll(conns []*conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.nc.Close()
+		}
+	}
+}
+
+// nextSTAN numbers the connection's requests within its own slice of the
+// STAN space, so connections that share a terminal never send the same
+// STAN (they wrap after 999999/conns requests each).
+func (cn *conn) nextSTAN() uint32 {
+	cn.stan = (cn.stan + 1) % cn.stanSpan
+	return cn.stanBase + cn.stan + 1
+}
+
+// write sends requests: closed loop keeps InFlight outstanding; open loop
+// sends each when it is due (its share of Rate), waiting for room when
+// InFlight are outstanding, the latency still counted from the due time.
+func (cn *conn) write(ctx context.Context, opts Options, c *counters, idx int, start, measureFrom, end time.Time, stop chan struct{}) {
+	var interval time.Duration
+	if opts.Rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(opts.Conns) / float64(opts.Rate))
+	}
+	due := start.Add(time.Duration(idx) * interval / time.Duration(max(opts.Conns, 1)))
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if interval > 0 {
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		} else {
+			due = time.Now()
+		}
+		select {
+		case cn.slots <- struct{}{}:
+		case <-stop:
+			return
+		}
+		if err := cn.send(opts, c, due, !due.Before(measureFrom) && due.Before(end)); err != nil {
+			c.errors.Add(1)
+			return
+		}
+		due = due.Add(interval)
+	}
+}
+
+// template pre-encodes the purchase of purchase-only traffic without MACs,
+// so the generator spends its CPU on the wire, not on building messages.
+func (cn *conn) template(opts Options) error {
+	t := &opts.Traffic
+	if t.Mix != PurchaseOnly || t.MAC != 0 {
+		return nil
+	}
+	msg, err := t.build(step{mti: "0200", proc: "000000", amount: 1000, expiry: cn.card.Expiry}, cn.card, cn.term, 1, 0, "1121120000")
+	if err != nil {
+		return err
+	}
+	var v codec.View
+	if err := t.Dialect.Decode(&v, msg); err != nil {
+		return err
+	}
+	start, _, _ := v.Span(codec.FieldSTAN)
+	if cn.tmpl, err = opts.Framing.Append(nil, opts.TPDU, msg); err != nil {
+		return err
+	}
+	cn.stanAt = len(cn.tmpl) - len(msg) + start
+	return nil
+}
+
+// putSTAN writes a STAN into the template (ASCII or BCD, 6 digits).
+func (cn *conn) putSTAN(d *codec.Dialect, stan uint32) {
+	var digits [6]byte
+	for i := 5; i >= 0; i-- {
+		digits[i] = byte('0' + stan%10)
+		stan /= 10
+	}
+	w := cn.tmpl[cn.stanAt:]
+	if d.Field(codec.FieldSTAN).Enc == codec.EncASCII {
+		copy(w, digits[:])
+		return
+	}
+	for i := 0; i < 3; i++ {
+		w[i] = (digits[2*i]-'0')<<4 | (digits[2*i+1] - '0')
+	}
+}
+
+// send writes the next message: a waiting follow-up, or a new plan.
+func (cn *conn) send(opts Options, c *counters, due time.Time, measure bool) error {
+	t := &opts.Traffic
+	if cn.tmpl != nil {
+		stan := cn.nextSTAN()
+		cn.mu.Lock()
+		cn.pending[stan] = sent{due: due, measure: measure}
+		cn.mu.Unlock()
+		cn.putSTAN(t.Dialect, stan)
+		c.sent.Add(1)
+		_, err := cn.nc.Write(cn.tmpl)
+		return err
+	}
+	cn.mu.Lock()
+	var s step
+	var next *step
+	if len(cn.follow) > 0 {
+		s, cn.follow = cn.follow[0], cn.follow[1:]
+	} else {
+		steps := t.plan(cn.rng, cn.card)
+		s = steps[0]
+		if len(steps) > 1 {
+			next = &steps[1]
+		}
+	}
+	stan := cn.nextSTAN()
+	orig := s.original
+	if orig != 0 && t.Dialect.Name == codec.CUPPOS {
+		stan = orig // UnionPay reversals carry their original's STAN
+	}
+	cn.pending[stan] = sent{due: due, next: next, measure: measure}
+	cn.mu.Unlock()
+	msg, err := t.build(s, cn.card, cn.term, stan, orig, due.UTC().Format("0102150405"))
+	if err != nil {
+		return err
+	}
+	if cn.out, err = opts.Framing.Append(cn.out[:0], opts.TPDU, msg); err != nil {
+		return err
+	}
+	c.sent.Add(1)
+	_, err = cn.nc.Write(cn.out)
+	return err
+}
+
+// read matches replies to requests by STAN and records latency and codes.
+func (cn *conn) read(opts Options, c *counters, start, measureFrom time.Time) {
+	r := codec.NewReader(cn.nc, opts.Framing)
+	var v codec.View
+	for {
+		fr, err := r.Next()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		if err := opts.Traffic.Dialect.Decode(&v, fr.Msg); err != nil {
+			c.errors.Add(1)
+			continue
+		}
+		stan, _ := v.STAN()
+		cn.mu.Lock()
+		s, ok := cn.pending[stan]
+		delete(cn.pending, stan)
+		if ok {
+			<-cn.slots
+		}
+		code := string(v.AppendText(nil, codec.FieldResponseCode))
+		if ok && s.next != nil && code == "00" {
+			nx := *s.next
+			nx.original = stan
+			cn.follow = append(cn.follow, nx)
+		}
+		if ok && s.measure {
+			cn.codes[code]++
+			lat := now.Sub(s.due)
+			if lat > opts.Timeout {
+				c.timeouts.Add(1)
+			}
+			_ = cn.hist.RecordValue(max(lat.Microseconds(), 1))
+		}
+		cn.mu.Unlock()
+		if ok {
+			c.answered.Add(1)
+			if sec := int(now.Sub(start) / time.Second); sec < len(c.perSecond) {
+				c.perSecond[sec].Add(1)
+			}
+		}
+	}
+}
+
+// progress prints a live line each second when w is set.
+func progress(w io.Writer, c *counters, conns []*conn, start, end time.Time) chan struct{} {
+	done := make(chan struct{})
+	if w == nil {
+		return done
+	}
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last := int64(0)
+		for {
+			select {
+			case <-done:
+				fmt.Fprintln(w)
+				return
+			case <-tick.C:
+				n := c.answered.Load()
+				h := mergeHist(conns)
+				fmt.Fprintf(w, "\r%5.0fs  %9d msg/s  p99 %8s  timeouts %d  errors %d   ",
+					time.Since(start).Seconds(), n-last, time.Duration(h.ValueAtQuantile(99)*1000), c.timeouts.Load(), c.errors.Load())
+				last = n
+			}
+		}
+	}()
+	return done
+}
+
+func mergeHist(conns []*conn) *hdrhistogram.Histogram {
+	h := hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3)
+	for _, c := range conns {
+		c.mu.Lock()
+		h.Merge(c.hist)
+		c.mu.Unlock()
+	}
+	return h
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cardswitch/cardswitch/bench"
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/hsm"
+)
+
+type benchFlags struct {
+	addr, dialect, framing, tpdu, mixFile, jsonFile, htmlFile, config, mac string
+	conns, inflight, rate                                                  int
+	duration, warmup                                                       time.Duration
+	compare                                                                bool
+}
+
+func init() {
+	register(&command{
+		name: "bench",
+		summary: "Drive load at a switch and report throughput and latency.\n\n" +
+			"N connections (--conns) with up to K requests in flight each (--inflight) for --duration after\n" +
+			"--warmup. Without --rate it runs closed loop; with --rate R it runs open loop at R messages/s and\n" +
+			"measures latency from the moment each message was due. Traffic comes from the configuration's\n" +
+			"issuer data: purchases with and without PIN, pre-authorizations with completions, refunds,\n" +
+			"reversals, balance inquiries and declines (wrong PIN, over limit, expired) in the --mix weights.\n" +
+			"--compare runs purchases against four targets in turn on this machine: a raw echo, a peer built\n" +
+			"on moov-io/iso8583-connection, the engine alone and the whole switch, and prints the ratios.",
+		setup: func(fs *flag.FlagSet) func([]string, *env) error {
+			f := &benchFlags{}
+			fs.StringVar(&f.addr, "addr", "127.0.0.1:8583", "switch address (not with --compare)")
+			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect of the link")
+			fs.StringVar(&f.framing, "framing", "binary2", "framing of the link")
+			fs.StringVar(&f.tpdu, "tpdu", "6000010000", "TPDU for a +tpdu framing")
+			fs.IntVar(&f.conns, "conns", 64, "connections")
+			fs.IntVar(&f.inflight, "inflight", 16, "requests in flight per connection")
+			fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time")
+			fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "traffic before measuring")
+			fs.IntVar(&f.rate, "rate", 0, "open loop: messages per second in all (0: closed loop)")
+			fs.StringVar(&f.mixFile, "mix", "", "YAML file of weights: purchase, pin_purchase, preauth, refund, reversal, balance, wrong_pin, over_limit, expired")
+			fs.StringVar(&f.jsonFile, "json", "", "write the report(s) as JSON to this file")
+			fs.StringVar(&f.htmlFile, "html", "", "write an HTML report with charts to this file")
+			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
+			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, none; auto: cup on cup-pos, else none")
+			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
+			return func(args []string, e *env) error {
+				if len(args) > 0 {
+					return usagef("bench takes no arguments")
+				}
+				return runBench(e, f)
+			}
+		},
+	})
+}
+
+func runBench(e *env, f *benchFlags) error {
+	c, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	d, err := codec.Lookup(f.dialect)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fr, err := codec.ParseFraming(f.framing)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	traffic, err := benchTraffic(c.issuer, d, f)
+	if err != nil {
+		return err
+	}
+	opts := bench.Options{Addr: f.addr, Framing: fr, Conns: f.conns, InFlight: f.inflight, Duration: f.duration,
+		Warmup: f.warmup, Rate: f.rate, Traffic: traffic}
+	if fr.TPDU {
+		if opts.TPDU, err = hex.DecodeString(f.tpdu); err != nil || len(opts.TPDU) != codec.TPDULen {
+			return usagef("--tpdu must be 10 hex digits")
+		}
+	}
+	if isTerminal(e.stderr) {
+		opts.Progress = e.stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var reps []*bench.Report
+	if f.compare {
+		if reps, err = runCompare(ctx, e, c, opts, f); err != nil {
+			return err
+		}
+	} else {
+		rep, err := bench.Run(ctx, opts)
+		if err != nil {
+			return err
+		}
+		rep.WriteText(e.stdout)
+		reps = []*bench.Report{rep}
+	}
+	return writeReports(reps, f)
+}
+
+func writeReports(reps []*bench.Report, f *benchFlags) error {
+	if f.jsonFile != "" {
+		out, err := os.Create(f.jsonFile)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		for _, r := range reps {
+			if err := r.WriteJSON(out); err != nil {
+				return err
+			}
+		}
+	}
+	if f.htmlFile != "" {
+		out, err := os.Create(f.htmlFile)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		return bench.WriteHTML(out, reps)
+	}
+	return nil
+}
+
+// benchTraffic plays the issuer data's terminals of the dialect's kind,
+// with their keys decrypted under the test LMK (a terminal holds clear
+// keys), and its active cards with PIN 1234.
+func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Traffic, error) {
+	t := bench.Traffic{Dialect: d, Mix: bench.DefaultMix, Currency: "840"}
+	if f.mixFile != "" {
+		raw, err := os.ReadFile(f.mixFile)
+		if err != nil {
+			return t, err
+		}
+		t.Mix = bench.Mix{}
+		if err := yaml.Unmarshal(raw, &t.Mix); err != nil {
+			return t, fmt.Errorf("--mix: %v", err)
+		}
+	}
+	if d.Name == codec.CUPPOS {
+		t.Currency, t.Header = "156", "603100311000"
+	}
+	lmk := hsm.ThalesTestLMK()
+	for _, tm := range data.Terminals {
+		if (d.Name == codec.CUPPOS) != (len(tm.ID) == 8 && tm.ID[0] >= '0' && tm.ID[0] <= '9') {
+			continue // UnionPay terminals have numeric IDs in the demo data
+		}
+		bt := bench.Terminal{ID: tm.ID, Merchant: tm.Merchant}
+		if k, err := lmk.DecryptKey(hsm.KeyTypeTPK, tm.TPK); err == nil {
+			bt.TPK = &k
+		}
+		if k, err := lmk.DecryptKey(hsm.KeyTypeTAK, tm.TAK); err == nil {
+			bt.TAK = &k
+		}
+		t.Terminals = append(t.Terminals, bt)
+	}
+	for _, cd := range data.Cards {
+		if cd.Status == "active" && (d.Name == codec.CUPPOS) == (cd.PAN[:2] == "62") {
+			t.Cards = append(t.Cards, bench.Card{PAN: cd.PAN, Expiry: cd.Expiry, PIN: "1234"})
+		}
+	}
+	if p := data.Profile("standard"); p != nil {
+		t.OverLimit = p.PerTxnMax + 1
+	}
+	mac := f.mac
+	if mac == "auto" {
+		mac = "none"
+		if d.Name == codec.CUPPOS {
+			mac = "cup"
+		}
+	}
+	t.MAC = map[string]hsm.MACAlgorithm{"cup": hsm.MACUnionPay, "x919": hsm.MACISO9797Alg3, "none": 0}[mac]
+	if len(t.Terminals) == 0 || len(t.Cards) == 0 {
+		return t, fmt.Errorf("no terminals or cards of the %s kind in the issuer data", d.Name)
+	}
+	return t, nil
+}
+
+// isTerminal reports whether w is a terminal (for the live progress line).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

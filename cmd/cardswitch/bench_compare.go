@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+
+	"github.com/cardswitch/cardswitch/bench"
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// runCompare runs the comparison: (a) a raw echo, (b) the moov peer, (c) the
+// engine alone, (d) the whole switch, on the same purchases.
+func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *benchFlags) ([]*bench.Report, error) {
+	d, _ := codec.Lookup(f.dialect)
+	t, err := compareTraffic(d)
+	if err != nil {
+		return nil, err
+	}
+	opts.Traffic = t
+	targets := append(peerTargets(f.dialect, f.framing),
+		engineTarget("engine", false, f.dialect, f.framing),
+		engineTarget("full", true, f.dialect, f.framing))
+	reps, err := bench.Compare(ctx, opts, targets, e.stderr)
+	if err != nil {
+		return reps, err
+	}
+	bench.WriteComparison(e.stdout, reps, []string{"echo", "moov"}, []string{"engine", "full"})
+	return reps, nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/bench"
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/router"
+)
+
+// approveAll is the authorizer of the engine-only target: no checks.
+type approveAll struct{}
+
+func (approveAll) Authorize(t *engine.Txn) { t.SetCode("00"); engine.NewApprovalCode(t) }
+
+// benchIssuer is the demo issuer data with its limits lifted, deep funds
+// and 256 terminals, so a run measures the switch, not the limits.
+func benchIssuer() ([]byte, error) {
+	s := strings.NewReplacer("    daily_amount: 1000000", "    daily_amount: 0", "    daily_count: 50\n", "    daily_count: 0\n",
+		"merchant_daily_count: 100000", "merchant_daily_count: 0", "terminal_daily_count: 50000", "terminal_daily_count: 0",
+		"merchant_daily_amount: 100000000", "merchant_daily_amount: 0", "terminal_daily_amount: 50000000", "terminal_daily_amount: 0",
+		"balance: 500000 ", "balance: 900000000000000 ").Replace(string(issuer.DemoYAML()))
+	var b strings.Builder
+	b.WriteString(s)
+	for i := 1; i <= 256; i++ {
+		fmt.Fprintf(&b, "  - id: BT%06d\n    merchant: MERCHANT0000001\n    status: active\n", i)
+	}
+	return []byte(b.String()), nil
+}
+
+// engineTarget runs the switch in process on a free loopback port.
+// full: authorization, the journal (fsynced before each reply) and the
+// software HSM; otherwise the engine, codec and routing only.
+func engineTarget(name string, full bool, dialect, framing string) bench.Target {
+	desc := "cardswitch: engine, codec and routing; approves everything, no journal"
+	if full {
+		desc = "cardswitch: authorization, limits, journal fsynced before each reply"
+	}
+	return bench.Target{Name: name, Description: desc, Start: func(ctx context.Context) (string, func(), error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cfg := engine.Config{Links: []engine.LinkConfig{{Name: "bench", Listen: addr, Dialect: dialect, Framing: framing,
+			MaxInFlight: 1024}}}
+		rt, _ := router.Compile([]router.Rule{{Name: "all", Action: router.Local}}, "15")
+		deps := engine.Deps{Log: zerolog.New(io.Discard), Router: router.New(rt), Authorizer: approveAll{}, Journal: engine.NoJournal{}}
+		var cleanup []func()
+		if full {
+			if cleanup, err = fullDeps(&deps); err != nil {
+				return "", nil, err
+			}
+		}
+		srv, err := engine.New(cfg, deps)
+		if err == nil {
+			err = srv.Start(ctx)
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return addr, func() {
+			_ = srv.Shutdown(context.Background())
+			for _, f := range cleanup {
+				f()
+			}
+		}, nil
+	}}
+}
+
+func fullDeps(deps *engine.Deps) ([]func(), error) {
+	raw, _ := benchIssuer()
+	data, err := issuer.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "cardswitch-bench-")
+	if err != nil {
+		return nil, err
+	}
+	prot, err := journal.LoadOrCreateKeys(filepath.Join(dir, "journal.key"))
+	if err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(journal.Options{Dir: filepath.Join(dir, "journal")})
+	if err != nil {
+		return nil, err
+	}
+	authz := auth.New(data, prot.HashPAN)
+	deps.Authorizer = auth.Stage{A: authz}
+	deps.Journal = engine.JournalStage{J: j, P: prot}
+	deps.HSM = &hsm.Soft{LMK: hsm.ThalesTestLMK()}
+	deps.Keys = &engine.Keys{Current: authz.Data}
+	return []func(){func() { j.Close(); os.RemoveAll(dir) }}, nil
+}
+
+// compareTraffic is the comparison's traffic: 0200 purchases on the bench
+// issuer data's terminals, no PIN, no MAC.
+func compareTraffic(d *codec.Dialect) (bench.Traffic, error) {
+	raw, _ := benchIssuer()
+	data, err := issuer.Parse(raw)
+	if err != nil {
+		return bench.Traffic{}, err
+	}
+	t := bench.Traffic{Dialect: d, Mix: bench.PurchaseOnly, Currency: "840",
+		Cards: []bench.Card{{PAN: "4761739001010010", Expiry: "2812", PIN: "1234"}}}
+	for _, tm := range data.Terminals {
+		if strings.HasPrefix(tm.ID, "BT") {
+			t.Terminals = append(t.Terminals, bench.Terminal{ID: tm.ID, Merchant: tm.Merchant})
+		}
+	}
+	return t, nil
+}
