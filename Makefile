@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 
 CRASH_KILLS ?= 50
 
-.PHONY: help build run test test-race test-short fuzz fuzz-short bench bench-journal crash-test lint clean
+.PHONY: help build run test test-race test-short fuzz fuzz-short bench bench-codec bench-journal crash-test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,11 @@ fuzz-short: ## each fuzz target for 10s (FUZZTIME)
 fuzz: ## long fuzz runs: 10 minutes a target (FUZZTIME=...)
 	$(MAKE) fuzz-short FUZZTIME=$(if $(filter 10s,$(FUZZTIME)),10m,$(FUZZTIME))
 
-bench: ## codec benchmarks (cardswitch against moov-io/iso8583)
+bench: build ## the standard comparison: echo, moov peer, engine, full switch (64x16, 10s), then 8x1
+	./bin/cardswitch bench --compare --conns 64 --inflight 16 --duration 10s --warmup 2s --html bench-64x16.html
+	./bin/cardswitch bench --compare --conns 8 --inflight 1 --duration 10s --warmup 2s --html bench-8x1.html
+
+bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same run)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
 
 bench-journal: ## journal append throughput, commit latency and replay rate
