@@ -133,6 +133,7 @@ func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	if err := l.flush(c, cs); err != nil {
 		return gnet.Close
 	}
+	cs.outBuffered.Store(int64(c.OutboundBuffered())) // shutdown waits for this to reach 0
 	if action == gnet.None && c.OutboundBuffered() > l.cfg.MaxPendingBytes {
 		l.metrics.slowClosed.Inc()
 		l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", c.OutboundBuffered()).
@@ -263,9 +264,7 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		return true
 	}
 	t.signOn = mti.Class() == '8'
-	if t.signOn {
-		cs.signedOn = true // the workers issue the keys; the link counts it as signed on
-	} else if l.cfg.RequireSignOn && !cs.signedOn {
+	if !t.signOn && l.cfg.RequireSignOn && !cs.signedOn {
 		return l.answerNow(cs, t, ErrNotSignedOn)
 	}
 	t.Route = l.srv.route(t)
@@ -347,6 +346,9 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 	}
 	cs.inflight -= len(cs.sent)
 	for _, t := range cs.sent {
+		if t.signOn && t.Approved() {
+			cs.signedOn = true // a UnionPay sign-on the workers answered 00
+		}
 		l.srv.finished(t, true)
 	}
 	clear(cs.local)

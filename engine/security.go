@@ -107,7 +107,7 @@ func (s *Server) checkMAC(t *Txn) error {
 // signer returns the function that MACs t's reply, or nil for a link
 // without MACs (or a terminal without a MAC key).
 func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
-	if t.Link.macAlg == 0 {
+	if t.Link.macAlg == 0 || t.signOn { // the terminal learns its MAC key from this very reply
 		return nil
 	}
 	var term [16]byte
@@ -130,7 +130,7 @@ func (s *Server) VerifyPIN(t *Txn, pvk hsm.KeyRef, pvki int, pvv string) error {
 	var term [16]byte
 	_, tpk, _, ok := s.keys.Terminal(v.TerminalID(term[:0]))
 	if !ok || tpk.Cryptogram == "" || pvv == "" {
-		return ErrWrongPIN
+		return fmt.Errorf("%w: no PIN key for the terminal or no PVV for the card", ErrSystem) // not the cardholder's fault
 	}
 	var block [8]byte
 	ctx, cancel := s.hsmCall(t)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -223,8 +224,8 @@ func (s *Server) route(t *Txn) router.Decision {
 		ProcessingCode: v.AppendText(proc[:0], codec.FieldProcessingCode),
 		PAN:            t.PAN(),
 		Link:           t.Link.cfg.Name,
-		Terminal:       v.TerminalID(term[:0]),
-		Merchant:       v.MerchantID(merch[:0]),
+		Terminal:       bytes.TrimRight(v.TerminalID(term[:0]), " "),
+		Merchant:       bytes.TrimRight(v.MerchantID(merch[:0]), " "),
 	})
 }
 
@@ -282,10 +283,7 @@ func (s *Server) process(t *Txn) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.panicked(p, "worker")
-			t.Fail(ErrSystem)
-			t.extras = t.extras[:0]
-			s.respond(t)
-			t.conn.deliver(t, s)
+			s.answerAfterPanic(t)
 		}
 	}()
 	s.decide(t)
@@ -322,6 +320,23 @@ func (s *Server) decide(t *Txn) {
 	default:
 		t.Fail(ErrSystem)
 	}
+}
+
+// answerAfterPanic answers 96 for a request whose stages panicked; if even
+// that panics, the request is dropped as answered (counted, logged) so the
+// process and the accounting live.
+func (s *Server) answerAfterPanic(t *Txn) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.panicked(p, "worker reply")
+			t.out = t.out[:0]
+			t.conn.deliver(t, s)
+		}
+	}()
+	t.Fail(ErrSystem)
+	t.extras = t.extras[:0]
+	s.respond(t)
+	t.conn.deliver(t, s)
 }
 
 // finished accounts for a worker's transaction once its reply is written

@@ -17,6 +17,7 @@ type hwm struct {
 	f    *os.File
 	seq  uint64
 	hash [HashLen]byte
+	slot int // the slot the next store writes: the other one holds the last mark
 }
 
 const (
@@ -37,7 +38,7 @@ func openHWM(path string) (*hwm, error) {
 	}
 	for i := 0; i < 2; i++ {
 		if seq, hash, ok := parseSlot(buf[i*slotLen : (i+1)*slotLen]); ok && seq >= h.seq {
-			h.seq, h.hash = seq, hash
+			h.seq, h.hash, h.slot = seq, hash, 1-i
 		}
 	}
 	return h, nil
@@ -62,13 +63,13 @@ func (h *hwm) store(seq uint64, hash [HashLen]byte) error {
 	binary.BigEndian.PutUint64(b[4:], seq)
 	copy(b[12:], hash[:])
 	binary.BigEndian.PutUint32(b[slotLen-4:], crc32.ChecksumIEEE(b[:slotLen-4]))
-	if _, err := h.f.WriteAt(b[:], int64(seq%2)*slotLen); err != nil {
+	if _, err := h.f.WriteAt(b[:], int64(h.slot)*slotLen); err != nil {
 		return err
 	}
 	if err := h.f.Sync(); err != nil {
 		return err
 	}
-	h.seq, h.hash = seq, hash
+	h.seq, h.hash, h.slot = seq, hash, 1-h.slot
 	return nil
 }
 

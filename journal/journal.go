@@ -76,6 +76,7 @@ type Journal struct {
 	keys    []byte
 	vals    [][]byte
 
+	failed    error // committer only: after a write or sync failure nothing more is accepted
 	closeOnce sync.Once
 	done      chan struct{}
 	stats     Stats
@@ -276,6 +277,12 @@ const chunkRecords = 512
 // commit numbers and chains the batch, writes it in one synced Badger
 // transaction, moves the high-water mark, then tells the waiters.
 func (j *Journal) commit(batch []pending) {
+	if j.failed != nil { // sequence numbers may be half used: refuse, do not reuse them
+		for _, p := range batch {
+			p.w.Committed(j.failed)
+		}
+		return
+	}
 	seq, last, keyDate := j.seq, j.last, j.keyDate
 	j.buf, j.keys, j.vals = j.buf[:0], j.keys[:0], j.vals[:0]
 	chunkStart, inChunk := 0, 0
@@ -299,6 +306,9 @@ func (j *Journal) commit(batch []pending) {
 	err := j.write()
 	if err == nil {
 		err = j.mark.store(seq, last)
+	}
+	if err != nil {
+		j.failed = fmt.Errorf("journal: failed, restart the switch: %w", err)
 	}
 	if err == nil {
 		j.seq, j.last, j.keyDate = seq, last, keyDate

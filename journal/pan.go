@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sync"
@@ -67,11 +68,7 @@ func NewProtector(keys []byte) (*Protector, error) {
 
 // Protect fills the record's PAN fields from pan.
 func (p *Protector) Protect(r *Record, card []byte) error {
-	h := p.macs.Get().(interface {
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-		Reset()
-	})
+	h := p.macs.Get().(hash.Hash)
 	h.Reset()
 	_, _ = h.Write(card)
 	h.Sum(r.PANHash[:0])
@@ -87,10 +84,12 @@ func (p *Protector) Protect(r *Record, card []byte) error {
 
 // HashPAN returns the keyed hash of a PAN, to look records up by card.
 func (p *Protector) HashPAN(card []byte) [32]byte {
-	m := hmac.New(sha256.New, p.hashKey[:])
-	_, _ = m.Write(card)
+	h := p.macs.Get().(hash.Hash)
+	h.Reset()
+	_, _ = h.Write(card)
 	var out [32]byte
-	m.Sum(out[:0])
+	h.Sum(out[:0])
+	p.macs.Put(h)
 	return out
 }
 

@@ -16,8 +16,8 @@
 // Moov is a peer: the switch as a Go team would build it from off-the-shelf
 // parts, moov-io/iso8583-connection's server side over moov-io/iso8583
 // messages with the same dialect (codec.Lookup(dialect).Spec). Per message
-// it reads the length header, unpacks an iso8583.Message (reflection-free
-// but map- and interface-based, a few dozen allocations), approves it in the
+// it reads the length header, unpacks an iso8583.Message (a map of field
+// interfaces, allocated per message), approves it in the
 // connection's InboundMessageHandler (one goroutine per message, as
 // iso8583-connection runs it): response MTI with the function digit plus
 // one, fields 2, 3, 4, 7, 11, 12, 13, 37, 41, 42 and 49 echoed when present,

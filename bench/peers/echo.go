@@ -60,7 +60,10 @@ func echoConn(c net.Conn, f codec.Framing) {
 			continue
 		}
 		if !errors.Is(err, codec.ErrNeedMore) {
-			return // too large or malformed header: close before buffering the frame
+			// Too large or malformed header: answer what came before it,
+			// then close before buffering any of the frame.
+			w.Flush()
+			return
 		}
 		if w.Buffered() > 0 {
 			if err := w.Flush(); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
+	iso8583errors "github.com/moov-io/iso8583/errors"
 
 	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/codec"
@@ -237,10 +238,32 @@ func (r *moovReader) ReadMessage(rd io.Reader) (*iso8583.Message, error) {
 		return nil, errClosing
 	}
 	m, err := r.read(rd)
+	if err != nil && !isUnpackError(err) {
+		// The connection is about to close (bad header, read error):
+		// let the requests before it be answered first.
+		r.drain()
+	}
 	if m == nil {
 		<-r.tokens
 	}
 	return m, err
+}
+
+// drain waits until every other request read on the connection has been
+// answered (or the connection has ended): it takes all the other tokens.
+func (r *moovReader) drain() {
+	for i := 1; i < cap(r.tokens); i++ {
+		select {
+		case r.tokens <- struct{}{}:
+		case <-r.done:
+			return
+		}
+	}
+}
+
+func isUnpackError(err error) bool {
+	var u *iso8583errors.UnpackError
+	return errors.As(err, &u)
 }
 
 func (r *moovReader) read(rd io.Reader) (*iso8583.Message, error) {

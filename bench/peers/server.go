@@ -40,9 +40,9 @@ func (s *server) listen(ctx context.Context) (addr string, stop func(), err erro
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
-	stop = sync.OnceFunc(s.stop)
-	unwatch := context.AfterFunc(ctx, stop)
-	return s.ln.Addr().String(), func() { unwatch(); stop() }, nil
+	once := sync.OnceFunc(s.stop)
+	unwatch := context.AfterFunc(ctx, once)
+	return s.ln.Addr().String(), func() { unwatch(); once() }, nil
 }
 
 func (s *server) acceptLoop() {

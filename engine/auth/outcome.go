@@ -169,10 +169,10 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 	defer unlock()
 	if o.kind == KindReversal {
 		r := &Request{Original: o.orig, OriginalClass: o.origClass, BusinessDate: o.date}
-		own.m[o.key] = &txn{kind: KindReversal, code: respCode}
+		own.m[o.key] = &txn{kind: KindReversal, code: respCode, date: o.date}
 		if t, okey := a.findOriginal(r, orig); t == nil {
 			for _, k := range a.rememberKeys(r, okey) {
-				orig.m[k] = &txn{reversed: true}
+				orig.m[k] = &txn{reversed: true, date: o.date}
 			}
 		} else if !t.reversed {
 			t.reversed = true
