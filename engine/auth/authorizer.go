@@ -38,9 +38,14 @@ type PINVerifier func(c *issuer.Card) (right bool, err error)
 type Decision struct {
 	Code     string
 	Approved bool
-	Balance  int64  // available funds, for a balance inquiry
-	Outcome  []byte // the effect, for the journal and replay
+	Approval [6]byte // the approval code (field 38): the one given, or a repeat's original
+	Balance  int64   // available funds, for a balance inquiry
+	Outcome  []byte  // the effect, for the journal and replay
+	repeat   bool    // the stored answer of an earlier message
 }
+
+// Repeat reports a repeat answered with its original's stored answer.
+func (d Decision) Repeat() bool { return d.repeat }
 
 // Authorizer decides on-us requests. Safe for concurrent use.
 type Authorizer struct {
@@ -93,7 +98,9 @@ func (a *Authorizer) Data() *issuer.Data { return a.snap.Load().data }
 
 // Decide authorizes one request. verify is called only for a request with
 // a PIN block, after the card checks.
-func (a *Authorizer) Decide(r *Request, verify PINVerifier) Decision {
+// approval is the code to give if the request is approved (a repeat gets
+// its original's instead).
+func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval [6]byte) Decision {
 	kind := r.Kind()
 	if kind == KindUnknown {
 		return Decision{Code: InvalidTxn}
@@ -120,12 +127,15 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier) Decision {
 		original = lookup(orig, txnKey{r.Original, '2'}, r.BusinessDate)
 	}
 	d, t := a.decideNew(r, kind, verify, original)
+	if d.Approved {
+		t.approval, d.Approval = approval, approval
+	}
 	own.m[key] = t
 	var eff *effect
 	if t.applied {
 		eff = &t.delta
 	}
-	d.Outcome = encodeOutcome(kind, key, r.Original, r.OriginalClass, eff, kind == KindVoid && d.Approved, r.BusinessDate, t)
+	d.Outcome = encodeOutcome(kind, key, r.Original, r.OriginalClass, eff, kind == KindVoid && d.Approved, r.BusinessDate, t, t.approval)
 	return d
 }
 
@@ -163,9 +173,9 @@ func (a *Authorizer) again(r *Request, key txnKey, prev *txn) Decision {
 	case prev.code == [2]byte{} && prev.reversed: // only the reversal was seen
 		prev.code, prev.kind = [2]byte{'0', '5'}, r.Kind()
 		prev.mti = r.MTI.Original()
-		return Decision{Code: DoNotHonour, Outcome: encodeOutcome(prev.kind, key, r.Original, r.OriginalClass, nil, false, r.BusinessDate, nil)}
+		return Decision{Code: DoNotHonour, Outcome: encodeOutcome(prev.kind, key, r.Original, r.OriginalClass, nil, false, r.BusinessDate, nil, [6]byte{})}
 	case r.MTI.IsRepeat():
-		return Decision{Code: string(prev.code[:]), Approved: prev.code == [2]byte{'0', '0'}}
+		return Decision{Code: string(prev.code[:]), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, repeat: true}
 	}
 	return Decision{Code: Duplicate}
 }

@@ -32,7 +32,7 @@ func BenchmarkDecide(b *testing.B) {
 		if i%1000000 == 999999 {
 			r.LocalDate++ // STANs wrap: a new day keeps Refs unique
 		}
-		if d := a.Decide(&r, nil); d.Code != Approved {
+		if d := a.Decide(&r, nil, testApproval); d.Code != Approved {
 			b.Fatalf("decision %d: %s", i, d.Code)
 		}
 	}
@@ -50,7 +50,7 @@ func TestRolloverDropsOldTransactions(t *testing.T) {
 		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
 	for _, day := range []uint32{20261121, 20261122, 20261123} {
 		r.BusinessDate, r.STAN = day, day%100
-		if d := a.Decide(&r, nil); d.Code != Approved {
+		if d := a.Decide(&r, nil, testApproval); d.Code != Approved {
 			t.Fatalf("%d: %s", day, d.Code)
 		}
 	}
@@ -61,5 +61,33 @@ func TestRolloverDropsOldTransactions(t *testing.T) {
 	}
 	if count != 1 {
 		t.Fatalf("%d transactions kept, want the 23rd's only (%d days of retention)", count, retentionDays)
+	}
+}
+
+// testApproval is the approval code the tests offer.
+var testApproval = [6]byte{'1', '2', '3', '4', '5', '6'}
+
+func TestRepeatKeepsItsApprovalCode(t *testing.T) {
+	data, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := func(p []byte) [32]byte { return sha256.Sum256(p) }
+	a := New(data, hash)
+	pan := []byte("4761739001010010")
+	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: hash(pan), Amount: 1, STAN: 7,
+		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
+	first := a.Decide(&r, nil, [6]byte{'1', '1', '1', '1', '1', '1'})
+	r.MTI = codec.MTI{'0', '2', '0', '1'}
+	again := a.Decide(&r, nil, [6]byte{'2', '2', '2', '2', '2', '2'})
+	if !first.Approved || again.Approval != first.Approval || !again.Repeat() {
+		t.Fatalf("repeat approval %s, original %s", again.Approval, first.Approval)
+	}
+	b := New(data, hash) // after a restart
+	if err := b.Replay(first.Outcome, [2]byte{'0', '0'}); err != nil {
+		t.Fatal(err)
+	}
+	if d := b.Decide(&r, nil, [6]byte{'3', '3', '3', '3', '3', '3'}); d.Approval != first.Approval {
+		t.Fatalf("repeat after replay: approval %s, original %s", d.Approval, first.Approval)
 	}
 }

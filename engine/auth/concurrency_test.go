@@ -80,7 +80,7 @@ func TestConcurrentPurchasesAndReversals(t *testing.T) {
 					for i := 0; i < concPerG; i++ {
 						stan := uint32(g*concPerG + i + 1)
 						amt := 1 + rng.Int64N(200)
-						d := a.Decide(concRequest("0200", stan, amt), noPIN)
+						d := a.Decide(concRequest("0200", stan, amt), noPIN, testApproval)
 						switch d.Code {
 						case Approved:
 							approved[stan-1] = amt
@@ -125,7 +125,7 @@ func TestConcurrentPurchasesAndReversals(t *testing.T) {
 							r := concRequest(mti, rev, 0)
 							r.Original, r.OriginalClass, r.HasOriginal = Ref{"T1", uint32(s + 1), 115}, '2', true
 							want := [...]string{Approved, Approved, Duplicate}[j]
-							if d := a.Decide(r, noPIN); d.Code != want {
+							if d := a.Decide(r, noPIN, testApproval); d.Code != want {
 								t.Errorf("reversal %s of %d: %s, want %s", mti, s+1, d.Code, want)
 							}
 						}
@@ -163,7 +163,7 @@ func TestConcurrentReversalRacesOriginal(t *testing.T) {
 			for i := g / 2; i < n; i += concWorkers / 2 {
 				stan := uint32(i + 1)
 				if g%2 == 0 {
-					d := a.Decide(concRequest("0200", stan, int64(1+i%97)), noPIN)
+					d := a.Decide(concRequest("0200", stan, int64(1+i%97)), noPIN, testApproval)
 					if d.Code != Approved && d.Code != DoNotHonour {
 						t.Errorf("original %d: %s", stan, d.Code)
 					}
@@ -172,7 +172,7 @@ func TestConcurrentReversalRacesOriginal(t *testing.T) {
 				}
 				r := concRequest("0400", 500_000+stan, 0)
 				r.Original, r.OriginalClass, r.HasOriginal = Ref{"T1", stan, 115}, '2', true
-				if d := a.Decide(r, noPIN); d.Code != Approved {
+				if d := a.Decide(r, noPIN, testApproval); d.Code != Approved {
 					t.Errorf("reversal of %d: %s", stan, d.Code)
 				}
 			}
@@ -184,7 +184,7 @@ func TestConcurrentReversalRacesOriginal(t *testing.T) {
 		t.Fatalf("avail %d held %d delta %d, want nothing taken", avail, held, delta)
 	}
 	for i, c := range codes {
-		if d := a.Decide(concRequest("0201", uint32(i+1), int64(1+i%97)), noPIN); d.Code != c {
+		if d := a.Decide(concRequest("0201", uint32(i+1), int64(1+i%97)), noPIN, testApproval); d.Code != c {
 			t.Fatalf("repeat of %d: %s, first answer %s", i+1, d.Code, c)
 		}
 	}

@@ -124,7 +124,7 @@ func (m *model) failf(format string, args ...any) {
 // send decides r, checks the code against want (any of them) and the state.
 func (m *model) send(r *Request, want ...string) string {
 	m.t.Helper()
-	d := m.a.Decide(r, func(*issuer.Card) (bool, error) { return true, nil })
+	d := m.a.Decide(r, func(*issuer.Card) (bool, error) { return true, nil }, testApproval)
 	m.trace = append(m.trace, traced{*r, d.Code})
 	ok := false
 	for _, w := range want {

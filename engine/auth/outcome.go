@@ -25,7 +25,7 @@ func appendRef(b []byte, r Ref) []byte {
 	return binary.AppendUvarint(b, uint64(r.LocalDate))
 }
 
-func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, undo bool, date uint32, t *txn) []byte {
+func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, undo bool, date uint32, t *txn, approval [6]byte) []byte {
 	flags := byte(0)
 	if e != nil {
 		flags |= flagApplied
@@ -41,6 +41,7 @@ func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, u
 	}
 	b := []byte{outcomeVersion, byte(kind), flags, key.class, origClass}
 	b = binary.AppendUvarint(b, uint64(date))
+	b = append(b, approval[:]...)
 	b = appendRef(b, key.ref)
 	b = appendRef(b, orig)
 	if flags&(flagPINWrong|flagPINRight) != 0 {
@@ -66,6 +67,7 @@ type outcome struct {
 	kind      Kind
 	flags     byte
 	date      uint32
+	approval  [6]byte
 	pinCard   [32]byte
 	key       txnKey
 	orig      Ref
@@ -123,6 +125,11 @@ func decodeOutcome(b []byte) (outcome, error) {
 	o.kind, o.flags, o.key.class, o.origClass = Kind(b[1]), b[2], b[3], b[4]
 	r := &reader{b: b[5:]}
 	o.date = uint32(r.uvarint())
+	if len(r.b) < 6 {
+		return o, errOutcome
+	}
+	copy(o.approval[:], r.b[:6])
+	r.b = r.b[6:]
 	o.key.ref, o.orig = r.ref(), r.ref()
 	if o.flags&(flagPINWrong|flagPINRight) != 0 {
 		if len(r.b) < 32 {
@@ -180,7 +187,7 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 		}
 		return nil
 	}
-	t := &txn{kind: o.kind, code: respCode, eff: o.eff, delta: o.eff, date: o.date}
+	t := &txn{kind: o.kind, code: respCode, eff: o.eff, delta: o.eff, date: o.date, approval: o.approval}
 	if prev, ok := own.m[o.key]; ok && prev.reversed && prev.code == [2]byte{} && live(prev, o.date) {
 		prev.code = respCode // the late original that was declined
 		return nil

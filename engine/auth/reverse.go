@@ -8,7 +8,7 @@ func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 	key := txnKey{r.Ref(), '4'}
 	if prev, ok := own.m[key]; ok && live(prev, r.BusinessDate) {
 		if r.MTI.IsRepeat() {
-			return Decision{Code: string(prev.code[:]), Approved: true}
+			return Decision{Code: string(prev.code[:]), Approved: true, repeat: true}
 		}
 		return Decision{Code: Duplicate}
 	}
@@ -28,7 +28,7 @@ func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 			acc.mu.Unlock()
 		}
 	}
-	return Decision{Code: Approved, Approved: true, Outcome: encodeOutcome(KindReversal, key, r.Original, r.OriginalClass, nil, true, r.BusinessDate, nil)}
+	return Decision{Code: Approved, Approved: true, Outcome: encodeOutcome(KindReversal, key, r.Original, r.OriginalClass, nil, true, r.BusinessDate, nil, [6]byte{})}
 }
 
 // rememberKeys: a reversal that names its original's class (field 90) is

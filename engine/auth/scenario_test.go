@@ -352,7 +352,7 @@ func decideWith(a *Authorizer, r *Request, pin string) (Decision, bool) {
 			return false, errHSM
 		}
 		return false, nil
-	})
+	}, testApproval)
 	return d, called
 }
 

@@ -22,6 +22,7 @@ var _ engine.Authorizer = Stage{}
 func (s Stage) Authorize(t *engine.Txn) {
 	var r Request
 	fill(&r, t, s.A.hashPAN)
+	engine.NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
 	d := s.A.Decide(&r, func(c *issuer.Card) (bool, error) {
 		data := s.A.Data()
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
@@ -32,11 +33,12 @@ func (s Stage) Authorize(t *engine.Txn) {
 			return false, nil
 		}
 		return false, err
-	})
+	}, t.Approval)
 	t.SetCode(d.Code)
 	t.Outcome = d.Outcome
-	if d.Approved && r.Kind() != KindReversal && r.Kind() != KindBalance {
-		engine.NewApprovalCode(t)
+	t.Approval = d.Approval
+	if r.Kind() == KindReversal || r.Kind() == KindBalance {
+		t.Approval = [6]byte{}
 	}
 	if r.Kind() == KindBalance && d.Approved {
 		t.AddReplyField(codec.FieldAdditionalAmounts, balanceField(d.Balance, t))
