@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/cardswitch/cardswitch/router"
+
 	"github.com/cardswitch/cardswitch/codec"
 )
 
@@ -64,7 +66,7 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 				// the HSM failed: answer 96, without a MAC (the bitmap already
 				// announced one, so the reply is built again)
 				s.log.Error().Err(err).Str("link", l.cfg.Name).Msg("reply MAC failed: answering 96")
-				t.Fail(ErrSystem)
+				s.abort(t)
 				s.respondWith(t, nil)
 				return
 			}
@@ -98,6 +100,16 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 }
 
 func hasExtra(t *Txn, id int) bool { _, ok := t.replyField(id); return ok }
+
+// abort answers 96 instead of a decision that cannot be delivered, taking
+// the authorizer's effect back first.
+func (s *Server) abort(t *Txn) {
+	if a, ok := s.auth.(Aborter); ok && t.Approved() && t.Route.Action == router.Local {
+		a.Abort(t)
+	}
+	t.Fail(ErrSystem)
+	t.Approval = [6]byte{}
+}
 
 // macField is where the reply's MAC goes: 128 when the reply has secondary
 // fields (the MAC must cover them), else 64.

@@ -16,6 +16,13 @@ type Authorizer interface {
 	Authorize(t *Txn)
 }
 
+// Aborter is an Authorizer that can take a decision back: called when the
+// reply of an approved request had to become 96 (its MAC could not be
+// made, the journal failed), so no effect stays for an answer not given.
+type Aborter interface {
+	Abort(t *Txn)
+}
+
 // Journal makes a request and its decision durable before the reply leaves.
 // It calls t.Committed exactly once, from any goroutine, when the record is
 // durable or has failed. Append may wait when the journal is saturated

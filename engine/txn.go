@@ -95,7 +95,7 @@ func (t *Txn) Committed(err error) {
 	if err != nil {
 		t.Link.metrics.journalErr.Inc()
 		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("journal append failed: answering 96")
-		t.Fail(ErrSystem)
+		s.abort(t)
 		s.respond(t)
 	}
 	t.conn.deliver(t, s)

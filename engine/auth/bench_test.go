@@ -91,3 +91,36 @@ func TestRepeatKeepsItsApprovalCode(t *testing.T) {
 		t.Fatalf("repeat after replay: approval %s, original %s", d.Approval, first.Approval)
 	}
 }
+
+func TestAbortTakesTheEffectBack(t *testing.T) {
+	data, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := func(p []byte) [32]byte { return sha256.Sum256(p) }
+	a := New(data, hash)
+	pan := []byte("4761739001010010")
+	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: hash(pan), Amount: 700, STAN: 9,
+		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
+	inquiry := uint32(1000)
+	balance := func(a *Authorizer) int64 {
+		q := r
+		inquiry++
+		q.Proc, q.STAN = 310000, inquiry
+		return a.Decide(&q, nil, testApproval).Balance
+	}
+	before := balance(a)
+	d := a.Decide(&r, nil, testApproval)
+	out := a.Abort(d.Outcome)
+	if got := balance(a); got != before {
+		t.Fatalf("balance %d after abort, %d before", got, before)
+	}
+	r.MTI = codec.MTI{'0', '2', '0', '1'}
+	if rep := a.Decide(&r, nil, testApproval); rep.Code != System {
+		t.Fatalf("repeat of an aborted approval: %s", rep.Code)
+	}
+	b := New(data, hash) // the journal holds the 96 without an effect
+	if err := b.Replay(out, [2]byte{'9', '6'}); err != nil || balance(b) != before {
+		t.Fatalf("replayed balance %d, want %d (%v)", balance(b), before, err)
+	}
+}

@@ -251,3 +251,22 @@ func (a *Authorizer) undoLocked(t *txn) {
 	a.undo(acc, a.cards.get(t.eff.cardHash), t)
 	acc.mu.Unlock()
 }
+
+// Abort undoes a decision whose reply could not go out as decided (the
+// HSM failed to MAC it, the journal failed): the effect is taken back, the
+// transaction is remembered as answered 96, and the outcome to journal
+// instead is returned.
+func (a *Authorizer) Abort(outcomeBytes []byte) []byte {
+	o, err := decodeOutcome(outcomeBytes)
+	if err != nil || o.flags&flagApplied == 0 {
+		return outcomeBytes
+	}
+	own, orig := a.shard(o.key.ref), a.shard(o.orig)
+	unlock := lockPair(own, orig)
+	defer unlock()
+	if t := own.m[o.key]; t != nil {
+		a.undoLocked(t)
+		t.code, t.approval = [2]byte{'9', '6'}, [6]byte{}
+	}
+	return encodeOutcome(o.kind, o.key, o.orig, o.origClass, nil, false, o.date, nil, [6]byte{})
+}

@@ -45,6 +45,10 @@ func (s Stage) Authorize(t *engine.Txn) {
 	}
 }
 
+// Abort implements engine.Aborter: the approval's effect is undone when
+// its reply had to become 96.
+func (s Stage) Abort(t *engine.Txn) { t.Outcome = s.A.Abort(t.Outcome) }
+
 // balanceField is field 54: account type 00, amount type 02 (available),
 // the currency, C or D, and 12 digits.
 func balanceField(v int64, t *engine.Txn) []byte {
