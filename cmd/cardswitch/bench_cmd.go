@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -18,10 +19,10 @@ import (
 )
 
 type benchFlags struct {
-	addr, dialect, framing, tpdu, mixFile, jsonFile, htmlFile, config, mac string
-	conns, inflight, rate                                                  int
-	duration, warmup                                                       time.Duration
-	compare                                                                bool
+	addr, dialect, framing, tpdu, mixFile, jsonFile, htmlFile, config, mac, cpuProfile string
+	conns, inflight, rate                                                              int
+	duration, warmup                                                                   time.Duration
+	compare                                                                            bool
 }
 
 func init() {
@@ -52,6 +53,7 @@ func init() {
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
 			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, none; auto: cup on cup-pos, else none")
 			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
+			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator, and with --compare the in-process targets) to this file")
 			return func(args []string, e *env) error {
 				if len(args) > 0 {
 					return usagef("bench takes no arguments")
@@ -91,6 +93,17 @@ func runBench(e *env, f *benchFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var reps []*bench.Report
 	if f.compare {
 		if reps, err = runCompare(ctx, e, c, opts, f); err != nil {
