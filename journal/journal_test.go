@@ -298,8 +298,16 @@ func TestTornHighWaterMark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// tear the slot of the latest mark (seq 5 lives in slot 1)
-	if _, err := f.WriteAt([]byte{0xde, 0xad}, slotLen+10); err != nil {
+	// tear the slot that holds the newest mark (seq 5)
+	buf := make([]byte, 2*slotLen)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	newest := 0
+	if seq, _, ok := parseSlot(buf[slotLen:]); ok && seq == 5 {
+		newest = 1
+	}
+	if _, err := f.WriteAt([]byte{0xde, 0xad}, int64(newest)*slotLen+10); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
