@@ -393,10 +393,20 @@ func TestAdminEndpoints(t *testing.T) {
 		"/healthz": "ok", "/readyz": "ready",
 		"/metrics": `cardswitch_messages_total{link="pos",mti="0200",rc="00"} 1`,
 	} {
-		rec := newRecorder()
-		h.ServeHTTP(rec, mustRequest(path))
-		if !strings.Contains(rec.body.String(), want) {
-			t.Errorf("%s: %q", path, rec.body.String())
+		// The counter is bumped after the reply is written, so the client
+		// can see the reply first; poll briefly instead of racing it.
+		var body string
+		for deadline := time.Now().Add(2 * time.Second); ; {
+			rec := newRecorder()
+			h.ServeHTTP(rec, mustRequest(path))
+			body = rec.body.String()
+			if strings.Contains(body, want) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !strings.Contains(body, want) {
+			t.Errorf("%s: %q", path, body)
 		}
 	}
 }
