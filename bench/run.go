@@ -249,7 +249,7 @@ func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) erro
 	}
 	stan := cn.nextSTAN()
 	orig := s.original
-	if orig != 0 && t.Dialect.Name == codec.CUPPOS {
+	if orig != 0 && t.Dialect.Name == codec.CUPPOS && s.mti[1] == '4' {
 		stan = orig // UnionPay reversals carry their original's STAN
 	}
 	cn.pending[stan] = sent{due: due, next: next, measure: measure}

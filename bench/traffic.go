@@ -126,6 +126,9 @@ func (t *Traffic) build(s step, card Card, term Terminal, stan, origSTAN uint32,
 	if origSTAN != 0 && !cup {
 		f["90"] = fmt.Sprintf("%s%06d%s%022d", s.origMTI, origSTAN, now, 0)
 	}
+	if origSTAN != 0 && cup && s.mti[1] != '4' { // a completion: batch, STAN, date of its original
+		f["61"] = fmt.Sprintf("000001%06d%s", origSTAN, now[:4])
+	}
 	if s.pin != "" && term.TPK != nil {
 		block, err := pinBlock(*term.TPK, s.pin, card.PAN)
 		if err != nil {

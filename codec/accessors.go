@@ -146,6 +146,7 @@ const (
 	FieldPINBlock          = 52
 	FieldAdditionalAmounts = 54
 	FieldEMV               = 55
+	FieldCUPOriginal       = 61 // UnionPay POS: original batch, STAN, date
 	FieldMAC               = 64
 	FieldNetworkCode       = 70
 	FieldOriginal          = 90

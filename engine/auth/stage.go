@@ -87,9 +87,35 @@ func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
 		r.HasOriginal = true
 		r.Original = Ref{Terminal: r.Terminal, STAN: o.STAN, LocalDate: uint32(o.Transmission / 1000000)}
 		r.OriginalClass = o.MTI[1]
+	} else if o, ok := cupOriginal(v); ok && r.MTI.Class() != '4' {
+		// UnionPay completions name their original in field 61: batch
+		// n6, STAN n6, date MMDD. UnionPay requests carry no local date,
+		// so the original is keyed by its terminal and STAN, as below.
+		r.HasOriginal = true
+		r.Original = Ref{Terminal: r.Terminal, STAN: o, LocalDate: r.LocalDate}
 	} else if r.MTI.Class() == '4' { // UnionPay: the reversal carries its original's STAN
 		r.Original = r.Ref()
 	}
+}
+
+// cupOriginal is the original's STAN from a UnionPay field 61.
+func cupOriginal(v *codec.View) (uint32, bool) {
+	if v.Dialect().Name != codec.CUPPOS || !v.Has(codec.FieldCUPOriginal) {
+		return 0, false
+	}
+	var buf [32]byte
+	d := v.AppendText(buf[:0], codec.FieldCUPOriginal)
+	if len(d) < 12 {
+		return 0, false
+	}
+	var stan uint32
+	for _, c := range d[6:12] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		stan = stan*10 + uint32(c-'0')
+	}
+	return stan, true
 }
 
 // localDate is field 13, or the date of field 7 when 13 is absent: the

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/bench"
+	"github.com/cardswitch/cardswitch/engine"
+)
+
+// The default mix against the default configuration runs every path of the
+// switch: PIN blocks and MACs computed with the demo keys verify, and the
+// planned declines come back with their codes.
+func TestBenchDefaultMixAgainstServe(t *testing.T) {
+	body, addrs := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *engine.Server, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	for _, l := range []struct{ addr, dialect, framing string }{
+		{addrs["8583"], "iso87ascii", "binary2"},
+		{addrs["8585"], "cup-pos", "binary2+tpdu"},
+	} {
+		out := filepath.Join(t.TempDir(), "report.json")
+		code, stdout, stderr := cli(t, "", "bench", "--addr", l.addr, "--dialect", l.dialect, "--framing", l.framing,
+			"--conns", "4", "--inflight", "2", "--duration", "1500ms", "--warmup", "0s", "--json", out)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", l.dialect, code, stdout, stderr)
+		}
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reps []bench.Report
+		if err := json.Unmarshal(raw, &reps); err != nil {
+			var one bench.Report
+			if err := json.Unmarshal(raw, &one); err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			reps = []bench.Report{one}
+		}
+		rep := reps[0]
+		t.Logf("%s: %d answered, codes %v", l.dialect, rep.Answered, rep.Codes)
+		if rep.Errors != 0 || rep.Timeouts != 0 || rep.Answered < 200 {
+			t.Errorf("%s: errors %d timeouts %d answered %d", l.dialect, rep.Errors, rep.Timeouts, rep.Answered)
+		}
+		for _, want := range []string{"00", "55", "54"} {
+			if rep.Codes[want] == 0 {
+				t.Errorf("%s: no %s in %v", l.dialect, want, rep.Codes)
+			}
+		}
+		for _, bad := range []string{"96", "A0", "30", "14", "15", "12", "25", "94"} {
+			if rep.Codes[bad] != 0 {
+				t.Errorf("%s: %d answers %s in %v", l.dialect, rep.Codes[bad], bad, rep.Codes)
+			}
+		}
+	}
+}
