@@ -23,7 +23,7 @@ func (s Stage) Authorize(t *engine.Txn) {
 	var r Request
 	fill(&r, t, s.A.hashPAN)
 	engine.NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
-	d := s.A.Decide(&r, func(c *issuer.Card) (bool, error) {
+	verify := func(c *issuer.Card) (bool, error) {
 		data := s.A.Data()
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
 		switch {
@@ -33,6 +33,29 @@ func (s Stage) Authorize(t *engine.Txn) {
 			return false, nil
 		}
 		return false, err
+	}
+	// The HSM call is made here, before Decide takes the card's and the
+	// account's locks, so a slow HSM delays this request only and not
+	// every other request of the account. Decide uses the answer if it
+	// reaches the PIN check with the same PVV (a reload in between that
+	// changed the PVV verifies again); whether the try counts, and the
+	// tries limit, stay inside Decide under the lock.
+	var pre struct {
+		pvv   string
+		right bool
+		err   error
+	}
+	if r.HasPIN {
+		if c, ok := s.A.Data().Card(r.PAN); ok && c.PVV != "" {
+			pre.pvv = c.PVV
+			pre.right, pre.err = verify(c)
+		}
+	}
+	d := s.A.Decide(&r, func(c *issuer.Card) (bool, error) {
+		if pre.pvv != "" && c.PVV == pre.pvv {
+			return pre.right, pre.err
+		}
+		return verify(c)
 	}, t.Approval)
 	t.SetCode(d.Code)
 	t.Outcome = d.Outcome
