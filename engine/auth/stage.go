@@ -37,22 +37,22 @@ func (s Stage) Authorize(t *engine.Txn) {
 	// The HSM call is made here, before Decide takes the card's and the
 	// account's locks, so a slow HSM delays this request only and not
 	// every other request of the account. Decide uses the answer if it
-	// reaches the PIN check with the same PVV (a reload in between that
-	// changed the PVV verifies again); whether the try counts, and the
+	// reaches the PIN check with the same PVV and PVK (a reload in between
+	// that changed either verifies again); whether the try counts, and the
 	// tries limit, stay inside Decide under the lock.
 	var pre struct {
-		pvv   string
-		right bool
-		err   error
+		pvv, pvk string
+		right    bool
+		err      error
 	}
 	if r.HasPIN {
 		if c, ok := s.A.Data().Card(r.PAN); ok && c.PVV != "" {
-			pre.pvv = c.PVV
+			pre.pvv, pre.pvk = c.PVV, s.A.Data().Keys.PVK
 			pre.right, pre.err = verify(c)
 		}
 	}
 	d := s.A.Decide(&r, func(c *issuer.Card) (bool, error) {
-		if pre.pvv != "" && c.PVV == pre.pvv {
+		if pre.pvv != "" && c.PVV == pre.pvv && s.A.Data().Keys.PVK == pre.pvk {
 			return pre.right, pre.err
 		}
 		return verify(c)
