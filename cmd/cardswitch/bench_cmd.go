@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -19,10 +18,11 @@ import (
 )
 
 type benchFlags struct {
-	addr, dialect, framing, tpdu, mixFile, jsonFile, htmlFile, config, mac, cpuProfile string
-	conns, inflight, rate                                                              int
-	duration, warmup                                                                   time.Duration
-	compare                                                                            bool
+	linkFlags
+	mixFile, jsonFile, htmlFile, config, mac, cpuProfile string
+	conns, inflight, rate                                int
+	duration, warmup                                     time.Duration
+	compare                                              bool
 }
 
 func init() {
@@ -38,10 +38,7 @@ func init() {
 			"on moov-io/iso8583-connection, the engine alone and the whole switch, and prints the ratios.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &benchFlags{}
-			fs.StringVar(&f.addr, "addr", "127.0.0.1:8583", "switch address (not with --compare)")
-			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect of the link")
-			fs.StringVar(&f.framing, "framing", "binary2", "framing of the link")
-			fs.StringVar(&f.tpdu, "tpdu", "6000010000", "TPDU for a +tpdu framing")
+			f.linkFlags.register(fs, "switch address (not with --compare)")
 			fs.IntVar(&f.conns, "conns", 64, "connections")
 			fs.IntVar(&f.inflight, "inflight", 16, "requests in flight per connection")
 			fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time")
@@ -69,25 +66,16 @@ func runBench(e *env, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
-	d, err := codec.Lookup(f.dialect)
+	d, fr, tpdu, err := f.resolve()
 	if err != nil {
-		return usagef("%v", err)
-	}
-	fr, err := codec.ParseFraming(f.framing)
-	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	traffic, err := benchTraffic(c.issuer, d, f)
 	if err != nil {
 		return err
 	}
-	opts := bench.Options{Addr: f.addr, Framing: fr, Conns: f.conns, InFlight: f.inflight, Duration: f.duration,
-		Warmup: f.warmup, Rate: f.rate, Traffic: traffic}
-	if fr.TPDU {
-		if opts.TPDU, err = hex.DecodeString(f.tpdu); err != nil || len(opts.TPDU) != codec.TPDULen {
-			return usagef("--tpdu must be 10 hex digits")
-		}
-	}
+	opts := bench.Options{Addr: f.addr, Framing: fr, TPDU: tpdu, Conns: f.conns, InFlight: f.inflight,
+		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic}
 	if isTerminal(e.stderr) {
 		opts.Progress = e.stderr
 	}

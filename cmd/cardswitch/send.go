@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,7 +22,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 type sendFlags struct {
-	addr, dialect, framing, tpdu                     string
+	linkFlags
 	mti, pan, proc, stan, terminal, merchant, header string
 	currency, expiry, entry, netcode                 string
 	amount                                           int64
@@ -44,10 +43,7 @@ func init() {
 			"connection error; a declined reply is not an error.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &sendFlags{}
-			fs.StringVar(&f.addr, "addr", "127.0.0.1:8583", "switch address")
-			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect of the link")
-			fs.StringVar(&f.framing, "framing", "binary2", "framing of the link")
-			fs.StringVar(&f.tpdu, "tpdu", "6000010000", "TPDU for a +tpdu framing (10 hex digits)")
+			f.linkFlags.register(fs, "switch address")
 			fs.StringVar(&f.mti, "mti", "0200", "message type")
 			fs.StringVar(&f.pan, "pan", "", "card number (default: a demo card of the dialect)")
 			fs.Int64Var(&f.amount, "amount", 1000, "amount in minor units (field 4)")
@@ -78,19 +74,9 @@ func init() {
 }
 
 func runSend(e *env, f *sendFlags, fromStdin bool) error {
-	d, err := codec.Lookup(f.dialect)
+	d, fr, tpdu, err := f.resolve()
 	if err != nil {
-		return usagef("%v", err)
-	}
-	fr, err := codec.ParseFraming(f.framing)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	var tpdu []byte
-	if fr.TPDU {
-		if tpdu, err = hex.DecodeString(f.tpdu); err != nil || len(tpdu) != codec.TPDULen {
-			return usagef("--tpdu must be 10 hex digits")
-		}
+		return err
 	}
 	var m codec.Message
 	if fromStdin {
