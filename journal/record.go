@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
 // Version is the record encoding version written first in every record.
@@ -114,78 +116,46 @@ func decode(data []byte, r *Record, borrow bool) error {
 	if data[0] != Version {
 		return fmt.Errorf("%w: version %d", errCorrupt, data[0])
 	}
-	d := decoder{b: data[1 : len(data)-HashLen], borrow: borrow}
+	d := decoder{Reader: wire.Reader{B: data[1 : len(data)-HashLen]}, borrow: borrow}
 	*r = Record{}
-	r.Seq = d.fixed64()
-	r.BusinessDate = uint32(d.uvarint())
-	r.Received = d.varint()
-	r.Decided = r.Received + d.varint()
+	r.Seq = d.Fixed64()
+	r.BusinessDate = uint32(d.Uvarint())
+	r.Received = d.Varint()
+	r.Decided = r.Received + d.Varint()
 	r.Link = d.str()
-	r.Conn = d.uvarint()
-	copy(r.MTI[:], d.take(4))
-	r.ProcCode = uint32(d.uvarint())
-	r.STAN = uint32(d.uvarint())
-	r.LocalDate = uint32(d.uvarint())
-	r.LocalTime = uint32(d.uvarint())
+	r.Conn = d.Uvarint()
+	copy(r.MTI[:], d.Take(4))
+	r.ProcCode = uint32(d.Uvarint())
+	r.STAN = uint32(d.Uvarint())
+	r.LocalDate = uint32(d.Uvarint())
+	r.LocalTime = uint32(d.Uvarint())
 	r.RRN, r.Terminal, r.Merchant = d.str(), d.str(), d.str()
-	r.MCC = uint16(d.uvarint())
-	r.Amount = d.varint()
-	r.Currency = uint16(d.uvarint())
-	r.EntryMode = uint16(d.uvarint())
-	copy(r.RespCode[:], d.take(2))
+	r.MCC = uint16(d.Uvarint())
+	r.Amount = d.Varint()
+	r.Currency = uint16(d.Uvarint())
+	r.EntryMode = uint16(d.Uvarint())
+	copy(r.RespCode[:], d.Take(2))
 	r.Approval, r.Route, r.Original = d.str(), d.str(), d.str()
 	r.Outcome = d.bytes()
-	copy(r.PANHash[:], d.take(32))
+	copy(r.PANHash[:], d.Take(32))
 	r.PANMasked = d.str()
 	r.PANSealed = d.bytes()
 	copy(r.Hash[:], data[len(data)-HashLen:])
-	if d.err != nil || len(d.b) != 0 {
+	if d.Bad || len(d.B) != 0 {
 		return fmt.Errorf("%w: seq %d: fields do not parse", errCorrupt, r.Seq)
 	}
 	return nil
 }
 
-// decoder reads fields, remembering the first error (sticky).
+// decoder reads a record's fields (wire.Reader), with strings and slices
+// either copied or, when borrow is set, aliasing the record's bytes.
 type decoder struct {
-	b      []byte
-	err    error
-	borrow bool // strings and slices alias b instead of being copied
-}
-
-func (d *decoder) take(n int) []byte {
-	if d.err != nil || n < 0 || n > len(d.b) {
-		d.err = errCorrupt
-		return make([]byte, min(max(n, 0), 64)) // zeros, so callers need no checks
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) fixed64() uint64 { return binary.BigEndian.Uint64(d.take(8)) }
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	wire.Reader
+	borrow bool
 }
 
 func (d *decoder) str() string {
-	v := d.raw()
+	v := d.Raw()
 	if d.borrow && len(v) > 0 {
 		return unsafe.String(&v[0], len(v))
 	}
@@ -193,22 +163,9 @@ func (d *decoder) str() string {
 }
 
 func (d *decoder) bytes() []byte {
-	v := d.raw()
+	v := d.Raw()
 	if len(v) == 0 || d.borrow {
 		return v
 	}
 	return append([]byte(nil), v...)
-}
-
-func (d *decoder) raw() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err = errCorrupt
-		return nil
-	}
-	v := d.take(int(n))
-	if len(v) == 0 {
-		return nil
-	}
-	return v
 }

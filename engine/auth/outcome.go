@@ -3,6 +3,8 @@ package auth
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
 // The outcome of a decision, journaled with it, says what state it changed,
@@ -77,44 +79,13 @@ type outcome struct {
 
 var errOutcome = errors.New("auth: outcome does not parse")
 
-type reader struct {
-	b   []byte
-	err bool
-}
+// reader reads an outcome's fields.
+type reader struct{ wire.Reader }
 
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) str() string {
-	n := r.uvarint()
-	if r.err || n > uint64(len(r.b)) {
-		r.err = true
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
+func (r *reader) str() string { return string(r.Raw()) }
 
 func (r *reader) ref() Ref {
-	return Ref{Terminal: r.str(), STAN: uint32(r.uvarint()), LocalDate: uint32(r.uvarint())}
+	return Ref{Terminal: r.str(), STAN: uint32(r.Uvarint()), LocalDate: uint32(r.Uvarint())}
 }
 
 func decodeOutcome(b []byte) (outcome, error) {
@@ -123,34 +94,22 @@ func decodeOutcome(b []byte) (outcome, error) {
 		return o, errOutcome
 	}
 	o.kind, o.flags, o.key.class, o.origClass = Kind(b[1]), b[2], b[3], b[4]
-	r := &reader{b: b[5:]}
-	o.date = uint32(r.uvarint())
-	if len(r.b) < 6 {
-		return o, errOutcome
-	}
-	copy(o.approval[:], r.b[:6])
-	r.b = r.b[6:]
+	r := &reader{wire.Reader{B: b[5:]}}
+	o.date = uint32(r.Uvarint())
+	copy(o.approval[:], r.Take(6))
 	o.key.ref, o.orig = r.ref(), r.ref()
 	if o.flags&(flagPINWrong|flagPINRight) != 0 {
-		if len(r.b) < 32 {
-			return o, errOutcome
-		}
-		copy(o.pinCard[:], r.b[:32])
-		r.b = r.b[32:]
+		copy(o.pinCard[:], r.Take(32))
 	}
 	if o.flags&flagApplied != 0 {
 		o.eff.account = r.str()
-		if len(r.b) < 32 {
-			return o, errOutcome
-		}
-		copy(o.eff.cardHash[:], r.b[:32])
-		r.b = r.b[32:]
-		o.eff.debit, o.eff.hold, o.eff.usage = r.varint(), r.varint(), r.varint()
-		o.eff.count, o.eff.date = int(r.varint()), uint32(r.varint())
+		copy(o.eff.cardHash[:], r.Take(32))
+		o.eff.debit, o.eff.hold, o.eff.usage = r.Varint(), r.Varint(), r.Varint()
+		o.eff.count, o.eff.date = int(r.Varint()), uint32(r.Varint())
 		o.eff.holdRef = r.ref()
 		o.eff.merchant, o.eff.terminal = r.str(), r.str()
 	}
-	if r.err {
+	if r.Bad {
 		return o, errOutcome
 	}
 	return o, nil
