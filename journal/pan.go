@@ -68,12 +68,8 @@ func NewProtector(keys []byte) (*Protector, error) {
 
 // Protect fills the record's PAN fields from pan.
 func (p *Protector) Protect(r *Record, card []byte) error {
-	h := p.macs.Get().(hash.Hash)
-	h.Reset()
-	_, _ = h.Write(card)
-	h.Sum(r.PANHash[:0])
-	p.macs.Put(h)
-	r.PANMasked = Mask(card)
+	r.PANHash = p.HashPAN(card)
+	r.PANMasked = pan.Mask(string(card))
 	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(card)+p.aead.Overhead())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return err
@@ -101,9 +97,6 @@ func (p *Protector) Unseal(r *Record) ([]byte, error) {
 	}
 	return p.aead.Open(nil, r.PANSealed[:n], r.PANSealed[n:], nil)
 }
-
-// Mask keeps the first 6 and last 4 digits of a PAN.
-func Mask(p []byte) string { return pan.Mask(string(p)) }
 
 // writeFileSync writes a file and syncs it and its directory.
 func writeFileSync(path string, data []byte, perm os.FileMode) error {
