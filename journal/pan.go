@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/cardswitch/cardswitch/internal/pan"
@@ -112,5 +113,15 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// the new directory entry must survive a crash too, or the key file
+	// could vanish and be replaced by new keys that open nothing
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
