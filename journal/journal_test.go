@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,12 +300,15 @@ func TestTornHighWaterMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	// tear the slot that holds the newest mark (seq 5)
+	// (the second slot exists only once a second commit has written it:
+	// five appends can land in one group commit)
 	buf := make([]byte, 2*slotLen)
-	if _, err := f.ReadAt(buf, 0); err != nil {
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !(errors.Is(err, io.EOF) && n == slotLen) {
 		t.Fatal(err)
 	}
 	newest := 0
-	if seq, _, ok := parseSlot(buf[slotLen:]); ok && seq == 5 {
+	if seq, _, ok := parseSlot(buf[slotLen:]); n == 2*slotLen && ok && seq == 5 {
 		newest = 1
 	}
 	if _, err := f.WriteAt([]byte{0xde, 0xad}, int64(newest)*slotLen+10); err != nil {
