@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"sync/atomic"
 	"unsafe"
 
@@ -110,8 +109,8 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval [6]byte) De
 	if !refersBack(kind) {
 		orig = own
 	}
-	unlock := lockPair(own, orig) // transaction shards before any account: one lock order
-	defer unlock()
+	lockPair(own, orig) // transaction shards before any account: one lock order
+	defer unlockPair(own, orig)
 	if kind == KindReversal {
 		return a.reverse(r, own, orig)
 	}
@@ -150,18 +149,25 @@ func lookup(sh *txnShard, k txnKey, today uint32) *txn {
 // refersBack reports kinds that name an original transaction.
 func refersBack(k Kind) bool { return k == KindCompletion || k == KindVoid || k == KindReversal }
 
-// lockPair locks one or two shards in address order.
-func lockPair(x, y *txnShard) func() {
+// lockPair locks one or two shards in address order; unlockPair undoes it.
+// (A returned unlock closure would cost an allocation per decision.)
+func lockPair(x, y *txnShard) {
 	if x == y {
 		x.mu.Lock()
-		return x.mu.Unlock
+		return
 	}
 	if uintptrOf(x) > uintptrOf(y) {
 		x, y = y, x
 	}
 	x.mu.Lock()
 	y.mu.Lock()
-	return func() { y.mu.Unlock(); x.mu.Unlock() }
+}
+
+func unlockPair(x, y *txnShard) {
+	x.mu.Unlock()
+	if x != y {
+		y.mu.Unlock()
+	}
 }
 
 // again answers a request whose Ref was seen: a repeat gets the stored
@@ -209,11 +215,10 @@ func needsAmount(k Kind) bool {
 
 // checkCard: number, card, status, expiry.
 func (a *Authorizer) checkCard(s *snapshot, r *Request) (*issuer.Card, string) {
-	if !issuer.ValidPAN(string(r.PAN)) {
-		return nil, InvalidCard
-	}
+	// Every card of the issuer data passed issuer.ValidPAN when the file
+	// was read, so a number that is not the card's own is unknown here.
 	c, ok := s.byHash[r.PANHash]
-	if !ok || !bytes.Equal([]byte(c.PAN), r.PAN) {
+	if !ok || c.PAN != string(r.PAN) {
 		return nil, InvalidCard
 	}
 	switch c.Status {

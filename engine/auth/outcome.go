@@ -131,8 +131,8 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 	}
 	a.replayPIN(&o)
 	own, orig := a.shard(o.key.ref), a.shard(o.orig)
-	unlock := lockPair(own, orig)
-	defer unlock()
+	lockPair(own, orig)
+	defer unlockPair(own, orig)
 	if o.kind == KindReversal {
 		r := &Request{Original: o.orig, OriginalClass: o.origClass, BusinessDate: o.date}
 		own.m[o.key] = &txn{kind: KindReversal, code: respCode, date: o.date}
@@ -221,8 +221,8 @@ func (a *Authorizer) Abort(outcomeBytes []byte) []byte {
 		return outcomeBytes
 	}
 	own, orig := a.shard(o.key.ref), a.shard(o.orig)
-	unlock := lockPair(own, orig)
-	defer unlock()
+	lockPair(own, orig)
+	defer unlockPair(own, orig)
 	if t := own.m[o.key]; t != nil {
 		a.undoLocked(t)
 		t.code, t.approval = [2]byte{'9', '6'}, [6]byte{}

@@ -23,8 +23,7 @@ func (s Stage) Authorize(t *engine.Txn) {
 	var r Request
 	fill(&r, t, s.A.hashPAN)
 	engine.NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
-	verify := func(c *issuer.Card) (bool, error) {
-		data := s.A.Data()
+	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
 		switch {
 		case err == nil:
@@ -41,21 +40,24 @@ func (s Stage) Authorize(t *engine.Txn) {
 	// that changed either verifies again); whether the try counts, and the
 	// tries limit, stay inside Decide under the lock.
 	var pre struct {
-		pvv, pvk string
-		right    bool
-		err      error
+		card  *issuer.Card // nil: not verified early
+		keys  *issuer.Data // the snapshot whose keys verified it
+		right bool
+		err   error
 	}
 	if r.HasPIN {
-		if c, ok := s.A.Data().Card(r.PAN); ok && c.PVV != "" {
-			pre.pvv, pre.pvk = c.PVV, s.A.Data().Keys.PVK
-			pre.right, pre.err = verify(c)
+		data := s.A.Data()
+		if c, ok := data.Card(r.PAN); ok && c.PVV != "" {
+			pre.card, pre.keys = c, data
+			pre.right, pre.err = verify(data, c)
 		}
 	}
 	d := s.A.Decide(&r, func(c *issuer.Card) (bool, error) {
-		if pre.pvv != "" && c.PVV == pre.pvv && s.A.Data().Keys.PVK == pre.pvk {
+		data := s.A.Data()
+		if pre.card != nil && c.PVV == pre.card.PVV && data.Keys.PVK == pre.keys.Keys.PVK && data.Keys.PVKI == pre.keys.Keys.PVKI {
 			return pre.right, pre.err
 		}
-		return verify(c)
+		return verify(data, c)
 	}, t.Approval)
 	t.SetCode(d.Code)
 	t.Outcome = d.Outcome
@@ -97,7 +99,7 @@ func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
 	r.Terminal = string(bytes.TrimRight(v.TerminalID(buf[:0]), " "))
 	r.Merchant = string(bytes.TrimRight(v.MerchantID(buf[:0]), " "))
 	if mcc, ok := v.MCC(); ok {
-		r.MCC = fmt.Sprintf("%04d", mcc)
+		r.MCC = mccText(mcc)
 	}
 	r.EntryMode, _ = v.EntryMode()
 	r.HasPIN = v.Has(codec.FieldPINBlock)
@@ -139,6 +141,15 @@ func cupOriginal(v *codec.View) (uint32, bool) {
 		stan = stan*10 + uint32(c-'0')
 	}
 	return stan, true
+}
+
+// mccText is the MCC as 4 digits (as "%04d", without fmt on the hot path).
+func mccText(mcc uint32) string {
+	if mcc > 9999 { // a custom dialect's wider field
+		return fmt.Sprintf("%04d", mcc)
+	}
+	b := [4]byte{byte('0' + mcc/1000), byte('0' + mcc/100%10), byte('0' + mcc/10%10), byte('0' + mcc%10)}
+	return string(b[:])
 }
 
 // localDate is field 13, or the date of field 7 when 13 is absent: the
