@@ -124,3 +124,12 @@ func TestHSMTools(t *testing.T) {
 		t.Errorf("format 2 accepted")
 	}
 }
+
+// A malformed --field is refused without echoing its value, which may be
+// a card number or track data.
+func TestSendFieldErrorDoesNotEchoTheValue(t *testing.T) {
+	code, out, errOut := cli(t, "", "send", "--addr", "127.0.0.1:1", "--field", "35:4761739001010010D30121010000000000")
+	if code == 0 || strings.Contains(out+errOut, "4761739001010010") || !strings.Contains(errOut, "--field number 1") {
+		t.Fatalf("exit %d: %q %q", code, out, errOut)
+	}
+}

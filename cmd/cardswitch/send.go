@@ -209,10 +209,11 @@ func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message,
 			delete(fields, "13")
 		}
 	}
-	for _, kv := range f.fields {
+	for i, kv := range f.fields {
 		k, v, ok := strings.Cut(kv, "=")
 		if _, err := strconv.Atoi(k); !ok || err != nil {
-			return codec.Message{}, fmt.Errorf("--field %q: want N=VALUE", kv)
+			// the value may be a card number or track data: not echoed
+			return codec.Message{}, fmt.Errorf("--field number %d: want N=VALUE", i+1)
 		}
 		fields[k] = v
 	}
