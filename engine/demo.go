@@ -27,11 +27,7 @@ func (a DemoAuthorizer) Authorize(t *Txn) {
 		t.SetCode("05")
 	case t.View.Has(codec.FieldPINBlock):
 		pvk := hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: a.Data.Keys.PVK}
-		if t.Link.srv.hsm == nil {
-			t.Fail(ErrSystem)
-			return
-		}
-		if err := t.Link.srv.VerifyPIN(t, pvk, a.Data.Keys.PVKI, c.PVV); err != nil {
+		if err := t.VerifyPIN(pvk, a.Data.Keys.PVKI, c.PVV); err != nil {
 			t.Fail(err)
 			return
 		}

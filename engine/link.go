@@ -130,13 +130,15 @@ func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	cs := c.Context().(*connState)
 	cs.takeDone()
 	action := l.readFrames(c, cs)
-	if err := l.flush(c, cs); err != nil {
+	err := l.flush(c, cs)
+	pending := c.OutboundBuffered()
+	cs.outBuffered.Store(int64(pending)) // shutdown waits for this to reach 0
+	if err != nil {
 		return gnet.Close
 	}
-	cs.outBuffered.Store(int64(c.OutboundBuffered())) // shutdown waits for this to reach 0
-	if action == gnet.None && c.OutboundBuffered() > l.cfg.MaxPendingBytes {
+	if action == gnet.None && pending > l.cfg.MaxPendingBytes {
 		l.metrics.slowClosed.Inc()
-		l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", c.OutboundBuffered()).
+		l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).
 			Msg("peer does not read its replies: closing")
 		return gnet.Close
 	}
@@ -354,7 +356,6 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 	clear(cs.local)
 	clear(cs.sent)
 	cs.local, cs.sent = cs.local[:0], cs.sent[:0]
-	cs.outBuffered.Store(int64(c.OutboundBuffered()))
 	if err != nil {
 		l.log.Warn().Err(err).Str("remote", cs.remote).Msg("write failed")
 	}

@@ -27,7 +27,7 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 		cs.signedOn = false
 		t.SetCode("00")
 		l.log.Info().Str("remote", cs.remote).Msg("signed off")
-	case code == netSignOn || (l.dialect.Name == codec.CUPPOS && code >= 1 && code <= 4):
+	case code == netSignOn: // (UnionPay sign-ons, 1, 3 and 4, are answered by signOn on a worker)
 		cs.signedOn = true
 		t.SetCode("00")
 		l.log.Info().Str("remote", cs.remote).Msg("signed on")
