@@ -24,8 +24,7 @@ type Message struct {
 func (v *View) ToMessage(mask bool) Message {
 	m := Message{MTI: v.mti.String(), Fields: map[string]string{}}
 	if v.d.HeaderLen > 0 {
-		m.Header = hex.EncodeToString(v.Header())
-		m.Header = upperHex(m.Header)
+		m.Header = string(appendHex(nil, v.Header()))
 	}
 	for id := 2; id <= MaxField; id++ {
 		if !v.Has(id) {
@@ -38,16 +37,6 @@ func (v *View) ToMessage(mask bool) Message {
 		m.Fields[strconv.Itoa(id)] = text
 	}
 	return m
-}
-
-func upperHex(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'f' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 // Encode builds the wire form of a text message.
@@ -102,11 +91,12 @@ func (d *Dialect) EncodeMAC(m Message, macField int, mac func([]byte) ([]byte, e
 }
 
 // Sensitive reports fields that carry cardholder secrets or full card data:
-// the PAN (2), track data (35, 36, 45), the PIN block (52) and ICC data (55,
-// which may hold track 2 equivalent data).
+// the PAN (2, and 34, the extended PAN), track data (35, 36, 45), the PIN
+// block (52) and ICC data (55, which may hold track 2 equivalent data).
+// It is the one list MaskField masks by.
 func Sensitive(id int) bool {
 	switch id {
-	case FieldPAN, FieldTrack2, 36, 45, FieldPINBlock, FieldEMV, 34:
+	case FieldPAN, 34, FieldTrack2, 36, 45, FieldPINBlock, FieldEMV:
 		return true
 	}
 	return false
@@ -114,17 +104,19 @@ func Sensitive(id int) bool {
 
 // MaskField returns the text of field id fit for a log or a screen: a PAN
 // with all but its first 6 and last 4 digits masked, track data reduced to
-// the masked PAN, PIN block and ICC data replaced by their length.
+// the masked PAN, any other sensitive field (PIN block, ICC data) replaced
+// by its length.
 func MaskField(id int, text string) string {
+	if !Sensitive(id) {
+		return text
+	}
 	switch id {
 	case FieldPAN, 34:
 		return MaskPAN(text)
 	case FieldTrack2, 36, 45:
 		return maskTrack(text)
-	case FieldPINBlock, FieldEMV:
-		return fmt.Sprintf("[%d characters hidden]", len(text))
 	}
-	return text
+	return fmt.Sprintf("[%d characters hidden]", len(text))
 }
 
 // MaskPAN keeps the first 6 and last 4 digits of a PAN (PCI DSS).

@@ -20,7 +20,6 @@ type View struct {
 	start [MaxField + 1]uint16
 	data  [MaxField + 1]uint16
 	units [MaxField + 1]uint16
-	end   uint16 // end of the last field: len(msg) once decoded
 }
 
 // Dialect returns the dialect the view was decoded with.
@@ -115,7 +114,6 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 	if off != len(msg) {
 		return fieldErr(lastField(v), off, ErrTrailingData)
 	}
-	v.end = uint16(off)
 	return nil
 }
 
@@ -170,7 +168,6 @@ func (d *Dialect) decodeMTI(v *View, msg []byte, off int) (int, error) {
 }
 
 func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
-	v.bitmap = [2]uint64{}
 	for w := 0; w < 2; w++ {
 		var word uint64
 		var ok bool
@@ -187,7 +184,7 @@ func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
 			if len(msg) < off+8 {
 				return 0, fieldErr(1, off, ErrTruncated)
 			}
-			word, ok = be64(msg[off:off+8]), true
+			word, ok = binary.BigEndian.Uint64(msg[off:off+8]), true
 			off += 8
 		}
 		v.bitmap[w] = word
@@ -438,12 +435,6 @@ var bcdDigits, bcdTrack = func() (d, t [256]bool) {
 	}
 	return d, t
 }()
-
-func be64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
-}
 
 func parseHex64(b []byte) (uint64, bool) {
 	var x uint64
