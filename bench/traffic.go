@@ -140,10 +140,7 @@ func (t *Traffic) build(s step, card Card, term Terminal, stan, origSTAN uint32,
 	if t.MAC == 0 || term.TAK == nil {
 		return t.Dialect.Encode(m)
 	}
-	pad := hsm.MACPadding1
-	if t.MAC == hsm.MACUnionPay {
-		pad = hsm.MACPaddingNone
-	}
+	pad := hsm.MACPaddingFor(t.MAC)
 	return t.Dialect.EncodeMAC(m, 64, func(in []byte) ([]byte, error) { return hsm.GenerateMAC(*term.TAK, t.MAC, pad, in) })
 }
 

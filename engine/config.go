@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/hsm"
 )
 
 // LinkConfig is one listening link: where it listens and how its peers
@@ -169,7 +170,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %q must be 2 characters", key("not_signed_on_code"), l.NotSignedOnCode)
 		case len(l.MACFailureCode) != 2:
 			return fmt.Errorf("%s: %q must be 2 characters", key("mac_failure_code"), l.MACFailureCode)
-		case l.MAC != "" && macAlgorithms[l.MAC] == 0:
+		case l.MAC != "" && hsm.MACMethods[l.MAC] == 0:
 			return fmt.Errorf("%s: %q must be x919, alg1, cmac or cup", key("mac"), l.MAC)
 		case l.HSMTimeout < time.Millisecond || l.HSMTimeout > time.Minute:
 			return fmt.Errorf("%s: %v must be 1ms to 1m", key("hsm_timeout"), l.HSMTimeout)

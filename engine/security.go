@@ -60,18 +60,6 @@ func (k *Keys) SetSession(id string, tpk, tak hsm.KeyRef) {
 	k.session.Store(id, sessionKeys{tpk, tak})
 }
 
-// macAlgorithms are the MAC methods a link may require.
-var macAlgorithms = map[string]hsm.MACAlgorithm{
-	"x919": hsm.MACISO9797Alg3, "alg1": hsm.MACISO9797Alg1, "cmac": hsm.MACCMAC, "cup": hsm.MACUnionPay,
-}
-
-func macPadding(a hsm.MACAlgorithm) hsm.MACPadding {
-	if a == hsm.MACUnionPay {
-		return hsm.MACPaddingNone
-	}
-	return hsm.MACPadding1
-}
-
 // hsmCall bounds an HSM call: a slow or unreachable HSM costs at most the
 // link's hsm_timeout and answers 96.
 func (s *Server) hsmCall(t *Txn) (context.Context, context.CancelFunc) {
@@ -94,7 +82,7 @@ func (s *Server) checkMAC(t *Txn) error {
 	var mac [16]byte
 	ctx, cancel := s.hsmCall(t)
 	defer cancel()
-	err := s.hsm.VerifyMAC(ctx, tak, t.Link.macAlg, macPadding(t.Link.macAlg), input, v.MAC(mac[:0]))
+	err := s.hsm.VerifyMAC(ctx, tak, t.Link.macAlg, hsm.MACPaddingFor(t.Link.macAlg), input, v.MAC(mac[:0]))
 	switch {
 	case err == nil:
 		return nil
@@ -118,7 +106,7 @@ func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
 	return func(input []byte) ([]byte, error) {
 		ctx, cancel := s.hsmCall(t)
 		defer cancel()
-		return s.hsm.GenerateMAC(ctx, tak, t.Link.macAlg, macPadding(t.Link.macAlg), input)
+		return s.hsm.GenerateMAC(ctx, tak, t.Link.macAlg, hsm.MACPaddingFor(t.Link.macAlg), input)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -86,7 +87,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 			echo: echoFor(dialect.Name), metrics: s.m.forLink(lc.Name), booted: make(chan struct{}),
 			perIP: map[string]int{}, log: d.Log.With().Str("link", lc.Name).Logger()}
 		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
-		l.macAlg = macAlgorithms[lc.MAC]
+		l.macAlg = hsm.MACMethods[lc.MAC]
 		if l.macAlg != 0 && (d.HSM == nil || d.Keys == nil) {
 			return nil, fmt.Errorf("links %s: mac %s needs an HSM and keys", lc.Name, lc.MAC)
 		}

@@ -26,6 +26,22 @@ const (
 	MACUnionPay
 )
 
+// MACMethods are the MAC algorithms by the names the configuration and
+// the command line use.
+var MACMethods = map[string]MACAlgorithm{
+	"x919": MACISO9797Alg3, "alg1": MACISO9797Alg1, "cmac": MACCMAC, "cup": MACUnionPay,
+}
+
+// MACPaddingFor is the padding an algorithm is used with on a link: ISO
+// 9797-1 method 1 for the CBC MACs; CMAC and the UnionPay MAC pad
+// themselves.
+func MACPaddingFor(a MACAlgorithm) MACPadding {
+	if a == MACCMAC || a == MACUnionPay {
+		return MACPaddingNone
+	}
+	return MACPadding1
+}
+
 // MACPadding is an ISO 9797-1 padding method.
 type MACPadding uint8
 

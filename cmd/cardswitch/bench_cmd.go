@@ -172,14 +172,10 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 	if p := data.Profile("standard"); p != nil {
 		t.OverLimit = p.PerTxnMax + 1
 	}
-	mac := f.mac
-	if mac == "auto" {
-		mac = "none"
-		if d.Name == codec.CUPPOS {
-			mac = "cup"
-		}
+	var err error
+	if t.MAC, err = macMethod(f.mac, d); err != nil {
+		return t, err
 	}
-	t.MAC = map[string]hsm.MACAlgorithm{"cup": hsm.MACUnionPay, "x919": hsm.MACISO9797Alg3, "none": 0}[mac]
 	if len(t.Terminals) == 0 || len(t.Cards) == 0 {
 		return t, fmt.Errorf("no terminals or cards of the %s kind in the issuer data", d.Name)
 	}

@@ -109,10 +109,8 @@ func toolPINBlock(format int, pin, pan, keyHex string, aes bool) ([]string, erro
 	return []string{hex.EncodeToString(b)}, nil
 }
 
-var macAlgs = map[string]hsm.MACAlgorithm{"x919": hsm.MACISO9797Alg3, "alg1": hsm.MACISO9797Alg1, "cmac": hsm.MACCMAC, "cup": hsm.MACUnionPay}
-
 func toolMAC(alg, keyHex, dataHex string, aes bool) ([]string, error) {
-	a, ok := macAlgs[alg]
+	a, ok := hsm.MACMethods[alg]
 	if !ok {
 		return nil, usagef("--alg must be x919, alg1, cmac or cup")
 	}
@@ -124,10 +122,7 @@ func toolMAC(alg, keyHex, dataHex string, aes bool) ([]string, error) {
 	if err != nil {
 		return nil, usagef("--data is not hex")
 	}
-	pad := hsm.MACPadding1
-	if a == hsm.MACUnionPay {
-		pad = hsm.MACPaddingNone
-	}
+	pad := hsm.MACPaddingFor(a)
 	m, err := hsm.GenerateMAC(k, a, pad, data)
 	if err != nil {
 		return nil, err

@@ -133,3 +133,16 @@ func TestSendFieldErrorDoesNotEchoTheValue(t *testing.T) {
 		t.Fatalf("exit %d: %q %q", code, out, errOut)
 	}
 }
+
+// CMAC pads itself: the tool (and links, and send) use it without ISO 9797
+// padding. RFC 4493, example 2.
+func TestHSMToolCMAC(t *testing.T) {
+	code, out, errOut := cli(t, "", "hsm", "mac", "--alg", "cmac", "--aes", "--key", "2B7E151628AED2A6ABF7158809CF4F3C",
+		"--data", "6BC1BEE22E409F96E93D7E117393172A")
+	if code != 0 || strings.TrimSpace(out) != "070A16B46B4D4144F79BDD9DD04A287C" {
+		t.Fatalf("exit %d: %q %q", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "", "bench", "--mac", "md5", "--duration", "1s"); code != 2 || !strings.Contains(errOut, `--mac "md5"`) {
+		t.Fatalf("bench --mac md5: exit %d %q", code, errOut)
+	}
+}

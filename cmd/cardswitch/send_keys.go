@@ -62,25 +62,33 @@ func (k sendKeys) pinBlock(pin, pan string) (string, error) {
 
 // macFunc returns the MAC the request carries, or nil for none.
 func (k sendKeys) macFunc(name string, d *codec.Dialect) (func([]byte) ([]byte, error), error) {
+	alg, err := macMethod(name, d)
+	switch {
+	case err != nil:
+		return nil, err
+	case alg == 0:
+		return nil, nil
+	case !k.found || !k.tak.Valid():
+		return nil, fmt.Errorf("the terminal has no MAC key in the configuration")
+	}
+	pad := hsm.MACPaddingFor(alg)
+	return func(in []byte) ([]byte, error) { return hsm.GenerateMAC(k.tak, alg, pad, in) }, nil
+}
+
+// macMethod resolves a --mac flag: auto is cup on UnionPay links and none
+// elsewhere; none (or empty) is 0.
+func macMethod(name string, d *codec.Dialect) (hsm.MACAlgorithm, error) {
 	if name == "auto" {
 		name = "none"
 		if d.Name == codec.CUPPOS {
 			name = "cup"
 		}
 	}
-	algs := map[string]hsm.MACAlgorithm{"cup": hsm.MACUnionPay, "x919": hsm.MACISO9797Alg3, "alg1": hsm.MACISO9797Alg1, "cmac": hsm.MACCMAC}
-	alg, ok := algs[name]
-	switch {
-	case name == "none" || name == "":
-		return nil, nil
-	case !ok:
-		return nil, fmt.Errorf("%q: cup, x919, alg1, cmac or none", name)
-	case !k.found || !k.tak.Valid():
-		return nil, fmt.Errorf("the terminal has no MAC key in the configuration")
+	if name == "none" || name == "" {
+		return 0, nil
 	}
-	pad := hsm.MACPadding1
-	if alg == hsm.MACUnionPay {
-		pad = hsm.MACPaddingNone
+	if alg, ok := hsm.MACMethods[name]; ok {
+		return alg, nil
 	}
-	return func(in []byte) ([]byte, error) { return hsm.GenerateMAC(k.tak, alg, pad, in) }, nil
+	return 0, usagef("--mac %q: cup, x919, alg1, cmac, none or auto", name)
 }
