@@ -48,7 +48,7 @@ func init() {
 			fs.StringVar(&f.jsonFile, "json", "", "write the report(s) as JSON to this file")
 			fs.StringVar(&f.htmlFile, "html", "", "write an HTML report with charts to this file")
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
-			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, none; auto: cup on cup-pos, else none")
+			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
 			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator, and with --compare the in-process targets) to this file")
 			return func(args []string, e *env) error {
