@@ -96,12 +96,9 @@ func (f Framing) Next(buf []byte) (fr Frame, n int, err error) {
 	if len(buf) < h {
 		return fr, 0, ErrNeedMore
 	}
-	l, err := f.readLength(buf[:h])
+	l, err := f.ReadLength(buf[:h])
 	if err != nil {
 		return fr, 0, err
-	}
-	if l > f.maxFrame() {
-		return fr, 0, fmt.Errorf("%w: %d bytes announced, %d allowed", ErrFrameTooLarge, l, f.maxFrame())
 	}
 	if l == 0 {
 		return fr, h, nil
@@ -118,6 +115,16 @@ func (f Framing) Next(buf []byte) (fr Frame, n int, err error) {
 	}
 	fr.Msg = body
 	return fr, h + l, nil
+}
+
+// ReadLength decodes a length header (HeaderLen bytes): the length of the
+// frame after it, at most the framing's maximum (ErrFrameTooLarge).
+func (f Framing) ReadLength(b []byte) (int, error) {
+	l, err := f.readLength(b)
+	if err == nil && l > f.maxFrame() {
+		return 0, fmt.Errorf("%w: %d bytes announced, %d allowed", ErrFrameTooLarge, l, f.maxFrame())
+	}
+	return l, err
 }
 
 func (f Framing) readLength(b []byte) (int, error) {
@@ -247,11 +254,15 @@ func (f Framing) Reserve(dst, tpdu []byte) []byte {
 
 // Seal writes the length header of the frame that starts at frame[start].
 func (f Framing) Seal(frame []byte, start int) ([]byte, error) {
-	l := len(frame) - start - f.HeaderLen()
+	return frame, f.PutLength(frame[start:], len(frame)-start-f.HeaderLen())
+}
+
+// PutLength writes the length header for a frame of l bytes into h
+// (HeaderLen bytes); l at most the framing's maximum (ErrFrameTooLarge).
+func (f Framing) PutLength(h []byte, l int) error {
 	if l > f.maxFrame() {
-		return frame, fmt.Errorf("%w: %d bytes, %d allowed", ErrFrameTooLarge, l, f.maxFrame())
+		return fmt.Errorf("%w: %d bytes, %d allowed", ErrFrameTooLarge, l, f.maxFrame())
 	}
-	h := frame[start:]
 	switch f.Header {
 	case LenBinary2:
 		h[0], h[1] = byte(l>>8), byte(l)
@@ -260,5 +271,5 @@ func (f Framing) Seal(frame []byte, start int) ([]byte, error) {
 	default:
 		h[0], h[1] = byte(l/1000)<<4|byte(l/100%10), byte(l/10%10)<<4|byte(l%10)
 	}
-	return frame, nil
+	return nil
 }

@@ -26,10 +26,8 @@ const inFlightMax = 1024
 var echoedFields = [...]int{2, 3, 4, 7, 11, 12, 13, 37, 41, 42, 49}
 
 var (
-	errFrameTooLarge = errors.New("peers: frame larger than the link maximum")
-	errBadHeader     = errors.New("peers: length header is not valid")
-	errNotRequest    = errors.New("peers: MTI is not a request")
-	errClosing       = errors.New("peers: connection closing")
+	errNotRequest = errors.New("peers: MTI is not a request")
+	errClosing    = errors.New("peers: connection closing")
 )
 
 // Moov is a peer switch built on moov-io/iso8583-connection and
@@ -173,49 +171,17 @@ func (p *moovPeer) readLength(r io.Reader) (int, error) {
 	if _, err := io.ReadFull(r, b); err != nil {
 		return 0, err
 	}
-	var n int
-	switch p.framing.Header {
-	case codec.LenBinary2:
-		n = int(b[0])<<8 | int(b[1])
-	case codec.LenASCII4:
-		for _, c := range b {
-			if c < '0' || c > '9' {
-				return 0, errBadHeader
-			}
-			n = n*10 + int(c-'0')
-		}
-	default: // codec.LenBCD2
-		for _, c := range b {
-			if c>>4 > 9 || c&0xf > 9 {
-				return 0, errBadHeader
-			}
-			n = n*100 + int(c>>4)*10 + int(c&0xf)
-		}
-	}
-	if n > p.framing.MaxFrame {
-		return 0, fmt.Errorf("%w: %d bytes announced, %d allowed", errFrameTooLarge, n, p.framing.MaxFrame)
-	}
-	return n, nil
+	return p.framing.ReadLength(b)
 }
 
 // writeLength writes one length header (connection.MessageLengthWriter).
 // The handler frames its replies itself (Append); Send and Reply would use
 // this.
 func (p *moovPeer) writeLength(w io.Writer, length int) (int, error) {
-	if length > p.framing.MaxFrame {
-		return 0, fmt.Errorf("%w: %d bytes, %d allowed", errFrameTooLarge, length, p.framing.MaxFrame)
-	}
 	var h [4]byte
 	b := h[:p.framing.HeaderLen()]
-	switch p.framing.Header {
-	case codec.LenBinary2:
-		b[0], b[1] = byte(length>>8), byte(length)
-	case codec.LenASCII4:
-		for i, div := 0, 1000; i < 4; i, div = i+1, div/10 {
-			b[i] = '0' + byte(length/div%10)
-		}
-	default: // codec.LenBCD2
-		b[0], b[1] = byte(length/1000)<<4|byte(length/100%10), byte(length/10%10)<<4|byte(length%10)
+	if err := p.framing.PutLength(b, length); err != nil {
+		return 0, err
 	}
 	return w.Write(b)
 }
