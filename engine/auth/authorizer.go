@@ -178,7 +178,6 @@ func (a *Authorizer) again(r *Request, key txnKey, prev *txn) Decision {
 	switch {
 	case prev.code == [2]byte{} && prev.reversed: // only the reversal was seen
 		prev.code, prev.kind = [2]byte{'0', '5'}, r.Kind()
-		prev.mti = r.MTI.Original()
 		return Decision{Code: DoNotHonour, Outcome: encodeOutcome(prev.kind, key, r.Original, r.OriginalClass, nil, false, r.BusinessDate, nil, [6]byte{})}
 	case r.MTI.IsRepeat():
 		return Decision{Code: string(prev.code[:]), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, repeat: true}
@@ -191,7 +190,7 @@ func (a *Authorizer) shard(r Ref) *txnShard { return &a.txns[hashRef(r)&(shardCo
 // decideNew runs the checks and, on approval, applies the effect.
 func (a *Authorizer) decideNew(r *Request, kind Kind, verify PINVerifier, original *txn) (Decision, *txn) {
 	s := a.snap.Load()
-	t := &txn{kind: kind, mti: r.MTI.Original(), date: r.BusinessDate}
+	t := &txn{kind: kind, date: r.BusinessDate}
 	c, code := a.checkCard(s, r)
 	if code == "" {
 		code = a.checkAcceptor(s, r, c)

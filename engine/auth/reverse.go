@@ -12,7 +12,7 @@ func (a *Authorizer) reverse(r *Request, own, origShard *txnShard) Decision {
 		}
 		return Decision{Code: Duplicate}
 	}
-	own.m[key] = &txn{kind: KindReversal, mti: r.MTI.Original(), code: [2]byte{'0', '0'}, date: r.BusinessDate}
+	own.m[key] = &txn{kind: KindReversal, code: [2]byte{'0', '0'}, date: r.BusinessDate}
 	orig, okey := a.findOriginal(r, origShard)
 	switch {
 	case orig == nil: // not seen yet: remember, so a late original is declined

@@ -101,7 +101,6 @@ type effect struct {
 // txn is a transaction the switch has answered, by its Ref.
 type txn struct {
 	kind      Kind
-	mti       [4]byte // the original MTI (repeat flag cleared)
 	code      [2]byte
 	approval  [6]byte
 	eff       effect
