@@ -49,6 +49,16 @@ func decryptPIN(k hsm.Key, block []byte, code, account string) (hsm.PIN, error) 
 	return hsm.DecryptPINBlock(k, f, block, panFromAccount(account))
 }
 
+// sourcePIN decrypts a request's PIN block under its PIN key (a TPK or
+// ZPK cryptogram; parity error code 10).
+func (s *Server) sourcePIN(keyType, cryptogram string, block []byte, code, account string) (hsm.PIN, error) {
+	k, err := s.key(keyType, cryptogram, "10")
+	if err != nil {
+		return hsm.PIN{}, err
+	}
+	return decryptPIN(k, block, code, account)
+}
+
 // handlePVV is DC (TPK) and EC (ZPK): verify a PIN against a Visa PVV.
 // Request: PIN key (16H or 1A+32H), PVK pair (32H or 1A+32H), PIN block
 // (16H), format (2N), account (12N), PVKI (1N), PVV (4N). Reply: none.
@@ -59,11 +69,7 @@ func handlePVV(pinKeyType string) handler {
 		if err := r.err(); err != nil {
 			return out, err
 		}
-		pk, err := s.key(pinKeyType, pinKey, "10")
-		if err != nil {
-			return out, err
-		}
-		pin, err := decryptPIN(pk, block, code, account)
+		pin, err := s.sourcePIN(pinKeyType, pinKey, block, code, account)
 		if err != nil {
 			return out, err
 		}
@@ -91,11 +97,7 @@ func handleIBM(pinKeyType string) handler {
 		if checkLen < 4 || checkLen > 12 || maxLen < 4 || maxLen > 12 {
 			return out, codedError{"15", ErrInvalidInput}
 		}
-		pk, err := s.key(pinKeyType, pinKey, "10")
-		if err != nil {
-			return out, err
-		}
-		pin, err := decryptPIN(pk, block, code, account)
+		pin, err := s.sourcePIN(pinKeyType, pinKey, block, code, account)
 		if err != nil {
 			return out, err
 		}
@@ -126,11 +128,7 @@ func handleTranslate(srcType string) handler {
 		if err := r.err(); err != nil {
 			return out, err
 		}
-		sk, err := s.key(srcType, src, "10")
-		if err != nil {
-			return out, err
-		}
-		pin, err := decryptPIN(sk, block, srcCode, account)
+		pin, err := s.sourcePIN(srcType, src, block, srcCode, account)
 		if err != nil {
 			return out, err
 		}
