@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/cardswitch/cardswitch/bench"
-	"github.com/cardswitch/cardswitch/engine"
 )
 
 // The default mix against the default configuration runs every path of the
@@ -23,18 +18,9 @@ func TestBenchDefaultMixAgainstServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *engine.Server, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	stop := startServe(t, c)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	}()

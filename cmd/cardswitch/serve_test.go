@@ -45,6 +45,23 @@ func writeFile(t *testing.T, body string) string {
 	return p
 }
 
+// startServe runs serve on c until the returned stop is called; stop
+// returns serve's error.
+func startServe(t *testing.T, c *config) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *engine.Server, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
+	select {
+	case <-started:
+	case err := <-done:
+		cancel()
+		t.Fatal(err)
+	}
+	return func() error { cancel(); return <-done }
+}
+
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	for _, c := range []struct{ from, to, want string }{
 		{"data_dir: ./data", "data_dir: ./data\nbogus: 1", "field bogus not found"},
@@ -82,15 +99,7 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 	}
 	hup := make(chan os.Signal, 1)
 	c.hup, c.reload = hup, func() (*config, error) { return loadConfig(path) }
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *engine.Server, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	stop := startServe(t, c)
 
 	// a purchase on every link with the demo data is approved at the first try
 	for _, l := range []struct{ addr, dialect, framing string }{
@@ -121,8 +130,7 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// every approval is in the journal by the time its reply arrived
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	dataDir := c.file.DataDir
@@ -135,10 +143,7 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 		t.Fatalf("dump: %s", out)
 	}
 	// restart on the same journal: it continues
-	ctx, cancel = context.WithCancel(context.Background())
-	done = make(chan error, 1)
-	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
-	<-started
+	stop = startServe(t, c)
 	hup <- os.Interrupt // c holds the first table: load the file's again
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); strings.Contains(out, `"39":"57"`) {
@@ -161,8 +166,7 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 	if code, _, _ := cli(t, "", "send", "--addr", freePort(t), "--timeout", "1s"); code != 1 {
 		t.Fatalf("refused connection: exit %d", code)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
