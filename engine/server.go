@@ -51,6 +51,11 @@ type Server struct {
 	reg     *prometheus.Registry
 	m       *metrics
 	links   []*Link
+	ids     IDs
+
+	journalDown atomic.Bool  // the journal has failed: out of service
+	failLogAt   atomic.Int64 // unix nanoseconds of the last "journal failed" log line
+	failCount   atomic.Int64 // requests refused or withheld since that line
 
 	queue    chan *batch  // requests for the workers, a loop turn's worth at a time
 	queued   atomic.Int64 // requests in queue: bounded by QueueDepth
@@ -197,8 +202,45 @@ func (s *Server) stopLinks(ctx context.Context) {
 	}
 }
 
-// Ready reports whether every link listens and the server is not shutting down.
-func (s *Server) Ready() bool { return s.ready.Load() }
+// Ready reports whether every link listens, the journal works and the
+// server is not shutting down.
+func (s *Server) Ready() bool { return s.ready.Load() && s.journalErr() == nil }
+
+// IDs is the server's allocator of RRNs and approval codes (replay and
+// snapshots restore its counters before Start).
+func (s *Server) IDs() *IDs { return &s.ids }
+
+// Keys is the terminal key store (replay and snapshots restore sign-on keys).
+func (s *Server) Keys() *Keys { return s.keys }
+
+// journalErr is the journal's failure, if it reports one.
+func (s *Server) journalErr() error {
+	if h, ok := s.journal.(interface{ Err() error }); ok {
+		return h.Err()
+	}
+	return nil
+}
+
+// failLogEvery bounds the "journal failed" log lines: one per interval,
+// with the number of requests refused or withheld since the last one.
+const failLogEvery = 10 * time.Second
+
+// journalFailed takes the switch out of service when the journal fails:
+// /readyz answers 503 (Ready), the gauge says so, and a log line says why,
+// at most once per failLogEvery.
+func (s *Server) journalFailed(err error) {
+	s.journalDown.Store(true)
+	s.m.journalBad.Set(1)
+	n := s.failCount.Add(1)
+	now := s.clock.Now().UnixNano()
+	last := s.failLogAt.Load()
+	if last != 0 && now-last < int64(failLogEvery) || !s.failLogAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.failCount.Add(-n)
+	s.log.Error().Err(err).Int64("requests", n).
+		Msg("journal failed: the switch is out of service until it is restarted (requests answered 96, or withheld when in doubt)")
+}
 
 // AdminHandler serves /metrics, /healthz and /readyz.
 func (s *Server) AdminHandler() http.Handler {
@@ -206,6 +248,10 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.journalErr(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !s.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
@@ -287,6 +333,7 @@ func (s *Server) process(t *Txn) {
 			s.answerAfterPanic(t)
 		}
 	}()
+	s.assignRRN(t)
 	s.decide(t)
 	s.respondSigned(t)
 	s.journal.Append(t)
@@ -334,8 +381,8 @@ func (s *Server) answerAfterPanic(t *Txn) {
 			t.conn.deliver(t, s)
 		}
 	}()
-	t.Fail(ErrSystem)
-	t.extras = t.extras[:0]
+	s.takeBack(t) // whatever the decision did is undone: the answer is 96
+	t.rrnLen = 0
 	s.respond(t)
 	t.conn.deliver(t, s)
 }

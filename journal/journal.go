@@ -378,3 +378,6 @@ func appendKey(b []byte, date uint32, seq uint64) []byte {
 	b = binary.BigEndian.AppendUint32(b, date)
 	return binary.BigEndian.AppendUint64(b, seq)
 }
+
+// ErrInDoubt: placeholder until the journal branch lands.
+var ErrInDoubt = errors.New("journal: commit in doubt")

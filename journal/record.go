@@ -49,6 +49,12 @@ type Record struct {
 	PANMasked string   // first 6 and last 4
 	PANSealed []byte   // nonce || AES-256-GCM(PAN) under the data key, for clearing
 
+	Transmission uint64 // placeholder until the journal branch lands
+	Acquirer     string
+	RRNSeq       uint64
+	ApprovalSeq  uint64
+	SessionKeys  []byte
+
 	Hash [HashLen]byte // SHA-256(previous record's Hash || this record's encoding without Hash)
 }
 
