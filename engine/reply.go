@@ -103,9 +103,10 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 func hasExtra(t *Txn, id int) bool { _, ok := t.replyField(id); return ok }
 
 // abort answers 96 instead of a decision that cannot be delivered, taking
-// the authorizer's effect back first.
+// the authorizer's effect back first: whatever the decision changed (an
+// approval's effect, a void's or a reversal's undo, a counted wrong PIN).
 func (s *Server) abort(t *Txn) {
-	if a, ok := s.auth.(Aborter); ok && t.Approved() && t.Route.Action == router.Local {
+	if a, ok := s.auth.(Aborter); ok && len(t.Outcome) > 0 && t.Route.Action == router.Local {
 		a.Abort(t)
 	}
 	t.Fail(ErrSystem)
