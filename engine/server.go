@@ -264,15 +264,16 @@ func (s *Server) AdminHandler() http.Handler {
 // route decides on the loop: routing is pure and cheap.
 func (s *Server) route(t *Txn) router.Decision {
 	v := &t.View
-	var proc [6]byte
-	var term, merch [15]byte
+	// the facts point into the Txn's scratch: arrays on the stack would
+	// escape through the Router interface, an allocation per request
+	proc, term, merch := t.routeScratch[:0:6], t.routeScratch[6:6:21], t.routeScratch[21:21:36]
 	return s.router.Route(router.Facts{
 		MTI:            v.MTI(),
-		ProcessingCode: v.AppendText(proc[:0], codec.FieldProcessingCode),
+		ProcessingCode: v.AppendText(proc, codec.FieldProcessingCode),
 		PAN:            t.PAN(),
 		Link:           t.Link.cfg.Name,
-		Terminal:       bytes.TrimRight(v.TerminalID(term[:0]), " "),
-		Merchant:       bytes.TrimRight(v.MerchantID(merch[:0]), " "),
+		Terminal:       bytes.TrimRight(v.TerminalID(term), " "),
+		Merchant:       bytes.TrimRight(v.MerchantID(merch), " "),
 	})
 }
 

@@ -51,6 +51,8 @@ type Txn struct {
 	rec         journal.Record // the journal record, owned by the journal until Committed
 	builder     codec.Builder
 	scratch     [64]byte
+	// routeScratch holds the routing facts: processing code, terminal, merchant
+	routeScratch [36]byte
 }
 
 type extraField struct {
