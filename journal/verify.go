@@ -129,7 +129,7 @@ type hasher interface {
 // checkRecord checks one stored record (encoding and hash) against the
 // chain so far and advances it; it returns what is wrong, or "".
 func checkRecord(res *Result, v []byte, h hasher) string {
-	if len(v) < 1+8+HashLen || v[0] != Version {
+	if len(v) < 1+8+HashLen || v[0] < 1 || v[0] > Version {
 		return "record does not parse (length or version)"
 	}
 	seq := binary.BigEndian.Uint64(v[seqOffset:])
