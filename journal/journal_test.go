@@ -146,7 +146,7 @@ func TestProtector(t *testing.T) {
 // tamper changes badger directly, as a fault or an attacker could.
 func tamper(t *testing.T, dir string, fn func(txn *badger.Txn) error) {
 	t.Helper()
-	db, err := badger.Open(badgerOptions(Options{Dir: dir, MemTableMB: 16}))
+	db, err := badger.Open(badgerOptions(dir, 16))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,9 @@ var errCorrupt = errors.New("journal: corrupt record")
 // business date (a uvarint) follows it.
 const seqOffset = 1
 
+// seqOf reads the sequence number of a stored record (at least 9 bytes).
+func seqOf(v []byte) uint64 { return binary.BigEndian.Uint64(v[seqOffset:]) }
+
 // storedDate reads the business date of a stored record without decoding
 // the rest.
 func storedDate(v []byte) (uint32, bool) {
