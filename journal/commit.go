@@ -221,6 +221,6 @@ func appendKey(b []byte, date uint32, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
-func keyDate(k []byte) uint32  { return binary.BigEndian.Uint32(k[1:]) }
-func keySeq(k []byte) uint64   { return binary.BigEndian.Uint64(k[5:]) }
+func keyDate(k []byte) uint32     { return binary.BigEndian.Uint32(k[1:]) }
+func keySeq(k []byte) uint64      { return binary.BigEndian.Uint64(k[5:]) }
 func dayStart(date uint32) []byte { return appendKey(nil, date, 0) }

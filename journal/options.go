@@ -63,13 +63,13 @@ const (
 	MaxBatchLimit = 16384
 	// queueDepthMax bounds the queue: each waiting record holds a worker's
 	// transaction, and a million is far beyond any in-flight cap.
-	queueDepthMax      = 1 << 20
-	windowMax          = 10 * time.Millisecond
-	defaultMemTableMB  = 64
-	memTableMBMin      = 8 // 15% of 8 MB holds Badger's 1 MB value threshold and a chunk
-	memTableMBMax      = 1024
-	defaultMaxBatch    = 4096
-	defaultQueueDepth  = 65536
+	queueDepthMax     = 1 << 20
+	windowMax         = 10 * time.Millisecond
+	defaultMemTableMB = 64
+	memTableMBMin     = 8 // 15% of 8 MB holds Badger's 1 MB value threshold and a chunk
+	memTableMBMax     = 1024
+	defaultMaxBatch   = 4096
+	defaultQueueDepth = 65536
 	// toolMemTableMB: the tools replay the memtable log the switch left,
 	// into an arena that must be as large as the switch's memtable.
 	toolMemTableMB = defaultMemTableMB

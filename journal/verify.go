@@ -123,4 +123,3 @@ func prefixUpTo(v []byte, seq uint64) []byte {
 	}
 	return v[:end]
 }
-
