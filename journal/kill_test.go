@@ -79,4 +79,9 @@ func TestToolsAfterKill(t *testing.T) {
 	if len(res.Notes) != 0 {
 		t.Fatalf("a second read needed a trim again: %q", res.Notes)
 	}
+	j := open(t, dir, nil) // and the switch starts on it, at the same record
+	defer j.Close()
+	if last := j.Last(); last.Seq != seq || hex.EncodeToString(last.Hash[:]) != hash {
+		t.Fatalf("open after the tools: %v", last)
+	}
 }
