@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -66,6 +67,7 @@ func TestExportVerifyDrop(t *testing.T) {
 	if _, err := VerifyExport(bytes.NewReader(append(bytes.Clone(buf.Bytes()), 0))); !errors.Is(err, ErrBadExport) {
 		t.Fatalf("a byte after the end: %v", err)
 	}
+	checkForgedExports(t, buf.Bytes())
 	j.Close()
 	keys, before := keysOf(t, dir)
 	n1 := 0 // day 1's chunks: as many as its commits
@@ -98,6 +100,29 @@ func TestExportVerifyDrop(t *testing.T) {
 	j.Close()
 	if res, err := Verify(dir); err != nil || res.Problem != nil || res.LastSeq != 31 {
 		t.Fatalf("after a restart: %v %+v", err, res)
+	}
+}
+
+// checkForgedExports: an export changed with its checksum recomputed (so
+// only the other checks can catch it) does not verify either.
+func checkForgedExports(t *testing.T, good []byte) {
+	t.Helper()
+	n := len(good)
+	for name, at := range map[string]int{
+		"header date":      5 + 3,
+		"first sequence":   9 + 7,
+		"previous hash":    17,
+		"a record's field": exportHeadLen + 3 + 30,
+		"trailer count":    n - 32 - 32 - 1,
+		"trailer hash":     n - 32 - 1,
+	} {
+		b := bytes.Clone(good)
+		b[at] ^= 1
+		sum := sha256.Sum256(b[:n-32])
+		copy(b[n-32:], sum[:])
+		if _, err := VerifyExport(bytes.NewReader(b)); !errors.Is(err, ErrBadExport) {
+			t.Errorf("forged %s: %v", name, err)
+		}
 	}
 }
 
@@ -143,6 +168,11 @@ func TestDropRefused(t *testing.T) {
 	}
 	if err := j.DropDay(day1, e2); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("drop with another day's export: %v", err)
+	}
+	forged := e1
+	forged.LastHash[0] ^= 1
+	if err := j.DropDay(day1, forged); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("drop with an export of another last hash: %v", err)
 	}
 	if err := j.DropDay(day1, e1); err != nil {
 		t.Fatal(err)
