@@ -10,8 +10,9 @@ FUZZ_TARGETS := codec:FuzzFraming codec:FuzzDecode codec:FuzzDifferential hsm:Fu
 BENCHTIME ?= 1s
 
 CRASH_KILLS ?= 50
+CRASH_SEED  ?=
 
-.PHONY: help build run test test-race test-short fuzz fuzz-short bench bench-codec bench-journal crash-test lint clean
+.PHONY: help build run test test-deps test-race test-short fuzz fuzz-short bench bench-codec bench-journal crash-test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,10 +25,14 @@ run: build ## serve on the embedded default configuration
 
 test: lint test-race fuzz-short ## vet, race-enabled tests of every package, short fuzz runs
 
-test-race: ## race-enabled tests of every package
+# internal/crashtest runs the switch under strace (TestSyncBeforeReply) and fails without it.
+test-deps: ## install what the tests need when it is missing: strace (apt-get, as root)
+	@command -v strace >/dev/null || (apt-get update -qq && apt-get install -y -qq strace)
+
+test-race: test-deps ## race-enabled tests of every package
 	$(GO) test -race -count=1 $(PKGS)
 
-test-short: ## tests without the race detector (quick)
+test-short: test-deps ## tests without the race detector (quick)
 	$(GO) test -count=1 $(PKGS)
 
 fuzz-short: ## each fuzz target for 10s (FUZZTIME)
@@ -51,8 +56,8 @@ bench-journal: ## journal append throughput, commit latency and replay rate
 	$(GO) test ./journal/ -run '^$$' -bench 'Append' -benchtime 300000x
 	$(GO) test ./journal/ -run '^$$' -bench 'CommitLatency|Replay' -benchtime 1x
 
-crash-test: ## kill the real binary under load CRASH_KILLS times (default 50); no acknowledged approval may be lost
-	CRASH_KILLS=$(CRASH_KILLS) $(GO) test ./internal/crashtest/ -count=1 -v -run TestCrashRecovery -timeout 30m
+crash-test: ## kill the real binary under load CRASH_KILLS times (default 50; CRASH_SEED=... repeats a run's kill times); no acknowledged approval may be lost
+	CRASH_KILLS=$(CRASH_KILLS) CRASH_SEED=$(CRASH_SEED) $(GO) test ./internal/crashtest/ -count=1 -v -run TestCrashRecovery -timeout 30m
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

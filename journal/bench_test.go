@@ -140,3 +140,40 @@ func BenchmarkReplay(b *testing.B) {
 }
 
 var benchMemTable = 64
+
+// BenchmarkOpen: a start that replays the whole journal against one that
+// starts after a snapshot's point 1000 records from the end: the second
+// does not grow with the journal's history.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	j := open(b, dir, nil)
+	const n = 200000
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var lat []time.Duration
+	recs := make([]*Record, n)
+	for i := range recs {
+		wg.Add(1)
+		recs[i] = testRecord(i)
+		j.Append(recs[i], &latencyWaiter{start: time.Now(), out: &lat, mu: &mu, wg: &wg})
+	}
+	wg.Wait()
+	j.Close()
+	snap := recs[n-1001]
+	for _, c := range []struct {
+		name  string
+		after Point
+	}{{"whole", Point{}}, {"after-snapshot", Point{Seq: snap.Seq, Hash: snap.Hash, Date: snap.BusinessDate}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				count := 0
+				start := time.Now()
+				j := open(b, dir, func(o *Options) { o.After = c.after; o.Replay = func(*Record) error { count++; return nil } })
+				took := time.Since(start)
+				j.Close()
+				b.ReportMetric(float64(took.Microseconds())/1000, "open-ms")
+				b.ReportMetric(float64(count), "replayed")
+			}
+		})
+	}
+}

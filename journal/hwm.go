@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // The high-water mark is the last acknowledged sequence and its chain hash,
@@ -14,19 +15,31 @@ import (
 // the journal checks its tail against this file. Two slots are written in
 // turn, so a torn write leaves the other intact.
 type hwm struct {
-	f    *os.File
-	seq  uint64
-	hash [HashLen]byte
-	slot int // the slot the next store writes: the other one holds the last mark
+	f     markFile
+	seq   uint64
+	hash  [HashLen]byte
+	slot  int  // the slot the next store writes: the other one holds the last mark
+	valid bool // a slot read: false for a file without any readable mark
+}
+
+// markFile is what the mark needs of its file (a seam: tests inject faults).
+type markFile interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error
+	Close() error
 }
 
 const (
 	hwmMagic = 0x4353484d // "CSHM"
 	slotLen  = 4 + 8 + HashLen + 4
+	hwmName  = "hwm"
 )
 
-func openHWM(path string) (*hwm, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// openHWM opens the mark file at path (flag: os.O_RDONLY or os.O_RDWR); a
+// missing file is an error wrapping os.ErrNotExist.
+func openHWM(path string, flag int) (*hwm, error) {
+	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -37,9 +50,28 @@ func openHWM(path string) (*hwm, error) {
 		return nil, err
 	}
 	for i := 0; i < 2; i++ {
-		if seq, hash, ok := parseSlot(buf[i*slotLen : (i+1)*slotLen]); ok && seq >= h.seq {
-			h.seq, h.hash, h.slot = seq, hash, 1-i
+		if seq, hash, ok := parseSlot(buf[i*slotLen : (i+1)*slotLen]); ok && (!h.valid || seq >= h.seq) {
+			h.seq, h.hash, h.slot, h.valid = seq, hash, 1-i, true
 		}
+	}
+	return h, nil
+}
+
+// createHWM creates the mark file holding p (a new journal's anchor, or the
+// last intact record when rebuilding), synced with its directory entry.
+func createHWM(path string, p Point) (*hwm, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	h := &hwm{f: f}
+	if err := h.store(p.Seq, p.Hash); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return h, nil
 }
@@ -69,8 +101,27 @@ func (h *hwm) store(seq uint64, hash [HashLen]byte) error {
 	if err := h.f.Sync(); err != nil {
 		return err
 	}
-	h.seq, h.hash, h.slot = seq, hash, 1-h.slot
+	h.seq, h.hash, h.slot, h.valid = seq, hash, 1-h.slot, true
 	return nil
 }
 
+// lower moves the mark back (accepting a loss): both slots are written,
+// or the other slot's higher mark would be read as the newest.
+func (h *hwm) lower(seq uint64, hash [HashLen]byte) error {
+	if err := h.store(seq, hash); err != nil {
+		return err
+	}
+	return h.store(seq, hash)
+}
+
 func (h *hwm) close() error { return h.f.Close() }
+
+// syncDir makes a new directory entry survive a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -2,62 +2,19 @@ package journal
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 	"os"
-	"path/filepath"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 )
-
-// Options configure a journal. Zero values take the defaults.
-type Options struct {
-	Dir string
-	// Window is how long a commit may wait for more records once it has
-	// some; 0 commits at once (records that arrive during a commit form the
-	// next batch anyway). Bounded to 10ms.
-	Window time.Duration
-	// MaxBatch bounds the records of one commit; default 4096.
-	MaxBatch int
-	// QueueDepth bounds records waiting for a commit; Append blocks beyond
-	// it (back-pressure on the workers); default 65536.
-	QueueDepth int
-	// AcceptLoss opens a journal that fails verification, continuing after
-	// its last intact record. Use only when told to by a person.
-	AcceptLoss bool
-	// MemTableMB sizes Badger's memtable; default 64.
-	MemTableMB int
-	// Replay, if set, sees every intact record in order while Open
-	// verifies the journal: one pass rebuilds the switch's state. The
-	// record is valid only during the call.
-	Replay func(*Record) error
-}
-
-func (o *Options) setDefaults() {
-	if o.MaxBatch == 0 {
-		o.MaxBatch = 4096
-	}
-	if o.QueueDepth == 0 {
-		o.QueueDepth = 65536
-	}
-	if o.MemTableMB == 0 {
-		o.MemTableMB = 64
-	}
-	o.Window = min(max(o.Window, 0), 10*time.Millisecond)
-}
 
 // Waiter hears when its record is durable (nil) or failed.
 type Waiter interface {
 	Committed(err error)
 }
-
-// ErrClosed is given to records appended after Close.
-var ErrClosed = errors.New("journal: closed")
 
 // Journal is an append-only, write-ahead log of records on Badger with
 // SyncWrites on, group commit, gap-free sequence numbers and a hash chain.
@@ -66,21 +23,29 @@ type Journal struct {
 	db   *badger.DB
 	mark *hwm
 	in   chan pending
+	// commitTxn commits one Badger transaction: (*badger.Txn).Commit, a
+	// seam for the tests of a failed commit.
+	commitTxn func(*badger.Txn) error
 
 	// committer state: touched only by the commit goroutine after Open
 	seq     uint64
 	last    [HashLen]byte
-	keyDate uint32 // business date of the newest key range; never goes back
+	keyDate uint32 // business date of the newest record; never goes back
 	hasher  hash.Hash
 	buf     []byte
 	keys    []byte
-	vals    [][]byte
+	ends    []int // where each chunk of the batch ends in buf
 
-	failed    error // committer only: after a write or sync failure nothing more is accepted
+	failure atomic.Pointer[failure] // set once, by the committer
+	dropMu  sync.Mutex              // one DropDay at a time
+
+	mu     sync.Mutex // guards stats, lastPt and anchor
+	stats  Stats
+	lastPt Point // the last acknowledged record
+	anchor Point
+
 	closeOnce sync.Once
 	done      chan struct{}
-	stats     Stats
-	statsMu   sync.Mutex // guards stats
 }
 
 type pending struct {
@@ -88,84 +53,57 @@ type pending struct {
 	w   Waiter
 }
 
+// failure is what the waiters hear once the journal has failed.
+type failure struct {
+	inDoubt error // the batch whose commit or mark failed: wraps ErrInDoubt
+	later   error // every later record: wraps ErrFailed (Err reports it)
+}
+
 // Stats describe the commits so far.
 type Stats struct {
 	Records, Commits uint64
 	LastSeq          uint64
 	MaxBatch         int
+	Transactions     uint64 // Badger transactions: more than Commits when commits were split
 }
 
-// Open opens (or creates) the journal in opts.Dir, verifies it whole and
-// starts the committer. A journal that fails verification is refused with
-// an *IntegrityError unless opts.AcceptLoss is set.
+// Open opens (or creates) the journal in opts.Dir, verifies it from its
+// anchor (or from opts.After) and starts the committer. A journal that
+// fails verification is refused with an *IntegrityError unless
+// opts.AcceptLoss is set; a missing high-water mark with a *MissingError
+// unless opts.RebuildMark; another data key with ErrKeyMismatch unless
+// opts.ReplaceKey.
 func Open(opts Options) (*Journal, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	opts.setDefaults()
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	db, err := badger.Open(badgerOptions(opts))
+	db, err := badger.Open(badgerOptions(opts.Dir, opts.MemTableMB))
 	if err != nil {
 		return nil, fmt.Errorf("journal: open badger: %w", err)
 	}
-	mark, err := openHWM(filepath.Join(opts.Dir, "hwm"))
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	j := &Journal{opts: opts, db: db, mark: mark, in: make(chan pending, opts.QueueDepth), done: make(chan struct{})}
-	res, err := verify(db, mark.seq, mark.hash, opts.Replay)
-	if err != nil {
+	j := &Journal{opts: opts, db: db, in: make(chan pending, opts.QueueDepth), done: make(chan struct{}),
+		hasher: sha256.New(), commitTxn: (*badger.Txn).Commit}
+	if err := j.start(); err != nil {
 		j.closeStores()
 		return nil, err
 	}
-	if res.Problem != nil && !opts.AcceptLoss {
-		j.closeStores()
-		return nil, res.Problem
-	}
-	j.seq, j.last, j.keyDate, j.hasher = res.LastSeq, res.LastHash, res.LastKeyDate, sha256.New()
-	if res.Problem != nil {
-		if err := quarantine(db, res.LastSeq); err != nil {
-			j.closeStores()
-			return nil, err
-		}
-	}
-	if res.Problem != nil || mark.seq != res.LastSeq {
-		if err := mark.store(res.LastSeq, res.LastHash); err != nil {
-			j.closeStores()
-			return nil, err
-		}
-	}
-	j.stats.LastSeq = j.seq
 	go j.commitLoop()
 	return j, nil
 }
 
-// badgerOptions tune Badger for an append-only log fsynced per commit:
-// records stay in the LSM tree (a high value threshold), a large memtable
-// and generous level-0 limits avoid write stalls, and no value-log GC is
-// needed because nothing is ever overwritten.
-func badgerOptions(o Options) badger.Options {
-	return badger.DefaultOptions(filepath.Join(o.Dir, "badger")).
-		WithSyncWrites(true).
-		WithLogger(nil).
-		WithDetectConflicts(false).
-		WithNumVersionsToKeep(1).
-		WithValueThreshold(1 << 20).
-		WithMemTableSize(int64(o.MemTableMB) << 20).
-		WithNumMemtables(4).
-		WithNumLevelZeroTables(8).
-		WithNumLevelZeroTablesStall(32).
-		WithBaseTableSize(8 << 20).
-		WithNumCompactors(2).
-		WithBlockCacheSize(32 << 20).
-		WithCompactL0OnClose(false).
-		WithCompression(options.None) // records are small and unique: compression costs CPU for nothing
-}
-
 // Append queues r for the next commit; w.Committed is called once the record
-// is durable (r.Seq and r.Hash are then set) or has failed. r must not be
-// changed until then. It blocks only when QueueDepth records are waiting.
+// is durable (r.Seq, r.Hash and r.BusinessDate are then set) or has failed.
+// r must not be changed until then. It blocks only when QueueDepth records
+// are waiting. On a failed journal, or for a record above the size bound,
+// w.Committed is called at once, before Append returns.
 func (j *Journal) Append(r *Record, w Waiter) {
+	if j.refuse(r, w) {
+		return
+	}
 	defer func() {
 		if recover() != nil { // the channel is closed: Close has run
 			w.Committed(ErrClosed)
@@ -175,8 +113,13 @@ func (j *Journal) Append(r *Record, w Waiter) {
 }
 
 // TryAppend is Append that never blocks: it reports false, and does not
-// call w, when QueueDepth records are already waiting.
+// call w, when QueueDepth records are already waiting or the journal is
+// closed. A refused record (failed journal, too large) is reported to w at
+// once and counts as taken (true).
 func (j *Journal) TryAppend(r *Record, w Waiter) (ok bool) {
+	if j.refuse(r, w) {
+		return true
+	}
 	defer func() {
 		if recover() != nil {
 			ok = false
@@ -190,17 +133,51 @@ func (j *Journal) TryAppend(r *Record, w Waiter) (ok bool) {
 	}
 }
 
+// refuse tells w at once about a record that will not be written.
+func (j *Journal) refuse(r *Record, w Waiter) bool {
+	if f := j.failure.Load(); f != nil {
+		w.Committed(f.later)
+		return true
+	}
+	if r.sizeBound() > recordBytesMax {
+		w.Committed(ErrTooLarge)
+		return true
+	}
+	return false
+}
+
+// Err is nil while the journal is healthy; once a commit or a mark store
+// has failed it is an error wrapping ErrFailed and the cause, for good.
+func (j *Journal) Err() error {
+	if f := j.failure.Load(); f != nil {
+		return f.later
+	}
+	return nil
+}
+
 // LastSeq is the last durable sequence number (for tests and tools).
-func (j *Journal) LastSeq() uint64 {
-	j.statsMu.Lock()
-	defer j.statsMu.Unlock()
-	return j.stats.LastSeq
+func (j *Journal) LastSeq() uint64 { return j.Last().Seq }
+
+// Last is the last acknowledged record: durable, and the high-water mark
+// holds it.
+func (j *Journal) Last() Point {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.lastPt
+}
+
+// Anchor is the point before the first kept record (zero until a day is
+// dropped).
+func (j *Journal) Anchor() Point {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.anchor
 }
 
 // Stats returns commit counters.
 func (j *Journal) Stats() Stats {
-	j.statsMu.Lock()
-	defer j.statsMu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	return j.stats
 }
 
@@ -213,171 +190,10 @@ func (j *Journal) Close() error {
 
 func (j *Journal) closeStores() error {
 	err := j.db.Close()
-	if e := j.mark.close(); err == nil {
-		err = e
+	if j.mark != nil {
+		if e := j.mark.close(); err == nil {
+			err = e
+		}
 	}
 	return err
 }
-
-func (j *Journal) commitLoop() {
-	defer close(j.done)
-	batch := make([]pending, 0, j.opts.MaxBatch)
-	for {
-		p, ok := <-j.in
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], p)
-		batch = j.gather(batch)
-		j.commit(batch)
-		clear(batch)
-	}
-}
-
-// gather adds what is already queued, then (with a window) waits up to the
-// window for more, up to MaxBatch.
-func (j *Journal) gather(batch []pending) []pending {
-	for len(batch) < j.opts.MaxBatch {
-		select {
-		case p, ok := <-j.in:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, p)
-			continue
-		default:
-		}
-		break
-	}
-	if j.opts.Window <= 0 || len(batch) >= j.opts.MaxBatch {
-		return batch
-	}
-	timer := time.NewTimer(j.opts.Window)
-	defer timer.Stop()
-	for len(batch) < j.opts.MaxBatch {
-		select {
-		case p, ok := <-j.in:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, p)
-		case <-timer.C:
-			return batch
-		}
-	}
-	return batch
-}
-
-// chunkRecords bounds the records stored under one key: a commit is a few
-// Badger entries, not one per record (measured: about 3 us of Badger work
-// per entry), and each value stays far below Badger's 1 MB value threshold,
-// so records live in the LSM tree and no value-log GC is needed.
-const chunkRecords = 512
-
-// commit numbers and chains the batch, writes it in one synced Badger
-// transaction, moves the high-water mark, then tells the waiters.
-func (j *Journal) commit(batch []pending) {
-	if j.failed != nil { // sequence numbers may be half used: refuse, do not reuse them
-		for _, p := range batch {
-			p.w.Committed(j.failed)
-		}
-		return
-	}
-	seq, last, keyDate := j.seq, j.last, j.keyDate
-	j.buf, j.keys, j.vals = j.buf[:0], j.keys[:0], j.vals[:0]
-	chunkStart, inChunk := 0, 0
-	for _, p := range batch {
-		seq++
-		p.rec.Seq = seq
-		keyDate = max(keyDate, p.rec.BusinessDate) // a late record of yesterday stays in today's range
-		if inChunk == 0 {
-			chunkStart = len(j.buf)
-			j.keys = appendKey(j.keys, keyDate, seq)
-		}
-		j.buf, last = j.appendRecord(j.buf, p.rec, last)
-		if inChunk++; inChunk == chunkRecords {
-			j.vals = append(j.vals, j.buf[chunkStart:len(j.buf):len(j.buf)])
-			inChunk = 0
-		}
-	}
-	if inChunk > 0 {
-		j.vals = append(j.vals, j.buf[chunkStart:len(j.buf):len(j.buf)])
-	}
-	err := j.write()
-	if err == nil {
-		err = j.mark.store(seq, last)
-	}
-	if err != nil {
-		j.failed = fmt.Errorf("journal: failed, restart the switch: %w", err)
-	}
-	if err == nil {
-		j.seq, j.last, j.keyDate = seq, last, keyDate
-		j.statsMu.Lock()
-		j.stats.Records += uint64(len(batch))
-		j.stats.Commits++
-		j.stats.LastSeq = seq
-		j.stats.MaxBatch = max(j.stats.MaxBatch, len(batch))
-		j.statsMu.Unlock()
-	}
-	for _, p := range batch {
-		p.w.Committed(err)
-	}
-}
-
-// appendRecord appends one stored record: its length, its encoding and its
-// chain hash, which it sets in r and returns.
-func (j *Journal) appendRecord(b []byte, r *Record, prev [HashLen]byte) ([]byte, [HashLen]byte) {
-	lenAt := len(b)
-	b = append(b, 0, 0, 0) // room for the length: a record is far below 2 MB
-	start := len(b)
-	b = r.AppendEncoding(b)
-	r.Hash = j.chain(prev, b[start:])
-	b = append(b, r.Hash[:]...)
-	n := len(b) - start
-	b[lenAt], b[lenAt+1], b[lenAt+2] = byte(n>>16), byte(n>>8), byte(n)
-	return b, r.Hash
-}
-
-func (j *Journal) write() error {
-	txn := j.db.NewTransaction(true)
-	defer txn.Discard()
-	for i, v := range j.vals {
-		if err := txn.Set(j.keys[i*keyLen:(i+1)*keyLen:(i+1)*keyLen], v); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("journal: commit: %w", err)
-	}
-	return nil
-}
-
-func (j *Journal) chain(prev [HashLen]byte, enc []byte) [HashLen]byte {
-	return chainWith(j.hasher, prev, enc)
-}
-
-// chainWith is the record's hash: SHA-256 over the previous hash and the
-// record's encoding.
-func chainWith(h hash.Hash, prev [HashLen]byte, enc []byte) [HashLen]byte {
-	h.Reset()
-	h.Write(prev[:])
-	h.Write(enc)
-	var out [HashLen]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// keyLen is 'r', the business date (4 bytes) and the first sequence of
-// the chunk (8 bytes).
-const keyLen = 13
-
-// appendKey orders chunks by business date, then sequence: one key range
-// per day, so a closed day can be exported and dropped whole.
-func appendKey(b []byte, date uint32, seq uint64) []byte {
-	b = append(b, 'r')
-	b = binary.BigEndian.AppendUint32(b, date)
-	return binary.BigEndian.AppendUint64(b, seq)
-}
-
-// ErrInDoubt: placeholder until the journal branch lands.
-var ErrInDoubt = errors.New("journal: commit in doubt")

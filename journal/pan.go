@@ -24,28 +24,70 @@ type Protector struct {
 	hashKey [32]byte
 	aead    cipher.AEAD
 	macs    sync.Pool // hash.Hash of HMAC-SHA-256 under hashKey
+
+	fingerprint [16]byte
 }
+
+// fingerprintLabel is what the fingerprint authenticates.
+const fingerprintLabel = "cardswitch journal key fingerprint v1"
+
+// fingerprint is HMAC-SHA-256 under the data key of a fixed label and of
+// the same label's HMAC under the PAN hash key, truncated to 16 bytes: it
+// changes with either key, and no key can be derived from it.
+func fingerprint(keys []byte) [16]byte {
+	inner := hmac.New(sha256.New, keys[:32])
+	inner.Write([]byte(fingerprintLabel))
+	outer := hmac.New(sha256.New, keys[32:])
+	outer.Write([]byte(fingerprintLabel))
+	outer.Write(inner.Sum(nil))
+	var fp [16]byte
+	copy(fp[:], outer.Sum(nil))
+	return fp
+}
+
+// Fingerprint identifies the key file (Options.KeyFingerprint): a journal
+// refuses to open under other keys.
+func (p *Protector) Fingerprint() [16]byte { return p.fingerprint }
 
 // KeyFileLen is the size of a journal key file: 32 bytes of PAN hash key,
 // then 32 bytes of AES-256 data key.
 const KeyFileLen = 64
 
-// LoadOrCreateKeys reads the key file at path, or creates it (mode 0600)
-// with fresh random keys when it does not exist.
-func LoadOrCreateKeys(path string) (*Protector, error) {
+// LoadKeys reads the key file at path. A missing file is an error
+// wrapping os.ErrNotExist: the caller decides whether new keys may be made
+// (CreateKeys), which they may not when a journal exists (Exists): new
+// keys would orphan every card's state, keyed by the old PAN hash.
+func LoadKeys(path string) (*Protector, error) {
 	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		raw = make([]byte, KeyFileLen)
-		if _, err := io.ReadFull(rand.Reader, raw); err != nil {
-			return nil, err
-		}
-		if err := writeFileSync(path, raw, 0o600); err != nil {
-			return nil, fmt.Errorf("journal: creating key file: %w", err)
-		}
-	} else if err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("journal: key file: %w", err)
 	}
 	return NewProtector(raw)
+}
+
+// CreateKeys creates the key file at path (mode 0600, synced with its
+// directory) with fresh random keys; an existing file is an error, never
+// overwritten.
+func CreateKeys(path string) (*Protector, error) {
+	raw := make([]byte, KeyFileLen)
+	if _, err := io.ReadFull(rand.Reader, raw); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(path, raw, 0o600); err != nil {
+		return nil, fmt.Errorf("journal: creating key file: %w", err)
+	}
+	return NewProtector(raw)
+}
+
+// LoadOrCreateKeys is LoadKeys, or CreateKeys when the file does not
+// exist: for tests, benchmarks and tools that own their data directory.
+// The switch uses LoadKeys and CreateKeys with Exists instead.
+func LoadOrCreateKeys(path string) (*Protector, error) {
+	p, err := LoadKeys(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return CreateKeys(path)
+	}
+	return p, err
 }
 
 // NewProtector builds a protector from 64 bytes of key material.
@@ -61,7 +103,7 @@ func NewProtector(keys []byte) (*Protector, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Protector{aead: aead}
+	p := &Protector{aead: aead, fingerprint: fingerprint(keys)}
 	copy(p.hashKey[:], keys[:32])
 	p.macs.New = func() any { return hmac.New(sha256.New, p.hashKey[:]) }
 	return p, nil
@@ -99,9 +141,10 @@ func (p *Protector) Unseal(r *Record) ([]byte, error) {
 	return p.aead.Open(nil, r.PANSealed[:n], r.PANSealed[n:], nil)
 }
 
-// writeFileSync writes a file and syncs it and its directory.
+// writeFileSync creates a file (never over an existing one) and syncs it
+// and its directory.
 func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
@@ -118,10 +161,5 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 	}
 	// the new directory entry must survive a crash too, or the key file
 	// could vanish and be replaced by new keys that open nothing
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
+	return syncDir(filepath.Dir(path))
 }

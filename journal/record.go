@@ -10,7 +10,16 @@ import (
 )
 
 // Version is the record encoding version written first in every record.
-const Version = 1
+// Decode reads version 1 too: it lacks the fields version 2 appended
+// (Transmission, Acquirer, RRNSeq, ApprovalSeq, SessionKeys), read as zero.
+const Version = 2
+
+// recordBytesMax bounds one stored record (its encoding and hash). An ISO
+// 8583 message is a few KB at most and a record holds a part of one, so
+// 64 KB is generous; the bound keeps a chunk well inside one Badger
+// transaction (see chunkBytesMax) and the 3-byte stored length far from
+// overflowing. Append refuses a larger record with ErrTooLarge.
+const recordBytesMax = 64 << 10
 
 // HashLen is the size of the chain hash (SHA-256).
 const HashLen = 32
@@ -49,19 +58,34 @@ type Record struct {
 	PANMasked string   // first 6 and last 4
 	PANSealed []byte   // nonce || AES-256-GCM(PAN) under the data key, for clearing
 
-	Transmission uint64 // placeholder until the journal branch lands
-	Acquirer     string
-	RRNSeq       uint64
-	ApprovalSeq  uint64
-	SessionKeys  []byte
+	// Version 2
+	Transmission uint64 // transmission date and time, MMDDhhmmss (field 7)
+	Acquirer     string // acquiring institution (field 32)
+	RRNSeq       uint64 // the engine's RRN counter value this record used, 0 if it made none
+	ApprovalSeq  uint64 // the approval-code counter value this record used, 0 if none
+	SessionKeys  []byte // keys a sign-on issued, as cryptograms under the LMK; opaque to the journal
 
 	Hash [HashLen]byte // SHA-256(previous record's Hash || this record's encoding without Hash)
 }
 
 var errCorrupt = errors.New("journal: corrupt record")
 
-// seqOffset is where the sequence number sits in an encoded record.
+// seqOffset is where the sequence number sits in an encoded record; the
+// business date (a uvarint) follows it.
 const seqOffset = 1
+
+// seqOf reads the sequence number of a stored record (at least 9 bytes).
+func seqOf(v []byte) uint64 { return binary.BigEndian.Uint64(v[seqOffset:]) }
+
+// storedDate reads the business date of a stored record without decoding
+// the rest.
+func storedDate(v []byte) (uint32, bool) {
+	if len(v) <= seqOffset+8 {
+		return 0, false
+	}
+	d, n := binary.Uvarint(v[seqOffset+8:])
+	return uint32(d), n > 0 && d <= 99991231
+}
 
 // AppendEncoding appends the record's encoding, without the chain hash:
 // version, sequence (8 bytes, fixed so the journal can set it in place),
@@ -94,7 +118,26 @@ func (r *Record) AppendEncoding(b []byte) []byte {
 	b = append(b, r.PANHash[:]...)
 	b = appendString(b, r.PANMasked)
 	b = appendBytes(b, r.PANSealed)
+	b = binary.AppendUvarint(b, r.Transmission)
+	b = appendString(b, r.Acquirer)
+	b = binary.AppendUvarint(b, r.RRNSeq)
+	b = binary.AppendUvarint(b, r.ApprovalSeq)
+	b = appendBytes(b, r.SessionKeys)
 	return b
+}
+
+// fixedBytesMax bounds what a stored record holds besides its strings and
+// byte slices: version and sequence (9), 15 varints of at most 10 bytes,
+// MTI and response code (6), PAN hash and chain hash (64), and 12 length
+// prefixes of at most 10 bytes, rounded up.
+const fixedBytesMax = 9 + 15*10 + 6 + 64 + 12*10 + 32
+
+// sizeBound is an upper bound of the record's stored size, read without
+// encoding it.
+func (r *Record) sizeBound() int {
+	return fixedBytesMax + len(r.Link) + len(r.RRN) + len(r.Terminal) + len(r.Merchant) +
+		len(r.Approval) + len(r.Route) + len(r.Original) + len(r.Outcome) + len(r.PANMasked) +
+		len(r.PANSealed) + len(r.Acquirer) + len(r.SessionKeys)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -119,7 +162,7 @@ func decode(data []byte, r *Record, borrow bool) error {
 	if len(data) < 1+8+HashLen {
 		return fmt.Errorf("%w: %d bytes", errCorrupt, len(data))
 	}
-	if data[0] != Version {
+	if data[0] < 1 || data[0] > Version {
 		return fmt.Errorf("%w: version %d", errCorrupt, data[0])
 	}
 	d := decoder{Reader: wire.Reader{B: data[1 : len(data)-HashLen]}, borrow: borrow}
@@ -146,6 +189,12 @@ func decode(data []byte, r *Record, borrow bool) error {
 	copy(r.PANHash[:], d.Take(32))
 	r.PANMasked = d.str()
 	r.PANSealed = d.bytes()
+	if data[0] >= 2 {
+		r.Transmission = d.Uvarint()
+		r.Acquirer = d.str()
+		r.RRNSeq, r.ApprovalSeq = d.Uvarint(), d.Uvarint()
+		r.SessionKeys = d.bytes()
+	}
 	copy(r.Hash[:], data[len(data)-HashLen:])
 	if d.Bad || len(d.B) != 0 {
 		return fmt.Errorf("%w: seq %d: fields do not parse", errCorrupt, r.Seq)

@@ -2,7 +2,10 @@
 // with SIGKILL at random moments, restarts it each time, and checks that
 // every approval a client received is in the journal and that the journal
 // verifies. CRASH_KILLS sets the number of kills (make crash-test: 50;
-// make test: 3).
+// make test: 3) and CRASH_SEED the moments of the kills (the test logs the
+// seed it used). TestSyncBeforeReply runs the switch under strace and checks
+// that every reply leaves only after Badger's log and the high-water mark
+// were synced.
 package crashtest
 
 import (
@@ -44,7 +47,9 @@ type harness struct {
 	dataDir  string
 	pos      string
 	admin    string
-	cmd      *exec.Cmd
+	wrap     []string      // a command the switch runs under (strace), or none
+	cmd      *exec.Cmd     // the switch, or wrap running it
+	proc     *os.Process   // the switch: cmd's process, or wrap's child
 	exited   chan struct{} // closed when cmd has been waited for
 	stderr   *bytes.Buffer
 }
@@ -76,18 +81,41 @@ func setup(t *testing.T) *harness {
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.cleanup) // after the test, before t.TempDir's removal
 	return h
+}
+
+// cleanup kills a switch a failed test left running.
+func (h *harness) cleanup() {
+	if h.cmd == nil {
+		return
+	}
+	select {
+	case <-h.exited:
+		return
+	default:
+	}
+	if h.proc != nil {
+		_ = h.proc.Kill() // the switch first: killing strace would detach it and leave it running
+	}
+	_ = h.cmd.Process.Kill()
+	select {
+	case <-h.exited:
+	case <-time.After(20 * time.Second):
+	}
 }
 
 // start runs the switch and waits until it is ready; a switch that refuses
 // to start (a journal that fails verification) fails the test.
 func (h *harness) start() {
 	h.stderr = &bytes.Buffer{}
-	h.cmd = exec.Command(h.bin, "serve", "--config", h.cfg, "--log-level", "warn")
+	args := append(append([]string(nil), h.wrap...), h.bin, "serve", "--config", h.cfg, "--log-level", "warn")
+	h.cmd = exec.Command(args[0], args[1:]...)
 	h.cmd.Stderr = h.stderr
 	if err := h.cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
+	h.proc = h.cmd.Process
 	h.exited = make(chan struct{})
 	var waitErr error
 	go func() { waitErr = h.cmd.Wait(); close(h.exited) }()
@@ -100,6 +128,9 @@ func (h *harness) start() {
 		if resp, err := http.Get("http://" + h.admin + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				if len(h.wrap) > 0 {
+					h.proc = childOf(h.t, h.cmd.Process.Pid)
+				}
 				return
 			}
 		}
@@ -109,9 +140,35 @@ func (h *harness) start() {
 
 func (h *harness) kill() { h.stop(syscall.SIGKILL) }
 
+// childOf finds the one child of process ppid (the switch strace started).
+func childOf(t *testing.T, ppid int) *os.Process {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			p, _ := os.FindProcess(pid)
+			return p
+		}
+	}
+	t.Fatalf("no child of process %d", ppid)
+	return nil
+}
+
 // stop signals the switch and waits (bounded) until it has exited.
 func (h *harness) stop(sig syscall.Signal) {
-	_ = h.cmd.Process.Signal(sig)
+	_ = h.proc.Signal(sig)
 	select {
 	case <-h.exited:
 	case <-time.After(20 * time.Second):
@@ -129,6 +186,17 @@ func (a *approvals) add(stan uint32, code string) {
 	a.mu.Lock()
 	a.m[stan] = code
 	a.mu.Unlock()
+}
+
+// purchase is a 1.00 purchase on a demo card with the given STAN.
+func purchase(d *codec.Dialect, stan uint32) []byte {
+	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+		"2": "4761739001010010", "3": "000000", "4": "000000000100", "11": fmt.Sprintf("%06d", stan),
+		"12": "120000", "13": "1121", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+	if err != nil {
+		panic(err) // a fixed message: a failure is a bug in this file
+	}
+	return msg
 }
 
 // drive sends purchases with unique STANs on conns connections until stop
@@ -159,10 +227,7 @@ func drive(t *testing.T, addr string, conns int, next *atomic.Uint32, got *appro
 					}
 				}
 				stan := next.Add(1)
-				msg, _ := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
-					"2": "4761739001010010", "3": "000000", "4": "000000000100", "11": fmt.Sprintf("%06d", stan),
-					"12": "120000", "13": "1121", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
-				r, err := c.RoundTrip(msg, 2*time.Second)
+				r, err := c.RoundTrip(purchase(d, stan), 2*time.Second)
 				if err != nil {
 					c.Close()
 					c = nil
@@ -185,7 +250,16 @@ func TestCrashRecovery(t *testing.T) {
 	h := setup(t)
 	got := &approvals{m: map[uint32]string{}}
 	var next atomic.Uint32
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CRASH_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("CRASH_SEED %q: %v", s, err)
+		}
+	}
+	// the seed repeats the moments of the kills, not the scheduling of the run
+	t.Logf("seed %d (CRASH_SEED=%d repeats this run's kill times)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
 	h.start()
 	for k := 0; k < kills; k++ {
 		stop := make(chan struct{})

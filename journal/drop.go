@@ -1,0 +1,85 @@
+package journal
+
+import (
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// DropDay removes the oldest kept business day from the journal, once it
+// is exported (e, from ExportDay or VerifyExport, must describe exactly
+// that day) and closed (older than the newest acknowledged date). Old days
+// should be dropped only once a snapshot covers them. The anchor moves to
+// the day's last record first, synced; then the day's key range is
+// deleted. A drop interrupted between the two is finished by the next
+// Open, and the tools skip what it left.
+func (j *Journal) DropDay(date uint32, e Export) error {
+	j.dropMu.Lock()
+	defer j.dropMu.Unlock()
+	if err := j.Err(); err != nil {
+		return err
+	}
+	days, err := j.Days()
+	if err != nil {
+		return err
+	}
+	switch newest := j.Last().Date; {
+	case len(days) == 0:
+		return fmt.Errorf("journal: no day to drop")
+	case date >= newest:
+		return fmt.Errorf("journal: day %d is not closed: the newest day is %d", date, newest)
+	case days[0].Date != date:
+		return fmt.Errorf("journal: day %d is not the oldest kept day (%d): days are dropped oldest first", date, days[0].Date)
+	}
+	d, anchor := days[0], j.Anchor()
+	if e.Date != d.Date || e.FirstSeq != d.FirstSeq || e.LastSeq != d.LastSeq || e.Records != d.Records ||
+		e.LastHash != d.LastHash || e.PrevHash != anchor.Hash {
+		return fmt.Errorf("journal: the export (day %d, %d to %d) does not match the journal's day %d (%d to %d)",
+			e.Date, e.FirstSeq, e.LastSeq, d.Date, d.FirstSeq, d.LastSeq)
+	}
+	m, err := loadMeta(j.db)
+	if err != nil {
+		return err
+	}
+	m.anchor = Point{Seq: d.LastSeq, Hash: d.LastHash, Date: d.Date}
+	if err := storeMeta(j.db, m); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.anchor = m.anchor
+	j.mu.Unlock()
+	return dropRange(j.db, m.anchor)
+}
+
+// dropRange deletes the chunks of the days up to the anchor's (and only
+// chunks whose records are all at or before it: a chunk never holds two
+// dates, so no other day is touched). The deletes go through a write batch
+// that Badger splits into transactions as they fill.
+func dropRange(db *badger.DB, anchor Point) error {
+	if anchor.Seq == 0 {
+		return nil
+	}
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'r'}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != keyLen || keyDate(k) > anchor.Date || keySeq(k) > anchor.Seq {
+				return nil
+			}
+			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("journal: dropping the days up to %d: %w", anchor.Date, err)
+	}
+	return nil
+}

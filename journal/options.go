@@ -1,0 +1,127 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Options configure a journal. Zero values take the defaults (setDefaults);
+// Validate refuses values out of range.
+type Options struct {
+	Dir string
+	// Window is how long a commit may wait for more records once it has
+	// some; 0 commits at once (records that arrive during a commit form the
+	// next batch anyway). 0 to 10ms.
+	Window time.Duration
+	// MaxBatch bounds the records of one commit; default 4096, at most
+	// MaxBatchLimit. A commit that Badger finds too big for one transaction
+	// is split into several, so no batch fails for its size.
+	MaxBatch int
+	// QueueDepth bounds records waiting for a commit; Append blocks beyond
+	// it (back-pressure on the workers); default 65536, at most 1<<20.
+	QueueDepth int
+	// AcceptLoss opens a journal that fails verification, continuing after
+	// its last intact record. Use only when told to by a person.
+	AcceptLoss bool
+	// MemTableMB sizes Badger's memtable; default 64, 8 to 1024 (Badger
+	// needs 15% of it to hold its 1 MB value threshold in one transaction).
+	MemTableMB int
+	// Replay, if set, sees every intact record after After in order while
+	// Open verifies the journal: one pass rebuilds the switch's state. The
+	// record is valid only during the call.
+	Replay func(*Record) error
+
+	// KeyFingerprint is the data key's fingerprint ((*Protector).Fingerprint).
+	// It is stored in a new journal; at open a different one is refused with
+	// ErrKeyMismatch unless ReplaceKey. Zero: not checked, not stored.
+	KeyFingerprint [16]byte
+	// ReplaceKey records KeyFingerprint in place of the journal's.
+	ReplaceKey bool
+	// RebuildMark lets Open recreate a missing high-water mark at the last
+	// intact record (else it refuses with a *MissingError).
+	RebuildMark bool
+	// After is a snapshot's point: Open checks that the journal holds that
+	// record with that hash (else an error wrapping ErrPointMismatch), then
+	// verifies and replays only the records after it. Zero: from the
+	// journal's anchor.
+	After Point
+	// OnFail, if set, is called once, on the committer, when the journal
+	// becomes failed (see ErrInDoubt and ErrFailed). It must not block.
+	OnFail func(error)
+}
+
+const (
+	// MaxBatchLimit caps Options.MaxBatch: 16384 records of about 300
+	// bytes are 5 MB, inside one Badger transaction at the default memtable
+	// (15% of 64 MB), and a larger batch would not commit faster: the
+	// fsync, not the batch size, is the cost.
+	MaxBatchLimit = 16384
+	// queueDepthMax bounds the queue: each waiting record holds a worker's
+	// transaction, and a million is far beyond any in-flight cap.
+	queueDepthMax     = 1 << 20
+	windowMax         = 10 * time.Millisecond
+	defaultMemTableMB = 64
+	memTableMBMin     = 8 // 15% of 8 MB holds Badger's 1 MB value threshold and a chunk
+	memTableMBMax     = 1024
+	defaultMaxBatch   = 4096
+	defaultQueueDepth = 65536
+	// toolMemTableMB: the tools replay the memtable log the switch left,
+	// into an arena that must be as large as the switch's memtable.
+	toolMemTableMB = defaultMemTableMB
+)
+
+// Validate checks the options; zero values are valid (defaults).
+func (o Options) Validate() error {
+	switch {
+	case o.Dir == "":
+		return errors.New("journal: no directory")
+	case o.Window < 0 || o.Window > windowMax:
+		return fmt.Errorf("journal: window %v must be 0 to %v", o.Window, windowMax)
+	case o.MaxBatch < 0 || o.MaxBatch > MaxBatchLimit:
+		return fmt.Errorf("journal: max batch %d must be 0 (default %d) to %d", o.MaxBatch, defaultMaxBatch, MaxBatchLimit)
+	case o.QueueDepth < 0 || o.QueueDepth > queueDepthMax:
+		return fmt.Errorf("journal: queue depth %d must be 0 (default %d) to %d", o.QueueDepth, defaultQueueDepth, queueDepthMax)
+	case o.MemTableMB != 0 && (o.MemTableMB < memTableMBMin || o.MemTableMB > memTableMBMax):
+		return fmt.Errorf("journal: memtable %d MB must be 0 (default %d) or %d to %d", o.MemTableMB, defaultMemTableMB, memTableMBMin, memTableMBMax)
+	}
+	return nil
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxBatch == 0 {
+		o.MaxBatch = defaultMaxBatch
+	}
+	if o.QueueDepth == 0 {
+		o.QueueDepth = defaultQueueDepth
+	}
+	if o.MemTableMB == 0 {
+		o.MemTableMB = defaultMemTableMB
+	}
+}
+
+// badgerOptions tune Badger for an append-only log fsynced per commit:
+// records stay in the LSM tree (a high value threshold), a large memtable
+// and generous level-0 limits avoid write stalls, and no value-log GC is
+// needed because nothing is ever overwritten.
+func badgerOptions(dir string, memTableMB int) badger.Options {
+	return badger.DefaultOptions(filepath.Join(dir, "badger")).
+		WithSyncWrites(true).
+		WithLogger(nil).
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		WithValueThreshold(1 << 20).
+		WithMemTableSize(int64(memTableMB) << 20).
+		WithNumMemtables(4).
+		WithNumLevelZeroTables(8).
+		WithNumLevelZeroTablesStall(32).
+		WithBaseTableSize(8 << 20).
+		WithNumCompactors(2).
+		WithBlockCacheSize(32 << 20).
+		WithCompactL0OnClose(false).
+		WithCompression(options.None) // records are small and unique: compression costs CPU for nothing
+}
