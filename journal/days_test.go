@@ -222,3 +222,32 @@ func TestInterruptedDrop(t *testing.T) {
 	j = open(t, dir, func(o *Options) { o.After = pointOf(recs[9]) }) // the anchor itself is fine
 	j.Close()
 }
+
+// Once a day is dropped, a replay must start from a snapshot at or after
+// the anchor: from the beginning it would build a state without the day.
+func TestReplayFromBeforeTheAnchorRefused(t *testing.T) {
+	dir, j, recs := threeDays(t)
+	var buf bytes.Buffer
+	e, err := j.ExportDay(day1, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.DropDay(day1, e); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	replayed := 0
+	count := func(*Record) error { replayed++; return nil }
+	if _, err := Open(Options{Dir: dir, Replay: count}); !errors.Is(err, ErrNotCovered) {
+		t.Fatalf("replay from the start after a drop: %v", err)
+	}
+	at := Point{Seq: recs[9].Seq, Hash: recs[9].Hash, Date: day1} // a snapshot taken at the end of day 1
+	j, err = Open(Options{Dir: dir, Replay: count, After: at})
+	if err != nil {
+		t.Fatalf("replay from the anchor: %v", err)
+	}
+	defer j.Close()
+	if replayed != 20 {
+		t.Fatalf("replayed %d records after the anchor, want 20", replayed)
+	}
+}

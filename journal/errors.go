@@ -27,6 +27,10 @@ var (
 	// ErrPointMismatch: a point given to Open (After) or Walk (from) is not
 	// a record of this journal with that hash.
 	ErrPointMismatch = errors.New("journal: the snapshot does not match the journal")
+	// ErrNotCovered: Open was asked to replay from a point before the
+	// journal's anchor (records closed and dropped): only a snapshot at or
+	// after the anchor can rebuild the state.
+	ErrNotCovered = errors.New("journal: no snapshot covers the closed days")
 	// ErrBadExport: an export file does not verify.
 	ErrBadExport = errors.New("journal: export does not verify")
 )

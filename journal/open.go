@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -20,6 +21,12 @@ func (j *Journal) start() error {
 	}
 	if err := dropRange(j.db, m.anchor); err != nil { // a drop interrupted after its anchor moved
 		return err
+	}
+	if j.opts.Replay != nil && j.opts.After.Seq < m.anchor.Seq {
+		// the records up to the anchor were dropped: replaying what is left
+		// would build a state without them
+		return fmt.Errorf("%w: the journal starts after sequence %d (the days before were closed) and the replay starts at %d",
+			ErrNotCovered, m.anchor.Seq, j.opts.After.Seq)
 	}
 	path := filepath.Join(j.opts.Dir, hwmName)
 	mark, unreadable, err := openMark(path)
