@@ -25,6 +25,10 @@ func (s JournalStage) Append(t *Txn) {
 	s.J.Append(&t.rec, t)
 }
 
+// Err reports the journal's failure (nil while it works): the server is
+// then out of service.
+func (s JournalStage) Err() error { return s.J.Err() }
+
 // TryAppend implements Journal (the loop: never waits).
 func (s JournalStage) TryAppend(t *Txn) bool {
 	if err := s.fill(t); err != nil {

@@ -33,6 +33,9 @@ type Deps struct {
 	// sets mac or serves UnionPay terminals' sign-on.
 	HSM  HSM
 	Keys *Keys
+	// IDs allocates RRNs and approval codes; the caller restores its
+	// counters from the journal and the snapshot. Default: counters at 0.
+	IDs *IDs
 	// Registry receives the engine's metrics; default: a new registry.
 	Registry *prometheus.Registry
 }
@@ -51,7 +54,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	m       *metrics
 	links   []*Link
-	ids     IDs
+	ids     *IDs
 
 	journalDown atomic.Bool  // the journal has failed: out of service
 	failLogAt   atomic.Int64 // unix nanoseconds of the last "journal failed" log line
@@ -81,7 +84,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys,
+	if d.IDs == nil {
+		d.IDs = &IDs{}
+	}
+	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys, ids: d.IDs,
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
 	for _, lc := range cfg.Links {
@@ -205,13 +211,6 @@ func (s *Server) stopLinks(ctx context.Context) {
 // Ready reports whether every link listens, the journal works and the
 // server is not shutting down.
 func (s *Server) Ready() bool { return s.ready.Load() && s.journalErr() == nil }
-
-// IDs is the server's allocator of RRNs and approval codes (replay and
-// snapshots restore its counters before Start).
-func (s *Server) IDs() *IDs { return &s.ids }
-
-// Keys is the terminal key store (replay and snapshots restore sign-on keys).
-func (s *Server) Keys() *Keys { return s.keys }
 
 // journalErr is the journal's failure, if it reports one.
 func (s *Server) journalErr() error {
