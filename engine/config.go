@@ -49,8 +49,9 @@ type Config struct {
 	// DrainTimeout bounds how long shutdown waits for requests in flight; default 5s.
 	DrainTimeout time.Duration
 
-	testJournalDir string // tests: run with a journal in this directory
-	testHSM        HSM    // tests: the HSM and keys
+	testJournalDir string  // tests: run with a journal in this directory
+	testJournal    Journal // tests: run with this journal
+	testHSM        HSM     // tests: the HSM and keys
 	testKeys       *Keys
 }
 

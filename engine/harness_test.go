@@ -62,6 +62,9 @@ func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServe
 		t.Fatal(err)
 	}
 	var j Journal = NoJournal{}
+	if cfg.testJournal != nil {
+		j = cfg.testJournal
+	}
 	if cfg.testJournalDir != "" {
 		jn, err := journal.Open(journal.Options{Dir: cfg.testJournalDir})
 		if err != nil {

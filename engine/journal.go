@@ -25,6 +25,10 @@ func (s JournalStage) Append(t *Txn) {
 	s.J.Append(&t.rec, t)
 }
 
+// Err reports the journal's failure (nil while it works): the server is
+// then out of service.
+func (s JournalStage) Err() error { return s.J.Err() }
+
 // TryAppend implements Journal (the loop: never waits).
 func (s JournalStage) TryAppend(t *Txn) bool {
 	if err := s.fill(t); err != nil {
@@ -33,12 +37,14 @@ func (s JournalStage) TryAppend(t *Txn) bool {
 	return s.J.TryAppend(&t.rec, t)
 }
 
-// fill builds t's record from the request, the decision and the reply.
+// fill builds t's record from the request, the decision and the reply:
+// what replay needs (the outcome, the session keys, the identifiers given
+// out) and what clearing needs (amounts, codes, references, acceptor).
 func (s JournalStage) fill(t *Txn) error {
 	v := &t.View
 	r := &t.rec
 	*r = journal.Record{
-		BusinessDate: BusinessDate(t.Received),
+		BusinessDate: t.BusinessDate,
 		Received:     t.Received.UnixNano(),
 		Decided:      t.Link.srv.clock.Now().UnixNano(),
 		Link:         t.Link.cfg.Name,
@@ -47,19 +53,20 @@ func (s JournalStage) fill(t *Txn) error {
 		RespCode:     t.Code,
 		Route:        t.Route.Rule,
 		Outcome:      t.Outcome,
+		RRNSeq:       t.rrnSeq,
+		SessionKeys:  t.sessionKeys,
 	}
 	r.ProcCode, _ = v.ProcessingCode()
 	r.STAN, _ = v.STAN()
 	r.LocalDate, _ = v.LocalDate()
 	r.LocalTime, _ = v.LocalTime()
+	r.Transmission, _ = v.Uint(codec.FieldTransmission)
 	mcc, _ := v.MCC()
 	r.MCC = uint16(mcc)
 	em, _ := v.EntryMode()
 	r.EntryMode = uint16(em)
 	r.Amount, _ = v.Amount()
-	if c, err := v.Uint(codec.FieldCurrency); err == nil {
-		r.Currency = uint16(c)
-	}
+	r.Currency = currency(v)
 	var buf [64]byte
 	r.RRN = string(t.rrn[:t.rrnLen])
 	if t.rrnLen == 0 {
@@ -67,16 +74,36 @@ func (s JournalStage) fill(t *Txn) error {
 	}
 	r.Terminal = string(v.TerminalID(buf[:0]))
 	r.Merchant = string(v.MerchantID(buf[:0]))
+	r.Acquirer = string(v.AppendText(buf[:0], codec.FieldAcquirer))
 	if t.Approved() && t.Approval != [6]byte{} {
 		r.Approval = string(t.Approval[:])
+		r.ApprovalSeq = t.apprSeq
 	}
-	if v.Has(codec.FieldOriginal) {
-		r.Original = string(v.AppendText(buf[:0], codec.FieldOriginal))
+	if o, ok := OriginalOf(v, RequestDate(v)); ok && v.MTI().Class() != '8' {
+		r.Original = string(o.appendText(buf[:0]))
 	}
 	if pan := t.PAN(); len(pan) > 0 {
 		return s.P.Protect(r, pan)
 	}
 	return nil
+}
+
+// currency is field 49 as a number: digits in every dialect ("an 3" in the
+// 1987 ones, "n 3" elsewhere), 0 when absent or not three digits.
+func currency(v *codec.View) uint16 {
+	var buf [8]byte
+	d := v.AppendText(buf[:0], codec.FieldCurrency)
+	if len(d) != 3 {
+		return 0
+	}
+	n := uint16(0)
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + uint16(c-'0')
+	}
+	return n
 }
 
 // BusinessDate is the business day of a moment as YYYYMMDD, in the

@@ -348,10 +348,11 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 	}
 	cs.inflight -= len(cs.sent)
 	for _, t := range cs.sent {
-		if t.signOn && t.Approved() {
+		written := len(t.out) > 0 // a reply withheld (journal in doubt) was not
+		if t.signOn && t.Approved() && written {
 			cs.signedOn = true // a UnionPay sign-on the workers answered 00
 		}
-		l.srv.finished(t, true)
+		l.srv.finished(t, written)
 	}
 	clear(cs.local)
 	clear(cs.sent)

@@ -17,6 +17,8 @@ type metrics struct {
 	events     *prometheus.CounterVec // link, event
 	panics     prometheus.Counter
 	journalErr prometheus.Counter
+	withheld   prometheus.Counter
+	journalBad prometheus.Gauge
 
 	mu    sync.RWMutex
 	cache map[msgKey]prometheus.Counter // mu guards cache: messages by label, resolved once
@@ -47,10 +49,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "cardswitch_panics_total",
 			Help: "Panics recovered while handling a message (each one is a bug)."}),
 		journalErr: prometheus.NewCounter(prometheus.CounterOpts{Name: "cardswitch_journal_errors_total",
-			Help: "Journal appends that failed; their requests were answered 96."}),
+			Help: "Journal appends refused by a failed journal; their requests were answered 96 without effect."}),
+		withheld: prometheus.NewCounter(prometheus.CounterOpts{Name: "cardswitch_replies_withheld_total",
+			Help: "Replies not sent because their journal write failed in doubt (the record may be durable): the terminal times out and reverses."}),
+		journalBad: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardswitch_journal_failed",
+			Help: "1 when the journal has failed: the switch is out of service (/readyz answers 503) until restarted."}),
 		cache: map[msgKey]prometheus.Counter{},
 	}
-	reg.MustRegister(m.messages, m.latency, m.inflight, m.conns, m.overload, m.events, m.panics, m.journalErr)
+	reg.MustRegister(m.messages, m.latency, m.inflight, m.conns, m.overload, m.events, m.panics, m.journalErr, m.withheld, m.journalBad)
 	return m
 }
 
@@ -78,7 +84,7 @@ type linkMetrics struct {
 	overload                                          prometheus.Counter
 	refused, badFrames, undecodable, unexpected       prometheus.Counter
 	slowClosed, frameTimeouts, idleClosed, journalErr prometheus.Counter
-	unjournaled                                       prometheus.Counter
+	unjournaled, withheld                             prometheus.Counter
 }
 
 func (m *metrics) forLink(name string) *linkMetrics {
@@ -97,5 +103,6 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		idleClosed:    ev("idle_timeout"),
 		unjournaled:   ev("reply_not_journaled"),
 		journalErr:    m.journalErr,
+		withheld:      m.withheld,
 	}
 }

@@ -1,12 +1,8 @@
 package engine
 
 import (
-	"strconv"
-	"sync/atomic"
-
-	"github.com/cardswitch/cardswitch/router"
-
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/router"
 )
 
 // echo sets: the request fields a reply copies, per dialect family. Track
@@ -66,15 +62,14 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 				// the HSM failed: answer 96, without a MAC (the bitmap already
 				// announced one, so the reply is built again)
 				s.log.Error().Err(err).Str("link", l.cfg.Name).Msg("reply MAC failed: answering 96")
-				s.abort(t)
+				s.takeBack(t)
 				s.respondWith(t, nil)
 				return
 			}
 		case len(t.extras) > 0 && hasExtra(t, id):
 			v, _ := t.replyField(id)
 			b.Binary(id, v)
-		case id == codec.FieldRRN && !v.Has(id) && v.MTI().Class() != '8' && l.dialect.Field(id) != nil:
-			t.rrnLen = len(s.nextRRN(&t.rrn, t))
+		case id == codec.FieldRRN && !v.Has(id) && t.rrnLen > 0:
 			b.Binary(id, t.rrn[:t.rrnLen])
 		case id == codec.FieldApproval:
 			if t.Approved() && t.Approval != [6]byte{} {
@@ -91,9 +86,15 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 		out, err = l.framing.Seal(out, 0)
 	}
 	if err != nil {
-		// A reply we cannot build is a bug in the echo set or a stage.
+		// A reply we cannot build is a bug in the echo set or a stage: the
+		// decision is taken back and answered 96 without what the stage
+		// added; if even that cannot be built, nothing is sent.
 		s.log.Error().Err(err).Str("link", l.cfg.Name).Str("mti", v.MTI().String()).Msg("reply could not be built")
 		t.out = t.out[:0]
+		if t.Code != [2]byte{'9', '6'} || len(t.extras) > 0 {
+			s.takeBack(t)
+			s.respondWith(t, nil)
+		}
 		return
 	}
 	t.out = out
@@ -102,13 +103,23 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 func hasExtra(t *Txn, id int) bool { _, ok := t.replyField(id); return ok }
 
 // abort answers 96 instead of a decision that cannot be delivered, taking
-// the authorizer's effect back first.
+// the authorizer's effect back first: whatever the decision changed (an
+// approval's effect, a void's or a reversal's undo, a counted wrong PIN).
 func (s *Server) abort(t *Txn) {
-	if a, ok := s.auth.(Aborter); ok && t.Approved() && t.Route.Action == router.Local {
+	if a, ok := s.auth.(Aborter); ok && len(t.Outcome) > 0 && t.Route.Action == router.Local {
 		a.Abort(t)
 	}
 	t.Fail(ErrSystem)
 	t.Approval = [6]byte{}
+}
+
+// takeBack is abort for a reply to be built again as a 96: nothing the
+// stages added (a balance, sign-on keys) stays in it, and the sign-on's
+// keys are not installed.
+func (s *Server) takeBack(t *Txn) {
+	s.abort(t)
+	t.extras = t.extras[:0]
+	t.sessionKeys = nil
 }
 
 // macField is where the reply's MAC goes: 128 when the reply has secondary
@@ -142,34 +153,19 @@ func (s *Server) appendMAC(b *codec.Builder, id int, sign func([]byte) ([]byte, 
 	return nil
 }
 
-var rrnSeq atomic.Uint64
-
-// nextRRN makes a retrieval reference number: YDDDhh (year digit, day of
-// year, hour) then a 6-digit sequence, 12 characters.
-func (s *Server) nextRRN(dst *[12]byte, t *Txn) []byte {
-	now := t.Received
-	b := dst[:0]
-	b = append(b, byte('0'+now.Year()%10))
-	b = appendPadded(b, now.YearDay(), 3)
-	b = appendPadded(b, now.Hour(), 2)
-	b = appendPadded(b, int(rrnSeq.Add(1)%1000000), 6)
-	return b
+// assignRRN gives a request without a retrieval reference number a new one
+// (workers only: the reply that carries it is journaled before it leaves,
+// so the journal holds every counter given out).
+func (s *Server) assignRRN(t *Txn) {
+	v := &t.View
+	if v.Has(codec.FieldRRN) || v.MTI().Class() == '8' || t.Link.dialect.Field(codec.FieldRRN) == nil {
+		return
+	}
+	t.rrnSeq = s.ids.NextRRN(&t.rrn, t.Received)
+	t.rrnLen = len(t.rrn)
 }
-
-// nextApproval makes a 6-digit authorization code.
-var approvalSeq atomic.Uint64
 
 // NewApprovalCode writes a fresh authorization code into t.Approval.
 func NewApprovalCode(t *Txn) {
-	b := appendPadded(t.Approval[:0], int(approvalSeq.Add(1)%1000000), 6)
-	copy(t.Approval[:], b)
-}
-
-func appendPadded(dst []byte, n, width int) []byte {
-	var tmp [20]byte
-	s := strconv.AppendInt(tmp[:0], int64(n), 10)
-	for i := len(s); i < width; i++ {
-		dst = append(dst, '0')
-	}
-	return append(dst, s...)
+	t.apprSeq = t.Link.srv.ids.NextApproval(&t.Approval)
 }

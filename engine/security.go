@@ -161,7 +161,9 @@ func (s *Server) cupSignOn(t *Txn) error {
 	f62 := append(append([]byte(nil), pik.UnderTMK...), checkBytes(pik.KCV)...)
 	f62 = append(append(f62, mak.UnderTMK...), checkBytes(mak.KCV)...)
 	t.AddReplyField(62, f62)
-	s.keys.SetSession(string(bytes.TrimRight(id, " ")), pik.UnderLMK, mak.UnderLMK)
+	// installed once the sign-on's record is durable (Txn.Committed)
+	t.sessionKeys = encodeSession(Session{Link: t.Link.cfg.Name, Terminal: string(bytes.TrimRight(id, " ")),
+		PIN: pik.UnderLMK, MAC: mak.UnderLMK})
 	t.SetCode("00")
 	return nil
 }

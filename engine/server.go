@@ -33,6 +33,9 @@ type Deps struct {
 	// sets mac or serves UnionPay terminals' sign-on.
 	HSM  HSM
 	Keys *Keys
+	// IDs allocates RRNs and approval codes; the caller restores its
+	// counters from the journal and the snapshot. Default: counters at 0.
+	IDs *IDs
 	// Registry receives the engine's metrics; default: a new registry.
 	Registry *prometheus.Registry
 }
@@ -51,6 +54,11 @@ type Server struct {
 	reg     *prometheus.Registry
 	m       *metrics
 	links   []*Link
+	ids     *IDs
+
+	journalDown atomic.Bool  // the journal has failed: out of service
+	failLogAt   atomic.Int64 // unix nanoseconds of the last "journal failed" log line
+	failCount   atomic.Int64 // requests refused or withheld since that line
 
 	queue    chan *batch  // requests for the workers, a loop turn's worth at a time
 	queued   atomic.Int64 // requests in queue: bounded by QueueDepth
@@ -76,7 +84,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys,
+	if d.IDs == nil {
+		d.IDs = &IDs{}
+	}
+	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys, ids: d.IDs,
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
 	for _, lc := range cfg.Links {
@@ -197,8 +208,38 @@ func (s *Server) stopLinks(ctx context.Context) {
 	}
 }
 
-// Ready reports whether every link listens and the server is not shutting down.
-func (s *Server) Ready() bool { return s.ready.Load() }
+// Ready reports whether every link listens, the journal works and the
+// server is not shutting down.
+func (s *Server) Ready() bool { return s.ready.Load() && s.journalErr() == nil }
+
+// journalErr is the journal's failure, if it reports one.
+func (s *Server) journalErr() error {
+	if h, ok := s.journal.(interface{ Err() error }); ok {
+		return h.Err()
+	}
+	return nil
+}
+
+// failLogEvery bounds the "journal failed" log lines: one per interval,
+// with the number of requests refused or withheld since the last one.
+const failLogEvery = 10 * time.Second
+
+// journalFailed takes the switch out of service when the journal fails:
+// /readyz answers 503 (Ready), the gauge says so, and a log line says why,
+// at most once per failLogEvery.
+func (s *Server) journalFailed(err error) {
+	s.journalDown.Store(true)
+	s.m.journalBad.Set(1)
+	n := s.failCount.Add(1)
+	now := s.clock.Now().UnixNano()
+	last := s.failLogAt.Load()
+	if last != 0 && now-last < int64(failLogEvery) || !s.failLogAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.failCount.Add(-n)
+	s.log.Error().Err(err).Int64("requests", n).
+		Msg("journal failed: the switch is out of service until it is restarted (requests answered 96, or withheld when in doubt)")
+}
 
 // AdminHandler serves /metrics, /healthz and /readyz.
 func (s *Server) AdminHandler() http.Handler {
@@ -206,6 +247,10 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.journalErr(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !s.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
@@ -218,15 +263,16 @@ func (s *Server) AdminHandler() http.Handler {
 // route decides on the loop: routing is pure and cheap.
 func (s *Server) route(t *Txn) router.Decision {
 	v := &t.View
-	var proc [6]byte
-	var term, merch [15]byte
+	// the facts point into the Txn's scratch: arrays on the stack would
+	// escape through the Router interface, an allocation per request
+	proc, term, merch := t.routeScratch[:0:6], t.routeScratch[6:6:21], t.routeScratch[21:21:36]
 	return s.router.Route(router.Facts{
 		MTI:            v.MTI(),
-		ProcessingCode: v.AppendText(proc[:0], codec.FieldProcessingCode),
+		ProcessingCode: v.AppendText(proc, codec.FieldProcessingCode),
 		PAN:            t.PAN(),
 		Link:           t.Link.cfg.Name,
-		Terminal:       bytes.TrimRight(v.TerminalID(term[:0]), " "),
-		Merchant:       bytes.TrimRight(v.MerchantID(merch[:0]), " "),
+		Terminal:       bytes.TrimRight(v.TerminalID(term), " "),
+		Merchant:       bytes.TrimRight(v.MerchantID(merch), " "),
 	})
 }
 
@@ -287,6 +333,7 @@ func (s *Server) process(t *Txn) {
 			s.answerAfterPanic(t)
 		}
 	}()
+	s.assignRRN(t)
 	s.decide(t)
 	s.respondSigned(t)
 	s.journal.Append(t)
@@ -334,8 +381,8 @@ func (s *Server) answerAfterPanic(t *Txn) {
 			t.conn.deliver(t, s)
 		}
 	}()
-	t.Fail(ErrSystem)
-	t.extras = t.extras[:0]
+	s.takeBack(t) // whatever the decision did is undone: the answer is 96
+	t.rrnLen = 0
 	s.respond(t)
 	t.conn.deliver(t, s)
 }

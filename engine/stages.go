@@ -17,8 +17,10 @@ type Authorizer interface {
 }
 
 // Aborter is an Authorizer that can take a decision back: called when the
-// reply of an approved request had to become 96 (its MAC could not be
-// made, the journal failed), so no effect stays for an answer not given.
+// reply of a decided request had to become 96 (its MAC could not be made,
+// the journal refused it, a stage panicked after deciding), so no effect
+// stays for an answer not given. It replaces t.Outcome with what to journal
+// instead.
 type Aborter interface {
 	Abort(t *Txn)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -18,7 +19,12 @@ type Txn struct {
 	Link     *Link
 	View     codec.View // the decoded request; points into frame
 	Received time.Time
-	Route    router.Decision
+	// BusinessDate is the day (YYYYMMDD) the request belongs to: the day it
+	// was received, or a later one when the authorizer counted it there (a
+	// late decision across a date change). The journal may move it later
+	// still, never earlier (journal.Record.BusinessDate).
+	BusinessDate uint32
+	Route        router.Decision
 
 	// Outcome, set by the stages
 	Code     [2]byte // response code (field 39)
@@ -36,10 +42,17 @@ type Txn struct {
 	signOn  bool         // a UnionPay sign-on: the workers issue its keys
 	extras  []extraField // fields the reply adds (sign-on keys in 62, a balance in 54)
 	rrn     [12]byte
-	rrnLen  int            // a retrieval reference number the switch generated
-	rec     journal.Record // the journal record, owned by the journal until Committed
-	builder codec.Builder
-	scratch [64]byte
+	rrnLen  int    // a retrieval reference number the switch generated (0: none)
+	rrnSeq  uint64 // its IDs counter, journaled
+	apprSeq uint64 // the IDs counter of t.Approval when the switch gave it, journaled
+	// sessionKeys are the keys a sign-on issued (encodeSession): journaled
+	// with the sign-on and installed only once the record is durable.
+	sessionKeys []byte
+	rec         journal.Record // the journal record, owned by the journal until Committed
+	builder     codec.Builder
+	scratch     [64]byte
+	// routeScratch holds the routing facts: processing code, terminal, merchant
+	routeScratch [36]byte
 }
 
 type extraField struct {
@@ -87,15 +100,30 @@ func (t *Txn) Fail(err error) {
 	t.SetCode(t.Link.codes.Code(err))
 }
 
-// Committed is the journal's answer for t: the record is durable (nil) or
-// it failed, in which case the request is answered 96. The reply then goes
-// back to the connection. Call it exactly once.
+// Committed is the journal's answer for t. Durable (nil): a sign-on's keys
+// are installed and the reply goes back. Refused (the journal had failed
+// before: nothing was written): the decision is taken back and answered 96.
+// In doubt (journal.ErrInDoubt: the write or the mark failed, the record may
+// be durable): the reply is withheld, so that no 96 contradicts a record
+// that a restart replays as 00; the terminal times out and reverses, as
+// after a crash, and the effect stays, as a replay would rebuild it. Call it
+// exactly once.
 func (t *Txn) Committed(err error) {
 	s := t.Link.srv
-	if err != nil {
+	switch {
+	case err == nil:
+		if t.sessionKeys != nil {
+			s.keys.install(t.sessionKeys)
+		}
+	case errors.Is(err, journal.ErrInDoubt):
+		t.Link.metrics.withheld.Inc()
+		s.journalFailed(err)
+		t.out = t.out[:0]
+	default:
 		t.Link.metrics.journalErr.Inc()
-		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("journal append failed: answering 96")
-		s.abort(t)
+		s.journalFailed(err)
+		s.takeBack(t)
+		t.rrnLen = 0 // an RRN goes out only on a journaled reply
 		s.respond(t)
 	}
 	t.conn.deliver(t, s)
@@ -112,6 +140,7 @@ var txnPool = sync.Pool{New: func() any {
 func getTxn(l *Link, cs *connState, now time.Time) *Txn {
 	t := txnPool.Get().(*Txn)
 	t.Link, t.conn, t.Received = l, cs, now
+	t.BusinessDate = BusinessDate(now)
 	return t
 }
 

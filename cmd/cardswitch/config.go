@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
@@ -100,9 +101,11 @@ type config struct {
 	routes *router.Table
 	issuer *issuer.Data
 
-	reload     func() (*config, error) // reads the file again (SIGHUP)
-	hup        <-chan os.Signal
-	acceptLoss bool // --accept-journal-loss
+	reload      func() (*config, error) // reads the file again (SIGHUP)
+	hup         <-chan os.Signal
+	acceptLoss  bool // --accept-journal-loss
+	rebuildMark bool // --rebuild-journal-mark
+	newKey      bool // --new-journal-key
 }
 
 // loadConfig reads path (or the embedded default when path is empty) and
@@ -162,8 +165,8 @@ func parseConfig(raw []byte) (*config, error) {
 	if f.Journal.Window < 0 || f.Journal.Window > 10*time.Millisecond {
 		return nil, fmt.Errorf("journal.window: %v must be 0 to 10ms", f.Journal.Window)
 	}
-	if f.Journal.MaxBatch < 0 || f.Journal.MaxBatch > 65536 {
-		return nil, fmt.Errorf("journal.max_batch: %d must be 0 (default) to 65536", f.Journal.MaxBatch)
+	if f.Journal.MaxBatch < 0 || f.Journal.MaxBatch > journal.MaxBatchLimit {
+		return nil, fmt.Errorf("journal.max_batch: %d must be 0 (default) to %d", f.Journal.MaxBatch, journal.MaxBatchLimit)
 	}
 	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
 		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout}

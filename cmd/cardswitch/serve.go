@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +34,8 @@ func init() {
 			format := fs.String("log-format", "", "json or console (default: the configuration's log.format)")
 			level := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
 			acceptLoss := fs.Bool("accept-journal-loss", false, "start on a journal that fails verification, continuing after its last intact record (records after it are quarantined)")
+			rebuildMark := fs.Bool(strings.TrimPrefix(journal.RebuildMarkFlag, "--"), false, "start on a journal whose high-water mark file is missing, taking its last intact record as the last acknowledged one")
+			newKey := fs.Bool(strings.TrimPrefix(newKeyFlag, "--"), false, "start on a journal whose data key file is missing, with new keys (card usage, PIN tries and holds by card are forgotten)")
 			return func(args []string, e *env) error {
 				if len(args) > 0 {
 					return usagef("serve takes no arguments")
@@ -59,7 +61,7 @@ func init() {
 				defer signal.Stop(hup)
 				c.reload = func() (*config, error) { return loadConfig(*path) }
 				c.hup = hup
-				c.acceptLoss = *acceptLoss
+				c.acceptLoss, c.rebuildMark, c.newKey = *acceptLoss, *rebuildMark, *newKey
 				return serve(ctx, c, log, nil)
 			}
 		},
@@ -90,17 +92,14 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
-	prot, err := journalKeys(c)
+	st, err := openState(c, log, func(err error) {
+		log.Error().Err(err).Msg("journal failed: the switch is out of service until it is restarted")
+	})
 	if err != nil {
 		admin.Close()
 		return err
 	}
-	authz := auth.New(c.issuer, prot.HashPAN)
-	j, err := openJournal(c, log, authz)
-	if err != nil {
-		admin.Close()
-		return err
-	}
+	j, authz := st.j, st.authz
 	defer func() {
 		if err := j.Close(); err != nil {
 			log.Error().Err(err).Msg("closing the journal")
@@ -120,9 +119,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		Log:        log,
 		Router:     routes,
 		Authorizer: auth.Stage{A: authz},
-		Journal:    engine.JournalStage{J: j, P: prot},
+		Journal:    engine.JournalStage{J: j, P: st.prot},
 		HSM:        sec,
-		Keys:       &engine.Keys{Current: authz.Data},
+		Keys:       st.keys,
+		IDs:        st.ids,
 	})
 	if err != nil {
 		admin.Close()
@@ -194,40 +194,4 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log 
 	authz.Reload(next.issuer)
 	log.Info().Msg("routes and issuer data reloaded (links, engine and log settings need a restart)")
 	return nil
-}
-
-// journalKeys loads (or creates) the journal's PAN keys in the data directory.
-func journalKeys(c *config) (*journal.Protector, error) {
-	if err := os.MkdirAll(c.file.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data_dir: %v", err)
-	}
-	return journal.LoadOrCreateKeys(filepath.Join(c.file.DataDir, "journal.key"))
-}
-
-// openJournal opens the write-ahead journal in the data directory,
-// verifying it whole and replaying it into the authorizer's state before
-// any traffic is taken.
-func openJournal(c *config, log zerolog.Logger, authz *auth.Authorizer) (*journal.Journal, error) {
-	start := time.Now()
-	replayed := 0
-	j, err := journal.Open(journal.Options{
-		Dir:        filepath.Join(c.file.DataDir, "journal"),
-		Window:     c.file.Journal.Window,
-		MaxBatch:   c.file.Journal.MaxBatch,
-		AcceptLoss: c.acceptLoss,
-		Replay: func(r *journal.Record) error {
-			replayed++
-			return authz.Replay(r.Outcome, r.RespCode)
-		},
-	})
-	var ie *journal.IntegrityError
-	if errors.As(err, &ie) {
-		return nil, fmt.Errorf("%v; the switch will not start on it: run 'cardswitch journal verify' to see it, and start with --accept-journal-loss only if the loss is accepted", err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	log.Info().Uint64("last_seq", j.LastSeq()).Int("replayed", replayed).Dur("took", time.Since(start)).
-		Msg("journal verified and replayed into the authorization state")
-	return j, nil
 }
