@@ -101,7 +101,7 @@ func fullDeps(deps *engine.Deps) ([]func(), error) {
 		return nil, err
 	}
 	authz := auth.New(data, prot.HashPAN)
-	deps.Authorizer = auth.Stage{A: authz}
+	deps.Authorizer = engine.AuthStage{A: authz}
 	deps.Journal = engine.JournalStage{J: j, P: prot}
 	deps.HSM = &hsm.Soft{LMK: hsm.ThalesTestLMK()}
 	deps.Keys = &engine.Keys{Current: authz.Data}

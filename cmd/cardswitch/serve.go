@@ -119,7 +119,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
 		Router:     routes,
-		Authorizer: auth.Stage{A: authz},
+		Authorizer: engine.AuthStage{A: authz},
 		Journal:    engine.JournalStage{J: j, P: prot},
 		HSM:        sec,
 		Keys:       &engine.Keys{Current: authz.Data},

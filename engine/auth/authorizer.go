@@ -92,6 +92,9 @@ func (a *Authorizer) Reload(data *issuer.Data) {
 	a.snap.Store(s)
 }
 
+// HashPAN is the keyed PAN hash the authorizer keys card state by.
+func (a *Authorizer) HashPAN(pan []byte) [32]byte { return a.hashPAN(pan) }
+
 // Data is the issuer data in force.
 func (a *Authorizer) Data() *issuer.Data { return a.snap.Load().data }
 

@@ -1,4 +1,4 @@
-package auth
+package engine
 
 import (
 	"bytes"
@@ -6,29 +6,34 @@ import (
 	"fmt"
 
 	"github.com/cardswitch/cardswitch/codec"
-	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
 )
 
-// Stage is the engine's authorization stage over an Authorizer.
-type Stage struct {
-	A *Authorizer
+// AuthStage is the authorization stage over an auth.Authorizer: it reads
+// an auth.Request from the Txn, verifies the PIN with the HSM, and writes
+// the decision back (code, approval code, outcome, the balance field).
+type AuthStage struct {
+	A *auth.Authorizer
 }
 
-var _ engine.Authorizer = Stage{}
+var (
+	_ Authorizer = AuthStage{}
+	_ Aborter    = AuthStage{}
+)
 
-// Authorize implements engine.Authorizer.
-func (s Stage) Authorize(t *engine.Txn) {
-	var r Request
-	fill(&r, t, s.A.hashPAN)
-	engine.NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
+// Authorize implements Authorizer.
+func (s AuthStage) Authorize(t *Txn) {
+	var r auth.Request
+	fill(&r, t, s.A.HashPAN)
+	NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
 	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
 		switch {
 		case err == nil:
 			return true, nil
-		case errors.Is(err, engine.ErrWrongPIN):
+		case errors.Is(err, ErrWrongPIN):
 			return false, nil
 		}
 		return false, err
@@ -62,23 +67,23 @@ func (s Stage) Authorize(t *engine.Txn) {
 	t.SetCode(d.Code)
 	t.Outcome = d.Outcome
 	t.Approval = d.Approval
-	if r.Kind() == KindReversal || r.Kind() == KindBalance {
+	if r.Kind() == auth.KindReversal || r.Kind() == auth.KindBalance {
 		t.Approval = [6]byte{}
 	}
-	if r.Kind() == KindBalance && d.Approved {
+	if r.Kind() == auth.KindBalance && d.Approved {
 		t.AddReplyField(codec.FieldAdditionalAmounts, balanceField(d.Balance, t))
 	}
 }
 
-// Abort implements engine.Aborter: the approval's effect is undone when
-// its reply had to become 96.
-func (s Stage) Abort(t *engine.Txn) { t.Outcome = s.A.Abort(t.Outcome) }
+// Abort implements Aborter: the decision's effect is taken back when its
+// reply had to become 96.
+func (s AuthStage) Abort(t *Txn) { t.Outcome = s.A.Abort(t.Outcome) }
 
 // balanceField is field 54: account type 00, amount type 02 (available),
 // the currency, C or D, and 12 digits.
-func balanceField(v int64, t *engine.Txn) []byte {
+func balanceField(v int64, t *Txn) []byte {
 	var buf [3]byte
-	cur := atou(string(t.View.AppendText(buf[:0], codec.FieldCurrency))) // "an 3" in the 1987 dialects
+	cur := digits(t.View.AppendText(buf[:0], codec.FieldCurrency)) // "an 3" in the 1987 dialects
 	sign := byte('C')
 	if v < 0 {
 		sign, v = 'D', -v
@@ -87,7 +92,7 @@ func balanceField(v int64, t *engine.Txn) []byte {
 }
 
 // fill reads the request from the message.
-func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
+func fill(r *auth.Request, t *Txn, hashPAN func([]byte) [32]byte) {
 	v := &t.View
 	r.MTI = v.MTI()
 	r.Proc, _ = v.ProcessingCode()
@@ -105,19 +110,19 @@ func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
 	r.HasPIN = v.Has(codec.FieldPINBlock)
 	r.STAN, _ = v.STAN()
 	r.LocalDate = localDate(v)
-	r.BusinessDate = engine.BusinessDate(t.Received)
+	r.BusinessDate = BusinessDate(t.Received)
 	y, m, _ := t.Received.Date()
 	r.Today = uint32(y%100)*100 + uint32(m)
 	if o, ok := v.Original(); ok {
 		r.HasOriginal = true
-		r.Original = Ref{Terminal: r.Terminal, STAN: o.STAN, LocalDate: uint32(o.Transmission / 1000000)}
+		r.Original = auth.Ref{Terminal: r.Terminal, STAN: o.STAN, LocalDate: uint32(o.Transmission / 1000000)}
 		r.OriginalClass = o.MTI[1]
 	} else if o, ok := cupOriginal(v); ok && r.MTI.Class() != '4' {
 		// UnionPay completions name their original in field 61: batch
 		// n6, STAN n6, date MMDD. UnionPay requests carry no local date,
 		// so the original is keyed by its terminal and STAN, as below.
 		r.HasOriginal = true
-		r.Original = Ref{Terminal: r.Terminal, STAN: o, LocalDate: r.LocalDate}
+		r.Original = auth.Ref{Terminal: r.Terminal, STAN: o, LocalDate: r.LocalDate}
 	} else if r.MTI.Class() == '4' { // UnionPay: the reversal carries its original's STAN
 		r.Original = r.Ref()
 	}
@@ -160,4 +165,13 @@ func localDate(v *codec.View) uint32 {
 	}
 	d, _ := v.LocalDate()
 	return d
+}
+
+// digits reads a decimal number (the currency, field 49, is text).
+func digits(b []byte) uint32 {
+	var n uint32
+	for _, c := range b {
+		n = n*10 + uint32(c-'0')
+	}
+	return n
 }
