@@ -27,7 +27,6 @@ var (
 func (s AuthStage) Authorize(t *Txn) {
 	var r auth.Request
 	fill(&r, t, s.A.HashPAN)
-	NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
 	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
 		switch {
@@ -63,13 +62,13 @@ func (s AuthStage) Authorize(t *Txn) {
 			return pre.right, pre.err
 		}
 		return verify(data, c)
-	}, t.Approval)
+	}, func() [6]byte { // only for an approval that carries a code (a repeat gets its original's)
+		NewApprovalCode(t)
+		return t.Approval
+	})
 	t.SetCode(d.Code)
 	t.Outcome = d.Outcome
 	t.Approval = d.Approval
-	if r.Kind() == auth.KindReversal || r.Kind() == auth.KindBalance {
-		t.Approval = [6]byte{}
-	}
 	if r.Kind() == auth.KindBalance && d.Approved {
 		t.AddReplyField(codec.FieldAdditionalAmounts, balanceField(d.Balance, t))
 	}
@@ -111,6 +110,7 @@ func fill(r *auth.Request, t *Txn, hashPAN func([]byte) [32]byte) {
 	r.STAN, _ = v.STAN()
 	r.LocalDate = localDate(v)
 	r.BusinessDate = BusinessDate(t.Received)
+	r.Received = t.Received.Unix()
 	y, m, _ := t.Received.Date()
 	r.Today = uint32(y%100)*100 + uint32(m)
 	if o, ok := v.Original(); ok {

@@ -95,7 +95,11 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
-	authz := auth.New(c.issuer, prot.HashPAN)
+	authz, err := auth.New(c.issuer, prot.HashPAN, auth.Limits{})
+	if err != nil {
+		admin.Close()
+		return err
+	}
 	j, err := openJournal(c, log, authz)
 	if err != nil {
 		admin.Close()

@@ -31,7 +31,7 @@ terminals: [{id: T1, merchant: M1, status: active}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(d, sha256PAN)
+	return newAuth(t, d, Limits{})
 }
 
 func concRequest(mti string, stan uint32, amount int64) *Request {
