@@ -10,12 +10,13 @@ package auth
 //	EOF                       else is replaced
 //	alias <NAME>=<PAN> ...    more card names (the built-in ones are in aliases)
 //	set <key>=<value> ...     sticky request attributes (see below)
-//	<MTI> <tt> <key>=<value>... -> <code> [bal=<n>] [day=<YYYYMMDD>]
+//	<MTI> <tt> <key>=<value>... -> <code> [bal=<n>] [day=<YYYYMMDD>] [repeat=<0|1>]
 //	                          one request; tt is the processing code's transaction
 //	                          type (00 purchase, 01 cash, 02 void, 20 refund, 30
 //	                          balance); the answer must be <code>, for a balance
-//	                          inquiry bal= is Decision.Balance, and day= is
-//	                          Decision.Date (the business date it counted in)
+//	                          inquiry bal= is Decision.Balance, day= is
+//	                          Decision.Date (the business date it counted in),
+//	                          repeat= Decision.Repeat (a stored answer)
 //	state account=<id> [avail=<n>] [held=<n>] [delta=<n>]
 //	state card=<alias> [usage=<n>] [count=<n>] [pinfails=<n>]
 //	state merchant=<id> [usage=<n>] [count=<n>]
@@ -379,6 +380,10 @@ func (w *world) request(line string) {
 		case "day":
 			if int64(d.Date) != w.num(v) {
 				w.errorf("counted on %d, want %s", d.Date, v)
+			}
+		case "repeat":
+			if d.Repeat() != (v == "1") {
+				w.errorf("repeat %v, want %s", d.Repeat(), v)
 			}
 		default:
 			w.fatalf("unknown expectation %q", k)
