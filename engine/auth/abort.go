@@ -25,8 +25,8 @@ func (a *Authorizer) abortLocked(o *outcome, own, orig *txnShard) {
 	lockPair(own, orig)
 	defer unlockPair(own, orig)
 	e := own.m[o.key]
-	if e == nil || e.at != clampTime(o.at) || e.kind != o.kind {
-		return // aborted already, or not this decision's entry
+	if e == nil || e.at != clampTime(o.at) || e.kind != o.kind || e.approval != o.approval {
+		return // aborted already, or not this decision's entry (a later one of the same Ref)
 	}
 	keep := false
 	switch {

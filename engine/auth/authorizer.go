@@ -30,6 +30,25 @@ const (
 	System          = "96"
 )
 
+// codeText is a stored response code as a string, without an allocation
+// for the codes this package answers.
+func codeText(c [2]byte) string {
+	if s, ok := codeTexts[c]; ok {
+		return s
+	}
+	return string(c[:])
+}
+
+var codeTexts = func() map[[2]byte]string {
+	m := map[[2]byte]string{}
+	for _, c := range []string{Approved, DoNotHonour, InvalidTxn, InvalidAmount, InvalidCard, OriginalMissing,
+		LostCard, StolenCard, NoFunds, Expired, WrongPIN, NotPermittedCH, NotPermittedTrm, OverAmount,
+		OverCount, PINTriesOver, Duplicate, System} {
+		m[[2]byte{c[0], c[1]}] = c
+	}
+	return m
+}()
+
 // PINVerifier checks the request's PIN block against the card's PVV:
 // nil (right), ErrWrongPIN-like (wrong: ok=false), or a system failure.
 type PINVerifier func(c *issuer.Card) (right bool, err error)
@@ -258,7 +277,7 @@ func (a *Authorizer) again(r *Request, w when, key txnKey, prev *txn) Decision {
 		o := outcomeOf(prev.kind, key, key, r.OriginalClass, w.date, w.now)
 		return Decision{Code: DoNotHonour, Date: w.date, Outcome: o.encode()}
 	case r.MTI.IsRepeat():
-		return Decision{Code: string(prev.code[:]), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, Date: w.date, repeat: true}
+		return Decision{Code: codeText(prev.code), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, Date: w.date, repeat: true}
 	}
 	return Decision{Code: Duplicate, Date: w.date}
 }

@@ -9,7 +9,7 @@ func (a *Authorizer) reverse(r *Request, w when, key, okey txnKey, okOrig bool, 
 	prev := own.m[key]
 	if prev != nil && a.live(prev, w.now) {
 		if r.MTI.IsRepeat() {
-			return Decision{Code: string(prev.code[:]), Approved: true, Date: w.date, repeat: true}
+			return Decision{Code: codeText(prev.code), Approved: true, Date: w.date, repeat: true}
 		}
 		return Decision{Code: Duplicate, Date: w.date}
 	}
