@@ -83,6 +83,8 @@ type Authorizer struct {
 	day        atomic.Uint32  // the newest business date seen
 	now        atomic.Int64   // the newest request time seen, unix seconds
 	nextPurge  atomic.Int64   // the request time the next purge waits for (0: none yet)
+	purging    atomic.Bool    // a background purge runs
+	purgeTo    atomic.Int64   // the latest request time a purge was asked for
 	bg         sync.WaitGroup // background purges
 	replayed   int64          // records replayed since the last purge of a replay (Replay runs alone)
 }
@@ -221,13 +223,31 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval func() [6]b
 func (a *Authorizer) advance(date uint32, received int64) when {
 	w := when{date: storeMax32(&a.day, date), now: storeMax64(&a.now, received)}
 	if next := a.nextPurge.Load(); w.now >= next && a.nextPurge.CompareAndSwap(next, w.now+a.purgeEvery) && next != 0 {
-		a.bg.Add(1)
-		go func() {
-			defer a.bg.Done()
-			a.purge(w.now - purgeSlack)
-		}()
+		a.startPurge(w.now)
 	}
 	return w
+}
+
+// startPurge purges in the background as of request time now: one
+// purge runs at a time, and it goes round again while a later time was
+// asked for meanwhile.
+func (a *Authorizer) startPurge(now int64) {
+	storeMax64(&a.purgeTo, now)
+	if !a.purging.CompareAndSwap(false, true) {
+		return // the running one will see purgeTo
+	}
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		for {
+			to := a.purgeTo.Load()
+			a.purge(to - purgeSlack)
+			a.purging.Store(false)
+			if a.purgeTo.Load() == to || !a.purging.CompareAndSwap(false, true) {
+				return // nothing later asked for, or its asker runs it
+			}
+		}
+	}()
 }
 
 // purgeSlack: a purge drops only entries dead this long before the
@@ -282,9 +302,11 @@ func (a *Authorizer) again(r *Request, w when, key txnKey, prev *txn) Decision {
 	return Decision{Code: Duplicate, Date: w.date}
 }
 
-// refuse answers 96 at a cap of the index: no effect, no entry. The
-// outcome says so, with the date and time, so a replay rolls as far.
+// refuse answers 96 at a cap of the index: no effect, no entry, and a
+// purge starts. The outcome says so, with the date and time, so a replay
+// rolls as far.
 func (a *Authorizer) refuse(kind Kind, w when, key, okey txnKey) Decision {
+	a.startPurge(w.now) // at once, not at the next quarter of the window: dead entries may hold the room
 	o := outcomeOf(kind, key, okey, 0, w.date, w.now)
 	o.flags |= flagNoEntry
 	return Decision{Code: System, Date: w.date, Outcome: o.encode()}
