@@ -18,13 +18,13 @@ func (a *Authorizer) Abort(outcomeBytes []byte) []byte {
 	own, orig := &a.index.shards[shardOf(o.key)], &a.index.shards[shardOf(o.orig)]
 	a.abortLocked(&o, own, orig)
 	o.flags = o.flags&(flagPINWrong|flagPINRight) | flagNoEntry
-	return o.encode()
+	return o.encode(a)
 }
 
 func (a *Authorizer) abortLocked(o *outcome, own, orig *txnShard) {
 	lockPair(own, orig)
 	defer unlockPair(own, orig)
-	e := own.m[o.key]
+	e := own.get(o.key)
 	if e == nil || e.at != clampTime(o.at) || e.kind != o.kind || e.approval != o.approval {
 		return // aborted already, or not this decision's entry (a later one of the same Ref)
 	}
@@ -33,7 +33,7 @@ func (a *Authorizer) abortLocked(o *outcome, own, orig *txnShard) {
 	case o.kind == KindReversal:
 		a.abortReversal(o, orig)
 	case o.kind == KindVoid && o.flags&flagUndo != 0:
-		if v := orig.m[o.orig.withClass('2')]; v != nil && v.has(txnVoided) && !v.has(txnApplied) {
+		if v := orig.get(o.orig.withClass('2')); v != nil && v.has(txnVoided) && !v.has(txnApplied) {
 			v.clear(txnVoided)
 			a.redoLocked(v)
 		}
@@ -67,7 +67,7 @@ func (a *Authorizer) abortEffect(o *outcome, e *txn, own, orig *txnShard) bool {
 	delta.acc, delta.card, delta.merchant, delta.terminal = e.eff.acc, e.eff.card, e.eff.merchant, e.eff.terminal
 	e.eff = delta
 	a.undoLocked(e)
-	if pre := orig.m[o.orig.withClass('1')]; pre != nil && pre.has(txnCompleted) {
+	if pre := orig.get(o.orig.withClass('1')); pre != nil && pre.has(txnCompleted) {
 		pre.clear(txnCompleted)
 		pre.set(txnApplied)
 	}
@@ -78,7 +78,7 @@ func (a *Authorizer) abortEffect(o *outcome, e *txn, own, orig *txnShard) bool {
 // removes the placeholders the reversal left.
 func (a *Authorizer) abortReversal(o *outcome, orig *txnShard) {
 	if o.found != 0 {
-		if t := orig.m[o.orig.withClass(o.found)]; t != nil && t.has(txnReversed) {
+		if t := orig.get(o.orig.withClass(o.found)); t != nil && t.has(txnReversed) {
 			t.clear(txnReversed)
 			if o.flags&flagUndo != 0 && !t.has(txnApplied) {
 				a.redoLocked(t)
@@ -90,7 +90,7 @@ func (a *Authorizer) abortReversal(o *outcome, orig *txnShard) {
 	}
 	ks, n := rememberKeys(o.origClass, o.orig)
 	for _, k := range ks[:n] {
-		p := orig.m[k]
+		p := orig.get(k)
 		switch {
 		case p == nil || !p.has(txnPlaceholder):
 		case p.waiting():

@@ -19,7 +19,7 @@ const (
 // and taken atomically) and, on approval, applies the effect: t becomes
 // the index entry, delta receives what was applied (reported true).
 func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, verify PINVerifier, t, original *txn, delta *effect) (Decision, bool, pinEvent) {
-	acc := a.accounts.get(c.Account)
+	acc, accRef := a.accounts.get(c.Account)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
 	// The newest date again, under the lock: a decision that moved a card
@@ -27,14 +27,14 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 	// card counter is newer than the date this one counts in.
 	date := max(t.eff.date, a.day.Load())
 	t.eff.date = date
-	cs := a.cards.get(r.PANHash)
+	cs, csRef := a.cards.get(r.PANHash)
 	code, ev := a.checkPIN(s, r, c, cs, verify, date)
 	pin := pinEvent{kind: ev, card: r.PANHash}
 	if code != "" {
 		return Decision{Code: code}, false, pin
 	}
 	available := s.data.Account(c.Account).Balance + acc.delta - acc.held
-	e := effect{acc: acc, card: cs, date: date}
+	e := effect{acc: accRef, card: csRef, date: date}
 	switch kind {
 	case KindBalance:
 		return Decision{Code: Approved, Approved: true, Balance: available}, false, pin
@@ -44,11 +44,11 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 		if code := completion(s, r, original, &e); code != "" {
 			return Decision{Code: code}, false, pin
 		}
-		if original.eff.card != cs || original.eff.acc != acc {
+		if original.eff.card != csRef || original.eff.acc != accRef {
 			return Decision{Code: OriginalMissing}, false, pin // not this card's pre-authorization
 		}
 	case KindVoid:
-		return a.void(r, acc, date, original), false, pin
+		return a.void(e, original), false, pin
 	case KindPreauth:
 		e.hold, e.usage, e.count = r.Amount, r.Amount, 1
 	default: // purchase, cash
@@ -60,7 +60,8 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 	if need := e.debit + e.hold; need > 0 && need > available { // a completion needs only what exceeds its hold
 		return Decision{Code: NoFunds}, false, pin
 	}
-	e.merchant, e.terminal = a.merchants.get(r.Merchant), a.terminals.get(r.Terminal)
+	_, e.merchant = a.merchants.get(r.Merchant)
+	_, e.terminal = a.terminals.get(r.Terminal)
 	if code := a.takeAcceptors(s, &e); code != "" {
 		return Decision{Code: code}, false, pin
 	}
@@ -108,15 +109,16 @@ func completion(s *snapshot, r *Request, pre *txn, e *effect) string {
 	return ""
 }
 
-// void undoes a purchase or completion of the same card, the same
-// business day: 25 when there is no such original, 12 when it cannot be
-// voided (another kind, another card or day, voided or reversed already).
-func (a *Authorizer) void(r *Request, acc *account, date uint32, orig *txn) Decision {
+// void undoes a purchase or completion of the same card (and account:
+// v names them), the same business day: 25 when there is no such
+// original, 12 when it cannot be voided (another kind, another card or
+// day, voided or reversed already).
+func (a *Authorizer) void(v effect, orig *txn) Decision {
 	switch {
 	case orig == nil || orig.code == [2]byte{}:
 		return Decision{Code: OriginalMissing}
 	case !orig.has(txnApplied) || (orig.kind != KindPurchase && orig.kind != KindCompletion),
-		orig.eff.date != date || orig.eff.card.hash != r.PANHash || orig.eff.acc != acc:
+		orig.eff.date != v.date || orig.eff.card != v.card || orig.eff.acc != v.acc:
 		return Decision{Code: InvalidTxn}
 	}
 	a.undo(orig)
@@ -139,7 +141,7 @@ func (a *Authorizer) undoLocked(t *txn) {
 	if !t.has(txnApplied) {
 		return
 	}
-	acc := t.eff.acc
+	acc := a.accounts.at(t.eff.acc)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
 	a.undo(t)
@@ -206,7 +208,7 @@ func (a *Authorizer) takeAcceptors(s *snapshot, e *effect) string {
 		return ""
 	}
 	lim := s.data.Acceptor
-	m, t := e.merchant, e.terminal
+	m, t := a.merchants.at(e.merchant), a.terminals.at(e.terminal)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t.mu.Lock()
@@ -230,26 +232,28 @@ func (a *Authorizer) takeAcceptors(s *snapshot, e *effect) string {
 // card; the account lock is held. Acceptor usage is taken by takeAcceptors
 // and given back by undoAcceptors.
 func (a *Authorizer) do(e *effect, sign int64) {
-	e.acc.delta -= sign * e.debit
-	e.acc.held += sign * e.hold
-	e.card.usage.add(e.date, sign, e.usage, e.count)
+	acc := a.accounts.at(e.acc)
+	acc.delta -= sign * e.debit
+	acc.held += sign * e.hold
+	a.cards.at(e.card).usage.add(e.date, sign, e.usage, e.count)
 }
 
 func (a *Authorizer) undoAcceptors(e *effect) {
-	addAcceptor(e.merchant, -1, e)
-	addAcceptor(e.terminal, -1, e)
+	addAcceptor(a.merchants.at(e.merchant), -1, e)
+	addAcceptor(a.terminals.at(e.terminal), -1, e)
 }
 
 // redoLocked applies an entry's effect again (a replay; an abort of what
 // undid it), taking the account's lock.
 func (a *Authorizer) redoLocked(t *txn) {
 	func() {
-		t.eff.acc.mu.Lock()
-		defer t.eff.acc.mu.Unlock()
+		acc := a.accounts.at(t.eff.acc)
+		acc.mu.Lock()
+		defer acc.mu.Unlock()
 		a.do(&t.eff, 1)
 	}()
-	addAcceptor(t.eff.merchant, 1, &t.eff)
-	addAcceptor(t.eff.terminal, 1, &t.eff)
+	addAcceptor(a.merchants.at(t.eff.merchant), 1, &t.eff)
+	addAcceptor(a.terminals.at(t.eff.terminal), 1, &t.eff)
 	t.set(txnApplied)
 }
 

@@ -75,10 +75,10 @@ type Authorizer struct {
 	retainSec  int64 // lim.Retention in seconds
 	declineSec int64 // lim.DeclineWindow in seconds
 	purgeEvery int64 // seconds of request time between purges
-	accounts   *shardMap[string, account]
-	cards      *shardMap[[32]byte, card]
-	merchants  *shardMap[string, acceptor]
-	terminals  *shardMap[string, acceptor]
+	accounts   *store[string, account]
+	cards      *store[[32]byte, card]
+	merchants  *store[string, acceptor]
+	terminals  *store[string, acceptor]
 	index      index
 	day        atomic.Uint32  // the newest business date seen
 	now        atomic.Int64   // the newest request time seen, unix seconds
@@ -113,12 +113,12 @@ func New(data *issuer.Data, hashPAN func([]byte) [32]byte, lim Limits) (*Authori
 
 // reset empties the state.
 func (a *Authorizer) reset() {
-	a.accounts = newShardMap(hashString, func(id string) *account { return &account{id: id} })
-	a.cards = newShardMap(hashPAN, func(h [32]byte) *card { return &card{hash: h} })
-	a.merchants = newShardMap(hashString, func(id string) *acceptor { return &acceptor{id: id} })
-	a.terminals = newShardMap(hashString, func(id string) *acceptor { return &acceptor{id: id} })
+	a.accounts = newStore(hashString, func(id string, v *account) { v.id = id })
+	a.cards = newStore(hashPAN, func(h [32]byte, v *card) { v.hash = h })
+	a.merchants = newStore(hashString, func(id string, v *acceptor) { v.id = id })
+	a.terminals = newStore(hashString, func(id string, v *acceptor) { v.id = id })
 	for i := range a.index.shards {
-		a.index.shards[i] = txnShard{m: map[txnKey]*txn{}}
+		a.index.shards[i] = txnShard{}
 	}
 	a.index.count.Store(0)
 	a.index.placeholders.Store(0)
@@ -180,7 +180,7 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval func() [6]b
 	if kind == KindReversal {
 		return a.reverse(r, w, key, okey, okOrig, own, orig)
 	}
-	prev := own.m[key]
+	prev := own.get(key)
 	if prev != nil && a.live(prev, w.now) {
 		return a.again(r, w, key, prev)
 	}
@@ -212,7 +212,7 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval func() [6]b
 	if kind == KindVoid && d.Approved {
 		o.flags |= flagUndo
 	}
-	d.Outcome = o.encode()
+	d.Outcome = o.encode(a)
 	return d
 }
 
@@ -295,7 +295,7 @@ func (a *Authorizer) again(r *Request, w when, key txnKey, prev *txn) Decision {
 	case prev.waiting(): // only the reversal was seen
 		prev.code, prev.kind, prev.at = [2]byte{'0', '5'}, r.Kind(), clampTime(w.now)
 		o := outcomeOf(prev.kind, key, key, r.OriginalClass, w.date, w.now)
-		return Decision{Code: DoNotHonour, Date: w.date, Outcome: o.encode()}
+		return Decision{Code: DoNotHonour, Date: w.date, Outcome: o.encode(a)}
 	case r.MTI.IsRepeat():
 		return Decision{Code: codeText(prev.code), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, Date: w.date, repeat: true}
 	}
@@ -309,7 +309,7 @@ func (a *Authorizer) refuse(kind Kind, w when, key, okey txnKey) Decision {
 	a.startPurge(w.now) // at once, not at the next quarter of the window: dead entries may hold the room
 	o := outcomeOf(kind, key, okey, 0, w.date, w.now)
 	o.flags |= flagNoEntry
-	return Decision{Code: System, Date: w.date, Outcome: o.encode()}
+	return Decision{Code: System, Date: w.date, Outcome: o.encode(a)}
 }
 
 // decideNew runs the checks and, on approval, applies the effect (t

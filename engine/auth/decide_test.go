@@ -149,7 +149,7 @@ func TestPanicReleasesLocks(t *testing.T) {
 		}()
 		a.Decide(&r, func(*issuer.Card) (bool, error) { panic("HSM client bug") }, testApproval)
 	}()
-	acc := a.accounts.get(data.Cards[0].Account)
+	acc, _ := a.accounts.get(data.Cards[0].Account)
 	k, _ := keyOf(r.Ref(), '2')
 	sh := &a.index.shards[shardOf(k)]
 	if !acc.mu.TryLock() {

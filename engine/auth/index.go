@@ -16,29 +16,44 @@ type index struct {
 }
 
 // txnShard guards the entries whose key hashes to it (shardOf). Entries
-// are carved from slabs of slabLen and reused once purged, so an entry
-// costs its 80 bytes and no allocation of its own.
+// live in slabs of slabLen and are reused once removed; the map holds their
+// slot numbers, so neither map nor slabs hold a pointer, and an entry costs
+// its 64 bytes and its share of the map.
 type txnShard struct {
-	mu   sync.Mutex
-	m    map[txnKey]*txn
-	slab []txn  // the slab entries are carved from
-	free []*txn // purged entries, to reuse (at most as many as the peak count)
+	mu    sync.Mutex
+	m     keyTable // key -> slot
+	slabs [][]txn
+	free  []uint32 // slots removed, to reuse (at most as many as the peak count)
 }
 
-// slabLen entries per slab: 20 KB, one allocation per 256 new entries.
-const slabLen = 256
+// slabLen entries per slab: 64 KB, one allocation per 1024 new entries.
+const slabLen = 1024
 
-func (sh *txnShard) alloc() *txn {
+// get is the entry under k, nil if none.
+func (sh *txnShard) get(k txnKey) *txn {
+	if slot, ok := sh.m.get(k); ok {
+		return sh.at(slot)
+	}
+	return nil
+}
+
+func (sh *txnShard) at(slot uint32) *txn { return &sh.slabs[slot/slabLen][slot%slabLen] }
+
+// alloc takes a free slot.
+func (sh *txnShard) alloc() uint32 {
 	if n := len(sh.free); n > 0 {
-		t := sh.free[n-1]
+		slot := sh.free[n-1]
 		sh.free = sh.free[:n-1]
-		return t
+		return slot
 	}
-	if len(sh.slab) == cap(sh.slab) {
-		sh.slab = make([]txn, 0, slabLen)
+	n := len(sh.slabs)
+	if n == 0 || len(sh.slabs[n-1]) == slabLen {
+		sh.slabs = append(sh.slabs, make([]txn, 0, slabLen))
+		n++
 	}
-	sh.slab = sh.slab[:len(sh.slab)+1]
-	return &sh.slab[len(sh.slab)-1]
+	last := &sh.slabs[n-1]
+	*last = (*last)[:len(*last)+1]
+	return uint32((n-1)*slabLen + len(*last) - 1)
 }
 
 // room reports whether n more entries, p of them placeholders, fit under
@@ -58,18 +73,19 @@ func (ix *index) room(lim *Limits, n, p int64) bool {
 // dead, or mean to change it) or in a new one, and keeps the counts. Shard
 // lock held.
 func (ix *index) put(sh *txnShard, k txnKey, t txn) *txn {
-	e := sh.m[k]
+	slot, ok := sh.m.get(k)
 	switch {
-	case e == nil:
-		e = sh.alloc()
-		sh.m[k] = e
+	case !ok:
+		slot = sh.alloc()
+		sh.m.set(k, slot)
 		ix.count.Add(1)
-	case e.has(txnPlaceholder):
+	case sh.at(slot).has(txnPlaceholder):
 		ix.placeholders.Add(-1)
 	}
 	if t.has(txnPlaceholder) {
 		ix.placeholders.Add(1)
 	}
+	e := sh.at(slot)
 	*e = t
 	return e
 }
@@ -77,17 +93,18 @@ func (ix *index) put(sh *txnShard, k txnKey, t txn) *txn {
 // remove drops the entry under k, if any, and keeps the counts. Shard
 // lock held.
 func (ix *index) remove(sh *txnShard, k txnKey) {
-	e := sh.m[k]
-	if e == nil {
+	slot, ok := sh.m.get(k)
+	if !ok {
 		return
 	}
-	delete(sh.m, k)
+	sh.m.remove(k)
 	ix.count.Add(-1)
+	e := sh.at(slot)
 	if e.has(txnPlaceholder) {
 		ix.placeholders.Add(-1)
 	}
 	*e = txn{}
-	sh.free = append(sh.free, e)
+	sh.free = append(sh.free, slot)
 }
 
 // live reports whether t still counts at request time now (unix seconds):
@@ -109,7 +126,7 @@ func (a *Authorizer) live(t *txn, now int64) bool {
 
 // lookup finds an entry still live at now. Shard lock held.
 func (a *Authorizer) lookup(sh *txnShard, k txnKey, now int64) *txn {
-	if t := sh.m[k]; t != nil && a.live(t, now) {
+	if t := sh.get(k); t != nil && a.live(t, now) {
 		return t
 	}
 	return nil
@@ -130,16 +147,17 @@ func (a *Authorizer) purge(now int64) {
 func (a *Authorizer) purgeShard(sh *txnShard, now int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	n := 0
-	for k, t := range sh.m {
-		if !a.live(t, now) {
+	for i := 0; i < sh.m.places(); i++ {
+		// A removal moves later keys back, maybe into place i: look at
+		// it again. A key seen twice is only looked at twice.
+		for k, slot, ok := sh.m.at(i); ok && !a.live(sh.at(slot), now); k, slot, ok = sh.m.at(i) {
 			a.index.remove(sh, k)
 		}
-		if n++; n%purgeBatch == 0 {
+		if (i+1)%purgeBatch == 0 {
 			// Let decisions in. Nothing between the two calls can panic,
-			// and the deferred Unlock covers the lock taken again; the
-			// iteration goes on safely, as the map is only touched under
-			// the lock.
+			// and the deferred Unlock covers the lock taken again. The
+			// table may change meanwhile (grow, move keys back): a key
+			// missed is dropped by the next purge, as lookups ignore it.
 			sh.mu.Unlock()
 			sh.mu.Lock()
 		}

@@ -43,7 +43,7 @@ type outcome struct {
 	keyOK     bool   // decoded refs that fit a key (see keyOf)
 	origOK    bool
 	pin       pinEvent
-	eff       effect    // the effect's amounts and date; encode reads its state's IDs
+	eff       effect    // the effect (decoded: its amounts and date only)
 	ids       effectIDs // decoded: the IDs of the effect's state
 }
 
@@ -73,7 +73,8 @@ func appendID(b []byte, id string) []byte {
 }
 
 // encode is the outcome's version 2 form: one allocation, sized up front.
-func (o *outcome) encode() []byte {
+// The effect's state is named by key, read from a.
+func (o *outcome) encode(a *Authorizer) []byte {
 	pinFlags := [3]byte{0, flagPINWrong, flagPINRight}[o.pin.kind]
 	flags := o.flags | pinFlags
 	b := make([]byte, 0, 192)
@@ -90,13 +91,13 @@ func (o *outcome) encode() []byte {
 		return b
 	}
 	e := &o.eff
-	b = appendID(b, e.acc.id)
-	b = append(b, e.card.hash[:]...)
+	b = appendID(b, a.accounts.at(e.acc).id)
+	b = append(b, a.cards.at(e.card).hash[:]...)
 	for _, v := range [...]int64{e.debit, e.hold, e.usage, int64(e.count), int64(e.date)} {
 		b = binary.AppendVarint(b, v)
 	}
-	b = appendID(b, acceptorID(e.merchant))
-	return appendID(b, acceptorID(e.terminal))
+	b = appendID(b, acceptorID(a.merchants.at(e.merchant)))
+	return appendID(b, acceptorID(a.terminals.at(e.terminal)))
 }
 
 func acceptorID(x *acceptor) string {

@@ -33,7 +33,7 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 		}
 		return nil
 	}
-	if prev := own.m[o.key]; prev != nil && prev.waiting() && a.live(prev, o.at) {
+	if prev := own.get(o.key); prev != nil && prev.waiting() && a.live(prev, o.at) {
 		prev.code, prev.kind, prev.at = respCode, o.kind, clampTime(o.at) // the late original that was declined
 		return nil
 	}
@@ -85,9 +85,9 @@ func (a *Authorizer) replayPIN(o *outcome) {
 		return
 	}
 	c := a.snap.Load().byHash[o.pin.card]
-	cs := a.cards.get(o.pin.card)
+	cs, _ := a.cards.get(o.pin.card)
 	if c != nil { // the card's account guards its state
-		acc := a.accounts.get(c.Account)
+		acc, _ := a.accounts.get(c.Account)
 		acc.mu.Lock()
 		defer acc.mu.Unlock()
 	}
@@ -101,28 +101,28 @@ func (a *Authorizer) replayPIN(o *outcome) {
 // resolve is a decoded effect with the state it names.
 func (a *Authorizer) resolve(o *outcome) effect {
 	e := o.eff
-	e.acc = getBytes(a.accounts, o.ids.account)
-	e.card = a.cards.get(o.ids.card)
+	e.acc = refOf(a.accounts, o.ids.account)
+	_, e.card = a.cards.get(o.ids.card)
 	if len(o.ids.merchant) > 0 {
-		e.merchant = getBytes(a.merchants, o.ids.merchant)
+		e.merchant = refOf(a.merchants, o.ids.merchant)
 	}
 	if len(o.ids.terminal) > 0 {
-		e.terminal = getBytes(a.terminals, o.ids.terminal)
+		e.terminal = refOf(a.terminals, o.ids.terminal)
 	}
 	return e
 }
 
-// getBytes is get for a string key given as bytes: no string is made
+// refOf is get's ref for a string key given as bytes: no string is made
 // unless the value is new.
-func getBytes[V any](s *shardMap[string, V], k []byte) *V {
+func refOf[V any](s *store[string, V], k []byte) uint32 {
 	sh := &s.shards[maphash.Bytes(seed, k)&(shardCount-1)]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if v, ok := sh.m[string(k)]; ok {
-		return v
+	if ref := func() uint32 {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		return sh.m[string(k)]
+	}(); ref != 0 {
+		return ref
 	}
-	id := string(k)
-	v := s.newV(id)
-	sh.m[id] = v
-	return v
+	_, ref := s.get(string(k))
+	return ref
 }

@@ -90,14 +90,14 @@ type effView struct {
 	Date                        uint32
 }
 
-func viewOf(e effect) effView {
+func viewOf(a *Authorizer, e effect) effView {
 	v := effView{Debit: e.debit, Hold: e.hold, Usage: e.usage, Count: e.count, Date: e.date,
-		Merchant: acceptorID(e.merchant), Terminal: acceptorID(e.terminal)}
-	if e.acc != nil {
-		v.Account = e.acc.id
+		Merchant: acceptorID(a.merchants.at(e.merchant)), Terminal: acceptorID(a.terminals.at(e.terminal))}
+	if e.acc != 0 {
+		v.Account = a.accounts.at(e.acc).id
 	}
-	if e.card != nil {
-		v.Card = e.card.hash
+	if e.card != 0 {
+		v.Card = a.cards.at(e.card).hash
 	}
 	return v
 }
@@ -118,11 +118,11 @@ type stateDump struct {
 func dumpState(a *Authorizer, date uint32, now int64) stateDump {
 	d := stateDump{Accounts: map[string][2]int64{}, Cards: map[[32]byte][2]counter{},
 		Merchants: map[string]counter{}, Terminals: map[string]counter{}, Txns: map[txnKey]txnView{}}
-	a.accounts.each(func(k string, v *account) {
+	a.accounts.each(func(_ uint32, v *account) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
 		if v.delta != 0 || v.held != 0 {
-			d.Accounts[k] = [2]int64{v.delta, v.held}
+			d.Accounts[v.id] = [2]int64{v.delta, v.held}
 		}
 	})
 	norm := func(c counter) counter {
@@ -131,29 +131,30 @@ func dumpState(a *Authorizer, date uint32, now int64) stateDump {
 		}
 		return counter{}
 	}
-	a.cards.each(func(k [32]byte, v *card) {
+	a.cards.each(func(_ uint32, v *card) {
 		if c := [2]counter{norm(v.usage), norm(v.pinFails)}; c != [2]counter{} {
-			d.Cards[k] = c
+			d.Cards[v.hash] = c
 		}
 	})
 	for _, x := range []struct {
-		m   *shardMap[string, acceptor]
+		m   *store[string, acceptor]
 		out map[string]counter
 	}{{a.merchants, d.Merchants}, {a.terminals, d.Terminals}} {
-		x.m.each(func(k string, v *acceptor) {
+		x.m.each(func(_ uint32, v *acceptor) {
 			v.mu.Lock()
 			defer v.mu.Unlock()
 			if c := norm(v.usage); c != (counter{}) {
-				x.out[k] = c
+				x.out[v.id] = c
 			}
 		})
 	}
 	for i := range a.index.shards {
 		sh := &a.index.shards[i]
 		sh.mu.Lock()
-		for k, t := range sh.m {
-			if a.live(t, now) {
-				d.Txns[k] = txnViewOf(t)
+		for p := 0; p < sh.m.places(); p++ {
+			if k, slot, ok := sh.m.at(p); ok && a.live(sh.at(slot), now) {
+				t := sh.at(slot)
+				d.Txns[k] = txnViewOf(a, t)
 			}
 		}
 		sh.mu.Unlock()
@@ -161,12 +162,12 @@ func dumpState(a *Authorizer, date uint32, now int64) stateDump {
 	return d
 }
 
-func txnViewOf(t *txn) txnView {
+func txnViewOf(a *Authorizer, t *txn) txnView {
 	v := txnView{Kind: t.kind, Code: string(t.code[:]), Approval: string(t.approval[:]),
 		Applied: t.has(txnApplied), Reversed: t.has(txnReversed), Voided: t.has(txnVoided),
 		Completed: t.has(txnCompleted), Placeholder: t.has(txnPlaceholder), Held: t.held()}
 	if t.has(txnApplied) { // a declined entry keeps no effect that is ever read
-		v.Eff = viewOf(t.eff)
+		v.Eff = viewOf(a, t.eff)
 	}
 	return v
 }

@@ -6,7 +6,7 @@ package auth
 // an unknown original is remembered (a placeholder), so the original
 // arriving later is declined.
 func (a *Authorizer) reverse(r *Request, w when, key, okey txnKey, okOrig bool, own, origShard *txnShard) Decision {
-	prev := own.m[key]
+	prev := own.get(key)
 	if prev != nil && a.live(prev, w.now) {
 		if r.MTI.IsRepeat() {
 			return Decision{Code: codeText(prev.code), Approved: true, Date: w.date, repeat: true}
@@ -21,7 +21,7 @@ func (a *Authorizer) reverse(r *Request, w when, key, okey txnKey, okOrig bool, 
 		if orig, _ := a.findOriginal(r.OriginalClass, okey, origShard, w.now); orig == nil {
 			ks, m := rememberKeys(r.OriginalClass, okey)
 			for _, k := range ks[:m] {
-				if origShard.m[k] == nil {
+				if origShard.get(k) == nil {
 					n++
 				}
 			}
@@ -38,7 +38,7 @@ func (a *Authorizer) reverse(r *Request, w when, key, okey txnKey, okOrig bool, 
 	if okOrig {
 		o.flags, o.found = a.reverseOriginal(w, r.OriginalClass, okey, origShard)
 	}
-	return Decision{Code: Approved, Approved: true, Date: w.date, Outcome: o.encode()}
+	return Decision{Code: Approved, Approved: true, Date: w.date, Outcome: o.encode(a)}
 }
 
 // reverseOriginal marks the original reversed and undoes its effect, or

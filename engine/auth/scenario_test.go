@@ -555,7 +555,7 @@ func (w *world) checkState(m map[string]string) {
 
 // accountState reads available, held and the movements since load.
 func accountState(a *Authorizer, id string) (avail, held, delta int64) {
-	acc := a.accounts.get(id)
+	acc, _ := a.accounts.get(id)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
 	balance := a.Data().Account(id).Balance + acc.delta
@@ -568,17 +568,17 @@ func cardState(a *Authorizer, h [32]byte, date uint32) (counter, int) {
 	if !ok {
 		return counter{}, 0
 	}
-	acc := a.accounts.get(c.Account)
+	acc, _ := a.accounts.get(c.Account)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
-	cs := a.cards.get(h)
+	cs, _ := a.cards.get(h)
 	u, _ := cs.usage.on(date)
 	f, _ := cs.pinFails.on(date)
 	return u, int(f.count)
 }
 
-func acceptorState(m *shardMap[string, acceptor], id string, date uint32) counter {
-	x := m.get(id)
+func acceptorState(m *store[string, acceptor], id string, date uint32) counter {
+	x, _ := m.get(id)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	u, _ := x.usage.on(date)

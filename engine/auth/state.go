@@ -4,57 +4,100 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 const shardCount = 64 // a power of two; bounds lock contention, not memory
 
-// shardMap is a map split in shards, each with its own lock; values are
-// made by newV on first use and live as long as the map. Its keys are
-// accounts, cards, merchants and terminals: the issuer data's, so the map
-// is as large as the issuer data ever was (state for unknown ones is never
-// made).
-type shardMap[K comparable, V any] struct {
+// store holds the state of accounts, cards, merchants or terminals: a
+// map split in shards, each with its own lock, from a key to a ref (1, 2,
+// ...) into an append-only table of values. Values are made on first use
+// and live as long as the store; index entries name them by ref (4 bytes,
+// no pointer for the garbage collector to follow). The keys are the
+// issuer data's, so a store is as large as the issuer data ever was
+// (state for unknown cards and acceptors is never made).
+type store[K comparable, V any] struct {
 	shards [shardCount]struct {
 		mu sync.Mutex
-		m  map[K]*V
+		m  map[K]uint32
 	}
 	hash func(K) uint64
-	newV func(K) *V
+	init func(K, *V) // sets a new value's key
+	tab  table[V]
 }
 
-func newShardMap[K comparable, V any](hash func(K) uint64, newV func(K) *V) *shardMap[K, V] {
-	s := &shardMap[K, V]{hash: hash, newV: newV}
+func newStore[K comparable, V any](hash func(K) uint64, init func(K, *V)) *store[K, V] {
+	s := &store[K, V]{hash: hash, init: init}
 	for i := range s.shards {
-		s.shards[i].m = map[K]*V{}
+		s.shards[i].m = map[K]uint32{}
 	}
 	return s
 }
 
-// get returns the value for k, creating it.
-func (s *shardMap[K, V]) get(k K) *V {
+// get returns the value for k and its ref, creating it.
+func (s *store[K, V]) get(k K) (*V, uint32) {
 	sh := &s.shards[s.hash(k)&(shardCount-1)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	v, ok := sh.m[k]
-	if !ok {
-		v = s.newV(k)
-		sh.m[k] = v
+	if ref, ok := sh.m[k]; ok {
+		return s.tab.at(ref), ref
 	}
-	return v
+	v, ref := s.tab.add()
+	s.init(k, v)
+	sh.m[k] = ref
+	return v, ref
 }
 
-// each calls fn for every value, one shard locked at a time.
-func (s *shardMap[K, V]) each(fn func(K, *V)) {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		func() {
-			sh.mu.Lock()
-			defer sh.mu.Unlock()
-			for k, v := range sh.m {
-				fn(k, v)
-			}
-		}()
+// at is the value of a ref get returned (0: nil).
+func (s *store[K, V]) at(ref uint32) *V {
+	if ref == 0 {
+		return nil
 	}
+	return s.tab.at(ref)
+}
+
+// each calls fn for every value, in ref order.
+func (s *store[K, V]) each(fn func(ref uint32, v *V)) {
+	for ref := uint32(1); ref <= s.tab.len(); ref++ {
+		fn(ref, s.tab.at(ref))
+	}
+}
+
+// tableChunk values per chunk of a table.
+const tableChunk = 1024
+
+// table is an append-only list of values in chunks that never move, so a
+// ref read under any lock of the state reaches its value without a lock
+// of the table: the list of chunks is swapped whole when it grows.
+type table[V any] struct {
+	mu     sync.Mutex
+	n      atomic.Uint32
+	chunks atomic.Pointer[[]*[tableChunk]V]
+}
+
+func (t *table[V]) len() uint32 { return t.n.Load() }
+
+func (t *table[V]) at(ref uint32) *V {
+	i := ref - 1
+	return &(*t.chunks.Load())[i/tableChunk][i%tableChunk]
+}
+
+// add appends a zero value and returns it with its ref.
+func (t *table[V]) add() (*V, uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.n.Load()
+	var chunks []*[tableChunk]V
+	if p := t.chunks.Load(); p != nil {
+		chunks = *p
+	}
+	if int(i/tableChunk) == len(chunks) {
+		grown := append(chunks[:len(chunks):len(chunks)], new([tableChunk]V))
+		t.chunks.Store(&grown)
+		chunks = grown
+	}
+	t.n.Store(i + 1)
+	return &chunks[i/tableChunk][i%tableChunk], i + 1
 }
 
 var seed = maphash.MakeSeed()
@@ -130,14 +173,14 @@ type acceptor struct {
 }
 
 // effect is what an approval did, so that a reversal or void can undo
-// exactly that, once. It points at the state it changed (64 bytes, where
-// the IDs themselves would take 80 more); the journal's form (Outcome)
-// names the same state by its keys.
+// exactly that, once. It names the state it changed by ref (the account's
+// and card's always, the acceptors' 0 when it took no acceptor usage); the
+// journal's form (Outcome) names them by key. 48 bytes, no pointer.
 type effect struct {
-	acc      *account
-	card     *card
-	merchant *acceptor
-	terminal *acceptor
+	acc      uint32
+	card     uint32
+	merchant uint32
+	terminal uint32
 	debit    int64 // taken from the account (negative: credited)
 	hold     int64 // placed on the account (negative: released)
 	usage    int64 // counted toward the daily amount limits
@@ -146,8 +189,8 @@ type effect struct {
 }
 
 // txn is an entry of the transaction index: a message the switch
-// answered, by its key. 80 bytes, a size class of Go's allocator and of
-// the index's slabs (index.go).
+// answered, by its key. 64 bytes and no pointer: the index's slabs
+// (index.go) are never scanned by the garbage collector.
 type txn struct {
 	eff      effect // an approval's effect (the combined one for a completion); eff.date is every entry's business date
 	at       uint32 // the request's time, unix seconds (to 2106): liveness
