@@ -148,7 +148,7 @@ func decodeOutcome(b []byte) (outcome, error) {
 		o.readAmounts(r)
 		o.ids.merchant, o.ids.terminal = r.Raw(), r.Raw()
 	}
-	if r.Bad || o.kind > KindReversal {
+	if r.Bad || len(r.B) != 0 || o.kind > KindReversal {
 		return o, errOutcome
 	}
 	return o, nil
@@ -198,7 +198,7 @@ func decodeV1(b []byte) (outcome, error) {
 		r.ref() // holdRef
 		o.ids.merchant, o.ids.terminal = r.Raw(), r.Raw()
 	}
-	if r.Bad || o.kind > KindReversal {
+	if r.Bad || len(r.B) != 0 || o.kind > KindReversal {
 		return o, errOutcome
 	}
 	return o, nil

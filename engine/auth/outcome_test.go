@@ -41,6 +41,9 @@ func TestReplayVersion1Outcomes(t *testing.T) {
 	if u.amount != 600 || u.count != 1 || fails != 1 {
 		t.Fatalf("card usage %+v, wrong PINs %d; want 600 in 1, and 1", u, fails)
 	}
+	if m := acceptorState(a.merchants, "MERCHANT0000001", 20261121); m.amount != 600 || m.count != 1 {
+		t.Fatalf("merchant usage %+v, want 600 in 1", m)
+	}
 	r := benchRequest()
 	r.MTI, r.STAN, r.Amount, r.Received = codec.MTI{'0', '2', '2', '1'}, 2, 600, dayStart(20261121)+60
 	r.Original, r.OriginalClass, r.HasOriginal = Ref{"TERM0001", 1, 1121}, '1', true
