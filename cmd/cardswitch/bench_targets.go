@@ -96,12 +96,15 @@ func fullDeps(deps *engine.Deps) ([]func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	authz, err := auth.New(data, prot.HashPAN, auth.Limits{})
+	if err != nil {
+		return nil, err
+	}
 	j, err := journal.Open(journal.Options{Dir: filepath.Join(dir, "journal")})
 	if err != nil {
 		return nil, err
 	}
-	authz := auth.New(data, prot.HashPAN)
-	deps.Authorizer = auth.Stage{A: authz}
+	deps.Authorizer = engine.AuthStage{A: authz}
 	deps.Journal = engine.JournalStage{J: j, P: prot}
 	deps.HSM = &hsm.Soft{LMK: hsm.ThalesTestLMK()}
 	deps.Keys = &engine.Keys{Current: authz.Data}

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
@@ -100,6 +101,7 @@ type config struct {
 	engine engine.Config
 	routes *router.Table
 	issuer *issuer.Data
+	limits auth.Limits
 
 	reload      func() (*config, error) // reads the file again (SIGHUP)
 	hup         <-chan os.Signal

@@ -118,7 +118,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	srv, err := engine.New(c.engine, engine.Deps{
 		Log:        log,
 		Router:     routes,
-		Authorizer: auth.Stage{A: authz},
+		Authorizer: engine.AuthStage{A: authz},
 		Journal:    engine.JournalStage{J: j, P: st.prot},
 		HSM:        sec,
 		Keys:       st.keys,

@@ -67,7 +67,10 @@ func openState(c *config, log zerolog.Logger, onFail func(error)) (*state, error
 	if err != nil {
 		return nil, err
 	}
-	authz := auth.New(c.issuer, prot.HashPAN)
+	authz, err := auth.New(c.issuer, prot.HashPAN, c.limits)
+	if err != nil {
+		return nil, err
+	}
 	st := &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}}
 	start := time.Now()
 	replayed := 0

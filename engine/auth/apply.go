@@ -4,69 +4,90 @@ import (
 	"github.com/cardswitch/cardswitch/engine/issuer"
 )
 
+// pinEvent is a PIN check to journal, so PIN tries survive a restart.
+type pinEvent struct {
+	kind byte // 0 (none), pinWrong (counted) or pinRight (the count cleared)
+	card [32]byte
+}
+
+const (
+	pinWrong = 1
+	pinRight = 2
+)
+
 // apply decides under the account's lock (so limits and funds are checked
-// and taken atomically) and, on approval, applies the effect.
-func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, verify PINVerifier, t, original *txn) Decision {
-	acc := a.accounts.get(c.Account)
+// and taken atomically) and, on approval, applies the effect: t becomes
+// the index entry, delta receives what was applied (reported true).
+func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, verify PINVerifier, t, original *txn, delta *effect) (Decision, bool, pinEvent) {
+	acc, accRef := a.accounts.get(c.Account)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
-	cs := a.cards.get(r.PANHash)
-	code, ev := a.checkPIN(s, r, c, cs, verify)
-	t.pinEvent, t.cardHash = ev, r.PANHash
+	// The newest date again, under the lock: a decision that moved a card
+	// of this account to a newer date rolled the date forward first, so no
+	// card counter is newer than the date this one counts in.
+	date := max(t.eff.date, a.day.Load())
+	t.eff.date = date
+	cs, csRef := a.cards.get(r.PANHash)
+	code, ev := a.checkPIN(s, r, c, cs, verify, date)
+	pin := pinEvent{kind: ev, card: r.PANHash}
 	if code != "" {
-		return Decision{Code: code}
+		return Decision{Code: code}, false, pin
 	}
-	balance := s.data.Account(c.Account).Balance + acc.delta
-	available := balance - acc.held
-	e := effect{account: c.Account, cardHash: r.PANHash, merchant: r.Merchant, terminal: r.Terminal, date: r.BusinessDate}
+	available := s.data.Account(c.Account).Balance + acc.delta - acc.held
+	e := effect{acc: accRef, card: csRef, date: date}
 	switch kind {
 	case KindBalance:
-		return Decision{Code: Approved, Approved: true, Balance: available}
+		return Decision{Code: Approved, Approved: true, Balance: available}, false, pin
 	case KindRefund:
 		e.debit = -r.Amount
 	case KindCompletion:
 		if code := completion(s, r, original, &e); code != "" {
-			return Decision{Code: code}
+			return Decision{Code: code}, false, pin
 		}
-		if original.eff.cardHash != r.PANHash {
-			return Decision{Code: OriginalMissing} // not this card's pre-authorization
+		if original.eff.card != csRef || original.eff.acc != accRef {
+			return Decision{Code: OriginalMissing}, false, pin // not this card's pre-authorization
 		}
 	case KindVoid:
-		return a.void(r, acc, original)
+		return a.void(e, original), false, pin
 	case KindPreauth:
 		e.hold, e.usage, e.count = r.Amount, r.Amount, 1
-		t.held = r.Amount
 	default: // purchase, cash
 		e.debit, e.usage, e.count = r.Amount, r.Amount, 1
 	}
 	if code := a.checkLimits(s, r, c, cs, &e); code != "" {
-		return Decision{Code: code}
+		return Decision{Code: code}, false, pin
 	}
 	if need := e.debit + e.hold; need > 0 && need > available { // a completion needs only what exceeds its hold
-		return Decision{Code: NoFunds}
+		return Decision{Code: NoFunds}, false, pin
 	}
-	if code := a.takeAcceptors(s, r, &e); code != "" {
-		return Decision{Code: code}
+	_, e.merchant = a.merchants.get(r.Merchant)
+	_, e.terminal = a.terminals.get(r.Terminal)
+	if code := a.takeAcceptors(s, &e); code != "" {
+		return Decision{Code: code}, false, pin
 	}
-	a.do(acc, cs, &e, 1)
-	t.eff, t.delta, t.applied = e, e, true
+	a.do(&e, 1)
+	*delta = e
+	t.eff = e
+	t.set(txnApplied)
 	if kind == KindCompletion {
 		absorb(original, t)
 	}
-	return Decision{Code: Approved, Approved: true}
+	return Decision{Code: Approved, Approved: true}, true, pin
 }
 
 // absorb makes a completion own its pre-authorization: the pre-auth can be
 // neither completed nor undone any more, and undoing the completion undoes
-// both (the debit, the hold's usage; the hold stays released). t.eff holds
-// the delta the completion applied, and becomes the combined effect.
+// both (the debit, the hold's usage if it counted on the completion's
+// date; the hold stays released). t.eff holds the delta the completion
+// applied, and becomes the combined effect.
 func absorb(pre, t *txn) {
-	combined := t.eff
-	combined.hold = t.eff.hold + pre.eff.hold // the hold was placed, then released: 0
-	combined.usage = t.eff.usage + pre.eff.usage
-	combined.count = t.eff.count + pre.eff.count
-	t.eff = combined
-	pre.held, pre.applied, pre.completed = 0, false, true
+	t.eff.hold += pre.eff.hold // the hold was placed, then released: 0
+	if pre.eff.date == t.eff.date {
+		t.eff.usage += pre.eff.usage
+		t.eff.count += pre.eff.count
+	}
+	pre.clear(txnApplied)
+	pre.set(txnCompleted)
 }
 
 // completion takes a pre-authorization's hold: at most the held amount
@@ -75,53 +96,64 @@ func completion(s *snapshot, r *Request, pre *txn, e *effect) string {
 	switch {
 	case pre == nil || pre.kind != KindPreauth:
 		return OriginalMissing
-	case pre.completed:
+	case pre.has(txnCompleted):
 		return InvalidTxn // completed already
-	case !pre.applied || pre.held <= 0:
+	case pre.held() <= 0:
 		return OriginalMissing // reversed: nothing is held any more
-	case r.Amount*100 > pre.held*int64(100+s.data.Tolerance()):
+	case r.Amount*100 > pre.held()*int64(100+s.data.Tolerance()):
 		return InvalidAmount
 	}
-	e.hold, e.debit = -pre.held, r.Amount
-	e.usage, e.count = r.Amount-pre.held, 0 // the hold counted already
-	e.holdRef = r.Original
+	held := pre.held()
+	e.hold, e.debit = -held, r.Amount
+	e.usage, e.count = r.Amount-held, 0 // the hold counted already
 	return ""
 }
 
-// void undoes a purchase or completion of the same card, the same
-// business day: 25 when there is no such original, 12 when it cannot be
-// voided (another kind, another card or day, voided or reversed already).
-func (a *Authorizer) void(r *Request, acc *account, orig *txn) Decision {
+// void undoes a purchase or completion of the same card (and account:
+// v names them), the same business day: 25 when there is no such
+// original, 12 when it cannot be voided (another kind, another card or
+// day, voided or reversed already).
+func (a *Authorizer) void(v effect, orig *txn) Decision {
 	switch {
 	case orig == nil || orig.code == [2]byte{}:
 		return Decision{Code: OriginalMissing}
-	case !orig.applied || (orig.kind != KindPurchase && orig.kind != KindCompletion),
-		orig.date != r.BusinessDate || orig.eff.cardHash != r.PANHash:
+	case !orig.has(txnApplied) || (orig.kind != KindPurchase && orig.kind != KindCompletion),
+		orig.eff.date != v.date || orig.eff.card != v.card || orig.eff.acc != v.acc:
 		return Decision{Code: InvalidTxn}
 	}
-	a.undo(acc, a.cards.get(orig.eff.cardHash), orig)
-	orig.voided = true
+	a.undo(orig)
+	orig.set(txnVoided)
 	return Decision{Code: Approved, Approved: true}
 }
 
-// undo takes back an applied effect, once (account lock held).
-func (a *Authorizer) undo(acc *account, cs *card, t *txn) {
-	if !t.applied {
+// undo takes back an applied effect, once (its account's lock held).
+func (a *Authorizer) undo(t *txn) {
+	if !t.has(txnApplied) {
 		return
 	}
-	a.do(acc, cs, &t.eff, -1)
+	a.do(&t.eff, -1)
 	a.undoAcceptors(&t.eff)
-	t.applied = false
+	t.clear(txnApplied)
+}
+
+// undoLocked is undo, taking the account's lock.
+func (a *Authorizer) undoLocked(t *txn) {
+	if !t.has(txnApplied) {
+		return
+	}
+	acc := a.accounts.at(t.eff.acc)
+	acc.mu.Lock()
+	defer acc.mu.Unlock()
+	a.undo(t)
 }
 
 // checkPIN verifies a PIN block, counting wrong PINs per card per day; it
 // reports the event to journal (pinWrong, pinRight).
-func (a *Authorizer) checkPIN(s *snapshot, r *Request, c *issuer.Card, cs *card, verify PINVerifier) (string, byte) {
+func (a *Authorizer) checkPIN(s *snapshot, r *Request, c *issuer.Card, cs *card, verify PINVerifier, date uint32) (string, byte) {
 	if !r.HasPIN {
 		return "", 0
 	}
-	fails := cs.pinFails.on(r.BusinessDate)
-	if fails.count >= s.data.PINTries {
+	if fails, _ := cs.pinFails.on(date); int(fails.count) >= s.data.PINTries {
 		return PINTriesOver, 0
 	}
 	right, err := verify(c)
@@ -129,13 +161,13 @@ func (a *Authorizer) checkPIN(s *snapshot, r *Request, c *issuer.Card, cs *card,
 	case err != nil:
 		return System, 0
 	case !right:
-		fails.count++
-		if fails.count >= s.data.PINTries {
+		cs.pinFails.add(date, 1, 0, 1)
+		if int(cs.pinFails.count) >= s.data.PINTries {
 			return PINTriesOver, pinWrong
 		}
 		return WrongPIN, pinWrong
 	}
-	fails.count = 0
+	cs.pinFails.clearOn(date)
 	return "", pinRight
 }
 
@@ -149,11 +181,11 @@ func (a *Authorizer) checkLimits(s *snapshot, r *Request, c *issuer.Card, cs *ca
 	if over(p.PerTxnMax, r.Amount) || over(entryLimit(p, r.classify()), r.Amount) {
 		return OverAmount
 	}
-	u := cs.usage.on(r.BusinessDate)
+	u, _ := cs.usage.on(e.date)
 	if over(p.DailyAmount, u.amount+e.usage) {
 		return OverAmount
 	}
-	if p.DailyCount > 0 && u.count+e.count > p.DailyCount {
+	if p.DailyCount > 0 && int(u.count+e.count) > p.DailyCount {
 		return OverCount
 	}
 	return ""
@@ -168,54 +200,69 @@ func entryLimit(p *issuer.Profile, c entryClass) int64 {
 }
 
 // takeAcceptors checks and takes the merchant's and terminal's daily
-// limits, in that order (the lock order).
-func (a *Authorizer) takeAcceptors(s *snapshot, r *Request, e *effect) string {
+// limits, locking them in that order (the lock order). A counter already
+// on a newer date (a decision racing the date change) is left alone,
+// unchecked, as a replay leaves it.
+func (a *Authorizer) takeAcceptors(s *snapshot, e *effect) string {
 	if e.usage == 0 && e.count == 0 {
 		return ""
 	}
 	lim := s.data.Acceptor
-	m, t := a.merchants.get(r.Merchant), a.terminals.get(r.Terminal)
+	m, t := a.merchants.at(e.merchant), a.terminals.at(e.terminal)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	mu, tu := m.usage.on(e.date), t.usage.on(e.date)
+	mu, mok := m.usage.on(e.date)
+	tu, tok := t.usage.on(e.date)
 	switch {
 	case e.usage <= 0 && e.count <= 0: // a completion below its hold gives usage back: no limit to check
-	case over(lim.MerchantDailyAmount, mu.amount+e.usage), over(lim.TerminalDailyAmount, tu.amount+e.usage):
+	case mok && over(lim.MerchantDailyAmount, mu.amount+e.usage), tok && over(lim.TerminalDailyAmount, tu.amount+e.usage):
 		return OverAmount
-	case lim.MerchantDailyCount > 0 && mu.count+e.count > lim.MerchantDailyCount,
-		lim.TerminalDailyCount > 0 && tu.count+e.count > lim.TerminalDailyCount:
+	case mok && lim.MerchantDailyCount > 0 && int(mu.count+e.count) > lim.MerchantDailyCount,
+		tok && lim.TerminalDailyCount > 0 && int(tu.count+e.count) > lim.TerminalDailyCount:
 		return OverCount
 	}
-	mu.amount, mu.count = mu.amount+e.usage, mu.count+e.count
-	tu.amount, tu.count = tu.amount+e.usage, tu.count+e.count
+	m.usage.add(e.date, 1, e.usage, e.count)
+	t.usage.add(e.date, 1, e.usage, e.count)
 	return ""
 }
 
 // do applies an effect (sign 1) or undoes it (sign -1) on the account and
 // card; the account lock is held. Acceptor usage is taken by takeAcceptors
 // and given back by undoAcceptors.
-func (a *Authorizer) do(acc *account, cs *card, e *effect, sign int64) {
+func (a *Authorizer) do(e *effect, sign int64) {
+	acc := a.accounts.at(e.acc)
 	acc.delta -= sign * e.debit
 	acc.held += sign * e.hold
-	u := &cs.usage
-	if sign > 0 {
-		u = u.on(e.date)
-	}
-	if u.date == e.date { // an undo on a later day leaves that day's usage alone
-		u.amount += sign * e.usage
-		u.count += int(sign) * e.count
-	}
+	a.cards.at(e.card).usage.add(e.date, sign, e.usage, e.count)
 }
 
 func (a *Authorizer) undoAcceptors(e *effect) {
-	for _, x := range []*acceptor{a.merchants.get(e.merchant), a.terminals.get(e.terminal)} {
-		x.mu.Lock()
-		if u := &x.usage; u.date == e.date {
-			u.amount -= e.usage
-			u.count -= e.count
-		}
-		x.mu.Unlock()
+	addAcceptor(a.merchants.at(e.merchant), -1, e)
+	addAcceptor(a.terminals.at(e.terminal), -1, e)
+}
+
+// redoLocked applies an entry's effect again (a replay; an abort of what
+// undid it), taking the account's lock.
+func (a *Authorizer) redoLocked(t *txn) {
+	func() {
+		acc := a.accounts.at(t.eff.acc)
+		acc.mu.Lock()
+		defer acc.mu.Unlock()
+		a.do(&t.eff, 1)
+	}()
+	addAcceptor(a.merchants.at(t.eff.merchant), 1, &t.eff)
+	addAcceptor(a.terminals.at(t.eff.terminal), 1, &t.eff)
+	t.set(txnApplied)
+}
+
+// addAcceptor counts (sign 1) or gives back (sign -1) an effect's usage.
+func addAcceptor(x *acceptor, sign int64, e *effect) {
+	if x == nil {
+		return
 	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.usage.add(e.date, sign, e.usage, e.count)
 }

@@ -1,8 +1,9 @@
 package auth
 
 import (
+	"math"
+	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/cardswitch/cardswitch/engine/issuer"
 )
@@ -29,6 +30,25 @@ const (
 	System          = "96"
 )
 
+// codeText is a stored response code as a string, without an allocation
+// for the codes this package answers.
+func codeText(c [2]byte) string {
+	if s, ok := codeTexts[c]; ok {
+		return s
+	}
+	return string(c[:])
+}
+
+var codeTexts = func() map[[2]byte]string {
+	m := map[[2]byte]string{}
+	for _, c := range []string{Approved, DoNotHonour, InvalidTxn, InvalidAmount, InvalidCard, OriginalMissing,
+		LostCard, StolenCard, NoFunds, Expired, WrongPIN, NotPermittedCH, NotPermittedTrm, OverAmount,
+		OverCount, PINTriesOver, Duplicate, System} {
+		m[[2]byte{c[0], c[1]}] = c
+	}
+	return m
+}()
+
 // PINVerifier checks the request's PIN block against the card's PVV:
 // nil (right), ErrWrongPIN-like (wrong: ok=false), or a system failure.
 type PINVerifier func(c *issuer.Card) (right bool, err error)
@@ -37,8 +57,9 @@ type PINVerifier func(c *issuer.Card) (right bool, err error)
 type Decision struct {
 	Code     string
 	Approved bool
-	Approval [6]byte // the approval code (field 38): the one given, or a repeat's original
+	Approval [6]byte // the approval code (field 38): the one allocated, or a repeat's original
 	Balance  int64   // available funds, for a balance inquiry
+	Date     uint32  // the business date the decision counted in (YYYYMMDD)
 	Outcome  []byte  // the effect, for the journal and replay
 	repeat   bool    // the stored answer of an earlier message
 }
@@ -48,14 +69,24 @@ func (d Decision) Repeat() bool { return d.repeat }
 
 // Authorizer decides on-us requests. Safe for concurrent use.
 type Authorizer struct {
-	snap      atomic.Pointer[snapshot]
-	hashPAN   func([]byte) [32]byte
-	accounts  *shardMap[string, account]
-	cards     *shardMap[[32]byte, card]
-	merchants *shardMap[string, acceptor]
-	terminals *shardMap[string, acceptor]
-	txns      [shardCount]txnShard
-	day       atomic.Uint32 // the newest business date seen
+	snap       atomic.Pointer[snapshot]
+	hashPAN    func([]byte) [32]byte
+	lim        Limits
+	retainSec  int64 // lim.Retention in seconds
+	declineSec int64 // lim.DeclineWindow in seconds
+	purgeEvery int64 // seconds of request time between purges
+	accounts   *store[string, account]
+	cards      *store[[32]byte, card]
+	merchants  *store[string, acceptor]
+	terminals  *store[string, acceptor]
+	index      index
+	day        atomic.Uint32  // the newest business date seen
+	now        atomic.Int64   // the newest request time seen, unix seconds
+	nextPurge  atomic.Int64   // the request time the next purge waits for (0: none yet)
+	purging    atomic.Bool    // a background purge runs
+	purgeTo    atomic.Int64   // the latest request time a purge was asked for
+	bg         sync.WaitGroup // background purges
+	replayed   int64          // records replayed since the last purge of a replay (Replay runs alone)
 }
 
 // snapshot is one version of the issuer data with its card index.
@@ -66,21 +97,38 @@ type snapshot struct {
 
 // New builds an authorizer over issuer data; hashPAN is the journal's
 // keyed PAN hash, so state keyed by it can be rebuilt from the journal.
-func New(data *issuer.Data, hashPAN func([]byte) [32]byte) *Authorizer {
-	a := &Authorizer{hashPAN: hashPAN,
-		accounts:  newShardMap[string, account](hashString),
-		cards:     newShardMap[[32]byte, card](hashPAN32),
-		merchants: newShardMap[string, acceptor](hashString),
-		terminals: newShardMap[string, acceptor](hashString),
+// Zero fields of lim take their defaults (Limits.WithDefaults).
+func New(data *issuer.Data, hashPAN func([]byte) [32]byte, lim Limits) (*Authorizer, error) {
+	lim = lim.WithDefaults()
+	if err := lim.Validate(); err != nil {
+		return nil, err
 	}
-	for i := range a.txns {
-		a.txns[i].m = map[txnKey]*txn{}
-	}
+	a := &Authorizer{hashPAN: hashPAN, lim: lim}
+	a.retainSec, a.declineSec = int64(lim.Retention.Seconds()), int64(lim.DeclineWindow.Seconds())
+	a.purgeEvery = max(a.declineSec/4, 1)
+	a.reset()
 	a.Reload(data)
-	return a
+	return a, nil
 }
 
-func hashPAN32(h [32]byte) uint64 { return hashPAN(h) }
+// reset empties the state.
+func (a *Authorizer) reset() {
+	a.accounts = newStore(hashString, func(id string, v *account) { v.id = id })
+	a.cards = newStore(hashPAN, func(h [32]byte, v *card) { v.hash = h })
+	a.merchants = newStore(hashString, func(id string, v *acceptor) { v.id = id })
+	a.terminals = newStore(hashString, func(id string, v *acceptor) { v.id = id })
+	for i := range a.index.shards {
+		a.index.shards[i] = txnShard{}
+	}
+	a.index.count.Store(0)
+	a.index.placeholders.Store(0)
+	a.day.Store(0)
+	a.now.Store(0)
+	a.nextPurge.Store(0)
+}
+
+// Limits are the limits in force, defaults filled in.
+func (a *Authorizer) Limits() Limits { return a.lim }
 
 // Reload swaps in new issuer data; usage, holds and movements carry over.
 func (a *Authorizer) Reload(data *issuer.Data) {
@@ -92,105 +140,183 @@ func (a *Authorizer) Reload(data *issuer.Data) {
 	a.snap.Store(s)
 }
 
+// HashPAN is the keyed PAN hash the authorizer keys card state by.
+func (a *Authorizer) HashPAN(pan []byte) [32]byte { return a.hashPAN(pan) }
+
 // Data is the issuer data in force.
 func (a *Authorizer) Data() *issuer.Data { return a.snap.Load().data }
 
+// when is the business date and request time a decision counts in.
+type when struct {
+	date uint32
+	now  int64
+}
+
 // Decide authorizes one request. verify is called only for a request with
-// a PIN block, after the card checks.
-// approval is the code to give if the request is approved (a repeat gets
-// its original's instead).
-func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval [6]byte) Decision {
+// a PIN block, after the card checks. approval allocates the approval code
+// (field 38): it is called once, only when the decision approves a request
+// that carries one (not a balance inquiry or a reversal; a repeat gets its
+// original's); nil gives none.
+func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval func() [6]byte) Decision {
 	kind := r.Kind()
-	if kind == KindUnknown {
-		return Decision{Code: InvalidTxn}
+	key, ok := keyOf(r.Ref(), r.MTI.Class())
+	if kind == KindUnknown || !ok {
+		// Nothing to index and nothing changes: no outcome. A terminal ID
+		// the index cannot key is in no issuer data.
+		code := InvalidTxn
+		if kind != KindUnknown {
+			code = NotPermittedTrm
+		}
+		return Decision{Code: code, Date: max(r.BusinessDate, a.day.Load())}
 	}
-	a.rollover(r.BusinessDate)
-	own, orig := a.shard(r.Ref()), a.shard(r.Original)
-	if !refersBack(kind) {
-		orig = own
+	w := a.advance(r.BusinessDate, r.Received)
+	okey, okOrig := key, true
+	if refersBack(kind) {
+		okey, okOrig = keyOf(r.Original, 0)
 	}
+	own, orig := &a.index.shards[shardOf(key)], &a.index.shards[shardOf(okey)]
 	lockPair(own, orig) // transaction shards before any account: one lock order
 	defer unlockPair(own, orig)
 	if kind == KindReversal {
-		return a.reverse(r, own, orig)
+		return a.reverse(r, w, key, okey, okOrig, own, orig)
 	}
-	key := txnKey{r.Ref(), r.MTI.Class()}
-	if prev, ok := own.m[key]; ok && live(prev, r.BusinessDate) {
-		return a.again(r, key, prev)
+	prev := own.get(key)
+	if prev != nil && a.live(prev, w.now) {
+		return a.again(r, w, key, prev)
+	}
+	if prev == nil && !a.index.room(&a.lim, 1, 0) {
+		return a.refuse(kind, w, key, okey)
 	}
 	var original *txn
-	switch kind {
-	case KindCompletion:
-		original = lookup(orig, txnKey{r.Original, '1'}, r.BusinessDate)
-	case KindVoid:
-		original = lookup(orig, txnKey{r.Original, '2'}, r.BusinessDate)
+	if okOrig && kind == KindCompletion {
+		original = a.lookup(orig, okey.withClass('1'), w.now)
+	} else if okOrig && kind == KindVoid {
+		original = a.lookup(orig, okey.withClass('2'), w.now)
 	}
-	d, t := a.decideNew(r, kind, verify, original)
-	if d.Approved {
-		t.approval, d.Approval = approval, approval
+	t := txn{kind: kind, at: clampTime(w.now)}
+	t.eff.date = w.date
+	var delta effect
+	d, applied, pin := a.decideNew(r, kind, verify, &t, original, &delta)
+	if d.Approved && approval != nil && kind != KindBalance {
+		t.approval = approval()
+		d.Approval = t.approval
 	}
-	own.m[key] = t
-	var eff *effect
-	if t.applied {
-		eff = &t.delta
+	d.Date = t.eff.date
+	a.index.put(own, key, t)
+	o := outcomeOf(kind, key, okey, r.OriginalClass, t.eff.date, w.now)
+	o.approval, o.pin = t.approval, pin
+	if applied {
+		o.flags |= flagApplied
+		o.eff = delta
 	}
-	d.Outcome = encodeOutcome(kind, key, r.Original, r.OriginalClass, eff, kind == KindVoid && d.Approved, r.BusinessDate, t, t.approval)
+	if kind == KindVoid && d.Approved {
+		o.flags |= flagUndo
+	}
+	d.Outcome = o.encode(a)
 	return d
 }
 
-// lookup finds a transaction still in the index on business date today.
-func lookup(sh *txnShard, k txnKey, today uint32) *txn {
-	if t, ok := sh.m[k]; ok && live(t, today) {
-		return t
+// advance rolls the newest business date and request time forward and
+// returns the ones a request counts in: its own, or the newest seen if
+// later (counters and liveness roll forward only). Each purgeEvery of
+// request time it starts a purge of the index in the background.
+func (a *Authorizer) advance(date uint32, received int64) when {
+	w := when{date: storeMax32(&a.day, date), now: storeMax64(&a.now, received)}
+	if next := a.nextPurge.Load(); w.now >= next && a.nextPurge.CompareAndSwap(next, w.now+a.purgeEvery) && next != 0 {
+		a.startPurge(w.now)
 	}
-	return nil
+	return w
 }
+
+// startPurge purges in the background as of request time now: one
+// purge runs at a time, and it goes round again while a later time was
+// asked for meanwhile.
+func (a *Authorizer) startPurge(now int64) {
+	storeMax64(&a.purgeTo, now)
+	if !a.purging.CompareAndSwap(false, true) {
+		return // the running one will see purgeTo
+	}
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		for {
+			to := a.purgeTo.Load()
+			a.purge(to - purgeSlack)
+			a.purging.Store(false)
+			if a.purgeTo.Load() == to || !a.purging.CompareAndSwap(false, true) {
+				return // nothing later asked for, or its asker runs it
+			}
+		}
+	}()
+}
+
+// purgeSlack: a purge drops only entries dead this long before the
+// newest request time, so a decision still in flight with an older time
+// (microseconds), or a journal record a little out of time order in a
+// replay, finds what it would have found without the purge.
+const purgeSlack = 60
+
+func storeMax32(v *atomic.Uint32, x uint32) uint32 {
+	for {
+		cur := v.Load()
+		if x <= cur {
+			return cur
+		}
+		if v.CompareAndSwap(cur, x) {
+			return x
+		}
+	}
+}
+
+func storeMax64(v *atomic.Int64, x int64) int64 {
+	for {
+		cur := v.Load()
+		if x <= cur {
+			return cur
+		}
+		if v.CompareAndSwap(cur, x) {
+			return x
+		}
+	}
+}
+
+// clampTime is a request time as an entry keeps it (unix seconds, 32 bits).
+func clampTime(now int64) uint32 { return uint32(min(max(now, 0), math.MaxUint32)) }
 
 // refersBack reports kinds that name an original transaction.
 func refersBack(k Kind) bool { return k == KindCompletion || k == KindVoid || k == KindReversal }
 
-// lockPair locks one or two shards in address order; unlockPair undoes it.
-// (A returned unlock closure would cost an allocation per decision.)
-func lockPair(x, y *txnShard) {
-	if x == y {
-		x.mu.Lock()
-		return
-	}
-	if uintptrOf(x) > uintptrOf(y) {
-		x, y = y, x
-	}
-	x.mu.Lock()
-	y.mu.Lock()
-}
-
-func unlockPair(x, y *txnShard) {
-	x.mu.Unlock()
-	if x != y {
-		y.mu.Unlock()
-	}
-}
-
-// again answers a request whose Ref was seen: a repeat gets the stored
+// again answers a request whose key was seen: a repeat gets the stored
 // answer and has no second effect; the same message again without the
 // repeat flag is a duplicate (94); an original arriving after its own
 // reversal is declined.
-func (a *Authorizer) again(r *Request, key txnKey, prev *txn) Decision {
+func (a *Authorizer) again(r *Request, w when, key txnKey, prev *txn) Decision {
 	switch {
-	case prev.code == [2]byte{} && prev.reversed: // only the reversal was seen
-		prev.code, prev.kind = [2]byte{'0', '5'}, r.Kind()
-		return Decision{Code: DoNotHonour, Outcome: encodeOutcome(prev.kind, key, r.Original, r.OriginalClass, nil, false, r.BusinessDate, nil, [6]byte{})}
+	case prev.waiting(): // only the reversal was seen
+		prev.code, prev.kind, prev.at = [2]byte{'0', '5'}, r.Kind(), clampTime(w.now)
+		o := outcomeOf(prev.kind, key, key, r.OriginalClass, w.date, w.now)
+		return Decision{Code: DoNotHonour, Date: w.date, Outcome: o.encode(a)}
 	case r.MTI.IsRepeat():
-		return Decision{Code: string(prev.code[:]), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, repeat: true}
+		return Decision{Code: codeText(prev.code), Approved: prev.code == [2]byte{'0', '0'}, Approval: prev.approval, Date: w.date, repeat: true}
 	}
-	return Decision{Code: Duplicate}
+	return Decision{Code: Duplicate, Date: w.date}
 }
 
-func (a *Authorizer) shard(r Ref) *txnShard { return &a.txns[hashRef(r)&(shardCount-1)] }
+// refuse answers 96 at a cap of the index: no effect, no entry, and a
+// purge starts. The outcome says so, with the date and time, so a replay
+// rolls as far.
+func (a *Authorizer) refuse(kind Kind, w when, key, okey txnKey) Decision {
+	a.startPurge(w.now) // at once, not at the next quarter of the window: dead entries may hold the room
+	o := outcomeOf(kind, key, okey, 0, w.date, w.now)
+	o.flags |= flagNoEntry
+	return Decision{Code: System, Date: w.date, Outcome: o.encode(a)}
+}
 
-// decideNew runs the checks and, on approval, applies the effect.
-func (a *Authorizer) decideNew(r *Request, kind Kind, verify PINVerifier, original *txn) (Decision, *txn) {
+// decideNew runs the checks and, on approval, applies the effect (t
+// becomes the index entry, delta receives what was applied: reported
+// true); it also returns the PIN event to journal.
+func (a *Authorizer) decideNew(r *Request, kind Kind, verify PINVerifier, t, original *txn, delta *effect) (Decision, bool, pinEvent) {
 	s := a.snap.Load()
-	t := &txn{kind: kind, date: r.BusinessDate}
 	c, code := a.checkCard(s, r)
 	if code == "" {
 		code = a.checkAcceptor(s, r, c)
@@ -198,14 +324,13 @@ func (a *Authorizer) decideNew(r *Request, kind Kind, verify PINVerifier, origin
 	if code == "" && needsAmount(kind) && r.Amount <= 0 {
 		code = InvalidAmount
 	}
-	var d Decision
-	if code == "" {
-		d = a.apply(s, r, kind, c, verify, t, original)
-	} else {
-		d = Decision{Code: code}
+	if code != "" {
+		copy(t.code[:], code)
+		return Decision{Code: code}, false, pinEvent{}
 	}
+	d, applied, pin := a.apply(s, r, kind, c, verify, t, original, delta)
 	copy(t.code[:], d.Code)
-	return d, t
+	return d, applied, pin
 }
 
 func needsAmount(k Kind) bool {
@@ -263,34 +388,4 @@ func atou(s string) uint32 {
 		n = n*10 + uint32(s[i]-'0')
 	}
 	return n
-}
-
-func uintptrOf(s *txnShard) uintptr { return uintptr(unsafe.Pointer(s)) }
-
-// rollover starts a new business date: transactions past the retention
-// are dropped from the index in the background. Daily usage starts again
-// by itself (counters are dated); holds and movements carry over.
-func (a *Authorizer) rollover(date uint32) {
-	prev := a.day.Load()
-	if date <= prev || !a.day.CompareAndSwap(prev, date) {
-		return
-	}
-	if prev != 0 {
-		go a.purge(date)
-	}
-}
-
-// purge drops, one shard at a time, the transactions no longer live on
-// business date today (lookups ignore them already: it only frees memory).
-func (a *Authorizer) purge(today uint32) {
-	for i := range a.txns {
-		sh := &a.txns[i]
-		sh.mu.Lock()
-		for k, t := range sh.m {
-			if !live(t, today) {
-				delete(sh.m, k)
-			}
-		}
-		sh.mu.Unlock()
-	}
 }

@@ -1,30 +1,47 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 )
 
+// benchData is the demo issuer data without limits or want of funds, so a
+// benchmark measures decisions, not declines.
+func benchData(t testing.TB) *issuer.Data {
+	t.Helper()
+	data, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.Profile("standard").DailyCount = 0
+	data.Profile("standard").DailyAmount = 0
+	data.Acceptor = issuer.Acceptor{}
+	data.Accounts[0].Balance = 1 << 60
+	return data
+}
+
+// benchRequest is an approved purchase of the demo card at the demo terminal.
+func benchRequest() Request {
+	pan := []byte("4761739001010010")
+	return Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256.Sum256(pan), Amount: 1,
+		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121,
+		BusinessDate: 20261121, Today: 2611, Received: dayStart(20261121) + 3600}
+}
+
 // BenchmarkDecide: one purchase decision (card, acceptor and limit checks,
 // funds, the effect, the transaction index) per op; run with -cpu 1 for
 // decisions per second on one core.
 func BenchmarkDecide(b *testing.B) {
-	data, err := issuer.Parse(issuer.DemoYAML())
-	if err != nil {
-		b.Fatal(err)
-	}
-	data.Profile("standard").DailyCount = 0 // measure decisions, not the daily count limit
-	data.Profile("standard").DailyAmount = 0
-	data.Acceptor = issuer.Acceptor{}
-	data.Accounts[0].Balance = 1 << 60
-	a := New(data, func(p []byte) [32]byte { return sha256.Sum256(p) })
-	pan := []byte("4761739001010010")
-	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256.Sum256(pan), Amount: 1,
-		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121,
-		BusinessDate: 20261121, Today: 2611}
+	a := newAuth(b, benchData(b), Limits{MaxTransactions: 1 << 30, MaxPlaceholders: 1})
+	r := benchRequest()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -39,88 +56,135 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 }
 
-func TestRolloverDropsOldTransactions(t *testing.T) {
-	data, err := issuer.Parse(issuer.DemoYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := New(data, func(p []byte) [32]byte { return sha256.Sum256(p) })
-	pan := []byte("4761739001010010")
-	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256.Sum256(pan), Amount: 1,
-		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
-	for _, day := range []uint32{20261121, 20261122, 20261123} {
-		r.BusinessDate, r.STAN = day, day%100
-		if d := a.Decide(&r, nil, testApproval); d.Code != Approved {
-			t.Fatalf("%d: %s", day, d.Code)
+// BenchmarkRetainedBytes measures the heap each retained transaction
+// costs: memRetained approved purchases into a fresh authorizer, the live
+// heap (after a GC) before and after, divided by the count. The terminal
+// and merchant IDs are fresh strings per request, as the engine's adapter
+// makes them.
+func BenchmarkRetainedBytes(b *testing.B) {
+	const memRetained = 1_000_000
+	data := benchData(b)
+	term, merch := []byte("TERM0001"), []byte("MERCHANT0000001")
+	var perEntry float64
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		a := newAuth(b, data, Limits{})
+		r := benchRequest()
+		for n := 0; n < memRetained; n++ {
+			r.STAN, r.LocalDate = uint32(n%1000000), uint32(1121+n/1000000)
+			r.Terminal, r.Merchant = string(term), string(merch)
+			if d := a.Decide(&r, nil, testApproval); d.Code != Approved {
+				b.Fatalf("decision %d: %s", n, d.Code)
+			}
 		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntry = float64(after.HeapAlloc-before.HeapAlloc) / memRetained
+		runtime.KeepAlive(a)
 	}
-	a.purge(20261130) // what the rollover to the 30th starts in the background
-	count := 0
-	for i := range a.txns {
-		count += len(a.txns[i].m)
-	}
-	if count != 1 {
-		t.Fatalf("%d transactions kept, want the 23rd's only (%d days of retention)", count, retentionDays)
-	}
+	b.ReportMetric(perEntry, "B/entry")
 }
 
-// testApproval is the approval code the tests offer.
-var testApproval = [6]byte{'1', '2', '3', '4', '5', '6'}
-
-func TestRepeatKeepsItsApprovalCode(t *testing.T) {
-	data, err := issuer.Parse(issuer.DemoYAML())
+// bigIssuer is issuer data for a large state: cards on accounts (two
+// each), terminals at merchants, no limits, funds without end.
+func bigIssuer(b *testing.B, cards, terminals int) (*issuer.Data, [][]byte) {
+	b.Helper()
+	var y strings.Builder
+	y.WriteString("profiles: [{name: standard}]\naccounts:\n")
+	for i := 0; i < cards/2; i++ {
+		fmt.Fprintf(&y, "  - {id: A%d, currency: \"840\", balance: %d}\n", i, int64(1)<<50)
+	}
+	y.WriteString("cards:\n")
+	pans := make([][]byte, cards)
+	for i := range pans {
+		pans[i] = luhn(fmt.Sprintf("4%014d", i))
+		fmt.Fprintf(&y, "  - {pan: \"%s\", expiry: \"2812\", status: active, account: A%d}\n", pans[i], i/2)
+	}
+	y.WriteString("merchants:\n")
+	for i := 0; i < terminals/10; i++ {
+		fmt.Fprintf(&y, "  - {id: M%d, name: SHOP, mcc: \"5411\", status: active}\n", i)
+	}
+	y.WriteString("terminals:\n")
+	for i := 0; i < terminals; i++ {
+		fmt.Fprintf(&y, "  - {id: T%d, merchant: M%d, status: active}\n", i, i/10)
+	}
+	data, err := issuer.Parse([]byte(y.String()))
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	hash := func(p []byte) [32]byte { return sha256.Sum256(p) }
-	a := New(data, hash)
-	pan := []byte("4761739001010010")
-	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: hash(pan), Amount: 1, STAN: 7,
-		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
-	first := a.Decide(&r, nil, [6]byte{'1', '1', '1', '1', '1', '1'})
-	r.MTI = codec.MTI{'0', '2', '0', '1'}
-	again := a.Decide(&r, nil, [6]byte{'2', '2', '2', '2', '2', '2'})
-	if !first.Approved || again.Approval != first.Approval || !again.Repeat() {
-		t.Fatalf("repeat approval %s, original %s", again.Approval, first.Approval)
-	}
-	b := New(data, hash) // after a restart
-	if err := b.Replay(first.Outcome, [2]byte{'0', '0'}); err != nil {
-		t.Fatal(err)
-	}
-	if d := b.Decide(&r, nil, [6]byte{'3', '3', '3', '3', '3', '3'}); d.Approval != first.Approval {
-		t.Fatalf("repeat after replay: approval %s, original %s", d.Approval, first.Approval)
-	}
+	return data, pans
 }
 
-func TestAbortTakesTheEffectBack(t *testing.T) {
-	data, err := issuer.Parse(issuer.DemoYAML())
-	if err != nil {
-		t.Fatal(err)
+// luhn appends the check digit.
+func luhn(s string) []byte {
+	sum := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if (len(s)-i)%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
 	}
-	hash := func(p []byte) [32]byte { return sha256.Sum256(p) }
-	a := New(data, hash)
-	pan := []byte("4761739001010010")
-	r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: hash(pan), Amount: 700, STAN: 9,
-		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121, BusinessDate: 20261121, Today: 2611}
-	inquiry := uint32(1000)
-	balance := func(a *Authorizer) int64 {
-		q := r
-		inquiry++
-		q.Proc, q.STAN = 310000, inquiry
-		return a.Decide(&q, nil, testApproval).Balance
-	}
-	before := balance(a)
-	d := a.Decide(&r, nil, testApproval)
-	out := a.Abort(d.Outcome)
-	if got := balance(a); got != before {
-		t.Fatalf("balance %d after abort, %d before", got, before)
-	}
-	r.MTI = codec.MTI{'0', '2', '0', '1'}
-	if rep := a.Decide(&r, nil, testApproval); rep.Code != System {
-		t.Fatalf("repeat of an aborted approval: %s", rep.Code)
-	}
-	b := New(data, hash) // the journal holds the 96 without an effect
-	if err := b.Replay(out, [2]byte{'9', '6'}); err != nil || balance(b) != before {
-		t.Fatalf("replayed balance %d, want %d (%v)", balance(b), before, err)
+	return append([]byte(s), byte('0'+(10-sum%10)%10))
+}
+
+// BenchmarkReadState loads a snapshot of n approved purchases (20 000
+// cards, 1000 terminals), the state a start reads before it replays the
+// journal's suffix. Report: entries/s, and the snapshot's size.
+func BenchmarkReadState(b *testing.B) {
+	for _, n := range []int{1_000_000, 10_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			if n > 1_000_000 && testing.Short() {
+				b.Skip("10 million entries: about 4 GB of memory")
+			}
+			data, pans := bigIssuer(b, 20_000, 1000)
+			lim := Limits{MaxTransactions: n}
+			a := newAuth(b, data, lim)
+			hashes := make([][32]byte, len(pans))
+			for i, p := range pans {
+				hashes[i] = sha256.Sum256(p)
+			}
+			terms := make([]string, 1000)
+			for i := range terms {
+				terms[i] = fmt.Sprintf("T%d", i)
+			}
+			r := Request{MTI: codec.MTI{'0', '2', '0', '0'}, Amount: 1, EntryMode: 51, LocalDate: 1121,
+				BusinessDate: 20261121, Today: 2611, Received: dayStart(20261121) + 3600}
+			for i := 0; i < n; i++ {
+				c := i % len(pans)
+				r.PAN, r.PANHash = pans[c], hashes[c]
+				r.Terminal, r.Merchant = terms[i%1000], fmt.Sprintf("M%d", i%1000/10)
+				r.STAN = uint32(i / 1000)
+				if d := a.Decide(&r, nil, testApproval); d.Code != Approved {
+					b.Fatalf("decision %d: %s", i, d.Code)
+				}
+			}
+			var snap bytes.Buffer
+			snap.Grow(n * 50)
+			start := time.Now()
+			if err := a.WriteState(&snap); err != nil {
+				b.Fatal(err)
+			}
+			wrote := time.Since(start)
+			a = nil
+			runtime.GC() // a start reads into a fresh process: not among the garbage of the writer
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				back := newAuth(b, data, lim)
+				if err := back.ReadState(bytes.NewReader(snap.Bytes())); err != nil {
+					b.Fatal(err)
+				}
+				if got := back.Stats().Transactions; got != int64(n) {
+					b.Fatalf("%d entries read back, want %d", got, n)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			b.ReportMetric(wrote.Seconds(), "write-s")
+			b.ReportMetric(float64(snap.Len())/float64(n), "B/entry-in-snapshot")
+		})
 	}
 }

@@ -3,188 +3,262 @@ package auth
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 )
 
-// Bounds of the concurrency tests: 16 goroutines x 500 requests each,
-// enough to contend on one account, card, merchant and terminal.
+// Bounds of the concurrency tests: 16 goroutines x 500 requests each over
+// 4 accounts of 3 cards, 4 terminals at 2 merchants and 2 business dates:
+// enough that every account, card, terminal and shard is contended, and
+// quick (under a second with -race).
 const (
-	concWorkers = 16
-	concPerG    = 500
+	concWorkers  = 16
+	concPerG     = 500
+	concAccounts = 4
+	concCards    = 3 // per account
+	concTerms    = 4
+	concBalance  = 60_000 // per account: the daily limits of its cards bind on the first date, the funds on the second
+	concDaily    = 15_000 // per card and business date
 )
 
-func concIssuer(t *testing.T, balance, daily int64) *Authorizer {
+func concPAN(acc, c int) []byte { return luhn(fmt.Sprintf("41111%03d%06d", acc, c)) }
+
+func concIssuer(t *testing.T) *Authorizer {
 	t.Helper()
-	d, err := issuer.Parse([]byte(fmt.Sprintf(`
-keys: {pvk: U1D3923B426280093FEABD1824D622FEB, pvki: 1}
-profiles: [{name: standard, daily_amount: %d}]
-accounts: [{id: ACC-1, currency: "840", balance: %d}]
-cards: [{pan: "4111110000000013", expiry: "2812", status: active, account: ACC-1}]
-merchants: [{id: M1, name: SHOP, mcc: "5411", status: active}]
-terminals: [{id: T1, merchant: M1, status: active}]
-`, daily, balance)))
+	var y strings.Builder
+	fmt.Fprintf(&y, "profiles: [{name: standard, daily_amount: %d}]\naccounts:\n", concDaily)
+	for a := 0; a < concAccounts; a++ {
+		fmt.Fprintf(&y, "  - {id: ACC-%d, currency: \"840\", balance: %d}\n", a, concBalance)
+	}
+	y.WriteString("cards:\n")
+	for a := 0; a < concAccounts; a++ {
+		for c := 0; c < concCards; c++ {
+			fmt.Fprintf(&y, "  - {pan: \"%s\", expiry: \"2812\", status: active, account: ACC-%d}\n", concPAN(a, c), a)
+		}
+	}
+	y.WriteString("merchants: [{id: M0, name: A, mcc: \"5411\", status: active}, {id: M1, name: B, mcc: \"5411\", status: active}]\nterminals:\n")
+	for i := 0; i < concTerms; i++ {
+		fmt.Fprintf(&y, "  - {id: T%d, merchant: M%d, status: active}\n", i, i%2)
+	}
+	d, err := issuer.Parse([]byte(y.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(d, sha256PAN)
+	return newAuth(t, d, Limits{})
 }
 
-func concRequest(mti string, stan uint32, amount int64) *Request {
-	pan := []byte("4111110000000013")
-	r := &Request{Proc: 0, PAN: pan, PANHash: sha256PAN(pan), Amount: amount, Terminal: "T1", Merchant: "M1",
-		EntryMode: 50, STAN: stan, LocalDate: 115, BusinessDate: 20260115, Today: 2601}
-	r.MTI, _ = codec.ParseMTI(mti)
-	return r
+// concRequest is request i of goroutine g: a purchase or a
+// pre-authorization of a random card at a random terminal, on the first
+// business date for the first half of the goroutine's requests and the
+// next one after, so that decisions of both dates run at once.
+func concRequest(g, i int, rng *rand.Rand) (*Request, int) {
+	acc, c := rng.IntN(concAccounts), rng.IntN(concCards)
+	pan := concPAN(acc, c)
+	date := uint32(20260115)
+	if i >= concPerG/2 {
+		date++
+	}
+	r := &Request{PAN: pan, PANHash: sha256PAN(pan), Amount: 1 + rng.Int64N(600), Terminal: fmt.Sprintf("T%d", rng.IntN(concTerms)),
+		EntryMode: 50, STAN: uint32(g*concPerG + i + 1), LocalDate: 115, BusinessDate: date, Today: 2601,
+		Received: dayStart(20260115) + 43200 + int64(i)}
+	r.Merchant = fmt.Sprintf("M%d", (r.Terminal[1]-'0')%2)
+	r.MTI = codec.MTI{'0', '2', '0', '0'}
+	if rng.IntN(4) == 0 {
+		r.MTI = codec.MTI{'0', '1', '0', '0'}
+	}
+	return r, acc*concCards + c
 }
 
 func noPIN(*issuer.Card) (bool, error) { panic("no PIN block: the verifier must not be called") }
 
-// TestConcurrentPurchasesAndReversals: purchases from many goroutines never
-// take more than the funds or the daily limit, whichever is lower; every
-// decline is the right one and is not a decline with room left; then every
-// approved purchase is reversed by many goroutines at once (with repeats
-// and duplicates of the reversals) and the account is back exactly where
-// it began.
-func TestConcurrentPurchasesAndReversals(t *testing.T) {
-	for _, c := range []struct {
-		name           string
-		balance, daily int64
-		decline        string
-	}{
-		{"funds", 300_000, 0, NoFunds},
-		{"daily-limit", 1 << 40, 300_000, OverAmount},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			a := concIssuer(t, c.balance, c.daily)
-			bound := c.balance
-			if c.daily > 0 {
-				bound = c.daily
-			}
-			var (
-				approved    [concWorkers * concPerG]int64 // amount by STAN-1, 0 if declined
-				sum         atomic.Int64
-				minDeclined atomic.Int64
-				wg          sync.WaitGroup
-			)
-			minDeclined.Store(1 << 62)
-			for g := 0; g < concWorkers; g++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rng := rand.New(rand.NewPCG(uint64(g), 1))
-					for i := 0; i < concPerG; i++ {
-						stan := uint32(g*concPerG + i + 1)
-						amt := 1 + rng.Int64N(200)
-						d := a.Decide(concRequest("0200", stan, amt), noPIN, testApproval)
-						switch d.Code {
-						case Approved:
-							approved[stan-1] = amt
-							sum.Add(amt)
-						case c.decline:
-							for m := minDeclined.Load(); amt < m && !minDeclined.CompareAndSwap(m, amt); m = minDeclined.Load() {
-							}
-						default:
-							t.Errorf("purchase %d: %s", stan, d.Code)
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			avail, held, delta := accountState(a, "ACC-1")
-			room := bound - sum.Load()
-			switch {
-			case sum.Load() > bound:
-				t.Fatalf("approved %d > bound %d", sum.Load(), bound)
-			case delta != -sum.Load() || held != 0 || avail != c.balance-sum.Load():
-				t.Fatalf("account delta %d held %d avail %d; approved %d", delta, held, avail, sum.Load())
-			case minDeclined.Load() <= room:
-				t.Fatalf("declined %d with %d of room left", minDeclined.Load(), room)
-			}
-			u, _ := cardState(a, sha256PAN([]byte("4111110000000013")), 20260115)
-			if u.amount != sum.Load() {
-				t.Fatalf("card usage %d, approved %d", u.amount, sum.Load())
-			}
-
-			// Every goroutine reverses every approved purchase, each with its
-			// own reversal Ref, then repeats (0401) and duplicates (0400) it.
-			for g := 0; g < concWorkers; g++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for s := range approved {
-						if approved[s] == 0 || s%concWorkers != g && s%3 != 0 {
-							continue // each original: its own goroutine, and a third by all
-						}
-						rev := uint32(1_000_000 + g*len(approved) + s)
-						for j, mti := range []string{"0400", "0401", "0400"} {
-							r := concRequest(mti, rev, 0)
-							r.Original, r.OriginalClass, r.HasOriginal = Ref{"T1", uint32(s + 1), 115}, '2', true
-							want := [...]string{Approved, Approved, Duplicate}[j]
-							if d := a.Decide(r, noPIN, testApproval); d.Code != want {
-								t.Errorf("reversal %s of %d: %s, want %s", mti, s+1, d.Code, want)
-							}
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			avail, held, delta = accountState(a, "ACC-1")
-			if avail != c.balance || held != 0 || delta != 0 {
-				t.Fatalf("after reversing everything: avail %d held %d delta %d, want %d 0 0", avail, held, delta, c.balance)
-			}
-			if u, _ := cardState(a, sha256PAN([]byte("4111110000000013")), 20260115); u.amount != 0 || u.count != 0 {
-				t.Fatalf("card usage after reversals %+v", u)
-			}
-			if m := acceptorState(a.merchants, "M1", 20260115); m.amount != 0 || m.count != 0 {
-				t.Fatalf("merchant usage after reversals %+v", m)
-			}
-		})
-	}
+// decided is what the test knows of one decision.
+type decided struct {
+	r    *Request
+	card int
+	d    Decision
 }
 
-// TestConcurrentReversalRacesOriginal: an original and its reversal sent
-// at once from two goroutines, for many originals: whichever arrives
-// first, the net effect is nothing (approved and reversed, or declined 05
-// as late), and a repeat of the original agrees with its first answer.
-func TestConcurrentReversalRacesOriginal(t *testing.T) {
-	a := concIssuer(t, 1<<40, 0)
-	const n = concWorkers * concPerG / 2
+// TestConcurrentDecisions: purchases and pre-authorizations from many
+// goroutines over accounts shared by several cards, terminals and two
+// business dates never take more than an account's funds or a card's daily
+// limit on the date they counted in, and the state holds exactly what the
+// approvals took; then every approval is reversed by many goroutines at
+// once (with repeats and duplicates of the reversals), and every account,
+// card and acceptor is back where it began.
+func TestConcurrentDecisions(t *testing.T) {
+	a := concIssuer(t)
+	all := make([][]decided, concWorkers)
 	var wg sync.WaitGroup
-	codes := make([]string, n)
 	for g := 0; g < concWorkers; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := g / 2; i < n; i += concWorkers / 2 {
-				stan := uint32(i + 1)
-				if g%2 == 0 {
-					d := a.Decide(concRequest("0200", stan, int64(1+i%97)), noPIN, testApproval)
-					if d.Code != Approved && d.Code != DoNotHonour {
-						t.Errorf("original %d: %s", stan, d.Code)
-					}
-					codes[i] = d.Code
-					continue
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for i := 0; i < concPerG; i++ {
+				r, card := concRequest(g, i, rng)
+				d := a.Decide(r, noPIN, testApproval)
+				if d.Code != Approved && d.Code != NoFunds && d.Code != OverAmount {
+					t.Errorf("%s %d: %s", r.Kind(), r.STAN, d.Code)
 				}
-				r := concRequest("0400", 500_000+stan, 0)
-				r.Original, r.OriginalClass, r.HasOriginal = Ref{"T1", stan, 115}, '2', true
-				if d := a.Decide(r, noPIN, testApproval); d.Code != Approved {
-					t.Errorf("reversal of %d: %s", stan, d.Code)
+				all[g] = append(all[g], decided{r, card, d})
+			}
+		}()
+	}
+	wg.Wait()
+	checkApprovals(t, a, all)
+	reverseAll(t, a, all)
+	for acc := 0; acc < concAccounts; acc++ {
+		if avail, held, delta := accountState(a, fmt.Sprintf("ACC-%d", acc)); avail != concBalance || held != 0 || delta != 0 {
+			t.Errorf("ACC-%d after reversing everything: avail %d held %d delta %d", acc, avail, held, delta)
+		}
+	}
+	for acc := 0; acc < concAccounts; acc++ {
+		for c := 0; c < concCards; c++ {
+			if u, _ := cardState(a, sha256PAN(concPAN(acc, c)), 20260116); u.amount != 0 || u.count != 0 {
+				t.Errorf("card %d/%d usage after reversals %+v", acc, c, u)
+			}
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if m := acceptorState(a.merchants, fmt.Sprintf("M%d", i), 20260116); m.amount != 0 || m.count != 0 {
+			t.Errorf("merchant M%d usage after reversals %+v", i, m)
+		}
+	}
+}
+
+// checkApprovals: funds and daily limits held, and the state is what the
+// approvals took.
+func checkApprovals(t *testing.T, a *Authorizer, all [][]decided) {
+	t.Helper()
+	var debit, held [concAccounts]int64
+	var usage [concAccounts * concCards]map[uint32]int64
+	for i := range usage {
+		usage[i] = map[uint32]int64{}
+	}
+	approved, codes := 0, map[string]int{}
+	for _, list := range all {
+		for _, x := range list {
+			if codes[x.d.Code]++; !x.d.Approved {
+				continue
+			}
+			approved++
+			if x.r.Kind() == KindPreauth {
+				held[x.card/concCards] += x.r.Amount
+			} else {
+				debit[x.card/concCards] += x.r.Amount
+			}
+			usage[x.card][x.d.Date] += x.r.Amount
+		}
+	}
+	if approved < 500 || codes[NoFunds] == 0 || codes[OverAmount] == 0 {
+		t.Fatalf("answers %v: the test does not contend on both funds and daily limits", codes)
+	}
+	for acc := 0; acc < concAccounts; acc++ {
+		avail, h, delta := accountState(a, fmt.Sprintf("ACC-%d", acc))
+		if avail < 0 || delta != -debit[acc] || h != held[acc] {
+			t.Errorf("ACC-%d: avail %d held %d delta %d; the approvals took %d and hold %d", acc, avail, h, delta, debit[acc], held[acc])
+		}
+	}
+	for card, byDate := range usage {
+		for date, sum := range byDate {
+			if sum > concDaily {
+				t.Errorf("card %d approved %d on %d, over its daily limit %d", card, sum, date, concDaily)
+			}
+		}
+		u, _ := cardState(a, sha256PAN(concPAN(card/concCards, card%concCards)), 20260116)
+		if u.amount != byDate[20260116] {
+			t.Errorf("card %d counts %d on the newest date, its approvals %d", card, u.amount, byDate[20260116])
+		}
+	}
+}
+
+// reverseAll reverses every approval from many goroutines at once, each
+// with its own reversal Ref, then repeats (0401) and duplicates (0400) it.
+func reverseAll(t *testing.T, a *Authorizer, all [][]decided) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for g := 0; g < concWorkers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for owner, list := range all {
+				if owner != g && owner%3 != g%3 {
+					continue // each approval: its own goroutine's reversal, and a few others'
+				}
+				for _, x := range list {
+					if !x.d.Approved {
+						continue
+					}
+					for j, mti := range []string{"0400", "0401", "0400"} {
+						r := *x.r
+						r.STAN, r.Amount = 1_000_000+uint32(g)*100_000+x.r.STAN, 0
+						r.MTI, _ = codec.ParseMTI(mti)
+						r.Original, r.OriginalClass, r.HasOriginal = x.r.Ref(), x.r.MTI.Class(), true
+						want := [...]string{Approved, Approved, Duplicate}[j]
+						if d := a.Decide(&r, noPIN, testApproval); d.Code != want {
+							t.Errorf("reversal %s of %d: %s, want %s", mti, x.r.STAN, d.Code, want)
+						}
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	avail, held, delta := accountState(a, "ACC-1")
-	if avail != 1<<40 || held != 0 || delta != 0 {
+}
+
+// TestConcurrentReversalRacesOriginal: an original and its reversal sent
+// at once from two goroutines, for many originals over several terminals
+// and cards of one account: whichever arrives first, the net effect is
+// nothing (approved and reversed, or declined 05 as late), and a repeat of
+// the original agrees with its first answer.
+func TestConcurrentReversalRacesOriginal(t *testing.T) {
+	a := concIssuer(t)
+	const n = concWorkers * concPerG / 2
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	original := func(i int) *Request {
+		pan := concPAN(0, i%concCards)
+		term := fmt.Sprintf("T%d", i%concTerms)
+		r := &Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256PAN(pan), Amount: int64(1 + i%7),
+			Terminal: term, Merchant: fmt.Sprintf("M%d", i%concTerms%2), EntryMode: 50, STAN: uint32(i + 1),
+			LocalDate: 115, BusinessDate: 20260115, Today: 2601, Received: dayStart(20260115) + 43200}
+		return r
+	}
+	for g := 0; g < concWorkers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g / 2; i < n; i += concWorkers / 2 {
+				r := original(i)
+				if g%2 == 0 {
+					d := a.Decide(r, noPIN, testApproval)
+					if d.Code != Approved && d.Code != DoNotHonour && d.Code != OverAmount && d.Code != NoFunds {
+						t.Errorf("original %d: %s", r.STAN, d.Code)
+					}
+					codes[i] = d.Code
+					continue
+				}
+				rev := *r
+				rev.MTI, rev.STAN, rev.Amount = codec.MTI{'0', '4', '0', '0'}, 500_000+r.STAN, 0
+				rev.Original, rev.OriginalClass, rev.HasOriginal = r.Ref(), '2', true
+				if d := a.Decide(&rev, noPIN, testApproval); d.Code != Approved {
+					t.Errorf("reversal of %d: %s", r.STAN, d.Code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if avail, held, delta := accountState(a, "ACC-0"); avail != concBalance || held != 0 || delta != 0 {
 		t.Fatalf("avail %d held %d delta %d, want nothing taken", avail, held, delta)
 	}
 	for i, c := range codes {
-		if d := a.Decide(concRequest("0201", uint32(i+1), int64(1+i%97)), noPIN, testApproval); d.Code != c {
+		r := original(i)
+		r.MTI = codec.MTI{'0', '2', '0', '1'}
+		if d := a.Decide(r, noPIN, testApproval); d.Code != c {
 			t.Fatalf("repeat of %d: %s, first answer %s", i+1, d.Code, c)
 		}
 	}

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -11,12 +10,6 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 )
-
-// knownBugs lets the fuzz target generate the operations that hit BUG-1
-// (reversal of a completed pre-authorization) and BUG-2 (completion above
-// its hold without the funds); off, it steers around them so that it can
-// look for others.
-var knownBugs = flag.Bool("auth.knownbugs", false, "fuzz: also generate operations that hit BUG-1 and BUG-2")
 
 // fuzzIssuer: one card on one small account; a per-transaction maximum and
 // daily amount and count limits that the operations reach often.
@@ -38,6 +31,12 @@ const (
 	fzDaily    = 25000
 	fzDailyCnt = 6
 )
+
+// mkey is the model's name of a message: its Ref and MTI class.
+type mkey struct {
+	ref   Ref
+	class byte
+}
 
 // mtxn is the model's view of one transaction.
 type mtxn struct {
@@ -69,10 +68,10 @@ type model struct {
 	date        uint32
 	usage       int64
 	count       int
-	txns        map[txnKey]*mtxn
-	placeholder map[txnKey]bool
+	txns        map[mkey]*mtxn
+	placeholder map[mkey]bool
 	log         []sent
-	order       []txnKey // originals in the order sent, for the final sweep
+	order       []mkey // originals in the order sent, for the final sweep
 	stan        uint32
 	trace       []traced
 }
@@ -98,7 +97,10 @@ func newModel(t testing.TB) *model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &model{t: t, a: New(d, sha256PAN), date: 20260115, txns: map[txnKey]*mtxn{}, placeholder: map[txnKey]bool{}}
+	// Declines are kept as long as approvals: the model remembers every
+	// answer, for repeats and duplicates, over its few business dates.
+	a := newAuth(t, d, Limits{DeclineWindow: defaultRetention})
+	return &model{t: t, a: a, date: 20260115, txns: map[mkey]*mtxn{}, placeholder: map[mkey]bool{}}
 }
 
 func (m *model) available() int64 { return fzBalance + m.delta - m.held }
@@ -107,7 +109,8 @@ func (m *model) request(mti string, tt uint32, amount int64) *Request {
 	m.stan++
 	pan := []byte("4111110000000013")
 	r := &Request{Proc: tt * 10000, PAN: pan, PANHash: sha256PAN(pan), Amount: amount, Terminal: "T1",
-		Merchant: "M1", EntryMode: 50, STAN: m.stan, LocalDate: m.date % 10000, BusinessDate: m.date, Today: 2601}
+		Merchant: "M1", EntryMode: 50, STAN: m.stan, LocalDate: m.date % 10000, BusinessDate: m.date, Today: 2601,
+		Received: dayStart(m.date) + int64(m.stan)}
 	r.MTI, _ = codec.ParseMTI(mti)
 	return r
 }
@@ -152,14 +155,14 @@ func (m *model) check(approvedDebit bool) {
 		m.failf("account held %d delta %d, model %d %d", held, delta, m.held, m.delta)
 	}
 	u, _ := cardState(m.a, sha256PAN([]byte("4111110000000013")), m.date)
-	if u.amount != m.usage || u.count != m.count {
+	if u.amount != m.usage || int(u.count) != m.count {
 		m.failf("card usage %d/%d, model %d/%d", u.amount, u.count, m.usage, m.count)
 	}
 }
 
 // late reports (and forgets) a reversal that came before r.
 func (m *model) late(r *Request) bool {
-	k := txnKey{r.Ref(), r.MTI.Class()}
+	k := mkey{r.Ref(), r.MTI.Class()}
 	if m.placeholder[k] {
 		delete(m.placeholder, k)
 		m.txns[k] = &mtxn{kind: r.Kind(), reversed: true}
@@ -168,7 +171,7 @@ func (m *model) late(r *Request) bool {
 	return false
 }
 
-func (m *model) apply(k txnKey, t *mtxn) {
+func (m *model) apply(k mkey, t *mtxn) {
 	m.delta -= t.debit
 	m.held += t.hold
 	m.usage += t.usage
@@ -194,7 +197,7 @@ func (m *model) undo(t *mtxn) {
 // debit sends a purchase (0200/00), cash (0200/01) or pre-authorization (0100/00).
 func (m *model) debit(mti string, tt uint32, amount int64) {
 	r := m.request(mti, tt, amount)
-	k := txnKey{r.Ref(), r.MTI.Class()}
+	k := mkey{r.Ref(), r.MTI.Class()}
 	want := Approved
 	switch {
 	case m.late(r):
@@ -223,7 +226,7 @@ func (m *model) debit(mti string, tt uint32, amount int64) {
 
 func (m *model) refund(amount int64) {
 	r := m.request("0200", 20, amount)
-	k := txnKey{r.Ref(), '2'}
+	k := mkey{r.Ref(), '2'}
 	if m.late(r) {
 		m.send(r, DoNotHonour)
 	} else {
@@ -235,18 +238,16 @@ func (m *model) refund(amount int64) {
 
 // complete sends a completion of the pre-authorization pre, for pct
 // percent of its amount.
-func (m *model) complete(preKey txnKey, pct int64) {
+func (m *model) complete(preKey mkey, pct int64) {
 	pre := m.txns[preKey]
 	amount := pre.amount * pct / 100
 	if amount <= 0 {
 		amount = 1
 	}
-	if !*knownBugs && pre.applied && pre.held > 0 && amount-pre.held > m.available() {
-		return // BUG-2
-	}
+	held := pre.held
 	r := m.request("0220", 0, amount)
 	r.Original, r.OriginalClass, r.HasOriginal = preKey.ref, '1', true
-	k := txnKey{r.Ref(), '2'}
+	k := mkey{r.Ref(), '2'}
 	want := Approved
 	switch {
 	case m.late(r):
@@ -261,26 +262,30 @@ func (m *model) complete(preKey txnKey, pct int64) {
 		want = InvalidAmount
 	case amount-pre.held > 0 && (amount > fzPerTxn || m.usage+amount-pre.held > fzDaily):
 		want = OverAmount
-	case amount-pre.held > m.available():
+	case amount-pre.held > 0 && amount-pre.held > m.available(): // funds only for what exceeds the hold
 		want = NoFunds
 	}
 	m.send(r, want)
 	if want == Approved {
 		t := &mtxn{kind: KindCompletion, amount: amount, debit: amount, hold: -pre.held, usage: amount - pre.held, pre: pre}
 		m.apply(k, t)
-		// the completion absorbs its pre-authorization: undoing it undoes both
-		t.hold, t.usage, t.count = t.hold+pre.hold, t.usage+pre.usage, t.count+pre.count
+		// the completion absorbs its pre-authorization: undoing it undoes
+		// both (the pre-authorization's usage only if it counted today)
+		t.hold += pre.hold
+		if pre.date == m.date {
+			t.usage, t.count = t.usage+pre.usage, t.count+pre.count
+		}
 		pre.held, pre.applied, pre.completed = 0, false, true
 	} else if m.txns[k] == nil {
 		m.txns[k] = &mtxn{kind: KindCompletion}
 	}
-	m.check(want == Approved)
+	m.check(want == Approved && amount > held) // below its hold, a completion needs no funds
 }
 
-func (m *model) void(origKey txnKey) {
+func (m *model) void(origKey mkey) {
 	r := m.request("0200", 2, 0)
 	r.Original, r.OriginalClass, r.HasOriginal = origKey.ref, '2', true
-	o := m.txns[txnKey{origKey.ref, '2'}]
+	o := m.txns[mkey{origKey.ref, '2'}]
 	want := []string{Approved}
 	switch {
 	case m.late(r):
@@ -294,24 +299,21 @@ func (m *model) void(origKey txnKey) {
 	if want[0] == Approved {
 		m.undo(o)
 	}
-	m.txns[txnKey{r.Ref(), '2'}] = &mtxn{kind: KindVoid}
+	m.txns[mkey{r.Ref(), '2'}] = &mtxn{kind: KindVoid}
 	m.check(false)
 }
 
 // reverse sends a reversal of the original named by k (seen or not).
-func (m *model) reverse(k txnKey, advice bool) {
+func (m *model) reverse(k mkey, advice bool) {
 	mti := "0400"
 	if advice {
 		mti = "0420"
 	}
 	o := m.txns[k]
-	if !*knownBugs && o != nil && o.kind == KindPreauth && o.applied && o.held == 0 && completedBy(m, o) {
-		return // BUG-1
-	}
 	r := m.request(mti, 0, 0)
 	r.Original, r.OriginalClass, r.HasOriginal = k.ref, k.class, true
 	m.send(r, Approved)
-	m.txns[txnKey{r.Ref(), '4'}] = &mtxn{kind: KindReversal}
+	m.txns[mkey{r.Ref(), '4'}] = &mtxn{kind: KindReversal}
 	switch {
 	case o == nil && !m.placeholder[k]:
 		m.placeholder[k] = true
@@ -320,16 +322,6 @@ func (m *model) reverse(k txnKey, advice bool) {
 		m.undo(o)
 	}
 	m.check(false)
-}
-
-// completedBy reports whether an approved completion of pre is in force.
-func completedBy(m *model, pre *mtxn) bool {
-	for _, t := range m.txns {
-		if t.kind == KindCompletion && t.applied && t.pre == pre {
-			return true
-		}
-	}
-	return false
 }
 
 // again resends an earlier message: as a repeat (the stored answer, no
@@ -354,8 +346,8 @@ func (m *model) again(i int, repeat bool) {
 }
 
 // keys lists the originals of a kind, for ops that name one.
-func (m *model) pick(b byte, kinds ...Kind) (txnKey, bool) {
-	var ks []txnKey
+func (m *model) pick(b byte, kinds ...Kind) (mkey, bool) {
+	var ks []mkey
 	for _, k := range m.order {
 		for _, kind := range kinds {
 			if m.txns[k].kind == kind {
@@ -364,7 +356,7 @@ func (m *model) pick(b byte, kinds ...Kind) (txnKey, bool) {
 		}
 	}
 	if len(ks) == 0 {
-		return txnKey{}, false
+		return mkey{}, false
 	}
 	return ks[int(b)%len(ks)], true
 }
@@ -402,11 +394,11 @@ func (m *model) step(op, x, y byte) {
 		if y%2 == 1 {
 			class = '1'
 		}
-		m.reverse(txnKey{Ref{"T1", m.stan + 1, m.date % 10000}, class}, false)
+		m.reverse(mkey{Ref{"T1", m.stan + 1, m.date % 10000}, class}, false)
 	case 11:
-		// One date change only: Decide purges the index of transactions
-		// two business dates old (BUG-10), which the model leaves out.
-		if x%4 == 0 && m.date == 20260115 {
+		// A new business date, up to five of them: all within the
+		// retention, so the model keeps every transaction.
+		if x%4 == 0 && m.date < 20260120 {
 			m.date++
 			m.usage, m.count = 0, 0
 		} else {

@@ -3,78 +3,108 @@ package auth
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
 // The outcome of a decision, journaled with it, says what state it changed,
 // so a replay rebuilds the same state without the PAN or the issuer's
-// answers: the message's key, the original it names, and the effect it
-// applied (or that it undid its original).
-const outcomeVersion = 1
-
+// answers: the message's key, the original it names, the business date and
+// request time it counted in, and the effect it applied (or that it undid
+// its original's). Version 2 adds the request time (liveness), the class of
+// the original a reversal found, and what a reversal did; version 1
+// outcomes are still read.
 const (
-	flagApplied  = 1 << iota // the effect below took place
-	flagUndo                 // it undid its original (a reversal, an approved void)
-	flagPINWrong             // a wrong PIN was counted on the card below
-	flagPINRight             // a right PIN cleared the card's count
+	outcomeV1      = 1
+	outcomeVersion = 2
 )
 
-func appendRef(b []byte, r Ref) []byte {
-	b = binary.AppendUvarint(b, uint64(len(r.Terminal)))
-	b = append(b, r.Terminal...)
-	b = binary.AppendUvarint(b, uint64(r.STAN))
-	return binary.AppendUvarint(b, uint64(r.LocalDate))
-}
+const (
+	flagApplied    = 1 << iota // the effect below took place
+	flagUndo                   // it undid its original's effect (an approved void; a reversal)
+	flagPINWrong               // a wrong PIN was counted on the card below
+	flagPINRight               // a right PIN cleared the card's count
+	flagNoEntry                // answered 96 with no effect and no entry (a full index, an abort)
+	flagRemembered             // a reversal remembered its unknown original (placeholders)
+)
 
-func encodeOutcome(kind Kind, key txnKey, orig Ref, origClass byte, e *effect, undo bool, date uint32, t *txn, approval [6]byte) []byte {
-	flags := byte(0)
-	if e != nil {
-		flags |= flagApplied
-	}
-	if undo {
-		flags |= flagUndo
-	}
-	if t != nil && t.pinEvent == pinWrong {
-		flags |= flagPINWrong
-	}
-	if t != nil && t.pinEvent == pinRight {
-		flags |= flagPINRight
-	}
-	b := []byte{outcomeVersion, byte(kind), flags, key.class, origClass}
-	b = binary.AppendUvarint(b, uint64(date))
-	b = append(b, approval[:]...)
-	b = appendRef(b, key.ref)
-	b = appendRef(b, orig)
-	if flags&(flagPINWrong|flagPINRight) != 0 {
-		b = append(b, t.cardHash[:]...)
-	}
-	if e == nil {
-		return b
-	}
-	b = binary.AppendUvarint(b, uint64(len(e.account)))
-	b = append(b, e.account...)
-	b = append(b, e.cardHash[:]...)
-	for _, v := range []int64{e.debit, e.hold, e.usage, int64(e.count), int64(e.date)} {
-		b = binary.AppendVarint(b, v)
-	}
-	b = appendRef(b, e.holdRef)
-	b = binary.AppendUvarint(b, uint64(len(e.merchant)))
-	b = append(b, e.merchant...)
-	b = binary.AppendUvarint(b, uint64(len(e.terminal)))
-	return append(b, e.terminal...)
-}
-
+// outcome is an outcome decoded, or one to encode.
 type outcome struct {
 	kind      Kind
 	flags     byte
+	origClass byte // the original's class as the request named it (field 90), 0 if not
+	found     byte // the class of the original a reversal marked reversed, 0 if none
 	date      uint32
+	at        int64 // request time, unix seconds
 	approval  [6]byte
-	pinCard   [32]byte
-	key       txnKey
-	orig      Ref
-	origClass byte
-	eff       effect
+	key       txnKey // the message's own (with its class)
+	orig      txnKey // the original's Ref (class 0)
+	keyOK     bool   // decoded refs that fit a key (see keyOf)
+	origOK    bool
+	pin       pinEvent
+	eff       effect    // the effect (decoded: its amounts and date only)
+	ids       effectIDs // decoded: the IDs of the effect's state
+}
+
+// effectIDs name the state an effect changed (decoded, pointing into the
+// outcome's bytes).
+type effectIDs struct {
+	account, merchant, terminal []byte
+	card                        [32]byte
+}
+
+func outcomeOf(kind Kind, key, orig txnKey, origClass byte, date uint32, now int64) outcome {
+	return outcome{kind: kind, key: key, orig: orig.withClass(0), origClass: origClass, date: date, at: now}
+}
+
+func appendKeyRef(b []byte, k txnKey) []byte {
+	var term [8]byte
+	t := appendTerminal(term[:0], k.term)
+	b = binary.AppendUvarint(b, uint64(len(t)))
+	b = append(b, t...)
+	b = binary.AppendUvarint(b, uint64(k.stan))
+	return binary.AppendUvarint(b, uint64(k.ldate))
+}
+
+func appendID(b []byte, id string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	return append(b, id...)
+}
+
+// encode is the outcome's version 2 form: one allocation, sized up front.
+// The effect's state is named by key, read from a.
+func (o *outcome) encode(a *Authorizer) []byte {
+	pinFlags := [3]byte{0, flagPINWrong, flagPINRight}[o.pin.kind]
+	flags := o.flags | pinFlags
+	b := make([]byte, 0, 192)
+	b = append(b, outcomeVersion, byte(o.kind), flags, o.key.class, o.origClass, o.found)
+	b = binary.AppendUvarint(b, uint64(o.date))
+	b = binary.AppendVarint(b, o.at)
+	b = append(b, o.approval[:]...)
+	b = appendKeyRef(b, o.key)
+	b = appendKeyRef(b, o.orig)
+	if pinFlags != 0 {
+		b = append(b, o.pin.card[:]...)
+	}
+	if flags&flagApplied == 0 {
+		return b
+	}
+	e := &o.eff
+	b = appendID(b, a.accounts.at(e.acc).id)
+	b = append(b, a.cards.at(e.card).hash[:]...)
+	for _, v := range [...]int64{e.debit, e.hold, e.usage, int64(e.count), int64(e.date)} {
+		b = binary.AppendVarint(b, v)
+	}
+	b = appendID(b, acceptorID(a.merchants.at(e.merchant)))
+	return appendID(b, acceptorID(a.terminals.at(e.terminal)))
+}
+
+func acceptorID(x *acceptor) string {
+	if x == nil {
+		return ""
+	}
+	return x.id
 }
 
 var errOutcome = errors.New("auth: outcome does not parse")
@@ -82,150 +112,100 @@ var errOutcome = errors.New("auth: outcome does not parse")
 // reader reads an outcome's fields.
 type reader struct{ wire.Reader }
 
-func (r *reader) str() string { return string(r.Raw()) }
-
-func (r *reader) ref() Ref {
-	return Ref{Terminal: r.str(), STAN: uint32(r.Uvarint()), LocalDate: uint32(r.Uvarint())}
+// ref reads a Ref as a key (class 0); ok is false when it fits none.
+func (r *reader) ref() (txnKey, bool) {
+	term, stan, ldate := r.Raw(), r.Uvarint(), r.Uvarint()
+	if len(term) > 8 || ldate > 9999 || stan > 1<<32-1 {
+		return txnKey{}, false
+	}
+	var b [8]byte
+	copy(b[:], term)
+	for _, c := range term {
+		if c == 0 {
+			return txnKey{}, false
+		}
+	}
+	return txnKey{term: binary.LittleEndian.Uint64(b[:]), stan: uint32(stan), ldate: uint16(ldate)}, true
 }
 
 func decodeOutcome(b []byte) (outcome, error) {
 	var o outcome
-	if len(b) < 5 || b[0] != outcomeVersion {
+	switch {
+	case len(b) >= 5 && b[0] == outcomeV1:
+		return decodeV1(b)
+	case len(b) < 6 || b[0] != outcomeVersion:
 		return o, errOutcome
 	}
-	o.kind, o.flags, o.key.class, o.origClass = Kind(b[1]), b[2], b[3], b[4]
-	r := &reader{wire.Reader{B: b[5:]}}
-	o.date = uint32(r.Uvarint())
+	o.kind, o.flags, o.key.class, o.origClass, o.found = Kind(b[1]), b[2], b[3], b[4], b[5]
+	r := &reader{wire.Reader{B: b[6:]}}
+	o.date, o.at = uint32(r.Uvarint()), r.Varint()
 	copy(o.approval[:], r.Take(6))
-	o.key.ref, o.orig = r.ref(), r.ref()
-	if o.flags&(flagPINWrong|flagPINRight) != 0 {
-		copy(o.pinCard[:], r.Take(32))
-	}
+	o.readRefs(r)
+	o.readPIN(r)
 	if o.flags&flagApplied != 0 {
-		o.eff.account = r.str()
-		copy(o.eff.cardHash[:], r.Take(32))
-		o.eff.debit, o.eff.hold, o.eff.usage = r.Varint(), r.Varint(), r.Varint()
-		o.eff.count, o.eff.date = int(r.Varint()), uint32(r.Varint())
-		o.eff.holdRef = r.ref()
-		o.eff.merchant, o.eff.terminal = r.str(), r.str()
+		o.ids.account = r.Raw()
+		copy(o.ids.card[:], r.Take(32))
+		o.readAmounts(r)
+		o.ids.merchant, o.ids.terminal = r.Raw(), r.Raw()
 	}
-	if r.Bad {
+	if r.Bad || len(r.B) != 0 || o.kind > KindReversal {
 		return o, errOutcome
 	}
 	return o, nil
 }
 
-// Replay applies one journaled decision to the state, as it was applied
-// when it was made. Records without an outcome (network management,
-// format errors) change nothing.
-func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
-	if len(outcomeBytes) == 0 {
-		return nil
+func (o *outcome) readRefs(r *reader) {
+	class := o.key.class
+	o.key, o.keyOK = r.ref()
+	o.key.class = class
+	o.orig, o.origOK = r.ref()
+}
+
+func (o *outcome) readPIN(r *reader) {
+	switch {
+	case o.flags&flagPINWrong != 0:
+		o.pin.kind = pinWrong
+	case o.flags&flagPINRight != 0:
+		o.pin.kind = pinRight
+	default:
+		return
 	}
-	o, err := decodeOutcome(outcomeBytes)
-	if err != nil {
-		return err
-	}
-	if o.date > a.day.Load() {
-		a.day.Store(o.date) // replay runs alone, before traffic
-	}
-	a.replayPIN(&o)
-	own, orig := a.shard(o.key.ref), a.shard(o.orig)
-	lockPair(own, orig)
-	defer unlockPair(own, orig)
-	if o.kind == KindReversal {
-		r := &Request{Original: o.orig, OriginalClass: o.origClass, BusinessDate: o.date}
-		own.m[o.key] = &txn{kind: KindReversal, code: respCode, date: o.date}
-		if t, okey := a.findOriginal(r, orig); t == nil {
-			for _, k := range a.rememberKeys(r, okey) {
-				orig.m[k] = &txn{reversed: true, date: o.date}
-			}
-		} else if !t.reversed {
-			t.reversed = true
-			a.undoLocked(t)
-		}
-		return nil
-	}
-	t := &txn{kind: o.kind, code: respCode, eff: o.eff, delta: o.eff, date: o.date, approval: o.approval}
-	if prev, ok := own.m[o.key]; ok && prev.reversed && prev.code == [2]byte{} && live(prev, o.date) {
-		prev.code = respCode // the late original that was declined
-		return nil
-	}
-	own.m[o.key] = t
+	copy(o.pin.card[:], r.Take(32))
+}
+
+func (o *outcome) readAmounts(r *reader) {
+	e := &o.eff
+	e.debit, e.hold, e.usage = r.Varint(), r.Varint(), r.Varint()
+	e.count, e.date = int32(r.Varint()), uint32(r.Varint())
+}
+
+// decodeV1 reads a version 1 outcome: no request time (the start of its
+// business date stands in), no class found, and the holdRef of an effect
+// (the completion's original, which the header names already).
+func decodeV1(b []byte) (outcome, error) {
+	var o outcome
+	o.kind, o.flags, o.key.class, o.origClass = Kind(b[1]), b[2]&(flagApplied|flagUndo|flagPINWrong|flagPINRight), b[3], b[4]
+	r := &reader{wire.Reader{B: b[5:]}}
+	o.date = uint32(r.Uvarint())
+	o.at = dayStart(o.date)
+	copy(o.approval[:], r.Take(6))
+	o.readRefs(r)
+	o.readPIN(r)
 	if o.flags&flagApplied != 0 {
-		a.redo(t)
+		o.ids.account = r.Raw()
+		copy(o.ids.card[:], r.Take(32))
+		o.readAmounts(r)
+		r.ref() // holdRef
+		o.ids.merchant, o.ids.terminal = r.Raw(), r.Raw()
 	}
-	if o.flags&flagUndo != 0 { // an approved void
-		if v := lookup(orig, txnKey{o.orig, '2'}, o.date); v != nil {
-			v.voided = true
-			a.undoLocked(v)
-		}
+	if r.Bad || len(r.B) != 0 || o.kind > KindReversal {
+		return o, errOutcome
 	}
-	return nil
+	return o, nil
 }
 
-// replayPIN counts a journaled wrong PIN, or clears the count on a right one.
-func (a *Authorizer) replayPIN(o *outcome) {
-	if o.flags&(flagPINWrong|flagPINRight) == 0 {
-		return
-	}
-	f := a.cards.get(o.pinCard).pinFails.on(o.date)
-	if o.flags&flagPINWrong != 0 {
-		f.count++
-	} else {
-		f.count = 0
-	}
-}
-
-// redo applies a replayed effect to account, card and acceptors.
-func (a *Authorizer) redo(t *txn) {
-	acc := a.accounts.get(t.eff.account)
-	acc.mu.Lock()
-	a.do(acc, a.cards.get(t.eff.cardHash), &t.eff, 1)
-	acc.mu.Unlock()
-	for _, x := range []*acceptor{a.merchants.get(t.eff.merchant), a.terminals.get(t.eff.terminal)} {
-		x.mu.Lock()
-		u := x.usage.on(t.eff.date)
-		u.amount += t.eff.usage
-		u.count += t.eff.count
-		x.mu.Unlock()
-	}
-	t.applied = true
-	if t.kind == KindPreauth {
-		t.held = t.eff.hold
-	}
-	if t.kind == KindCompletion {
-		if pre := lookup(a.shard(t.eff.holdRef), txnKey{t.eff.holdRef, '1'}, t.date); pre != nil {
-			absorb(pre, t)
-		}
-	}
-}
-
-func (a *Authorizer) undoLocked(t *txn) {
-	if !t.applied {
-		return
-	}
-	acc := a.accounts.get(t.eff.account)
-	acc.mu.Lock()
-	a.undo(acc, a.cards.get(t.eff.cardHash), t)
-	acc.mu.Unlock()
-}
-
-// Abort undoes a decision whose reply could not go out as decided (the
-// HSM failed to MAC it, the journal failed): the effect is taken back, the
-// transaction is remembered as answered 96, and the outcome to journal
-// instead is returned.
-func (a *Authorizer) Abort(outcomeBytes []byte) []byte {
-	o, err := decodeOutcome(outcomeBytes)
-	if err != nil || o.flags&flagApplied == 0 {
-		return outcomeBytes
-	}
-	own, orig := a.shard(o.key.ref), a.shard(o.orig)
-	lockPair(own, orig)
-	defer unlockPair(own, orig)
-	if t := own.m[o.key]; t != nil {
-		a.undoLocked(t)
-		t.code, t.approval = [2]byte{'9', '6'}, [6]byte{}
-	}
-	return encodeOutcome(o.kind, o.key, o.orig, o.origClass, nil, false, o.date, nil, [6]byte{})
+// dayStart is the start of a business date (YYYYMMDD) in unix seconds, UTC.
+func dayStart(d uint32) int64 {
+	y, m, day := int(d/10000), time.Month(d/100%100), int(d%100)
+	return time.Date(y, m, day, 0, 0, 0, 0, time.UTC).Unix()
 }

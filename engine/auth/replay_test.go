@@ -19,31 +19,28 @@ func TestScenarioReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			switch {
-			case sc.skip != "":
-				t.Skip("skip: " + sc.skip)
-			case sc.replaySkip != "":
-				t.Skip("replay-skip: " + sc.replaySkip)
-			}
 			w := runScenario(t, sc)
 			if t.Failed() {
 				return
 			}
 			w.where = sc.path + " (replayed)"
-			fresh := w.replayed()
-			// The live index drops transactions older than the previous
-			// business date in the background (BUG-10); compare the rest.
-			floor := retained(w.dates)
-			if got, want := dumpState(fresh, floor), dumpState(w.a, floor); !reflect.DeepEqual(got, want) {
-				t.Errorf("replayed state differs:\n%s", diffDumps(want, got))
-			}
-			live, again := followUp(w, w.a), followUp(w, fresh)
-			for i := range live {
-				if live[i] != again[i] {
-					t.Errorf("follow-up %d: live %s, replayed %s", i, live[i], again[i])
-				}
-			}
+			checkSameState(t, w, w.a, w.replayed(), "replayed")
 		})
+	}
+}
+
+// checkSameState compares two authorizers' state (as of the scenario's
+// newest date and time) and their answers to the same follow-up requests.
+func checkSameState(t *testing.T, w *world, live, other *Authorizer, what string) {
+	t.Helper()
+	if got, want := dumpState(other, w.date, w.now), dumpState(live, w.date, w.now); !reflect.DeepEqual(got, want) {
+		t.Errorf("%s state differs:\n%s", what, diffDumps(want, got))
+	}
+	a, b := followUp(w, live), followUp(w, other)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Errorf("follow-up %d: live %s, %s %s", i, a[i], what, b[i])
+		}
 	}
 }
 
@@ -57,7 +54,7 @@ func followUp(w *world, a *Authorizer) []string {
 		stan++
 		r := &Request{Proc: tt * 10000, PAN: []byte(card), PANHash: sha256PAN([]byte(card)), Amount: amt,
 			Terminal: "T1", Merchant: "M1", EntryMode: entry * 10, HasPIN: pin != "none", STAN: stan,
-			LocalDate: w.date % 10000, BusinessDate: w.date, Today: 2601}
+			LocalDate: w.date % 10000, BusinessDate: w.date, Today: 2601, Received: w.now}
 		copy(r.MTI[:], mti)
 		d, _ := decideWith(a, r, pin)
 		out = append(out, fmt.Sprintf("%s %s %s %d -> %s bal=%d", card, mti, r.Kind(), amt, d.Code, d.Balance))
@@ -74,27 +71,35 @@ func followUp(w *world, a *Authorizer) []string {
 	return out
 }
 
-// retained is the oldest business date the live index keeps: the one
-// before the newest.
-func retained(dates map[uint32]bool) uint32 {
-	var newest, prev uint32
-	for d := range dates {
-		switch {
-		case d > newest:
-			newest, prev = d, newest
-		case d > prev:
-			prev = d
-		}
-	}
-	return prev
+// txnView is what an entry's answers depend on.
+type txnView struct {
+	Kind                                 Kind
+	Code, Approval                       string
+	Applied, Reversed, Voided, Completed bool
+	Placeholder                          bool
+	Held                                 int64
+	Eff                                  effView
 }
 
-// txnView is what a transaction's answers depend on.
-type txnView struct {
-	Code                      string
-	Applied, Reversed, Voided bool
-	Held                      int64
-	Eff                       effect
+// effView is an effect with its state named by key.
+type effView struct {
+	Account, Merchant, Terminal string
+	Card                        [32]byte
+	Debit, Hold, Usage          int64
+	Count                       int32
+	Date                        uint32
+}
+
+func viewOf(a *Authorizer, e effect) effView {
+	v := effView{Debit: e.debit, Hold: e.hold, Usage: e.usage, Count: e.count, Date: e.date,
+		Merchant: acceptorID(a.merchants.at(e.merchant)), Terminal: acceptorID(a.terminals.at(e.terminal))}
+	if e.acc != 0 {
+		v.Account = a.accounts.at(e.acc).id
+	}
+	if e.card != 0 {
+		v.Card = a.cards.at(e.card).hash
+	}
+	return v
 }
 
 type stateDump struct {
@@ -105,72 +110,66 @@ type stateDump struct {
 	Txns      map[txnKey]txnView
 }
 
-// dumpState reads all state; entries that are all zero are left out, as
-// the live authorizer creates them on first look and a replay need not.
-func dumpState(a *Authorizer, floor uint32) stateDump {
+// dumpState reads all state as of business date date and request time
+// now: counters of older dates read as zero (they can never count again),
+// entries no longer live are left out (no lookup finds them), and so are
+// entries that are all zero, as the live authorizer creates them on first
+// look and a replay need not.
+func dumpState(a *Authorizer, date uint32, now int64) stateDump {
 	d := stateDump{Accounts: map[string][2]int64{}, Cards: map[[32]byte][2]counter{},
 		Merchants: map[string]counter{}, Terminals: map[string]counter{}, Txns: map[txnKey]txnView{}}
-	for i := range a.accounts.shards {
-		sh := &a.accounts.shards[i]
-		sh.mu.Lock()
-		for k, v := range sh.m {
-			v.mu.Lock()
-			if v.delta != 0 || v.held != 0 {
-				d.Accounts[k] = [2]int64{v.delta, v.held}
-			}
-			v.mu.Unlock()
+	a.accounts.each(func(_ uint32, v *account) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.delta != 0 || v.held != 0 {
+			d.Accounts[v.id] = [2]int64{v.delta, v.held}
 		}
-		sh.mu.Unlock()
-	}
+	})
 	norm := func(c counter) counter {
-		if c.amount == 0 && c.count == 0 {
-			return counter{}
+		if v, _ := c.on(date); v.amount != 0 || v.count != 0 {
+			return v
 		}
-		return c
+		return counter{}
 	}
-	for i := range a.cards.shards {
-		sh := &a.cards.shards[i]
-		sh.mu.Lock()
-		for k, v := range sh.m {
-			if c := [2]counter{norm(v.usage), norm(v.pinFails)}; c != [2]counter{} {
-				d.Cards[k] = c
-			}
+	a.cards.each(func(_ uint32, v *card) {
+		if c := [2]counter{norm(v.usage), norm(v.pinFails)}; c != [2]counter{} {
+			d.Cards[v.hash] = c
 		}
-		sh.mu.Unlock()
-	}
+	})
 	for _, x := range []struct {
-		m   *shardMap[string, acceptor]
+		m   *store[string, acceptor]
 		out map[string]counter
 	}{{a.merchants, d.Merchants}, {a.terminals, d.Terminals}} {
-		for i := range x.m.shards {
-			sh := &x.m.shards[i]
-			sh.mu.Lock()
-			for k, v := range sh.m {
-				v.mu.Lock()
-				if c := norm(v.usage); c != (counter{}) {
-					x.out[k] = c
-				}
-				v.mu.Unlock()
+		x.m.each(func(_ uint32, v *acceptor) {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			if c := norm(v.usage); c != (counter{}) {
+				x.out[v.id] = c
 			}
-			sh.mu.Unlock()
-		}
+		})
 	}
-	for i := range a.txns {
-		sh := &a.txns[i]
+	for i := range a.index.shards {
+		sh := &a.index.shards[i]
 		sh.mu.Lock()
-		for k, t := range sh.m {
-			if k.ref.LocalDate < floor%10000 { // by the Ref: a replayed decline has no date
-				continue
+		for p := 0; p < sh.m.places(); p++ {
+			if k, slot, ok := sh.m.at(p); ok && a.live(sh.at(slot), now) {
+				t := sh.at(slot)
+				d.Txns[k] = txnViewOf(a, t)
 			}
-			v := txnView{Code: string(t.code[:]), Applied: t.applied, Reversed: t.reversed, Voided: t.voided}
-			if t.applied { // a declined pre-authorization keeps its amount in held: it is never read
-				v.Eff, v.Held = t.eff, t.held
-			}
-			d.Txns[k] = v
 		}
 		sh.mu.Unlock()
 	}
 	return d
+}
+
+func txnViewOf(a *Authorizer, t *txn) txnView {
+	v := txnView{Kind: t.kind, Code: string(t.code[:]), Approval: string(t.approval[:]),
+		Applied: t.has(txnApplied), Reversed: t.has(txnReversed), Voided: t.has(txnVoided),
+		Completed: t.has(txnCompleted), Placeholder: t.has(txnPlaceholder), Held: t.held()}
+	if t.has(txnApplied) { // a declined entry keeps no effect that is ever read
+		v.Eff = viewOf(a, t.eff)
+	}
+	return v
 }
 
 func diffDumps(want, got stateDump) string {

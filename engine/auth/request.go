@@ -49,6 +49,10 @@ type Request struct {
 	HasOriginal   bool
 	BusinessDate  uint32 // YYYYMMDD
 	Today         uint32 // YYMM, for expiry
+	// Received is when the request arrived, unix seconds: the time the
+	// index's windows (Limits) are measured in. 0: unknown, the newest
+	// time seen stands in.
+	Received int64
 }
 
 // Ref names a transaction: terminal, STAN and local date (MMDD).

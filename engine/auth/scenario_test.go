@@ -4,29 +4,38 @@ package auth
 // testdata/scenarios/*.txt is one subtest of TestScenarios. The format, one
 // directive per line ('#' starts a comment line, blank lines are ignored):
 //
-//	skip: <reason>            the whole scenario is skipped (a known bug: name it)
-//	replay-skip: <reason>     left out of TestScenarioReplay (a known replay bug)
 //	issuer <file>             issuer data from testdata/issuer/<file>
 //	override <<EOF            YAML merged onto it, up to a line "EOF": maps merge,
 //	...                       lists of maps merge element by name/id/pan, anything
 //	EOF                       else is replaced
 //	alias <NAME>=<PAN> ...    more card names (the built-in ones are in aliases)
 //	set <key>=<value> ...     sticky request attributes (see below)
-//	<MTI> <tt> <key>=<value>... -> <code> [bal=<n>]
+//	<MTI> <tt> <key>=<value>... -> <code> [bal=<n>] [day=<YYYYMMDD>] [repeat=<0|1>]
 //	                          one request; tt is the processing code's transaction
 //	                          type (00 purchase, 01 cash, 02 void, 20 refund, 30
-//	                          balance); the answer must be <code>, and for a
-//	                          balance inquiry bal= is Decision.Balance
+//	                          balance); the answer must be <code>, for a balance
+//	                          inquiry bal= is Decision.Balance, day= is
+//	                          Decision.Date (the business date it counted in),
+//	                          repeat= Decision.Repeat (a stored answer)
 //	state account=<id> [avail=<n>] [held=<n>] [delta=<n>]
 //	state card=<alias> [usage=<n>] [count=<n>] [pinfails=<n>]
 //	state merchant=<id> [usage=<n>] [count=<n>]
 //	state terminal=<id> [usage=<n>] [count=<n>]
+//	state index [entries=<n>] [placeholders=<n>] [refused=<n>] [full=<0|1>]
 //	                          state read from inside the package; daily counters
-//	                          read as zero when they belong to another business date
+//	                          read as zero when they belong to an older business
+//	                          date than the newest the scenario used
+//	limits <field>=<value>... the index's Limits (retention, decline, as Go
+//	                          durations; max, maxplaceholders), before any request
 //	replay                    build a fresh Authorizer, Replay every Outcome so far
 //	                          (with its code) into it and carry on with that one
+//	swap                      swap the last two journal entries: a journal that
+//	                          appended two decisions in the other order
+//	abort                     Abort the last decision, journaling what Abort returns
+//	                          in place of its outcome (as the engine does for a
+//	                          reply that became 96)
 //	wait                      let background work finish (Decide starts a purge of
-//	                          the transaction index when the business date moves)
+//	                          the transaction index as request time passes)
 //
 // Request attributes (defaults in parentheses): card (A: an alias or a
 // PAN), amt (0), stan (a fresh one per line), term (T1), merch (M1), mcc
@@ -34,7 +43,9 @@ package auth
 // first two digits), pin (none | right | wrong | error: the deterministic
 // PIN verifier's answer; with none the verifier must not be called), exp
 // (field 14, 0: absent), date (business date, 20260115), ldate (local date
-// MMDD: the business date's), today (YYMM, 2601), orig (STAN[@MMDD][/TERM]
+// MMDD: the business date's), time (HHMMSS of the business date, UTC:
+// Request.Received; default 12:00:00 plus a second per request line),
+// today (YYMM, 2601), orig (STAN[@MMDD][/TERM]
 // of the original, defaulting to the request's date and terminal: sets
 // HasOriginal), oclass (the original's MTI class digit, 0 for none;
 // default: the class the scenario sent that Ref with, else 0). PANHash is
@@ -94,12 +105,14 @@ type world struct {
 	aliases  map[string]string
 	classOf  map[Ref]byte // the class each Ref was sent with
 	nextSTAN uint32
-	date     uint32 // business date of the last request
-	dates    map[uint32]bool
+	date     uint32 // the newest business date the scenario used
+	now      int64  // the newest request time
+	lines    int64  // request lines so far: the default time moves a second each
+	limits   Limits
 }
 
 func newWorld(t testing.TB) *world {
-	w := &world{t: t, sticky: map[string]string{}, aliases: map[string]string{}, classOf: map[Ref]byte{}, dates: map[uint32]bool{}, nextSTAN: 100000, date: 20260115}
+	w := &world{t: t, sticky: map[string]string{}, aliases: map[string]string{}, classOf: map[Ref]byte{}, nextSTAN: 100000, date: 20260115}
 	for k, v := range aliases {
 		w.aliases[k] = v
 	}
@@ -118,10 +131,8 @@ func (w *world) errorf(format string, args ...any) {
 
 // scenario is a parsed file: its directives with their line numbers.
 type scenario struct {
-	path       string
-	skip       string
-	replaySkip string
-	lines      []scenarioLine
+	path  string
+	lines []scenarioLine
 }
 
 type scenarioLine struct {
@@ -143,12 +154,6 @@ func readScenario(path string) (*scenario, error) {
 		line := strings.TrimSpace(in.Text())
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
-			continue
-		case strings.HasPrefix(line, "skip:"):
-			sc.skip = strings.TrimSpace(line[len("skip:"):])
-			continue
-		case strings.HasPrefix(line, "replay-skip:"):
-			sc.replaySkip = strings.TrimSpace(line[len("replay-skip:"):])
 			continue
 		}
 		l := scenarioLine{n: n, text: line}
@@ -183,9 +188,6 @@ func TestScenarios(t *testing.T) {
 			sc, err := readScenario(f)
 			if err != nil {
 				t.Fatal(err)
-			}
-			if sc.skip != "" {
-				t.Skip("skip: " + sc.skip)
 			}
 			runScenario(t, sc)
 		})
@@ -222,15 +224,30 @@ func runScenario(t testing.TB, sc *scenario) *world {
 			for k, v := range attrs(w, strings.Fields(rest)) {
 				w.sticky[k] = v
 				if k == "date" {
-					w.date = uint32(w.num(v))
+					w.date = max(w.date, uint32(w.num(v)))
 				}
 			}
 		case "state":
-			w.checkState(attrs(w, strings.Fields(rest)))
+			f := strings.Fields(rest)
+			if len(f) > 0 && f[0] == "index" {
+				m := attrs(w, f[1:])
+				m["index"] = ""
+				w.checkState(m)
+				break
+			}
+			w.checkState(attrs(w, f))
+		case "limits":
+			w.setLimits(attrs(w, strings.Fields(rest)))
 		case "replay":
 			w.a = w.replayed()
+		case "swap":
+			if n := len(w.journal); n >= 2 {
+				w.journal[n-2], w.journal[n-1] = w.journal[n-1], w.journal[n-2]
+			}
+		case "abort":
+			w.abort()
 		case "wait":
-			time.Sleep(50 * time.Millisecond)
+			w.a.bg.Wait()
 		default:
 			if w.a == nil {
 				w.fatalf("a request before issuer data")
@@ -249,16 +266,55 @@ func (w *world) load(raw []byte) {
 	}
 	w.data = d
 	if w.a == nil || len(w.journal) == 0 {
-		w.a = New(d, sha256PAN)
+		w.a = newAuth(w.t, d, w.limits)
 		return
 	}
 	w.a.Reload(d)
 }
 
+// setLimits sets the index's limits (before any request).
+func (w *world) setLimits(m map[string]string) {
+	if len(w.journal) > 0 || w.data == nil {
+		w.fatalf("limits go after the issuer data and before any request")
+	}
+	for k, v := range m {
+		switch k {
+		case "retention", "decline":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				w.fatalf("%s=%s: %v", k, v, err)
+			}
+			if k == "retention" {
+				w.limits.Retention = d
+			} else {
+				w.limits.DeclineWindow = d
+			}
+		case "max":
+			w.limits.MaxTransactions = int(w.num(v))
+		case "maxplaceholders":
+			w.limits.MaxPlaceholders = int(w.num(v))
+		default:
+			w.fatalf("unknown limit %q", k)
+		}
+	}
+	w.a = newAuth(w.t, w.data, w.limits)
+}
+
+// abort aborts the last decision as the engine does when its reply
+// becomes 96: what Abort returns is journaled instead of its outcome.
+func (w *world) abort() {
+	if len(w.journal) == 0 {
+		w.fatalf("abort: nothing decided")
+	}
+	last := &w.journal[len(w.journal)-1]
+	last.outcome = w.a.Abort(last.outcome)
+	last.code = [2]byte{'9', '6'}
+}
+
 // replayed is a fresh authorizer rebuilt from the journal.
 func (w *world) replayed() *Authorizer {
 	w.t.Helper()
-	fresh := New(w.data, sha256PAN)
+	fresh := newAuth(w.t, w.data, w.limits)
 	for i, j := range w.journal {
 		if err := fresh.Replay(j.outcome, j.code); err != nil {
 			w.fatalf("replay of entry %d: %v", i, err)
@@ -321,6 +377,14 @@ func (w *world) request(line string) {
 			if d.Balance != w.num(v) {
 				w.errorf("balance %d, want %s", d.Balance, v)
 			}
+		case "day":
+			if int64(d.Date) != w.num(v) {
+				w.errorf("counted on %d, want %s", d.Date, v)
+			}
+		case "repeat":
+			if d.Repeat() != (v == "1") {
+				w.errorf("repeat %v, want %s", d.Repeat(), v)
+			}
 		default:
 			w.fatalf("unknown expectation %q", k)
 		}
@@ -356,10 +420,26 @@ func decideWith(a *Authorizer, r *Request, pin string) (Decision, bool) {
 	return d, called
 }
 
+// testCode is the approval code testApproval allocates.
+var testCode = [6]byte{'1', '2', '3', '4', '5', '6'}
+
+func testApproval() [6]byte { return testCode }
+
+// newAuth is New for tests.
+func newAuth(t testing.TB, d *issuer.Data, lim Limits) *Authorizer {
+	t.Helper()
+	a, err := New(d, sha256PAN, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // build makes a Request from the line's attributes over the sticky ones.
 func (w *world) build(mti, tt string, own map[string]string) (*Request, string) {
 	m := map[string]string{"card": "A", "amt": "0", "term": "T1", "merch": "M1", "entry": "05",
 		"pin": "none", "date": "20260115", "today": "2601"}
+	w.lines++
 	for k, v := range w.sticky {
 		m[k] = v
 	}
@@ -391,8 +471,12 @@ func (w *world) build(mti, tt string, own map[string]string) (*Request, string) 
 		w.nextSTAN++
 		r.STAN = w.nextSTAN
 	}
-	w.date = r.BusinessDate
-	w.dates[r.BusinessDate] = true
+	r.Received = dayStart(r.BusinessDate) + 12*3600 + w.lines
+	if v, ok := m["time"]; ok {
+		hms := w.num(v)
+		r.Received = dayStart(r.BusinessDate) + hms/10000*3600 + hms/100%100*60 + hms%100
+	}
+	w.date, w.now = max(w.date, r.BusinessDate), max(w.now, r.Received)
 	if v, ok := m["orig"]; ok {
 		r.HasOriginal = true
 		r.Original = w.ref(v, r)
@@ -450,8 +534,13 @@ func (w *world) checkState(m map[string]string) {
 		u := acceptorState(w.a.terminals, m["terminal"], w.date)
 		got["usage"], got["count"] = u.amount, int64(u.count)
 		delete(m, "terminal")
+	case hasKey(m, "index"):
+		st := w.a.Stats()
+		got["entries"], got["placeholders"], got["refused"] = st.Transactions, st.Placeholders, int64(st.Refused)
+		got["full"] = map[bool]int64{false: 0, true: 1}[st.Full]
+		delete(m, "index")
 	default:
-		w.fatalf("state of what? account=, card=, merchant= or terminal=")
+		w.fatalf("state of what? account=, card=, merchant=, terminal= or index")
 	}
 	for k, v := range m {
 		g, ok := got[k]
@@ -466,7 +555,7 @@ func (w *world) checkState(m map[string]string) {
 
 // accountState reads available, held and the movements since load.
 func accountState(a *Authorizer, id string) (avail, held, delta int64) {
-	acc := a.accounts.get(id)
+	acc, _ := a.accounts.get(id)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
 	balance := a.Data().Account(id).Balance + acc.delta
@@ -479,29 +568,24 @@ func cardState(a *Authorizer, h [32]byte, date uint32) (counter, int) {
 	if !ok {
 		return counter{}, 0
 	}
-	acc := a.accounts.get(c.Account)
+	acc, _ := a.accounts.get(c.Account)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
-	cs := a.cards.get(h)
-	u, fails := cs.usage, 0
-	if u.date != date {
-		u = counter{}
-	}
-	if cs.pinFails.date == date {
-		fails = cs.pinFails.count
-	}
-	return u, fails
+	cs, _ := a.cards.get(h)
+	u, _ := cs.usage.on(date)
+	f, _ := cs.pinFails.on(date)
+	return u, int(f.count)
 }
 
-func acceptorState(m *shardMap[string, acceptor], id string, date uint32) counter {
-	x := m.get(id)
+func acceptorState(m *store[string, acceptor], id string, date uint32) counter {
+	x, _ := m.get(id)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.usage.date != date {
-		return counter{}
-	}
-	return x.usage
+	u, _ := x.usage.on(date)
+	return u
 }
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 // mergeYAML merges over onto base (see the format above).
 func mergeYAML(base, over []byte) ([]byte, error) {

@@ -1,4 +1,4 @@
-package auth
+package engine
 
 import (
 	"bytes"
@@ -6,29 +6,33 @@ import (
 	"fmt"
 
 	"github.com/cardswitch/cardswitch/codec"
-	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
 )
 
-// Stage is the engine's authorization stage over an Authorizer.
-type Stage struct {
-	A *Authorizer
+// AuthStage is the authorization stage over an auth.Authorizer: it reads
+// an auth.Request from the Txn, verifies the PIN with the HSM, and writes
+// the decision back (code, approval code, outcome, the balance field).
+type AuthStage struct {
+	A *auth.Authorizer
 }
 
-var _ engine.Authorizer = Stage{}
+var (
+	_ Authorizer = AuthStage{}
+	_ Aborter    = AuthStage{}
+)
 
-// Authorize implements engine.Authorizer.
-func (s Stage) Authorize(t *engine.Txn) {
-	var r Request
-	fill(&r, t, s.A.hashPAN)
-	engine.NewApprovalCode(t) // offered; kept only if approved (a repeat gets its original's)
+// Authorize implements Authorizer.
+func (s AuthStage) Authorize(t *Txn) {
+	var r auth.Request
+	fill(&r, t, s.A.HashPAN)
 	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
 		switch {
 		case err == nil:
 			return true, nil
-		case errors.Is(err, engine.ErrWrongPIN):
+		case errors.Is(err, ErrWrongPIN):
 			return false, nil
 		}
 		return false, err
@@ -58,27 +62,30 @@ func (s Stage) Authorize(t *engine.Txn) {
 			return pre.right, pre.err
 		}
 		return verify(data, c)
-	}, t.Approval)
+	}, func() [6]byte { // only for an approval that carries a code (a repeat gets its original's)
+		NewApprovalCode(t)
+		return t.Approval
+	})
 	t.SetCode(d.Code)
 	t.Outcome = d.Outcome
-	t.Approval = d.Approval
-	if r.Kind() == KindReversal || r.Kind() == KindBalance {
-		t.Approval = [6]byte{}
+	if d.Date > t.BusinessDate {
+		t.BusinessDate = d.Date // a late decision counted in the newer day: journaled in it
 	}
-	if r.Kind() == KindBalance && d.Approved {
+	t.Approval = d.Approval
+	if r.Kind() == auth.KindBalance && d.Approved {
 		t.AddReplyField(codec.FieldAdditionalAmounts, balanceField(d.Balance, t))
 	}
 }
 
-// Abort implements engine.Aborter: the approval's effect is undone when
-// its reply had to become 96.
-func (s Stage) Abort(t *engine.Txn) { t.Outcome = s.A.Abort(t.Outcome) }
+// Abort implements Aborter: the decision's effect is taken back when its
+// reply had to become 96.
+func (s AuthStage) Abort(t *Txn) { t.Outcome = s.A.Abort(t.Outcome) }
 
 // balanceField is field 54: account type 00, amount type 02 (available),
 // the currency, C or D, and 12 digits.
-func balanceField(v int64, t *engine.Txn) []byte {
+func balanceField(v int64, t *Txn) []byte {
 	var buf [3]byte
-	cur := atou(string(t.View.AppendText(buf[:0], codec.FieldCurrency))) // "an 3" in the 1987 dialects
+	cur := digits(t.View.AppendText(buf[:0], codec.FieldCurrency)) // "an 3" in the 1987 dialects
 	sign := byte('C')
 	if v < 0 {
 		sign, v = 'D', -v
@@ -87,7 +94,7 @@ func balanceField(v int64, t *engine.Txn) []byte {
 }
 
 // fill reads the request from the message.
-func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
+func fill(r *auth.Request, t *Txn, hashPAN func([]byte) [32]byte) {
 	v := &t.View
 	r.MTI = v.MTI()
 	r.Proc, _ = v.ProcessingCode()
@@ -104,43 +111,16 @@ func fill(r *Request, t *engine.Txn, hashPAN func([]byte) [32]byte) {
 	r.EntryMode, _ = v.EntryMode()
 	r.HasPIN = v.Has(codec.FieldPINBlock)
 	r.STAN, _ = v.STAN()
-	r.LocalDate = localDate(v)
-	r.BusinessDate = engine.BusinessDate(t.Received)
+	r.LocalDate = RequestDate(v)
+	r.BusinessDate = t.BusinessDate
+	r.Received = t.Received.Unix()
 	y, m, _ := t.Received.Date()
 	r.Today = uint32(y%100)*100 + uint32(m)
-	if o, ok := v.Original(); ok {
-		r.HasOriginal = true
-		r.Original = Ref{Terminal: r.Terminal, STAN: o.STAN, LocalDate: uint32(o.Transmission / 1000000)}
-		r.OriginalClass = o.MTI[1]
-	} else if o, ok := cupOriginal(v); ok && r.MTI.Class() != '4' {
-		// UnionPay completions name their original in field 61: batch
-		// n6, STAN n6, date MMDD. UnionPay requests carry no local date,
-		// so the original is keyed by its terminal and STAN, as below.
-		r.HasOriginal = true
-		r.Original = Ref{Terminal: r.Terminal, STAN: o, LocalDate: r.LocalDate}
-	} else if r.MTI.Class() == '4' { // UnionPay: the reversal carries its original's STAN
-		r.Original = r.Ref()
+	if o, ok := OriginalOf(v, r.LocalDate); ok {
+		r.HasOriginal = r.MTI.Class() != '4' || o.MTI != [4]byte{} // a UnionPay reversal names itself
+		r.Original = auth.Ref{Terminal: r.Terminal, STAN: o.STAN, LocalDate: o.Date}
+		r.OriginalClass = o.Class()
 	}
-}
-
-// cupOriginal is the original's STAN from a UnionPay field 61.
-func cupOriginal(v *codec.View) (uint32, bool) {
-	if v.Dialect().Name != codec.CUPPOS || !v.Has(codec.FieldCUPOriginal) {
-		return 0, false
-	}
-	var buf [32]byte
-	d := v.AppendText(buf[:0], codec.FieldCUPOriginal)
-	if len(d) < 12 {
-		return 0, false
-	}
-	var stan uint32
-	for _, c := range d[6:12] {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		stan = stan*10 + uint32(c-'0')
-	}
-	return stan, true
 }
 
 // mccText is the MCC as 4 digits (as "%04d", without fmt on the hot path).
@@ -152,12 +132,11 @@ func mccText(mcc uint32) string {
 	return string(b[:])
 }
 
-// localDate is field 13, or the date of field 7 when 13 is absent: the
-// same date field 90 names the original by.
-func localDate(v *codec.View) uint32 {
-	if t, err := v.Uint(codec.FieldTransmission); err == nil {
-		return uint32(t / 1000000)
+// digits reads a decimal number (the currency, field 49, is text).
+func digits(b []byte) uint32 {
+	var n uint32
+	for _, c := range b {
+		n = n*10 + uint32(c-'0')
 	}
-	d, _ := v.LocalDate()
-	return d
+	return n
 }

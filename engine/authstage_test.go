@@ -1,12 +1,13 @@
-package auth
+package engine
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
-	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/auth"
 )
 
 // How a request names its original, per dialect: field 90 on ISO 8583
@@ -49,13 +50,13 @@ func TestFillOriginal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		var tx engine.Txn
+		var tx Txn
 		if err := d.Decode(&tx.View, msg); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		tx.Received = time.Date(2026, 11, 21, 10, 10, 10, 0, time.UTC)
-		var r Request
-		fill(&r, &tx, sha256PAN)
+		var r auth.Request
+		fill(&r, &tx, func(p []byte) [32]byte { return sha256.Sum256(p) })
 		if r.HasOriginal != c.has || r.Original.STAN != c.stan || (c.stan != 0 && r.Original.Terminal != "TERM0001") {
 			t.Errorf("%s: has %v original %+v", c.name, r.HasOriginal, r.Original)
 		}
