@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -49,9 +51,22 @@ type fileConfig struct {
 		Data string `yaml:"data"`
 	} `yaml:"issuer"`
 	Journal struct {
-		Window   time.Duration `yaml:"window"`
-		MaxBatch int           `yaml:"max_batch"`
+		Window     time.Duration `yaml:"window"`
+		MaxBatch   int           `yaml:"max_batch"`
+		KeepDays   int           `yaml:"keep_days"`
+		ArchiveDir string        `yaml:"archive_dir"`
 	} `yaml:"journal"`
+	Snapshot struct {
+		Every int           `yaml:"every"`
+		Check time.Duration `yaml:"check"`
+		Keep  int           `yaml:"keep"`
+	} `yaml:"snapshot"`
+	Authorization struct {
+		Retention       time.Duration `yaml:"retention"`
+		DeclineWindow   time.Duration `yaml:"decline_window"`
+		MaxTransactions int           `yaml:"max_transactions"`
+		MaxPlaceholders int           `yaml:"max_placeholders"`
+	} `yaml:"authorization"`
 	HSM struct {
 		Kind         string `yaml:"kind"`
 		LMK          string `yaml:"lmk"`
@@ -102,6 +117,7 @@ type config struct {
 	routes *router.Table
 	issuer *issuer.Data
 	limits auth.Limits
+	clock  clock.Clock // tests: the engine's clock (nil: the system's)
 
 	reload      func() (*config, error) // reads the file again (SIGHUP)
 	hup         <-chan os.Signal
@@ -170,6 +186,9 @@ func parseConfig(raw []byte) (*config, error) {
 	if f.Journal.MaxBatch < 0 || f.Journal.MaxBatch > journal.MaxBatchLimit {
 		return nil, fmt.Errorf("journal.max_batch: %d must be 0 (default) to %d", f.Journal.MaxBatch, journal.MaxBatchLimit)
 	}
+	if err := c.stateConfig(); err != nil {
+		return nil, err
+	}
 	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
 		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout}
 	for _, l := range f.Links {
@@ -204,6 +223,58 @@ func parseConfig(raw []byte) (*config, error) {
 		return nil, fmt.Errorf("issuer.data: %v", err)
 	}
 	return c, nil
+}
+
+// Bounds of the state settings: a snapshot every 10,000 to 100 million
+// records (the restart replays at most that many, about a microsecond
+// each), checked every 1s to 10m, 1 to 10 kept.
+const (
+	snapshotEveryMin, snapshotEveryMax = 10_000, 100_000_000
+	snapshotKeepMax                    = 10
+)
+
+// stateConfig fills the defaults of the journal retention, snapshot and
+// authorization settings, in one place, and checks them.
+func (c *config) stateConfig() error {
+	f := &c.file
+	s := &f.Snapshot
+	if s.Every == 0 {
+		s.Every = 1_000_000
+	}
+	if s.Check == 0 {
+		s.Check = 10 * time.Second
+	}
+	if s.Keep == 0 {
+		s.Keep = 2
+	}
+	switch {
+	case s.Every < snapshotEveryMin || s.Every > snapshotEveryMax:
+		return fmt.Errorf("snapshot.every: %d must be %d to %d records", s.Every, snapshotEveryMin, snapshotEveryMax)
+	case s.Check < time.Second || s.Check > 10*time.Minute:
+		return fmt.Errorf("snapshot.check: %v must be 1s to 10m", s.Check)
+	case s.Keep < 1 || s.Keep > snapshotKeepMax:
+		return fmt.Errorf("snapshot.keep: %d must be 1 to %d", s.Keep, snapshotKeepMax)
+	case f.Journal.KeepDays < 0:
+		return fmt.Errorf("journal.keep_days: %d must be 0 (keep every day) or more", f.Journal.KeepDays)
+	}
+	a := f.Authorization
+	c.limits = auth.Limits{Retention: a.Retention, DeclineWindow: a.DeclineWindow,
+		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders}.WithDefaults()
+	if err := c.limits.Validate(); err != nil {
+		return fmt.Errorf("authorization: %v", err)
+	}
+	return nil
+}
+
+// snapshotDir holds the state snapshots.
+func (c *config) snapshotDir() string { return filepath.Join(c.file.DataDir, "snapshots") }
+
+// archiveDir receives the exports of closed business days.
+func (c *config) archiveDir() string {
+	if c.file.Journal.ArchiveDir != "" {
+		return c.file.Journal.ArchiveDir
+	}
+	return filepath.Join(c.file.DataDir, "archive")
 }
 
 var lineRef = regexp.MustCompile(`^line (\d+): `)

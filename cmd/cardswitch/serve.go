@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
@@ -115,7 +116,11 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("HSM not answering: PIN, MAC and sign-on requests will answer 96 until it does")
 	}
 	routes := router.New(c.routes)
+	reg := prometheus.NewRegistry()
+	registerAuthMetrics(reg, authz)
 	srv, err := engine.New(c.engine, engine.Deps{
+		Registry:   reg,
+		Clock:      c.clock,
 		Log:        log,
 		Router:     routes,
 		Authorizer: engine.AuthStage{A: authz},
@@ -152,6 +157,14 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			log.Error().Err(err).Msg("admin listener stopped")
 		}
 	}()
+	bg, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		newSnapshotter(c, log, st).run(bg)
+	}()
+	go watchIndex(bg, log, authz)
+	defer func() { stopBG(); <-bgDone }() // before the journal closes
 	log.Info().Str("admin", admin.Addr().String()).Int("links", len(srv.Links())).Msg("cardswitch serving")
 	if started != nil {
 		started <- srv

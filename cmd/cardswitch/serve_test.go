@@ -49,10 +49,16 @@ func writeFile(t *testing.T, body string) string {
 // returns serve's error.
 func startServe(t *testing.T, c *config) (stop func() error) {
 	t.Helper()
+	return startServeLog(t, c, zerolog.New(io.Discard))
+}
+
+// startServeLog is startServe logging to log.
+func startServeLog(t *testing.T, c *config, log zerolog.Logger) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *engine.Server, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, c, zerolog.New(io.Discard), started) }()
+	go func() { done <- serve(ctx, c, log, started) }()
 	select {
 	case <-started:
 	case err := <-done:

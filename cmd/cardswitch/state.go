@@ -12,6 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
 
 // NewKeyFlag is the serve flag that accepts a missing data key.
@@ -26,6 +27,7 @@ type state struct {
 	ids   *engine.IDs
 	keys  *engine.Keys
 	j     *journal.Journal
+	snap  journal.Point // the snapshot the state was loaded from (zero: none)
 }
 
 // dataKeys loads the journal's data key. A missing key file with a journal
@@ -60,19 +62,66 @@ func dataKeys(c *config, log zerolog.Logger) (*journal.Protector, bool, error) {
 	return prot, exists, nil
 }
 
-// openState builds the state and opens the journal, verifying it and
-// replaying it into the state.
+// openState builds the state and opens the journal: the newest snapshot
+// whose key and point match the journal is loaded, and the journal is
+// verified and replayed after that point only (from its anchor when no
+// snapshot matches). A snapshot that does not verify, or that the journal
+// does not hold, is passed over for the one before it.
 func openState(c *config, log zerolog.Logger, onFail func(error)) (*state, error) {
 	prot, replaced, err := dataKeys(c, log)
 	if err != nil {
 		return nil, err
 	}
+	metas, err := snapshot.List(c.snapshotDir())
+	if err != nil {
+		return nil, fmt.Errorf("snapshots: %v", err)
+	}
+	for _, m := range metas {
+		if m.Fingerprint != prot.Fingerprint() {
+			log.Warn().Str("snapshot", m.Path).Msg("snapshot made under another data key: passed over")
+			continue
+		}
+		st, err := openFrom(c, log, onFail, prot, replaced, &m)
+		if err == nil {
+			return st, nil
+		}
+		if !errors.Is(err, snapshot.ErrCorrupt) && !errors.Is(err, journal.ErrPointMismatch) {
+			return nil, err
+		}
+		log.Warn().Err(err).Str("snapshot", m.Path).Msg("snapshot passed over")
+	}
+	return openFrom(c, log, onFail, prot, replaced, nil)
+}
+
+// newState is an empty state over the configuration's issuer data.
+func newState(c *config, prot *journal.Protector) (*state, error) {
 	authz, err := auth.New(c.issuer, prot.HashPAN, c.limits)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}}
+	return &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}}, nil
+}
+
+// parts are the state's pieces a snapshot holds.
+func (st *state) parts() snapshot.Parts {
+	return snapshot.Parts{State: st.authz, Counters: st.ids, Sessions: st.keys}
+}
+
+// openFrom loads snapshot m (nil: none) and opens the journal after it.
+func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.Protector, replaced bool, m *snapshot.Meta) (*state, error) {
+	st, err := newState(c, prot)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
+	var after journal.Point
+	if m != nil {
+		if err := snapshot.Load(*m, st.parts()); err != nil {
+			return nil, err
+		}
+		after = journal.Point(m.Point)
+	}
+	loaded := time.Since(start)
 	replayed := 0
 	j, err := journal.Open(journal.Options{
 		Dir:            filepath.Join(c.file.DataDir, "journal"),
@@ -83,6 +132,7 @@ func openState(c *config, log zerolog.Logger, onFail func(error)) (*state, error
 		ReplaceKey:     replaced,
 		RebuildMark:    c.rebuildMark,
 		OnFail:         onFail,
+		After:          after,
 		Replay: func(r *journal.Record) error {
 			replayed++
 			return st.replay(r)
@@ -92,12 +142,16 @@ func openState(c *config, log zerolog.Logger, onFail func(error)) (*state, error
 	if errors.As(err, &ie) {
 		return nil, fmt.Errorf("%v; the switch will not start on it: run 'cardswitch journal verify' to see it, and start with --accept-journal-loss only if the loss is accepted", err)
 	}
+	if errors.Is(err, journal.ErrNotCovered) {
+		return nil, fmt.Errorf("%v: restore the snapshot files of %s", err, c.snapshotDir())
+	}
 	if err != nil {
 		return nil, err
 	}
-	st.j = j
-	log.Info().Uint64("last_seq", j.LastSeq()).Int("replayed", replayed).Dur("took", time.Since(start)).
-		Msg("journal verified and replayed into the authorization state")
+	st.j, st.snap = j, after
+	ev := log.Info().Uint64("last_seq", j.LastSeq()).Uint64("snapshot_seq", after.Seq).Int("replayed", replayed).
+		Dur("snapshot_load", loaded).Dur("took", time.Since(start))
+	ev.Msg("state loaded: snapshot, then the journal after it verified and replayed")
 	return st, nil
 }
 

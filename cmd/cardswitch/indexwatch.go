@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/engine/auth"
+)
+
+// registerAuthMetrics exposes the transaction index's bounds: a full index
+// answers 96 until entries age out, so it must be seen before it happens.
+func registerAuthMetrics(reg *prometheus.Registry, a *auth.Authorizer) {
+	lim := a.Limits()
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	gauge("cardswitch_auth_index_entries", "Answered transactions kept for repeats, reversals, completions and voids.",
+		func() float64 { return float64(a.Stats().Transactions) })
+	gauge("cardswitch_auth_index_capacity", "The index's hard cap (authorization.max_transactions).",
+		func() float64 { return float64(lim.MaxTransactions) })
+	gauge("cardswitch_auth_placeholders", "Reversals of originals not seen, remembered so a late original is declined.",
+		func() float64 { return float64(a.Stats().Placeholders) })
+	gauge("cardswitch_auth_index_full", "1 while the index or its placeholders are at their cap: new requests are answered 96.",
+		func() float64 {
+			if s := a.Stats(); s.Full || s.PlaceholdersFull {
+				return 1
+			}
+			return 0
+		})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_auth_index_refusals_total",
+		Help: "Requests answered 96 because the index was full."}, func() float64 { return float64(a.Stats().Refused) }))
+}
+
+// indexAlertEvery bounds the alert's log lines: one a minute while full.
+const indexAlertEvery = time.Minute
+
+// watchIndex logs an alert, at most once per indexAlertEvery, while the
+// index refuses requests.
+func watchIndex(ctx context.Context, log zerolog.Logger, a *auth.Authorizer) {
+	tick := time.NewTicker(indexAlertEvery)
+	defer tick.Stop()
+	var refused uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s := a.Stats()
+		if s.Refused > refused {
+			log.Error().Int64("transactions", s.Transactions).Int64("placeholders", s.Placeholders).
+				Uint64("refused", s.Refused-refused).Bool("full", s.Full).Bool("placeholders_full", s.PlaceholdersFull).
+				Msg("transaction index at its cap: requests answered 96 (raise authorization.max_transactions or shorten the retention)")
+			refused = s.Refused
+		}
+	}
+}

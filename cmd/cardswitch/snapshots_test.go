@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/snapshot"
+)
+
+// snapConfig is the test configuration with snapshots every few records,
+// checked often (below the configuration's bounds, which are for
+// production), and the engine on a fake clock.
+func snapConfig(t *testing.T, every int, keepDays int) (*config, map[string]string, *clock.Fake) {
+	t.Helper()
+	body, addrs := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.file.Snapshot.Every, c.file.Snapshot.Check = every, 10*time.Millisecond
+	c.file.Journal.KeepDays = keepDays
+	fake := clock.NewFake(time.Date(2026, 12, 1, 10, 0, 0, 0, time.Local))
+	c.clock = fake
+	return c, addrs, fake
+}
+
+// balanceOn asks the demo card's available balance (field 54's amount).
+func balanceOn(t *testing.T, addr string, stan int, day time.Time) string {
+	t.Helper()
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	c, err := client.Dial(addr, d, f, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+		"2": "4761739001010010", "3": "310000", "7": day.Format("0102") + "101500", "11": fmt.Sprintf("%06d", stan),
+		"12": "101500", "13": day.Format("0102"), "14": "2812", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.RoundTrip(msg, 5*time.Second)
+	if err != nil || string(r.View.AppendText(nil, 39)) != "00" {
+		t.Fatalf("balance: %v %q", err, r.View.AppendText(nil, 39))
+	}
+	return string(r.View.AppendText(nil, 54))
+}
+
+// purchasesOn sends n purchases dated day, STANs from first.
+func purchasesOn(t *testing.T, addr string, first, n int, day time.Time) {
+	t.Helper()
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	c, err := client.Dial(addr, d, f, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < n; i++ {
+		msg, _ := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+			"2": "4761739001010010", "3": "000000", "4": "000000000100", "7": day.Format("0102") + "101500",
+			"11": fmt.Sprintf("%06d", first+i), "12": "101500", "13": day.Format("0102"), "14": "2812", "22": "051",
+			"41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+		r, err := c.RoundTrip(msg, 5*time.Second)
+		if err != nil || string(r.View.AppendText(nil, 39)) != "00" {
+			t.Fatalf("purchase %d: %v %q", first+i, err, r.View.AppendText(nil, 39))
+		}
+	}
+}
+
+// waitSnapshot waits for a snapshot at or after seq.
+func waitSnapshot(t *testing.T, c *config, seq uint64) snapshot.Meta {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if metas, _ := snapshot.List(c.snapshotDir()); len(metas) > 0 && metas[0].Point.Seq >= seq {
+			return metas[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot at %d or later", seq)
+		}
+	}
+}
+
+// startLogged is startServe with the log kept, to read what the start did.
+func startLogged(t *testing.T, c *config) (func() error, *bytes.Buffer) {
+	var buf bytes.Buffer
+	stop := startServeLog(t, c, zerolog.New(&buf))
+	return stop, &buf
+}
+
+// A restart loads the newest snapshot and replays only the records after
+// it, and reaches the same state as a replay of the whole journal.
+func TestRestartFromASnapshot(t *testing.T) {
+	c, addrs, fake := snapConfig(t, 5, 0)
+	day := fake.Now()
+	stop := startServe(t, c)
+	purchasesOn(t, addrs["8583"], 1, 12, day)
+	m := waitSnapshot(t, c, 5)
+	purchasesOn(t, addrs["8583"], 100, 3, day) // after the snapshot
+	want := balanceOn(t, addrs["8583"], 200, day)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	stop, log := startLogged(t, c)
+	if got := balanceOn(t, addrs["8583"], 201, day); got != want {
+		t.Fatalf("balance after a restart from the snapshot %s, want %s", got, want)
+	}
+	stop()
+	if !strings.Contains(log.String(), fmt.Sprintf(`"snapshot_seq":%d`, m.Point.Seq)) {
+		t.Fatalf("the start did not load the snapshot at %d:\n%s", m.Point.Seq, log)
+	}
+	// without snapshots, the whole journal gives the same state
+	if err := os.RemoveAll(c.snapshotDir()); err != nil {
+		t.Fatal(err)
+	}
+	stop = startServe(t, c)
+	defer stop()
+	if got := balanceOn(t, addrs["8583"], 202, day); got != want {
+		t.Fatalf("balance after a full replay %s, want %s", got, want)
+	}
+}
+
+// A snapshot that does not verify is passed over for the one before it
+// (or for the whole journal), never loaded.
+func TestCorruptSnapshotPassedOver(t *testing.T) {
+	c, addrs, fake := snapConfig(t, 5, 0)
+	day := fake.Now()
+	stop := startServe(t, c)
+	purchasesOn(t, addrs["8583"], 1, 6, day)
+	waitSnapshot(t, c, 6)
+	purchasesOn(t, addrs["8583"], 10, 6, day)
+	m := waitSnapshot(t, c, 12)
+	want := balanceOn(t, addrs["8583"], 50, day)
+	stop()
+	raw, _ := os.ReadFile(m.Path)
+	raw[len(raw)/2] ^= 1
+	os.WriteFile(m.Path, raw, 0o600)
+	stop, log := startLogged(t, c)
+	defer stop()
+	if got := balanceOn(t, addrs["8583"], 51, day); got != want {
+		t.Fatalf("balance %s, want %s", got, want)
+	}
+	if !strings.Contains(log.String(), "snapshot passed over") {
+		t.Fatalf("the corrupt snapshot was not reported:\n%s", log)
+	}
+}
+
+// Old business days are closed: exported to the archive (verifying against
+// the chain), dropped from the journal once a snapshot covers them; the
+// state and the journal's verification survive restarts, and the export
+// verifies on its own.
+func TestOldDaysClosed(t *testing.T) {
+	c, addrs, fake := snapConfig(t, 5, 1)
+	stop := startServe(t, c)
+	for d := 0; d < 4; d++ {
+		purchasesOn(t, addrs["8583"], 1+d*10, 6, fake.Now())
+		fake.Advance(24 * time.Hour)
+	}
+	purchasesOn(t, addrs["8583"], 100, 6, fake.Now())
+	want := balanceOn(t, addrs["8583"], 200, fake.Now())
+	first := time.Date(2026, 12, 1, 0, 0, 0, 0, time.Local)
+	for d := 0; d < 4; d++ { // every day but the last (kept: keep_days 1) is closed
+		path := filepath.Join(c.archiveDir(), fmt.Sprintf("journal-%s.csj", first.AddDate(0, 0, d).Format("20060102")))
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(path); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("day %d not closed: no %s", d, path)
+			}
+		}
+		f, _ := os.Open(path)
+		e, err := journal.VerifyExport(f)
+		f.Close()
+		if err != nil || e.Records == 0 {
+			t.Fatalf("%s: %v %+v", path, err, e)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := journal.Verify(filepath.Join(c.file.DataDir, "journal"))
+	if err != nil || res.Problem != nil || res.Anchor.Seq == 0 {
+		t.Fatalf("verify after the drops: %v %v anchor %d", err, res.Problem, res.Anchor.Seq)
+	}
+	stop = startServe(t, c)
+	defer stop()
+	if got := balanceOn(t, addrs["8583"], 201, fake.Now()); got != want {
+		t.Fatalf("balance after closing days and a restart %s, want %s", got, want)
+	}
+}
