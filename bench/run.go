@@ -94,11 +94,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	measureFrom := start.Add(opts.Warmup)
 	end := measureFrom.Add(opts.Duration)
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	var readers, writers sync.WaitGroup
 	for i, cn := range conns {
-		wg.Add(2)
-		go func() { defer wg.Done(); cn.read(opts, &c, start, measureFrom) }()
-		go func() { defer wg.Done(); cn.write(ctx, opts, &c, i, start, measureFrom, end, stop) }()
+		readers.Add(1)
+		writers.Add(1)
+		go func() { defer readers.Done(); cn.read(opts, &c, start, measureFrom) }()
+		go func() { defer writers.Done(); cn.write(ctx, opts, &c, i, start, measureFrom, end, stop) }()
 	}
 	done := progress(opts.Progress, &c, conns, start, end)
 	select {
@@ -106,11 +107,38 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	case <-ctx.Done():
 	}
 	close(stop)
-	time.Sleep(min(opts.Timeout, 500*time.Millisecond)) // let answers in flight arrive
+	awaitAnswers(conns, &writers, opts.Timeout)
 	closeAll(conns)
-	wg.Wait()
+	writers.Wait()
+	readers.Wait()
 	close(done)
 	return buildReport(opts, conns, &c, start, measureFrom, end), nil
+}
+
+// awaitAnswers lets the answers in flight arrive once the writers have
+// stopped: it returns when no request waits for its answer, or after the
+// reply timeout (an answer later than that is a timeout anyway). A writer
+// blocked on a server that does not read is left for closeAll to end.
+func awaitAnswers(conns []*conn, writers *sync.WaitGroup, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	stopped := make(chan struct{})
+	go func() { writers.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(timeout):
+		return
+	}
+	for ; time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		waiting := 0
+		for _, cn := range conns {
+			cn.mu.Lock()
+			waiting += len(cn.pending)
+			cn.mu.Unlock()
+		}
+		if waiting == 0 {
+			return
+		}
+	}
 }
 
 func closeAll(conns []*conn) {

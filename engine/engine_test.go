@@ -3,7 +3,9 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/internal/clock"
 )
 
 func TestApproveDeclineAndEcho(t *testing.T) {
@@ -57,58 +61,88 @@ func TestEveryKindHasACodeInEveryTable(t *testing.T) {
 }
 
 func TestPipelinedRepliesOutOfOrder(t *testing.T) {
-	// STAN 1 takes long; the ones sent after it on the same connection, in
-	// later loop turns, go to other workers and must be answered first.
+	// STAN 1 is held in its stage until every request sent after it on the
+	// same connection (in a later loop turn, so a later batch for another
+	// worker) has been answered: a connection whose replies wait for the
+	// slow one never answers them, and the test fails on a read.
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	slow := authFunc(func(tx *Txn) {
 		if s, _ := tx.View.STAN(); s == 1 {
-			time.Sleep(300 * time.Millisecond)
+			close(started)
+			<-release
 		}
 		tx.SetCode("00")
 	})
-	ts := startServer(t, slow, nil)
+	ts := startServer(t, slow, func(c *Config) { c.Workers = max(c.Workers, 2) })
+	defer once.Do(func() { close(release) })
 	c := ts.dial(t)
+	if err := c.Write(purchase(t, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-started // STAN 1 is on a worker: what follows is another batch
 	const n = 10
-	for i := 1; i <= n; i++ {
+	for i := 2; i <= n; i++ {
 		if err := c.Write(purchase(t, i, int64(i))); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond) // separate reads, separate batches
 	}
-	var order []uint32
 	got := map[uint32]bool{}
-	for i := 0; i < n; i++ {
-		r, err := c.Read(time.Now().Add(5 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
+	check := func(r *client.Reply) uint32 {
+		t.Helper()
 		s, _ := r.View.STAN()
 		if a, _ := r.View.Amount(); int64(s) != a || got[s] || field(r, 39) != "00" {
 			t.Fatalf("STAN %d amount %d (duplicate %v)", s, a, got[s])
 		}
 		got[s] = true
-		order = append(order, s)
+		return s
 	}
-	if order[0] == 1 {
-		t.Fatalf("no request overtook the slow one: %v", order)
+	for i := 2; i <= n; i++ {
+		r, err := c.Read(time.Now().Add(10 * time.Second))
+		if err != nil {
+			t.Fatalf("reply %d of the %d sent after the held one: %v", i-1, n-1, err)
+		}
+		if s := check(r); s == 1 {
+			t.Fatal("the held request was answered")
+		}
+	}
+	once.Do(func() { close(release) })
+	r, err := c.Read(time.Now().Add(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := check(r); s != 1 {
+		t.Fatalf("last reply STAN %d", s)
 	}
 }
 
 func TestDribbledOneByteAtATime(t *testing.T) {
-	ts := startServer(t, nil, nil)
+	// Each byte is read by the server on its own: the fake clock moves
+	// before each write, and the next byte waits until the link has
+	// recorded a read at that time (lastActivity). No reply is pending
+	// while a frame is dribbled, so no wake-up can read for it.
+	clk := clock.NewFake(testStart)
+	ts := startServerOn(t, clk, nil, nil)
 	c := ts.dial(t)
+	cs := ts.conns(t, 1)[0]
 	f, _ := codec.ParseFraming("binary2")
-	frame, _ := f.Append(nil, nil, purchase(t, 7, 100))
-	frame2, _ := f.Append(nil, nil, purchase(t, 8, 100))
-	all := append(frame, frame2...)
-	for i := range all {
-		if _, err := c.Raw().Write(all[i : i+1]); err != nil {
+	for _, stan := range []int{7, 8} {
+		frame, _ := f.Append(nil, nil, purchase(t, stan, 100))
+		for i := range frame {
+			clk.Advance(time.Millisecond)
+			now := clk.Now().UnixNano()
+			if _, err := c.Raw().Write(frame[i : i+1]); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, fmt.Sprintf("byte %d of STAN %d read", i, stan), func() bool { return cs.lastActivity.Load() == now })
+		}
+		r, err := c.Read(time.Now().Add(10 * time.Second))
+		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Microsecond)
-	}
-	got := readAll(t, c, 2)
-	if field(got[7], 39) != "00" || field(got[8], 39) != "00" {
-		t.Fatal("dribbled frames not answered")
+		if s, _ := r.View.STAN(); int(s) != stan || field(r, 39) != "00" {
+			t.Fatalf("dribbled frame STAN %d: reply STAN %d %q", stan, s, field(r, 39))
+		}
 	}
 }
 
@@ -159,24 +193,53 @@ func TestGarbage(t *testing.T) {
 }
 
 func TestFrameAndIdleTimeouts(t *testing.T) {
-	ts := startServer(t, nil, func(c *Config) {
-		c.Links[0].FrameTimeout = 100 * time.Millisecond
-		c.Links[0].IdleTimeout = time.Second
+	// The timeouts run on the fake clock: the link's ticker (every 5ms of
+	// real time) reads it, and the test also calls OnTick itself to check,
+	// at once, what a tick decides at exactly the timeout.
+	const frameTimeout, idleTimeout = 20 * time.Millisecond, time.Second // fake time: ticks every 5ms of real time
+	clk := clock.NewFake(testStart)
+	ts := startServerOn(t, clk, nil, func(c *Config) {
+		c.Links[0].FrameTimeout = frameTimeout
+		c.Links[0].IdleTimeout = idleTimeout
 	})
-	c := ts.dial(t)
-	if _, err := c.Raw().Write([]byte{0x00, 0x40, '0', '2'}); err != nil { // 64 bytes announced, 2 sent
+	l := ts.links[0]
+	closedFor := func(reason string) float64 { return testutil.ToFloat64(ts.m.events.WithLabelValues("pos", reason)) }
+	idle := ts.dial(t)
+	ts.conns(t, 1) // opened at testStart: idle since then
+	partial := ts.dial(t)
+	if _, err := partial.Raw().Write([]byte{0x00, 0x40, '0', '2'}); err != nil { // 64 bytes announced, 2 sent
 		t.Fatal(err)
 	}
-	start := time.Now()
-	expectClosed(t, c.Raw(), 3*time.Second)
-	if time.Since(start) > 2*time.Second {
-		t.Fatal("frame timeout too slow")
+	waitUntil(t, "the partial frame read", func() bool {
+		for _, cs := range ts.conns(t, 2) {
+			if cs.partialSince.Load() != 0 {
+				return true
+			}
+		}
+		return false
+	})
+
+	clk.Advance(frameTimeout) // exactly the frame timeout: not over it yet
+	l.OnTick()
+	if v := closedFor("frame_timeout"); v != 0 {
+		t.Fatalf("frame timeout at exactly frame_timeout: %v", v)
 	}
-	c = ts.dial(t)
-	start = time.Now()
-	expectClosed(t, c.Raw(), 4*time.Second)
-	if time.Since(start) < 900*time.Millisecond {
-		t.Fatalf("idle connection closed after %v", time.Since(start))
+	clk.Advance(time.Nanosecond)
+	expectClosed(t, partial.Raw(), 10*time.Second)
+	l.OnTick()
+	if closedFor("frame_timeout") < 1 || closedFor("idle_timeout") != 0 {
+		t.Fatalf("frame timeouts %v, idle timeouts %v", closedFor("frame_timeout"), closedFor("idle_timeout"))
+	}
+
+	clk.Advance(idleTimeout - frameTimeout - time.Nanosecond) // idle exactly idle_timeout
+	l.OnTick()
+	if v := closedFor("idle_timeout"); v != 0 {
+		t.Fatalf("idle timeout at exactly idle_timeout: %v", v)
+	}
+	clk.Advance(time.Nanosecond)
+	expectClosed(t, idle.Raw(), 10*time.Second)
+	if v := closedFor("idle_timeout"); v < 1 {
+		t.Fatalf("idle timeouts %v", v)
 	}
 }
 
@@ -240,7 +303,7 @@ func TestConnectionCaps(t *testing.T) {
 		if _, err := c.Write(frame); err != nil {
 			return false
 		}
-		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a refused one reads EOF at once
 		var hdr [2]byte
 		_, err := c.Read(hdr[:])
 		return err == nil
@@ -338,21 +401,55 @@ func TestSignOnRequired(t *testing.T) {
 	}
 }
 
+// drainClock is a fake clock that counts the times Shutdown reads it (its
+// drain deadline, then once a turn of its drain loop), so a test knows
+// where the drain is without sleeping.
+type drainClock struct {
+	*clock.Fake
+	reads atomic.Int64
+}
+
+func (c *drainClock) Now() time.Time {
+	if pc, _, _, ok := runtime.Caller(1); ok && strings.Contains(runtime.FuncForPC(pc).Name(), ".(*Server).Shutdown") {
+		c.reads.Add(1)
+	}
+	return c.Fake.Now()
+}
+
+// waitReads waits until Shutdown has read the clock n times.
+func (c *drainClock) waitReads(t *testing.T, n int64) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("shutdown to read the clock %d times", n), func() bool { return c.reads.Load() >= n })
+}
+
 func TestShutdownWithRequestsInFlight(t *testing.T) {
-	var started atomic.Int32
-	slow := authFunc(func(tx *Txn) { started.Add(1); time.Sleep(200 * time.Millisecond); tx.SetCode("00") })
-	ts := startServer(t, slow, func(c *Config) { c.Workers = 16 })
+	// The requests are held in the stage until the drain has looked at the
+	// clock at exactly its deadline and gone on waiting; the fake clock
+	// goes no further, so the drain waits however slow the machine is.
+	release := make(chan struct{})
+	var once sync.Once
+	hold := authFunc(func(tx *Txn) { <-release; tx.SetCode("00") })
+	clk := &drainClock{Fake: clock.NewFake(testStart)}
+	ts := startServerOn(t, clk, hold, func(c *Config) { c.Workers = 16 })
+	defer once.Do(func() { close(release) })
 	c := ts.dial(t)
 	for i := 1; i <= 10; i++ {
 		if err := c.Write(purchase(t, i, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for started.Load() < 10 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "10 requests in flight", func() bool { return ts.inflight.Load() == 10 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard, not a bound
+	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- ts.Shutdown(context.Background()) }()
+	go func() { done <- ts.Shutdown(ctx) }()
+	clk.waitReads(t, 1) // the deadline is set
+	clk.Advance(ts.cfg.DrainTimeout)
+	clk.waitReads(t, clk.reads.Load()+2) // a whole turn of the drain at the deadline: not past it, still draining
+	if ts.Ready() {
+		t.Fatal("ready while shutting down")
+	}
+	once.Do(func() { close(release) })
 	got := readAll(t, c, 10)
 	if len(got) != 10 {
 		t.Fatalf("%d replies", len(got))
@@ -363,9 +460,38 @@ func TestShutdownWithRequestsInFlight(t *testing.T) {
 	if ts.Ready() {
 		t.Fatal("ready after shutdown")
 	}
-	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
-		// the listener may take a moment to go; a connection must not be served
-		t.Log("listener still accepting right after shutdown")
+}
+
+func TestShutdownDrainTimeout(t *testing.T) {
+	// A request held in its stage: Shutdown gives up draining when the
+	// fake clock passes the drain timeout, stops the links (the client sees
+	// its connection close), and once the stage lets go (Shutdown waits
+	// for the workers) says how many requests it left unanswered.
+	release := make(chan struct{})
+	var once sync.Once
+	hold := authFunc(func(tx *Txn) { <-release; tx.SetCode("00") })
+	clk := &drainClock{Fake: clock.NewFake(testStart)}
+	ts := startServerOn(t, clk, hold, nil)
+	defer once.Do(func() { close(release) })
+	c := ts.dial(t)
+	if err := c.Write(purchase(t, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the request in flight", func() bool { return ts.inflight.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard, not a bound
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ts.Shutdown(ctx) }()
+	clk.waitReads(t, 1) // the deadline is set
+	clk.Advance(ts.cfg.DrainTimeout + time.Nanosecond)
+	expectClosed(t, c.Raw(), 10*time.Second) // the links stop only once the drain has ended
+	once.Do(func() { close(release) })
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "1 requests still in flight") {
+		t.Fatalf("shutdown past the drain timeout: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("shutdown ended with its context, not at the drain timeout")
 	}
 }
 
@@ -388,24 +514,22 @@ func TestAdminEndpoints(t *testing.T) {
 	if _, err := c.RoundTrip(purchase(t, 1, 1), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The 0200 is counted after its reply is written, in the same loop
+	// turn; the connection's next request is read in a later turn, so its
+	// reply means the count is in. An 0800 echo, counted under its own MTI.
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	echo, _ := d.Encode(codec.Message{MTI: "0800", Fields: map[string]string{"7": "1121204500", "11": "000002", "70": "301"}})
+	if r, err := c.RoundTrip(echo, 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("echo: %v", err)
+	}
 	h := ts.AdminHandler()
 	for path, want := range map[string]string{
 		"/healthz": "ok", "/readyz": "ready",
 		"/metrics": `cardswitch_messages_total{link="pos",mti="0200",rc="00"} 1`,
 	} {
-		// The counter is bumped after the reply is written, so the client
-		// can see the reply first; poll briefly instead of racing it.
-		var body string
-		for deadline := time.Now().Add(2 * time.Second); ; {
-			rec := newRecorder()
-			h.ServeHTTP(rec, mustRequest(path))
-			body = rec.body.String()
-			if strings.Contains(body, want) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		if !strings.Contains(body, want) {
+		rec := newRecorder()
+		h.ServeHTTP(rec, mustRequest(path))
+		if body := rec.body.String(); !strings.Contains(body, want) {
 			t.Errorf("%s: %q", path, body)
 		}
 	}

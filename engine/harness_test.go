@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -39,8 +41,16 @@ type testServer struct {
 	link LinkConfig
 }
 
-// startServer runs a one-link server; change adjusts the configuration.
+// startServer runs a one-link server on the system clock; change adjusts
+// the configuration.
 func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServer {
+	t.Helper()
+	return startServerOn(t, nil, auth, change)
+}
+
+// startServerOn runs a one-link server on clk (nil: the system clock). Tests
+// of the switch's timeouts pass a clock.Fake and advance it.
+func startServerOn(t testing.TB, clk clock.Clock, auth Authorizer, change func(*Config)) *testServer {
 	t.Helper()
 	data, err := issuer.Parse(issuer.DemoYAML())
 	if err != nil {
@@ -74,7 +84,7 @@ func startServer(t testing.TB, auth Authorizer, change func(*Config)) *testServe
 		p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
 		j = JournalStage{J: jn, P: p}
 	}
-	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Router: router.New(rt), Authorizer: auth, Journal: j,
+	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Clock: clk, Router: router.New(rt), Authorizer: auth, Journal: j,
 		HSM: cfg.testHSM, Keys: cfg.testKeys})
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +161,37 @@ func expectClosed(t testing.TB, c net.Conn, within time.Duration) {
 		}
 	}
 }
+
+// waitUntil polls cond, state another goroutine sets, and fails after a
+// generous bound: it asserts no duration.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(100 * time.Microsecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s", what)
+		}
+	}
+}
+
+// conns waits until the link holds n connections (OnOpen has run for each)
+// and returns their states.
+func (ts *testServer) conns(t testing.TB, n int) []*connState {
+	t.Helper()
+	var got []*connState
+	waitUntil(t, fmt.Sprintf("%d connections on the link", n), func() bool {
+		got = got[:0]
+		ts.links[0].conns.Range(func(k, _ any) bool {
+			got = append(got, k.(*connState))
+			return true
+		})
+		return len(got) == n
+	})
+	return got
+}
+
+// testStart is the fake clock's start: any time whose UnixNano is not 0
+// (0 means "no partial frame" to the link).
+var testStart = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 
 var testLogLevel = zerolog.WarnLevel
 

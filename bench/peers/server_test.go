@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func bothPeers(framing string) []bench.Target {
 }
 
 // Stop closes idle connections, busy ones and one whose client writes
-// without reading (the peer blocked on a full socket), and returns.
+// without reading (the socket buffers full), and returns.
 func TestStopWithOpenConnections(t *testing.T) {
 	d := mustDialect(t, "iso87ascii")
 	f := mustFraming(t, "binary2")
@@ -36,22 +37,26 @@ func TestStopWithOpenConnections(t *testing.T) {
 			if _, err := codec.NewReader(answered, f).Next(); err != nil {
 				t.Fatal(err)
 			}
-			flood := dial(t, addr)
+			flood := dialSmallWindow(t, addr) // its replies back up at once
 			flooding := make(chan struct{})
 			go func() {
 				defer close(flooding)
-				batch := make([]byte, 0, 64*len(req))
-				for i := 0; i < 64; i++ {
-					batch = append(batch, req...)
-				}
-				for i := 0; i < 4096; i++ { // ~15 MB: far more than the socket buffers
-					if _, err := flood.Write(batch); err != nil {
-						return // closed by stop
-					}
-				}
+				floodWithoutReading(flood, req)
 			}()
-			time.Sleep(200 * time.Millisecond) // let the socket buffers fill
-
+			// Wait until the socket buffers are full: the echo peer parked
+			// writing replies nobody reads; the moov peer, which reads far
+			// slower than the flood comes, leaves the client parked writing
+			// with a backlog it cannot finish (its own write side fills
+			// only after seconds of work under -race).
+			parked := "peers.echoConn"
+			if target.Name != "echo" {
+				parked = "peers.floodWithoutReading"
+			}
+			for deadline := time.Now().Add(ioTimeout); !parkedWriting(parked); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s never parked on a full socket", parked)
+				}
+			}
 			if peerGoroutines() == 0 {
 				t.Fatal("peerGoroutines sees none of the running peer's goroutines")
 			}
@@ -66,7 +71,7 @@ func TestStopWithOpenConnections(t *testing.T) {
 			// stop has waited for them; give the last ones the moment
 			// they need to return after their deferred Done.
 			n := peerGoroutines()
-			for deadline := time.Now().Add(time.Second); n != 0 && time.Now().Before(deadline); n = peerGoroutines() {
+			for deadline := time.Now().Add(ioTimeout); n != 0 && time.Now().Before(deadline); n = peerGoroutines() {
 				time.Sleep(10 * time.Millisecond)
 			}
 			if n != 0 {
@@ -132,13 +137,65 @@ func TestBadLengthHeaderCloses(t *testing.T) {
 	}
 }
 
+// dialSmallWindow connects with a 4 KiB receive buffer, set before the
+// connection so the window stays small (no autotuning).
+func dialSmallWindow(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// floodWithoutReading writes about 15 MB of req, far more than the socket
+// buffers hold, and never reads; it returns when stop closes c.
+func floodWithoutReading(c net.Conn, req []byte) {
+	batch := make([]byte, 0, 64*len(req))
+	for i := 0; i < 64; i++ {
+		batch = append(batch, req...)
+	}
+	for i := 0; i < 4096; i++ {
+		if _, err := c.Write(batch); err != nil {
+			return
+		}
+	}
+}
+
+// parkedWriting reports a goroutine running fn parked writing to a socket
+// that takes no more bytes.
+func parkedWriting(fn string) bool {
+	for _, g := range goroutines() {
+		if strings.Contains(g, fn) && strings.Contains(g, "[IO wait") && strings.Contains(g, "poll.(*FD).Write") {
+			return true
+		}
+	}
+	return false
+}
+
+func goroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
 // peerGoroutines counts goroutines running the peers' own code (not the
 // tests', not iso8583-connection's loops, which this package cannot join).
 func peerGoroutines() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range goroutines() {
 		for _, fn := range []string{"peers.(*server)", "peers.echoConn", "peers.(*moovPeer)", "peers.(*moovReader)"} {
 			if strings.Contains(g, fn) {
 				n++

@@ -104,7 +104,28 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup := make(chan os.Signal, 1)
-	c.hup, c.reload = hup, func() (*config, error) { return loadConfig(path) }
+	reloads := make(chan error, 2) // each reload's outcome, as serve's loop gets it
+	c.hup, c.reload = hup, func() (*config, error) {
+		next, err := loadConfig(path)
+		reloads <- err
+		return next, err
+	}
+	// reload sends SIGHUP and returns once serve has applied (or rejected)
+	// the file: serve reloads in its loop, one at a time, so a second
+	// reload of the same file starts only when the first is done.
+	reload := func() error {
+		t.Helper()
+		var errs [2]error
+		for i := range errs {
+			hup <- os.Interrupt
+			select {
+			case errs[i] = <-reloads:
+			case <-time.After(time.Minute): // a hang guard, not a bound
+				t.Fatal("serve did not reload")
+			}
+		}
+		return errs[0]
+	}
 	stop := startServe(t, c)
 
 	// a purchase on every link with the demo data is approved at the first try
@@ -123,17 +144,11 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 	if err := os.WriteFile(path, []byte(declined), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hup <- os.Interrupt
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json")
-		if strings.Contains(out, `"39":"57"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reload not applied: %s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); !strings.Contains(out, `"39":"57"`) {
+		t.Fatalf("reload not applied: %s", out)
 	}
 	// every approval is in the journal by the time its reply arrived
 	if err := stop(); err != nil {
@@ -150,21 +165,19 @@ func TestServeDefaultConfigSendAndReload(t *testing.T) {
 	}
 	// restart on the same journal: it continues
 	stop = startServe(t, c)
-	hup <- os.Interrupt // c holds the first table: load the file's again
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); strings.Contains(out, `"39":"57"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("reload after restart not applied")
-		}
+	if err := reload(); err != nil { // c holds the first table: load the file's again
+		t.Fatal(err)
+	}
+	if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); !strings.Contains(out, `"39":"57"`) {
+		t.Fatalf("reload after restart not applied: %s", out)
 	}
 	// a broken file is rejected and the table in force stays
 	if err := os.WriteFile(path, []byte("links: ["), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hup <- os.Interrupt
-	time.Sleep(100 * time.Millisecond)
+	if err := reload(); err == nil {
+		t.Fatal("a broken file reloaded")
+	}
 	if _, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--json"); !strings.Contains(out, `"39":"57"`) {
 		t.Fatalf("after a bad reload: %s", out)
 	}
