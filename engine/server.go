@@ -90,6 +90,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys, ids: d.IDs,
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
+	if as, ok := d.Authorizer.(AuthStage); ok {
+		registerAuthMetrics(d.Registry, as.A)
+	}
 	for _, lc := range cfg.Links {
 		dialect, _ := codec.Lookup(lc.Dialect)
 		framing, _ := codec.ParseFraming(lc.Framing)

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
@@ -116,10 +115,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("HSM not answering: PIN, MAC and sign-on requests will answer 96 until it does")
 	}
 	routes := router.New(c.routes)
-	reg := prometheus.NewRegistry()
-	registerAuthMetrics(reg, authz)
 	srv, err := engine.New(c.engine, engine.Deps{
-		Registry:   reg,
 		Clock:      c.clock,
 		Log:        log,
 		Router:     routes,
@@ -163,7 +159,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		defer close(bgDone)
 		newSnapshotter(c, log, st).run(bg)
 	}()
-	go watchIndex(bg, log, authz)
+	go engine.WatchIndex(bg, log, authz)
 	defer func() { stopBG(); <-bgDone }() // before the journal closes
 	log.Info().Str("admin", admin.Addr().String()).Int("links", len(srv.Links())).Msg("cardswitch serving")
 	if started != nil {

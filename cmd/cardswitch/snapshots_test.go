@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,11 +94,29 @@ func waitSnapshot(t *testing.T, c *config, seq uint64) snapshot.Meta {
 	}
 }
 
+// syncBuffer is a log sink safe for the switch's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // startLogged is startServe with the log kept, to read what the start did.
-func startLogged(t *testing.T, c *config) (func() error, *bytes.Buffer) {
-	var buf bytes.Buffer
-	stop := startServeLog(t, c, zerolog.New(&buf))
-	return stop, &buf
+func startLogged(t *testing.T, c *config) (func() error, *syncBuffer) {
+	buf := &syncBuffer{}
+	stop := startServeLog(t, c, zerolog.New(buf))
+	return stop, buf
 }
 
 // A restart loads the newest snapshot and replays only the records after
@@ -107,19 +126,22 @@ func TestRestartFromASnapshot(t *testing.T) {
 	day := fake.Now()
 	stop := startServe(t, c)
 	purchasesOn(t, addrs["8583"], 1, 12, day)
-	m := waitSnapshot(t, c, 5)
-	purchasesOn(t, addrs["8583"], 100, 3, day) // after the snapshot
+	waitSnapshot(t, c, 5)
+	purchasesOn(t, addrs["8583"], 100, 3, day) // after the snapshot, unless another follows
 	want := balanceOn(t, addrs["8583"], 200, day)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	metas, _ := snapshot.List(c.snapshotDir())
+	m := metas[0] // the newest: the one the start must load
 	stop, log := startLogged(t, c)
 	if got := balanceOn(t, addrs["8583"], 201, day); got != want {
 		t.Fatalf("balance after a restart from the snapshot %s, want %s", got, want)
 	}
 	stop()
-	if !strings.Contains(log.String(), fmt.Sprintf(`"snapshot_seq":%d`, m.Point.Seq)) {
-		t.Fatalf("the start did not load the snapshot at %d:\n%s", m.Point.Seq, log)
+	const last = 16 // 12 + 3 purchases and a balance inquiry
+	if !strings.Contains(log.String(), fmt.Sprintf(`"last_seq":%d,"snapshot_seq":%d,"replayed":%d`, last, m.Point.Seq, last-m.Point.Seq)) {
+		t.Fatalf("the start did not load the snapshot at %d and replay the %d records after it:\n%s", m.Point.Seq, last-m.Point.Seq, log)
 	}
 	// without snapshots, the whole journal gives the same state
 	if err := os.RemoveAll(c.snapshotDir()); err != nil {
@@ -139,9 +161,9 @@ func TestCorruptSnapshotPassedOver(t *testing.T) {
 	day := fake.Now()
 	stop := startServe(t, c)
 	purchasesOn(t, addrs["8583"], 1, 6, day)
-	waitSnapshot(t, c, 6)
+	first := waitSnapshot(t, c, 5)
 	purchasesOn(t, addrs["8583"], 10, 6, day)
-	m := waitSnapshot(t, c, 12)
+	m := waitSnapshot(t, c, first.Point.Seq+5) // a second one: the first stays to fall back on
 	want := balanceOn(t, addrs["8583"], 50, day)
 	stop()
 	raw, _ := os.ReadFile(m.Path)

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -37,9 +37,9 @@ func registerAuthMetrics(reg *prometheus.Registry, a *auth.Authorizer) {
 // indexAlertEvery bounds the alert's log lines: one a minute while full.
 const indexAlertEvery = time.Minute
 
-// watchIndex logs an alert, at most once per indexAlertEvery, while the
-// index refuses requests.
-func watchIndex(ctx context.Context, log zerolog.Logger, a *auth.Authorizer) {
+// WatchIndex logs an alert, at most once per indexAlertEvery, while the
+// authorizer's index refuses requests, until ctx ends.
+func WatchIndex(ctx context.Context, log zerolog.Logger, a *auth.Authorizer) {
 	tick := time.NewTicker(indexAlertEvery)
 	defer tick.Stop()
 	var refused uint64
