@@ -60,12 +60,13 @@ func TestRecordDateOutsideItsRange(t *testing.T) {
 	j := open(t, dir, nil)
 	commitDays(t, j, []uint32{20261121, 20261122}, 3)
 	j.Close()
-	tamper(t, dir, func(txn *badger.Txn) error { // move day 2 to day 3's range
+	tamper(t, dir, func(txn *badger.Txn) error { // move day 2's last chunk to day 3's range
 		keys, vals := chunks(t, txn)
-		if err := txn.Delete(keys[1]); err != nil {
+		last := len(keys) - 1 // the last chunk of all (a day may take several commits, so several chunks)
+		if err := txn.Delete(keys[last]); err != nil {
 			return err
 		}
-		return txn.Set(appendKey(nil, 20261123, keySeq(keys[1])), vals[1])
+		return txn.Set(appendKey(nil, 20261123, keySeq(keys[last])), vals[last])
 	})
 	res, err := Verify(dir)
 	if err != nil || res.Problem == nil || !strings.Contains(res.Problem.Reason, "record dated 20261122 in the key range of 20261123") {
