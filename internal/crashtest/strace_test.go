@@ -54,8 +54,9 @@ func parseStrace(r io.Reader) (calls []sysCall, lines []string, err error) {
 }
 
 func parseStraceLine(line string, n int, calls *[]sysCall, pending map[int]int) error {
+	// strace pads the pid to the width of the widest one seen: "1283  1796..."
 	pidText, rest, ok1 := strings.Cut(line, " ")
-	timeText, rest, ok2 := strings.Cut(rest, " ")
+	timeText, rest, ok2 := strings.Cut(strings.TrimLeft(rest, " "), " ")
 	pid, err1 := strconv.Atoi(pidText)
 	_, err2 := strconv.ParseFloat(timeText, 64) // -ttt: for people reading the log; the order is the lines'
 	if !ok1 || !ok2 || err1 != nil || err2 != nil {
@@ -255,7 +256,7 @@ func TestParseStrace(t *testing.T) {
 101 1.000005 <... read resumed>"\x00\x02\x41\x22", 65536) = 4
 100 1.000006 <... msync resumed>) = 0
 102 1.000007 writev(37<TCP:[127.0.0.1:8583->127.0.0.1:5000]>, [{iov_base="\x00\x01", iov_len=2}, {iov_base="\x5a", iov_len=1}], 2) = 3
-103 1.000008 read(9<\x2f\x65>, "", 10) = -1 EAGAIN (Resource temporarily unavailable)
+103  1.000008 read(9<\x2f\x65>, "", 10) = -1 EAGAIN (Resource temporarily unavailable)
 104 1.000009 read(9<\x2f\x65>,  <unfinished ...>
 104 1.000010 +++ killed by SIGKILL +++
 `
