@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
@@ -135,35 +135,35 @@ func journalReplay(e *env, dir string) error {
 // dumpLine is a record as tools show it: masked, no sealed PAN, no
 // session key cryptograms (only whether the record carries some).
 type dumpLine struct {
-	Seq          uint64 `json:"seq"`
-	BusinessDate uint32 `json:"business_date"`
-	Received     string `json:"received"`
-	Decided      string `json:"decided"`
-	Link         string `json:"link"`
-	Conn         uint64 `json:"conn"`
-	MTI          string `json:"mti"`
-	ProcCode     string `json:"proc"`
-	STAN         string `json:"stan"`
-	LocalDate    string `json:"local_date"`
-	LocalTime    string `json:"local_time"`
-	Transmission string `json:"transmission,omitempty"`
-	PAN          string `json:"pan"`
-	Amount       int64  `json:"amount"`
-	Currency     uint16 `json:"currency"`
-	Acquirer     string `json:"acquirer,omitempty"`
-	Terminal     string `json:"terminal"`
-	Merchant     string `json:"merchant"`
-	MCC          uint16 `json:"mcc"`
-	EntryMode    uint16 `json:"entry_mode"`
-	RRN          string `json:"rrn"`
-	RRNSeq       uint64 `json:"rrn_seq,omitempty"`
-	RespCode     string `json:"rc"`
-	Approval     string `json:"approval,omitempty"`
-	ApprovalSeq  uint64 `json:"approval_seq,omitempty"`
-	Route        string `json:"route,omitempty"`
-	Original     string `json:"original,omitempty"`
-	Effect       string `json:"effect,omitempty"` // the authorizer's outcome, hex
-	SessionKeys  bool   `json:"session_keys,omitempty"`
+	Seq          uint64       `json:"seq"`
+	BusinessDate uint32       `json:"business_date"`
+	Received     string       `json:"received"`
+	Decided      string       `json:"decided"`
+	Link         string       `json:"link"`
+	Conn         uint64       `json:"conn"`
+	MTI          string       `json:"mti"`
+	ProcCode     string       `json:"proc"`
+	STAN         string       `json:"stan"`
+	LocalDate    string       `json:"local_date"`
+	LocalTime    string       `json:"local_time"`
+	Transmission string       `json:"transmission,omitempty"`
+	PAN          string       `json:"pan"`
+	Amount       int64        `json:"amount"`
+	Currency     uint16       `json:"currency"`
+	Acquirer     string       `json:"acquirer,omitempty"`
+	Terminal     string       `json:"terminal"`
+	Merchant     string       `json:"merchant"`
+	MCC          uint16       `json:"mcc"`
+	EntryMode    uint16       `json:"entry_mode"`
+	RRN          string       `json:"rrn"`
+	RRNSeq       uint64       `json:"rrn_seq,omitempty"`
+	RespCode     string       `json:"rc"`
+	Approval     string       `json:"approval,omitempty"`
+	ApprovalSeq  uint64       `json:"approval_seq,omitempty"`
+	Route        string       `json:"route,omitempty"`
+	Original     string       `json:"original,omitempty"`
+	Effect       *auth.Effect `json:"effect,omitempty"` // the authorizer's outcome: what the decision changed
+	SessionKeys  bool         `json:"session_keys,omitempty"`
 }
 
 func newDumpLine(r *journal.Record) dumpLine {
@@ -174,7 +174,10 @@ func newDumpLine(r *journal.Record) dumpLine {
 		PAN: r.PANMasked, Amount: r.Amount, Currency: r.Currency, Acquirer: r.Acquirer, Terminal: r.Terminal,
 		Merchant: r.Merchant, MCC: r.MCC, EntryMode: r.EntryMode, RRN: r.RRN, RRNSeq: r.RRNSeq,
 		RespCode: string(r.RespCode[:]), Approval: r.Approval, ApprovalSeq: r.ApprovalSeq, Route: r.Route,
-		Original: r.Original, Effect: hex.EncodeToString(r.Outcome), SessionKeys: len(r.SessionKeys) > 0}
+		Original: r.Original, SessionKeys: len(r.SessionKeys) > 0}
+	if e, ok := auth.DescribeOutcome(r.Outcome); ok {
+		l.Effect = &e
+	}
 	if r.Transmission != 0 {
 		l.Transmission = fmt.Sprintf("%010d", r.Transmission)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
@@ -31,7 +35,7 @@ func fillJournal(t *testing.T, dataDir string, dates []uint32, n int) *journal.J
 				STAN: uint32(i + 1), LocalDate: 1121, LocalTime: 204500, Transmission: 1121204500, Acquirer: "40001",
 				RRN: "632520000102", RRNSeq: uint64(i + 1), Terminal: "TERM0001", Merchant: "MERCHANT0000001", MCC: 5411,
 				Amount: 100, Currency: 840, EntryMode: 51, RespCode: [2]byte{'0', '0'}, Approval: "123456", ApprovalSeq: 7,
-				Outcome: []byte{1, 2}, PANMasked: "476173******0010"}
+				Outcome: purchaseOutcome(t), PANMasked: "476173******0010"}
 			w := make(syncWaiter, 1)
 			j.Append(r, w)
 			if err := <-w; err != nil {
@@ -40,6 +44,29 @@ func fillJournal(t *testing.T, dataDir string, dates []uint32, n int) *journal.J
 		}
 	}
 	return j
+}
+
+// purchaseOutcome is the outcome the authorizer journals for an approved
+// 1.00 purchase on a demo card.
+func purchaseOutcome(t *testing.T) []byte {
+	t.Helper()
+	data, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(data, func(p []byte) [32]byte { return sha256.Sum256(p) }, auth.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := data.Cards[0]
+	r := &auth.Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: []byte(c.PAN), PANHash: sha256.Sum256([]byte(c.PAN)), Amount: 100,
+		Terminal: data.Terminals[0].ID, Merchant: data.Terminals[0].Merchant, EntryMode: 51, STAN: 1, LocalDate: 1121,
+		BusinessDate: 20261121, Today: 2611, Received: 1e9}
+	d := a.Decide(r, nil, func() [6]byte { return [6]byte{'1', '2', '3', '4', '5', '6'} })
+	if !d.Approved {
+		t.Fatalf("demo purchase: %s", d.Code)
+	}
+	return d.Outcome
 }
 
 const killEnv = "CARDSWITCH_TEST_KILL_DATA_DIR"
@@ -95,11 +122,14 @@ func checkDump(t *testing.T, out string, n int) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]any{"transmission": "1121204500", "acquirer": "40001", "mcc": 5411.0, "entry_mode": 51.0,
-		"local_date": "1121", "local_time": "204500", "currency": 840.0, "rrn_seq": 20.0, "approval_seq": 7.0, "effect": "0102",
+		"local_date": "1121", "local_time": "204500", "currency": 840.0, "rrn_seq": 20.0, "approval_seq": 7.0,
 		"business_date": 20261122.0} {
 		if l[k] != want {
 			t.Errorf("dump %s: %v, want %v", k, l[k], want)
 		}
+	}
+	if e, _ := l["effect"].(map[string]any); e["kind"] != "purchase" || e["debit"] != 100.0 || e["applied"] != true {
+		t.Errorf("dump effect: %v", l["effect"])
 	}
 }
 
