@@ -12,7 +12,7 @@ BENCHTIME ?= 1s
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short fuzz fuzz-short bench bench-codec bench-journal crash-test lint clean
+.PHONY: help build run test test-deps test-race test-short fuzz fuzz-short bench bench-codec bench-journal bench-restart soak crash-test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,17 @@ bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same
 bench-journal: ## journal append throughput, commit latency and replay rate
 	$(GO) test ./journal/ -run '^$$' -bench 'Append' -benchtime 300000x
 	$(GO) test ./journal/ -run '^$$' -bench 'CommitLatency|Replay' -benchtime 1x
+
+RESTART_RECORDS ?= 10000000
+
+bench-restart: ## journal RESTART_RECORDS decisions (default 10M) through the real switch, then time its restart after SIGKILL and after a stop
+	RESTART_RECORDS=$(RESTART_RECORDS) $(GO) test ./internal/crashtest/ -run '^$$' -bench Restart -benchtime 1x -timeout 60m -v
+
+SOAK_DAYS ?= 28
+SOAK_PER_DAY ?= 50000
+
+soak: ## the whole switch on a fake clock through SOAK_DAYS business days (28) of SOAK_PER_DAY purchases: heap, index, journal, snapshots and archive day by day
+	SOAK_DAYS=$(SOAK_DAYS) SOAK_PER_DAY=$(SOAK_PER_DAY) $(GO) test ./cmd/cardswitch/ -run '^$$' -bench Weeks -benchtime 1x -timeout 120m -v
 
 crash-test: ## kill the real binary under load CRASH_KILLS times (default 50; CRASH_SEED=... repeats a run's kill times); no acknowledged approval may be lost
 	CRASH_KILLS=$(CRASH_KILLS) CRASH_SEED=$(CRASH_SEED) $(GO) test ./internal/crashtest/ -count=1 -v -run TestCrashRecovery -timeout 30m

@@ -83,8 +83,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		conns[i] = &conn{nc: nc, term: t.Terminals[i%len(t.Terminals)], card: t.Cards[i%len(t.Cards)],
 			rng: rand.New(rand.NewSource(int64(i))), pending: map[uint32]sent{}, codes: map[string]int64{},
 			hist: hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3), slots: make(chan struct{}, opts.InFlight),
-			stanSpan: uint32(999999 / opts.Conns)}
-		conns[i].stanBase = uint32(i) * conns[i].stanSpan
+			stanSpan: stanSpan(opts.Conns, len(t.Terminals))}
+		conns[i].stanBase = uint32(i/len(t.Terminals)) * conns[i].stanSpan
 		if err := conns[i].template(opts); err != nil {
 			closeAll(conns)
 			return nil, err
@@ -373,4 +373,13 @@ func mergeHist(conns []*conn) *hdrhistogram.Histogram {
 		c.mu.Unlock()
 	}
 	return h
+}
+
+// stanSpan is the STANs each connection owns: connection i speaks for
+// terminal i mod terminals, and the connections of one terminal share its
+// 999,999 STANs in equal slices, so no terminal sees a STAN twice before
+// its slice wraps.
+func stanSpan(conns, terminals int) uint32 {
+	perTerminal := (conns + terminals - 1) / terminals
+	return uint32(999999 / perTerminal)
 }

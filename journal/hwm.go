@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/cardswitch/cardswitch/internal/durable"
 )
 
 // The high-water mark is the last acknowledged sequence and its chain hash,
@@ -69,7 +71,7 @@ func createHWM(path string, p Point) (*hwm, error) {
 		f.Close()
 		return nil, err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -115,13 +117,3 @@ func (h *hwm) lower(seq uint64, hash [HashLen]byte) error {
 }
 
 func (h *hwm) close() error { return h.f.Close() }
-
-// syncDir makes a new directory entry survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

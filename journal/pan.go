@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/cardswitch/cardswitch/internal/durable"
 	"github.com/cardswitch/cardswitch/internal/pan"
 )
 
@@ -161,5 +162,5 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 	}
 	// the new directory entry must survive a crash too, or the key file
 	// could vanish and be replaced by new keys that open nothing
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }

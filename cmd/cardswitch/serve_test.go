@@ -15,7 +15,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine"
 )
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +26,7 @@ func freePort(t *testing.T) string {
 }
 
 // testConfig is the default configuration on free ports.
-func testConfig(t *testing.T) (string, map[string]string) {
+func testConfig(t testing.TB) (string, map[string]string) {
 	t.Helper()
 	addrs := map[string]string{"8580": freePort(t), "8583": freePort(t), "8584": freePort(t), "8585": freePort(t)}
 	s := strings.Replace(string(defaultConfig), "data_dir: ./data", "data_dir: "+t.TempDir(), 1)
@@ -36,7 +36,7 @@ func testConfig(t *testing.T) (string, map[string]string) {
 	return s, addrs
 }
 
-func writeFile(t *testing.T, body string) string {
+func writeFile(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "cardswitch.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -47,13 +47,13 @@ func writeFile(t *testing.T, body string) string {
 
 // startServe runs serve on c until the returned stop is called; stop
 // returns serve's error.
-func startServe(t *testing.T, c *config) (stop func() error) {
+func startServe(t testing.TB, c *config) (stop func() error) {
 	t.Helper()
 	return startServeLog(t, c, zerolog.New(io.Discard))
 }
 
 // startServeLog is startServe logging to log.
-func startServeLog(t *testing.T, c *config, log zerolog.Logger) (stop func() error) {
+func startServeLog(t testing.TB, c *config, log zerolog.Logger) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *engine.Server, 1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cardswitch/cardswitch/internal/durable"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
@@ -156,7 +157,7 @@ func (sn *snapshotter) closeDay(d journal.Day) error {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = durable.SyncDir(dir)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -185,13 +186,4 @@ func verifyFile(path string, want journal.Export) error {
 		return errors.New("the export read back differs from the one written")
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

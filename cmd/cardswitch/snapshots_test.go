@@ -13,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
-	"github.com/cardswitch/cardswitch/internal/client"
 	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
@@ -39,12 +38,7 @@ func snapConfig(t *testing.T, every int, keepDays int) (*config, map[string]stri
 // balanceOn asks the demo card's available balance (field 54's amount).
 func balanceOn(t *testing.T, addr string, stan int, day time.Time) string {
 	t.Helper()
-	d, _ := codec.Lookup(codec.ISO87ASCII)
-	f, _ := codec.ParseFraming("binary2")
-	c, err := client.Dial(addr, d, f, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, d := dialPOS(t, addr)
 	defer c.Close()
 	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
 		"2": "4761739001010010", "3": "310000", "7": day.Format("0102") + "101500", "11": fmt.Sprintf("%06d", stan),
@@ -62,12 +56,7 @@ func balanceOn(t *testing.T, addr string, stan int, day time.Time) string {
 // purchasesOn sends n purchases dated day, STANs from first.
 func purchasesOn(t *testing.T, addr string, first, n int, day time.Time) {
 	t.Helper()
-	d, _ := codec.Lookup(codec.ISO87ASCII)
-	f, _ := codec.ParseFraming("binary2")
-	c, err := client.Dial(addr, d, f, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, d := dialPOS(t, addr)
 	defer c.Close()
 	for i := 0; i < n; i++ {
 		msg, _ := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{

@@ -36,12 +36,7 @@ func servedOnce(t *testing.T) (*config, map[string]string) {
 // purchaseOn sends a demo purchase to the POS link and checks the code.
 func purchaseOn(t *testing.T, addr, stan, want string) *client.Reply {
 	t.Helper()
-	d, _ := codec.Lookup(codec.ISO87ASCII)
-	f, _ := codec.ParseFraming("binary2")
-	c, err := client.Dial(addr, d, f, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, d := dialPOS(t, addr)
 	defer c.Close()
 	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
 		"2": "4761739001010010", "3": "000000", "4": "000000001000", "7": "1201101500", "11": stan, "12": "101500",
@@ -57,6 +52,18 @@ func purchaseOn(t *testing.T, addr, stan, want string) *client.Reply {
 		t.Fatalf("purchase %s: rc %s, want %s", stan, got, want)
 	}
 	return r
+}
+
+// dialPOS connects to the default configuration's POS link (iso87ascii).
+func dialPOS(t testing.TB, addr string) (*client.Conn, *codec.Dialect) {
+	t.Helper()
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	c, err := client.Dial(addr, d, f, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, d
 }
 
 // serveErr runs serve and returns the error it stops with at once.

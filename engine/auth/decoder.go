@@ -3,40 +3,28 @@ package auth
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
-// decoder reads a snapshot chunk's fields. Like wire.Reader, a read past
-// the end, a malformed varint or a value over its bound sets bad, which is
-// sticky: later reads return zero, and the caller checks once.
-type decoder struct {
-	b   []byte
-	bad bool
-}
+// decoder reads a snapshot chunk's fields: wire.Reader (a read past the
+// end or a malformed varint sets Bad, sticky; the caller checks once) with
+// the bounds a snapshot needs, so that a value over its bound is Bad too.
+type decoder struct{ wire.Reader }
 
-func (d *decoder) more() bool { return !d.bad && len(d.b) > 0 }
+func newDecoder(b []byte) *decoder { return &decoder{wire.Reader{B: b}} }
 
-func (d *decoder) take(n int) []byte {
-	if d.bad || n > len(d.b) {
-		d.bad = true
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
+func (d *decoder) more() bool { return !d.Bad && len(d.B) > 0 }
 
 func (d *decoder) byte() byte {
-	if d.bad || len(d.b) == 0 {
-		d.bad = true
-		return 0
+	if b := d.Take(1); b != nil {
+		return b[0]
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
+	return 0
 }
 
 func (d *decoder) u64() uint64 {
-	if b := d.take(8); b != nil {
+	if b := d.Take(8); b != nil {
 		return binary.LittleEndian.Uint64(b)
 	}
 	return 0
@@ -44,43 +32,26 @@ func (d *decoder) u64() uint64 {
 
 // uvarint reads an unsigned varint of at most max.
 func (d *decoder) uvarint(max uint64) uint64 {
-	if d.bad {
+	v := d.Uvarint()
+	if v > max {
+		d.Bad = true
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > max {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.bad {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
 	return v
 }
 
 // id reads a length-prefixed ID of at most idMax bytes, as a string.
 func (d *decoder) id() string {
 	n := d.uvarint(idMax)
-	return string(d.take(int(n)))
+	return string(d.Take(int(n)))
 }
 
 func (d *decoder) counter() counter {
 	c := counter{date: uint32(d.uvarint(math.MaxUint32))}
-	count := d.varint()
+	count := d.Varint()
 	if count < math.MinInt32 || count > math.MaxInt32 {
-		d.bad = true
+		d.Bad = true
 	}
-	c.count, c.amount = int32(count), d.varint()
+	c.count, c.amount = int32(count), d.Varint()
 	return c
 }

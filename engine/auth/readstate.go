@@ -152,7 +152,7 @@ func indexByte(s string, c byte) int {
 
 // table decodes a header, table or shard chunk.
 func (sr *stateReader) table(p []byte) error {
-	d := &decoder{b: p[1:]}
+	d := newDecoder(p[1:])
 	var err error
 	switch p[0] {
 	case 'H':
@@ -160,13 +160,13 @@ func (sr *stateReader) table(p []byte) error {
 	case 'A':
 		for d.more() && len(sr.accounts) < tableMax && err == nil {
 			x, ref := sr.a.accounts.get(d.id())
-			x.delta, x.held = d.varint(), d.varint()
+			x.delta, x.held = d.Varint(), d.Varint()
 			sr.accounts, err = appendRef(sr.accounts, ref)
 		}
 	case 'C':
 		for d.more() && len(sr.cards) < tableMax && err == nil {
 			var h [32]byte
-			copy(h[:], d.take(32))
+			copy(h[:], d.Take(32))
 			x, ref := sr.a.cards.get(h)
 			x.usage, x.pinFails = d.counter(), d.counter()
 			sr.cards, err = appendRef(sr.cards, ref)
@@ -184,21 +184,21 @@ func (sr *stateReader) table(p []byte) error {
 	case 'S':
 		err = sr.shard(d)
 	}
-	if err == nil && (d.bad || d.more()) {
+	if err == nil && (d.Bad || d.more()) {
 		err = stateErr("chunk %q does not parse", p[0])
 	}
 	return err
 }
 
 func (sr *stateReader) header(d *decoder) error {
-	if string(d.take(len(stateMagic))) != stateMagic {
+	if string(d.Take(len(stateMagic))) != stateMagic {
 		return stateErr("not an authorization state")
 	}
 	if v := d.byte(); v != stateVersion {
 		return stateErr("version %d (this build reads %d)", v, stateVersion)
 	}
 	sr.a.day.Store(uint32(d.uvarint(1<<32 - 1)))
-	sr.a.now.Store(d.varint())
+	sr.a.now.Store(d.Varint())
 	return nil
 }
 
@@ -206,7 +206,7 @@ func (sr *stateReader) header(d *decoder) error {
 func (sr *stateReader) shard(d *decoder) error {
 	i := d.byte()
 	n := d.uvarint(maxTransactionsLimit)
-	if d.bad || i >= shardCount {
+	if d.Bad || i >= shardCount {
 		return stateErr("shard chunk does not parse")
 	}
 	if sr.entries += int64(n); sr.entries > int64(sr.a.lim.MaxTransactions) {
@@ -235,9 +235,9 @@ func appendRef(refs []uint32, ref uint32) ([]uint32, error) {
 
 // entryChunk decodes a chunk of one shard's entries into it.
 func (sr *stateReader) entryChunk(p []byte) error {
-	d := &decoder{b: p[1:]}
+	d := newDecoder(p[1:])
 	i := d.byte()
-	if d.bad || i >= shardCount {
+	if d.Bad || i >= shardCount {
 		return stateErr("entry chunk does not parse")
 	}
 	sh := &sr.a.index.shards[i]
@@ -251,7 +251,7 @@ func (sr *stateReader) entryChunk(p []byte) error {
 	for d.more() {
 		k, t := sr.entry(d)
 		switch {
-		case d.bad:
+		case d.Bad:
 			return stateErr("entry of shard %d does not parse", i)
 		case sr.decoded[i] >= sr.announced[i]:
 			return stateErr("shard %d holds more entries than announced", i)
@@ -272,11 +272,11 @@ func (sr *stateReader) entryChunk(p []byte) error {
 	return nil
 }
 
-// entry decodes one index entry; d.bad on anything out of its range.
+// entry decodes one index entry; d.Bad on anything out of its range.
 func (sr *stateReader) entry(d *decoder) (txnKey, txn) {
 	var k txnKey
 	var t txn
-	b := d.take(entryFixed)
+	b := d.Take(entryFixed)
 	if b == nil {
 		return k, t
 	}
@@ -286,23 +286,23 @@ func (sr *stateReader) entry(d *decoder) (txnKey, txn) {
 	copy(t.approval[:], b[19:25])
 	t.at, t.eff.date = le.Uint32(b[25:]), le.Uint32(b[29:])
 	if k.ldate > 9999 || t.kind > KindReversal || t.flags >= 1<<5 {
-		d.bad = true
+		d.Bad = true
 	}
 	switch b[33] {
 	case 0:
 		return k, t
 	case 1:
 	default:
-		d.bad = true
+		d.Bad = true
 		return k, t
 	}
 	e := &t.eff
 	e.acc, e.card = item(d, sr.accounts), item(d, sr.cards)
 	e.merchant, e.terminal = item(d, sr.merchants), item(d, sr.terminals)
-	e.debit, e.hold, e.usage = d.varint(), d.varint(), d.varint()
-	e.count = int32(d.varint())
+	e.debit, e.hold, e.usage = d.Varint(), d.Varint(), d.Varint()
+	e.count = int32(d.Varint())
 	if e.acc == 0 || e.card == 0 {
-		d.bad = true
+		d.Bad = true
 	}
 	return k, t
 }
@@ -318,19 +318,19 @@ func item(d *decoder, refs []uint32) uint32 {
 
 // end checks the counts and the CRC.
 func (sr *stateReader) end(p []byte) error {
-	d := &decoder{b: p[1:]}
+	d := newDecoder(p[1:])
 	counts := [5]uint64{}
 	for i := range counts {
 		counts[i] = d.uvarint(1 << 40)
 	}
 	crc := sr.crc
-	if len(d.b) == 4 {
+	if len(d.B) == 4 {
 		crc = crc32.Update(sr.crc, crcTable, p[:len(p)-4])
 	}
 	switch {
-	case d.bad || len(d.b) != 4:
+	case d.Bad || len(d.B) != 4:
 		return stateErr("end chunk does not parse")
-	case binary.LittleEndian.Uint32(d.b) != crc:
+	case binary.LittleEndian.Uint32(d.B) != crc:
 		return stateErr("checksum mismatch: the snapshot is corrupt")
 	case counts != [5]uint64{uint64(len(sr.accounts)), uint64(len(sr.cards)), uint64(len(sr.merchants)), uint64(len(sr.terminals)), uint64(sr.entries)}:
 		return stateErr("counts %v do not match the snapshot's contents", counts)

@@ -32,7 +32,7 @@ import (
 	"github.com/cardswitch/cardswitch/internal/client"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func freeAddr(t *testing.T) string {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	bin, cfg string
 	dataDir  string
 	pos      string
@@ -52,9 +52,10 @@ type harness struct {
 	proc     *os.Process   // the switch: cmd's process, or wrap's child
 	exited   chan struct{} // closed when cmd has been waited for
 	stderr   *bytes.Buffer
+	logLevel string // the switch's --log-level (default warn)
 }
 
-func setup(t *testing.T) *harness {
+func setup(t testing.TB) *harness {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "cardswitch")
 	build := exec.Command("go", "build", "-o", bin, "github.com/cardswitch/cardswitch/cmd/cardswitch")
@@ -109,7 +110,11 @@ func (h *harness) cleanup() {
 // to start (a journal that fails verification) fails the test.
 func (h *harness) start() {
 	h.stderr = &bytes.Buffer{}
-	args := append(append([]string(nil), h.wrap...), h.bin, "serve", "--config", h.cfg, "--log-level", "warn")
+	level := h.logLevel
+	if level == "" {
+		level = "warn"
+	}
+	args := append(append([]string(nil), h.wrap...), h.bin, "serve", "--config", h.cfg, "--log-level", level)
 	h.cmd = exec.Command(args[0], args[1:]...)
 	h.cmd.Stderr = h.stderr
 	if err := h.cmd.Start(); err != nil {
@@ -141,7 +146,7 @@ func (h *harness) start() {
 func (h *harness) kill() { h.stop(syscall.SIGKILL) }
 
 // childOf finds the one child of process ppid (the switch strace started).
-func childOf(t *testing.T, ppid int) *os.Process {
+func childOf(t testing.TB, ppid int) *os.Process {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)

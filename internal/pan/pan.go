@@ -21,19 +21,32 @@ func Valid(pan string) bool {
 	if len(pan) < 12 || len(pan) > 19 {
 		return false
 	}
-	sum := 0
-	for i := 0; i < len(pan); i++ {
-		c := pan[len(pan)-1-i]
+	sum, ok := luhnSum(pan, 0)
+	return ok && sum%10 == 0
+}
+
+// WithCheckDigit appends the Luhn check digit to the digits of body (test
+// and load-generator card numbers).
+func WithCheckDigit(body string) string {
+	sum, _ := luhnSum(body, 1)
+	return body + string(rune('0'+(10-sum%10)%10))
+}
+
+// luhnSum is the Luhn sum of s, doubling the digits at odd positions from
+// the right counting from first; ok is false for a non-digit.
+func luhnSum(s string, first int) (sum int, ok bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[len(s)-1-i]
 		if c < '0' || c > '9' {
-			return false
+			return 0, false
 		}
 		d := int(c - '0')
-		if i%2 == 1 {
+		if (i+first)%2 == 1 {
 			if d *= 2; d > 9 {
 				d -= 9
 			}
 		}
 		sum += d
 	}
-	return sum%10 == 0
+	return sum, true
 }

@@ -20,3 +20,17 @@ func TestMaskAndValid(t *testing.T) {
 		}
 	}
 }
+
+func TestWithCheckDigit(t *testing.T) {
+	for _, body := range []string{"476173900101001", "400000123456", "622848040256489001", "411111111111111"} {
+		p := WithCheckDigit(body)
+		if !Valid(p) || p[:len(body)] != body {
+			t.Fatalf("%s -> %s: not valid", body, p)
+		}
+		for d := byte('0'); d <= '9'; d++ { // every other check digit is refused
+			if other := body + string(d); other != p && Valid(other) {
+				t.Fatalf("%s valid too", other)
+			}
+		}
+	}
+}

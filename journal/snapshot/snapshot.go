@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardswitch/cardswitch/internal/durable"
 	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
@@ -125,7 +126,7 @@ func Write(dir string, p Point, fingerprint [16]byte, parts Parts) (Meta, error)
 	if err := os.Rename(tmp.Name(), m.Path); err != nil {
 		return Meta{}, err
 	}
-	return m, syncDir(dir)
+	return m, durable.SyncDir(dir)
 }
 
 func writeTo(f *os.File, m Meta, parts Parts) error {
@@ -310,13 +311,4 @@ func Prune(dir string, keep int) error {
 		}
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,0 +1,136 @@
+package crashtest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/internal/pan"
+)
+
+// BenchmarkRestart measures what a restart costs after a long history: it
+// drives the real switch (full authorization, the journal fsynced before
+// every reply, background snapshots) with `cardswitch bench` until
+// RESTART_RECORDS decisions are journaled (default 1,000,000; make
+// bench-restart: 10,000,000), kills it with SIGKILL, and times the real
+// `serve` start up to /readyz, then the same after a graceful stop. The
+// issuer data has many terminals, so that ten million requests keep
+// unique keys, and no limits, so that they are approved.
+//
+//	go test ./internal/crashtest/ -run '^$' -bench Restart -benchtime 1x
+func BenchmarkRestart(b *testing.B) {
+	want, _ := strconv.Atoi(os.Getenv("RESTART_RECORDS"))
+	if want == 0 {
+		want = 1_000_000
+	}
+	h := setup(b)
+	h.logLevel = "info"
+	writeIssuer(b, h, 200, 2000)
+	// the index must hold every decision: raise its cap above the run
+	cfg, _ := os.ReadFile(h.cfg)
+	cfg = []byte(strings.Replace(string(cfg), "max_transactions: 10000000", fmt.Sprintf("max_transactions: %d", 2*want+1_000_000), 1))
+	os.WriteFile(h.cfg, cfg, 0o644)
+	mix := filepath.Join(b.TempDir(), "mix.yaml")
+	os.WriteFile(mix, []byte("purchase: 1\n"), 0o644)
+	h.start()
+	// one run (a second would send the same STANs again: 94), long enough
+	// at the least rate this machine gives over a long run (40,000 to 75,000 a second)
+	d := time.Duration(want/40_000+1) * time.Second
+	answered := benchFor(b, h, mix, d)
+	b.Logf("%d decisions journaled in %v", answered, d)
+	if answered < want {
+		b.Fatalf("%d decisions, want %d: the machine is slower than planned", answered, want)
+	}
+	for i := 0; i < b.N; i++ {
+		h.kill()
+		crash := h.timedStart(b)
+		h.stop(syscall.SIGTERM)
+		graceful := h.timedStart(b)
+		b.ReportMetric(crash.Seconds(), "s/restart-after-kill")
+		b.ReportMetric(graceful.Seconds(), "s/restart-after-stop")
+	}
+	h.stop(syscall.SIGTERM)
+	b.ReportMetric(float64(answered), "decisions")
+}
+
+// benchFor runs the load generator against the switch for d and returns
+// the requests it answered.
+func benchFor(b *testing.B, h *harness, mix string, d time.Duration) int {
+	out := filepath.Join(b.TempDir(), "report.json")
+	cmd := exec.Command(h.bin, "bench", "--addr", h.pos, "--config", h.cfg, "--mix", mix, "--conns", "64", "--inflight", "16",
+		"--duration", d.String(), "--warmup", "0s", "--json", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("bench: %v\n%s", err, msg)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rep []struct {
+		Answered int            `json:"answered"`
+		Codes    map[string]int `json:"response_codes"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		var one struct {
+			Answered int            `json:"answered"`
+			Codes    map[string]int `json:"response_codes"`
+		}
+		if err := json.Unmarshal(raw, &one); err != nil {
+			b.Fatalf("bench report: %v\n%s", err, raw)
+		}
+		rep = append(rep, one)
+	}
+	if rep[0].Codes["00"] < rep[0].Answered*99/100 {
+		b.Fatalf("bench: %d answered, codes %v: the run must be approvals", rep[0].Answered, rep[0].Codes)
+	}
+	return rep[0].Answered
+}
+
+// timedStart starts the switch at info level and returns the time from the
+// process start to /readyz, logging what the start loaded.
+func (h *harness) timedStart(b *testing.B) time.Duration {
+	begin := time.Now()
+	h.start()
+	took := time.Since(begin)
+	sc := bufio.NewScanner(strings.NewReader(h.stderr.String()))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "state loaded") {
+			b.Logf("ready in %v: %s", took, sc.Text())
+		}
+	}
+	return took
+}
+
+// writeIssuer replaces the harness's issuer data with terms terminals
+// and cards cards on deep accounts, without limits.
+func writeIssuer(b *testing.B, h *harness, terms, cards int) {
+	var y strings.Builder
+	y.WriteString("keys: {pvk: U1D3923B426280093FEABD1824D622FEB, pvki: 1}\nprofiles: [{name: standard}]\n")
+	y.WriteString("accounts:\n")
+	for i := 0; i < cards; i++ {
+		fmt.Fprintf(&y, "  - {id: ACC-%05d, currency: \"840\", balance: 900000000000}\n", i)
+	}
+	y.WriteString("cards:\n")
+	for i := 0; i < cards; i++ {
+		fmt.Fprintf(&y, "  - {pan: \"%s\", expiry: \"2812\", status: active, account: ACC-%05d}\n", pan.WithCheckDigit(fmt.Sprintf("476173%09d", i)), i)
+	}
+	y.WriteString("merchants:\n  - {id: MERCHANT0000001, name: BENCH STORE, mcc: \"5411\", status: active}\nterminals:\n")
+	for i := 0; i < terms; i++ {
+		fmt.Fprintf(&y, "  - {id: T%07d, merchant: MERCHANT0000001, status: active}\n", i)
+	}
+	cfg, _ := os.ReadFile(h.cfg)
+	path := filepath.Join(filepath.Dir(h.cfg), "bench-issuer.yaml")
+	if err := os.WriteFile(path, []byte(y.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	old := filepath.Join(filepath.Dir(h.cfg), "issuer.yaml")
+	os.WriteFile(h.cfg, []byte(strings.Replace(string(cfg), "data: "+old, "data: "+path, 1)), 0o644)
+}
