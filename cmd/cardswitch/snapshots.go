@@ -91,7 +91,11 @@ func (sn *snapshotter) take(to uint64) error {
 			return err
 		}
 	}
-	p, err := sn.st.j.Walk(sn.last, to, next.replay)
+	rp := newReplayer(next)
+	p, err := sn.st.j.Walk(sn.last, to, rp.add)
+	if werr := rp.wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,7 @@ func pipeline(addr string, d *codec.Dialect, f codec.Framing, window, n int, msg
 
 // soakIssuer writes issuer data of terms terminals and cards cards on deep
 // accounts without limits, and returns its path.
-func soakIssuer(b *testing.B, terms, cards int) string {
+func soakIssuer(b testing.TB, terms, cards int) string {
 	var y strings.Builder
 	y.WriteString("keys: {pvk: U1D3923B426280093FEABD1824D622FEB, pvki: 1}\nprofiles: [{name: standard}]\naccounts:\n")
 	for i := 0; i < cards; i++ {

@@ -123,6 +123,7 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 	}
 	loaded := time.Since(start)
 	replayed := 0
+	rp := newReplayer(st)
 	j, err := journal.Open(journal.Options{
 		Dir:            filepath.Join(c.file.DataDir, "journal"),
 		Window:         c.file.Journal.Window,
@@ -135,9 +136,13 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 		After:          after,
 		Replay: func(r *journal.Record) error {
 			replayed++
-			return st.replay(r)
+			return rp.add(r)
 		},
 	})
+	if werr := rp.wait(); err == nil && werr != nil {
+		j.Close()
+		return nil, werr
+	}
 	var ie *journal.IntegrityError
 	if errors.As(err, &ie) {
 		return nil, fmt.Errorf("%v; the switch will not start on it: run 'cardswitch journal verify' to see it, and start with --accept-journal-loss only if the loss is accepted", err)
@@ -155,15 +160,15 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 	return st, nil
 }
 
-// replay applies one journaled record to the state, as it was applied when
-// it was made: the decision's outcome, the identifiers it gave out, the
-// keys a sign-on installed.
-func (st *state) replay(r *journal.Record) error {
-	st.ids.Observe(r.RRNSeq, r.ApprovalSeq)
-	if len(r.SessionKeys) > 0 {
-		if err := st.keys.Restore(r.SessionKeys); err != nil {
-			return fmt.Errorf("journal record %d: %w", r.Seq, err)
+// apply replays one journaled record on the state, as it was applied when
+// it was made: the identifiers it gave out, the keys a sign-on installed,
+// the decision's outcome.
+func (st *state) apply(rrnSeq, apprSeq uint64, rc [2]byte, outcome, sessions []byte) error {
+	st.ids.Observe(rrnSeq, apprSeq)
+	if len(sessions) > 0 {
+		if err := st.keys.Restore(sessions); err != nil {
+			return err
 		}
 	}
-	return st.authz.Replay(r.Outcome, r.RespCode)
+	return st.authz.Replay(outcome, rc)
 }
