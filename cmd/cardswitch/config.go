@@ -239,7 +239,7 @@ func (c *config) stateConfig() error {
 	f := &c.file
 	s := &f.Snapshot
 	if s.Every == 0 {
-		s.Every = 1_000_000
+		s.Every = 500_000
 	}
 	if s.Check == 0 {
 		s.Check = 10 * time.Second

@@ -15,6 +15,7 @@ type replayer struct {
 	st    *state
 	batch *replayBatch
 	queue chan *replayBatch
+	free  chan *replayBatch // batches applied, to fill again (no allocation per batch)
 	done  chan error
 	err   error // the applier's first error, once done
 }
@@ -22,6 +23,7 @@ type replayer struct {
 const (
 	replayBatchLen = 4096 // records per hand-off: one channel operation per batch
 	replayQueue    = 4    // batches waiting for the applier
+	replayArena    = 1 << 20
 )
 
 // replayBatch holds copies of records: their fixed fields and, in one
@@ -39,7 +41,12 @@ type replayRec struct {
 }
 
 func newReplayer(st *state) *replayer {
-	p := &replayer{st: st, queue: make(chan *replayBatch, replayQueue), done: make(chan error, 1), batch: &replayBatch{}}
+	p := &replayer{st: st, queue: make(chan *replayBatch, replayQueue), free: make(chan *replayBatch, replayQueue+2),
+		done: make(chan error, 1)}
+	for i := 0; i < replayQueue+1; i++ {
+		p.free <- &replayBatch{recs: make([]replayRec, 0, replayBatchLen), arena: make([]byte, 0, replayArena)}
+	}
+	p.batch = <-p.free
 	go p.apply()
 	return p
 }
@@ -71,7 +78,12 @@ func (p *replayer) flush() error {
 		p.err = err
 		return err
 	}
-	p.batch = &replayBatch{recs: make([]replayRec, 0, replayBatchLen)}
+	select {
+	case p.batch = <-p.free:
+	case err := <-p.done:
+		p.err = err
+		return err
+	}
 	return nil
 }
 
@@ -98,6 +110,8 @@ func (p *replayer) apply() {
 				return
 			}
 		}
+		b.recs, b.arena = b.recs[:0], b.arena[:0]
+		p.free <- b
 	}
 	p.done <- nil
 }

@@ -21,16 +21,17 @@ import (
 // days that are past journal.keep_days and covered by it.
 //
 // The live state cannot be written while requests are decided, so the
-// next snapshot is built aside: a fresh state loads the last snapshot and
-// applies the journal records since its point, read from the live journal
-// with the chain verified, exactly as a start would. It costs one replay
-// of each record (about a microsecond) and, while it runs, a second copy
-// of the state in memory; it never touches the live state.
+// snapshots are written from a follower: a second state that holds what
+// the last snapshot holds and applies the journal records since its point,
+// read from the live journal with the chain verified, exactly as a start
+// would. It costs one replay of each record (about a microsecond) and a
+// second copy of the state in memory; it never touches the live state.
 type snapshotter struct {
 	c    *config
 	log  zerolog.Logger
 	st   *state // the live state: its journal, key and issuer data
 	last journal.Point
+	next *state // the follower: the state as of last (nil: load it from last's file)
 }
 
 func newSnapshotter(c *config, log zerolog.Logger, st *state) *snapshotter {
@@ -68,29 +69,17 @@ func (sn *snapshotter) step() error {
 	return sn.closeDays()
 }
 
-// take builds and writes the snapshot at sequence to.
+// take builds and writes the snapshot at sequence to, from the follower:
+// the state the last snapshot holds, kept in memory between snapshots
+// (loaded from the file the first time), which only this goroutine touches.
+// A failure drops the follower, so the next try starts again from the file.
 func (sn *snapshotter) take(to uint64) error {
 	start := time.Now()
-	next, err := newState(sn.c, sn.st.prot)
+	next, err := sn.follower()
 	if err != nil {
 		return err
 	}
-	if sn.last.Seq > 0 {
-		metas, err := snapshot.List(sn.c.snapshotDir())
-		if err != nil {
-			return err
-		}
-		i := 0
-		for i < len(metas) && journal.Point(metas[i].Point) != sn.last {
-			i++
-		}
-		if i == len(metas) {
-			return fmt.Errorf("snapshots: the snapshot at %d is gone from %s", sn.last.Seq, sn.c.snapshotDir())
-		}
-		if err := snapshot.Load(metas[i], next.parts()); err != nil {
-			return err
-		}
-	}
+	sn.next = nil
 	rp := newReplayer(next)
 	p, err := sn.st.j.Walk(sn.last, to, rp.add)
 	if werr := rp.wait(); err == nil {
@@ -108,8 +97,30 @@ func (sn *snapshotter) take(to uint64) error {
 	}
 	sn.log.Info().Uint64("seq", p.Seq).Uint64("records", p.Seq-sn.last.Seq).Int64("transactions", next.authz.Stats().Transactions).
 		Dur("took", time.Since(start)).Str("file", m.Path).Msg("snapshot written")
-	sn.last = p
+	sn.last, sn.next = p, next
 	return nil
+}
+
+// follower is the state as of sn.last: the one kept from the last
+// snapshot, or a fresh one loaded from the last snapshot's file.
+func (sn *snapshotter) follower() (*state, error) {
+	if sn.next != nil {
+		return sn.next, nil
+	}
+	next, err := newState(sn.c, sn.st.prot)
+	if err != nil || sn.last.Seq == 0 {
+		return next, err
+	}
+	metas, err := snapshot.List(sn.c.snapshotDir())
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range metas {
+		if journal.Point(m.Point) == sn.last {
+			return next, snapshot.Load(m, next.parts())
+		}
+	}
+	return nil, fmt.Errorf("snapshots: the snapshot at %d is gone from %s", sn.last.Seq, sn.c.snapshotDir())
 }
 
 // closeDays exports, verifies and drops the oldest business days beyond
