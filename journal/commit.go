@@ -83,7 +83,9 @@ func (j *Journal) commit(batch []pending) {
 		return
 	}
 	seq, last, date := j.build(batch)
+	j.writeMu.Lock() // a day's drop holds it: Badger refuses writes while it drops a prefix
 	txns, err := j.write()
+	j.writeMu.Unlock()
 	if err == nil {
 		err = j.mark.store(seq, last)
 	}

@@ -251,3 +251,57 @@ func TestReplayFromBeforeTheAnchorRefused(t *testing.T) {
 		t.Fatalf("replayed %d records after the anchor, want 20", replayed)
 	}
 }
+
+// Commits go on while a day is dropped: they wait for the drop (Badger
+// refuses writes while it drops a prefix), none fails, and the dropped
+// day's tables are gone.
+func TestDropDayWhileCommitting(t *testing.T) {
+	_, j, _ := threeDays(t)
+	defer j.Close()
+	var buf bytes.Buffer
+	e, err := j.ExportDay(day1, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitDays(t, j, []uint32{day3}, 20000) // a memtable the drop must flush: it takes a while
+	const writers = 8
+	stop, done := make(chan struct{}), make(chan error, writers)
+	for g := 0; g < writers; g++ {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				w := newWaiter()
+				j.Append(dated(100000+i, day3), w)
+				if <-w.done; w.err != nil {
+					done <- w.err
+					return
+				}
+			}
+		}()
+	}
+	if err := j.DropDay(day1, e); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	for g := 0; g < writers; g++ {
+		if err := <-done; err != nil {
+			t.Fatalf("a commit during the drop: %v", err)
+		}
+	}
+	// the day's space is given back: not even a deleted version of its
+	// keys is left (deletes alone would leave them, with tombstones)
+	day := appendKey(nil, day1, 0)[:5]
+	_ = j.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true, Prefix: day})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			t.Fatalf("day %d still holds key %x (deleted: %v)", day1, it.Item().Key(), it.Item().IsDeletedOrExpired())
+		}
+		return nil
+	})
+}

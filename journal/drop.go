@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -48,38 +49,53 @@ func (j *Journal) DropDay(date uint32, e Export) error {
 	j.mu.Lock()
 	j.anchor = m.anchor
 	j.mu.Unlock()
+	j.writeMu.Lock() // commits wait (they would fail with ErrBlockedWrites)
+	defer j.writeMu.Unlock()
 	return dropRange(j.db, m.anchor)
 }
 
-// dropRange deletes the chunks of the days up to the anchor's (and only
-// chunks whose records are all at or before it: a chunk never holds two
-// dates, so no other day is touched). The deletes go through a write batch
-// that Badger splits into transactions as they fill.
+// dropRange drops the key ranges of the days up to the anchor's, whole
+// (a chunk never holds two dates, so no other day is touched), with
+// Badger's DropPrefix: it gives the disk space back at once, where deletes
+// would not (keys only grow, so compactions never come back to an old
+// day's tables, and Badger drops a prefix only while it still sees keys
+// under it). DropPrefix holds writes while it flushes the memtable (about
+// what one memtable flush costs, once per closed day): the caller holds
+// writeMu, so commits wait instead of failing.
 func dropRange(db *badger.DB, anchor Point) error {
 	if anchor.Seq == 0 {
 		return nil
 	}
-	wb := db.NewWriteBatch()
-	defer wb.Cancel()
+	dates, err := datesUpTo(db, anchor)
+	if err == nil && len(dates) > 0 {
+		err = db.DropPrefix(dates...)
+	}
+	if err != nil {
+		return fmt.Errorf("journal: dropping the days up to %d: %w", anchor.Date, err)
+	}
+	return nil
+}
+
+// datesUpTo lists the key prefixes ('r' and the date) of the days whose
+// chunks all lie at or before the anchor.
+func datesUpTo(db *badger.DB, anchor Point) ([][]byte, error) {
+	var dates [][]byte
 	err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'r'}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			if len(k) != keyLen || keyDate(k) > anchor.Date || keySeq(k) > anchor.Seq {
+				if n := len(dates); n > 0 && len(k) == keyLen && bytes.Equal(dates[n-1], k[:5]) {
+					dates = dates[:n-1] // a day that goes on past the anchor is not closed
+				}
 				return nil
 			}
-			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
-				return err
+			if n := len(dates); n == 0 || !bytes.Equal(dates[n-1], k[:5]) {
+				dates = append(dates, append([]byte(nil), k[:5]...))
 			}
 		}
 		return nil
 	})
-	if err == nil {
-		err = wb.Flush()
-	}
-	if err != nil {
-		return fmt.Errorf("journal: dropping the days up to %d: %w", anchor.Date, err)
-	}
-	return nil
+	return dates, err
 }

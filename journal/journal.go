@@ -38,6 +38,7 @@ type Journal struct {
 
 	failure atomic.Pointer[failure] // set once, by the committer
 	dropMu  sync.Mutex              // one DropDay at a time
+	writeMu sync.Mutex              // held by a commit's Badger writes, and by a drop (Badger refuses writes during DropPrefix)
 
 	mu     sync.Mutex // guards stats, lastPt and anchor
 	stats  Stats

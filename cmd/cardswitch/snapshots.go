@@ -178,11 +178,12 @@ func (sn *snapshotter) closeDay(d journal.Day) error {
 		os.Remove(tmp)
 		return fmt.Errorf("closing business day %d: %w", d.Date, err)
 	}
+	dropStart := time.Now()
 	if err := sn.st.j.DropDay(d.Date, e); err != nil {
 		return fmt.Errorf("closing business day %d: %w", d.Date, err)
 	}
 	sn.log.Info().Uint32("date", d.Date).Uint64("records", e.Records).Uint64("last_seq", e.LastSeq).Str("archive", path).
-		Msg("business day closed: exported, verified, dropped from the journal")
+		Dur("drop", time.Since(dropStart)).Msg("business day closed: exported, verified, dropped from the journal")
 	return nil
 }
 
