@@ -61,9 +61,13 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 }
 
 // replayAdvance rolls the date and time forward as the decision did, and
-// purges the index as the live one does, but amortized: only once as many
-// records were replayed since the last purge as the index holds, so a
-// replay of a long journal scans each entry a bounded number of times.
+// purges the index as the live one does, but amortized: only once a
+// quarter as many records were replayed since the last purge as the index
+// holds entries, so a replay of a long journal scans each entry a bounded
+// number of times. (A record can leave up to three entries, a reversal of
+// an original not seen: with a bar of a whole index's worth, entries could
+// outgrow the records and never be purged, and a follower that replays
+// for weeks would keep them all.)
 func (a *Authorizer) replayAdvance(date uint32, at int64) {
 	storeMax32(&a.day, date)
 	now := storeMax64(&a.now, at)
@@ -71,7 +75,7 @@ func (a *Authorizer) replayAdvance(date uint32, at int64) {
 	switch next := a.nextPurge.Load(); {
 	case next == 0:
 		a.nextPurge.Store(now + a.purgeEvery)
-	case now >= next && a.replayed >= a.index.count.Load():
+	case now >= next && 4*a.replayed >= a.index.count.Load():
 		a.nextPurge.Store(now + a.purgeEvery)
 		a.replayed = 0
 		a.purge(now - purgeSlack)
