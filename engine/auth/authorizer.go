@@ -256,7 +256,12 @@ func (a *Authorizer) startPurge(now int64) {
 // replay, finds what it would have found without the purge.
 const purgeSlack = 60
 
-func storeMax32(v *atomic.Uint32, x uint32) uint32 {
+// maxStore raises an atomic to x if x is higher, and returns the value
+// it holds then (counters and clocks that only roll forward).
+func maxStore[T uint32 | int64](v interface {
+	Load() T
+	CompareAndSwap(old, new T) bool
+}, x T) T {
 	for {
 		cur := v.Load()
 		if x <= cur {
@@ -268,17 +273,8 @@ func storeMax32(v *atomic.Uint32, x uint32) uint32 {
 	}
 }
 
-func storeMax64(v *atomic.Int64, x int64) int64 {
-	for {
-		cur := v.Load()
-		if x <= cur {
-			return cur
-		}
-		if v.CompareAndSwap(cur, x) {
-			return x
-		}
-	}
-}
+func storeMax32(v *atomic.Uint32, x uint32) uint32 { return maxStore[uint32](v, x) }
+func storeMax64(v *atomic.Int64, x int64) int64    { return maxStore[int64](v, x) }
 
 // clampTime is a request time as an entry keeps it (unix seconds, 32 bits).
 func clampTime(now int64) uint32 { return uint32(min(max(now, 0), math.MaxUint32)) }

@@ -12,6 +12,14 @@ import (
 // that the two hold the same state and give the same answers to the same
 // follow-up requests.
 func TestScenarioReplay(t *testing.T) {
+	eachScenario(t, "replayed", func(t *testing.T, w *world) {
+		checkSameState(t, w, w.a, w.replayed(), "replayed")
+	})
+}
+
+// eachScenario runs every scenario file as a subtest, then check on its
+// world (marked where as the scenario's path and what).
+func eachScenario(t *testing.T, what string, check func(*testing.T, *world)) {
 	for _, f := range scenarioFiles(t) {
 		name := strings.TrimSuffix(f[strings.LastIndex(f, "/")+1:], ".txt")
 		t.Run(name, func(t *testing.T) {
@@ -23,8 +31,8 @@ func TestScenarioReplay(t *testing.T) {
 			if t.Failed() {
 				return
 			}
-			w.where = sc.path + " (replayed)"
-			checkSameState(t, w, w.a, w.replayed(), "replayed")
+			w.where = sc.path + " (" + what + ")"
+			check(t, w)
 		})
 	}
 }

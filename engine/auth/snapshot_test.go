@@ -14,24 +14,12 @@ import (
 // either are the same and give the same follow-up answers; a snapshot is
 // deterministic (the state read back writes the same bytes).
 func TestStateRoundTrip(t *testing.T) {
-	for _, f := range scenarioFiles(t) {
-		name := strings.TrimSuffix(f[strings.LastIndex(f, "/")+1:], ".txt")
-		t.Run(name, func(t *testing.T) {
-			sc, err := readScenario(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := runScenario(t, sc)
-			if t.Failed() {
-				return
-			}
-			w.where = sc.path + " (snapshot)"
-			live := roundTrip(t, w, w.a)
-			replayed := roundTrip(t, w, w.replayed())
-			checkSameState(t, w, live, replayed, "replayed and read back") // (follow-ups change both)
-			checkSameState(t, w, w.a, roundTrip(t, w, w.a), "read back")
-		})
-	}
+	eachScenario(t, "snapshot", func(t *testing.T, w *world) {
+		live := roundTrip(t, w, w.a)
+		replayed := roundTrip(t, w, w.replayed())
+		checkSameState(t, w, live, replayed, "replayed and read back") // (follow-ups change both)
+		checkSameState(t, w, w.a, roundTrip(t, w, w.a), "read back")
+	})
 }
 
 // roundTrip writes a's state, reads it into a new authorizer, and checks
