@@ -213,7 +213,9 @@ func (s *Server) stopLinks(ctx context.Context) {
 
 // Ready reports whether every link listens, the journal works and the
 // server is not shutting down.
-func (s *Server) Ready() bool { return s.ready.Load() && s.journalErr() == nil }
+func (s *Server) Ready() bool {
+	return s.ready.Load() && !s.journalDown.Load() && s.journalErr() == nil
+}
 
 // journalErr is the journal's failure, if it reports one.
 func (s *Server) journalErr() error {
