@@ -143,7 +143,8 @@ func TestRefusedCommitAnswers96WithoutEffect(t *testing.T) {
 	j := newScripted()
 	a := &abortingAuth{}
 	ts := startServer(t, a, func(c *Config) { c.testJournal = j })
-	j.answer(7, fmt.Errorf("append: %w", errors.New("journal: failed earlier")))
+	j.answer(7, fmt.Errorf("append: %w", journal.ErrFailed))
+	j.answer(9, journal.ErrTooLarge)
 	c := ts.dial(t)
 	r, err := c.RoundTrip(purchase(t, 7, 100), 5*time.Second)
 	if err != nil || field(r, 39) != "96" {
@@ -154,6 +155,18 @@ func TestRefusedCommitAnswers96WithoutEffect(t *testing.T) {
 	}
 	if got := a.aborts(); len(got) != 1 || got[0] != "effect-7" {
 		t.Fatalf("aborts = %v, want the decision's effect once", got)
+	}
+	if !ts.journalDown.Load() {
+		t.Fatal("a failed journal left the switch in service")
+	}
+	ts.journalDown.Store(false) // as a restart would
+	// a record refused on its own (too large) is answered 96 and taken
+	// back, and the switch stays in service
+	if r, err := c.RoundTrip(purchase(t, 9, 100), 5*time.Second); err != nil || field(r, 39) != "96" {
+		t.Fatalf("record too large: %v %q", err, field(r, 39))
+	}
+	if ts.journalDown.Load() || len(a.aborts()) != 2 {
+		t.Fatalf("a record too large: out of service %v, aborts %v", ts.journalDown.Load(), a.aborts())
 	}
 	// a journaled approval carries both, and the record holds their counters
 	r, err = c.RoundTrip(purchase(t, 8, 100), 5*time.Second)
@@ -300,3 +313,26 @@ func TestSignOnKeysInstalledOnlyWhenJournaled(t *testing.T) {
 		t.Fatal("the journaled sign-on does not restore the keys in force")
 	}
 }
+
+// A panic in the commit callback (it runs on the journal's committer) does
+// not end the process: the reply is dropped, the request accounted for,
+// the panic counted, and the switch answers the next one.
+func TestPanicInTheCommitCallback(t *testing.T) {
+	j := newScripted()
+	ts := startServer(t, &panicAbort{&abortingAuth{}}, func(c *Config) { c.testJournal = j })
+	j.answer(5, errors.New("journal: refused")) // the refusal path aborts, and the abort panics
+	c := ts.dial(t)
+	if err := c.Write(purchase(t, 5, 100)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the panic", func() bool { return testutil.ToFloat64(ts.m.panics) == 1 })
+	if r, err := c.RoundTrip(purchase(t, 6, 100), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("after the panic: %v", err)
+	}
+	waitFor(t, "nothing in flight", func() bool { return ts.inflight.Load() == 0 })
+}
+
+// panicAbort panics when asked to take a decision back.
+type panicAbort struct{ *abortingAuth }
+
+func (p *panicAbort) Abort(*Txn) { panic("abort") }

@@ -56,9 +56,9 @@ type Server struct {
 	links   []*Link
 	ids     *IDs
 
-	journalDown atomic.Bool  // the journal has failed: out of service
-	failLogAt   atomic.Int64 // unix nanoseconds of the last "journal failed" log line
-	failCount   atomic.Int64 // requests refused or withheld since that line
+	journalDown atomic.Bool // the journal has failed: out of service
+	failLog     logLimit    // "journal failed" lines
+	refuseLog   logLimit    // "not journaled" lines
 
 	queue    chan *batch  // requests for the workers, a loop turn's worth at a time
 	queued   atomic.Int64 // requests in queue: bounded by QueueDepth
@@ -235,15 +235,35 @@ const failLogEvery = 10 * time.Second
 func (s *Server) journalFailed(err error) {
 	s.journalDown.Store(true)
 	s.m.journalBad.Set(1)
-	n := s.failCount.Add(1)
-	now := s.clock.Now().UnixNano()
-	last := s.failLogAt.Load()
-	if last != 0 && now-last < int64(failLogEvery) || !s.failLogAt.CompareAndSwap(last, now) {
-		return
+	if n, ok := s.failLog.allow(s.clock.Now()); ok {
+		s.log.Error().Err(err).Int64("requests", n).
+			Msg("journal failed: the switch is out of service until it is restarted (requests answered 96, or withheld when in doubt)")
 	}
-	s.failCount.Add(-n)
-	s.log.Error().Err(err).Int64("requests", n).
-		Msg("journal failed: the switch is out of service until it is restarted (requests answered 96, or withheld when in doubt)")
+}
+
+// notJournaled logs, rate-limited, a request the journal refused on its
+// own (a record too large, the journal closed at shutdown): answered 96.
+func (s *Server) notJournaled(t *Txn, err error) {
+	if n, ok := s.refuseLog.allow(s.clock.Now()); ok {
+		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Int64("requests", n).Msg("requests not journaled: answered 96")
+	}
+}
+
+// logLimit lets one log line through per failLogEvery, counting the
+// events it stood for.
+type logLimit struct {
+	at    atomic.Int64 // unix nanoseconds of the last line
+	count atomic.Int64 // events since then
+}
+
+func (l *logLimit) allow(now time.Time) (int64, bool) {
+	n := l.count.Add(1)
+	ns, last := now.UnixNano(), l.at.Load()
+	if last != 0 && ns-last < int64(failLogEvery) || !l.at.CompareAndSwap(last, ns) {
+		return 0, false
+	}
+	l.count.Add(-n)
+	return n, true
 }
 
 // AdminHandler serves /metrics, /healthz and /readyz.

@@ -110,6 +110,19 @@ func (t *Txn) Fail(err error) {
 // exactly once.
 func (t *Txn) Committed(err error) {
 	s := t.Link.srv
+	handed := false // t went back to its connection
+	defer func() {
+		// This runs on the journal's committer: a panic here would end the
+		// process. The reply is dropped (the terminal times out, as when
+		// in doubt) and the request accounted for.
+		if p := recover(); p != nil {
+			s.panicked(p, "commit callback")
+			if !handed {
+				t.out = t.out[:0]
+				t.conn.deliver(t, s)
+			}
+		}
+	}()
 	switch {
 	case err == nil:
 		if t.sessionKeys != nil {
@@ -119,13 +132,18 @@ func (t *Txn) Committed(err error) {
 		t.Link.metrics.withheld.Inc()
 		s.journalFailed(err)
 		t.out = t.out[:0]
-	default:
+	default: // refused: nothing was written
 		t.Link.metrics.journalErr.Inc()
-		s.journalFailed(err)
+		if errors.Is(err, journal.ErrFailed) {
+			s.journalFailed(err) // the journal is out of service; a record too large, say, leaves it working
+		} else {
+			s.notJournaled(t, err)
+		}
 		s.takeBack(t)
 		t.rrnLen = 0 // an RRN goes out only on a journaled reply
 		s.respond(t)
 	}
+	handed = true
 	t.conn.deliver(t, s)
 }
 

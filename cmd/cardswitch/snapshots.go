@@ -124,19 +124,25 @@ func (sn *snapshotter) follower() (*state, error) {
 }
 
 // closeDays exports, verifies and drops the oldest business days beyond
-// journal.keep_days, one at a time, as long as the last snapshot covers
-// them (a restart after the drop starts from it).
+// journal.keep_days, one at a time, as long as every kept snapshot covers
+// them: a restart after the drop can start from any of them, so one
+// damaged file does not leave the switch unable to start.
 func (sn *snapshotter) closeDays() error {
 	keep := sn.c.file.Journal.KeepDays
 	if keep <= 0 {
 		return nil
 	}
+	metas, err := snapshot.List(sn.c.snapshotDir())
+	if err != nil || len(metas) == 0 {
+		return err
+	}
+	covered := metas[len(metas)-1].Point.Seq // the oldest kept snapshot
 	for {
 		days, err := sn.st.j.Days()
 		if err != nil {
 			return err
 		}
-		if len(days) <= keep || days[0].LastSeq > sn.last.Seq {
+		if len(days) <= keep || days[0].LastSeq > covered {
 			return nil
 		}
 		if err := sn.closeDay(days[0]); err != nil {

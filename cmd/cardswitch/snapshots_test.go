@@ -206,9 +206,31 @@ func TestOldDaysClosed(t *testing.T) {
 	if err != nil || res.Problem != nil || res.Anchor.Seq == 0 {
 		t.Fatalf("verify after the drops: %v %v anchor %d", err, res.Problem, res.Anchor.Seq)
 	}
+	// every kept snapshot covers the closed days: with the newest damaged,
+	// the one before it starts the switch
+	metas, _ := snapshot.List(c.snapshotDir())
+	raw, _ := os.ReadFile(metas[0].Path)
+	raw[len(raw)/2] ^= 1
+	os.WriteFile(metas[0].Path, raw, 0o600)
 	stop = startServe(t, c)
 	defer stop()
 	if got := balanceOn(t, addrs["8583"], 201, fake.Now()); got != want {
 		t.Fatalf("balance after closing days and a restart %s, want %s", got, want)
+	}
+}
+
+// A journal gone while its snapshots are there stops the start: starting
+// from nothing would reset every balance and give identifiers again.
+func TestMissingJournalWithSnapshotsStopsTheStart(t *testing.T) {
+	c, addrs, fake := snapConfig(t, 5, 0)
+	stop := startServe(t, c)
+	purchasesOn(t, addrs["8583"], 1, 6, fake.Now())
+	waitSnapshot(t, c, 5)
+	stop()
+	if err := os.RemoveAll(filepath.Join(c.file.DataDir, "journal")); err != nil {
+		t.Fatal(err)
+	}
+	if err := serveErr(t, c); err == nil || !strings.Contains(err.Error(), "holds snapshots") {
+		t.Fatalf("start without the journal: %v", err)
 	}
 }

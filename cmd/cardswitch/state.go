@@ -76,6 +76,15 @@ func openState(c *config, log zerolog.Logger, onFail func(error)) (*state, error
 	if err != nil {
 		return nil, fmt.Errorf("snapshots: %v", err)
 	}
+	jdir := filepath.Join(c.file.DataDir, "journal")
+	if exists, err := journal.Exists(jdir); err != nil {
+		return nil, err
+	} else if !exists && len(metas) > 0 {
+		// a start from nothing would reset every balance and counter, and
+		// give identifiers again
+		return nil, fmt.Errorf("%s is missing but %s holds snapshots up to sequence %d: restore the journal; "+
+			"to start from nothing, remove the snapshots", jdir, c.snapshotDir(), metas[0].Point.Seq)
+	}
 	for _, m := range metas {
 		if m.Fingerprint != prot.Fingerprint() {
 			log.Warn().Str("snapshot", m.Path).Msg("snapshot made under another data key: passed over")

@@ -244,7 +244,7 @@ func Load(m Meta, parts Parts) error {
 	}
 	h := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, body), h), 1<<20)
-	if err := readParts(br, parts); err != nil {
+	if err := readParts(br, body, parts); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, m.Path, err)
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil { // what the state left unread still counts
@@ -264,13 +264,16 @@ func checkTrailer(f *os.File, h hash.Hash, path string) error {
 	return nil
 }
 
-func readParts(br *bufio.Reader, parts Parts) error {
+// readParts reads the parts from the body of a snapshot of body bytes:
+// no length read from it may ask for more than that (a corrupt length is
+// an error, not an allocation the checksum would refuse too late).
+func readParts(br *bufio.Reader, body int64, parts Parts) error {
 	head := make([]byte, len(magic)+headerLen)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return err
 	}
 	n, err := binary.ReadUvarint(br)
-	if err != nil || n > maxSessions*(maxSession+2)+32 {
+	if err != nil || n > maxSessions*(maxSession+2)+32 || n > uint64(body) {
 		return errors.New("bad counters and sessions length")
 	}
 	b := make([]byte, n)

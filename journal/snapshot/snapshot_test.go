@@ -110,3 +110,19 @@ func TestCorruptionIsCaught(t *testing.T) {
 		}
 	}
 }
+
+// A corrupt length asks for no more memory than the file holds.
+func TestCorruptLengthIsNoAllocation(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Write(dir, Point{Seq: 7}, [16]byte{}, parts("state", 3, 4, "session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(m.Path)
+	at := len(magic) + headerLen // the counters and sessions length
+	bad := append(append(bytes.Clone(raw[:at]), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x07), raw[at+1:]...) // about 2^45 bytes
+	os.WriteFile(m.Path, bad, 0o600)
+	if err := Load(m, Parts{State: &blob{}, Counters: &counters{}, Sessions: &sessions{}}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a huge length: %v", err)
+	}
+}
