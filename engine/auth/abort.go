@@ -25,6 +25,12 @@ func (a *Authorizer) abortLocked(o *outcome, own, orig *txnShard) {
 	lockPair(own, orig)
 	defer unlockPair(own, orig)
 	e := own.get(o.key)
+	if e != nil && e.has(txnPlaceholder) && e.kind == o.kind && o.flags&flagApplied == 0 && o.kind != KindReversal {
+		// a late original declined for its reversal: the reversal is still
+		// there; the placeholder waits again for the original
+		e.code, e.kind = [2]byte{}, KindUnknown
+		return
+	}
 	if e == nil || e.at != clampTime(o.at) || e.kind != o.kind || e.approval != o.approval {
 		return // aborted already, or not this decision's entry (a later one of the same Ref)
 	}

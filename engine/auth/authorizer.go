@@ -289,7 +289,7 @@ func refersBack(k Kind) bool { return k == KindCompletion || k == KindVoid || k 
 func (a *Authorizer) again(r *Request, w when, key txnKey, prev *txn) Decision {
 	switch {
 	case prev.waiting(): // only the reversal was seen
-		prev.code, prev.kind, prev.at = [2]byte{'0', '5'}, r.Kind(), clampTime(w.now)
+		prev.code, prev.kind = [2]byte{'0', '5'}, r.Kind() // it keeps the reversal's time: a marker, kept the retention
 		o := outcomeOf(prev.kind, key, key, r.OriginalClass, w.date, w.now)
 		return Decision{Code: DoNotHonour, Date: w.date, Outcome: o.encode(a)}
 	case r.MTI.IsRepeat():

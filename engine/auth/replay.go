@@ -33,9 +33,18 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 		}
 		return nil
 	}
+	reversedFirst := false // journaled after the reversal that undid it
 	if prev := own.get(o.key); prev != nil && prev.waiting() && a.live(prev, o.at) {
-		prev.code, prev.kind, prev.at = respCode, o.kind, clampTime(o.at) // the late original that was declined
-		return nil
+		if o.flags&flagApplied == 0 {
+			prev.code, prev.kind = respCode, o.kind // the late original that was declined
+			return nil
+		}
+		// An approval the reversal found live, but journaled after it (its
+		// reply was signed, then appended, while the reversal's went
+		// first): apply it, then undo it, as live did, and drop what the
+		// reversal left for an original it did not find.
+		reversedFirst = true
+		a.dropSibling(own, o.key)
 	}
 	t := txn{kind: o.kind, code: respCode, approval: o.approval, at: clampTime(o.at)}
 	t.eff.date = o.date
@@ -50,6 +59,10 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 				absorb(pre, e)
 			}
 		}
+	}
+	if reversedFirst {
+		e.set(txnReversed)
+		a.undoLocked(e)
 	}
 	if o.flags&flagUndo != 0 && o.kind == KindVoid && o.origOK { // an approved void
 		if v := a.lookup(orig, o.orig.withClass('2'), o.at); v != nil {
@@ -129,4 +142,16 @@ func refOf[V any](s *store[string, V], k []byte) uint32 {
 	}
 	_, ref := s.get(string(k))
 	return ref
+}
+
+// dropSibling removes the placeholder a reversal that named no class left
+// under the other class of key (it remembered both, not finding either).
+func (a *Authorizer) dropSibling(sh *txnShard, key txnKey) {
+	other := byte('1')
+	if key.class == '1' {
+		other = '2'
+	}
+	if p := sh.get(key.withClass(other)); p != nil && p.has(txnPlaceholder) && p.waiting() {
+		a.index.remove(sh, key.withClass(other))
+	}
 }
