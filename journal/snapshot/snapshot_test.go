@@ -119,7 +119,7 @@ func TestCorruptLengthIsNoAllocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(m.Path)
-	at := len(magic) + headerLen // the counters and sessions length
+	at := len(magic) + headerLen                                                                          // the counters and sessions length
 	bad := append(append(bytes.Clone(raw[:at]), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x07), raw[at+1:]...) // about 2^45 bytes
 	os.WriteFile(m.Path, bad, 0o600)
 	if err := Load(m, Parts{State: &blob{}, Counters: &counters{}, Sessions: &sessions{}}); !errors.Is(err, ErrCorrupt) {
