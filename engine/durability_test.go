@@ -218,6 +218,11 @@ func TestPanicAfterTheDecisionAborts(t *testing.T) {
 	if got := a.aborts(); len(got) != 1 || got[0] != "effect-3" {
 		t.Fatalf("aborts = %v", got)
 	}
+	// the 96 is journaled with the aborted outcome: a replay agrees
+	recs := j.recorded()
+	if len(recs) != 1 || string(recs[0].Outcome) != "aborted" || recs[0].RespCode != [2]byte{'9', '6'} {
+		t.Fatalf("journaled %d records: %+v", len(recs), recs)
+	}
 }
 
 // A reply that cannot be built does not leave its effect applied: the

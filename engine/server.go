@@ -361,6 +361,7 @@ func (s *Server) process(t *Txn) {
 	s.assignRRN(t)
 	s.decide(t)
 	s.respondSigned(t)
+	t.journaling = true
 	s.journal.Append(t)
 }
 
@@ -409,7 +410,12 @@ func (s *Server) answerAfterPanic(t *Txn) {
 	s.takeBack(t) // whatever the decision did is undone: the answer is 96
 	t.rrnLen = 0
 	s.respond(t)
-	t.conn.deliver(t, s)
+	if !t.journaling { // the panic came before the journal: journal the 96 (a PIN try it counted stays counted)
+		t.journaling = true
+		s.journal.Append(t) // Committed delivers
+		return
+	}
+	t.conn.deliver(t, s) // the record's building panicked: it never reached the journal
 }
 
 // finished accounts for a worker's transaction once its reply is written

@@ -38,13 +38,16 @@ type Txn struct {
 	frame   []byte // copy of the request message (gnet's buffer dies with the callback)
 	tpdu    [codec.TPDULen]byte
 	hasTPDU bool
-	out     []byte       // the framed reply
-	signOn  bool         // a UnionPay sign-on: the workers issue its keys
-	extras  []extraField // fields the reply adds (sign-on keys in 62, a balance in 54)
-	rrn     [12]byte
-	rrnLen  int    // a retrieval reference number the switch generated (0: none)
-	rrnSeq  uint64 // its IDs counter, journaled
-	apprSeq uint64 // the IDs counter of t.Approval when the switch gave it, journaled
+	out     []byte // the framed reply
+	signOn  bool   // a UnionPay sign-on: the workers issue its keys
+	// journaling is set when the worker hands t to the journal: a panic
+	// after that point must not hand it twice
+	journaling bool
+	extras     []extraField // fields the reply adds (sign-on keys in 62, a balance in 54)
+	rrn        [12]byte
+	rrnLen     int    // a retrieval reference number the switch generated (0: none)
+	rrnSeq     uint64 // its IDs counter, journaled
+	apprSeq    uint64 // the IDs counter of t.Approval when the switch gave it, journaled
 	// sessionKeys are the keys a sign-on issued (encodeSession): journaled
 	// with the sign-on and installed only once the record is durable.
 	sessionKeys []byte

@@ -260,11 +260,17 @@ func journalExport(e *env, dir string, date uint32, out string) error {
 	if date == 0 || out == "" {
 		return usagef("export needs --date YYYYMMDD and --out FILE")
 	}
-	j, err := journal.Open(journal.Options{Dir: dir})
+	opts := journal.Options{Dir: dir}
+	if prot, err := journal.LoadKeys(filepath.Join(filepath.Dir(dir), "journal.key")); err == nil {
+		opts.KeyFingerprint = prot.Fingerprint() // the key the switch would check: a wrong one is refused here too
+	}
+	j, err := journal.Open(opts)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
+	fmt.Fprintln(e.stderr, "note: the journal is opened for writing, as a start opens it: it may finish a day drop a crash "+
+		"interrupted or move the high-water mark to records already durable; no record is changed")
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

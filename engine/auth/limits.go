@@ -21,10 +21,11 @@ type Limits struct {
 	DeclineWindow time.Duration
 	// MaxTransactions caps the index entries (placeholders included). At
 	// the cap a request that would add one is answered 96, with no effect
-	// and no entry, and Stats says Full. Default 10 million: about 1.3 GB
-	// at the measured bytes per entry (ARCHITECTURE.md). At a high rate of
-	// traffic the cap, not the retention, is the bound: 10 million is 14
-	// hours at 200 a second, not 7 days at 200k a second.
+	// and no entry, and Stats says Full. Default 10 million: about 1.1 GB
+	// at the measured 109 bytes per entry (ARCHITECTURE.md), twice that
+	// with the snapshotter's follower. At a high rate of traffic the cap,
+	// not the retention, is the bound: 10 million entries are 14 hours at
+	// 200 a second, and 50 seconds at 200,000 a second.
 	MaxTransactions int
 	// MaxPlaceholders caps the reversals of originals not seen (a timeout
 	// before the original reached the switch), remembered so the late

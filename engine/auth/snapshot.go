@@ -251,7 +251,9 @@ func (a *Authorizer) collect() *stateTables {
 // collectShard lists a shard's live entries in hash order and marks the
 // state their effects name.
 func (a *Authorizer) collectShard(sh *txnShard, used *[4][]bool) []keyed {
-	now := a.now.Load()
+	// with the purge's slack: a record just after the snapshot's point,
+	// journaled a little out of time order, finds what it found live
+	now := a.now.Load() - purgeSlack
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	list := make([]keyed, 0, sh.m.len())
