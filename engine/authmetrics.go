@@ -34,13 +34,13 @@ func registerAuthMetrics(reg *prometheus.Registry, a *auth.Authorizer) {
 		Help: "Requests answered 96 because the index was full."}, func() float64 { return float64(a.Stats().Refused) }))
 }
 
-// indexAlertEvery bounds the alert's log lines: one a minute while full.
-const indexAlertEvery = time.Minute
+// IndexAlertEvery bounds the alert's log lines: one a minute while full.
+const IndexAlertEvery = time.Minute
 
-// WatchIndex logs an alert, at most once per indexAlertEvery, while the
-// authorizer's index refuses requests, until ctx ends.
-func WatchIndex(ctx context.Context, log zerolog.Logger, a *auth.Authorizer) {
-	tick := time.NewTicker(indexAlertEvery)
+// WatchIndex logs an alert, at most once per every (IndexAlertEvery in the
+// switch), while the authorizer's index refuses requests, until ctx ends.
+func WatchIndex(ctx context.Context, log zerolog.Logger, a *auth.Authorizer, every time.Duration) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var refused uint64
 	for {

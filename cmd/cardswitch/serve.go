@@ -159,7 +159,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		defer close(bgDone)
 		newSnapshotter(c, log, st).run(bg)
 	}()
-	go engine.WatchIndex(bg, log, authz)
+	go engine.WatchIndex(bg, log, authz, engine.IndexAlertEvery)
 	defer func() { stopBG(); <-bgDone }() // before the journal closes
 	log.Info().Str("admin", admin.Addr().String()).Int("links", len(srv.Links())).Msg("cardswitch serving")
 	if started != nil {
