@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -145,6 +146,13 @@ func loadConfig(path string) (*config, error) {
 }
 
 func parseConfig(raw []byte) (*config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	if err := checkKeys(&doc, reflect.TypeFor[fileConfig](), ""); err != nil {
+		return nil, err
+	}
 	var f fileConfig
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
@@ -189,6 +197,12 @@ func parseConfig(raw []byte) (*config, error) {
 	if err := c.stateConfig(); err != nil {
 		return nil, err
 	}
+	if err := checkListen("admin.listen", f.Admin.Listen); err != nil {
+		return nil, err
+	}
+	if err := checkPayShield(f.HSM.Kind, payShieldConfig(c)); err != nil {
+		return nil, err
+	}
 	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
 		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout}
 	for _, l := range f.Links {
@@ -196,6 +210,16 @@ func parseConfig(raw []byte) (*config, error) {
 	}
 	c.engine = c.engine.WithDefaults()
 	if err := c.engine.Validate(); err != nil {
+		return nil, err
+	}
+	links := map[string]bool{}
+	for i, l := range c.engine.Links {
+		if err := checkListen(fmt.Sprintf("links[%d].listen", i), l.Listen); err != nil {
+			return nil, err
+		}
+		links[l.Name] = true
+	}
+	if err := checkRules(f.Routes.Rules, links); err != nil {
 		return nil, err
 	}
 	var rules []router.Rule
@@ -223,6 +247,30 @@ func parseConfig(raw []byte) (*config, error) {
 		return nil, fmt.Errorf("issuer.data: %v", err)
 	}
 	return c, nil
+}
+
+// checkRules checks what the router leaves to the configuration: every
+// rule has a name of its own (it is journaled with each decision it makes,
+// so two rules of one name could not be told apart) and names only links
+// that exist (a rule for a misspelt link would never match).
+func checkRules(rules []ruleYAML, links map[string]bool) error {
+	seen := map[string]int{}
+	for i, r := range rules {
+		key := fmt.Sprintf("routes.rules[%d]", i)
+		if r.Name == "" {
+			return fmt.Errorf("%s.name: must be set (it is journaled with each decision the rule makes)", key)
+		}
+		if j, dup := seen[r.Name]; dup {
+			return fmt.Errorf("%s.name: %q is used twice (routes.rules[%d] has it too)", key, r.Name, j)
+		}
+		seen[r.Name] = i
+		for _, l := range r.Links {
+			if !links[l] {
+				return fmt.Errorf("%s.links: %q is not a link of this configuration", key, l)
+			}
+		}
+	}
+	return nil
 }
 
 // Bounds of the state settings: a snapshot every 10,000 to 100 million

@@ -70,7 +70,7 @@ func startServeLog(t testing.TB, c *config, log zerolog.Logger) (stop func() err
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	for _, c := range []struct{ from, to, want string }{
-		{"data_dir: ./data", "data_dir: ./data\nbogus: 1", "field bogus not found"},
+		{"data_dir: ./data", "data_dir: ./data\nbogus: 1", "bogus (line 6): unknown key"},
 		{"listen: 127.0.0.1:8583", "listen: nowhere", "links[0].listen"},
 		{"dialect: iso87binary", "dialect: iso93", `links[1].dialect: codec: unknown dialect "iso93"`},
 		{"framing: binary2+tpdu", "framing: udp", "links[2].framing"},

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// TestConfigCheckCatchesWhatServeRejects feeds both `config check` and
+// serve the same wrong files: check must fail with one line naming the key
+// and serve must refuse to start, before it listens on anything.
+func TestConfigCheckCatchesWhatServeRejects(t *testing.T) {
+	for _, c := range []struct{ name, from, to, want string }{
+		{"link port", "listen: 127.0.0.1:8583", "listen: 127.0.0.1:99999", `links[0].listen: "127.0.0.1:99999": the port must be a number from 1 to 65535`},
+		{"admin port", "listen: 127.0.0.1:8580", "listen: 127.0.0.1:70000", `admin.listen: "127.0.0.1:70000": the port`},
+		{"port zero", "listen: 127.0.0.1:8584", "listen: 127.0.0.1:0", `links[1].listen: "127.0.0.1:0": the port`},
+		{"duplicate rule", "name: on-us-unionpay", "name: on-us-visa", `routes.rules[2].name: "on-us-visa" is used twice (routes.rules[1] has it too)`},
+		{"nameless rule", "- name: on-us-unionpay", "- name: \"\"", `routes.rules[2].name: must be set`},
+		{"rule for no link", "mti_classes: [\"8\"]", "mti_classes: [\"8\"]\n      links: [pso]", `routes.rules[0].links: "pso" is not a link`},
+		{"duration without unit", "drain_timeout: 5s", "drain_timeout: 5", "engine.drain_timeout (line 18): 5 needs a unit, e.g. 5s"},
+		{"link duration", "idle_timeout: 5m", "idle_timeout: 300", "links[0].idle_timeout (line 30): 300 needs a unit"},
+		{"not a duration", "check: 10s", "check: soon", `snapshot.check (line 83): "soon" is not a duration`},
+		{"unknown key", "workers: 0", "wrokers: 0", "engine.wrokers (line 15): unknown key; engine takes workers, queue_depth, event_loops, drain_timeout"},
+		{"unknown link key", "    framing: binary2+tpdu", "    framing: binary2+tpdu\n    dialekt: x", "links[2].dialekt (line 47): unknown key"},
+		{"unknown top key", "data_dir: ./data", "data_dir: ./data\nbogus: 1", "bogus (line 6): unknown key; the file takes data_dir, log"},
+		{"payshield address", "addr: 127.0.0.1:1500", "addr: nowhere", `hsm.addr: "nowhere" is not host:port`},
+		{"payshield pool", "connections: 2 ", "connections: 100", "hsm.connections: 100 must be 1 to 64"},
+		{"payshield header", "header_length: 4", "header_length: 2", "hsm.header_length: 2 must be 3 to 9"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := strings.Replace(string(defaultConfig), c.from, c.to, 1)
+			if bad == string(defaultConfig) {
+				t.Fatalf("%q not in the configuration", c.from)
+			}
+			bad = onFreePorts(t, bad)
+			if strings.HasPrefix(c.name, "payshield") {
+				bad = strings.Replace(bad, "kind: soft ", "kind: payshield", 1)
+			}
+			path := writeFile(t, bad)
+			code, out, errOut := cli(t, "", "config", "check", "--config", path)
+			if code != 1 || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("config check: %d %q, want one line with %q", code, out+errOut, c.want)
+			}
+			if strings.Contains(errOut, "struct") || strings.Contains(errOut, "time.Duration") {
+				t.Errorf("config check shows Go types: %s", errOut)
+			}
+			code, _, errOut = cli(t, "", "serve", "--config", path)
+			if code != 1 || !strings.Contains(errOut, c.want) {
+				t.Errorf("serve: %d %q, want %q", code, errOut, c.want)
+			}
+		})
+	}
+}
+
+// onFreePorts moves body's data directory and default ports to a
+// temporary directory and free ports.
+func onFreePorts(t *testing.T, body string) string {
+	body = strings.Replace(body, "data_dir: ./data", "data_dir: "+t.TempDir(), 1)
+	for _, port := range []string{"8580", "8583", "8584", "8585"} {
+		body = strings.Replace(body, "127.0.0.1:"+port, freePort(t), 1)
+	}
+	return body
+}
+
+// TestConfigCheckPassesWhatServeRuns: the default configuration (on free
+// ports) and one with every payshield key set pass the check and serve.
+func TestConfigCheckPassesWhatServeRuns(t *testing.T) {
+	body, _ := testConfig(t)
+	for _, b := range []string{body, strings.Replace(body, "drain_timeout: 5s", "drain_timeout: 1m30s", 1)} {
+		path := writeFile(t, b)
+		if code, out, errOut := cli(t, "", "config", "check", "--config", path); code != 0 || out != "configuration ok\n" {
+			t.Fatalf("config check: %d %s %s", code, out, errOut)
+		}
+		c, err := loadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, c, zerolog.New(io.Discard), nil) }()
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v", err)
+		case <-time.After(100 * time.Millisecond): // not a bound: serve has had a chance to refuse
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
