@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/cardswitch/cardswitch/codec"
@@ -106,7 +107,7 @@ func runDecode(e *env, dialect, framing string, asJSON, unmask bool, args []stri
 		fr, n, err := f.Next(raw)
 		switch {
 		case errors.Is(err, codec.ErrNeedMore):
-			return fmt.Errorf("frame incomplete: %d bytes given, the %s header announces more", len(raw), f)
+			return incompleteFrame(f, raw)
 		case err != nil:
 			return fmt.Errorf("frame header: %v", err)
 		case fr.Msg == nil:
@@ -149,6 +150,36 @@ func runDecode(e *env, dialect, framing string, asJSON, unmask bool, args []stri
 	return err
 }
 
+// incompleteFrame explains a frame shorter than its header says: how many
+// bytes the header announced and how many the hex holds.
+func incompleteFrame(f codec.Framing, raw []byte) error {
+	h := f.HeaderLen()
+	if len(raw) < h {
+		return fmt.Errorf("frame incomplete: %d bytes given, the %s length header alone takes %d", len(raw), f, h)
+	}
+	l, err := f.ReadLength(raw[:h])
+	if err != nil {
+		return fmt.Errorf("frame header: %v", err)
+	}
+	return fmt.Errorf("frame incomplete: the %s header announces %d bytes after it, the hex holds %d (cut short, or not %s framing?)", f, l, len(raw)-h, f)
+}
+
+// checkUnmasked refuses a message whose sensitive fields hold what
+// decode and send print without --unmask ("476173******0010",
+// "[16 characters hidden]"): they cannot be encoded back.
+func checkUnmasked(m codec.Message) error {
+	for id := 2; id <= codec.MaxField; id++ {
+		v, ok := m.Fields[strconv.Itoa(id)]
+		if !ok || !codec.Sensitive(id) {
+			continue
+		}
+		if strings.Contains(v, "*") || strings.HasSuffix(v, "characters hidden]") {
+			return fmt.Errorf("field %d is masked: decode with --unmask for JSON that encodes back", id)
+		}
+	}
+	return nil
+}
+
 func runEncode(e *env, dialect, framing, tpduHex string) error {
 	d, err := codec.Lookup(dialect)
 	if err != nil {
@@ -159,6 +190,9 @@ func runEncode(e *env, dialect, framing, tpduHex string) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return fmt.Errorf("reading the JSON message: %v", err)
+	}
+	if err := checkUnmasked(m.Message); err != nil {
+		return err
 	}
 	msg, err := d.Encode(m.Message)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,8 +16,24 @@ import (
 func serveHSM(e *env, addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(e.stderr, "payShield simulator (test LMK) listening on %s\n", addr)
-	if err := payshield.ListenAndServe(ctx, addr, payshield.ServerConfig{}); err != nil && ctx.Err() == nil {
+	return serveHSMContext(ctx, e, addr)
+}
+
+// serveHSMContext binds addr first and says "listening" only once it
+// holds the port, with the address bound (a port of 0 shows the one taken).
+func serveHSMContext(ctx context.Context, e *env, addr string) error {
+	s, err := payshield.NewServer(payshield.ServerConfig{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "payShield simulator (test LMK) listening on %s\n", ln.Addr())
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	if err := s.Serve(ln); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/cardswitch/cardswitch/engine/auth"
@@ -32,7 +33,8 @@ func init() {
 			dataDir := fs.String("data-dir", "", "the switch's data_dir (default: from --config, or ./data)")
 			cfgPath := fs.String("config", "", "configuration file whose data_dir to use")
 			from := fs.Uint64("from", 0, "dump: first sequence number")
-			date := fs.Uint("date", 0, "dump: only this business date; export: the day to export (YYYYMMDD)")
+			var date dateFlag
+			fs.Var(&date, "date", "dump: only this business date; export: the day to export (YYYYMMDD)")
 			asJSON := fs.Bool("json", false, "dump: one JSON object per line")
 			out := fs.String("out", "", "export: the file to write (must not exist)")
 			return func(args []string, e *env) error {
@@ -63,11 +65,11 @@ func init() {
 				case "replay":
 					return journalReplay(e, jdir)
 				case "dump":
-					return journalDump(e, jdir, *from, uint32(*date), *asJSON)
+					return journalDump(e, jdir, *from, uint32(date), *asJSON)
 				case "stats":
 					return journalStats(e, jdir)
 				case "export":
-					return journalExport(e, jdir, uint32(*date), *out)
+					return journalExport(e, jdir, uint32(date), *out)
 				}
 				return usagef("unknown subcommand %q", args[0])
 			}
@@ -307,4 +309,23 @@ func journalVerifyExport(e *env, path string) error {
 func describeExport(x journal.Export) string {
 	return fmt.Sprintf("%d records, sequence %d to %d, chained from %x, last hash %x, checksum %x",
 		x.Records, x.FirstSeq, x.LastSeq, x.PrevHash[:8], x.LastHash[:8], x.Checksum[:8])
+}
+
+// dateFlag is a business date given as YYYYMMDD (a calendar date).
+type dateFlag uint32
+
+func (d *dateFlag) String() string {
+	if *d == 0 {
+		return ""
+	}
+	return strconv.FormatUint(uint64(*d), 10)
+}
+
+func (d *dateFlag) Set(v string) error {
+	t, err := time.Parse("20060102", v)
+	if err != nil || len(v) != 8 {
+		return fmt.Errorf("want a business date as YYYYMMDD, e.g. 20261121")
+	}
+	*d = dateFlag(t.Year()*10000 + int(t.Month())*100 + t.Day())
+	return nil
 }

@@ -25,11 +25,11 @@ func (l *linkFlags) register(fs *flag.FlagSet, addrHelp string) {
 func (l *linkFlags) resolve() (*codec.Dialect, codec.Framing, []byte, error) {
 	d, err := codec.Lookup(l.dialect)
 	if err != nil {
-		return nil, codec.Framing{}, nil, usagef("%v", err)
+		return nil, codec.Framing{}, nil, usagef("--dialect: %v", err)
 	}
 	fr, err := codec.ParseFraming(l.framing)
 	if err != nil {
-		return nil, codec.Framing{}, nil, usagef("%v", err)
+		return nil, codec.Framing{}, nil, usagef("--framing: %v", err)
 	}
 	var tpdu []byte
 	if fr.TPDU {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
@@ -87,6 +88,12 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 			return fmt.Errorf("reading the JSON message: %v", err)
 		}
 		m = jm.Message
+		if err := checkRequestMTI("the JSON message's mti", m.MTI); err != nil {
+			return usagef("%v", err)
+		}
+		if err := checkUnmasked(m); err != nil {
+			return err
+		}
 	} else if m, err = buildMessage(d, f, time.Now()); err != nil {
 		return usagef("%v", err)
 	}
@@ -109,6 +116,12 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 	}
 	msg, err := d.EncodeMAC(m, macField, sign)
 	if err != nil {
+		var fe *codec.FieldError
+		if errors.As(err, &fe) && !fromStdin {
+			if name := f.flagFor(fe.Field); name != "" {
+				return usagef("%s: %s: %s", name, d.Name, codec.DescribeError(d, err))
+			}
+		}
 		return fmt.Errorf("%s: %s", d.Name, codec.DescribeError(d, err))
 	}
 	start := time.Now()
@@ -120,11 +133,7 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 	reply, err := conn.RoundTrip(msg, f.timeout)
 	rtt := time.Since(start)
 	if err != nil {
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
-			return fmt.Errorf("no reply within %v", f.timeout)
-		}
-		return err
+		return explainNoReply(err, f)
 	}
 	return printReply(e, d, reply, rtt, f.asJSON, f.unmask)
 }
@@ -154,11 +163,65 @@ func printReply(e *env, d *codec.Dialect, r *client.Reply, rtt time.Duration, as
 	return err
 }
 
+// explainNoReply turns the two ways a link that does not understand a
+// message answers it (it closes the connection, or waits for the rest of a
+// frame whose length it read differently) into a hint at the usual cause.
+func explainNoReply(err error, f *sendFlags) error {
+	hint := fmt.Sprintf("does %s speak %s with %s framing? (wrong --dialect or --framing for the port?)", f.addr, f.dialect, f.framing)
+	var ne interface{ Timeout() bool }
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("no reply within %v: %s", f.timeout, hint)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("the switch closed the connection without a reply (%v): %s", err, hint)
+	case strings.HasPrefix(err.Error(), "client: reply: "):
+		return fmt.Errorf("%v: %s", err, hint)
+	}
+	return err
+}
+
+// checkRequestMTI refuses what the switch would not answer: a response
+// (0210), an advice response or a notification; send sends requests and
+// advices and waits for their answer.
+func checkRequestMTI(name, s string) error {
+	mti, ok := codec.ParseMTI(s)
+	if !ok {
+		return fmt.Errorf("%s %q is not 4 digits", name, s)
+	}
+	if !mti.IsRequest() {
+		req := mti
+		req[2] = '0'
+		if mti.Function() == '3' {
+			req[2] = '2'
+		}
+		return fmt.Errorf("%s %s is not a request or an advice (third digit 0 or 2, e.g. %s): the switch does not answer it", name, s, req)
+	}
+	return nil
+}
+
+// fieldFlags names the flag each field of a built message comes from.
+var fieldFlags = map[int]string{2: "--pan", 3: "--proc", 4: "--amount", 11: "--stan", 14: "--expiry",
+	22: "--entry-mode", 41: "--terminal", 42: "--merchant", 49: "--currency", 52: "--pin", 70: "--netcode"}
+
+// flagFor names the flag that set field id: --field N when it was given
+// that way, else the field's own flag ("" when none did).
+func (f *sendFlags) flagFor(id int) string {
+	for _, kv := range f.fields {
+		if k, _, _ := strings.Cut(kv, "="); k == strconv.Itoa(id) {
+			return "--field " + k
+		}
+	}
+	return fieldFlags[id]
+}
+
 // buildMessage makes a request from flags, with demo-data defaults.
 func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message, error) {
-	mti, ok := codec.ParseMTI(f.mti)
-	if !ok {
-		return codec.Message{}, fmt.Errorf("--mti %q is not 4 digits", f.mti)
+	if err := checkRequestMTI("--mti", f.mti); err != nil {
+		return codec.Message{}, err
+	}
+	mti, _ := codec.ParseMTI(f.mti)
+	if f.amount < 0 || f.amount > 999_999_999_999 {
+		return codec.Message{}, fmt.Errorf("--amount %d: must be 0 to 999999999999 (minor units, 12 digits)", f.amount)
 	}
 	cup := d.Name == codec.CUPPOS
 	def := func(v *string, iso, cupv string) {
