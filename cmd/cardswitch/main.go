@@ -61,6 +61,9 @@ func run(args []string, e *env) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(e.stderr, "cardswitch: unknown command %q\n\n", args[0])
