@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cardswitch/cardswitch/journal"
 )
 
 // metrics are the engine's Prometheus series, on a registry of its own so
@@ -105,4 +107,56 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		journalErr:    m.journalErr,
 		withheld:      m.withheld,
 	}
+}
+
+// registerPoolMetrics shows the worker queue and the workers: depth against
+// capacity, and utilisation as busy workers now and busy seconds in all
+// (rate(cardswitch_worker_busy_seconds_total) / cardswitch_workers is the
+// share of the pool in use). Read when scraped: nothing on the hot path.
+func (s *Server) registerPoolMetrics(reg prometheus.Registerer) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	reg.MustRegister(
+		gauge("cardswitch_queue_depth", "Requests waiting for a worker.", func() float64 { return float64(s.queued.Load()) }),
+		gauge("cardswitch_queue_capacity", "Requests the worker queue holds at most (engine.queue_depth); beyond, the overload code.",
+			func() float64 { return float64(s.cfg.QueueDepth) }),
+		gauge("cardswitch_workers", "Transaction workers (engine.workers).", func() float64 { return float64(s.cfg.Workers) }),
+		gauge("cardswitch_workers_busy", "Workers running requests now.", func() float64 { return float64(s.busy.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_worker_busy_seconds_total",
+			Help: "Time workers have spent running requests, summed over the workers."},
+			func() float64 { return float64(s.busyNS.Load()) / 1e9 }),
+	)
+}
+
+// CommitMetrics are the journal committer's histograms: one observation
+// per group commit (journal.Options.OnCommit), none per message.
+type CommitMetrics struct {
+	latency, records prometheus.Histogram
+}
+
+// NewCommitMetrics registers the commit histograms on reg.
+func NewCommitMetrics(reg prometheus.Registerer) *CommitMetrics {
+	m := &CommitMetrics{
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cardswitch_journal_commit_seconds",
+			Help:    "Time of one group commit: the Badger write and its sync, then the high-water mark's sync.",
+			Buckets: []float64{100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}}),
+		records: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cardswitch_journal_commit_records",
+			Help:    "Records in one group commit (at most journal.max_batch).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 15)}), // 1 to 16384: journal.MaxBatchLimit
+	}
+	reg.MustRegister(m.latency, m.records)
+	return m
+}
+
+// Observe records one commit; it runs on the journal's committer.
+func (m *CommitMetrics) Observe(c journal.Commit) {
+	m.latency.Observe(c.Took.Seconds())
+	m.records.Observe(float64(c.Records))
+}
+
+// RegisterJournalQueue shows the records waiting for a commit.
+func RegisterJournalQueue(reg prometheus.Registerer, j interface{ QueueLen() int }) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_queue_depth",
+		Help: "Records waiting for a journal commit."}, func() float64 { return float64(j.QueueLen()) }))
 }

@@ -62,6 +62,8 @@ type Server struct {
 
 	queue    chan *batch  // requests for the workers, a loop turn's worth at a time
 	queued   atomic.Int64 // requests in queue: bounded by QueueDepth
+	busy     atomic.Int64 // workers running a batch
+	busyNS   atomic.Int64 // nanoseconds workers have spent running batches
 	inflight atomic.Int64 // requests handed to workers and not yet written or dropped
 	workers  sync.WaitGroup
 	ready    atomic.Bool
@@ -90,6 +92,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys, ids: d.IDs,
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
+	s.registerPoolMetrics(d.Registry)
 	if as, ok := d.Authorizer.(AuthStage); ok {
 		registerAuthMetrics(d.Registry, as.A)
 	}
@@ -306,9 +309,13 @@ func (s *Server) work() {
 	defer s.workers.Done()
 	for b := range s.queue {
 		s.queued.Add(-int64(len(b.txns)))
+		s.busy.Add(1)
+		began := s.clock.Now()
 		for _, t := range b.txns {
 			s.process(t)
 		}
+		s.busyNS.Add(int64(s.clock.Now().Sub(began)))
+		s.busy.Add(-1)
 		b.release()
 	}
 }

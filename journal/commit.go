@@ -83,6 +83,7 @@ func (j *Journal) commit(batch []pending) {
 		return
 	}
 	seq, last, date := j.build(batch)
+	began := time.Now() // a measurement for OnCommit, not a decision
 	j.writeMu.Lock() // a day's drop holds it: Badger refuses writes while it drops a prefix
 	txns, err := j.write()
 	j.writeMu.Unlock()
@@ -104,6 +105,9 @@ func (j *Journal) commit(batch []pending) {
 	j.mu.Unlock()
 	for _, p := range batch {
 		p.w.Committed(nil)
+	}
+	if j.opts.OnCommit != nil {
+		j.opts.OnCommit(Commit{Records: len(batch), Transactions: txns, Took: time.Since(began)})
 	}
 }
 

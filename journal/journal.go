@@ -156,6 +156,10 @@ func (j *Journal) Err() error {
 	return nil
 }
 
+// QueueLen is the number of records waiting for a commit (at most
+// Options.QueueDepth), for a metric.
+func (j *Journal) QueueLen() int { return len(j.in) }
+
 // LastSeq is the last durable sequence number (for tests and tools).
 func (j *Journal) LastSeq() uint64 { return j.Last().Seq }
 

@@ -53,6 +53,17 @@ type Options struct {
 	// OnFail, if set, is called once, on the committer, when the journal
 	// becomes failed (see ErrInDoubt and ErrFailed). It must not block.
 	OnFail func(error)
+	// OnCommit, if set, is called on the committer once per commit that
+	// became durable, after its waiters were told (metrics: one
+	// observation per commit, none per record). It must not block.
+	OnCommit func(Commit)
+}
+
+// Commit describes one durable commit, for OnCommit.
+type Commit struct {
+	Records      int           // records in the batch
+	Transactions int           // Badger transactions it took (more than 1 when split)
+	Took         time.Duration // from the first write to the synced high-water mark
 }
 
 const (

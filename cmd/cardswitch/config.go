@@ -125,6 +125,8 @@ type config struct {
 	acceptLoss  bool // --accept-journal-loss
 	rebuildMark bool // --rebuild-journal-mark
 	newKey      bool // --new-journal-key
+
+	onCommit func(journal.Commit) // serve: the commit histograms
 }
 
 // loadConfig reads path (or the embedded default when path is empty) and

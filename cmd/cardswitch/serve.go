@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
@@ -92,6 +94,9 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c.onCommit = engine.NewCommitMetrics(reg).Observe
 	st, err := openState(c, log, func(err error) {
 		log.Error().Err(err).Msg("journal failed: the switch is out of service until it is restarted")
 	})
@@ -100,6 +105,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		return err
 	}
 	j, authz := st.j, st.authz
+	engine.RegisterJournalQueue(reg, j)
 	defer func() {
 		if err := j.Close(); err != nil {
 			log.Error().Err(err).Msg("closing the journal")
@@ -124,6 +130,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		HSM:        sec,
 		Keys:       st.keys,
 		IDs:        st.ids,
+		Registry:   reg,
 	})
 	if err != nil {
 		admin.Close()

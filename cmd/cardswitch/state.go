@@ -142,6 +142,7 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 		ReplaceKey:     replaced,
 		RebuildMark:    c.rebuildMark,
 		OnFail:         onFail,
+		OnCommit:       c.onCommit,
 		After:          after,
 		Replay: func(r *journal.Record) error {
 			replayed++
