@@ -84,7 +84,7 @@ func (j *Journal) commit(batch []pending) {
 	}
 	seq, last, date := j.build(batch)
 	began := time.Now() // a measurement for OnCommit, not a decision
-	j.writeMu.Lock() // a day's drop holds it: Badger refuses writes while it drops a prefix
+	j.writeMu.Lock()    // a day's drop holds it: Badger refuses writes while it drops a prefix
 	txns, err := j.write()
 	j.writeMu.Unlock()
 	if err == nil {

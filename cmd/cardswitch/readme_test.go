@@ -389,8 +389,8 @@ func TestMatchOutput(t *testing.T) {
 	}{
 		{[]string{"MTI 0210", "bitmap 72", "    ...", "   39  00", "round trip 353µs"}, true},
 		{[]string{"MTI 0210", "    2  PAN  476173******0010"}, false}, // a line left out without "..."
-		{[]string{"bitmap 72", "..."}, false},                           // the start is anchored
-		{[]string{"...", "   39  00"}, false},                           // the end is anchored
+		{[]string{"bitmap 72", "..."}, false},                         // the start is anchored
+		{[]string{"...", "   39  00"}, false},                         // the end is anchored
 		{[]string{"...", "   38  000001", "..."}, true},
 		{[]string{"...", "   38  000002", "..."}, false},
 		{nil, true},
