@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -79,12 +80,21 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	switch format {
 	case "json":
 	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		// colours only for a terminal: in a file or a pipe they are noise
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !colourTerminal(w)}
 	default:
 		return zerolog.Logger{}, fmt.Errorf("log format %q: json or console", format)
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString // "took":"1.5ms": the unit goes with the value
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// colourTerminal reports a writer that is a terminal (not a file, a pipe or
+// /dev/null, which os.ModeCharDevice would take for one).
+func colourTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // serve runs the switch until ctx ends. started, if set, receives the
