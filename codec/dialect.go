@@ -126,9 +126,10 @@ func (d *Dialect) compileHead(spec *iso8583.MessageSpec) error {
 
 // Builtin dialect names.
 const (
-	ISO87ASCII  = "iso87ascii"
-	ISO87Binary = "iso87binary"
-	CUPPOS      = "cup-pos"
+	ISO87ASCII        = "iso87ascii"
+	ISO87ASCIIBBitmap = "iso87ascii-bbitmap"
+	ISO87Binary       = "iso87binary"
+	CUPPOS            = "cup-pos"
 )
 
 var builtins = map[string]*Dialect{}
