@@ -43,6 +43,10 @@ func (b *Builder) Begin(d *Dialect, dst []byte, mti MTI, header []byte) {
 	b.mtiOff = len(b.buf)
 	if d.mtiBCD {
 		b.buf = append(b.buf, (mti[0]-'0')<<4|(mti[1]-'0'), (mti[2]-'0')<<4|(mti[3]-'0'))
+	} else if d.mtiEBCDIC {
+		for _, c := range mti {
+			b.buf = append(b.buf, ebcdicDigit0+c-'0')
+		}
 	} else {
 		b.buf = append(b.buf, mti[:]...)
 	}
@@ -312,6 +316,12 @@ func (b *Builder) putPrefix(def *FieldDef, n int) {
 		for i := 2*def.PrefixLen - 1; i >= 0; i-- {
 			b.buf = append(b.buf, hexDigits[(n>>(4*uint(i)))&0xf])
 		}
+	case PrefixEBCDIC:
+		start := len(b.buf)
+		b.buf = appendDecimal(b.buf, n, def.PrefixLen)
+		for i := start; i < len(b.buf); i++ {
+			b.buf[i] += ebcdicDigit0 - '0'
+		}
 	}
 }
 
@@ -336,6 +346,15 @@ func (b *Builder) putContent(def *FieldDef, value []byte, padN int) {
 		b.buf = append(b.buf, value...)
 		if !def.PadLeft {
 			b.appendPad(def.Pad, padN)
+		}
+	case EncEBCDIC:
+		t := def.ebcdic
+		if def.PadLeft {
+			b.appendPad(t.fromASC[def.Pad&0x7f], padN)
+		}
+		b.buf = t.appendEBCDIC(b.buf, value)
+		if !def.PadLeft {
+			b.appendPad(t.fromASC[def.Pad&0x7f], padN)
 		}
 	case EncBinary:
 		b.buf = append(b.buf, value...)

@@ -33,6 +33,7 @@ type Dialect struct {
 	Requirements []Requirement
 
 	mtiBCD    bool // MTI as 2 bytes of BCD, else 4 ASCII digits
+	mtiEBCDIC bool // MTI as 4 EBCDIC digits (F0 to F9), else ASCII or BCD
 	bitmapHex bool // bitmap as 16 hex characters per 64 bits, else 8 raw bytes
 	defined   [MaxField + 1]bool
 	fields    [MaxField + 1]FieldDef
@@ -107,8 +108,10 @@ func (d *Dialect) compileHead(spec *iso8583.MessageSpec) error {
 	case mti.Length == 4 && mti.Enc == encoding.ASCII:
 	case mti.Length == 4 && mti.Enc == encoding.BCD:
 		d.mtiBCD = true
+	case mti.Length == 4 && ebcdicFor(mti.Enc) != nil:
+		d.mtiEBCDIC = true
 	default:
-		return fmt.Errorf("MTI must be 4 digits in ASCII or BCD")
+		return fmt.Errorf("MTI: length %d, encoding %s: must be 4 digits in ASCII, BCD, EBCDIC or EBCDIC1047", mti.Length, encodingName(mti.Enc))
 	}
 	bm := spec.Fields[1].Spec()
 	if bm.DisableAutoExpand {
