@@ -52,6 +52,9 @@ func (b *Builder) Begin(d *Dialect, dst []byte, mti MTI, header []byte) {
 	}
 	b.bmOff = len(b.buf)
 	b.buf = append(b.buf, make([]byte, b.bitmapBytes())...)
+	if d.bitmap128 {
+		b.buf = append(b.buf, make([]byte, b.bitmapBytes())...)
+	}
 }
 
 func (b *Builder) bitmapBytes() int {
@@ -77,7 +80,7 @@ func (b *Builder) next(id int) *FieldDef {
 		b.err = fieldErr(id, len(b.buf), ErrUndefinedField)
 		return nil
 	}
-	if id > 64 && b.bitmap[1] == 0 {
+	if id > 64 && b.bitmap[1] == 0 && !b.d.bitmap128 {
 		b.insertSecondary()
 	}
 	b.last = id
@@ -203,7 +206,7 @@ func (b *Builder) MACInput(id int) ([]byte, error) {
 	if id <= b.last || id > MaxField || !b.d.defined[id] {
 		return nil, fieldErr(id, len(b.buf), ErrOutOfOrder)
 	}
-	if id > 64 && b.bitmap[1] == 0 {
+	if id > 64 && b.bitmap[1] == 0 && !b.d.bitmap128 {
 		b.insertSecondary()
 	}
 	b.bitmap[(id-1)/64] |= 1 << (63 - uint(id-1)%64)
@@ -222,7 +225,7 @@ func (b *Builder) Finish() ([]byte, error) {
 
 func (b *Builder) writeBitmap() {
 	words := 1
-	if b.bitmap[1] != 0 {
+	if b.bitmap[1] != 0 || b.d.bitmap128 {
 		words = 2
 	}
 	off := b.bmOff

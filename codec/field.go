@@ -166,6 +166,9 @@ func compileField(id int, f field.Field, class Class, classSet bool) (FieldDef, 
 	if !classSet && def.Class == ClassANS && (enc == EncBCD || enc == EncLBCD) {
 		def.Class = ClassN // a String carried as BCD can only hold digits
 	}
+	if !classSet && def.Class == ClassANS && enc == EncHexText {
+		def.Class = ClassB // moov's String in HexToASCII holds the decoded bytes (Spec87ASCII's 52 and 64)
+	}
 	if err := checkPadding(&def, spec.Pad); err != nil {
 		return def, fmt.Errorf("field %d: %w", id, err)
 	}

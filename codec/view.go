@@ -172,6 +172,9 @@ func (d *Dialect) decodeMTI(v *View, msg []byte, off int) (int, error) {
 }
 
 func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
+	if d.bitmap128 {
+		return d.decodeBitmap128(v, msg, off)
+	}
 	for w := 0; w < 2; w++ {
 		var word uint64
 		var ok bool
