@@ -186,7 +186,7 @@ func LoadJSON(path string) (*Dialect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	spec, err := specs.ImportJSON(raw)
+	spec, err := importJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %s: %w", path, err)
 	}
@@ -241,6 +241,18 @@ func checkSwitchNumerics(d *Dialect) error {
 		}
 	}
 	return nil
+}
+
+// importJSON is moov's specs.ImportJSON, which panics on some malformed
+// specs (a Composite with neither a bitmap nor a tag): a bad file is an
+// error, never a crash.
+func importJSON(raw []byte) (spec *iso8583.MessageSpec, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			spec, err = nil, fmt.Errorf("moov-io/iso8583 refuses the spec: %v", p)
+		}
+	}()
+	return specs.ImportJSON(raw)
 }
 
 // genericRequirements keeps the ISO 8583:1987 requirements whose fields the

@@ -85,6 +85,10 @@ func TestMoovSpec87ASCII(t *testing.T) {
 				t.Fatalf("decoded %v", got.Fields)
 			}
 			// what the engine reads: numbers from fields moov types String
+			var desc strings.Builder
+			if err := Describe(&desc, &v, true); err != nil || !strings.Contains(desc.String(), "bitmap  723C048128E08200 0000004000000000\n") {
+				t.Errorf("describe shows one word of the 16-byte bitmap (%v):\n%s", err, desc.String())
+			}
 			if a, ok := v.Amount(); !ok || a != 12500 {
 				t.Errorf("amount %d %v", a, ok)
 			}

@@ -62,3 +62,13 @@ func TestSpecErrorsNameEncodingsAsTheJSONDoes(t *testing.T) {
 		t.Errorf("MTI: %v", err)
 	}
 }
+
+// moov's ImportJSON panics on a Composite with neither bitmap nor tag; the
+// codec answers with an error naming the file.
+func TestLoadJSONDoesNotPanic(t *testing.T) {
+	path := writeSpec(t, map[string]string{"48": `{"type":"Composite","length":999,"prefix":"ASCII.LLL","subfields":{"1":{"type":"String","length":2,"enc":"ASCII","prefix":"ASCII.Fixed"}}}`})
+	_, err := LoadJSON(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "Composite") {
+		t.Fatalf("%v", err)
+	}
+}
