@@ -113,3 +113,22 @@ func TestConfigCheckRefusesUnreadableAmount(t *testing.T) {
 		t.Fatalf("config check: %d %s", code, errOut)
 	}
 }
+
+// An IBM host dialect (EBCDIC MTI, text and length prefixes) on a link:
+// the purchase is approved and the reply is EBCDIC too.
+func TestServeEBCDICLink(t *testing.T) {
+	spec, err := filepath.Abs("../../codec/testdata/specs/ebcdic-host.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, dataDir, stop := serveWithPOSDialect(t, spec)
+	code, out, errOut := cli(t, "", "send", "--addr", addr, "--dialect", spec, "--stan", "000733", "--amount", "2500", "--json")
+	if code != 0 || !strings.Contains(out, `"39":"00"`) || !strings.Contains(out, `"11":"000733"`) {
+		t.Fatalf("send: %d %s %s", code, out, errOut)
+	}
+	stop()
+	_, out, _ = cli(t, "", "journal", "--data-dir", dataDir, "dump", "--json")
+	if !strings.Contains(out, `"stan":"000733"`) || !strings.Contains(out, `"amount":2500`) || !strings.Contains(out, `"terminal":"TERM0001"`) {
+		t.Fatalf("journal:\n%s", out)
+	}
+}
