@@ -534,3 +534,50 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// More replies than the kernel takes in one writev (IOV_MAX, 1024 on
+// Linux) are written in several: thousands of echoes sent in one write are
+// all answered, none lost with the connection.
+func TestMoreRepliesThanIOVMax(t *testing.T) {
+	ts := startServer(t, nil, func(c *Config) { c.Links[0].MaxPendingBytes = 64 << 20 })
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	const n = 4000
+	var all []byte
+	for i := 1; i <= n; i++ {
+		msg, err := d.Encode(codec.Message{MTI: "0800", Fields: map[string]string{"7": "1121204500", "11": fmt.Sprintf("%06d", i), "70": "301"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all, err = f.Append(all, nil, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Raw().Write(all); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, c, n)
+	if len(got) != n {
+		t.Fatalf("%d distinct replies, want %d", len(got), n)
+	}
+}
+
+// What a stage adds to the reply (a balance in 54) goes only on an
+// approval: a stage that adds a balance and then declines, or fails with
+// 96, sends no balance.
+func TestDeclineCarriesNoBalance(t *testing.T) {
+	for _, code := range []string{"00", "96", "51"} {
+		ts := startServer(t, authFunc(func(tx *Txn) {
+			tx.AddReplyField(codec.FieldAdditionalAmounts, []byte("0002840C000000012345"))
+			tx.SetCode(code)
+		}), nil)
+		r, err := ts.dial(t).RoundTrip(purchase(t, 1, 100), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := r.View.Has(codec.FieldAdditionalAmounts); field(r, 39) != code || has != (code == "00") {
+			t.Errorf("code %s: reply %s with field 54 %v", code, field(r, 39), has)
+		}
+	}
+}

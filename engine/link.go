@@ -340,7 +340,7 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 			cs.batch = append(cs.batch, t.out)
 		}
 	}
-	_, err := c.Writev(cs.batch)
+	err := writeAll(c, cs.batch)
 	clear(cs.batch)
 	for _, t := range cs.local {
 		l.srv.observe(t)
@@ -361,6 +361,24 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 		l.log.Warn().Err(err).Str("remote", cs.remote).Msg("write failed")
 	}
 	return err
+}
+
+// iovMax is the most buffers one writev takes: Linux's IOV_MAX (UIO_MAXIOV).
+// More fail with EINVAL, which closed the connection and lost its replies.
+const iovMax = 1024
+
+// writeAll writes bufs in writevs of at most iovMax buffers. gnet queues
+// what a writev leaves unwritten and appends later writes behind it, so
+// the replies keep their order.
+func writeAll(c gnet.Conn, bufs [][]byte) error {
+	for len(bufs) > 0 {
+		n := min(len(bufs), iovMax)
+		if _, err := c.Writev(bufs[:n]); err != nil {
+			return err
+		}
+		bufs = bufs[n:]
+	}
+	return nil
 }
 
 // OnTick closes connections idle too long or stuck in an incomplete frame.
