@@ -256,6 +256,10 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		t.release()
 		return true
 	}
+	if err := checkMTI(mti); err != nil {
+		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).Msg("MTI not served")
+		return l.answerNow(cs, t, err)
+	}
 	if err := v.Validate(); err != nil {
 		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
