@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"runtime"
@@ -53,6 +54,7 @@ type Config struct {
 	testJournal    Journal // tests: run with this journal
 	testHSM        HSM     // tests: the HSM and keys
 	testKeys       *Keys
+	testLog        io.Writer // tests: the log goes here too
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
