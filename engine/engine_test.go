@@ -581,3 +581,50 @@ func TestDeclineCarriesNoBalance(t *testing.T) {
 		}
 	}
 }
+
+// Keep-alives alone do not hold a connection: one that sends only empty
+// frames is closed after message_timeout, though never idle_timeout idle
+// (the keep-alive slowloris that locked new terminals out); one that sends
+// messages stays.
+func TestKeepAlivesAloneTimeOut(t *testing.T) {
+	const idle, quiet = time.Minute, 5 * time.Minute
+	clk := clock.NewFake(testStart)
+	ts := startServerOn(t, clk, nil, func(c *Config) {
+		c.Links[0].IdleTimeout, c.Links[0].MessageTimeout = idle, quiet
+	})
+	l := ts.links[0]
+	closed := func() float64 { return testutil.ToFloat64(ts.m.events.WithLabelValues("pos", "message_timeout")) }
+	slow, busy := ts.dial(t), ts.dial(t)
+	ts.conns(t, 2)
+	keepAlive := []byte{0, 0}
+	for elapsed := time.Duration(0); elapsed < quiet; elapsed += idle / 2 {
+		clk.Advance(idle / 2)
+		if _, err := slow.Raw().Write(keepAlive); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := busy.RoundTrip(purchase(t, int(elapsed/time.Second)+1, 1), 5*time.Second); err != nil || field(r, 39) != "00" {
+			t.Fatalf("busy connection at %v: %v", elapsed, err)
+		}
+		now := clk.Now().UnixNano()
+		waitUntil(t, "the keep-alive read", func() bool {
+			for _, cs := range ts.conns(t, 2) {
+				if cs.lastActivity.Load() != now {
+					return false
+				}
+			}
+			return true
+		})
+		l.OnTick()
+		if closed() != 0 {
+			t.Fatalf("closed after %v of keep-alives, message_timeout %v", elapsed+idle/2, quiet)
+		}
+	}
+	clk.Advance(time.Nanosecond)
+	expectClosed(t, slow.Raw(), 10*time.Second)
+	if closed() != 1 {
+		t.Fatalf("message_timeout closings %v, want 1 (the busy connection stays)", closed())
+	}
+	if r, err := busy.RoundTrip(purchase(t, 999, 1), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("busy connection closed: %v", err)
+	}
+}

@@ -112,6 +112,7 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l.nConns.Add(1)
 	l.metrics.conns.Inc()
 	cs.lastActivity.Store(l.srv.clock.Now().UnixNano())
+	cs.lastMessage.Store(cs.lastActivity.Load())
 	l.conns.Store(cs, struct{}{})
 	if n, ok := l.line(lineOpened); ok {
 		l.log.Info().Str("remote", remote).Int64("suppressed", n).Msg("connection opened")
@@ -211,6 +212,7 @@ func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
 		if fr.Msg == nil {
 			continue // keep-alive
 		}
+		cs.lastMessage.Store(now.UnixNano())
 		if !l.guard(cs, fr, now) {
 			action = gnet.Close
 			break
@@ -434,7 +436,7 @@ func writeAll(c gnet.Conn, bufs [][]byte) error {
 // It runs on gnet's ticker goroutine: it only reads atomics and closes.
 func (l *Link) OnTick() (time.Duration, gnet.Action) {
 	now := l.srv.clock.Now().UnixNano()
-	idle, frame := l.cfg.IdleTimeout.Nanoseconds(), l.cfg.FrameTimeout.Nanoseconds()
+	idle, frame, quiet := l.cfg.IdleTimeout.Nanoseconds(), l.cfg.FrameTimeout.Nanoseconds(), l.cfg.MessageTimeout.Nanoseconds()
 	l.conns.Range(func(k, _ any) bool {
 		cs := k.(*connState)
 		reason := ""
@@ -444,6 +446,9 @@ func (l *Link) OnTick() (time.Duration, gnet.Action) {
 		} else if now-cs.lastActivity.Load() > idle {
 			reason = "idle_timeout"
 			l.metrics.idleClosed.Inc()
+		} else if now-cs.lastMessage.Load() > quiet {
+			reason = "message_timeout: keep-alives only" // they would hold the slot for ever
+			l.metrics.quietClosed.Inc()
 		}
 		if reason != "" {
 			if n, ok := l.line(lineTimeout); ok {
