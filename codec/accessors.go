@@ -15,6 +15,8 @@ func (v *View) AppendText(dst []byte, id int) []byte {
 	switch def.Enc {
 	case EncASCII:
 		return append(dst, w...)
+	case EncEBCDIC:
+		return def.ebcdic.appendASCII(dst, w)
 	case EncBCD, EncLBCD:
 		return appendBCD(dst, w, n, def.Enc == EncLBCD)
 	case EncBinary:
@@ -76,6 +78,10 @@ func (v *View) Uint(id int) (uint64, error) {
 	case EncASCII:
 		for _, c := range w {
 			x = x*10 + uint64(c-'0')
+		}
+	case EncEBCDIC:
+		for _, c := range w {
+			x = x*10 + uint64(c-ebcdicDigit0)
 		}
 	case EncBCD, EncLBCD:
 		skipFirst := def.Enc == EncBCD && n%2 == 1
@@ -252,9 +258,13 @@ func (v *View) EMV(dst []byte) ([]byte, error) {
 	if len(w)%2 != 0 {
 		return dst, ErrBadHex
 	}
+	text := &asciiIdentity
+	if t := v.d.fields[FieldEMV].ebcdic; t != nil {
+		text = &t.toASCII
+	}
 	for i := 0; i < len(w); i += 2 {
-		hi, ok1 := unhex(w[i])
-		lo, ok2 := unhex(w[i+1])
+		hi, ok1 := unhex(text[w[i]])
+		lo, ok2 := unhex(text[w[i+1]])
 		if !ok1 || !ok2 {
 			return dst, ErrBadHex
 		}

@@ -43,11 +43,18 @@ func (b *Builder) Begin(d *Dialect, dst []byte, mti MTI, header []byte) {
 	b.mtiOff = len(b.buf)
 	if d.mtiBCD {
 		b.buf = append(b.buf, (mti[0]-'0')<<4|(mti[1]-'0'), (mti[2]-'0')<<4|(mti[3]-'0'))
+	} else if d.mtiEBCDIC {
+		for _, c := range mti {
+			b.buf = append(b.buf, ebcdicDigit0+c-'0')
+		}
 	} else {
 		b.buf = append(b.buf, mti[:]...)
 	}
 	b.bmOff = len(b.buf)
 	b.buf = append(b.buf, make([]byte, b.bitmapBytes())...)
+	if d.bitmap128 {
+		b.buf = append(b.buf, make([]byte, b.bitmapBytes())...)
+	}
 }
 
 func (b *Builder) bitmapBytes() int {
@@ -73,7 +80,7 @@ func (b *Builder) next(id int) *FieldDef {
 		b.err = fieldErr(id, len(b.buf), ErrUndefinedField)
 		return nil
 	}
-	if id > 64 && b.bitmap[1] == 0 {
+	if id > 64 && b.bitmap[1] == 0 && !b.d.bitmap128 {
 		b.insertSecondary()
 	}
 	b.last = id
@@ -199,7 +206,7 @@ func (b *Builder) MACInput(id int) ([]byte, error) {
 	if id <= b.last || id > MaxField || !b.d.defined[id] {
 		return nil, fieldErr(id, len(b.buf), ErrOutOfOrder)
 	}
-	if id > 64 && b.bitmap[1] == 0 {
+	if id > 64 && b.bitmap[1] == 0 && !b.d.bitmap128 {
 		b.insertSecondary()
 	}
 	b.bitmap[(id-1)/64] |= 1 << (63 - uint(id-1)%64)
@@ -218,7 +225,7 @@ func (b *Builder) Finish() ([]byte, error) {
 
 func (b *Builder) writeBitmap() {
 	words := 1
-	if b.bitmap[1] != 0 {
+	if b.bitmap[1] != 0 || b.d.bitmap128 {
 		words = 2
 	}
 	off := b.bmOff
@@ -312,6 +319,12 @@ func (b *Builder) putPrefix(def *FieldDef, n int) {
 		for i := 2*def.PrefixLen - 1; i >= 0; i-- {
 			b.buf = append(b.buf, hexDigits[(n>>(4*uint(i)))&0xf])
 		}
+	case PrefixEBCDIC:
+		start := len(b.buf)
+		b.buf = appendDecimal(b.buf, n, def.PrefixLen)
+		for i := start; i < len(b.buf); i++ {
+			b.buf[i] += ebcdicDigit0 - '0'
+		}
 	}
 }
 
@@ -336,6 +349,15 @@ func (b *Builder) putContent(def *FieldDef, value []byte, padN int) {
 		b.buf = append(b.buf, value...)
 		if !def.PadLeft {
 			b.appendPad(def.Pad, padN)
+		}
+	case EncEBCDIC:
+		t := def.ebcdic
+		if def.PadLeft {
+			b.appendPad(t.fromASC[def.Pad&0x7f], padN)
+		}
+		b.buf = t.appendEBCDIC(b.buf, value)
+		if !def.PadLeft {
+			b.appendPad(t.fromASC[def.Pad&0x7f], padN)
 		}
 	case EncBinary:
 		b.buf = append(b.buf, value...)

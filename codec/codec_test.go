@@ -549,8 +549,9 @@ func TestLoadJSONDialect(t *testing.T) {
 		t.Fatal("custom dialect has no requirements")
 	}
 
-	// A spec with moov Spec87ASCII's fixed 16-byte bitmap is refused clearly.
-	fixed := strings.Replace(string(raw), `"length": 8,`+"\n\t\t\t\"description\": \"Bitmap\"", `"length": 16,`+"\n\t\t\t\"description\": \"Bitmap\"", 1)
+	// A spec with moov Spec87ASCII's 16-byte bitmap loads (see
+	// TestMoovSpec87ASCII); an 8-byte one that cannot expand is refused.
+	fixed := strings.Replace(string(raw), `"length": 8,`+"\n\t\t\t\"description\": \"Bitmap\"", `"length": 8,`+"\n\t\t\t\"description\": \"Bitmap\",\n\t\t\t\"disableAutoExpand\": true", 1)
 	if fixed == string(raw) {
 		t.Fatalf("bitmap not found in exported spec:\n%s", raw[:400])
 	}

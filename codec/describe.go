@@ -18,7 +18,7 @@ func Describe(w io.Writer, v *View, mask bool) error {
 	}
 	bm := v.Bitmap()
 	fmt.Fprintf(&b, "MTI     %s  %s\n", v.MTI(), DescribeMTI(v.MTI()))
-	if bm[0]&(1<<63) != 0 {
+	if bm[0]&(1<<63) != 0 || d.bitmap128 {
 		fmt.Fprintf(&b, "bitmap  %016X %016X\n", bm[0], bm[1])
 	} else {
 		fmt.Fprintf(&b, "bitmap  %016X\n", bm[0])

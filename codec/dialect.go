@@ -8,6 +8,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
+	"github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/specs"
 )
 
@@ -33,7 +34,11 @@ type Dialect struct {
 	Requirements []Requirement
 
 	mtiBCD    bool // MTI as 2 bytes of BCD, else 4 ASCII digits
+	mtiEBCDIC bool // MTI as 4 EBCDIC digits (F0 to F9), else ASCII or BCD
 	bitmapHex bool // bitmap as 16 hex characters per 64 bits, else 8 raw bytes
+	// bitmap128 is moov's 16-byte bitmap (Spec87ASCII): both words always
+	// present, bit 1 never set (it would announce a third bitmap).
+	bitmap128 bool
 	defined   [MaxField + 1]bool
 	fields    [MaxField + 1]FieldDef
 }
@@ -107,28 +112,38 @@ func (d *Dialect) compileHead(spec *iso8583.MessageSpec) error {
 	case mti.Length == 4 && mti.Enc == encoding.ASCII:
 	case mti.Length == 4 && mti.Enc == encoding.BCD:
 		d.mtiBCD = true
+	case mti.Length == 4 && ebcdicFor(mti.Enc) != nil:
+		d.mtiEBCDIC = true
 	default:
-		return fmt.Errorf("MTI must be 4 digits in ASCII or BCD")
+		return fmt.Errorf("MTI: length %d, encoding %s: must be 4 digits in ASCII, BCD, EBCDIC or EBCDIC1047", mti.Length, encodingName(mti.Enc))
 	}
 	bm := spec.Fields[1].Spec()
-	if bm.DisableAutoExpand {
-		return fmt.Errorf("bitmap: a fixed bitmap is not supported; bit 1 must announce the secondary bitmap")
-	}
 	switch {
-	case bm.Length == 8 && bm.Enc == encoding.Binary:
-	case bm.Length == 8 && bm.Enc == encoding.BytesToASCIIHex:
+	case bm.Length == 16:
+		// moov's Spec87ASCII: fields 2 to 128 in one bitmap. Bit 1 is
+		// refused as announcing a third, expanding or not.
+		d.bitmap128 = true
+	case bm.DisableAutoExpand:
+		return fmt.Errorf("bitmap: a fixed 8-byte bitmap is not supported; bit 1 must announce the secondary bitmap")
+	case bm.Length != 8:
+		return fmt.Errorf("bitmap: length %d: must be 8 bytes (bit 1 announcing the secondary) or 16 (fields 2 to 128)", bm.Length)
+	}
+	switch bm.Enc {
+	case encoding.Binary:
+	case encoding.BytesToASCIIHex:
 		d.bitmapHex = true
 	default:
-		return fmt.Errorf("bitmap: length %d: must be 8 bytes, raw or as hex text (a 16-byte bitmap never sets bit 1)", bm.Length)
+		return fmt.Errorf("bitmap: encoding %s: must be Binary or HexToASCII", encodingName(bm.Enc))
 	}
 	return nil
 }
 
 // Builtin dialect names.
 const (
-	ISO87ASCII  = "iso87ascii"
-	ISO87Binary = "iso87binary"
-	CUPPOS      = "cup-pos"
+	ISO87ASCII        = "iso87ascii"
+	ISO87ASCIIBBitmap = "iso87ascii-bbitmap"
+	ISO87Binary       = "iso87binary"
+	CUPPOS            = "cup-pos"
 )
 
 var builtins = map[string]*Dialect{}
@@ -171,7 +186,7 @@ func LoadJSON(path string) (*Dialect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	spec, err := specs.ImportJSON(raw)
+	spec, err := importJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %s: %w", path, err)
 	}
@@ -182,12 +197,62 @@ func LoadJSON(path string) (*Dialect, error) {
 	if name == "" {
 		name = path
 	}
-	d, err := Compile(name, "loaded from "+path, spec, 0, nil)
+	d, err := Compile(name, "loaded from "+path, spec, 0, switchNumericClasses(spec))
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSwitchNumerics(d); err != nil {
+		return nil, fmt.Errorf("codec: %s: %w", path, err)
+	}
 	d.Requirements = genericRequirements(d)
 	return d, nil
+}
+
+// switchNumerics are the fields the switch reads as numbers (amount, dates
+// and times, STAN, codes; see the accessors). moov's own Spec87ASCII types
+// most of them String, so a JSON dialect carries them as digits whatever
+// their moov type: a non-digit there is a format error at decode, not a
+// zero amount or STAN later.
+var switchNumerics = [...]int{
+	FieldProcessingCode, FieldAmount, FieldTransmission, FieldSTAN, FieldLocalTime, FieldLocalDate,
+	FieldExpiry, FieldMCC, FieldEntryMode, FieldConditionCode, FieldNetworkCode, FieldOriginal,
+}
+
+// switchNumericClasses states ClassN for the switch's numeric fields that
+// a spec types String (Numeric already is; other types are refused by
+// checkSwitchNumerics).
+func switchNumericClasses(spec *iso8583.MessageSpec) map[int]Class {
+	classes := map[int]Class{}
+	for _, id := range switchNumerics {
+		if _, ok := spec.Fields[id].(*field.String); ok {
+			classes[id] = ClassN
+		}
+	}
+	return classes
+}
+
+// checkSwitchNumerics refuses a dialect in which a field the switch reads
+// as a number cannot hold digits (a Binary, Hex or Track2 type).
+func checkSwitchNumerics(d *Dialect) error {
+	for _, id := range switchNumerics {
+		if def := d.Field(id); def != nil && def.Class != ClassN {
+			return fmt.Errorf("field %d (%s): the switch reads it as a number; its type %s cannot hold digits (use Numeric or String)",
+				id, def.Description, typeName(d.Spec.Fields[id]))
+		}
+	}
+	return nil
+}
+
+// importJSON is moov's specs.ImportJSON, which panics on some malformed
+// specs (a Composite with neither a bitmap nor a tag): a bad file is an
+// error, never a crash.
+func importJSON(raw []byte) (spec *iso8583.MessageSpec, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			spec, err = nil, fmt.Errorf("moov-io/iso8583 refuses the spec: %v", p)
+		}
+	}()
+	return specs.ImportJSON(raw)
 }
 
 // genericRequirements keeps the ISO 8583:1987 requirements whose fields the

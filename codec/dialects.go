@@ -9,7 +9,8 @@ import (
 )
 
 // The built-in dialects are moov-io/iso8583 MessageSpecs. The 1987 layouts
-// follow jPOS's ISO87APackager and ISO87BPackager field for field, so frames
+// follow jPOS's ISO87APackager, ISO87APackagerBBitmap (the ASCII fields
+// with a raw 8-byte bitmap) and ISO87BPackager field for field, so frames
 // are byte-compatible with them, with two deliberate differences from moov's
 // own Spec87ASCII: the bitmap is 8 bytes with bit 1 announcing the
 // secondary bitmap (Spec87ASCII fixes it at 16 bytes and never sets bit 1),
@@ -166,13 +167,16 @@ func init() {
 	}
 	register(buildDialect(ISO87ASCII,
 		"ISO 8583:1987, ASCII numerics and length prefixes, hex-text bitmap and binary fields (jPOS ISO87APackager)",
-		iso87Fields, asciiLayout, true, 0, iso87Requirements))
+		iso87Fields, asciiLayout, asciiHead, 0, iso87Requirements))
+	register(buildDialect(ISO87ASCIIBBitmap,
+		"ISO 8583:1987, ASCII as iso87ascii but the bitmap as 8 raw bytes (jPOS ISO87APackagerBBitmap)",
+		iso87Fields, asciiLayout, asciiBBitmapHead, 0, iso87Requirements))
 	register(buildDialect(ISO87Binary,
 		"ISO 8583:1987, BCD numerics and length prefixes, raw bitmap and binary fields (jPOS ISO87BPackager)",
-		iso87Fields, binaryLayout, false, 0, iso87Requirements))
+		iso87Fields, binaryLayout, binaryHead, 0, iso87Requirements))
 	register(buildDialect(CUPPOS,
 		"China UnionPay POS terminal layout: BCD numerics, raw binary, UnionPay fields 60-63; TPDU and 6-byte header",
-		cupFields, binaryLayout, false, CUPHeaderLen, cupRequirements))
+		cupFields, binaryLayout, binaryHead, CUPHeaderLen, cupRequirements))
 }
 
 // CUPHeaderLen is the size of the China UnionPay POS message header
@@ -313,14 +317,26 @@ func binaryLayout(r row) (field.Field, Class) {
 	panic("codec: unknown field shape")
 }
 
-func buildDialect(name, desc string, rows []row, lay layout, ascii bool, headerLen int, reqs []Requirement) (*Dialect, error) {
+// head is how a dialect carries the MTI and the bitmap.
+type head struct{ mtiBCD, bitmapHex bool }
+
+var (
+	asciiHead        = head{mtiBCD: false, bitmapHex: true}  // ISO87APackager
+	asciiBBitmapHead = head{mtiBCD: false, bitmapHex: false} // ISO87APackagerBBitmap
+	binaryHead       = head{mtiBCD: true, bitmapHex: false}  // ISO87BPackager
+)
+
+func buildDialect(name, desc string, rows []row, lay layout, h head, headerLen int, reqs []Requirement) (*Dialect, error) {
 	spec := &iso8583.MessageSpec{Name: name, Fields: map[int]field.Field{}}
 	classes := map[int]Class{}
-	if ascii {
+	if h.mtiBCD {
+		spec.Fields[0] = field.NewString(&field.Spec{Length: 4, Description: "Message Type Indicator", Enc: encoding.BCD, Pref: prefix.BCD.Fixed})
+	} else {
 		spec.Fields[0] = field.NewString(&field.Spec{Length: 4, Description: "Message Type Indicator", Enc: encoding.ASCII, Pref: prefix.ASCII.Fixed})
+	}
+	if h.bitmapHex {
 		spec.Fields[1] = field.NewBitmap(&field.Spec{Length: 8, Description: "Bitmap", Enc: encoding.BytesToASCIIHex, Pref: prefix.Hex.Fixed})
 	} else {
-		spec.Fields[0] = field.NewString(&field.Spec{Length: 4, Description: "Message Type Indicator", Enc: encoding.BCD, Pref: prefix.BCD.Fixed})
 		spec.Fields[1] = field.NewBitmap(&field.Spec{Length: 8, Description: "Bitmap", Enc: encoding.Binary, Pref: prefix.Binary.Fixed})
 	}
 	for _, r := range rows {

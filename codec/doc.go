@@ -2,8 +2,8 @@
 // switch speaks, frames them on the wire, and shows them to people.
 //
 // A Dialect is a message layout compiled from a moov-io/iso8583 MessageSpec:
-// iso87ascii and iso87binary (byte-compatible with jPOS's ISO87APackager and
-// ISO87BPackager), cup-pos (China UnionPay POS, with its 6-byte header), or
+// iso87ascii, iso87ascii-bbitmap and iso87binary (byte-compatible with jPOS's
+// ISO87APackager, ISO87APackagerBBitmap and ISO87BPackager), cup-pos (China UnionPay POS, with its 6-byte header), or
 // any moov JSON spec loaded with LoadJSON. The moov spec stays attached
 // (Dialect.Spec) as the reference the tests compare against.
 //

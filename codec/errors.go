@@ -23,7 +23,7 @@ var (
 	ErrBadMTI         = errors.New("MTI is not 4 digits")
 	ErrBadBitmap      = errors.New("bitmap is not valid")
 	ErrEmptySecondary = errors.New("secondary bitmap flagged but empty")
-	ErrTertiaryBitmap = errors.New("tertiary bitmap (bit 65) is not supported")
+	ErrTertiaryBitmap = errors.New("tertiary bitmap (bit 65, or bit 1 of a 16-byte bitmap) is not supported")
 	ErrUndefinedField = errors.New("field is not defined in the dialect")
 	ErrBadPrefix      = errors.New("length prefix is not valid")
 	ErrTooLong        = errors.New("length exceeds the field maximum")

@@ -2,11 +2,13 @@ package codec
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/padding"
+	"github.com/moov-io/iso8583/specs"
 )
 
 // Class is the content class of a field: which characters it may hold.
@@ -32,6 +34,7 @@ const (
 	EncBinary               // raw bytes
 	EncHexText              // raw bytes carried as upper-case hex text, two characters a byte
 	EncAmountBCD            // x+n: the sign as one ASCII byte, then the digits as right-aligned BCD
+	EncEBCDIC               // one byte per character in an EBCDIC code page (FieldDef.Charset names it)
 )
 
 // Prefix is the family of a variable-length field's length prefix.
@@ -43,6 +46,7 @@ const (
 	PrefixBCD                  // decimal digits as packed BCD, right-aligned
 	PrefixBinary               // big-endian unsigned integer
 	PrefixHex                  // hexadecimal digits as ASCII, two per prefix byte
+	PrefixEBCDIC               // decimal digits as EBCDIC (F0 to F9 in every code page the codec reads)
 )
 
 // FieldDef is one field of a dialect, compiled from the moov field spec.
@@ -62,7 +66,17 @@ type FieldDef struct {
 	Pad     byte
 	PadLeft bool
 
-	pbytes int // prefixBytes(), computed once
+	pbytes int          // prefixBytes(), computed once
+	ebcdic *ebcdicTable // the code page of an EncEBCDIC field
+}
+
+// Charset names the code page of an EBCDIC field as moov's JSON spec names
+// its encoding ("EBCDIC", "EBCDIC1047"); "" for any other encoding.
+func (d *FieldDef) Charset() string {
+	if d.ebcdic == nil {
+		return ""
+	}
+	return d.ebcdic.name
 }
 
 // Fixed reports whether the field has no length prefix.
@@ -71,7 +85,7 @@ func (d *FieldDef) Fixed() bool { return d.Prefix == PrefixFixed }
 // prefixBytes is the size of the length prefix on the wire.
 func (d *FieldDef) prefixBytes() int {
 	switch d.Prefix {
-	case PrefixASCII, PrefixBinary:
+	case PrefixASCII, PrefixBinary, PrefixEBCDIC:
 		return d.PrefixLen
 	case PrefixBCD:
 		return (d.PrefixLen + 1) / 2
@@ -100,7 +114,7 @@ func (d *FieldDef) wireBytes(n int) int {
 // maxPrefixValue is the largest length the prefix can express.
 func (d *FieldDef) maxPrefixValue() int {
 	switch d.Prefix {
-	case PrefixASCII, PrefixBCD:
+	case PrefixASCII, PrefixBCD, PrefixEBCDIC:
 		v := 1
 		for i := 0; i < d.PrefixLen; i++ {
 			v *= 10
@@ -139,7 +153,7 @@ func compileField(id int, f field.Field, class Class, classSet bool) (FieldDef, 
 	case *field.String:
 		def.Class = ClassANS
 	default:
-		return def, fmt.Errorf("field %d: type %T is not supported", id, f)
+		return def, fmt.Errorf("field %d: type %s is not supported (the codec reads String, Numeric, Track2, Binary, Hex and Composite)", id, typeName(f))
 	}
 	if classSet {
 		def.Class = class
@@ -148,9 +162,12 @@ func compileField(id int, f field.Field, class Class, classSet bool) (FieldDef, 
 	if err != nil {
 		return def, fmt.Errorf("field %d: %w", id, err)
 	}
-	def.Enc = enc
+	def.Enc, def.ebcdic = enc, ebcdicFor(spec.Enc)
 	if !classSet && def.Class == ClassANS && (enc == EncBCD || enc == EncLBCD) {
 		def.Class = ClassN // a String carried as BCD can only hold digits
+	}
+	if !classSet && def.Class == ClassANS && enc == EncHexText {
+		def.Class = ClassB // moov's String in HexToASCII holds the decoded bytes (Spec87ASCII's 52 and 64)
 	}
 	if err := checkPadding(&def, spec.Pad); err != nil {
 		return def, fmt.Errorf("field %d: %w", id, err)
@@ -180,6 +197,8 @@ func compilePrefix(def *FieldDef, inspect string) error {
 		def.Prefix = PrefixBinary
 	case "Hex":
 		def.Prefix = PrefixHex
+	case "EBCDIC", "EBCDIC1047":
+		def.Prefix = PrefixEBCDIC
 	default:
 		return fmt.Errorf("length prefix %q is not supported", inspect)
 	}
@@ -200,8 +219,39 @@ func compileEnc(e encoding.Encoder, class Class) (Enc, error) {
 		return EncHexText, nil
 	case AmountBCD:
 		return EncAmountBCD, nil
+	case encoding.EBCDIC, encoding.EBCDIC1047:
+		return EncEBCDIC, nil
 	}
-	return 0, fmt.Errorf("encoding %T is not supported by the codec", e)
+	return 0, fmt.Errorf("encoding %s is not supported by the codec (it reads %s)", encodingName(e), supportedEncodings)
+}
+
+// supportedEncodings lists, as moov's JSON spec names them, the field
+// encodings compileEnc accepts.
+const supportedEncodings = "ASCII, BCD, LBCD, EBCDIC, EBCDIC1047, Binary and HexToASCII"
+
+// encodingName names a moov encoder as moov's JSON spec format does
+// ("EBCDIC", "ASCIIToHex"), never by its Go type.
+func encodingName(e encoding.Encoder) string {
+	if e == nil {
+		return "(none)"
+	}
+	names := make([]string, 0, 1)
+	for name, enc := range specs.EncodingsExtToInt {
+		if enc == e {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return "(one that moov's JSON spec format has no name for)"
+	}
+	sort.Strings(names)
+	return strings.Join(names, "/")
+}
+
+// typeName names a moov field type as moov's JSON spec format does
+// ("Track1"), without its Go package and pointer.
+func typeName(f field.Field) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", f), "*field.")
 }
 
 // checkPadding accepts only the padding the codec reproduces: left zeros on
@@ -240,12 +290,12 @@ func checkDef(def *FieldDef) error {
 			return fmt.Errorf("field %d: numeric content cannot be binary-encoded", def.ID)
 		}
 	case ClassAmount:
-		if def.Enc != EncASCII && def.Enc != EncAmountBCD {
-			return fmt.Errorf("field %d: amount content needs ASCII or amount-BCD encoding", def.ID)
+		if def.Enc != EncASCII && def.Enc != EncEBCDIC && def.Enc != EncAmountBCD {
+			return fmt.Errorf("field %d: amount content needs ASCII, EBCDIC or amount-BCD encoding", def.ID)
 		}
 	case ClassANS:
-		if def.Enc != EncASCII {
-			return fmt.Errorf("field %d: text content needs ASCII encoding", def.ID)
+		if def.Enc != EncASCII && def.Enc != EncEBCDIC {
+			return fmt.Errorf("field %d: text content needs ASCII or EBCDIC encoding", def.ID)
 		}
 	}
 	return nil

@@ -184,6 +184,13 @@ func TestGoldenByHand(t *testing.T) {
 	if string(g[4:]) != want || string(g[:4]) != "0055" {
 		t.Fatalf("iso87ascii 0800 = %q", g)
 	}
+	// The same 0800 with jPOS ISO87APackagerBBitmap: the ASCII fields, the
+	// bitmap as 8 + 8 raw bytes. 4 + 16 + 19 = 39 bytes.
+	g = readHex(t, "testdata/golden/iso87ascii-bbitmap_0800.hex")
+	wantB := append(append([]byte("00390800"), 0x82, 0x20, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0), "1121204400000001301"...)
+	if !bytes.Equal(g, wantB) {
+		t.Fatalf("iso87ascii-bbitmap 0800 = % X", g)
+	}
 	// Binary 0100: BCD MTI 01 00, PAN 13 digits right-padded with a 0 nibble.
 	g = readHex(t, "testdata/golden/iso87binary_0100.hex")
 	if !bytes.HasPrefix(g[2:], []byte{0x01, 0x00}) {

@@ -157,17 +157,24 @@ func (d *Dialect) decodeMTI(v *View, msg []byte, off int) (int, error) {
 	if len(msg) < off+4 {
 		return 0, fieldErr(0, off, ErrTruncated)
 	}
+	zero := byte('0')
+	if d.mtiEBCDIC {
+		zero = ebcdicDigit0
+	}
 	for i := 0; i < 4; i++ {
 		c := msg[off+i]
-		if c < '0' || c > '9' {
+		if c < zero || c > zero+9 {
 			return 0, fieldErr(0, off, ErrBadMTI)
 		}
-		v.mti[i] = c
+		v.mti[i] = '0' + c - zero
 	}
 	return off + 4, nil
 }
 
 func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
+	if d.bitmap128 {
+		return d.decodeBitmap128(v, msg, off)
+	}
 	for w := 0; w < 2; w++ {
 		var word uint64
 		var ok bool
@@ -268,6 +275,13 @@ func readPrefix(def *FieldDef, p []byte) (int, bool) {
 			}
 			n = n<<4 | int(h)
 		}
+	case PrefixEBCDIC:
+		for _, c := range p {
+			if c < ebcdicDigit0 || c > ebcdicDigit0+9 {
+				return 0, false
+			}
+			n = n*10 + int(c-ebcdicDigit0)
+		}
 	}
 	return n, true
 }
@@ -277,6 +291,8 @@ func checkContent(def *FieldDef, w []byte, n int) error {
 	switch def.Enc {
 	case EncASCII:
 		return checkText(def.Class, w)
+	case EncEBCDIC:
+		return def.ebcdic.check(def.Class, w)
 	case EncBCD, EncLBCD:
 		return checkBCD(def.Class, w, n, def.Enc == EncLBCD)
 	case EncHexText:

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"runtime"
@@ -23,10 +24,11 @@ type LinkConfig struct {
 	MaxFrame        int           // largest frame a length header may announce (bytes); default 8192
 	MaxInFlight     int           // requests in flight per connection; default 256
 	MaxConns        int           // connections on the link; default 10000
-	MaxConnsPerIP   int           // connections from one remote address; default 1000
+	MaxConnsPerIP   int           // connections from one remote address; default a hundredth of MaxConns (100)
 	MaxPendingBytes int           // reply bytes queued for a peer that does not read; default 4 MiB
 	IdleTimeout     time.Duration // close a connection silent this long; default 5m, 0 keeps default
 	FrameTimeout    time.Duration // close a connection whose frame does not complete in time; default 10s
+	MessageTimeout  time.Duration // close a connection that sent no message this long, keep-alives aside; default 30m
 	SocketBuffer    int           // SO_SNDBUF and SO_RCVBUF of accepted sockets (bytes); 0: the OS's, auto-tuned
 	RequireSignOn   bool          // financial traffic needs an 0800 sign-on first
 	OverloadCode    string        // answer when a queue or cap is full; default 96
@@ -53,6 +55,7 @@ type Config struct {
 	testJournal    Journal // tests: run with this journal
 	testHSM        HSM     // tests: the HSM and keys
 	testKeys       *Keys
+	testLog        io.Writer // tests: the log goes here too
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -91,13 +94,19 @@ func (l *LinkConfig) setDefaults() {
 	def(&l.MaxFrame, codec.DefaultMaxFrame)
 	def(&l.MaxInFlight, 256)
 	def(&l.MaxConns, 10000)
-	def(&l.MaxConnsPerIP, 1000)
+	// A few addresses must not take the link: with a per-address cap of a
+	// hundredth, five hosts holding their slots (keep-alive slowloris)
+	// leave 95 % of the link to the rest of the network.
+	def(&l.MaxConnsPerIP, max(1, l.MaxConns/100))
 	def(&l.MaxPendingBytes, 4<<20)
 	if l.IdleTimeout == 0 {
 		l.IdleTimeout = 5 * time.Minute
 	}
 	if l.FrameTimeout == 0 {
 		l.FrameTimeout = 10 * time.Second
+	}
+	if l.MessageTimeout == 0 {
+		l.MessageTimeout = 30 * time.Minute
 	}
 	if l.OverloadCode == "" {
 		l.OverloadCode = "96"
@@ -155,14 +164,16 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %d must be 1 to 65536", key("max_in_flight"), l.MaxInFlight)
 		case l.MaxConns < 1:
 			return fmt.Errorf("%s: must be at least 1", key("max_conns"))
-		case l.MaxConnsPerIP < 1:
-			return fmt.Errorf("%s: must be at least 1", key("max_conns_per_ip"))
+		case l.MaxConnsPerIP < 1 || l.MaxConnsPerIP > l.MaxConns:
+			return fmt.Errorf("%s: %d must be 1 to max_conns (%d)", key("max_conns_per_ip"), l.MaxConnsPerIP, l.MaxConns)
 		case l.MaxPendingBytes < l.MaxFrame:
 			return fmt.Errorf("%s: must be at least max_frame", key("max_pending_bytes"))
 		case l.SocketBuffer < 0 || (l.SocketBuffer > 0 && l.SocketBuffer < 4096):
 			return fmt.Errorf("%s: %d must be 0 (the OS default) or at least 4096", key("socket_buffer"), l.SocketBuffer)
 		case l.IdleTimeout < time.Second:
 			return fmt.Errorf("%s: %v is under a second", key("idle_timeout"), l.IdleTimeout)
+		case l.MessageTimeout < time.Second:
+			return fmt.Errorf("%s: %v is under a second", key("message_timeout"), l.MessageTimeout)
 		case l.FrameTimeout < 10*time.Millisecond:
 			return fmt.Errorf("%s: %v is under 10ms", key("frame_timeout"), l.FrameTimeout)
 		case len(l.OverloadCode) != 2:

@@ -26,6 +26,7 @@ type connState struct {
 
 	// atomics, read by the ticker goroutine
 	lastActivity atomic.Int64 // unix nanoseconds of the last bytes received
+	lastMessage  atomic.Int64 // unix nanoseconds of the last message (keep-alives aside) or of the open
 	partialSince atomic.Int64 // when an incomplete frame began, 0 if none
 	outBuffered  atomic.Int64 // gnet outbound bytes after the last write
 

@@ -534,3 +534,97 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// More replies than the kernel takes in one writev (IOV_MAX, 1024 on
+// Linux) are written in several: thousands of echoes sent in one write are
+// all answered, none lost with the connection.
+func TestMoreRepliesThanIOVMax(t *testing.T) {
+	ts := startServer(t, nil, func(c *Config) { c.Links[0].MaxPendingBytes = 64 << 20 })
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	const n = 4000
+	var all []byte
+	for i := 1; i <= n; i++ {
+		msg, err := d.Encode(codec.Message{MTI: "0800", Fields: map[string]string{"7": "1121204500", "11": fmt.Sprintf("%06d", i), "70": "301"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all, err = f.Append(all, nil, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Raw().Write(all); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, c, n)
+	if len(got) != n {
+		t.Fatalf("%d distinct replies, want %d", len(got), n)
+	}
+}
+
+// What a stage adds to the reply (a balance in 54) goes only on an
+// approval: a stage that adds a balance and then declines, or fails with
+// 96, sends no balance.
+func TestDeclineCarriesNoBalance(t *testing.T) {
+	for _, code := range []string{"00", "96", "51"} {
+		ts := startServer(t, authFunc(func(tx *Txn) {
+			tx.AddReplyField(codec.FieldAdditionalAmounts, []byte("0002840C000000012345"))
+			tx.SetCode(code)
+		}), nil)
+		r, err := ts.dial(t).RoundTrip(purchase(t, 1, 100), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := r.View.Has(codec.FieldAdditionalAmounts); field(r, 39) != code || has != (code == "00") {
+			t.Errorf("code %s: reply %s with field 54 %v", code, field(r, 39), has)
+		}
+	}
+}
+
+// Keep-alives alone do not hold a connection: one that sends only empty
+// frames is closed after message_timeout, though never idle_timeout idle
+// (the keep-alive slowloris that locked new terminals out); one that sends
+// messages stays.
+func TestKeepAlivesAloneTimeOut(t *testing.T) {
+	const idle, quiet = time.Minute, 5 * time.Minute
+	clk := clock.NewFake(testStart)
+	ts := startServerOn(t, clk, nil, func(c *Config) {
+		c.Links[0].IdleTimeout, c.Links[0].MessageTimeout = idle, quiet
+	})
+	l := ts.links[0]
+	closed := func() float64 { return testutil.ToFloat64(ts.m.events.WithLabelValues("pos", "message_timeout")) }
+	slow, busy := ts.dial(t), ts.dial(t)
+	ts.conns(t, 2)
+	keepAlive := []byte{0, 0}
+	for elapsed := time.Duration(0); elapsed < quiet; elapsed += idle / 2 {
+		clk.Advance(idle / 2)
+		if _, err := slow.Raw().Write(keepAlive); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := busy.RoundTrip(purchase(t, int(elapsed/time.Second)+1, 1), 5*time.Second); err != nil || field(r, 39) != "00" {
+			t.Fatalf("busy connection at %v: %v", elapsed, err)
+		}
+		now := clk.Now().UnixNano()
+		waitUntil(t, "the keep-alive read", func() bool {
+			for _, cs := range ts.conns(t, 2) {
+				if cs.lastActivity.Load() != now {
+					return false
+				}
+			}
+			return true
+		})
+		l.OnTick()
+		if closed() != 0 {
+			t.Fatalf("closed after %v of keep-alives, message_timeout %v", elapsed+idle/2, quiet)
+		}
+	}
+	clk.Advance(time.Nanosecond)
+	expectClosed(t, slow.Raw(), 10*time.Second)
+	if closed() != 1 {
+		t.Fatalf("message_timeout closings %v, want 1 (the busy connection stays)", closed())
+	}
+	if r, err := busy.RoundTrip(purchase(t, 999, 1), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("busy connection closed: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -84,7 +85,11 @@ func startServerOn(t testing.TB, clk clock.Clock, auth Authorizer, change func(*
 		p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
 		j = JournalStage{J: jn, P: p}
 	}
-	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel), Clock: clk, Router: router.New(rt), Authorizer: auth, Journal: j,
+	var logw io.Writer = zerolog.NewTestWriter(t)
+	if cfg.testLog != nil {
+		logw = io.MultiWriter(logw, cfg.testLog)
+	}
+	s, err := New(cfg, Deps{Log: zerolog.New(logw).Level(testLogLevel), Clock: clk, Router: router.New(rt), Authorizer: auth, Journal: j,
 		HSM: cfg.testHSM, Keys: cfg.testKeys})
 	if err != nil {
 		t.Fatal(err)

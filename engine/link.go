@@ -36,6 +36,35 @@ type Link struct {
 	ipMu    sync.Mutex
 	perIP   map[string]int // ipMu guards perIP
 	closing atomic.Bool
+	lines   [nLineKinds]logLimit // per kind of per-connection log line
+}
+
+// The per-connection log lines, each bounded on its own: a peer (or many)
+// can cause them as fast as it sends, so each writes at most lineBurst
+// lines per lineEvery, and the next line written says how many were held
+// back ("suppressed"). The metrics count every event.
+type lineKind int
+
+const (
+	lineRefused lineKind = iota
+	lineOpened
+	lineClosed
+	lineSlowPeer
+	lineBadFrame
+	lineUnanswerable
+	lineUnexpected
+	lineWriteFailed
+	lineTimeout
+	nLineKinds
+
+	lineEvery = time.Second
+	lineBurst = 20
+)
+
+// line reports whether a line of kind k may be written now, and how many
+// were held back before it.
+func (l *Link) line(k lineKind) (suppressed int64, ok bool) {
+	return l.lines[k].allow(l.srv.clock.Now())
 }
 
 // Name is the link's configured name.
@@ -75,14 +104,19 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	if reason != "" {
 		l.metrics.refused.Inc()
-		l.log.Warn().Str("remote", remote).Str("reason", reason).Msg("connection refused")
+		if n, ok := l.line(lineRefused); ok {
+			l.log.Warn().Str("remote", remote).Str("reason", reason).Int64("suppressed", n).Msg("connection refused")
+		}
 		return nil, gnet.Close
 	}
 	l.nConns.Add(1)
 	l.metrics.conns.Inc()
 	cs.lastActivity.Store(l.srv.clock.Now().UnixNano())
+	cs.lastMessage.Store(cs.lastActivity.Load())
 	l.conns.Store(cs, struct{}{})
-	l.log.Info().Str("remote", remote).Msg("connection opened")
+	if n, ok := l.line(lineOpened); ok {
+		l.log.Info().Str("remote", remote).Int64("suppressed", n).Msg("connection opened")
+	}
 	return nil, gnet.None
 }
 
@@ -116,11 +150,13 @@ func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
 		cs.toWork.release() // empty: every turn dispatches what it read
 		cs.toWork = nil
 	}
-	ev := l.log.Info().Str("remote", cs.remote)
-	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-		ev = ev.AnErr("cause", err)
+	if n, ok := l.line(lineClosed); ok {
+		ev := l.log.Info().Str("remote", cs.remote).Int64("suppressed", n)
+		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+			ev = ev.AnErr("cause", err)
+		}
+		ev.Msg("connection closed")
 	}
-	ev.Msg("connection closed")
 	return gnet.None
 }
 
@@ -138,8 +174,10 @@ func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 	if action == gnet.None && pending > l.cfg.MaxPendingBytes {
 		l.metrics.slowClosed.Inc()
-		l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).
-			Msg("peer does not read its replies: closing")
+		if n, ok := l.line(lineSlowPeer); ok {
+			l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).Int64("suppressed", n).
+				Msg("peer does not read its replies: closing")
+		}
 		return gnet.Close
 	}
 	return action
@@ -164,7 +202,9 @@ func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
 		}
 		if err != nil {
 			l.metrics.badFrames.Inc()
-			l.log.Error().Err(err).Str("remote", cs.remote).Msg("bad frame header: closing")
+			if n, ok := l.line(lineBadFrame); ok {
+				l.log.Error().Err(err).Str("remote", cs.remote).Int64("suppressed", n).Msg("bad frame header: closing")
+			}
 			action = gnet.Close
 			break
 		}
@@ -172,6 +212,7 @@ func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
 		if fr.Msg == nil {
 			continue // keep-alive
 		}
+		cs.lastMessage.Store(now.UnixNano())
 		if !l.guard(cs, fr, now) {
 			action = gnet.Close
 			break
@@ -240,8 +281,10 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		var fe *codec.FieldError
 		if errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest() {
 			l.metrics.undecodable.Inc()
-			l.log.Error().Str("remote", cs.remote).Str("error", codec.DescribeError(l.dialect, err)).
-				Msg("message cannot be answered: closing")
+			if n, ok := l.line(lineUnanswerable); ok {
+				l.log.Error().Str("remote", cs.remote).Str("error", codec.DescribeError(l.dialect, err)).Int64("suppressed", n).
+					Msg("message cannot be answered: closing")
+			}
 			t.release()
 			return fe == nil || fe.Field != 0 // a bad MTI means the stream is not ISO 8583: close
 		}
@@ -252,9 +295,15 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 	mti := v.MTI()
 	if !mti.IsRequest() {
 		l.metrics.unexpected.Inc()
-		l.log.Warn().Str("remote", cs.remote).Str("mti", mti.String()).Msg("unexpected response from peer: ignored")
+		if n, ok := l.line(lineUnexpected); ok {
+			l.log.Warn().Str("remote", cs.remote).Str("mti", mti.String()).Int64("suppressed", n).Msg("unexpected response from peer: ignored")
+		}
 		t.release()
 		return true
+	}
+	if err := checkMTI(mti); err != nil {
+		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).Msg("MTI not served")
+		return l.answerNow(cs, t, err)
 	}
 	if err := v.Validate(); err != nil {
 		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).
@@ -340,7 +389,7 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 			cs.batch = append(cs.batch, t.out)
 		}
 	}
-	_, err := c.Writev(cs.batch)
+	err := writeAll(c, cs.batch)
 	clear(cs.batch)
 	for _, t := range cs.local {
 		l.srv.observe(t)
@@ -358,16 +407,36 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 	clear(cs.sent)
 	cs.local, cs.sent = cs.local[:0], cs.sent[:0]
 	if err != nil {
-		l.log.Warn().Err(err).Str("remote", cs.remote).Msg("write failed")
+		if n, ok := l.line(lineWriteFailed); ok {
+			l.log.Warn().Err(err).Str("remote", cs.remote).Int64("suppressed", n).Msg("write failed")
+		}
 	}
 	return err
+}
+
+// iovMax is the most buffers one writev takes: Linux's IOV_MAX (UIO_MAXIOV).
+// More fail with EINVAL, which closed the connection and lost its replies.
+const iovMax = 1024
+
+// writeAll writes bufs in writevs of at most iovMax buffers. gnet queues
+// what a writev leaves unwritten and appends later writes behind it, so
+// the replies keep their order.
+func writeAll(c gnet.Conn, bufs [][]byte) error {
+	for len(bufs) > 0 {
+		n := min(len(bufs), iovMax)
+		if _, err := c.Writev(bufs[:n]); err != nil {
+			return err
+		}
+		bufs = bufs[n:]
+	}
+	return nil
 }
 
 // OnTick closes connections idle too long or stuck in an incomplete frame.
 // It runs on gnet's ticker goroutine: it only reads atomics and closes.
 func (l *Link) OnTick() (time.Duration, gnet.Action) {
 	now := l.srv.clock.Now().UnixNano()
-	idle, frame := l.cfg.IdleTimeout.Nanoseconds(), l.cfg.FrameTimeout.Nanoseconds()
+	idle, frame, quiet := l.cfg.IdleTimeout.Nanoseconds(), l.cfg.FrameTimeout.Nanoseconds(), l.cfg.MessageTimeout.Nanoseconds()
 	l.conns.Range(func(k, _ any) bool {
 		cs := k.(*connState)
 		reason := ""
@@ -377,9 +446,14 @@ func (l *Link) OnTick() (time.Duration, gnet.Action) {
 		} else if now-cs.lastActivity.Load() > idle {
 			reason = "idle_timeout"
 			l.metrics.idleClosed.Inc()
+		} else if now-cs.lastMessage.Load() > quiet {
+			reason = "message_timeout: keep-alives only" // they would hold the slot for ever
+			l.metrics.quietClosed.Inc()
 		}
 		if reason != "" {
-			l.log.Warn().Str("remote", cs.remote).Str("reason", reason).Msg("closing connection")
+			if n, ok := l.line(lineTimeout); ok {
+				l.log.Warn().Str("remote", cs.remote).Str("reason", reason).Int64("suppressed", n).Msg("closing connection")
+			}
 			_ = cs.c.Close()
 		}
 		return true

@@ -66,7 +66,9 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 				s.respondWith(t, nil)
 				return
 			}
-		case len(t.extras) > 0 && hasExtra(t, id):
+		case len(t.extras) > 0 && t.Approved() && hasExtra(t, id):
+			// what a stage adds (a balance, sign-on keys) goes only on an
+			// approval: a 96 must not carry a balance
 			v, _ := t.replyField(id)
 			b.Binary(id, v)
 		case id == codec.FieldRRN && !v.Has(id) && t.rrnLen > 0:

@@ -93,6 +93,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
 	s.m = newMetrics(d.Registry)
 	s.registerPoolMetrics(d.Registry)
+	s.failLog.every, s.refuseLog.every = failLogEvery, failLogEvery
 	if as, ok := d.Authorizer.(AuthStage); ok {
 		registerAuthMetrics(d.Registry, as.A)
 	}
@@ -103,6 +104,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		l := &Link{cfg: lc, srv: s, dialect: dialect, framing: framing, codes: CodesFor(dialect.Name),
 			echo: echoFor(dialect.Name), metrics: s.m.forLink(lc.Name), booted: make(chan struct{}),
 			perIP: map[string]int{}, log: d.Log.With().Str("link", lc.Name).Logger()}
+		for i := range l.lines {
+			l.lines[i] = logLimit{every: lineEvery, burst: lineBurst}
+		}
 		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
 		l.macAlg = hsm.MACMethods[lc.MAC]
 		if l.macAlg != 0 && (d.HSM == nil || d.Keys == nil) {
@@ -239,7 +243,7 @@ func (s *Server) journalFailed(err error) {
 	s.journalDown.Store(true)
 	s.m.journalBad.Set(1)
 	if n, ok := s.failLog.allow(s.clock.Now()); ok {
-		s.log.Error().Err(err).Int64("requests", n).
+		s.log.Error().Err(err).Int64("requests", n+1).
 			Msg("journal failed: the switch is out of service until it is restarted (requests answered 96, or withheld when in doubt)")
 	}
 }
@@ -248,25 +252,39 @@ func (s *Server) journalFailed(err error) {
 // own (a record too large, the journal closed at shutdown): answered 96.
 func (s *Server) notJournaled(t *Txn, err error) {
 	if n, ok := s.refuseLog.allow(s.clock.Now()); ok {
-		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Int64("requests", n).Msg("requests not journaled: answered 96")
+		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Int64("requests", n+1).Msg("requests not journaled: answered 96")
 	}
 }
 
-// logLimit lets one log line through per failLogEvery, counting the
-// events it stood for.
+// logLimit bounds one kind of log line: at most burst lines per every
+// (burst 0: 1), counting the events it held back so the next line says how
+// many. A storm (a peer sending responses, a flood of refused connections)
+// then writes a few lines a second, not one per event.
 type logLimit struct {
-	at    atomic.Int64 // unix nanoseconds of the last line
-	count atomic.Int64 // events since then
+	every time.Duration
+	burst int
+
+	mu      sync.Mutex
+	start   int64 // unix nanoseconds: the current period began
+	lines   int   // lines let through in it
+	dropped int64 // events held back since the last line
 }
 
-func (l *logLimit) allow(now time.Time) (int64, bool) {
-	n := l.count.Add(1)
-	ns, last := now.UnixNano(), l.at.Load()
-	if last != 0 && ns-last < int64(failLogEvery) || !l.at.CompareAndSwap(last, ns) {
+// allow reports whether a line may be written now, and how many events were
+// held back before it.
+func (l *logLimit) allow(now time.Time) (dropped int64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ns := now.UnixNano(); l.start == 0 || ns-l.start >= int64(l.every) {
+		l.start, l.lines = ns, 0
+	}
+	if l.lines >= max(l.burst, 1) {
+		l.dropped++
 		return 0, false
 	}
-	l.count.Add(-n)
-	return n, true
+	l.lines++
+	dropped, l.dropped = l.dropped, 0
+	return dropped, true
 }
 
 // AdminHandler serves /metrics, /healthz and /readyz.

@@ -57,7 +57,7 @@ func engineTarget(name string, full bool, dialect, framing string) bench.Target 
 		addr := ln.Addr().String()
 		ln.Close()
 		cfg := engine.Config{Links: []engine.LinkConfig{{Name: "bench", Listen: addr, Dialect: dialect, Framing: framing,
-			MaxInFlight: 1024}}}
+			MaxInFlight: 1024, MaxConnsPerIP: 10000}}} // the generator is one address
 		rt, _ := router.Compile([]router.Rule{{Name: "all", Action: router.Local}}, "15")
 		deps := engine.Deps{Log: zerolog.New(io.Discard), Router: router.New(rt), Authorizer: approveAll{}, Journal: engine.NoJournal{}}
 		var cleanup []func()

@@ -89,6 +89,7 @@ type linkYAML struct {
 	MaxPendingBytes int           `yaml:"max_pending_bytes"`
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	FrameTimeout    time.Duration `yaml:"frame_timeout"`
+	MessageTimeout  time.Duration `yaml:"message_timeout"`
 	SocketBuffer    int           `yaml:"socket_buffer"`
 	RequireSignOn   bool          `yaml:"require_sign_on"`
 	OverloadCode    string        `yaml:"overload_code"`

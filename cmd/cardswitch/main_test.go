@@ -67,6 +67,7 @@ func TestDecodeEncodeRoundTrip(t *testing.T) {
 	for _, c := range []struct{ name, dialect, framing string }{
 		{"iso87ascii_0200", "iso87ascii", "binary2"},
 		{"iso87ascii_0800", "iso87ascii", "ascii4"},
+		{"iso87ascii-bbitmap_0200", "iso87ascii-bbitmap", "binary2"},
 		{"iso87binary_0400", "iso87binary", "bcd2"},
 		{"cup-pos_0200", "cup-pos", "binary2+tpdu"},
 	} {
