@@ -378,7 +378,8 @@ func sevenBit(w []byte) bool {
 }
 
 // checkBCD validates n digits packed in w: right-aligned (a leading pad
-// nibble) or left-aligned (a trailing one). The pad nibble must be 0.
+// nibble) or left-aligned (a trailing one). The pad nibble must be 0 or F
+// (VisaNet and many terminals pad with F; jPOS reads both).
 func checkBCD(class Class, w []byte, n int, left bool) error {
 	if len(w) == 0 {
 		return nil
@@ -390,18 +391,18 @@ func checkBCD(class Class, w []byte, n int, left bool) error {
 	if len(w)*2 != n { // one pad nibble
 		if left {
 			last := w[len(w)-1]
-			if last&0xf != 0 {
+			if p := last & 0xf; p != 0 && p != 0xf {
 				return ErrBadPadding
 			}
-			if !ok[last] {
+			if !ok[last&0xf0] {
 				return bcdErr(class)
 			}
 			w = w[:len(w)-1]
 		} else {
-			if w[0]>>4 != 0 {
+			if p := w[0] >> 4; p != 0 && p != 0xf {
 				return ErrBadPadding
 			}
-			if !ok[w[0]] {
+			if !ok[w[0]&0x0f] {
 				return bcdErr(class)
 			}
 			w = w[1:]

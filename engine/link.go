@@ -26,6 +26,7 @@ type Link struct {
 	codes   CodeTable
 	echo    *[codec.MaxField + 1]bool // fields a reply copies from its request
 	macAlg  hsm.MACAlgorithm          // 0: no MACs on this link
+	bcdPad  codec.PadNibble           // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 
 	eng    gnet.Engine
