@@ -133,7 +133,7 @@ func (b *Builder) Text(id int, text []byte) {
 	if def == nil {
 		return
 	}
-	if def.Class == ClassB {
+	if def.Class == ClassB || def.Class == ClassANSB {
 		if len(text)%2 != 0 {
 			b.err = fieldErr(id, len(b.buf), ErrBadHex)
 			return
@@ -160,7 +160,8 @@ func (b *Builder) String(id int, s string) {
 	b.Text(id, b.text)
 }
 
-// Binary appends a binary field from raw bytes (a text field takes them as text).
+// Binary appends a binary or ansb field from raw bytes (a text field takes
+// them as text).
 func (b *Builder) Binary(id int, raw []byte) {
 	def := b.next(id)
 	if def == nil {
@@ -215,7 +216,7 @@ func (b *Builder) Copy(v *View, id int) {
 		b.repad(&b.d.fields[id], b.buf[at+int(v.data[id])-s:], int(v.units[id]))
 		return
 	}
-	if v.d.fields[id].Class == ClassB {
+	if c := v.d.fields[id].Class; c == ClassB || c == ClassANSB {
 		b.text = v.AppendBytes(b.text[:0], id)
 		b.Binary(id, b.text)
 		return
@@ -278,6 +279,10 @@ func (b *Builder) writeBitmap() {
 
 // put writes prefix and content of value (in units: characters, digits, bytes).
 func (b *Builder) put(def *FieldDef, value []byte) {
+	if def.Class == ClassANSB {
+		b.putANSB(def, value)
+		return
+	}
 	n := len(value)
 	padN := 0
 	if def.Fixed() && n < def.Length && def.Pad != 0 {
@@ -300,6 +305,22 @@ func (b *Builder) put(def *FieldDef, value []byte) {
 	}
 	b.putPrefix(def, total)
 	b.putContent(def, value, padN)
+}
+
+// putANSB writes the bytes of an ansb field as hex text, or raw when the
+// hex text would not fit (raw bytes that would read as hex text cannot be
+// written: the field is then too long).
+func (b *Builder) putANSB(def *FieldDef, value []byte) {
+	switch {
+	case 2*len(value) <= def.Length:
+		b.putPrefix(def, 2*len(value))
+		b.buf = appendHex(b.buf, value)
+	case len(value) <= def.Length && !isHexText(value):
+		b.putPrefix(def, len(value))
+		b.buf = append(b.buf, value...)
+	default:
+		b.err = fieldErr(def.ID, len(b.buf), ErrWrongLength)
+	}
 }
 
 func padAllowed(def *FieldDef) bool {

@@ -154,6 +154,13 @@ func fzMalformed(g fzGolden) [][]byte {
 			b := fzClone(msg)
 			b[e-1] = 0xC3
 			add(b)
+		case def.Class == ClassANSB: // raw bytes (accepted), odd hex text (raw too)
+			b := fzClone(msg)
+			b[w] = 0x9F
+			add(b)
+			b = fzSplice(msg, e, 0, 'A')
+			copy(b[s:w], fmt.Sprintf("%0*d", w-s, e-w+1))
+			add(b)
 		case def.Enc == EncBCD || def.Enc == EncLBCD:
 			b := fzClone(msg)
 			b[e-1] |= 0x0F // pad nibble F (LBCD, odd: accepted) or a digit nibble made F
@@ -574,8 +581,9 @@ func fzCheckDecode(t *testing.T, d *Dialect, msg []byte) {
 		return
 	}
 	fzCheckSpans(t, d, &v, msg)
-	// Pad nibbles (0 or F on the wire) read back as the builder's pad.
-	canon := fzRepad(d, &v, fzCanonHex(d, &v, msg, true), PadZero)
+	// Pad nibbles (0 or F on the wire) read back as the builder's pad, raw
+	// ansb bytes as hex text.
+	canon := fzTextCanon(t, d, &v, msg, PadZero)
 
 	// Text form and back.
 	m := v.ToMessage(false)
@@ -618,7 +626,7 @@ func fzCheckDecode(t *testing.T, d *Dialect, msg []byte) {
 		}
 	}
 	built, err = b.Finish()
-	if want := fzRepad(d, &v, canon, PadF); err != nil || !bytes.Equal(built, want) {
+	if want := fzTextCanon(t, d, &v, msg, PadF); err != nil || !bytes.Equal(built, want) {
 		t.Fatalf("%s: text form of %X built with F pads\n got %X, %v\nwant %X", d.Name, msg, built, err, want)
 	}
 
@@ -869,7 +877,10 @@ func fzCheckDifferential(t *testing.T, d *Dialect, msg []byte) {
 	var v View
 	verr := fzDecode(t, d, &v, msg)
 	if verr == nil {
-		msg = fzZeroPads(t, d, &v, msg)
+		msg, ok := fzZeroPads(t, d, &v, msg)
+		if !ok {
+			return
+		}
 		m, merr := fzMoovUnpack(d, msg)
 		fzCheckAgree(t, d, &v, m, merr, msg)
 		return
@@ -885,7 +896,11 @@ func fzCheckDifferential(t *testing.T, d *Dialect, msg []byte) {
 		if perr := fzDecode(t, d, &pv, prefix); perr != nil {
 			t.Fatalf("%s: %X: view reports trailing data at %d, but rejects the bytes before it: %v", d.Name, msg, fe.Offset, perr)
 		}
-		if zp := fzZeroPads(t, d, &pv, prefix); !bytes.Equal(zp, prefix) {
+		zp, ok := fzZeroPads(t, d, &pv, prefix)
+		if !ok {
+			return
+		}
+		if !bytes.Equal(zp, prefix) {
 			// F pads, which moov may refuse: compare what they read back as
 			prefix = zp
 			msg = append(fzClone(zp), msg[fe.Offset:]...)
@@ -924,24 +939,60 @@ func fzCheckDifferential(t *testing.T, d *Dialect, msg []byte) {
 	}
 }
 
-// fzZeroPads returns msg, which v was decoded from, with its pad nibbles
-// 0, in v: moov's BCD decoders refuse a leading F and the track's any F,
-// so the comparison is made on what the F pads read back as. The view of
-// the result must read as the view of msg did.
-func fzZeroPads(t *testing.T, d *Dialect, v *View, msg []byte) []byte {
+// fzTextCanon is what the text form of v (decoded from msg) encodes to
+// with a builder padding with pad: hex text upper case, pad nibbles
+// rewritten, raw ansb content as hex text where that fits.
+func fzTextCanon(t *testing.T, d *Dialect, v *View, msg []byte, pad PadNibble) []byte {
 	t.Helper()
-	zero := fzRepad(d, v, msg, PadZero)
+	out := fzRepad(d, v, fzCanonHex(d, v, msg, true), pad)
+	for id := MaxField; id >= 2; id-- { // from the end: earlier spans stay put
+		def := d.Field(id)
+		if def == nil || def.Class != ClassANSB || !v.Has(id) {
+			continue
+		}
+		s, e, _ := v.Span(id)
+		w := out[s+fzPrefixBytes(def) : e]
+		if len(w)%2 == 0 && fzAll(w, fzHex) {
+			fzUpper(w) // hex text already
+			continue
+		}
+		if 2*len(w) > def.Length {
+			continue // raw that only fits raw
+		}
+		if def.Prefix != PrefixASCII {
+			t.Fatalf("%s: field %d: ansb with a non-ASCII prefix", d.Name, id)
+		}
+		field := []byte(fmt.Sprintf("%0*d%X", def.PrefixLen, 2*len(w), w))
+		out = append(out[:s:s], append(field, out[e:]...)...)
+	}
+	return out
+}
+
+// fzZeroPads returns msg, which v was decoded from, as moov can read it:
+// its pad nibbles 0 (moov's BCD decoders refuse a leading F and the
+// track's any F) and raw ansb content as hex text (moov's ASCII refuses
+// bytes above 0x7F). The view of the result must read as the view of msg
+// did. ok=false when moov cannot be asked: raw ansb bytes above 0x7F too
+// long for hex text.
+func fzZeroPads(t *testing.T, d *Dialect, v *View, msg []byte) (_ []byte, ok bool) {
+	t.Helper()
+	zero := fzTextCanon(t, d, v, msg, PadZero)
+	for id := 2; id <= MaxField; id++ {
+		if def := d.Field(id); def != nil && def.Class == ClassANSB && v.Has(id) && 2*v.Len(id) > def.Length && !sevenBit(v.Wire(id)) {
+			return nil, false
+		}
+	}
 	if bytes.Equal(zero, msg) {
-		return msg
+		return msg, true
 	}
 	want := v.ToMessage(false)
 	if err := fzDecode(t, d, v, zero); err != nil {
 		t.Fatalf("%s: %X decodes, but not with its pad nibbles 0 (%X): %v", d.Name, msg, zero, err)
 	}
 	if got := v.ToMessage(false); !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s: %X reads as %+v, with its pad nibbles 0 as %+v", d.Name, msg, want, got)
+		t.Fatalf("%s: %X reads as %+v, as moov can read it (%X) as %+v", d.Name, msg, want, zero, got)
 	}
-	return zero
+	return zero, true
 }
 
 // fzCheckAgree is rule (a): the view accepted msg, so moov must too, with
@@ -1172,6 +1223,7 @@ func fzIssues(def *FieldDef, w []byte, n int) []error {
 				add(w[0] != 'C' && w[0] != 'D', ErrBadAmountSign)
 				add(!fzAll(w[1:], fzDigit), ErrNotNumeric)
 			}
+		case ClassANSB: // any byte
 		default:
 			add(!fzAll(w, func(c byte) bool { return c < 0x80 }), ErrNotASCII)
 		}

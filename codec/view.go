@@ -305,6 +305,8 @@ func checkText(class Class, w []byte) error {
 		if !allHave(w, flagTrack) {
 			return ErrBadTrack
 		}
+	case ClassANSB:
+		return nil // any byte: hex text or raw
 	case ClassAmount:
 		if len(w) > 0 && w[0] != 'C' && w[0] != 'D' {
 			return ErrBadAmountSign
@@ -436,6 +438,10 @@ var bcdDigits, bcdTrack = func() (d, t [256]bool) {
 	}
 	return d, t
 }()
+
+// isHexText reports whether ansb content w is hex text: an even count of
+// hex digits.
+func isHexText(w []byte) bool { return len(w)%2 == 0 && allHave(w, flagHex) }
 
 func parseHex64(b []byte) (uint64, bool) {
 	var x uint64

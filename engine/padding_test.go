@@ -112,3 +112,26 @@ func TestEnginePathAllocatesNothingFPadded(t *testing.T) {
 		t.Fatalf("%.1f allocations per request through the engine", n)
 	}
 }
+
+// Raw ICC data in field 55 of an iso87ascii request (jPOS's ISO87APackager
+// passes any byte in its LLLCHAR fields) is answered, not refused as 30.
+func TestRawICCDataAnswered(t *testing.T) {
+	ts := startServer(t, nil, nil)
+	msg := purchase(t, 77, 100)
+	emv := []byte{0x9F, 0x26, 0x08, 0xC2, 0xC1, 0x2B, 0x09, 0x8F, 0x3D, 0xA6, 0xE3}
+	// field 55 sits after 49, the purchase's last field up to 55: set its
+	// bit and append it
+	bm, err := strconv.ParseUint(string(msg[4:20]), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(msg[4:20], strings.ToUpper(strconv.FormatUint(bm|1<<(64-55), 16)))
+	msg = append(append(msg, "011"...), emv...)
+	r, err := ts.dial(t).RoundTrip(msg, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(r, 39) != "00" || field(r, 11) != "000077" {
+		t.Fatalf("39=%q 11=%q", field(r, 39), field(r, 11))
+	}
+}
