@@ -567,8 +567,59 @@ func fzDecode(t *testing.T, d *Dialect, v *View, msg []byte) (err error) {
 	return d.Decode(v, msg)
 }
 
+// fzCheckSalvage checks DecodeSalvage against Decode: the same error (or
+// none, and then the same view), every field Decode kept at the same place,
+// and the others in order after them, each with content that breaks no
+// rule, inside the message.
+func fzCheckSalvage(t *testing.T, d *Dialect, msg []byte) {
+	t.Helper()
+	var v, sv View
+	err := d.Decode(&v, msg)
+	var serr error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("%s: DecodeSalvage(%X) panicked: %v\n%s", d.Name, msg, r, debug.Stack())
+			}
+		}()
+		serr = d.DecodeSalvage(&sv, msg)
+	}()
+	if fmt.Sprint(err) != fmt.Sprint(serr) {
+		t.Fatalf("%s: %X: Decode says %v, DecodeSalvage %v", d.Name, msg, err, serr)
+	}
+	if sv.MTI() != v.MTI() {
+		t.Fatalf("%s: %X: MTI %q, salvaged %q", d.Name, msg, v.MTI(), sv.MTI())
+	}
+	last := 0
+	for id := 2; id <= MaxField; id++ {
+		s, e, ok := v.Span(id)
+		ss, se, sok := sv.Span(id)
+		if ok && (!sok || s != ss || e != se) {
+			t.Fatalf("%s: %X: field %d at %d..%d, salvaged %v %d..%d", d.Name, msg, id, s, e, sok, ss, se)
+		}
+		if err == nil && ok != sok {
+			t.Fatalf("%s: %X: field %d: the salvage differs from a good decode", d.Name, msg, id)
+		}
+		if !sok {
+			continue
+		}
+		def := d.Field(id)
+		if def == nil || ss < last || se > len(msg) || se-ss != fzPrefixBytes(def)+len(sv.Wire(id)) {
+			t.Fatalf("%s: %X: salvaged field %d at %d..%d after %d", d.Name, msg, id, ss, se, last)
+		}
+		if issues := fzIssues(def, sv.Wire(id), sv.Len(id)); len(issues) > 0 {
+			t.Fatalf("%s: %X: salvaged field %d with content %X: %v", d.Name, msg, id, sv.Wire(id), issues)
+		}
+		last = se
+	}
+	if sv.Bitmap()[0]>>63 == 1 && sv.Bitmap()[1] == 0 {
+		t.Fatalf("%s: %X: salvaged view announces an empty secondary bitmap", d.Name, msg)
+	}
+}
+
 func fzCheckDecode(t *testing.T, d *Dialect, msg []byte) {
 	t.Helper()
+	fzCheckSalvage(t, d, msg)
 	var v View
 	if err := fzDecode(t, d, &v, msg); err != nil {
 		fe := fzFieldError(t, d, msg, err)

@@ -79,7 +79,17 @@ func (v *View) Len(id int) int {
 // v. Errors are *FieldError values. After an error the view still holds what
 // came before the failure, so a format-error reply can echo it: the MTI
 // (unless the MTI itself failed) and the fields before the failing one.
-func (d *Dialect) Decode(v *View, msg []byte) error {
+func (d *Dialect) Decode(v *View, msg []byte) error { return d.decode(v, msg, false) }
+
+// DecodeSalvage is Decode that, after a field whose length is sound but
+// whose content is not (a letter in a PAN), reads on: the error is the
+// first one, and the view also holds the good fields after the bad ones,
+// so that a format-error reply can carry what a peer matches replies by
+// (11, 41, 7, 37). The bad fields are absent from the view, and so is
+// everything from a field whose length cannot be read.
+func (d *Dialect) DecodeSalvage(v *View, msg []byte) error { return d.decode(v, msg, true) }
+
+func (d *Dialect) decode(v *View, msg []byte, salvage bool) error {
 	v.d, v.msg, v.mti, v.bitmap = d, msg, MTI{}, [2]uint64{}
 	if len(msg) > maxMessageBytes {
 		return fieldErr(0, 0, ErrTooLong)
@@ -96,6 +106,7 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 		v.bitmap = [2]uint64{}
 		return err
 	}
+	var first error // salvage: the first bad field's error
 	for w := 0; w < 2; w++ {
 		word := v.bitmap[w]
 		if w == 0 {
@@ -105,16 +116,37 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 			z := bits.LeadingZeros64(word)
 			word &^= 1 << (63 - uint(z))
 			id := w*64 + z + 1
-			if off, err = d.decodeField(v, msg, id, off); err != nil {
-				v.keepBefore(id)
-				return err
+			end, at, reason := d.decodeField(v, msg, id, off)
+			if reason == nil {
+				off = end
+				continue
 			}
+			if first == nil {
+				first = fieldErr(id, at, reason)
+			}
+			if !salvage || end == 0 {
+				v.keepBefore(id)
+				return first
+			}
+			v.drop(id)
+			off = end
 		}
+	}
+	if first != nil {
+		return first
 	}
 	if off != len(msg) {
 		return fieldErr(lastField(v), off, ErrTrailingData)
 	}
 	return nil
+}
+
+// drop clears the bit of field id (bit 1 too when no secondary field remains).
+func (v *View) drop(id int) {
+	v.bitmap[(id-1)/64] &^= 1 << (63 - uint(id-1)%64)
+	if v.bitmap[1] == 0 {
+		v.bitmap[0] &^= 1 << 63
+	}
 }
 
 // keepBefore clears the bits of field id and every field after it.
@@ -203,36 +235,40 @@ func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
 	return off, nil
 }
 
-func (d *Dialect) decodeField(v *View, msg []byte, id, off int) (int, error) {
+// decodeField reads field id at off and returns where it ends, or the
+// reason it cannot and the offset of the problem. A field whose content is
+// bad but whose extent is known returns its end with the reason; any other
+// failure returns end 0. Reasons are sentinels: nothing is allocated here.
+func (d *Dialect) decodeField(v *View, msg []byte, id, off int) (end, at int, reason error) {
 	if !d.defined[id] {
-		return 0, fieldErr(id, off, ErrUndefinedField)
+		return 0, off, ErrUndefinedField
 	}
 	def := &d.fields[id]
 	n := def.Length
 	pb := def.pbytes
 	if pb > 0 {
 		if len(msg) < off+pb {
-			return 0, fieldErr(id, off, ErrTruncated)
+			return 0, off, ErrTruncated
 		}
 		var ok bool
 		n, ok = readPrefix(def, msg[off:off+pb])
 		if !ok {
-			return 0, fieldErr(id, off, ErrBadPrefix)
+			return 0, off, ErrBadPrefix
 		}
 		if n > def.Length {
-			return 0, fieldErr(id, off, ErrTooLong)
+			return 0, off, ErrTooLong
 		}
 	}
 	dataOff := off + pb
 	wb := def.wireBytes(n)
 	if len(msg) < dataOff+wb {
-		return 0, fieldErr(id, dataOff, ErrTruncated)
+		return 0, dataOff, ErrTruncated
 	}
 	if err := checkContent(def, msg[dataOff:dataOff+wb], n); err != nil {
-		return 0, fieldErr(id, dataOff, err)
+		return dataOff + wb, dataOff, err
 	}
 	v.start[id], v.data[id], v.units[id] = uint16(off), uint16(dataOff), uint16(n)
-	return dataOff + wb, nil
+	return dataOff + wb, 0, nil
 }
 
 // readPrefix decodes a length prefix; ok=false for a malformed one.

@@ -237,7 +237,10 @@ func (l *Link) answerPanicked(cs *connState, t *Txn) (keep bool) {
 // connection stays open.
 func (l *Link) handle(cs *connState, t *Txn) bool {
 	v := &t.View
-	if err := l.dialect.Decode(v, t.frame); err != nil {
+	// A bad field does not hide the fields after it: a format-error reply
+	// carries 11, 41, 7 and 37 when they can be read, so that the peer's
+	// MUX matches it to its request instead of timing out.
+	if err := l.dialect.DecodeSalvage(v, t.frame); err != nil {
 		var fe *codec.FieldError
 		if errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest() {
 			l.metrics.undecodable.Inc()

@@ -135,3 +135,57 @@ func TestRawICCDataAnswered(t *testing.T) {
 		t.Fatalf("39=%q 11=%q", field(r, 39), field(r, 11))
 	}
 }
+
+// A request whose PAN (field 2) holds a letter is answered 30 with the
+// fields a jPOS QMUX matches replies by (11 and 41), and 7 and 37, all of
+// which lie after the bad field, on every built-in dialect.
+func TestFormatErrorReplyMatchable(t *testing.T) {
+	for _, name := range codec.Builtins() {
+		t.Run(name, func(t *testing.T) {
+			d, _ := codec.Lookup(name)
+			ts := startServer(t, nil, func(c *Config) {
+				c.Links[0].Dialect = name
+				if d.Name == codec.CUPPOS {
+					c.Links[0].Framing = "binary2+tpdu"
+				}
+			})
+			fields := map[string]string{"2": "4761739001010010", "3": "000000", "4": "100", "11": "000042",
+				"12": "204500", "13": "1121", "22": "051", "37": "000000000042", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}
+			if d.Field(7) != nil {
+				fields["7"] = "1121204500"
+			}
+			if d.Field(60) != nil && d.Name == codec.CUPPOS {
+				fields["60"] = "22000001"
+			}
+			msg, err := d.Encode(codec.Message{MTI: "0200", Fields: fields})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Spoil one digit of the PAN: its length stays sound.
+			var v codec.View
+			if err := d.Decode(&v, msg); err != nil {
+				t.Fatal(err)
+			}
+			w := v.Wire(2)
+			at := len(w) - 1
+			if d.Field(2).Enc == codec.EncASCII {
+				w[at] = 'X'
+			} else {
+				w[0] = 0xA0 | w[0]&0x0F // a nibble above 9
+			}
+			r, err := ts.dial(t).RoundTrip(msg, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.View.MTI().String() != "0210" || field(r, 39) != "30" || field(r, 11) != "000042" || field(r, 41) != "TERM0001" || field(r, 37) != "000000000042" {
+				t.Fatalf("reply %s 39=%q 11=%q 41=%q 37=%q", r.View.MTI(), field(r, 39), field(r, 11), field(r, 41), field(r, 37))
+			}
+			if d.Field(7) != nil && field(r, 7) != "1121204500" {
+				t.Fatalf("reply 7=%q", field(r, 7))
+			}
+			if r.View.Has(2) {
+				t.Fatal("the bad PAN is echoed")
+			}
+		})
+	}
+}
