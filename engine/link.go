@@ -247,7 +247,10 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 			l.log.Error().Str("remote", cs.remote).Str("error", codec.DescribeError(l.dialect, err)).
 				Msg("message cannot be answered: closing")
 			t.release()
-			return fe == nil || fe.Field != 0 // a bad MTI means the stream is not ISO 8583: close
+			// Close, as logged: a bad MTI means the stream is not ISO 8583,
+			// and a response or notification that does not decode has no
+			// answer to give; a peer left waiting would only see a timeout.
+			return false
 		}
 		l.log.Debug().Str("remote", cs.remote).Str("mti", v.MTI().String()).
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
