@@ -59,6 +59,15 @@ type step struct {
 	expiry    string
 	original  uint32 // STAN of the original (field 90), 0 none
 	origMTI   string
+	want      string // the response code the plan expects: "" approval (00)
+}
+
+// Planned is the response code a step's plan expects.
+func (s *step) planned(term Terminal) string {
+	if s.want == "" || (s.pin != "" && term.TPK == nil) { // no PIN key: sent without a PIN block
+		return "00"
+	}
+	return s.want
 }
 
 // plan picks the next request kind and returns its messages (1 or 2: a
@@ -90,11 +99,11 @@ func (t *Traffic) plan(rng *rand.Rand, card Card) []step {
 	case 5:
 		buy = step{mti: "0200", proc: "310000"}
 	case 6:
-		buy.pin = wrongPIN(card.PIN)
+		buy.pin, buy.want = wrongPIN(card.PIN), "55"
 	case 7:
-		buy.amount = t.OverLimit
+		buy.amount, buy.want = t.OverLimit, "61"
 	case 8:
-		buy.expiry = "1901"
+		buy.expiry, buy.want = "1901", "54"
 	}
 	return []step{buy}
 }
