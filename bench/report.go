@@ -3,7 +3,6 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"runtime"
 	"runtime/debug"
@@ -243,75 +242,4 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
-}
-
-// WriteHTML writes a self-contained page: the numbers, the latency
-// distribution and the throughput over time as SVG charts.
-func WriteHTML(w io.Writer, reports []*Report) error {
-	return page.Execute(w, reports)
-}
-
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"us": us, "dist": distPath, "tput": tputPath,
-}).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>cardswitch bench</title>
-<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}svg{background:#fafafa;margin:1em 0}</style></head><body>
-<h1>cardswitch bench</h1>
-<table><tr><th>target</th><th>load</th><th>msg/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>timeouts</th><th>errors</th></tr>
-{{range .}}<tr><td>{{.Target}}</td><td>{{.Conns}}x{{.InFlight}}{{if .Rate}} @{{.Rate}}/s{{end}}</td><td>{{printf "%.0f" .Throughput}}</td><td>{{us .Latency.P50}}</td><td>{{us .Latency.P90}}</td><td>{{us .Latency.P99}}</td><td>{{us .Latency.P999}}</td><td>{{us .Latency.Max}}</td><td>{{.Timeouts}}</td><td>{{.Errors}}</td></tr>
-{{end}}</table>
-{{range .}}<h2>{{.Target}} {{.Addr}}</h2>
-<p>Latency distribution (x: percentile, log scale of 1/(1-p); y: latency)</p>
-<svg width="640" height="240" viewBox="0 0 640 240"><path d="{{dist .}}" fill="none" stroke="#c33" stroke-width="2"/></svg>
-<p>Answers per second over the run (warm-up included)</p>
-<svg width="640" height="200" viewBox="0 0 640 200"><path d="{{tput .}}" fill="none" stroke="#36c" stroke-width="2"/></svg>
-{{end}}</body></html>`))
-
-// distPath plots latency against percentile on the usual 1/(1-p) axis.
-func distPath(r *Report) string {
-	var maxV int64 = 1
-	for _, p := range r.Percentile {
-		maxV = max(maxV, p.Micros)
-	}
-	var b strings.Builder
-	for i, p := range r.Percentile {
-		x := 620 * logNines(p.Percentile) / logNines(99.99)
-		y := 230 - 220*float64(p.Micros)/float64(maxV)
-		cmd := "L"
-		if i == 0 {
-			cmd = "M"
-		}
-		fmt.Fprintf(&b, "%s%.1f %.1f ", cmd, min(x, 630), y)
-	}
-	return b.String()
-}
-
-func logNines(p float64) float64 {
-	if p >= 99.999 {
-		p = 99.999
-	}
-	v := 100 / (100 - p)
-	n := 0.0
-	for v > 1 {
-		v /= 10
-		n++
-	}
-	return n + v - 1
-}
-
-func tputPath(r *Report) string {
-	var maxV int64 = 1
-	for _, v := range r.PerSecond {
-		maxV = max(maxV, v)
-	}
-	var b strings.Builder
-	for i, v := range r.PerSecond {
-		x := 620 * float64(i) / float64(max(len(r.PerSecond)-1, 1))
-		y := 190 - 180*float64(v)/float64(maxV)
-		cmd := "L"
-		if i == 0 {
-			cmd = "M"
-		}
-		fmt.Fprintf(&b, "%s%.1f %.1f ", cmd, x, y)
-	}
-	return b.String()
 }

@@ -84,6 +84,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Conns < 1 || opts.InFlight < 1 || opts.Duration <= 0 || len(opts.Traffic.Terminals) == 0 || len(opts.Traffic.Cards) == 0 {
 		return nil, errors.New("bench: conns, inflight, duration, terminals and cards must be set")
 	}
+	if opts.Rate < 0 || opts.Warmup < 0 || opts.Timeout < 0 {
+		return nil, errors.New("bench: rate, warm-up and timeout must not be negative")
+	}
+	if err := opts.Traffic.Mix.Validate(); err != nil {
+		return nil, err
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -32,6 +33,32 @@ type Mix struct {
 	WrongPIN    int `yaml:"wrong_pin" json:"wrong_pin"`
 	OverLimit   int `yaml:"over_limit" json:"over_limit"`
 	Expired     int `yaml:"expired" json:"expired"`
+}
+
+type mixKind struct {
+	name   string
+	weight int
+}
+
+// kinds are the weights by their YAML names, in plan order.
+func (m Mix) kinds() []mixKind {
+	return []mixKind{{"purchase", m.Purchase}, {"pin_purchase", m.PINPurchase}, {"preauth", m.Preauth}, {"refund", m.Refund},
+		{"reversal", m.Reversal}, {"balance", m.Balance}, {"wrong_pin", m.WrongPIN}, {"over_limit", m.OverLimit}, {"expired", m.Expired}}
+}
+
+// Validate refuses negative weights and a mix of zero weights only.
+func (m Mix) Validate() error {
+	total := 0
+	for _, k := range m.kinds() {
+		if k.weight < 0 {
+			return fmt.Errorf("bench: mix: %s: weight %d is negative", k.name, k.weight)
+		}
+		total += k.weight
+	}
+	if total == 0 {
+		return errors.New("bench: mix: every weight is zero: nothing to send")
+	}
+	return nil
 }
 
 // DefaultMix is a plausible day of a POS network.
