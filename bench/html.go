@@ -254,7 +254,7 @@ func targetsChart(reps []*Report) (*plot.Plot, error) {
 		top = max(top, planned[i]+other[i])
 	}
 	p.X.Min, p.X.Max = -0.5, float64(len(reps))-0.5 // whole bars, with room at the sides
-	p.Y.Min, p.Y.Max = 0, top*1.3                    // and for the legend
+	p.Y.Min, p.Y.Max = 0, top*1.3                   // and for the legend
 	return p, nil
 }
 

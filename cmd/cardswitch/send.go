@@ -174,7 +174,7 @@ func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message,
 	def(&f.merchant, "MERCHANT0000001", "123456789012345")
 	def(&f.currency, "840", "156")
 	if f.stan == "" {
-		f.stan = fmt.Sprintf("%06d", now.UnixNano()/1000%1000000)
+		f.stan = sendSTAN(f.terminal, now)
 	}
 	fields := map[string]string{"11": f.stan, "41": f.terminal, "42": f.merchant}
 	set := func(id int, v string) {
