@@ -205,14 +205,14 @@ func (r *Report) Check(maxFailed float64) error {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "target      %s %s (%s, %s)\n", r.Target, r.Addr, r.Params.Dialect, r.Params.Framing)
+	fmt.Fprintf(w, "target      %s (%s, %s)\n", strings.TrimSpace(r.Target+" "+r.Addr), r.Params.Dialect, r.Params.Framing)
 	fmt.Fprintf(w, "load        %d connections x %d in flight", r.Conns, r.InFlight)
 	if r.Rate > 0 {
 		fmt.Fprintf(w, ", open loop at %d msg/s", r.Rate)
 	} else {
 		fmt.Fprintf(w, ", closed loop")
 	}
-	fmt.Fprintf(w, ", %.0fs measured after %.0fs of warm-up\n", r.Seconds, r.WarmupSeconds)
+	fmt.Fprintf(w, ", %s measured after %s of warm-up\n", fmtSeconds(r.Seconds), fmtSeconds(r.WarmupSeconds))
 	fmt.Fprintf(w, "throughput  %.0f msg/s answered as planned (%d of %d sent)\n", r.Throughput, r.AsPlanned, r.Sent)
 	fmt.Fprintf(w, "not planned %d duplicates (94), %d format errors (30), %d system errors (96/91), %d other codes, %d timeouts, %d errors\n",
 		r.Duplicates, r.FormatErrors, r.SystemErrors, r.OtherUnplanned, r.Timeouts, r.Errors)

@@ -53,6 +53,7 @@ type conn struct {
 	out      []byte
 	slots    chan struct{} // one per request in flight
 	pool     *stanPool     // the terminal's STANs
+	readDone atomic.Bool   // the reader has stopped: nothing pending will be answered
 	stanNext uint32        // the next STAN of the chunk taken from pool (write goroutine only)
 	stanLeft int           // how many of the chunk are left (write goroutine only)
 	tmpl     []byte        // a framed purchase with STAN 000000, for purchase-only traffic
@@ -174,6 +175,9 @@ func awaitAnswers(conns []*conn, writers *sync.WaitGroup, timeout time.Duration)
 	for ; time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		waiting := 0
 		for _, cn := range conns {
+			if cn.readDone.Load() {
+				continue
+			}
 			cn.mu.Lock()
 			waiting += len(cn.pending)
 			cn.mu.Unlock()
@@ -366,6 +370,7 @@ func (cn *conn) read(opts Options, c *counters, start, measureFrom time.Time) {
 	for {
 		fr, err := r.Next()
 		if err != nil {
+			cn.readDone.Store(true)
 			if !c.ending.Load() {
 				c.closedByPeer.Add(1)
 				if replies == 0 {
