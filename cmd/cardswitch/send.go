@@ -48,7 +48,7 @@ func init() {
 			fs.StringVar(&f.pan, "pan", "", "card number (default: a demo card of the dialect)")
 			fs.Int64Var(&f.amount, "amount", 1000, "amount in minor units (field 4)")
 			fs.StringVar(&f.proc, "proc", "000000", "processing code (field 3)")
-			fs.StringVar(&f.stan, "stan", "", "STAN (default: from the clock)")
+			fs.StringVar(&f.stan, "stan", "", "STAN (default: the terminal's next, from the STAN ledger bench shares)")
 			fs.StringVar(&f.terminal, "terminal", "", "terminal ID, field 41 (default: the demo terminal)")
 			fs.StringVar(&f.merchant, "merchant", "", "merchant ID, field 42 (default: the demo merchant)")
 			fs.StringVar(&f.currency, "currency", "", "currency, field 49 (default: 840, or 156 for cup-pos)")
