@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -125,7 +124,8 @@ const ledgerTerminalsMax = 10_000
 
 // Ledger is a STANSource kept in a JSON file, shared by every process
 // on the machine (bench and send): each reservation locks the file
-// (flock on a .lock beside it), reads it, and replaces it atomically.
+// (flock on a .lock beside it; no lock off Unix), reads it, and replaces
+// it atomically.
 type Ledger struct {
 	Path string
 	Now  func() time.Time // nil: time.Now
@@ -159,10 +159,9 @@ func (l *Ledger) update(fn func(stanBook)) error {
 		return fmt.Errorf("bench: STAN ledger: %w", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockFile(lock); err != nil { // released by Close
 		return fmt.Errorf("bench: STAN ledger: lock %s: %w", lock.Name(), err)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // Close unlocks too
 	book := stanBook{}
 	raw, err := os.ReadFile(l.Path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -176,11 +175,19 @@ func (l *Ledger) update(fn func(stanBook)) error {
 	fn(book)
 	trim(book)
 	out, _ := json.MarshalIndent(book, "", " ")
-	tmp := l.Path + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(l.Path), filepath.Base(l.Path)+".*")
+	if err != nil {
 		return fmt.Errorf("bench: STAN ledger: %w", err)
 	}
-	if err := os.Rename(tmp, l.Path); err != nil {
+	_, err = tmp.Write(out)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), l.Path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("bench: STAN ledger: %w", err)
 	}
 	return nil
