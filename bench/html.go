@@ -178,7 +178,7 @@ func throughputChart(reps []*Report) (*plot.Plot, error) {
 		p.Legend.Add("end of warm-up", m)
 	}
 	p.Legend.Top = true
-	p.Y.Max = top * 1.3 // room for the legend above the lines
+	p.Y.Max = top * (1.2 + 0.08*float64(len(reps))) // room for the legend above the lines
 	p.X.Min = 0
 	return p, nil
 }
@@ -216,7 +216,8 @@ func latencyChart(reps []*Report) (*plot.Plot, error) {
 		p.Add(l, s)
 		p.Legend.Add(name(r), l, s)
 	}
-	p.Legend.Top, p.Legend.Left = true, true
+	// bottom right, where the curves of low percentiles are not
+	p.Legend.YOffs = vg.Points(8)
 	return p, nil
 }
 

@@ -126,7 +126,8 @@ func buildReport(opts Options, conns []*conn, c *counters, start, from, end time
 	r.AnswerRate = float64(r.Answered) / r.Seconds
 	r.Latency = Latency{P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
 		P999: h.ValueAtQuantile(99.9), Max: h.Max()}
-	for _, p := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100} {
+	r.Percentile = append(r.Percentile, Point{0, h.Min()}) // ValueAtQuantile(0) is 0, not the least value
+	for _, p := range []float64{10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100} {
 		r.Percentile = append(r.Percentile, Point{p, h.ValueAtQuantile(p)})
 	}
 	whole := int(end.Sub(start) / time.Second) // the drain after end is left out

@@ -73,6 +73,7 @@ type sent struct {
 // a timeout (late, or never answered), or lost to an error.
 type counters struct {
 	sent, answered, timeouts, errors atomic.Int64
+	planned                          atomic.Int64 // answers as planned, warm-up included (the live line)
 	undecoded                        atomic.Int64 // replies that did not decode (of errors)
 	unmatched                        atomic.Int64 // replies with a STAN not waiting for one
 	closedByPeer, closedAtOnce       atomic.Int64 // connections the server closed before the end; of them, before any reply
@@ -425,6 +426,9 @@ func (cn *conn) read(opts Options, c *counters, start, measureFrom time.Time) {
 					c.plannedPerSecond[sec].Add(1)
 				}
 			}
+			if planned && !late {
+				c.planned.Add(1)
+			}
 		}
 	}
 }
@@ -438,18 +442,19 @@ func progress(w io.Writer, c *counters, conns []*conn, start, end time.Time) cha
 	go func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		last := int64(0)
+		var last, lastPlanned int64
 		for {
 			select {
 			case <-done:
 				fmt.Fprintln(w)
 				return
 			case <-tick.C:
-				n := c.answered.Load()
+				n, planned := c.answered.Load(), c.planned.Load()
 				h := mergeHist(conns)
-				fmt.Fprintf(w, "\r%5.0fs  %9d msg/s  p99 %8s  timeouts %d  errors %d   ",
-					time.Since(start).Seconds(), n-last, time.Duration(h.ValueAtQuantile(99)*1000), c.timeouts.Load(), c.errors.Load())
-				last = n
+				fmt.Fprintf(w, "\r%5.0fs  %9d msg/s as planned  %9d not  p99 %8s  timeouts %d  errors %d   ",
+					time.Since(start).Seconds(), planned-lastPlanned, (n-last)-(planned-lastPlanned),
+					time.Duration(h.ValueAtQuantile(99)*1000), c.timeouts.Load(), c.errors.Load())
+				last, lastPlanned = n, planned
 			}
 		}
 	}()
