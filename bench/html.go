@@ -91,7 +91,7 @@ func paramRows(r *Report) [][2]string {
 	}
 	commit := r.Params.Commit
 	if commit == "" {
-		commit = "unknown (not built from a repository)"
+		commit = "unknown (built without VCS stamping: -buildvcs=false, or outside a repository)"
 	}
 	return [][2]string{
 		{"date", r.Params.Started.Format(time.RFC3339)},
