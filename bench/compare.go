@@ -19,7 +19,7 @@ func Compare(ctx context.Context, opts Options, targets []Target, log io.Writer)
 			fmt.Fprintf(log, "running %s (%s) at %s\n", t.Name, t.Description, addr)
 		}
 		o := opts
-		o.Addr = addr
+		o.Addr, o.Echo = addr, t.Echo
 		rep, err := Run(ctx, o)
 		stop()
 		if err != nil {
@@ -31,21 +31,48 @@ func Compare(ctx context.Context, opts Options, targets []Target, log io.Writer)
 	return out, nil
 }
 
-// WriteComparison prints one line per target, then the ratios of the
-// switch's modes to each baseline.
-func WriteComparison(w io.Writer, reps []*Report, baselines, subjects []string) {
-	fmt.Fprintf(w, "%-8s %12s %10s %10s %10s %10s %10s\n", "target", "msg/s", "p50", "p90", "p99", "p99.9", "max")
+// Ratio is a subject's throughput over a baseline's (both as planned).
+type Ratio struct {
+	Subject  string  `json:"subject"`
+	Baseline string  `json:"baseline"`
+	Ratio    float64 `json:"ratio"`
+}
+
+// Ratios are the subjects' throughputs over each baseline's, where both
+// ran and the baseline answered as planned.
+func Ratios(reps []*Report, baselines, subjects []string) []Ratio {
 	by := map[string]*Report{}
 	for _, r := range reps {
 		by[r.Target] = r
-		fmt.Fprintf(w, "%-8s %12.0f %10s %10s %10s %10s %10s\n", r.Target, r.Throughput, us(r.Latency.P50), us(r.Latency.P90),
-			us(r.Latency.P99), us(r.Latency.P999), us(r.Latency.Max))
 	}
+	var out []Ratio
 	for _, s := range subjects {
 		for _, b := range baselines {
 			if by[s] != nil && by[b] != nil && by[b].Throughput > 0 {
-				fmt.Fprintf(w, "%s / %s = %.2f\n", s, b, by[s].Throughput/by[b].Throughput)
+				out = append(out, Ratio{s, b, by[s].Throughput / by[b].Throughput})
 			}
 		}
+	}
+	return out
+}
+
+// Comparison is what --compare writes as JSON: one document.
+type Comparison struct {
+	Reports []*Report `json:"reports"`
+	Ratios  []Ratio   `json:"ratios"`
+}
+
+// WriteComparison prints one line per target, then the ratios of the
+// switch's modes to each baseline. msg/s counts the answers as planned;
+// the answers that were not (duplicates, format errors, other codes) and
+// the timeouts are counted apart.
+func WriteComparison(w io.Writer, reps []*Report, ratios []Ratio) {
+	fmt.Fprintf(w, "%-8s %12s %10s %10s %10s %10s %10s %12s %9s\n", "target", "msg/s", "p50", "p90", "p99", "p99.9", "max", "not planned", "timeouts")
+	for _, r := range reps {
+		fmt.Fprintf(w, "%-8s %12.0f %10s %10s %10s %10s %10s %12d %9d\n", r.Target, r.Throughput, us(r.Latency.P50), us(r.Latency.P90),
+			us(r.Latency.P99), us(r.Latency.P999), us(r.Latency.Max), r.Answered-r.AsPlanned, r.Timeouts)
+	}
+	for _, q := range ratios {
+		fmt.Fprintf(w, "%s / %s = %.2f\n", q.Subject, q.Baseline, q.Ratio)
 	}
 }

@@ -27,38 +27,58 @@ type Options struct {
 	Warmup   time.Duration // traffic before the measurement starts
 	Rate     int           // total messages per second; 0: closed loop
 	Timeout  time.Duration // a reply later than this is a timeout; default 5s
+	// Echo: the target writes each request back (the echo baseline), so
+	// any answer is the one planned.
+	Echo     bool
 	Traffic  Traffic
 	Progress io.Writer // a live line every second (nil: none)
+	// STANs numbers each terminal's requests across runs and processes
+	// (nil: a MemorySTANs, for this run only).
+	STANs STANSource
 }
 
 // conn is one simulated link: its pending requests by STAN.
 type conn struct {
-	nc                 net.Conn
-	term               Terminal
-	card               Card
-	rng                *rand.Rand
-	mu                 sync.Mutex
-	pending            map[uint32]sent // mu guards pending
-	follow             []step          // mu guards follow: steps waiting for their original's reply
-	hist               *hdrhistogram.Histogram
-	codes              map[string]int64
-	out                []byte
-	slots              chan struct{} // one per request in flight
-	stan               uint32        // the last STAN sent, within the slice (write goroutine only)
-	stanBase, stanSpan uint32
-	tmpl               []byte // a framed purchase with STAN 000000, for purchase-only traffic
-	stanAt             int    // where the STAN's wire bytes start in tmpl
+	nc       net.Conn
+	term     Terminal
+	card     Card
+	rng      *rand.Rand
+	mu       sync.Mutex
+	pending  map[uint32]sent // mu guards pending
+	follow   []step          // mu guards follow: steps waiting for their original's reply
+	hist     *hdrhistogram.Histogram
+	codes    map[string]int64 // mu guards codes: measured answers by field 39
+	planned  int64            // mu guards planned: measured answers with the code planned
+	code     []byte           // field 39 of the reply being read (read goroutine only)
+	out      []byte
+	slots    chan struct{} // one per request in flight
+	pool     *stanPool     // the terminal's STANs
+	readDone atomic.Bool   // the reader has stopped: nothing pending will be answered
+	stanNext uint32        // the next STAN of the chunk taken from pool (write goroutine only)
+	stanLeft int           // how many of the chunk are left (write goroutine only)
+	tmpl     []byte        // a framed purchase with STAN 000000, for purchase-only traffic
+	stanAt   int           // where the STAN's wire bytes start in tmpl
 }
 
 type sent struct {
 	due     time.Time
-	next    *step // a follow-up to send once this is answered
+	next    *step  // a follow-up to send once this is answered
+	want    string // the response code the plan expects
 	measure bool
 }
 
+// counters are the run's totals. sent, timeouts and the codes of the
+// connections count the measured requests only (due after the warm-up and
+// before the end), so each measured request is one of: answered (by code),
+// a timeout (late, or never answered), or lost to an error.
 type counters struct {
 	sent, answered, timeouts, errors atomic.Int64
-	perSecond                        []atomic.Int64
+	planned                          atomic.Int64 // answers as planned, warm-up included (the live line)
+	undecoded                        atomic.Int64 // replies that did not decode (of errors)
+	unmatched                        atomic.Int64 // replies with a STAN not waiting for one
+	closedByPeer, closedAtOnce       atomic.Int64 // connections the server closed before the end; of them, before any reply
+	ending                           atomic.Bool  // set when the run closes its connections
+	perSecond, plannedPerSecond      []atomic.Int64
 }
 
 // Run drives traffic at opts.Addr and returns the report.
@@ -66,12 +86,26 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Conns < 1 || opts.InFlight < 1 || opts.Duration <= 0 || len(opts.Traffic.Terminals) == 0 || len(opts.Traffic.Cards) == 0 {
 		return nil, errors.New("bench: conns, inflight, duration, terminals and cards must be set")
 	}
+	if opts.Rate < 0 || opts.Warmup < 0 || opts.Timeout < 0 {
+		return nil, errors.New("bench: rate, warm-up and timeout must not be negative")
+	}
+	if err := opts.Traffic.Mix.Validate(); err != nil {
+		return nil, err
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
 	opts.Framing.MaxFrame = 65535
+	if opts.STANs == nil {
+		opts.STANs = &MemorySTANs{}
+	}
+	pools := map[string]*stanPool{}
+	for _, t := range opts.Traffic.Terminals {
+		pools[t.ID] = &stanPool{term: t.ID, src: opts.STANs}
+	}
 	var c counters
 	c.perSecond = make([]atomic.Int64, int((opts.Warmup+opts.Duration)/time.Second)+2)
+	c.plannedPerSecond = make([]atomic.Int64, len(c.perSecond))
 	conns := make([]*conn, opts.Conns)
 	for i := range conns {
 		nc, err := net.DialTimeout("tcp", opts.Addr, 5*time.Second)
@@ -82,9 +116,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		t := opts.Traffic
 		conns[i] = &conn{nc: nc, term: t.Terminals[i%len(t.Terminals)], card: t.Cards[i%len(t.Cards)],
 			rng: rand.New(rand.NewSource(int64(i))), pending: map[uint32]sent{}, codes: map[string]int64{},
-			hist: hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3), slots: make(chan struct{}, opts.InFlight),
-			stanSpan: stanSpan(opts.Conns, len(t.Terminals))}
-		conns[i].stanBase = uint32(i/len(t.Terminals)) * conns[i].stanSpan
+			hist: hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3), slots: make(chan struct{}, opts.InFlight)}
+		conns[i].pool = pools[conns[i].term.ID]
 		if err := conns[i].template(opts); err != nil {
 			closeAll(conns)
 			return nil, err
@@ -108,11 +141,23 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	close(stop)
 	awaitAnswers(conns, &writers, opts.Timeout)
+	c.ending.Store(true)
 	closeAll(conns)
 	writers.Wait()
 	readers.Wait()
 	close(done)
-	return buildReport(opts, conns, &c, start, measureFrom, end), nil
+	rep := buildReport(opts, conns, &c, start, measureFrom, end)
+	for _, t := range opts.Traffic.Terminals {
+		p := pools[t.ID]
+		if err := p.release(); err != nil {
+			return nil, err
+		}
+		if p.exhausted {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("terminal %s has been given more than %d STANs today (UTC): "+
+				"the switch answers the repeated ones 94; use more terminals or wait for the date to change", t.ID, stanMax))
+		}
+	}
+	return rep, nil
 }
 
 // awaitAnswers lets the answers in flight arrive once the writers have
@@ -131,6 +176,9 @@ func awaitAnswers(conns []*conn, writers *sync.WaitGroup, timeout time.Duration)
 	for ; time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		waiting := 0
 		for _, cn := range conns {
+			if cn.readDone.Load() {
+				continue
+			}
 			cn.mu.Lock()
 			waiting += len(cn.pending)
 			cn.mu.Unlock()
@@ -149,12 +197,21 @@ func closeAll(conns []*conn) {
 	}
 }
 
-// nextSTAN numbers the connection's requests within its own slice of the
-// STAN space, so connections that share a terminal never send the same
-// STAN (they wrap after 999999/conns requests each).
-func (cn *conn) nextSTAN() uint32 {
-	cn.stan = (cn.stan + 1) % cn.stanSpan
-	return cn.stanBase + cn.stan + 1
+// nextSTAN numbers the connection's requests from chunks of its
+// terminal's pool, so connections that share a terminal, earlier runs and
+// other processes using the same source never send the same STAN.
+func (cn *conn) nextSTAN() (uint32, error) {
+	if cn.stanLeft == 0 {
+		first, n, err := cn.pool.take(stanChunk)
+		if err != nil {
+			return 0, err
+		}
+		cn.stanNext, cn.stanLeft = first, n
+	}
+	stan := cn.stanNext
+	cn.stanNext++
+	cn.stanLeft--
+	return stan, nil
 }
 
 // write sends requests: closed loop keeps InFlight outstanding; open loop
@@ -178,6 +235,9 @@ func (cn *conn) write(ctx context.Context, opts Options, c *counters, idx int, s
 			}
 		} else {
 			due = time.Now()
+		}
+		if !due.Before(end) { // nothing is sent after the end: Sent counts all that was
+			return
 		}
 		select {
 		case cn.slots <- struct{}{}:
@@ -254,14 +314,23 @@ func (cn *conn) putSTAN(d *codec.Dialect, stan uint32) {
 func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) error {
 	t := &opts.Traffic
 	if cn.tmpl != nil {
-		stan := cn.nextSTAN()
+		stan, err := cn.nextSTAN()
+		if err != nil {
+			return err
+		}
 		cn.mu.Lock()
-		cn.pending[stan] = sent{due: due, measure: measure}
+		cn.pending[stan] = sent{due: due, measure: measure, want: "00"}
 		cn.mu.Unlock()
 		cn.putSTAN(t.Dialect, stan)
-		c.sent.Add(1)
+		if measure {
+			c.sent.Add(1)
+		}
 		cn.out = append(cn.out, cn.tmpl...)
 		return nil
+	}
+	stan, err := cn.nextSTAN() // before the lock: it may wait for the ledger
+	if err != nil {
+		return err
 	}
 	cn.mu.Lock()
 	var s step
@@ -275,12 +344,11 @@ func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) erro
 			next = &steps[1]
 		}
 	}
-	stan := cn.nextSTAN()
 	orig := s.original
 	if orig != 0 && t.Dialect.Name == codec.CUPPOS && s.mti[1] == '4' {
 		stan = orig // UnionPay reversals carry their original's STAN
 	}
-	cn.pending[stan] = sent{due: due, next: next, measure: measure}
+	cn.pending[stan] = sent{due: due, next: next, measure: measure, want: s.planned(cn.term)}
 	cn.mu.Unlock()
 	msg, err := t.build(s, cn.card, cn.term, stan, orig, due.UTC().Format("0102150405"))
 	if err != nil {
@@ -289,7 +357,9 @@ func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) erro
 	if cn.out, err = opts.Framing.Append(cn.out, opts.TPDU, msg); err != nil {
 		return err
 	}
-	c.sent.Add(1)
+	if measure {
+		c.sent.Add(1)
+	}
 	return nil
 }
 
@@ -297,42 +367,67 @@ func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) erro
 func (cn *conn) read(opts Options, c *counters, start, measureFrom time.Time) {
 	r := codec.NewReader(cn.nc, opts.Framing)
 	var v codec.View
+	replies := 0
 	for {
 		fr, err := r.Next()
 		if err != nil {
+			cn.readDone.Store(true)
+			if !c.ending.Load() {
+				c.closedByPeer.Add(1)
+				if replies == 0 {
+					c.closedAtOnce.Add(1)
+				}
+			}
 			return
 		}
+		replies++
 		now := time.Now()
 		if err := opts.Traffic.Dialect.Decode(&v, fr.Msg); err != nil {
 			c.errors.Add(1)
+			c.undecoded.Add(1)
 			continue
 		}
-		stan, _ := v.STAN()
+		stan, hasSTAN := v.STAN()
+		code := v.AppendText(cn.code[:0], codec.FieldResponseCode)
+		cn.code = code
 		cn.mu.Lock()
 		s, ok := cn.pending[stan]
 		delete(cn.pending, stan)
 		if ok {
 			<-cn.slots
 		}
-		code := string(v.AppendText(nil, codec.FieldResponseCode))
-		if ok && s.next != nil && code == "00" {
+		if ok && s.next != nil && string(code) == "00" {
 			nx := *s.next
 			nx.original = stan
 			cn.follow = append(cn.follow, nx)
 		}
+		planned := ok && (opts.Echo || string(code) == s.want)
+		late := ok && now.Sub(s.due) > opts.Timeout
 		if ok && s.measure {
-			cn.codes[code]++
-			lat := now.Sub(s.due)
-			if lat > opts.Timeout {
-				c.timeouts.Add(1)
+			_ = cn.hist.RecordValue(max(now.Sub(s.due).Microseconds(), 1))
+			if late {
+				c.timeouts.Add(1) // a late answer is a timeout, whatever its code
+			} else {
+				cn.codes[string(code)]++
+				if planned {
+					cn.planned++
+				}
 			}
-			_ = cn.hist.RecordValue(max(lat.Microseconds(), 1))
 		}
 		cn.mu.Unlock()
+		if !ok || !hasSTAN {
+			c.unmatched.Add(1)
+		}
 		if ok {
 			c.answered.Add(1)
 			if sec := int(now.Sub(start) / time.Second); sec < len(c.perSecond) {
 				c.perSecond[sec].Add(1)
+				if planned && !late {
+					c.plannedPerSecond[sec].Add(1)
+				}
+			}
+			if planned && !late {
+				c.planned.Add(1)
 			}
 		}
 	}
@@ -347,18 +442,19 @@ func progress(w io.Writer, c *counters, conns []*conn, start, end time.Time) cha
 	go func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		last := int64(0)
+		var last, lastPlanned int64
 		for {
 			select {
 			case <-done:
 				fmt.Fprintln(w)
 				return
 			case <-tick.C:
-				n := c.answered.Load()
+				n, planned := c.answered.Load(), c.planned.Load()
 				h := mergeHist(conns)
-				fmt.Fprintf(w, "\r%5.0fs  %9d msg/s  p99 %8s  timeouts %d  errors %d   ",
-					time.Since(start).Seconds(), n-last, time.Duration(h.ValueAtQuantile(99)*1000), c.timeouts.Load(), c.errors.Load())
-				last = n
+				fmt.Fprintf(w, "\r%5.0fs  %9d msg/s as planned  %9d not  p99 %8s  timeouts %d  errors %d   ",
+					time.Since(start).Seconds(), planned-lastPlanned, (n-last)-(planned-lastPlanned),
+					time.Duration(h.ValueAtQuantile(99)*1000), c.timeouts.Load(), c.errors.Load())
+				last, lastPlanned = n, planned
 			}
 		}
 	}()
@@ -373,13 +469,4 @@ func mergeHist(conns []*conn) *hdrhistogram.Histogram {
 		c.mu.Unlock()
 	}
 	return h
-}
-
-// stanSpan is the STANs each connection owns: connection i speaks for
-// terminal i mod terminals, and the connections of one terminal share its
-// 999,999 STANs in equal slices, so no terminal sees a STAN twice before
-// its slice wraps.
-func stanSpan(conns, terminals int) uint32 {
-	perTerminal := (conns + terminals - 1) / terminals
-	return uint32(999999 / perTerminal)
 }

@@ -19,6 +19,8 @@ type recorder struct {
 	d          *codec.Dialect
 	stallAfter int64
 	stall      time.Duration
+	code       string // field 39 of every answer ("": 00)
+	close      bool   // close each connection at once, answering nothing
 
 	n         atomic.Int64
 	stalls    sync.Once
@@ -49,6 +51,13 @@ func (s *recorder) listen(t *testing.T) string {
 
 func (s *recorder) serve(c net.Conn) {
 	defer c.Close()
+	if s.close {
+		return
+	}
+	code := s.code
+	if code == "" {
+		code = "00"
+	}
 	r := codec.NewReader(c, s.framing)
 	var v codec.View
 	for {
@@ -79,7 +88,7 @@ func (s *recorder) serve(c net.Conn) {
 		var b codec.Builder
 		b.Begin(s.d, nil, v.MTI().Response(), nil)
 		b.Copy(&v, 11)
-		b.String(39, "00")
+		b.String(39, code)
 		b.Copy(&v, 41)
 		msg, err := b.Finish()
 		if err != nil {

@@ -8,5 +8,6 @@ import "context"
 type Target struct {
 	Name        string // short name, as in the report ("echo", "moov", "engine", "full")
 	Description string // one line: what it is, what it does per message
+	Echo        bool   // it writes each request back: any answer is as planned
 	Start       func(ctx context.Context) (addr string, stop func(), err error)
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -34,6 +35,32 @@ type Mix struct {
 	Expired     int `yaml:"expired" json:"expired"`
 }
 
+type mixKind struct {
+	name   string
+	weight int
+}
+
+// kinds are the weights by their YAML names, in plan order.
+func (m Mix) kinds() []mixKind {
+	return []mixKind{{"purchase", m.Purchase}, {"pin_purchase", m.PINPurchase}, {"preauth", m.Preauth}, {"refund", m.Refund},
+		{"reversal", m.Reversal}, {"balance", m.Balance}, {"wrong_pin", m.WrongPIN}, {"over_limit", m.OverLimit}, {"expired", m.Expired}}
+}
+
+// Validate refuses negative weights and a mix of zero weights only.
+func (m Mix) Validate() error {
+	total := 0
+	for _, k := range m.kinds() {
+		if k.weight < 0 {
+			return fmt.Errorf("bench: mix: %s: weight %d is negative", k.name, k.weight)
+		}
+		total += k.weight
+	}
+	if total == 0 {
+		return errors.New("bench: mix: every weight is zero: nothing to send")
+	}
+	return nil
+}
+
 // DefaultMix is a plausible day of a POS network.
 var DefaultMix = Mix{Purchase: 60, PINPurchase: 15, Preauth: 5, Refund: 3, Reversal: 3, Balance: 5, WrongPIN: 3, OverLimit: 3, Expired: 3}
 
@@ -59,6 +86,15 @@ type step struct {
 	expiry    string
 	original  uint32 // STAN of the original (field 90), 0 none
 	origMTI   string
+	want      string // the response code the plan expects: "" approval (00)
+}
+
+// Planned is the response code a step's plan expects.
+func (s *step) planned(term Terminal) string {
+	if s.want == "" || (s.pin != "" && term.TPK == nil) { // no PIN key: sent without a PIN block
+		return "00"
+	}
+	return s.want
 }
 
 // plan picks the next request kind and returns its messages (1 or 2: a
@@ -90,11 +126,11 @@ func (t *Traffic) plan(rng *rand.Rand, card Card) []step {
 	case 5:
 		buy = step{mti: "0200", proc: "310000"}
 	case 6:
-		buy.pin = wrongPIN(card.PIN)
+		buy.pin, buy.want = wrongPIN(card.PIN), "55"
 	case 7:
-		buy.amount = t.OverLimit
+		buy.amount, buy.want = t.OverLimit, "61"
 	case 8:
-		buy.expiry = "1901"
+		buy.expiry, buy.want = "1901", "54"
 	}
 	return []step{buy}
 }

@@ -14,6 +14,12 @@ func (v *View) AppendText(dst []byte, id int) []byte {
 	n := int(v.units[id])
 	switch def.Enc {
 	case EncASCII:
+		if def.Class == ClassANSB {
+			if isHexText(w) {
+				return appendUpper(dst, w)
+			}
+			return appendHex(dst, w)
+		}
 		return append(dst, w...)
 	case EncEBCDIC:
 		return def.ebcdic.appendASCII(dst, w)
@@ -22,13 +28,7 @@ func (v *View) AppendText(dst []byte, id int) []byte {
 	case EncBinary:
 		return appendHex(dst, w)
 	case EncHexText:
-		for _, c := range w {
-			if c >= 'a' && c <= 'f' {
-				c -= 'a' - 'A'
-			}
-			dst = append(dst, c)
-		}
-		return dst
+		return appendUpper(dst, w)
 	case EncAmountBCD:
 		if n == 0 {
 			return dst
@@ -38,17 +38,18 @@ func (v *View) AppendText(dst []byte, id int) []byte {
 	return dst
 }
 
-// AppendBytes appends the raw bytes of a binary field (hex text decoded).
-// For a text field it appends the text form.
+// AppendBytes appends the raw bytes of a binary or ansb field (hex text
+// decoded). For a text field it appends the text form.
 func (v *View) AppendBytes(dst []byte, id int) []byte {
 	if id < 2 || !v.Has(id) {
 		return dst
 	}
 	w := v.Wire(id)
-	switch v.d.fields[id].Enc {
-	case EncBinary:
+	def := &v.d.fields[id]
+	switch {
+	case def.Enc == EncBinary, def.Class == ClassANSB && !isHexText(w):
 		return append(dst, w...)
-	case EncHexText:
+	case def.Enc == EncHexText, def.Class == ClassANSB:
 		for i := 0; i+1 < len(w); i += 2 {
 			hi, _ := unhex(w[i])
 			lo, _ := unhex(w[i+1])
@@ -57,6 +58,16 @@ func (v *View) AppendBytes(dst []byte, id int) []byte {
 		return dst
 	}
 	return v.AppendText(dst, id)
+}
+
+func appendUpper(dst, w []byte) []byte {
+	for _, c := range w {
+		if c >= 'a' && c <= 'f' {
+			c -= 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // ErrNotDigits is returned by Uint for a field that holds more than digits.

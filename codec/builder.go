@@ -20,6 +20,40 @@ type Builder struct {
 	err    error
 	tmp    []byte // hex-decoded binary values
 	text   []byte // text handed in by String and Copy
+	pad    byte   // pad nibble of odd-length variable BCD values (SetBCDPad)
+}
+
+// PadNibble fills the spare half byte of an odd-length packed BCD value.
+type PadNibble byte
+
+const (
+	PadZero PadNibble = 0x0 // ISO 8583 and jPOS's default
+	PadF    PadNibble = 0xF // VisaNet and many terminals
+)
+
+// ParsePadNibble reads "0" or "F" ("f" too).
+func ParsePadNibble(s string) (PadNibble, bool) {
+	switch s {
+	case "0":
+		return PadZero, true
+	case "F", "f":
+		return PadF, true
+	}
+	return 0, false
+}
+
+// SetBCDPad sets the pad nibble this builder writes, from now on (Begin
+// keeps it), into odd-length variable BCD values: LL and LLL numerics and
+// track data. Fixed numerics keep a 0 nibble: ISO 8583 right-justifies
+// them with leading zeros. Decode accepts 0 or F wherever a pad nibble is.
+func (b *Builder) SetBCDPad(p PadNibble) { b.pad = byte(p) & 0xF }
+
+// padFor is the pad nibble the builder writes into field def.
+func (b *Builder) padFor(def *FieldDef) byte {
+	if def.Fixed() {
+		return 0
+	}
+	return b.pad
 }
 
 // Begin starts a message in dst (appending to it) with the MTI and, for
@@ -106,7 +140,7 @@ func (b *Builder) Text(id int, text []byte) {
 	if def == nil {
 		return
 	}
-	if def.Class == ClassB {
+	if def.Class == ClassB || def.Class == ClassANSB {
 		if len(text)%2 != 0 {
 			b.err = fieldErr(id, len(b.buf), ErrBadHex)
 			return
@@ -133,7 +167,8 @@ func (b *Builder) String(id int, s string) {
 	b.Text(id, b.text)
 }
 
-// Binary appends a binary field from raw bytes (a text field takes them as text).
+// Binary appends a binary or ansb field from raw bytes (a text field takes
+// them as text).
 func (b *Builder) Binary(id int, raw []byte) {
 	def := b.next(id)
 	if def == nil {
@@ -183,10 +218,12 @@ func (b *Builder) Copy(v *View, id int) {
 			return
 		}
 		s, e, _ := v.Span(id)
+		at := len(b.buf)
 		b.buf = append(b.buf, v.msg[s:e]...)
+		b.repad(&b.d.fields[id], b.buf[at+int(v.data[id])-s:], int(v.units[id]))
 		return
 	}
-	if v.d.fields[id].Class == ClassB {
+	if c := v.d.fields[id].Class; c == ClassB || c == ClassANSB {
 		b.text = v.AppendBytes(b.text[:0], id)
 		b.Binary(id, b.text)
 		return
@@ -249,6 +286,10 @@ func (b *Builder) writeBitmap() {
 
 // put writes prefix and content of value (in units: characters, digits, bytes).
 func (b *Builder) put(def *FieldDef, value []byte) {
+	if def.Class == ClassANSB {
+		b.putANSB(def, value)
+		return
+	}
 	n := len(value)
 	padN := 0
 	if def.Fixed() && n < def.Length && def.Pad != 0 {
@@ -271,6 +312,22 @@ func (b *Builder) put(def *FieldDef, value []byte) {
 	}
 	b.putPrefix(def, total)
 	b.putContent(def, value, padN)
+}
+
+// putANSB writes the bytes of an ansb field as hex text, or raw when the
+// hex text would not fit (raw bytes that would read as hex text cannot be
+// written: the field is then too long).
+func (b *Builder) putANSB(def *FieldDef, value []byte) {
+	switch {
+	case 2*len(value) <= def.Length:
+		b.putPrefix(def, 2*len(value))
+		b.buf = appendHex(b.buf, value)
+	case len(value) <= def.Length && !isHexText(value):
+		b.putPrefix(def, len(value))
+		b.buf = append(b.buf, value...)
+	default:
+		b.err = fieldErr(def.ID, len(b.buf), ErrWrongLength)
+	}
 }
 
 func padAllowed(def *FieldDef) bool {
@@ -370,7 +427,7 @@ func (b *Builder) putContent(def *FieldDef, value []byte, padN int) {
 			return
 		}
 		b.buf = append(b.buf, value[0])
-		b.putDigits(value[1:], 0, def.Pad, false, true)
+		b.putDigits(value[1:], 0, def.Pad, false, true, b.padFor(def))
 	}
 }
 
@@ -380,19 +437,41 @@ func (b *Builder) appendPad(c byte, n int) {
 	}
 }
 
+// repad rewrites the pad nibble of copied content w (n units) of field
+// def to the one the builder writes: a request padded with F is answered
+// with the link's pad.
+func (b *Builder) repad(def *FieldDef, w []byte, n int) {
+	nib := b.padFor(def)
+	switch def.Enc {
+	case EncBCD:
+		if n%2 == 1 {
+			w[0] = w[0]&0x0F | nib<<4
+		}
+	case EncLBCD:
+		if n%2 == 1 {
+			w[len(w)-1] = w[len(w)-1]&0xF0 | nib
+		}
+	case EncAmountBCD:
+		if n > 0 && (n-1)%2 == 1 {
+			w[1] = w[1]&0x0F | nib<<4
+		}
+	}
+}
+
 func (b *Builder) putBCD(def *FieldDef, value []byte, padN int) {
-	b.putDigits(value, padN, def.Pad, def.PadLeft, def.Enc == EncBCD)
+	b.putDigits(value, padN, def.Pad, def.PadLeft, def.Enc == EncBCD, b.padFor(def))
 }
 
 // putDigits packs padN pad characters (left or right of value) and value
-// as BCD; an odd total gets a 0 nibble first (right-aligned) or last.
-func (b *Builder) putDigits(value []byte, padN int, pad byte, padLeft, rightAligned bool) {
+// as BCD; an odd total gets the pad nibble padNib first (right-aligned) or
+// last.
+func (b *Builder) putDigits(value []byte, padN int, pad byte, padLeft, rightAligned bool, padNib byte) {
 	total := len(value) + padN
 	k := 0
-	if total%2 == 1 && rightAligned {
-		k = 1 // the leading pad nibble
-	}
 	var cur byte
+	if total%2 == 1 && rightAligned {
+		k, cur = 1, padNib<<4 // the leading pad nibble
+	}
 	emit := func(nib byte) {
 		if k%2 == 0 {
 			cur = nib << 4
@@ -401,10 +480,10 @@ func (b *Builder) putDigits(value []byte, padN int, pad byte, padLeft, rightAlig
 		}
 		k++
 	}
-	padNib, _ := trackNibble(pad)
+	padChar, _ := trackNibble(pad)
 	if padLeft {
 		for i := 0; i < padN; i++ {
-			emit(padNib)
+			emit(padChar)
 		}
 	}
 	for _, c := range value {
@@ -413,10 +492,10 @@ func (b *Builder) putDigits(value []byte, padN int, pad byte, padLeft, rightAlig
 	}
 	if !padLeft {
 		for i := 0; i < padN; i++ {
-			emit(padNib)
+			emit(padChar)
 		}
 	}
 	if k%2 == 1 {
-		emit(0)
+		emit(padNib)
 	}
 }

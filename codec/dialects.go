@@ -36,7 +36,7 @@ const (
 	kBin      kind = 'b' // fixed binary
 	kLLLBin   kind = 'B' // LLL binary
 	kAmount   kind = 'x' // fixed x+n amount
-	kEMV      kind = 'E' // LLL ICC data: text in the ASCII dialect, bytes in binary ones
+	kEMV      kind = 'E' // LLL ICC data: ansb (hex text or raw bytes) in the ASCII dialect, bytes in binary ones
 )
 
 type row struct {
@@ -271,8 +271,10 @@ func asciiLayout(r row) (field.Field, Class) {
 		return str(r, encoding.ASCII, prefix.ASCII.Fixed, padding.Right(' ')), ClassANS
 	case kLLChar:
 		return str(r, encoding.ASCII, prefix.ASCII.LL, nil), ClassANS
-	case kLLLChar, kEMV:
+	case kLLLChar:
 		return str(r, encoding.ASCII, prefix.ASCII.LLL, nil), ClassANS
+	case kEMV:
+		return str(r, encoding.ASCII, prefix.ASCII.LLL, nil), ClassANSB
 	case kLLTrack:
 		return str(r, encoding.ASCII, prefix.ASCII.LL, nil), ClassZ
 	case kLLLTrack:

@@ -32,7 +32,7 @@ var (
 	ErrBadAmountSign  = errors.New("amount must start with C or D")
 	ErrNotASCII       = errors.New("text field holds a byte above 0x7F")
 	ErrBadHex         = errors.New("hex text is not valid")
-	ErrBadPadding     = errors.New("BCD pad nibble is not zero")
+	ErrBadPadding     = errors.New("BCD pad nibble is not 0 or F")
 	ErrTrailingData   = errors.New("bytes follow the last field")
 	ErrMissingField   = errors.New("mandatory field is missing")
 	ErrWrongLength    = errors.New("value does not fit the field length")

@@ -22,6 +22,13 @@ const (
 	ClassZ                   // track data: digits and the '=' separator (a D nibble in BCD)
 	ClassAmount              // x+n: 'C' or 'D' then digits
 	ClassB                   // binary; the text form is upper-case hex
+	// ClassANSB is ISO 8583's ansb in a variable ASCII field: bytes, carried
+	// as hex text (two characters a byte, as the codec writes them) or raw
+	// (as jPOS's IFA_LLLCHAR passes any byte: EMV data in field 55). Content
+	// that is an even count of hex digits is hex text; anything else stands
+	// for itself. The prefix counts bytes on the wire; the text form is the
+	// bytes in upper-case hex.
+	ClassANSB
 )
 
 // Enc is how a field's content is laid out on the wire.
@@ -296,6 +303,10 @@ func checkDef(def *FieldDef) error {
 	case ClassANS:
 		if def.Enc != EncASCII && def.Enc != EncEBCDIC {
 			return fmt.Errorf("field %d: text content needs ASCII or EBCDIC encoding", def.ID)
+		}
+	case ClassANSB:
+		if def.Enc != EncASCII || def.Fixed() {
+			return fmt.Errorf("field %d: ansb content needs ASCII encoding and a length prefix", def.ID)
 		}
 	}
 	return nil

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime/debug"
 	"sort"
 	"testing"
@@ -131,7 +132,7 @@ func fzMalformed(g fzGolden) [][]byte {
 		add(tb)
 	}
 	// Field-level mutations: a non-digit in numeric content, a '+' in an
-	// ASCII length prefix, a non-zero BCD pad nibble, a bad amount sign,
+	// ASCII length prefix, a BCD pad nibble F (accepted) or A (refused), a bad amount sign,
 	// a bad track character, a byte above 0x7F in text, a length over the
 	// maximum, lower-case hex text.
 	for id := 2; id <= MaxField; id++ {
@@ -153,9 +154,22 @@ func fzMalformed(g fzGolden) [][]byte {
 			b := fzClone(msg)
 			b[e-1] = 0xC3
 			add(b)
+		case def.Class == ClassANSB: // raw bytes (accepted), odd hex text (raw too)
+			b := fzClone(msg)
+			b[w] = 0x9F
+			add(b)
+			b = fzSplice(msg, e, 0, 'A')
+			copy(b[s:w], fmt.Sprintf("%0*d", w-s, e-w+1))
+			add(b)
 		case def.Enc == EncBCD || def.Enc == EncLBCD:
 			b := fzClone(msg)
-			b[e-1] |= 0x0F // pad nibble (LBCD, odd) or a digit nibble made F
+			b[e-1] |= 0x0F // pad nibble F (LBCD, odd: accepted) or a digit nibble made F
+			add(b)
+			b = fzClone(msg)
+			b[e-1] |= 0x0A // pad nibble A (refused) or a digit nibble made A
+			add(b)
+			b = fzClone(msg)
+			b[w] |= 0xF0 // pad nibble F (BCD, odd: accepted) or a digit nibble made F
 			add(b)
 			b = fzClone(msg)
 			b[w] |= 0xA0
@@ -553,8 +567,59 @@ func fzDecode(t *testing.T, d *Dialect, v *View, msg []byte) (err error) {
 	return d.Decode(v, msg)
 }
 
+// fzCheckSalvage checks DecodeSalvage against Decode: the same error (or
+// none, and then the same view), every field Decode kept at the same place,
+// and the others in order after them, each with content that breaks no
+// rule, inside the message.
+func fzCheckSalvage(t *testing.T, d *Dialect, msg []byte) {
+	t.Helper()
+	var v, sv View
+	err := d.Decode(&v, msg)
+	var serr error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("%s: DecodeSalvage(%X) panicked: %v\n%s", d.Name, msg, r, debug.Stack())
+			}
+		}()
+		serr = d.DecodeSalvage(&sv, msg)
+	}()
+	if fmt.Sprint(err) != fmt.Sprint(serr) {
+		t.Fatalf("%s: %X: Decode says %v, DecodeSalvage %v", d.Name, msg, err, serr)
+	}
+	if sv.MTI() != v.MTI() {
+		t.Fatalf("%s: %X: MTI %q, salvaged %q", d.Name, msg, v.MTI(), sv.MTI())
+	}
+	last := 0
+	for id := 2; id <= MaxField; id++ {
+		s, e, ok := v.Span(id)
+		ss, se, sok := sv.Span(id)
+		if ok && (!sok || s != ss || e != se) {
+			t.Fatalf("%s: %X: field %d at %d..%d, salvaged %v %d..%d", d.Name, msg, id, s, e, sok, ss, se)
+		}
+		if err == nil && ok != sok {
+			t.Fatalf("%s: %X: field %d: the salvage differs from a good decode", d.Name, msg, id)
+		}
+		if !sok {
+			continue
+		}
+		def := d.Field(id)
+		if def == nil || ss < last || se > len(msg) || se-ss != fzPrefixBytes(def)+len(sv.Wire(id)) {
+			t.Fatalf("%s: %X: salvaged field %d at %d..%d after %d", d.Name, msg, id, ss, se, last)
+		}
+		if issues := fzIssues(def, sv.Wire(id), sv.Len(id)); len(issues) > 0 {
+			t.Fatalf("%s: %X: salvaged field %d with content %X: %v", d.Name, msg, id, sv.Wire(id), issues)
+		}
+		last = se
+	}
+	if sv.Bitmap()[0]>>63 == 1 && sv.Bitmap()[1] == 0 {
+		t.Fatalf("%s: %X: salvaged view announces an empty secondary bitmap", d.Name, msg)
+	}
+}
+
 func fzCheckDecode(t *testing.T, d *Dialect, msg []byte) {
 	t.Helper()
+	fzCheckSalvage(t, d, msg)
 	var v View
 	if err := fzDecode(t, d, &v, msg); err != nil {
 		fe := fzFieldError(t, d, msg, err)
@@ -567,7 +632,9 @@ func fzCheckDecode(t *testing.T, d *Dialect, msg []byte) {
 		return
 	}
 	fzCheckSpans(t, d, &v, msg)
-	canon := fzCanonHex(d, &v, msg, true)
+	// Pad nibbles (0 or F on the wire) read back as the builder's pad, raw
+	// ansb bytes as hex text.
+	canon := fzTextCanon(t, d, &v, msg, PadZero)
 
 	// Text form and back.
 	m := v.ToMessage(false)
@@ -589,8 +656,29 @@ func fzCheckDecode(t *testing.T, d *Dialect, msg []byte) {
 		b.Copy(&v, id)
 	}
 	built, err := b.Finish()
-	if want := fzCanonHex(d, &v, msg, false); err != nil || !bytes.Equal(built, want) {
+	if want := fzRepad(d, &v, fzCanonHex(d, &v, msg, false), PadZero); err != nil || !bytes.Equal(built, want) {
 		t.Fatalf("%s: Builder copy of %X\n got %X, %v\nwant %X", d.Name, msg, built, err, want)
+	}
+	// On a link that pads with F, the copy's variable BCD fields end in F,
+	// and the text form encodes to the same bytes.
+	b.SetBCDPad(PadF)
+	b.Begin(d, nil, v.MTI(), v.Header())
+	for id := 2; id <= MaxField; id++ {
+		b.Copy(&v, id)
+	}
+	built, err = b.Finish()
+	if want := fzRepad(d, &v, fzCanonHex(d, &v, msg, false), PadF); err != nil || !bytes.Equal(built, want) {
+		t.Fatalf("%s: Builder copy of %X with F pads\n got %X, %v\nwant %X", d.Name, msg, built, err, want)
+	}
+	b.Begin(d, nil, v.MTI(), v.Header())
+	for id := 2; id <= MaxField; id++ {
+		if v.Has(id) {
+			b.Text(id, v.AppendText(nil, id))
+		}
+	}
+	built, err = b.Finish()
+	if want := fzTextCanon(t, d, &v, msg, PadF); err != nil || !bytes.Equal(built, want) {
+		t.Fatalf("%s: text form of %X built with F pads\n got %X, %v\nwant %X", d.Name, msg, built, err, want)
 	}
 
 	// The accessors do not panic on anything Decode accepts.
@@ -839,11 +927,16 @@ func fzCheckDifferential(t *testing.T, d *Dialect, msg []byte) {
 	t.Helper()
 	var v View
 	verr := fzDecode(t, d, &v, msg)
-	m, merr := fzMoovUnpack(d, msg)
 	if verr == nil {
+		msg, ok := fzZeroPads(t, d, &v, msg)
+		if !ok {
+			return
+		}
+		m, merr := fzMoovUnpack(d, msg)
 		fzCheckAgree(t, d, &v, m, merr, msg)
 		return
 	}
+	m, merr := fzMoovUnpack(d, msg)
 	fe := fzFieldError(t, d, msg, verr) // the reason is verified there
 	if fe.Reason == ErrTrailingData {
 		// moov ignores trailing bytes: both must accept exactly what
@@ -853,6 +946,16 @@ func fzCheckDifferential(t *testing.T, d *Dialect, msg []byte) {
 		var pv View
 		if perr := fzDecode(t, d, &pv, prefix); perr != nil {
 			t.Fatalf("%s: %X: view reports trailing data at %d, but rejects the bytes before it: %v", d.Name, msg, fe.Offset, perr)
+		}
+		zp, ok := fzZeroPads(t, d, &pv, prefix)
+		if !ok {
+			return
+		}
+		if !bytes.Equal(zp, prefix) {
+			// F pads, which moov may refuse: compare what they read back as
+			prefix = zp
+			msg = append(fzClone(zp), msg[fe.Offset:]...)
+			_, merr = fzMoovUnpack(d, msg)
 		}
 		pm, pmerr := fzMoovUnpack(d, prefix)
 		fzCheckAgree(t, d, &pv, pm, pmerr, prefix)
@@ -885,6 +988,62 @@ func fzCheckDifferential(t *testing.T, d *Dialect, msg []byte) {
 				d.Name, msg, verr, rp, first, end)
 		}
 	}
+}
+
+// fzTextCanon is what the text form of v (decoded from msg) encodes to
+// with a builder padding with pad: hex text upper case, pad nibbles
+// rewritten, raw ansb content as hex text where that fits.
+func fzTextCanon(t *testing.T, d *Dialect, v *View, msg []byte, pad PadNibble) []byte {
+	t.Helper()
+	out := fzRepad(d, v, fzCanonHex(d, v, msg, true), pad)
+	for id := MaxField; id >= 2; id-- { // from the end: earlier spans stay put
+		def := d.Field(id)
+		if def == nil || def.Class != ClassANSB || !v.Has(id) {
+			continue
+		}
+		s, e, _ := v.Span(id)
+		w := out[s+fzPrefixBytes(def) : e]
+		if len(w)%2 == 0 && fzAll(w, fzHex) {
+			fzUpper(w) // hex text already
+			continue
+		}
+		if 2*len(w) > def.Length {
+			continue // raw that only fits raw
+		}
+		if def.Prefix != PrefixASCII {
+			t.Fatalf("%s: field %d: ansb with a non-ASCII prefix", d.Name, id)
+		}
+		field := []byte(fmt.Sprintf("%0*d%X", def.PrefixLen, 2*len(w), w))
+		out = append(out[:s:s], append(field, out[e:]...)...)
+	}
+	return out
+}
+
+// fzZeroPads returns msg, which v was decoded from, as moov can read it:
+// its pad nibbles 0 (moov's BCD decoders refuse a leading F and the
+// track's any F) and raw ansb content as hex text (moov's ASCII refuses
+// bytes above 0x7F). The view of the result must read as the view of msg
+// did. ok=false when moov cannot be asked: raw ansb bytes above 0x7F too
+// long for hex text.
+func fzZeroPads(t *testing.T, d *Dialect, v *View, msg []byte) (_ []byte, ok bool) {
+	t.Helper()
+	zero := fzTextCanon(t, d, v, msg, PadZero)
+	for id := 2; id <= MaxField; id++ {
+		if def := d.Field(id); def != nil && def.Class == ClassANSB && v.Has(id) && 2*v.Len(id) > def.Length && !sevenBit(v.Wire(id)) {
+			return nil, false
+		}
+	}
+	if bytes.Equal(zero, msg) {
+		return msg, true
+	}
+	want := v.ToMessage(false)
+	if err := fzDecode(t, d, v, zero); err != nil {
+		t.Fatalf("%s: %X decodes, but not with its pad nibbles 0 (%X): %v", d.Name, msg, zero, err)
+	}
+	if got := v.ToMessage(false); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: %X reads as %+v, as moov can read it (%X) as %+v", d.Name, msg, want, zero, got)
+	}
+	return zero, true
 }
 
 // fzCheckAgree is rule (a): the view accepted msg, so moov must too, with
@@ -1115,6 +1274,7 @@ func fzIssues(def *FieldDef, w []byte, n int) []error {
 				add(w[0] != 'C' && w[0] != 'D', ErrBadAmountSign)
 				add(!fzAll(w[1:], fzDigit), ErrNotNumeric)
 			}
+		case ClassANSB: // any byte
 		default:
 			add(!fzAll(w, func(c byte) bool { return c < 0x80 }), ErrNotASCII)
 		}
@@ -1122,10 +1282,10 @@ func fzIssues(def *FieldDef, w []byte, n int) []error {
 		pad, from := len(w)*2-n, 0
 		if pad == 1 && def.Enc == EncBCD {
 			from = 1
-			add(w[0]>>4 != 0, ErrBadPadding)
+			add(!fzPadNibble(w[0]>>4), ErrBadPadding)
 		}
 		if pad == 1 && def.Enc == EncLBCD {
-			add(w[len(w)-1]&0x0F != 0, ErrBadPadding)
+			add(!fzPadNibble(w[len(w)-1]&0x0F), ErrBadPadding)
 		}
 		bad := ErrNotNumeric
 		if def.Class == ClassZ {
@@ -1137,7 +1297,7 @@ func fzIssues(def *FieldDef, w []byte, n int) []error {
 			add(w[0] != 'C' && w[0] != 'D', ErrBadAmountSign)
 			digits := w[1:]
 			pad := len(digits)*2 - (n - 1)
-			add(pad == 1 && digits[0]>>4 != 0, ErrBadPadding)
+			add(pad == 1 && !fzPadNibble(digits[0]>>4), ErrBadPadding)
 			add(fzBadNibbles(digits, pad, n-1, false), ErrNotNumeric)
 		}
 	case EncHexText:
@@ -1147,6 +1307,38 @@ func fzIssues(def *FieldDef, w []byte, n int) []error {
 }
 
 func fzDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// fzPadNibble: a pad nibble may be 0 or F (VisaNet pads with F).
+func fzPadNibble(nib byte) bool { return nib == 0 || nib == 0xF }
+
+// fzRepad is msg with the pad nibble of every odd-length BCD content set
+// to what a Builder with SetBCDPad(pad) writes: pad in variable fields, 0
+// in fixed ones. It restates the layout from the field definitions.
+func fzRepad(d *Dialect, v *View, msg []byte, pad PadNibble) []byte {
+	out := fzClone(msg)
+	for id := 2; id <= MaxField; id++ {
+		def := d.Field(id)
+		if def == nil || !v.Has(id) {
+			continue
+		}
+		nib := byte(pad)
+		if def.Prefix == PrefixFixed {
+			nib = 0
+		}
+		_, e, _ := v.Span(id)
+		w := out[e-len(v.Wire(id)) : e]
+		n := v.Len(id)
+		switch {
+		case def.Enc == EncBCD && len(w)*2-n == 1:
+			w[0] = w[0]&0x0F | nib<<4
+		case def.Enc == EncLBCD && len(w)*2-n == 1:
+			w[len(w)-1] = w[len(w)-1]&0xF0 | nib
+		case def.Enc == EncAmountBCD && n > 0 && (len(w)-1)*2-(n-1) == 1:
+			w[1] = w[1]&0x0F | nib<<4
+		}
+	}
+	return out
+}
 
 func fzHex(c byte) bool {
 	return fzDigit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f')

@@ -79,7 +79,17 @@ func (v *View) Len(id int) int {
 // v. Errors are *FieldError values. After an error the view still holds what
 // came before the failure, so a format-error reply can echo it: the MTI
 // (unless the MTI itself failed) and the fields before the failing one.
-func (d *Dialect) Decode(v *View, msg []byte) error {
+func (d *Dialect) Decode(v *View, msg []byte) error { return d.decode(v, msg, false) }
+
+// DecodeSalvage is Decode that, after a field whose length is sound but
+// whose content is not (a letter in a PAN), reads on: the error is the
+// first one, and the view also holds the good fields after the bad ones,
+// so that a format-error reply can carry what a peer matches replies by
+// (11, 41, 7, 37). The bad fields are absent from the view, and so is
+// everything from a field whose length cannot be read.
+func (d *Dialect) DecodeSalvage(v *View, msg []byte) error { return d.decode(v, msg, true) }
+
+func (d *Dialect) decode(v *View, msg []byte, salvage bool) error {
 	v.d, v.msg, v.mti, v.bitmap = d, msg, MTI{}, [2]uint64{}
 	if len(msg) > maxMessageBytes {
 		return fieldErr(0, 0, ErrTooLong)
@@ -96,6 +106,7 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 		v.bitmap = [2]uint64{}
 		return err
 	}
+	var first error // salvage: the first bad field's error
 	for w := 0; w < 2; w++ {
 		word := v.bitmap[w]
 		if w == 0 {
@@ -105,16 +116,37 @@ func (d *Dialect) Decode(v *View, msg []byte) error {
 			z := bits.LeadingZeros64(word)
 			word &^= 1 << (63 - uint(z))
 			id := w*64 + z + 1
-			if off, err = d.decodeField(v, msg, id, off); err != nil {
-				v.keepBefore(id)
-				return err
+			end, at, reason := d.decodeField(v, msg, id, off)
+			if reason == nil {
+				off = end
+				continue
 			}
+			if first == nil {
+				first = fieldErr(id, at, reason)
+			}
+			if !salvage || end == 0 {
+				v.keepBefore(id)
+				return first
+			}
+			v.drop(id)
+			off = end
 		}
+	}
+	if first != nil {
+		return first
 	}
 	if off != len(msg) {
 		return fieldErr(lastField(v), off, ErrTrailingData)
 	}
 	return nil
+}
+
+// drop clears the bit of field id (bit 1 too when no secondary field remains).
+func (v *View) drop(id int) {
+	v.bitmap[(id-1)/64] &^= 1 << (63 - uint(id-1)%64)
+	if v.bitmap[1] == 0 {
+		v.bitmap[0] &^= 1 << 63
+	}
 }
 
 // keepBefore clears the bits of field id and every field after it.
@@ -210,36 +242,40 @@ func (d *Dialect) decodeBitmap(v *View, msg []byte, off int) (int, error) {
 	return off, nil
 }
 
-func (d *Dialect) decodeField(v *View, msg []byte, id, off int) (int, error) {
+// decodeField reads field id at off and returns where it ends, or the
+// reason it cannot and the offset of the problem. A field whose content is
+// bad but whose extent is known returns its end with the reason; any other
+// failure returns end 0. Reasons are sentinels: nothing is allocated here.
+func (d *Dialect) decodeField(v *View, msg []byte, id, off int) (end, at int, reason error) {
 	if !d.defined[id] {
-		return 0, fieldErr(id, off, ErrUndefinedField)
+		return 0, off, ErrUndefinedField
 	}
 	def := &d.fields[id]
 	n := def.Length
 	pb := def.pbytes
 	if pb > 0 {
 		if len(msg) < off+pb {
-			return 0, fieldErr(id, off, ErrTruncated)
+			return 0, off, ErrTruncated
 		}
 		var ok bool
 		n, ok = readPrefix(def, msg[off:off+pb])
 		if !ok {
-			return 0, fieldErr(id, off, ErrBadPrefix)
+			return 0, off, ErrBadPrefix
 		}
 		if n > def.Length {
-			return 0, fieldErr(id, off, ErrTooLong)
+			return 0, off, ErrTooLong
 		}
 	}
 	dataOff := off + pb
 	wb := def.wireBytes(n)
 	if len(msg) < dataOff+wb {
-		return 0, fieldErr(id, dataOff, ErrTruncated)
+		return 0, dataOff, ErrTruncated
 	}
 	if err := checkContent(def, msg[dataOff:dataOff+wb], n); err != nil {
-		return 0, fieldErr(id, dataOff, err)
+		return dataOff + wb, dataOff, err
 	}
 	v.start[id], v.data[id], v.units[id] = uint16(off), uint16(dataOff), uint16(n)
-	return dataOff + wb, nil
+	return dataOff + wb, 0, nil
 }
 
 // readPrefix decodes a length prefix; ok=false for a malformed one.
@@ -321,6 +357,8 @@ func checkText(class Class, w []byte) error {
 		if !allHave(w, flagTrack) {
 			return ErrBadTrack
 		}
+	case ClassANSB:
+		return nil // any byte: hex text or raw
 	case ClassAmount:
 		if len(w) > 0 && w[0] != 'C' && w[0] != 'D' {
 			return ErrBadAmountSign
@@ -394,7 +432,8 @@ func sevenBit(w []byte) bool {
 }
 
 // checkBCD validates n digits packed in w: right-aligned (a leading pad
-// nibble) or left-aligned (a trailing one). The pad nibble must be 0.
+// nibble) or left-aligned (a trailing one). The pad nibble must be 0 or F
+// (VisaNet and many terminals pad with F; jPOS reads both).
 func checkBCD(class Class, w []byte, n int, left bool) error {
 	if len(w) == 0 {
 		return nil
@@ -406,18 +445,18 @@ func checkBCD(class Class, w []byte, n int, left bool) error {
 	if len(w)*2 != n { // one pad nibble
 		if left {
 			last := w[len(w)-1]
-			if last&0xf != 0 {
+			if p := last & 0xf; p != 0 && p != 0xf {
 				return ErrBadPadding
 			}
-			if !ok[last] {
+			if !ok[last&0xf0] {
 				return bcdErr(class)
 			}
 			w = w[:len(w)-1]
 		} else {
-			if w[0]>>4 != 0 {
+			if p := w[0] >> 4; p != 0 && p != 0xf {
 				return ErrBadPadding
 			}
-			if !ok[w[0]] {
+			if !ok[w[0]&0x0f] {
 				return bcdErr(class)
 			}
 			w = w[1:]
@@ -451,6 +490,10 @@ var bcdDigits, bcdTrack = func() (d, t [256]bool) {
 	}
 	return d, t
 }()
+
+// isHexText reports whether ansb content w is hex text: an even count of
+// hex digits.
+func isHexText(w []byte) bool { return len(w)%2 == 0 && allHave(w, flagHex) }
 
 func parseHex64(b []byte) (uint64, bool) {
 	var x uint64

@@ -36,6 +36,10 @@ type LinkConfig struct {
 	MACFailureCode  string        // answer to a missing or wrong MAC; default A0
 	HSMTimeout      time.Duration // bound on each HSM call; default 2s
 	NotSignedOnCode string        // answer before sign-on when RequireSignOn; default 91
+	// BCDPad is the pad nibble of odd-length variable BCD values in replies
+	// (LL/LLL numerics, track data): "0" (default, as jPOS) or "F" (VisaNet
+	// and many terminals). Requests are read with either.
+	BCDPad string
 }
 
 // Config is the engine's configuration.
@@ -120,6 +124,9 @@ func (l *LinkConfig) setDefaults() {
 	if l.HSMTimeout == 0 {
 		l.HSMTimeout = 2 * time.Second
 	}
+	if l.BCDPad == "" {
+		l.BCDPad = "0"
+	}
 }
 
 // Validate reports the first problem, naming the key (links[N].key).
@@ -186,6 +193,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %q must be x919, alg1, cmac or cup", key("mac"), l.MAC)
 		case l.HSMTimeout < time.Millisecond || l.HSMTimeout > time.Minute:
 			return fmt.Errorf("%s: %v must be 1ms to 1m", key("hsm_timeout"), l.HSMTimeout)
+		}
+		if _, ok := codec.ParsePadNibble(l.BCDPad); !ok {
+			return fmt.Errorf("%s: %q must be \"0\" or \"F\"", key("bcd_pad"), l.BCDPad)
 		}
 	}
 	switch {

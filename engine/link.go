@@ -26,6 +26,7 @@ type Link struct {
 	codes   CodeTable
 	echo    *[codec.MaxField + 1]bool // fields a reply copies from its request
 	macAlg  hsm.MACAlgorithm          // 0: no MACs on this link
+	bcdPad  codec.PadNibble           // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 
 	eng    gnet.Engine
@@ -277,7 +278,10 @@ func (l *Link) answerPanicked(cs *connState, t *Txn) (keep bool) {
 // connection stays open.
 func (l *Link) handle(cs *connState, t *Txn) bool {
 	v := &t.View
-	if err := l.dialect.Decode(v, t.frame); err != nil {
+	// A bad field does not hide the fields after it: a format-error reply
+	// carries 11, 41, 7 and 37 when they can be read, so that the peer's
+	// MUX matches it to its request instead of timing out.
+	if err := l.dialect.DecodeSalvage(v, t.frame); err != nil {
 		var fe *codec.FieldError
 		if errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest() {
 			l.metrics.undecodable.Inc()
@@ -286,7 +290,10 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 					Msg("message cannot be answered: closing")
 			}
 			t.release()
-			return fe == nil || fe.Field != 0 // a bad MTI means the stream is not ISO 8583: close
+			// Close, as logged: a bad MTI means the stream is not ISO 8583,
+			// and a response or notification that does not decode has no
+			// answer to give; a peer left waiting would only see a timeout.
+			return false
 		}
 		l.log.Debug().Str("remote", cs.remote).Str("mti", v.MTI().String()).
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")

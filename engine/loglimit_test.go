@@ -72,8 +72,11 @@ func TestLogStormsAreBounded(t *testing.T) {
 		t.Fatalf("no line saying %d were held back:\n%s", n-lineBurst, logs.String())
 	}
 
-	// refused connections: one more is allowed on this address, then 200 refused
+	// refused connections: one more is allowed on this address, then 200
+	// refused. The dial returns when the kernel has the connection, maybe
+	// before the link counted it (each event loop accepts on its own): wait.
 	ts.dial(t)
+	ts.conns(t, 2)
 	for i := 0; i < 200; i++ {
 		nc, err := net.Dial("tcp", ts.addr)
 		if err != nil {

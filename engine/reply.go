@@ -50,6 +50,7 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 	}
 	frame := l.framing.Reserve(t.out[:0], tpdu)
 	b := &t.builder
+	b.SetBCDPad(l.bcdPad)
 	b.Begin(l.dialect, frame, v.MTI().Response(), v.Header())
 	macID := 0
 	if sign != nil {

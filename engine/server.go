@@ -109,6 +109,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
 		l.macAlg = hsm.MACMethods[lc.MAC]
+		l.bcdPad, _ = codec.ParsePadNibble(lc.BCDPad)
 		if l.macAlg != 0 && (d.HSM == nil || d.Keys == nil) {
 			return nil, fmt.Errorf("links %s: mac %s needs an HSM and keys", lc.Name, lc.MAC)
 		}

@@ -21,6 +21,7 @@ const echoBufferBytes = 64 << 10
 func Echo(framing string) bench.Target {
 	return bench.Target{
 		Name:        "echo",
+		Echo:        true,
 		Description: "raw TCP echo (" + framing + "): cuts each frame and writes it back unchanged, no decoding; the machine's ceiling",
 		Start: func(ctx context.Context) (string, func(), error) {
 			f, err := parseFraming(framing)

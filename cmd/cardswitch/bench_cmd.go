@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +26,7 @@ type benchFlags struct {
 	conns, inflight, rate                                int
 	duration, warmup                                     time.Duration
 	compare                                              bool
+	maxFailed                                            float64
 }
 
 func init() {
@@ -50,10 +54,21 @@ func init() {
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
 			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
 			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
+			fs.Float64Var(&f.maxFailed, "max-error-rate", bench.DefaultMaxFailed,
+				"exit 1 when more than this share of requests fail (timeouts, errors, 94, 30, 96, 91), or none is answered")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator, and with --compare the in-process targets) to this file")
 			return func(args []string, e *env) error {
 				if len(args) > 0 {
 					return usagef("bench takes no arguments")
+				}
+				if f.rate < 0 {
+					return usagef("--rate %d: want 0 (closed loop) or more messages per second", f.rate)
+				}
+				if f.warmup < 0 || f.duration <= 0 {
+					return usagef("--duration must be positive and --warmup not negative")
+				}
+				if f.maxFailed < 0 || f.maxFailed > 1 {
+					return usagef("--max-error-rate %v: want a share from 0 to 1 (0.01: one in a hundred)", f.maxFailed)
 				}
 				return runBench(e, f)
 			}
@@ -75,7 +90,7 @@ func runBench(e *env, f *benchFlags) error {
 		return err
 	}
 	opts := bench.Options{Addr: f.addr, Framing: fr, TPDU: tpdu, Conns: f.conns, InFlight: f.inflight,
-		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic}
+		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic, STANs: benchSTANs(e.stderr)}
 	if isTerminal(e.stderr) {
 		opts.Progress = e.stderr
 	}
@@ -93,8 +108,9 @@ func runBench(e *env, f *benchFlags) error {
 		defer pprof.StopCPUProfile()
 	}
 	var reps []*bench.Report
+	var ratios []bench.Ratio
 	if f.compare {
-		if reps, err = runCompare(ctx, e, c, opts, f); err != nil {
+		if reps, ratios, err = runCompare(ctx, e, c, opts, f); err != nil {
 			return err
 		}
 	} else {
@@ -105,20 +121,28 @@ func runBench(e *env, f *benchFlags) error {
 		rep.WriteText(e.stdout)
 		reps = []*bench.Report{rep}
 	}
-	return writeReports(reps, f)
+	if err := writeReports(reps, ratios, f); err != nil {
+		return err
+	}
+	var failed []error
+	for _, r := range reps {
+		if err := r.Check(f.maxFailed); err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
 }
 
-func writeReports(reps []*bench.Report, f *benchFlags) error {
+// writeReports writes the JSON (one report, or with --compare one
+// bench.Comparison) and the HTML.
+func writeReports(reps []*bench.Report, ratios []bench.Ratio, f *benchFlags) error {
 	if f.jsonFile != "" {
-		out, err := os.Create(f.jsonFile)
-		if err != nil {
-			return err
+		var doc any = reps[0]
+		if f.compare {
+			doc = bench.Comparison{Reports: reps, Ratios: ratios}
 		}
-		defer out.Close()
-		for _, r := range reps {
-			if err := r.WriteJSON(out); err != nil {
-				return err
-			}
+		if err := writeJSONFile(f.jsonFile, doc); err != nil {
+			return err
 		}
 	}
 	if f.htmlFile != "" {
@@ -126,10 +150,27 @@ func writeReports(reps []*bench.Report, f *benchFlags) error {
 		if err != nil {
 			return err
 		}
-		defer out.Close()
-		return bench.WriteHTML(out, reps)
+		if err := bench.WriteHTML(out, reps, ratios); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
 	}
 	return nil
+}
+
+func writeJSONFile(path string, doc any) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // benchTraffic plays the issuer data's terminals of the dialect's kind,
@@ -143,8 +184,13 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 			return t, err
 		}
 		t.Mix = bench.Mix{}
-		if err := yaml.Unmarshal(raw, &t.Mix); err != nil {
-			return t, fmt.Errorf("--mix: %v", err)
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true) // a misspelt kind is refused, not silently weighed zero
+		if err := dec.Decode(&t.Mix); err != nil {
+			return t, usagef("--mix %s: %v (the kinds: purchase, pin_purchase, preauth, refund, reversal, balance, wrong_pin, over_limit, expired)", f.mixFile, err)
+		}
+		if err := t.Mix.Validate(); err != nil {
+			return t, usagef("--mix %s: %v", f.mixFile, err)
 		}
 	}
 	if d.Name == codec.CUPPOS {

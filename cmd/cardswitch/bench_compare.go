@@ -9,11 +9,11 @@ import (
 
 // runCompare runs the comparison: (a) a raw echo, (b) the moov peer, (c) the
 // engine alone, (d) the whole switch, on the same purchases.
-func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *benchFlags) ([]*bench.Report, error) {
+func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *benchFlags) ([]*bench.Report, []bench.Ratio, error) {
 	d, _ := codec.Lookup(f.dialect)
 	t, err := compareTraffic(d)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts.Traffic = t
 	targets := append(peerTargets(f.dialect, f.framing),
@@ -21,8 +21,9 @@ func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *b
 		engineTarget("full", true, f.dialect, f.framing))
 	reps, err := bench.Compare(ctx, opts, targets, e.stderr)
 	if err != nil {
-		return reps, err
+		return reps, nil, err
 	}
-	bench.WriteComparison(e.stdout, reps, []string{"echo", "moov"}, []string{"engine", "full"})
-	return reps, nil
+	ratios := bench.Ratios(reps, []string{"echo", "moov"}, []string{"engine", "full"})
+	bench.WriteComparison(e.stdout, reps, ratios)
+	return reps, ratios, nil
 }

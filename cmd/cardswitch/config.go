@@ -97,6 +97,7 @@ type linkYAML struct {
 	MACFailureCode  string        `yaml:"mac_failure_code"`
 	HSMTimeout      time.Duration `yaml:"hsm_timeout"`
 	NotSignedOnCode string        `yaml:"not_signed_on_code"`
+	BCDPad          string        `yaml:"bcd_pad"`
 }
 
 type ruleYAML struct {

@@ -49,7 +49,7 @@ func init() {
 			fs.StringVar(&f.pan, "pan", "", "card number (default: a demo card of the dialect)")
 			fs.Int64Var(&f.amount, "amount", 1000, "amount in minor units (field 4)")
 			fs.StringVar(&f.proc, "proc", "000000", "processing code (field 3)")
-			fs.StringVar(&f.stan, "stan", "", "STAN (default: from the clock)")
+			fs.StringVar(&f.stan, "stan", "", "STAN (default: the terminal's next, from the STAN ledger bench shares)")
 			fs.StringVar(&f.terminal, "terminal", "", "terminal ID, field 41 (default: the demo terminal)")
 			fs.StringVar(&f.merchant, "merchant", "", "merchant ID, field 42 (default: the demo merchant)")
 			fs.StringVar(&f.currency, "currency", "", "currency, field 49 (default: 840, or 156 for cup-pos)")
@@ -237,7 +237,7 @@ func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message,
 	def(&f.merchant, "MERCHANT0000001", "123456789012345")
 	def(&f.currency, "840", "156")
 	if f.stan == "" {
-		f.stan = fmt.Sprintf("%06d", now.UnixNano()/1000%1000000)
+		f.stan = sendSTAN(f.terminal, now)
 	}
 	fields := map[string]string{"11": f.stan, "41": f.terminal, "42": f.merchant}
 	set := func(id int, v string) {
