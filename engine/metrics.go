@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cardswitch/cardswitch/journal"
 )
@@ -160,4 +161,12 @@ func (m *CommitMetrics) Observe(c journal.Commit) {
 func RegisterJournalQueue(reg prometheus.Registerer, j interface{ QueueLen() int }) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_queue_depth",
 		Help: "Records waiting for a journal commit."}, func() float64 { return float64(j.QueueLen()) }))
+}
+
+// NewRegistry is the switch's metrics registry: its own (not the global
+// one), with the Go runtime and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }

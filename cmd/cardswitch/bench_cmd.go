@@ -91,7 +91,7 @@ func runBench(e *env, f *benchFlags) error {
 	}
 	opts := bench.Options{Addr: f.addr, Framing: fr, TPDU: tpdu, Conns: f.conns, InFlight: f.inflight,
 		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic, STANs: benchSTANs(e.stderr)}
-	if isTerminal(e.stderr) {
+	if isTerminal(e.stderr) { // the live progress line
 		opts.Progress = e.stderr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -228,12 +228,3 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 	return t, nil
 }
 
-// isTerminal reports whether w is a terminal (for the live progress line).
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}

@@ -67,7 +67,7 @@ func TestConsoleLogColoursOnlyOnATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
-	if colourTerminal(devNull) {
+	if isTerminal(devNull) {
 		t.Error("/dev/null taken for a terminal")
 	}
 

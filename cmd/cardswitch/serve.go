@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
@@ -81,7 +79,7 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	case "json":
 	case "console":
 		// colours only for a terminal: in a file or a pipe they are noise
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !colourTerminal(w)}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w)}
 	default:
 		return zerolog.Logger{}, fmt.Errorf("log format %q: json or console", format)
 	}
@@ -90,9 +88,10 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// colourTerminal reports a writer that is a terminal (not a file, a pipe or
-// /dev/null, which os.ModeCharDevice would take for one).
-func colourTerminal(w io.Writer) bool {
+// isTerminal reports a writer that is a terminal (not a file, a pipe or
+// /dev/null, which os.ModeCharDevice would take for one): colours in the
+// console log and bench's live line only there.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
@@ -104,8 +103,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := engine.NewRegistry()
 	c.onCommit = engine.NewCommitMetrics(reg).Observe
 	st, err := openState(c, log, func(err error) {
 		log.Error().Err(err).Msg("journal failed: the switch is out of service until it is restarted")
