@@ -227,4 +227,3 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 	}
 	return t, nil
 }
-
