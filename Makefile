@@ -25,7 +25,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/cardswitch
-	$(GO) build -o bin/cardswitch ./cmd/cardswitch
+	$(GO) build -buildvcs=auto -o bin/cardswitch ./cmd/cardswitch # -buildvcs: stamp the commit even where GOFLAGS says -buildvcs=false
 
 run: build ## serve on the embedded default configuration
 	./bin/cardswitch serve
