@@ -13,17 +13,7 @@ import (
 // switch: PIN blocks and MACs computed with the demo keys verify, and the
 // planned declines come back with their codes.
 func TestBenchDefaultMixAgainstServe(t *testing.T) {
-	body, addrs := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, c)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	addrs := serveDefault(t)
 	for _, l := range []struct{ addr, dialect, framing string }{
 		{addrs["8583"], "iso87ascii", "binary2"},
 		{addrs["8585"], "cup-pos", "binary2+tpdu"},

@@ -41,17 +41,7 @@ func scrape(t *testing.T, admin string) map[string]float64 {
 // series, and the commit histograms move with traffic (one observation
 // per commit, so their sum of records grows by the purchases journaled).
 func TestMetricsRuntimeJournalAndWorkers(t *testing.T) {
-	body, addrs := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, c)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	addrs := serveDefault(t)
 	before := scrape(t, addrs["8580"])
 	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "go_gc_duration_seconds_count",
 		"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",

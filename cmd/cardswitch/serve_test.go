@@ -45,6 +45,24 @@ func writeFile(t testing.TB, body string) string {
 	return p
 }
 
+// serveDefault runs the switch on the test configuration until the test
+// ends (a failed shutdown fails the test) and returns its addresses.
+func serveDefault(t *testing.T) map[string]string {
+	t.Helper()
+	body, addrs := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startServe(t, c)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return addrs
+}
+
 // startServe runs serve on c until the returned stop is called; stop
 // returns serve's error.
 func startServe(t testing.TB, c *config) (stop func() error) {

@@ -27,17 +27,7 @@ func TestMain(m *testing.M) {
 // one run (and one command) to the next.
 func TestSecondRunNoDuplicates(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	body, addrs := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, c)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	addrs := serveDefault(t)
 	for run := 1; run <= 2; run++ {
 		out := filepath.Join(t.TempDir(), "report.json")
 		code, stdout, stderr := cli(t, "", "bench", "--addr", addrs["8583"], "--conns", "4", "--inflight", "2",
@@ -98,13 +88,7 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 // each connection at once, nothing is answered, and the error says to
 // look at the framing and the dialect.
 func TestBenchFailsOnTheWrongFraming(t *testing.T) {
-	body, addrs := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, c)
-	defer stop()
+	addrs := serveDefault(t)
 	code, stdout, errOut := cli(t, "", "bench", "--addr", addrs["8583"], "--framing", "ascii4", "--conns", "2", "--inflight", "1",
 		"--duration", "500ms", "--warmup", "0s")
 	if code != 1 || !strings.Contains(errOut, "none of") || !strings.Contains(errOut, "framing") {
