@@ -54,6 +54,10 @@ type Config struct {
 	EventLoops int
 	// DrainTimeout bounds how long shutdown waits for requests in flight; default 5s.
 	DrainTimeout time.Duration
+	// MaxBufferedBytes bounds the bytes gnet holds for all peers together
+	// (replies not yet read, requests not yet handled); over it the worst
+	// offender of each link is closed at every tick. Default 256 MiB.
+	MaxBufferedBytes int64
 
 	testJournalDir string  // tests: run with a journal in this directory
 	testJournal    Journal // tests: run with this journal
@@ -83,6 +87,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 5 * time.Second
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = 256 << 20
 	}
 	for i := range c.Links {
 		c.Links[i].setDefaults()
@@ -133,6 +140,9 @@ func (l *LinkConfig) setDefaults() {
 func (c *Config) Validate() error {
 	if len(c.Links) == 0 {
 		return errors.New("links: at least one link is needed")
+	}
+	if c.MaxBufferedBytes < 1<<20 {
+		return fmt.Errorf("engine.max_buffered_bytes: %d is under 1 MiB", c.MaxBufferedBytes)
 	}
 	seen := map[string]bool{}
 	addrs := map[string]bool{}

@@ -29,6 +29,8 @@ type connState struct {
 	lastMessage  atomic.Int64 // unix nanoseconds of the last message (keep-alives aside) or of the open
 	partialSince atomic.Int64 // when an incomplete frame began, 0 if none
 	outBuffered  atomic.Int64 // gnet outbound bytes after the last write
+	buffered     atomic.Int64 // gnet inbound + outbound bytes after the last turn (Server.buffered's share)
+	paused       atomic.Bool  // requests left unread until the replies drain; the ticker wakes the loop
 
 	mu     sync.Mutex
 	done   []*Txn // mu guards done: replies finished by workers, to write

@@ -56,6 +56,7 @@ const (
 	lineUnexpected
 	lineWriteFailed
 	lineTimeout
+	lineMemory
 	nLineKinds
 
 	lineEvery = time.Second
@@ -128,6 +129,7 @@ func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen: never counted
 	}
 	l.conns.Delete(cs)
+	l.srv.setBuffered(cs, 0)
 	l.nConns.Add(-1)
 	l.metrics.conns.Dec()
 	l.ipMu.Lock()
@@ -166,17 +168,31 @@ func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
 func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	cs := c.Context().(*connState)
 	cs.takeDone()
-	action := l.readFrames(c, cs)
+	action := gnet.None
+	// A peer that does not read its replies gets no new ones: past half its
+	// max_pending_bytes its requests stay unread in gnet's buffer until the
+	// replies drain (the ticker wakes the loop to look again), and when
+	// those unread requests pass max_pending_bytes too, it is closed. Per
+	// connection, replies and requests are both bounded.
+	paused := c.OutboundBuffered() > l.cfg.MaxPendingBytes/2
+	if cs.paused.Store(paused); !paused {
+		action = l.readFrames(c, cs)
+	}
 	err := l.flush(c, cs)
-	pending := c.OutboundBuffered()
+	pending, unread := c.OutboundBuffered(), c.InboundBuffered()
 	cs.outBuffered.Store(int64(pending)) // shutdown waits for this to reach 0
+	l.srv.setBuffered(cs, int64(pending+unread))
 	if err != nil {
 		return gnet.Close
 	}
-	if action == gnet.None && pending > l.cfg.MaxPendingBytes {
+	if l.srv.overFairShare(int64(pending + unread)) {
+		l.closeForMemory(cs)
+		return gnet.Close
+	}
+	if action == gnet.None && (pending > l.cfg.MaxPendingBytes || paused && unread > l.cfg.MaxPendingBytes) {
 		l.metrics.slowClosed.Inc()
 		if n, ok := l.line(lineSlowPeer); ok {
-			l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).Int64("suppressed", n).
+			l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).Int("unread_bytes", unread).Int64("suppressed", n).
 				Msg("peer does not read its replies: closing")
 		}
 		return gnet.Close
@@ -439,13 +455,24 @@ func writeAll(c gnet.Conn, bufs [][]byte) error {
 	return nil
 }
 
-// OnTick closes connections idle too long or stuck in an incomplete frame.
-// It runs on gnet's ticker goroutine: it only reads atomics and closes.
+// OnTick closes connections idle too long or stuck in an incomplete frame,
+// wakes the paused ones to look at their replies again, and, while the
+// switch holds more than engine.max_buffered_bytes for its peers, closes
+// this link's worst offender. It runs on gnet's ticker goroutine: it only
+// reads atomics, wakes and closes.
 func (l *Link) OnTick() (time.Duration, gnet.Action) {
 	now := l.srv.clock.Now().UnixNano()
 	idle, frame, quiet := l.cfg.IdleTimeout.Nanoseconds(), l.cfg.FrameTimeout.Nanoseconds(), l.cfg.MessageTimeout.Nanoseconds()
+	over := l.srv.buffered.Load() > l.srv.cfg.MaxBufferedBytes
+	var worst *connState
 	l.conns.Range(func(k, _ any) bool {
 		cs := k.(*connState)
+		if cs.paused.Load() {
+			_ = cs.c.Wake(nil)
+		}
+		if over && (worst == nil || cs.buffered.Load() > worst.buffered.Load()) {
+			worst = cs
+		}
 		reason := ""
 		if ps := cs.partialSince.Load(); ps != 0 && now-ps > frame {
 			reason = "frame not completed within frame_timeout"
@@ -465,7 +492,22 @@ func (l *Link) OnTick() (time.Duration, gnet.Action) {
 		}
 		return true
 	})
+	if worst != nil && worst.buffered.Load() > 0 {
+		l.closeForMemory(worst)
+		_ = worst.c.Close()
+	}
 	return tickEvery(l.cfg), gnet.None
+}
+
+// closeForMemory counts and logs the closing of cs for the switch-wide
+// bound on what it holds for its peers.
+func (l *Link) closeForMemory(cs *connState) {
+	l.metrics.memoryClosed.Inc()
+	if n, ok := l.line(lineMemory); ok {
+		l.log.Warn().Str("remote", cs.remote).Int64("buffered_bytes", cs.buffered.Load()).
+			Int64("switch_buffered_bytes", l.srv.buffered.Load()).Int64("suppressed", n).
+			Msg("the switch holds more than engine.max_buffered_bytes for its peers: closing a connection holding more than its share")
+	}
 }
 
 // tickEvery checks timers often enough for the shortest timeout.

@@ -56,9 +56,10 @@ type Server struct {
 	links   []*Link
 	ids     *IDs
 
-	journalDown atomic.Bool // the journal has failed: out of service
-	failLog     logLimit    // "journal failed" lines
-	refuseLog   logLimit    // "not journaled" lines
+	journalDown atomic.Bool  // the journal has failed: out of service
+	buffered    atomic.Int64 // bytes gnet holds for all peers: the sum of connState.buffered
+	failLog     logLimit     // "journal failed" lines
+	refuseLog   logLimit     // "not journaled" lines
 
 	queue    chan *batch  // requests for the workers, a loop turn's worth at a time
 	queued   atomic.Int64 // requests in queue: bounded by QueueDepth
@@ -94,6 +95,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.m = newMetrics(d.Registry)
 	s.registerPoolMetrics(d.Registry)
 	s.failLog.every, s.refuseLog.every = failLogEvery, failLogEvery
+	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_buffered_bytes",
+		Help: "Bytes held for all peers: replies not yet read and requests not yet handled (engine.max_buffered_bytes bounds it)."},
+		func() float64 { return float64(s.buffered.Load()) }))
 	if as, ok := d.Authorizer.(AuthStage); ok {
 		registerAuthMetrics(d.Registry, as.A)
 	}
@@ -231,6 +235,31 @@ func (s *Server) journalErr() error {
 		return h.Err()
 	}
 	return nil
+}
+
+// setBuffered records what gnet holds for cs (0 when it closes) in the
+// switch-wide sum that engine.max_buffered_bytes bounds.
+func (s *Server) setBuffered(cs *connState, n int64) {
+	if d := n - cs.buffered.Swap(n); d != 0 {
+		s.buffered.Add(d)
+	}
+}
+
+// overFairShare reports whether the switch holds more than
+// engine.max_buffered_bytes for its peers and a connection holding n bytes
+// holds more than its share of that bound: such a connection is closed at
+// once, on its own loop, so the peers that flood do not wait for a tick;
+// one that reads its replies holds next to nothing and is never closed.
+func (s *Server) overFairShare(n int64) bool {
+	limit := s.cfg.MaxBufferedBytes
+	if s.buffered.Load() <= limit {
+		return false
+	}
+	conns := int64(0)
+	for _, l := range s.links {
+		conns += l.nConns.Load()
+	}
+	return n > limit/max(conns, 1)
 }
 
 // failLogEvery bounds the "journal failed" log lines: one per interval,

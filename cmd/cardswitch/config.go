@@ -38,10 +38,11 @@ type fileConfig struct {
 		Listen string `yaml:"listen"`
 	} `yaml:"admin"`
 	Engine struct {
-		Workers      int           `yaml:"workers"`
-		QueueDepth   int           `yaml:"queue_depth"`
-		EventLoops   int           `yaml:"event_loops"`
-		DrainTimeout time.Duration `yaml:"drain_timeout"`
+		Workers          int           `yaml:"workers"`
+		QueueDepth       int           `yaml:"queue_depth"`
+		EventLoops       int           `yaml:"event_loops"`
+		DrainTimeout     time.Duration `yaml:"drain_timeout"`
+		MaxBufferedBytes int64         `yaml:"max_buffered_bytes"`
 	} `yaml:"engine"`
 	Links  []linkYAML `yaml:"links"`
 	Routes struct {
@@ -208,7 +209,8 @@ func parseConfig(raw []byte) (*config, error) {
 		return nil, err
 	}
 	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
-		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout}
+		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout,
+		MaxBufferedBytes: f.Engine.MaxBufferedBytes}
 	for _, l := range f.Links {
 		c.engine.Links = append(c.engine.Links, engine.LinkConfig(l))
 	}
