@@ -29,8 +29,11 @@ type Link struct {
 	bcdPad  codec.PadNibble           // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 
-	eng    gnet.Engine
-	booted chan struct{}
+	engMu  sync.Mutex
+	eng    gnet.Engine   // engMu guards eng: the current run's (a link that stopped runs again)
+	booted chan struct{} // closed at the first boot
+	boot   sync.Once
+	up     atomic.Bool // listening now
 
 	conns   sync.Map // *connState -> struct{}: for the ticker and shutdown
 	nConns  atomic.Int64
@@ -77,9 +80,22 @@ func (l *Link) Dialect() *codec.Dialect { return l.dialect }
 
 // OnBoot records the engine handle and signals that the link listens.
 func (l *Link) OnBoot(eng gnet.Engine) gnet.Action {
+	l.engMu.Lock()
 	l.eng = eng
-	close(l.booted)
+	l.engMu.Unlock()
+	l.boot.Do(func() { close(l.booted) })
+	if l.closing.Load() {
+		return gnet.Shutdown // shutdown began while it was starting again
+	}
+	l.up.Store(true)
 	return gnet.None
+}
+
+// engine is the link's current gnet engine.
+func (l *Link) engine() gnet.Engine {
+	l.engMu.Lock()
+	defer l.engMu.Unlock()
+	return l.eng
 }
 
 // OnOpen admits a connection within the link's caps.
@@ -94,6 +110,8 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		reason = "shutting down"
 	case l.nConns.Load() >= int64(l.cfg.MaxConns):
 		reason = "max_conns reached"
+	case l.srv.conns() >= l.srv.maxConns:
+		reason = "the open-file limit's connections reached (all links together)"
 	default:
 		l.ipMu.Lock()
 		if l.perIP[ip] >= l.cfg.MaxConnsPerIP {

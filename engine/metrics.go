@@ -82,12 +82,12 @@ func (m *metrics) message(link string, mti [4]byte, rc [2]byte) {
 
 // linkMetrics are the series of one link, resolved once.
 type linkMetrics struct {
-	latency                                                                      prometheus.Observer
-	inflight, conns                                                              prometheus.Gauge
-	overload                                                                     prometheus.Counter
-	refused, badFrames, undecodable, unexpected                                  prometheus.Counter
-	slowClosed, frameTimeouts, idleClosed, quietClosed, memoryClosed, journalErr prometheus.Counter
-	unjournaled, withheld                                                        prometheus.Counter
+	latency                                                                                prometheus.Observer
+	inflight, conns                                                                        prometheus.Gauge
+	overload                                                                               prometheus.Counter
+	refused, badFrames, undecodable, unexpected                                            prometheus.Counter
+	slowClosed, frameTimeouts, idleClosed, quietClosed, memoryClosed, restarts, journalErr prometheus.Counter
+	unjournaled, withheld                                                                  prometheus.Counter
 }
 
 func (m *metrics) forLink(name string) *linkMetrics {
@@ -106,6 +106,7 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		idleClosed:    ev("idle_timeout"),
 		quietClosed:   ev("message_timeout"),
 		memoryClosed:  ev("buffered_bytes_closed"),
+		restarts:      ev("link_restarted"),
 		unjournaled:   ev("reply_not_journaled"),
 		journalErr:    m.journalErr,
 		withheld:      m.withheld,

@@ -58,6 +58,7 @@ type Server struct {
 
 	journalDown atomic.Bool  // the journal has failed: out of service
 	buffered    atomic.Int64 // bytes gnet holds for all peers: the sum of connState.buffered
+	maxConns    int64        // connections all links may hold together (the open-file limit's share)
 	failLog     logLimit     // "journal failed" lines
 	refuseLog   logLimit     // "not journaled" lines
 
@@ -131,12 +132,24 @@ func (s *Server) Links() []*Link { return s.links }
 // Start starts the workers and every link, and returns once all listen (or
 // the first fails, e.g. a port in use: then everything started is stopped).
 func (s *Server) Start(ctx context.Context) error {
+	want := int64(0)
+	for _, l := range s.links {
+		want += int64(l.cfg.MaxConns)
+	}
+	maxConns, warning, err := applyFDLimit(want)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("open-file limit not read or raised")
+	}
+	if warning != "" {
+		s.log.Warn().Int64("max_conns_together", maxConns).Msg(warning)
+	}
+	s.maxConns = maxConns
 	for i := 0; i < s.cfg.Workers; i++ {
 		s.workers.Add(1)
 		go s.work()
 	}
 	for _, l := range s.links {
-		go func(l *Link) {
+		go s.runLink(l, func() []gnet.Option {
 			opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
 				gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 				gnet.WithReuseAddr(true), gnet.WithReusePort(false), // rebind at once after a crash, as net.Listen does
@@ -144,9 +157,8 @@ func (s *Server) Start(ctx context.Context) error {
 			if b := l.cfg.SocketBuffer; b > 0 {
 				opts = append(opts, gnet.WithSocketSendBuffer(b), gnet.WithSocketRecvBuffer(b))
 			}
-			err := gnet.Run(l, "tcp://"+l.cfg.Listen, opts...)
-			s.runErr <- err
-		}(l)
+			return opts
+		}())
 		select {
 		case <-l.booted:
 			l.log.Info().Str("listen", l.cfg.Listen).Str("dialect", l.dialect.Name).Str("framing", l.framing.String()).Msg("link listening")
@@ -161,6 +173,37 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	return nil
+}
+
+// linkRestartMax bounds the wait between attempts to listen again.
+const linkRestartMax = 30 * time.Second
+
+// runLink runs l's engine. The first failure to listen goes to Start; a
+// link that stops later (gnet shuts an engine down when accept fails, as
+// with EMFILE) is not ready (/readyz) and listens again after a backoff
+// of 1 s doubling to linkRestartMax, until shutdown.
+func (s *Server) runLink(l *Link, opts []gnet.Option) {
+	wait := time.Second
+	for {
+		err := gnet.Run(l, "tcp://"+l.cfg.Listen, opts...)
+		l.up.Store(false)
+		select {
+		case <-l.booted:
+		default:
+			s.runErr <- err // it never listened: Start says why
+			return
+		}
+		if l.closing.Load() {
+			return
+		}
+		l.metrics.restarts.Inc()
+		l.log.Error().AnErr("cause", err).Dur("again_in", wait).Msg("link stopped listening: its connections are gone; listening again")
+		time.Sleep(wait)
+		if l.closing.Load() {
+			return
+		}
+		wait = min(2*wait, linkRestartMax)
+	}
 }
 
 // Shutdown stops taking new connections and requests, waits (up to the
@@ -215,7 +258,10 @@ func (s *Server) stopLinks(ctx context.Context) {
 	for _, l := range s.links {
 		select {
 		case <-l.booted:
-			if err := l.eng.Stop(ctx); err != nil {
+			if !l.up.Load() {
+				continue // stopped on its own: runLink sees closing and ends
+			}
+			if err := l.engine().Stop(ctx); err != nil {
 				l.log.Warn().Err(err).Msg("stopping link")
 			}
 		default:
@@ -226,7 +272,26 @@ func (s *Server) stopLinks(ctx context.Context) {
 // Ready reports whether every link listens, the journal works and the
 // server is not shutting down.
 func (s *Server) Ready() bool {
-	return s.ready.Load() && !s.journalDown.Load() && s.journalErr() == nil
+	return s.ready.Load() && !s.journalDown.Load() && s.journalErr() == nil && s.downLink() == ""
+}
+
+// downLink names a link that is not listening, if one is not.
+func (s *Server) downLink() string {
+	for _, l := range s.links {
+		if !l.up.Load() {
+			return l.cfg.Name
+		}
+	}
+	return ""
+}
+
+// conns counts the connections of every link.
+func (s *Server) conns() int64 {
+	n := int64(0)
+	for _, l := range s.links {
+		n += l.nConns.Load()
+	}
+	return n
 }
 
 // journalErr is the journal's failure, if it reports one.
@@ -255,11 +320,7 @@ func (s *Server) overFairShare(n int64) bool {
 	if s.buffered.Load() <= limit {
 		return false
 	}
-	conns := int64(0)
-	for _, l := range s.links {
-		conns += l.nConns.Load()
-	}
-	return n > limit/max(conns, 1)
+	return n > limit/max(s.conns(), 1)
 }
 
 // failLogEvery bounds the "journal failed" log lines: one per interval,
@@ -325,6 +386,10 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.journalErr(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if name := s.downLink(); name != "" && s.ready.Load() {
+			http.Error(w, "not ready: link "+name+" is not listening (it listens again after a backoff)", http.StatusServiceUnavailable)
 			return
 		}
 		if !s.Ready() {
