@@ -19,7 +19,7 @@ BENCHTIME ?= 1s
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short fuzz fuzz-short bench bench-codec bench-journal bench-restart soak crash-test lint clean
+.PHONY: help build run test test-deps test-race test-short fuzz fuzz-short bench bench-codec bench-journal bench-restart soak crash-test abuse lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ soak: ## the whole switch on a fake clock through SOAK_DAYS business days (28) o
 
 crash-test: ## kill the real binary under load CRASH_KILLS times (default 50; CRASH_SEED=... repeats a run's kill times); no acknowledged approval may be lost
 	CRASH_KILLS=$(CRASH_KILLS) CRASH_SEED=$(CRASH_SEED) $(GO) test ./internal/crashtest/ -count=1 -v -run TestCrashRecovery -timeout 30m
+
+abuse: test-deps ## run every attack of the abuse run against the built switch at full size; one line per attack with its verdict
+	ABUSE=full $(GO) test ./internal/crashtest/ -count=1 -run '^TestAbuse$$' -timeout 30m
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -56,7 +56,7 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxBufferedBytes bounds the bytes gnet holds for all peers together
 	// (replies not yet read, requests not yet handled); over it the worst
-	// offender of each link is closed at every tick. Default 256 MiB.
+	// offender of each link is closed at every tick. Default 64 MiB.
 	MaxBufferedBytes int64
 
 	testJournalDir string  // tests: run with a journal in this directory
@@ -89,7 +89,7 @@ func (c *Config) setDefaults() {
 		c.DrainTimeout = 5 * time.Second
 	}
 	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = 256 << 20
+		c.MaxBufferedBytes = 64 << 20
 	}
 	for i := range c.Links {
 		c.Links[i].setDefaults()

@@ -32,10 +32,15 @@ func Dial(addr string, d *codec.Dialect, f codec.Framing, tpdu []byte, timeout t
 	if err != nil {
 		return nil, err
 	}
+	return New(nc, d, f, tpdu), nil
+}
+
+// New wraps a connection already made (from a chosen local address, say).
+func New(nc net.Conn, d *codec.Dialect, f codec.Framing, tpdu []byte) *Conn {
 	if f.MaxFrame == 0 {
 		f.MaxFrame = 65535
 	}
-	return &Conn{nc: nc, dialect: d, framing: f, tpdu: tpdu, r: codec.NewReader(nc, f)}, nil
+	return &Conn{nc: nc, dialect: d, framing: f, tpdu: tpdu, r: codec.NewReader(nc, f)}
 }
 
 // Close closes the connection.

@@ -48,10 +48,11 @@ type harness struct {
 	pos      string
 	admin    string
 	wrap     []string      // a command the switch runs under (strace), or none
+	execWrap bool          // wrap execs the switch (same process), rather than running it as a child
 	cmd      *exec.Cmd     // the switch, or wrap running it
 	proc     *os.Process   // the switch: cmd's process, or wrap's child
 	exited   chan struct{} // closed when cmd has been waited for
-	stderr   *bytes.Buffer
+	stderr   *lockedBuffer
 	logLevel string // the switch's --log-level (default warn)
 }
 
@@ -86,6 +87,30 @@ func setup(t testing.TB) *harness {
 	return h
 }
 
+// lockedBuffer is the switch's stderr, read while the switch writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
 // cleanup kills a switch a failed test left running.
 func (h *harness) cleanup() {
 	if h.cmd == nil {
@@ -109,7 +134,7 @@ func (h *harness) cleanup() {
 // start runs the switch and waits until it is ready; a switch that refuses
 // to start (a journal that fails verification) fails the test.
 func (h *harness) start() {
-	h.stderr = &bytes.Buffer{}
+	h.stderr = &lockedBuffer{}
 	level := h.logLevel
 	if level == "" {
 		level = "warn"
@@ -133,7 +158,7 @@ func (h *harness) start() {
 		if resp, err := http.Get("http://" + h.admin + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				if len(h.wrap) > 0 {
+				if len(h.wrap) > 0 && !h.execWrap {
 					h.proc = childOf(h.t, h.cmd.Process.Pid)
 				}
 				return
