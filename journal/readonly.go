@@ -14,6 +14,10 @@ import (
 // writing to trim its memtable log after an unclean stop.
 const TrimNote = "trimmed Badger's unfinished log tail after an unclean stop; no record changed"
 
+// ReserveNote is the note a tool prints when it deleted the journal's
+// reserve file to find room on a full disk.
+const ReserveNote = "deleted the journal's reserve file: the disk is nearly full (the switch re-creates it once space is back)"
+
 // errNoJournal: the directory holds no journal.
 var errNoJournal = errors.New("journal: no journal")
 
@@ -93,9 +97,15 @@ func openReadOnly(dir string) (*badger.DB, []string, error) {
 	opts := badgerOptions(dir, toolMemTableMB)
 	db, err := badger.Open(opts.WithReadOnly(true))
 	if err != nil && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
+		// the writer opened here writes a memtable log and tables: on a
+		// full disk the reserve makes room for them (the switch re-creates it)
+		var notes []string
+		if releaseForOpen(dir, uint64(2*toolMemTableMB+16)<<20) {
+			notes = append(notes, ReserveNote)
+		}
 		db, err = badger.Open(opts.WithNumCompactors(0).WithCompactL0OnClose(false).WithNumLevelZeroTablesStall(1 << 30))
 		if err == nil {
-			return db, []string{TrimNote}, nil
+			return db, append(notes, TrimNote), nil
 		}
 	}
 	if err != nil {
