@@ -2,7 +2,6 @@ package journal
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"hash"
 	"os"
 	"sync"
@@ -87,9 +86,9 @@ func Open(opts Options) (*Journal, error) {
 		return nil, err
 	}
 	releaseForOpen(opts.Dir, uint64(opts.MinFreeMB)<<20) // a restart on a full disk needs room to open Badger
-	db, err := badger.Open(badgerOptions(opts.Dir, opts.MemTableMB))
+	db, err := openBadger(opts) // with AcceptLoss, also when a table file is missing
 	if err != nil {
-		return nil, fmt.Errorf("journal: open badger: %w", err)
+		return nil, err
 	}
 	j := &Journal{opts: opts, db: db, in: make(chan pending, opts.QueueDepth), done: make(chan struct{}),
 		hasher: sha256.New(), commitTxn: (*badger.Txn).Commit, stop: make(chan struct{}), watched: make(chan struct{})}
