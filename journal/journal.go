@@ -86,7 +86,7 @@ func Open(opts Options) (*Journal, error) {
 		return nil, err
 	}
 	releaseForOpen(opts.Dir, uint64(opts.MinFreeMB)<<20) // a restart on a full disk needs room to open Badger
-	db, err := openBadger(opts) // with AcceptLoss, also when a table file is missing
+	db, err := openBadger(opts)                          // with AcceptLoss, also when a table file is missing
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,11 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/badger/v4/y"
+	"github.com/dgraph-io/ristretto/v2/z"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -32,9 +34,18 @@ const errTableMissing = "file does not exist for table"
 // tables are struck from the manifest (a copy of it as it was is kept in
 // quarantine/), and Badger opens on the tables that remain: verification
 // then finds the gap and the records after it are quarantined as for any
-// other loss.
+// other loss. With AcceptLoss every table is read and checked first (its
+// checksums: a full read, acceptable for a start a person asked for), and
+// one that does not read is moved to quarantine/ and treated as missing.
 func openBadger(opts Options) (*badger.DB, error) {
 	bo := badgerOptions(opts.Dir, opts.MemTableMB)
+	if opts.AcceptLoss {
+		// a table that does not read would make Badger fail, or panic, as it
+		// opens: it goes to quarantine/, and is then missing
+		if err := quarantineUnreadableTables(opts.Dir, bo); err != nil {
+			return nil, fmt.Errorf("journal: accepting a loss: %w", err)
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil && strings.Contains(err.Error(), errTableMissing) {
 		if !opts.AcceptLoss {
@@ -121,5 +132,53 @@ func keepManifest(dir string, f *os.File) error {
 	if e := out.Close(); err == nil {
 		err = e
 	}
+	return err
+}
+
+// quarantineUnreadableTables moves to quarantine/ every table file of the
+// Badger in bo.Dir that does not open or whose checksums do not match.
+func quarantineUnreadableTables(dir string, bo badger.Options) error {
+	entries, err := os.ReadDir(bo.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new journal
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, ok := table.ParseFileID(e.Name()); !ok {
+			continue
+		}
+		path := filepath.Join(bo.Dir, e.Name())
+		if checkTable(path, bo) == nil {
+			continue
+		}
+		qdir := filepath.Join(dir, quarantineDir)
+		if err := os.MkdirAll(qdir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Rename(path, filepath.Join(qdir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTable opens one table file read-only and verifies its checksums;
+// Badger panics on some damage (a truncated file), which is recovered here
+// as the table's error.
+func checkTable(path string, bo badger.Options) (err error) {
+	mf, err := z.OpenMmapFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("table %s: %v", filepath.Base(path), p)
+		}
+		_ = mf.Close(-1)
+	}()
+	_, err = table.OpenTable(mf, table.Options{ReadOnly: true, ChkMode: options.OnTableRead, BlockSize: bo.BlockSize,
+		BloomFalsePositive: bo.BloomFalsePositive, TableSize: uint64(bo.BaseTableSize), Compression: bo.Compression})
 	return err
 }

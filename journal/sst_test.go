@@ -94,3 +94,44 @@ func quarantined(t *testing.T, j *Journal) int {
 	}
 	return n
 }
+
+// A table file that does not read (cut in half, or its bytes flipped) is
+// moved to quarantine/ by an accepting open, which then starts as when it
+// is missing. Badger alone panics opening a cut table.
+func TestAcceptLossWithAnUnreadableTable(t *testing.T) {
+	for _, damage := range []string{"cut", "flipped"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			for i := 0; i < 3; i++ {
+				j := open(t, dir, nil)
+				appendN(t, j, 100, i*100)
+				if err := j.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sst := tablesOf(t, dir)[1]
+			b, err := os.ReadFile(sst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if damage == "cut" {
+				b = b[:len(b)/2]
+			} else {
+				for i := 0; i < len(b)/2; i++ {
+					b[i] ^= 0xff
+				}
+			}
+			if err := os.WriteFile(sst, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j := open(t, dir, func(o *Options) { o.AcceptLoss = true })
+			defer j.Close()
+			if j.LastSeq() != 100 || quarantined(t, j) != 100 {
+				t.Fatalf("accepting the loss: at %d with %d quarantined, want 100 and 100", j.LastSeq(), quarantined(t, j))
+			}
+			if _, err := os.Stat(filepath.Join(dir, quarantineDir, filepath.Base(sst))); err != nil {
+				t.Fatalf("the unreadable table is not kept: %v", err)
+			}
+		})
+	}
+}
