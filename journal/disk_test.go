@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -205,5 +206,49 @@ func TestDiskFull(t *testing.T) {
 	defer j.Close()
 	if !errors.Is(j.Paused(), ErrDiskFull) || j.LastSeq() != last {
 		t.Fatalf("restart on a full disk: paused %v, last %d (want %d)", j.Paused(), j.LastSeq(), last)
+	}
+}
+
+// fullKillEnv names the journal directory of the writer that fills its
+// disk and kills itself.
+const fullKillEnv = "JOURNAL_TEST_FULL_KILL_DIR"
+
+// TestFullDiskKilledWriter is the child of TestVerifyAfterAKillOnAFullDisk:
+// it commits records, fills the disk to its last block and dies by
+// SIGKILL, its Badger open (not paused: the disk filled between commits).
+func TestFullDiskKilledWriter(t *testing.T) {
+	dir := os.Getenv(fullKillEnv)
+	if dir == "" {
+		return // run only as TestVerifyAfterAKillOnAFullDisk's child
+	}
+	j := open(t, dir, diskOptions)
+	appendN(t, j, 300, 0)
+	fillTo(t, filepath.Dir(dir), "filler", 0)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
+}
+
+// Verify after a kill -9 must open Badger for writing (its log tail is
+// trimmed, its memtable flushed): on a full disk the reserve gives the room,
+// and Verify says it took it.
+func TestVerifyAfterAKillOnAFullDisk(t *testing.T) {
+	root := tmpfs(t, 96)
+	dir := filepath.Join(root, "journal")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFullDiskKilledWriter$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fullKillEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die by SIGKILL: %v\n%s", err, out)
+	}
+	if free, _ := freeBytes(root); free > 1<<20 {
+		t.Fatalf("the disk is not full: %d bytes free", free)
+	}
+	res, err := Verify(dir)
+	if err != nil || res.Problem != nil || res.LastSeq != 300 {
+		t.Fatalf("verify after a kill on a full disk: %+v %v", res, err)
+	}
+	if len(res.Notes) != 2 || res.Notes[0] != ReserveNote || res.Notes[1] != TrimNote {
+		t.Fatalf("notes: %q", res.Notes)
 	}
 }

@@ -94,19 +94,25 @@ func openReadOnly(dir string) (*badger.DB, []string, error) {
 		}
 		return nil, nil, err
 	}
+	// On a full disk the reserve makes room first (the switch re-creates
+	// it): the writer below writes a memtable log and tables, and even
+	// reading Badger's sparse memtable log faults (SIGBUS) on a tmpfs that
+	// cannot back a page.
+	var notes []string
+	if releaseForOpen(dir, uint64(toolMemTableMB+16)<<20) { // a flush of the log a switch left, and a margin
+		notes = append(notes, ReserveNote)
+	}
 	opts := badgerOptions(dir, toolMemTableMB)
 	db, err := badger.Open(opts.WithReadOnly(true))
 	if err != nil && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
-		// the writer opened here writes a memtable log and tables: on a
-		// full disk the reserve makes room for them (the switch re-creates it)
-		var notes []string
-		if releaseForOpen(dir, uint64(2*toolMemTableMB+16)<<20) {
-			notes = append(notes, ReserveNote)
-		}
 		db, err = badger.Open(opts.WithNumCompactors(0).WithCompactL0OnClose(false).WithNumLevelZeroTablesStall(1 << 30))
 		if err == nil {
 			return db, append(notes, TrimNote), nil
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), errTableMissing) {
+		return nil, nil, fmt.Errorf("journal: open: %w: Badger lost a table file, and the records it held; "+
+			"serve --accept-journal-loss starts on the records that verify", err)
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
@@ -114,7 +120,7 @@ func openReadOnly(dir string) (*badger.DB, []string, error) {
 		}
 		return nil, nil, fmt.Errorf("journal: open: %w", err)
 	}
-	return db, nil, nil
+	return db, notes, nil
 }
 
 // leftover reports chunks of days already dropped (an interrupted drop).

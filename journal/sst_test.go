@@ -43,6 +43,9 @@ func TestAcceptLossWithAMissingTable(t *testing.T) {
 	if _, err := Open(Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "--accept-journal-loss") {
 		t.Fatalf("a journal missing a table, opened without --accept-journal-loss: %v", err)
 	}
+	if _, err := Verify(dir); err == nil || !strings.Contains(err.Error(), "--accept-journal-loss") {
+		t.Fatalf("verify of a journal missing a table: %v", err)
+	}
 	j := open(t, dir, func(o *Options) { o.AcceptLoss = true })
 	if j.LastSeq() != 100 {
 		t.Fatalf("accepting the loss: the journal continues at %d, want 100", j.LastSeq())
