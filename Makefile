@@ -19,7 +19,7 @@ BENCHTIME ?= 1s
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short fuzz fuzz-short bench bench-codec bench-journal bench-restart soak crash-test abuse lint clean
+.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-codec bench-journal bench-restart soak crash-test abuse lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ test-deps: ## install what the tests need when it is missing: strace (apt-get, a
 
 test-race: test-deps ## race-enabled tests of every package
 	$(GO) test -race -count=1 $(PKGS)
+
+# The disk-full tests mount a tmpfs (root: CI is root; elsewhere they skip) and
+# fill it under a running journal and switch; they are part of test-race too.
+test-diskfull: ## the disk-full tests alone, verbose: journal pause, 96 replies, resume, verify on a full disk
+	$(GO) test -race -count=1 -v -run 'TestDiskFull' ./journal/ ./engine/
 
 test-short: test-deps ## tests without the race detector (quick)
 	$(GO) test -count=1 $(PKGS)

@@ -29,6 +29,10 @@ func (s JournalStage) Append(t *Txn) {
 // then out of service.
 func (s JournalStage) Err() error { return s.J.Err() }
 
+// Paused reports the journal's pause for disk space (nil while it
+// commits): the server is out of service meanwhile.
+func (s JournalStage) Paused() error { return s.J.Paused() }
+
 // TryAppend implements Journal (the loop: never waits).
 func (s JournalStage) TryAppend(t *Txn) bool {
 	if err := s.fill(t); err != nil {

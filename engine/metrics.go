@@ -159,10 +159,29 @@ func (m *CommitMetrics) Observe(c journal.Commit) {
 	m.records.Observe(float64(c.Records))
 }
 
-// RegisterJournalQueue shows the records waiting for a commit.
+// RegisterJournalQueue shows the records waiting for a commit and, for a
+// journal that watches its disk, whether it is paused and the free space.
 func RegisterJournalQueue(reg prometheus.Registerer, j interface{ QueueLen() int }) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_queue_depth",
 		Help: "Records waiting for a journal commit."}, func() float64 { return float64(j.QueueLen()) }))
+	d, ok := j.(interface {
+		Paused() error
+		FreeBytes() uint64
+	})
+	if !ok {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_paused",
+		Help: "1 while the journal is paused for disk space: requests are answered 96 and /readyz answers 503 until space is freed."},
+		func() float64 {
+			if d.Paused() != nil {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_disk_free_bytes",
+			Help: "Free space where the journal lives, at its last check (each commit, each second while paused)."},
+			func() float64 { return float64(d.FreeBytes()) }))
 }
 
 // NewRegistry is the switch's metrics registry: its own (not the global

@@ -269,10 +269,19 @@ func (s *Server) stopLinks(ctx context.Context) {
 	}
 }
 
-// Ready reports whether every link listens, the journal works and the
-// server is not shutting down.
+// Ready reports whether every link listens, the journal works (not failed,
+// not paused for disk space) and the server is not shutting down.
 func (s *Server) Ready() bool {
-	return s.ready.Load() && !s.journalDown.Load() && s.journalErr() == nil && s.downLink() == ""
+	return s.ready.Load() && !s.journalDown.Load() && s.journalErr() == nil && s.journalPause() == nil && s.downLink() == ""
+}
+
+// journalPause is the journal's pause for disk space, if it reports one:
+// requests are answered 96 until it clears on its own.
+func (s *Server) journalPause() error {
+	if h, ok := s.journal.(interface{ Paused() error }); ok {
+		return h.Paused()
+	}
+	return nil
 }
 
 // downLink names a link that is not listening, if one is not.
@@ -339,6 +348,17 @@ func (s *Server) journalFailed(err error) {
 	}
 }
 
+// journalPaused logs, at most once per failLogEvery, a request refused
+// because the journal is paused for disk space (answered 96). The switch is
+// out of service (/readyz, cardswitch_journal_paused) until space is freed
+// and the journal resumes on its own.
+func (s *Server) journalPaused(err error) {
+	if n, ok := s.failLog.allow(s.clock.Now()); ok {
+		s.log.Error().Err(err).Int64("requests", n+1).
+			Msg("journal paused, disk full: requests answered 96 until space is freed (it resumes on its own)")
+	}
+}
+
 // notJournaled logs, rate-limited, a request the journal refused on its
 // own (a record too large, the journal closed at shutdown): answered 96.
 func (s *Server) notJournaled(t *Txn, err error) {
@@ -385,6 +405,10 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.journalErr(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.journalPause(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}

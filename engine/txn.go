@@ -137,9 +137,12 @@ func (t *Txn) Committed(err error) {
 		t.out = t.out[:0]
 	default: // refused: nothing was written
 		t.Link.metrics.journalErr.Inc()
-		if errors.Is(err, journal.ErrFailed) {
+		switch {
+		case errors.Is(err, journal.ErrFailed):
 			s.journalFailed(err) // the journal is out of service; a record too large, say, leaves it working
-		} else {
+		case errors.Is(err, journal.ErrDiskFull):
+			s.journalPaused(err) // out of service until space is freed: the journal resumes on its own
+		default:
 			s.notJournaled(t, err)
 		}
 		s.takeBack(t)

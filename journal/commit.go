@@ -82,6 +82,12 @@ func (j *Journal) commit(batch []pending) {
 		}
 		return
 	}
+	if err := j.disk.check(); err != nil { // paused: nothing is written, no sequence number used
+		for _, p := range batch {
+			p.w.Committed(err)
+		}
+		return
+	}
 	seq, last, date := j.build(batch)
 	began := time.Now() // a measurement for OnCommit, not a decision
 	j.writeMu.Lock()    // a day's drop holds it: Badger refuses writes while it drops a prefix

@@ -109,13 +109,17 @@ func TestValidate(t *testing.T) {
 		{Dir: "x", MemTableMB: 4},
 		{Dir: "x", Window: -1},
 		{Dir: "x", QueueDepth: 1 << 21},
+		{Dir: "x", MinFreeMB: -1},
+		{Dir: "x", MemTableMB: 64, MinFreeMB: 70}, // less than a memtable and a margin
+		{Dir: "x", ReserveMB: -1},
+		{Dir: "x", ReserveMB: reserveMBMax + 1},
 		{},
 	} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%+v validates", o)
 		}
 	}
-	if err := (Options{Dir: "x", MaxBatch: MaxBatchLimit, MemTableMB: memTableMBMin}).Validate(); err != nil {
+	if err := (Options{Dir: "x", MaxBatch: MaxBatchLimit, MemTableMB: memTableMBMin, MinFreeMB: memTableMBMin + 8, ReserveMB: 1}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(Options{Dir: t.TempDir(), MaxBatch: 65536}); err == nil || !strings.Contains(err.Error(), "max batch 65536") {

@@ -26,6 +26,12 @@
 // records get ErrFailed at once, are written nowhere and use no sequence
 // number; Err reports it and Options.OnFail hears it once.
 //
+// Disk rule: below Options.MinFreeMB free the journal pauses (Badger would
+// die of SIGBUS on a full disk): it closes Badger, gives up most of its
+// reserve file, and refuses records with ErrDiskFull (nothing written, no
+// sequence number used) until space is back; then it resumes on its own.
+// Paused reports it.
+//
 // Verify, Replay and Exists read a stopped journal without changing a
 // record, also right after a kill -9 (see TrimNote).
 package journal

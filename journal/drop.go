@@ -38,20 +38,22 @@ func (j *Journal) DropDay(date uint32, e Export) error {
 		return fmt.Errorf("journal: the export (day %d, %d to %d) does not match the journal's day %d (%d to %d)",
 			e.Date, e.FirstSeq, e.LastSeq, d.Date, d.FirstSeq, d.LastSeq)
 	}
-	m, err := loadMeta(j.db)
-	if err != nil {
-		return err
-	}
-	m.anchor = Point{Seq: d.LastSeq, Hash: d.LastHash, Date: d.Date}
-	if err := storeMeta(j.db, m); err != nil {
-		return err
-	}
-	j.mu.Lock()
-	j.anchor = m.anchor
-	j.mu.Unlock()
-	j.writeMu.Lock() // commits wait (they would fail with ErrBlockedWrites)
-	defer j.writeMu.Unlock()
-	return dropRange(j.db, m.anchor)
+	return j.withDB(func(db *badger.DB) error {
+		m, err := loadMeta(db)
+		if err != nil {
+			return err
+		}
+		m.anchor = Point{Seq: d.LastSeq, Hash: d.LastHash, Date: d.Date}
+		if err := storeMeta(db, m); err != nil {
+			return err
+		}
+		j.mu.Lock()
+		j.anchor = m.anchor
+		j.mu.Unlock()
+		j.writeMu.Lock() // commits wait (they would fail with ErrBlockedWrites)
+		defer j.writeMu.Unlock()
+		return dropRange(db, m.anchor)
+	})
 }
 
 // dropRange drops the key ranges of the days up to the anchor's, whole

@@ -62,7 +62,7 @@ func (j *Journal) ExportDay(date uint32, w io.Writer) (Export, error) {
 	}
 	x := exporter{w: bufio.NewWriter(w), sum: sha256.New(), e: Export{Date: date, FirstSeq: day.FirstSeq}}
 	var res Result
-	err = j.db.View(func(txn *badger.Txn) error {
+	err = j.view(func(txn *badger.Txn) error {
 		m, err := readMeta(txn)
 		if err != nil {
 			return err

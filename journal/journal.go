@@ -2,7 +2,6 @@ package journal
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"hash"
 	"os"
 	"sync"
@@ -37,6 +36,10 @@ type Journal struct {
 	ends    []int // where each chunk of the batch ends in buf
 
 	failure atomic.Pointer[failure] // set once, by the committer
+	disk    *diskGuard              // pauses commits on a full disk
+	stop    chan struct{}           // ends the disk watcher
+	watched chan struct{}           // closed when the watcher has ended
+	dbMu    sync.RWMutex            // db is closed (nil) while paused for disk space: readers hold it shared
 	dropMu  sync.Mutex              // one DropDay at a time
 	writeMu sync.Mutex              // held by a commit's Badger writes, and by a drop (Badger refuses writes during DropPrefix)
 
@@ -82,16 +85,20 @@ func Open(opts Options) (*Journal, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	db, err := badger.Open(badgerOptions(opts.Dir, opts.MemTableMB))
+	releaseForOpen(opts.Dir, uint64(opts.MinFreeMB)<<20) // a restart on a full disk needs room to open Badger
+	db, err := openBadger(opts)                          // with AcceptLoss, also when a table file is missing
 	if err != nil {
-		return nil, fmt.Errorf("journal: open badger: %w", err)
+		return nil, err
 	}
 	j := &Journal{opts: opts, db: db, in: make(chan pending, opts.QueueDepth), done: make(chan struct{}),
-		hasher: sha256.New(), commitTxn: (*badger.Txn).Commit}
+		hasher: sha256.New(), commitTxn: (*badger.Txn).Commit, stop: make(chan struct{}), watched: make(chan struct{})}
+	j.disk = newDiskGuard(opts, j.suspendDB, j.resumeDB)
 	if err := j.start(); err != nil {
 		j.closeStores()
 		return nil, err
 	}
+	_ = j.disk.start() // a full disk leaves the journal paused, not refused: it resumes when space is freed
+	go j.disk.watch(j.stop, j.watched)
 	go j.commitLoop()
 	return j, nil
 }
@@ -138,6 +145,10 @@ func (j *Journal) TryAppend(r *Record, w Waiter) (ok bool) {
 func (j *Journal) refuse(r *Record, w Waiter) bool {
 	if f := j.failure.Load(); f != nil {
 		w.Committed(f.later)
+		return true
+	}
+	if err := j.disk.err(); err != nil {
+		w.Committed(err)
 		return true
 	}
 	if r.sizeBound() > recordBytesMax {
@@ -188,13 +199,17 @@ func (j *Journal) Stats() Stats {
 
 // Close commits what is queued and closes the journal.
 func (j *Journal) Close() error {
-	j.closeOnce.Do(func() { close(j.in) })
+	j.closeOnce.Do(func() { close(j.in); close(j.stop) })
 	<-j.done
+	<-j.watched
 	return j.closeStores()
 }
 
 func (j *Journal) closeStores() error {
-	err := j.db.Close()
+	var err error
+	if j.db != nil { // nil: closed while paused for disk space
+		err = j.db.Close()
+	}
 	if j.mark != nil {
 		if e := j.mark.close(); err == nil {
 			err = e

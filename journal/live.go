@@ -18,7 +18,7 @@ func (j *Journal) Walk(from Point, to uint64, fn func(*Record) error) (Point, er
 		return from, nil
 	}
 	var res Result
-	err := j.db.View(func(txn *badger.Txn) error {
+	err := j.view(func(txn *badger.Txn) error {
 		m, err := readMeta(txn)
 		if err != nil {
 			return err
@@ -52,7 +52,7 @@ type Day struct {
 func (j *Journal) Days() ([]Day, error) {
 	upTo := j.Last().Seq
 	var days []Day
-	err := j.db.View(func(txn *badger.Txn) error {
+	err := j.view(func(txn *badger.Txn) error {
 		m, err := readMeta(txn)
 		if err != nil {
 			return err

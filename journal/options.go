@@ -31,6 +31,17 @@ type Options struct {
 	// MemTableMB sizes Badger's memtable; default 64, 8 to 1024 (Badger
 	// needs 15% of it to hold its 1 MB value threshold in one transaction).
 	MemTableMB int
+	// MinFreeMB is the free disk space below which commits pause (records
+	// are refused with ErrDiskFull, nothing is written) until space is
+	// back: Badger would die of SIGBUS writing into a full disk. Default
+	// 2*MemTableMB + 16 (the rest of a memtable log, the table its flush
+	// writes, a batch); at least MemTableMB + 8, at most 1<<20.
+	MinFreeMB int
+	// ReserveMB is the size of the reserve file kept, allocated, in Dir and
+	// deleted when commits pause or when Open or Verify find the disk full,
+	// so that flushes, a stop, a restart and verify have room; default 64,
+	// at most 4096.
+	ReserveMB int
 	// Replay, if set, sees every intact record after After in order while
 	// Open verifies the journal: one pass rebuilds the switch's state. The
 	// record is valid only during the call.
@@ -80,6 +91,9 @@ const (
 	memTableMBMin     = 8 // 15% of 8 MB holds Badger's 1 MB value threshold and a chunk
 	memTableMBMax     = 1024
 	defaultMaxBatch   = 4096
+	defaultReserveMB  = 64
+	reserveMBMax      = 4096
+	minFreeMBMax      = 1 << 20
 	defaultQueueDepth = 65536
 	// toolMemTableMB: the tools replay the memtable log the switch left,
 	// into an arena that must be as large as the switch's memtable.
@@ -97,6 +111,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("journal: max batch %d must be 0 (default %d) to %d", o.MaxBatch, defaultMaxBatch, MaxBatchLimit)
 	case o.QueueDepth < 0 || o.QueueDepth > queueDepthMax:
 		return fmt.Errorf("journal: queue depth %d must be 0 (default %d) to %d", o.QueueDepth, defaultQueueDepth, queueDepthMax)
+	case o.MinFreeMB < 0 || o.MinFreeMB > minFreeMBMax || (o.MinFreeMB != 0 && o.MinFreeMB < max(o.MemTableMB, memTableMBMin)+8):
+		return fmt.Errorf("journal: min free %d MB must be 0 (default 2*memtable+16) or memtable+8 to %d", o.MinFreeMB, minFreeMBMax)
+	case o.ReserveMB < 0 || o.ReserveMB > reserveMBMax:
+		return fmt.Errorf("journal: reserve %d MB must be 0 (default %d) to %d", o.ReserveMB, defaultReserveMB, reserveMBMax)
 	case o.MemTableMB != 0 && (o.MemTableMB < memTableMBMin || o.MemTableMB > memTableMBMax):
 		return fmt.Errorf("journal: memtable %d MB must be 0 (default %d) or %d to %d", o.MemTableMB, defaultMemTableMB, memTableMBMin, memTableMBMax)
 	}
@@ -112,6 +130,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MemTableMB == 0 {
 		o.MemTableMB = defaultMemTableMB
+	}
+	if o.MinFreeMB == 0 {
+		o.MinFreeMB = 2*o.MemTableMB + 16
+	}
+	if o.ReserveMB == 0 {
+		o.ReserveMB = defaultReserveMB
 	}
 }
 

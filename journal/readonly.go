@@ -14,6 +14,10 @@ import (
 // writing to trim its memtable log after an unclean stop.
 const TrimNote = "trimmed Badger's unfinished log tail after an unclean stop; no record changed"
 
+// ReserveNote is the note a tool prints when it deleted the journal's
+// reserve file to find room on a full disk.
+const ReserveNote = "deleted the journal's reserve file: the disk is nearly full (the switch re-creates it once space is back)"
+
 // errNoJournal: the directory holds no journal.
 var errNoJournal = errors.New("journal: no journal")
 
@@ -90,13 +94,25 @@ func openReadOnly(dir string) (*badger.DB, []string, error) {
 		}
 		return nil, nil, err
 	}
+	// On a full disk the reserve makes room first (the switch re-creates
+	// it): the writer below writes a memtable log and tables, and even
+	// reading Badger's sparse memtable log faults (SIGBUS) on a tmpfs that
+	// cannot back a page.
+	var notes []string
+	if releaseForOpen(dir, uint64(toolMemTableMB+16)<<20) { // a flush of the log a switch left, and a margin
+		notes = append(notes, ReserveNote)
+	}
 	opts := badgerOptions(dir, toolMemTableMB)
 	db, err := badger.Open(opts.WithReadOnly(true))
 	if err != nil && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
 		db, err = badger.Open(opts.WithNumCompactors(0).WithCompactL0OnClose(false).WithNumLevelZeroTablesStall(1 << 30))
 		if err == nil {
-			return db, []string{TrimNote}, nil
+			return db, append(notes, TrimNote), nil
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), errTableMissing) {
+		return nil, nil, fmt.Errorf("journal: open: %w: Badger lost a table file, and the records it held; "+
+			"serve --accept-journal-loss starts on the records that verify", err)
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
@@ -104,7 +120,7 @@ func openReadOnly(dir string) (*badger.DB, []string, error) {
 		}
 		return nil, nil, fmt.Errorf("journal: open: %w", err)
 	}
-	return db, nil, nil
+	return db, notes, nil
 }
 
 // leftover reports chunks of days already dropped (an interrupted drop).

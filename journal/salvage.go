@@ -1,0 +1,184 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/badger/v4/table"
+	"github.com/dgraph-io/badger/v4/y"
+	"github.com/dgraph-io/ristretto/v2/z"
+	"google.golang.org/protobuf/proto"
+)
+
+// quarantineDir, in the journal directory, keeps what accepting a loss
+// set aside from Badger: its manifest as it was, naming the lost tables.
+const quarantineDir = "quarantine"
+
+// errTableMissing is how Badger refuses to open when its manifest names a
+// table file that is not there.
+const errTableMissing = "file does not exist for table"
+
+// openBadger opens the journal's Badger. When its manifest names table
+// files that are gone (deleted, a disk's lost blocks), Badger refuses to
+// open at all, so no record could be verified; with AcceptLoss the missing
+// tables are struck from the manifest (a copy of it as it was is kept in
+// quarantine/), and Badger opens on the tables that remain: verification
+// then finds the gap and the records after it are quarantined as for any
+// other loss. With AcceptLoss every table is read and checked first (its
+// checksums: a full read, acceptable for a start a person asked for), and
+// one that does not read is moved to quarantine/ and treated as missing.
+func openBadger(opts Options) (*badger.DB, error) {
+	bo := badgerOptions(opts.Dir, opts.MemTableMB)
+	if opts.AcceptLoss {
+		// a table that does not read would make Badger fail, or panic, as it
+		// opens: it goes to quarantine/, and is then missing
+		if err := quarantineUnreadableTables(opts.Dir, bo); err != nil {
+			return nil, fmt.Errorf("journal: accepting a loss: %w", err)
+		}
+	}
+	db, err := badger.Open(bo)
+	if err != nil && strings.Contains(err.Error(), errTableMissing) {
+		if !opts.AcceptLoss {
+			return nil, fmt.Errorf("journal: open badger: %w: the journal lost a table file, and with it records; "+
+				"start with --accept-journal-loss to continue on the records that verify", err)
+		}
+		if err := dropMissingTables(opts.Dir, bo); err != nil {
+			return nil, fmt.Errorf("journal: accepting a lost table: %w", err)
+		}
+		db, err = badger.Open(bo)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: open badger: %w", err)
+	}
+	return db, nil
+}
+
+// dropMissingTables appends to Badger's manifest the deletion of every
+// table it names whose file is missing, once a copy of the manifest is
+// synced in quarantine/.
+func dropMissingTables(dir string, bo badger.Options) error {
+	path := filepath.Join(bo.Dir, badger.ManifestFilename)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, end, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return err
+	}
+	present := map[uint64]bool{}
+	entries, err := os.ReadDir(bo.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if id, ok := table.ParseFileID(e.Name()); ok {
+			present[id] = true
+		}
+	}
+	var gone []*pb.ManifestChange
+	for id := range m.Tables {
+		if !present[id] {
+			gone = append(gone, &pb.ManifestChange{Id: id, Op: pb.ManifestChange_DELETE})
+		}
+	}
+	if len(gone) == 0 {
+		return errors.New("the manifest names no missing table")
+	}
+	if err := keepManifest(dir, f); err != nil {
+		return err
+	}
+	buf, err := proto.Marshal(&pb.ManifestChangeSet{Changes: gone})
+	if err != nil {
+		return err
+	}
+	var head [8]byte // Badger's manifest entry: length, CRC-32C, the change set
+	binary.BigEndian.PutUint32(head[0:4], uint32(len(buf)))
+	binary.BigEndian.PutUint32(head[4:8], crc32.Checksum(buf, y.CastagnoliCrcTable))
+	if err := f.Truncate(end); err != nil { // a torn last entry, as Badger would cut it
+		return err
+	}
+	if _, err := f.WriteAt(append(head[:], buf...), end); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// keepManifest copies the manifest into quarantine/, synced.
+func keepManifest(dir string, f *os.File) error {
+	qdir := filepath.Join(dir, quarantineDir)
+	if err := os.MkdirAll(qdir, 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(filepath.Join(qdir, fmt.Sprintf("MANIFEST-%d", time.Now().Unix())), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, io.NewSectionReader(f, 0, 1<<40))
+	if err == nil {
+		err = out.Sync()
+	}
+	if e := out.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// quarantineUnreadableTables moves to quarantine/ every table file of the
+// Badger in bo.Dir that does not open or whose checksums do not match.
+func quarantineUnreadableTables(dir string, bo badger.Options) error {
+	entries, err := os.ReadDir(bo.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new journal
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, ok := table.ParseFileID(e.Name()); !ok {
+			continue
+		}
+		path := filepath.Join(bo.Dir, e.Name())
+		if checkTable(path, bo) == nil {
+			continue
+		}
+		qdir := filepath.Join(dir, quarantineDir)
+		if err := os.MkdirAll(qdir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Rename(path, filepath.Join(qdir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTable opens one table file read-only and verifies its checksums;
+// Badger panics on some damage (a truncated file), which is recovered here
+// as the table's error.
+func checkTable(path string, bo badger.Options) (err error) {
+	mf, err := z.OpenMmapFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("table %s: %v", filepath.Base(path), p)
+		}
+		_ = mf.Close(-1)
+	}()
+	_, err = table.OpenTable(mf, table.Options{ReadOnly: true, ChkMode: options.OnTableRead, BlockSize: bo.BlockSize,
+		BloomFalsePositive: bo.BloomFalsePositive, TableSize: uint64(bo.BaseTableSize), Compression: bo.Compression})
+	return err
+}
