@@ -25,8 +25,8 @@ func TestCheckClearText(t *testing.T) {
 		{"41", "12345678", nil},
 		{"41", "010010=2", ErrCardData},
 		{"41", "TERM\x12001", ErrControlChar},
-		{"42", "812101123456789", nil},     // digits, Luhn fails
-		{"42", "400000000000006", nil},     // a numeric merchant ID that passes Luhn: masked when stored, not refused
+		{"42", "812101123456789", nil}, // digits, Luhn fails
+		{"42", "400000000000006", nil}, // a numeric merchant ID that passes Luhn: masked when stored, not refused
 		{"42", "11111111=251210", ErrCardData},
 		{"42", "=25121011234567", ErrCardData},
 		{"42", "MERCH\x7f00000001", ErrControlChar},
