@@ -72,3 +72,21 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// What people see of a clear-text field that holds card data (decode,
+// send, Describe) has its digits masked; other text shows as it is.
+func TestMaskFieldHidesCardDataInClearText(t *testing.T) {
+	for _, c := range []struct {
+		id         int
+		text, want string
+	}{
+		{FieldTerminal, "010010=2", "******=*"},
+		{FieldMerchant, "ACME 4761739001010010", "ACME ****************"},
+		{FieldMerchant, "MERCHANT0000001", "MERCHANT0000001"},
+		{FieldAcceptorName, "ACME STORE TEL 0123456789", "ACME STORE TEL 0123456789"},
+	} {
+		if got := MaskField(c.id, c.text); got != c.want {
+			t.Errorf("MaskField(%d, %q) = %q, want %q", c.id, c.text, got, c.want)
+		}
+	}
+}
