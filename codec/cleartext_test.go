@@ -90,3 +90,22 @@ func TestMaskFieldHidesCardDataInClearText(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCheckClearText(b *testing.B) {
+	d, _ := Lookup(ISO87ASCII)
+	msg, err := d.Encode(Message{MTI: "0200", Fields: map[string]string{"3": "000000", "11": "000001",
+		"37": "612345000001", "41": "TERM0001", "42": "MERCHANT0000001", "43": "ACME STORE             SPRINGFIELD   US"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var v View
+	if err := d.Decode(&v, msg); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if v.CheckClearText() != nil {
+			b.Fatal("refused")
+		}
+	}
+}

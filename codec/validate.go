@@ -80,12 +80,11 @@ func clearTextReason(id int, text []byte) error {
 		}
 		return nil
 	}
-	for _, c := range text {
-		if c < 0x20 || c > 0x7e {
-			return ErrControlChar
-		}
-	}
-	if pan.TrackSeparator(text) || id != FieldMerchant && pan.LuhnRun(text) {
+	f := pan.Inspect(text)
+	switch {
+	case f&pan.Control != 0:
+		return ErrControlChar
+	case f&pan.Separator != 0, f&pan.Luhn != 0 && id != FieldMerchant:
 		return ErrCardData
 	}
 	return nil

@@ -91,13 +91,8 @@ func (r *Record) CheckClear() error {
 }
 
 func clearOK(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only: pan.CardData does not keep or write it
-	return !pan.CardData(b)
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only: pan.Inspect does not keep or write it
+	return pan.Inspect(b) == 0
 }
 
 // seqOffset is where the sequence number sits in an encoded record; the

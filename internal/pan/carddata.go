@@ -15,42 +15,55 @@ const (
 	RunsMax = 19
 )
 
-// LuhnRun reports whether b holds a run of RunsMin to RunsMax digits (a
-// maximal run: not part of a longer one) that passes the Luhn check. It
-// allocates nothing.
-func LuhnRun(b []byte) bool {
+// Findings is what Inspect found in a text, as bits.
+type Findings uint8
+
+const (
+	Control   Findings = 1 << iota // a byte outside printable ASCII (0x20 to 0x7E)
+	Separator                      // a track 2 separator '=' next to a digit: a piece of track data
+	Luhn                           // a maximal run of RunsMin to RunsMax digits that passes the Luhn check
+)
+
+// Inspect looks at b once for control bytes, track separators and
+// Luhn-valid digit runs (maximal: not part of a longer run). It allocates
+// nothing.
+func Inspect(b []byte) Findings {
+	var f Findings
 	for i := 0; i < len(b); {
-		if !isDigit(b[i]) {
-			i++
+		c := b[i]
+		if isDigit(c) {
+			j := i + 1
+			for j < len(b) && isDigit(b[j]) {
+				j++
+			}
+			if n := j - i; n >= RunsMin && n <= RunsMax && luhnOK(b[i:j]) {
+				f |= Luhn
+			}
+			i = j
 			continue
 		}
-		j := i
-		for j < len(b) && isDigit(b[j]) {
-			j++
+		if c == '=' && (i > 0 && isDigit(b[i-1]) || i+1 < len(b) && isDigit(b[i+1])) {
+			f |= Separator
 		}
-		if n := j - i; n >= RunsMin && n <= RunsMax && luhnOK(b[i:j]) {
-			return true
+		if c < 0x20 || c > 0x7e {
+			f |= Control
 		}
-		i = j
+		i++
 	}
-	return false
+	return f
 }
+
+// LuhnRun reports whether b holds a Luhn-valid run of RunsMin to RunsMax
+// digits (Inspect).
+func LuhnRun(b []byte) bool { return Inspect(b)&Luhn != 0 }
 
 // TrackSeparator reports whether b holds an ASCII track 2 separator '='
-// next to a digit: a piece of track data (the end of a PAN, or the expiry
-// that follows it). It allocates nothing.
-func TrackSeparator(b []byte) bool {
-	for i, c := range b {
-		if c == '=' && (i > 0 && isDigit(b[i-1]) || i+1 < len(b) && isDigit(b[i+1])) {
-			return true
-		}
-	}
-	return false
-}
+// next to a digit (Inspect).
+func TrackSeparator(b []byte) bool { return Inspect(b)&Separator != 0 }
 
-// CardData reports whether b holds a PAN-like digit run (LuhnRun) or a
-// piece of track 2 (TrackSeparator).
-func CardData(b []byte) bool { return LuhnRun(b) || TrackSeparator(b) }
+// CardData reports whether b holds a PAN-like digit run or a piece of
+// track 2 (Inspect).
+func CardData(b []byte) bool { return Inspect(b)&(Luhn|Separator) != 0 }
 
 // MaskDigits returns s with every digit replaced by '*': what a free-text
 // value that holds card data may show of itself.

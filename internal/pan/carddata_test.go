@@ -31,3 +31,41 @@ func TestCardData(t *testing.T) {
 		t.Errorf("CardData allocates %.0f", n)
 	}
 }
+
+func BenchmarkCardData(b *testing.B) {
+	in := []byte("ACME STORE             SPRINGFIELD   US")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if CardData(in) {
+			b.Fatal("found")
+		}
+	}
+}
+
+// LuhnRun agrees with Valid on every run length around a PAN's, for
+// numbers with and without a right check digit.
+func TestLuhnRunAgreesWithValid(t *testing.T) {
+	for n := 10; n <= 21; n++ {
+		body := "4761739001010010475"[:min(n-1, 19)]
+		for len(body) < n-1 {
+			body += "3"
+		}
+		good := WithCheckDigit(body)
+		for d := byte('0'); d <= '9'; d++ {
+			p := body + string(rune(d))
+			want := p == good && n >= RunsMin && n <= RunsMax
+			if got := LuhnRun([]byte("x" + p + "=")); got != want {
+				t.Errorf("LuhnRun(%s) = %v, want %v", p, got, want)
+			}
+		}
+	}
+}
+
+func TestInspectControl(t *testing.T) {
+	for in, want := range map[string]Findings{"TERM\x01001": Control, "MERCH\x7f": Control, "\x12\x10=4": Control | Separator,
+		"caf\xc3\xa9": Control, "ACME STORE": 0} {
+		if got := Inspect([]byte(in)); got != want {
+			t.Errorf("Inspect(%q) = %b, want %b", in, got, want)
+		}
+	}
+}
