@@ -159,6 +159,7 @@ const (
 	FieldResponseCode      = 39
 	FieldTerminal          = 41
 	FieldMerchant          = 42
+	FieldAcceptorName      = 43 // card acceptor name and location
 	FieldCurrency          = 49
 	FieldPINBlock          = 52
 	FieldAdditionalAmounts = 54

@@ -38,6 +38,9 @@ var (
 	ErrWrongLength    = errors.New("value does not fit the field length")
 	ErrOutOfOrder     = errors.New("fields must be appended in ascending order")
 	ErrNotPresent     = errors.New("field is not present")
+	ErrNotAlnum       = errors.New("field must be 12 letters and digits")
+	ErrControlChar    = errors.New("text field holds a control character")
+	ErrCardData       = errors.New("text field holds card data (a card number or track data)")
 )
 
 // FieldError reports which field of a message failed and why. Field 0 is the

@@ -105,9 +105,13 @@ func Sensitive(id int) bool {
 // MaskField returns the text of field id fit for a log or a screen: a PAN
 // with all but its first 6 and last 4 digits masked, track data reduced to
 // the masked PAN, any other sensitive field (PIN block, ICC data) replaced
-// by its length.
+// by its length, and any other field that holds card data (pan.CardData)
+// with its digits masked.
 func MaskField(id int, text string) string {
 	if !Sensitive(id) {
+		if pan.CardData([]byte(text)) { // card data where it does not belong (a misaligned track)
+			return pan.MaskDigits(text)
+		}
 		return text
 	}
 	switch id {

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
@@ -79,6 +81,7 @@ func (s JournalStage) fill(t *Txn) error {
 	r.Terminal = string(v.TerminalID(buf[:0]))
 	r.Merchant = string(v.MerchantID(buf[:0]))
 	r.Acquirer = string(v.AppendText(buf[:0], codec.FieldAcquirer))
+	clearText(r, t.clearBad)
 	if t.Approved() && t.Approval != [6]byte{} {
 		r.Approval = string(t.Approval[:])
 		r.ApprovalSeq = t.apprSeq
@@ -90,6 +93,29 @@ func (s JournalStage) fill(t *Txn) error {
 		return s.P.Protect(r, pan)
 	}
 	return nil
+}
+
+// clearText masks what the record would keep in clear of a request's own
+// text, by the rule in ARCHITECTURE.md ("Card data in clear fields"): a
+// request whose clear-text fields failed their content check (bad: answered
+// 30, maybe a misaligned track) keeps none of its 37, 41 and 42, each
+// replaced by as many '*'; a Luhn-valid run of 13 to 19 digits that passed
+// (a numeric merchant ID, a long acquirer ID) keeps its other characters,
+// digits masked. The journal refuses a record that still holds card data
+// (journal.ErrCardData).
+func clearText(r *journal.Record, bad bool) {
+	if bad {
+		r.Terminal = strings.Repeat("*", len(r.Terminal))
+		r.Merchant = strings.Repeat("*", len(r.Merchant))
+		if r.RRNSeq == 0 { // not the switch's own
+			r.RRN = strings.Repeat("*", len(r.RRN))
+		}
+	}
+	for _, f := range [...]*string{&r.Terminal, &r.Merchant, &r.Acquirer} {
+		if pan.LuhnRun([]byte(*f)) {
+			*f = pan.MaskDigits(*f)
+		}
+	}
 }
 
 // currency is field 49 as a number: digits in every dialect ("an 3" in the

@@ -57,6 +57,7 @@ const (
 	lineBadFrame
 	lineUnanswerable
 	lineUnexpected
+	lineClearText
 	lineWriteFailed
 	lineTimeout
 	lineMemory
@@ -315,7 +316,13 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 	// A bad field does not hide the fields after it: a format-error reply
 	// carries 11, 41, 7 and 37 when they can be read, so that the peer's
 	// MUX matches it to its request instead of timing out.
-	if err := l.dialect.DecodeSalvage(v, t.frame); err != nil {
+	err := l.dialect.DecodeSalvage(v, t.frame)
+	// the clear-text fields are checked by content first, whatever else
+	// fails: a misaligned track (bit 35 off, its bytes read as 37, 41 and
+	// 42) must reach neither the reply's echo nor the journal
+	clearErr := v.CheckClearText()
+	t.clearBad = clearErr != nil
+	if err != nil {
 		var fe *codec.FieldError
 		if errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest() {
 			l.metrics.undecodable.Inc()
@@ -331,6 +338,9 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		}
 		l.log.Debug().Str("remote", cs.remote).Str("mti", v.MTI().String()).
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
+		if clearErr != nil {
+			l.clearTextRefused(cs, v, clearErr)
+		}
 		return l.answerNow(cs, t, ErrFormat)
 	}
 	mti := v.MTI()
@@ -351,6 +361,10 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
 		return l.answerNow(cs, t, ErrFormat)
 	}
+	if clearErr != nil {
+		l.clearTextRefused(cs, v, clearErr)
+		return l.answerNow(cs, t, ErrFormat)
+	}
 	if mti.Class() == '8' && !isCUPSignOn(l, v) {
 		l.networkManagement(cs, t)
 		return true
@@ -366,6 +380,17 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 	}
 	cs.toWork.txns = append(cs.toWork.txns, t)
 	return true
+}
+
+// clearTextRefused counts and logs (rate-limited, naming the field, never
+// its content) a request whose clear-text fields failed their content
+// check: it is answered 30.
+func (l *Link) clearTextRefused(cs *connState, v *codec.View, err error) {
+	l.metrics.clearText.Inc()
+	if n, ok := l.line(lineClearText); ok {
+		l.log.Warn().Str("remote", cs.remote).Str("mti", v.MTI().String()).Str("error", codec.DescribeError(l.dialect, err)).
+			Int64("suppressed", n).Msg("clear-text field fails its content check (misaligned track data?): answered 30")
+	}
 }
 
 // maxBatch bounds the requests handed to one worker at once, so one busy

@@ -85,7 +85,7 @@ type linkMetrics struct {
 	latency                                                                                prometheus.Observer
 	inflight, conns                                                                        prometheus.Gauge
 	overload                                                                               prometheus.Counter
-	refused, badFrames, undecodable, unexpected                                            prometheus.Counter
+	refused, badFrames, undecodable, unexpected, clearText                                 prometheus.Counter
 	slowClosed, frameTimeouts, idleClosed, quietClosed, memoryClosed, restarts, journalErr prometheus.Counter
 	unjournaled, withheld                                                                  prometheus.Counter
 }
@@ -101,6 +101,7 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		badFrames:     ev("bad_frame"),
 		undecodable:   ev("undecodable"),
 		unexpected:    ev("unexpected_response"),
+		clearText:     ev("clear_text_refused"),
 		slowClosed:    ev("slow_reader_closed"),
 		frameTimeouts: ev("frame_timeout"),
 		idleClosed:    ev("idle_timeout"),

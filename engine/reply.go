@@ -6,7 +6,9 @@ import (
 )
 
 // echo sets: the request fields a reply copies, per dialect family. Track
-// data, PIN blocks, MACs and ICC data are never echoed.
+// data, PIN blocks, MACs and ICC data are never echoed, nor the clear-text
+// fields (37, 41, 42) of a request whose content check failed (Txn.clearBad):
+// they may hold a misaligned track.
 var (
 	iso87Echo = fieldSet(2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 18, 22, 24, 25, 32, 33, 37, 41, 42, 49, 50, 51, 70, 90, 95, 100, 102, 103)
 	cupEcho   = fieldSet(2, 3, 4, 11, 12, 13, 14, 15, 22, 23, 25, 32, 37, 41, 42, 49, 60, 61)
@@ -80,7 +82,7 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 			}
 		case id == codec.FieldResponseCode:
 			b.Binary(id, t.Code[:])
-		case l.echo[id]:
+		case l.echo[id] && !(t.clearBad && codec.ClearText(id)):
 			b.Copy(v, id)
 		}
 	}

@@ -40,6 +40,10 @@ type Txn struct {
 	hasTPDU bool
 	out     []byte // the framed reply
 	signOn  bool   // a UnionPay sign-on: the workers issue its keys
+	// clearBad: a clear-text field (37, 41, 42, 43) failed its content
+	// check (codec.CheckClearText): the reply echoes none of them and the
+	// journal keeps none of them in clear
+	clearBad bool
 	// journaling is set when the worker hands t to the journal: a panic
 	// after that point must not hand it twice
 	journaling bool

@@ -21,6 +21,10 @@ var (
 	// ErrTooLarge is given to a record whose stored form would exceed the
 	// record bound (64 KB); it used no sequence number.
 	ErrTooLarge = errors.New("journal: record too large")
+	// ErrCardData is given (wrapped, naming the field, never its content)
+	// to a record whose clear-text fields hold card data or control bytes
+	// (Record.CheckClear); it used no sequence number.
+	ErrCardData = errors.New("journal: card data in a clear-text field")
 	// ErrKeyMismatch: the data key given to Open is not the key the journal
 	// was written with (their fingerprints differ).
 	ErrKeyMismatch = errors.New("journal: journal.key is not the key this journal was written with")

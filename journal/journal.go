@@ -155,6 +155,10 @@ func (j *Journal) refuse(r *Record, w Waiter) bool {
 		w.Committed(ErrTooLarge)
 		return true
 	}
+	if err := r.CheckClear(); err != nil {
+		w.Committed(err)
+		return true
+	}
 	return false
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
@@ -69,6 +70,30 @@ type Record struct {
 }
 
 var errCorrupt = errors.New("journal: corrupt record")
+
+// CheckClear checks the record's text fields, which are stored and dumped
+// in clear: none may hold a control or non-ASCII byte, a Luhn-valid run of
+// 13 to 19 digits or a track 2 separator next to a digit (pan.CardData).
+// The PAN has its own fields (hashed, masked, sealed); a PAN, track data or
+// PIN block anywhere else is a bug of the writer, refused with ErrCardData
+// naming the field. It allocates nothing on success.
+func (r *Record) CheckClear() error {
+	for _, f := range [...]struct {
+		name, v string
+	}{{"link", r.Link}, {"rrn", r.RRN}, {"terminal", r.Terminal}, {"merchant", r.Merchant},
+		{"approval", r.Approval}, {"route", r.Route}, {"original", r.Original}, {"pan_masked", r.PANMasked},
+		{"acquirer", r.Acquirer}} {
+		if !clearOK(f.v) {
+			return fmt.Errorf("%w: %s", ErrCardData, f.name)
+		}
+	}
+	return nil
+}
+
+func clearOK(s string) bool {
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only: pan.Inspect does not keep or write it
+	return pan.Inspect(b) == 0
+}
 
 // seqOffset is where the sequence number sits in an encoded record; the
 // business date (a uvarint) follows it.
