@@ -72,6 +72,7 @@ type Config struct {
 	testHSM        HSM     // tests: the HSM and keys
 	testKeys       *Keys
 	testLog        io.Writer // tests: the log goes here too
+	testLogInfo    bool      // tests: log info lines too
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
