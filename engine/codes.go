@@ -18,7 +18,7 @@ var (
 )
 
 // ErrorKinds lists every kind a CodeTable must map.
-var ErrorKinds = []error{ErrFormat, ErrInvalidTxn, ErrOverload, ErrNotSignedOn, ErrIssuerUnavailable, ErrSystem, ErrMAC, ErrWrongPIN}
+var ErrorKinds = []error{ErrFormat, ErrInvalidTxn, ErrOverload, ErrNotSignedOn, ErrIssuerUnavailable, ErrSystem, ErrMAC, ErrWrongPIN, ErrSignOnRefused}
 
 // CodeTable maps the engine's failure kinds to a link's response codes.
 type CodeTable map[error]string
@@ -56,6 +56,7 @@ func CodesFor(dialect string) CodeTable {
 		ErrSystem:            "96",
 		ErrMAC:               "A0",
 		ErrWrongPIN:          "55",
+		ErrSignOnRefused:     "58", // not permitted to terminal (UnionPay: the same)
 	}
 	return t
 }

@@ -40,6 +40,14 @@ type LinkConfig struct {
 	// (LL/LLL numerics, track data): "0" (default, as jPOS) or "F" (VisaNet
 	// and many terminals). Requests are read with either.
 	BCDPad string
+	// SignOnAuth is what a UnionPay sign-on (the one that issues keys) must
+	// carry: none (default), mac (a MAC in 64 under the terminal's current
+	// MAC key on the link; needs MAC) or serial (the terminal's serial
+	// number from the issuer data in field 62).
+	SignOnAuth string
+	// SignOnLimit bounds a terminal's UnionPay sign-ons per minute on the
+	// link; beyond, they are refused (58) with no key change. Default 6.
+	SignOnLimit int
 }
 
 // Config is the engine's configuration.
@@ -64,6 +72,7 @@ type Config struct {
 	testHSM        HSM     // tests: the HSM and keys
 	testKeys       *Keys
 	testLog        io.Writer // tests: the log goes here too
+	testLogInfo    bool      // tests: log info lines too
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -134,6 +143,10 @@ func (l *LinkConfig) setDefaults() {
 	if l.BCDPad == "" {
 		l.BCDPad = "0"
 	}
+	if l.SignOnAuth == "" {
+		l.SignOnAuth = SignOnAuthNone
+	}
+	def(&l.SignOnLimit, 6)
 }
 
 // Validate reports the first problem, naming the key (links[N].key).
@@ -203,6 +216,14 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %q must be x919, alg1, cmac or cup", key("mac"), l.MAC)
 		case l.HSMTimeout < time.Millisecond || l.HSMTimeout > time.Minute:
 			return fmt.Errorf("%s: %v must be 1ms to 1m", key("hsm_timeout"), l.HSMTimeout)
+		}
+		switch {
+		case l.SignOnAuth != SignOnAuthNone && l.SignOnAuth != SignOnAuthMAC && l.SignOnAuth != SignOnAuthSerial:
+			return fmt.Errorf("%s: %q must be none, mac or serial", key("sign_on_auth"), l.SignOnAuth)
+		case l.SignOnAuth == SignOnAuthMAC && l.MAC == "":
+			return fmt.Errorf("%s: mac needs the link's mac set", key("sign_on_auth"))
+		case l.SignOnLimit < 1 || l.SignOnLimit > 1000:
+			return fmt.Errorf("%s: %d must be 1 to 1000 sign-ons per terminal a minute", key("sign_on_limit"), l.SignOnLimit)
 		}
 		if _, ok := codec.ParsePadNibble(l.BCDPad); !ok {
 			return fmt.Errorf("%s: %q must be \"0\" or \"F\"", key("bcd_pad"), l.BCDPad)

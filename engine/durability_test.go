@@ -284,7 +284,7 @@ func TestSignOnKeysInstalledOnlyWhenJournaled(t *testing.T) {
 	data := demoData(t)
 	keys := &Keys{Data: data}
 	ts := startServer(t, DemoAuthorizer{Data: data}, func(c *Config) {
-		c.Links[0].Dialect, c.Links[0].Framing, c.Links[0].MAC = codec.CUPPOS, "binary2+tpdu", "cup"
+		c.Links[0].Name, c.Links[0].Dialect, c.Links[0].Framing, c.Links[0].MAC = "cup", codec.CUPPOS, "binary2+tpdu", "cup"
 		c.testHSM, c.testKeys, c.testJournal = &hsm.Soft{LMK: hsm.ThalesTestLMK()}, keys, j
 	})
 	d, _ := codec.Lookup(codec.CUPPOS)
@@ -293,19 +293,19 @@ func TestSignOnKeysInstalledOnlyWhenJournaled(t *testing.T) {
 			"11": stan, "41": "12345678", "42": "123456789012345", "60": "00000001003"}})
 		return msg
 	}
-	_, _, before, _ := keys.Terminal([]byte("12345678"))
+	_, _, before, _ := keys.Terminal("cup", []byte("12345678"))
 	j.answer(21, errors.New("journal: failed earlier"))
 	c := ts.dial(t)
 	if r, err := c.RoundTrip(signOn("000021"), 5*time.Second); err != nil || field(r, 39) != "96" || r.View.Has(62) {
 		t.Fatalf("refused sign-on: %v %q has62 %v", err, field(r, 39), r.View.Has(62))
 	}
-	if _, _, tak, _ := keys.Terminal([]byte("12345678")); tak != before {
+	if _, _, tak, _ := keys.Terminal("cup", []byte("12345678")); tak != before {
 		t.Fatal("a sign-on the journal refused replaced the MAC key")
 	}
 	if r, err := c.RoundTrip(signOn("000022"), 5*time.Second); err != nil || field(r, 39) != "00" {
 		t.Fatalf("sign-on: %v %q", err, field(r, 39))
 	}
-	_, _, after, _ := keys.Terminal([]byte("12345678"))
+	_, _, after, _ := keys.Terminal("cup", []byte("12345678"))
 	if after == before {
 		t.Fatal("a journaled sign-on did not install its keys")
 	}
@@ -314,7 +314,7 @@ func TestSignOnKeysInstalledOnlyWhenJournaled(t *testing.T) {
 	if err := fresh.Restore(recs[len(recs)-1].SessionKeys); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, tak, _ := fresh.Terminal([]byte("12345678")); tak != after {
+	if _, _, tak, _ := fresh.Terminal("cup", []byte("12345678")); tak != after {
 		t.Fatal("the journaled sign-on does not restore the keys in force")
 	}
 }

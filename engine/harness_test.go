@@ -89,7 +89,11 @@ func startServerOn(t testing.TB, clk clock.Clock, auth Authorizer, change func(*
 	if cfg.testLog != nil {
 		logw = io.MultiWriter(logw, cfg.testLog)
 	}
-	s, err := New(cfg, Deps{Log: zerolog.New(logw).Level(testLogLevel), Clock: clk, Router: router.New(rt), Authorizer: auth, Journal: j,
+	level := testLogLevel
+	if cfg.testLogInfo {
+		level = zerolog.InfoLevel
+	}
+	s, err := New(cfg, Deps{Log: zerolog.New(logw).Level(level), Clock: clk, Router: router.New(rt), Authorizer: auth, Journal: j,
 		HSM: cfg.testHSM, Keys: cfg.testKeys})
 	if err != nil {
 		t.Fatal(err)

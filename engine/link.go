@@ -28,6 +28,7 @@ type Link struct {
 	macAlg  hsm.MACAlgorithm          // 0: no MACs on this link
 	bcdPad  codec.PadNibble           // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
+	signOns *signOnLimiter // UnionPay sign-ons per terminal (links[].sign_on_limit)
 
 	engMu  sync.Mutex
 	eng    gnet.Engine   // engMu guards eng: the current run's (a link that stopped runs again)
@@ -61,6 +62,7 @@ const (
 	lineWriteFailed
 	lineTimeout
 	lineMemory
+	lineSignOnRefused
 	nLineKinds
 
 	lineEvery = time.Second

@@ -88,6 +88,7 @@ type linkMetrics struct {
 	refused, badFrames, undecodable, unexpected, clearText                                 prometheus.Counter
 	slowClosed, frameTimeouts, idleClosed, quietClosed, memoryClosed, restarts, journalErr prometheus.Counter
 	unjournaled, withheld                                                                  prometheus.Counter
+	signOnRefused                                                                          prometheus.Counter
 }
 
 func (m *metrics) forLink(name string) *linkMetrics {
@@ -109,6 +110,7 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		memoryClosed:  ev("buffered_bytes_closed"),
 		restarts:      ev("link_restarted"),
 		unjournaled:   ev("reply_not_journaled"),
+		signOnRefused: ev("sign_on_refused"),
 		journalErr:    m.journalErr,
 		withheld:      m.withheld,
 	}

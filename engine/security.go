@@ -22,22 +22,35 @@ type HSM interface {
 }
 
 // Keys finds a terminal's keys: its master key from the issuer data, and
-// its PIN and MAC keys, replaced by the ones a sign-on issued. Safe for
+// its PIN and MAC keys, replaced on one link by the ones a sign-on on that
+// link issued. Keys are per terminal and link: a sign-on on one link
+// leaves the terminal's keys on the others as they were. Safe for
 // concurrent use.
 type Keys struct {
 	Data    *issuer.Data
 	Current func() *issuer.Data // if set, the issuer data in force (it follows reloads); else Data
-	session sync.Map            // terminal ID -> sessionKeys
+	// session holds sessionID -> sessionKeys. Its size is bounded by the
+	// issuer data: only a terminal of the data that names the link may sign
+	// on there (replay installs what was journaled, which was so too).
+	session sync.Map
 }
 
 type sessionKeys struct{ tpk, tak hsm.KeyRef }
 
-// Terminal returns a terminal's master, PIN and MAC keys.
-func (k *Keys) Terminal(id []byte) (tmk, tpk, tak hsm.KeyRef, ok bool) {
-	data := k.Data
+// sessionID is a session's map key: link and terminal.
+type sessionID struct{ link, terminal string }
+
+// data is the issuer data in force.
+func (k *Keys) data() *issuer.Data {
 	if k.Current != nil {
-		data = k.Current()
+		return k.Current()
 	}
+	return k.Data
+}
+
+// Terminal returns a terminal's master, PIN and MAC keys on a link.
+func (k *Keys) Terminal(link string, id []byte) (tmk, tpk, tak hsm.KeyRef, ok bool) {
+	data := k.data()
 	if data == nil {
 		return tmk, tpk, tak, false
 	}
@@ -48,16 +61,17 @@ func (k *Keys) Terminal(id []byte) (tmk, tpk, tak hsm.KeyRef, ok bool) {
 	tmk = hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: t.TMK}
 	tpk = hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: t.TPK}
 	tak = hsm.KeyRef{Type: hsm.KeyTypeTAK, Cryptogram: t.TAK}
-	if s, found := k.session.Load(t.ID); found {
+	if s, found := k.session.Load(sessionID{link, t.ID}); found {
 		sk := s.(sessionKeys)
 		tpk, tak = sk.tpk, sk.tak
 	}
 	return tmk, tpk, tak, true
 }
 
-// SetSession installs the PIN and MAC keys a sign-on issued to a terminal.
-func (k *Keys) SetSession(id string, tpk, tak hsm.KeyRef) {
-	k.session.Store(id, sessionKeys{tpk, tak})
+// SetSession installs the PIN and MAC keys a sign-on on link issued to a
+// terminal.
+func (k *Keys) SetSession(link, id string, tpk, tak hsm.KeyRef) {
+	k.session.Store(sessionID{link, id}, sessionKeys{tpk, tak})
 }
 
 // hsmCall bounds an HSM call: a slow or unreachable HSM costs at most the
@@ -75,7 +89,7 @@ func (s *Server) checkMAC(t *Txn) error {
 		return ErrMAC
 	}
 	var term [16]byte
-	_, _, tak, ok := s.keys.Terminal(v.TerminalID(term[:0]))
+	_, _, tak, ok := s.keys.Terminal(t.Link.cfg.Name, v.TerminalID(term[:0]))
 	if !ok || tak.Cryptogram == "" {
 		return fmt.Errorf("%w: no MAC key for the terminal", ErrMAC)
 	}
@@ -99,7 +113,7 @@ func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
 		return nil
 	}
 	var term [16]byte
-	_, _, tak, ok := s.keys.Terminal(t.View.TerminalID(term[:0]))
+	_, _, tak, ok := s.keys.Terminal(t.Link.cfg.Name, t.View.TerminalID(term[:0]))
 	if !ok || tak.Cryptogram == "" {
 		return nil
 	}
@@ -116,7 +130,7 @@ func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
 func (s *Server) VerifyPIN(t *Txn, pvk hsm.KeyRef, pvki int, pvv string) error {
 	v := &t.View
 	var term [16]byte
-	_, tpk, _, ok := s.keys.Terminal(v.TerminalID(term[:0]))
+	_, tpk, _, ok := s.keys.Terminal(t.Link.cfg.Name, v.TerminalID(term[:0]))
 	if !ok || tpk.Cryptogram == "" || pvv == "" {
 		return fmt.Errorf("%w: no PIN key for the terminal or no PVV for the card", ErrSystem) // not the cardholder's fault
 	}
@@ -144,10 +158,19 @@ var ErrWrongPIN = errors.New("engine: incorrect PIN")
 func (s *Server) cupSignOn(t *Txn) error {
 	var term [16]byte
 	id := t.View.TerminalID(term[:0])
-	tmk, _, _, ok := s.keys.Terminal(id)
-	if !ok || tmk.Cryptogram == "" {
+	var it *issuer.Terminal
+	data := s.keys.data()
+	ok := data != nil
+	if ok {
+		it, ok = data.Terminal(id)
+	}
+	if !ok || it.TMK == "" {
 		return fmt.Errorf("%w: unknown terminal or no master key", ErrInvalidTxn)
 	}
+	if err := s.admitSignOn(t, it); err != nil {
+		return err
+	}
+	tmk := hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: it.TMK}
 	ctx, cancel := s.hsmCall(t)
 	defer cancel()
 	pik, err := s.hsm.WorkingKey(ctx, tmk, hsm.KeyTypeTPK)

@@ -67,6 +67,7 @@ func cupServer(t *testing.T, h HSM) *testServer {
 func cupServerWith(t *testing.T, h HSM, change func(*LinkConfig)) *testServer {
 	data := demoData(t)
 	return startServer(t, DemoAuthorizer{Data: data}, func(c *Config) {
+		c.Links[0].Name = "cup" // the demo UnionPay terminal names it (issuer data: terminals[].links)
 		c.Links[0].Dialect, c.Links[0].Framing, c.Links[0].MAC = codec.CUPPOS, "binary2+tpdu", "cup"
 		c.testHSM, c.testKeys = h, &Keys{Data: data}
 		if change != nil {

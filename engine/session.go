@@ -51,38 +51,53 @@ func decodeSession(b []byte) (Session, error) {
 	return s, nil
 }
 
-// install puts a journaled sign-on's keys in force; a record that does not
-// parse changes nothing (it was written by this package: a bug, logged by
-// the caller through Restore).
-func (k *Keys) install(b []byte) {
-	if s, err := decodeSession(b); err == nil {
-		k.SetSession(s.Terminal, s.PIN, s.MAC)
-	}
+// Restore installs the keys of a journaled sign-on (replay), on the link it
+// was made on.
+func (k *Keys) Restore(b []byte) error {
+	_, err := k.restore(b)
+	return err
 }
 
-// Restore installs the keys of a journaled sign-on (replay).
-func (k *Keys) Restore(b []byte) error {
+// restore installs the keys of a journaled sign-on and returns it.
+func (k *Keys) restore(b []byte) (Session, error) {
 	s, err := decodeSession(b)
 	if err != nil {
-		return err
+		return Session{}, err
 	}
-	k.SetSession(s.Terminal, s.PIN, s.MAC)
-	return nil
+	k.SetSession(s.Link, s.Terminal, s.PIN, s.MAC)
+	return s, nil
 }
 
-// Sessions lists the session keys in force, in terminal order, encoded as
+// Sessions lists the session keys in force, in link and terminal order, encoded as
 // journaled (for snapshots; Restore reads each back).
 func (k *Keys) Sessions() [][]byte {
 	var out []Session
 	k.session.Range(func(id, v any) bool {
-		sk := v.(sessionKeys)
-		out = append(out, Session{Terminal: id.(string), PIN: sk.tpk, MAC: sk.tak})
+		sk, sid := v.(sessionKeys), id.(sessionID)
+		out = append(out, Session{Link: sid.link, Terminal: sid.terminal, PIN: sk.tpk, MAC: sk.tak})
 		return true
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Terminal < out[j].Terminal })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Link != out[j].Link {
+			return out[i].Link < out[j].Link
+		}
+		return out[i].Terminal < out[j].Terminal
+	})
 	enc := make([][]byte, len(out))
 	for i, s := range out {
 		enc[i] = encodeSession(s)
 	}
 	return enc
+}
+
+// installSession puts a journaled sign-on's keys in force and logs the key
+// change with the terminal and link (never the keys). A record that does
+// not parse changes nothing: it was written by this package, a bug.
+func (s *Server) installSession(t *Txn) {
+	ses, err := s.keys.restore(t.sessionKeys)
+	if err != nil {
+		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("sign-on keys not installed: a bug")
+		return
+	}
+	t.Link.log.Info().Str("terminal", ses.Terminal).Msg("session keys changed: sign-on") // the line names the link
 }

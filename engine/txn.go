@@ -133,7 +133,7 @@ func (t *Txn) Committed(err error) {
 	switch {
 	case err == nil:
 		if t.sessionKeys != nil {
-			s.keys.install(t.sessionKeys)
+			s.installSession(t)
 		}
 	case errors.Is(err, journal.ErrInDoubt):
 		t.Link.metrics.withheld.Inc()

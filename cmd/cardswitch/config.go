@@ -99,6 +99,8 @@ type linkYAML struct {
 	HSMTimeout      time.Duration `yaml:"hsm_timeout"`
 	NotSignedOnCode string        `yaml:"not_signed_on_code"`
 	BCDPad          string        `yaml:"bcd_pad"`
+	SignOnAuth      string        `yaml:"sign_on_auth"`
+	SignOnLimit     int           `yaml:"sign_on_limit"`
 }
 
 type ruleYAML struct {

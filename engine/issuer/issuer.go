@@ -7,6 +7,8 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -82,7 +84,42 @@ type Terminal struct {
 	TMK string `yaml:"tmk"`
 	TPK string `yaml:"tpk"`
 	TAK string `yaml:"tak"`
+	// Links are the links (config links[].name) on which the terminal may
+	// sign on and so receive session keys. A terminal that names none may
+	// sign on nowhere: it keeps the keys above on every link (a sign-on
+	// naming it is refused), so that no terminal's keys can be replaced
+	// from a link it does not belong to.
+	Links []string `yaml:"links"`
+	// Serial is the terminal's serial number, which a sign-on carries on a
+	// link whose sign_on_auth is serial (printable, up to 32 characters).
+	Serial string `yaml:"serial"`
 }
+
+// SignsOnAt reports whether the terminal may sign on on the named link.
+func (t *Terminal) SignsOnAt(link string) bool {
+	for _, l := range t.Links {
+		if l == link {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTerminalLinks checks a terminal's links and serial.
+func checkTerminalLinks(t *Terminal) error {
+	for j, l := range t.Links {
+		if !linkName.MatchString(l) || slices.Index(t.Links, l) != j {
+			return fmt.Errorf("links[%d]: %q must be a link name (lower-case letters, digits, - or _, up to 32), named once", j, l)
+		}
+	}
+	if len(t.Serial) > 32 || strings.IndexFunc(t.Serial, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return fmt.Errorf("serial: must be up to 32 printable characters")
+	}
+	return nil
+}
+
+// linkName is the form of a link's name (as engine.Config checks it).
+var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // Keys are the issuer's own keys, as cryptograms under the LMK.
 type Keys struct {
@@ -182,6 +219,9 @@ func (d *Data) index() error {
 		t := &d.Terminals[i]
 		if t.ID == "" || len(t.ID) > 8 || !merchants[t.Merchant] || !oneOf(t.Status, "active", "inactive") || d.terminals[t.ID] != nil {
 			return fmt.Errorf("terminals[%d]: id must be 1 to 8 characters and unique, merchant defined, status active or inactive", i)
+		}
+		if err := checkTerminalLinks(t); err != nil {
+			return fmt.Errorf("terminals[%d].%v", i, err)
 		}
 		d.terminals[t.ID] = t
 	}
