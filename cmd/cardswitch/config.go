@@ -35,7 +35,8 @@ type fileConfig struct {
 		Format string `yaml:"format"`
 	} `yaml:"log"`
 	Admin struct {
-		Listen string `yaml:"listen"`
+		Listen    string `yaml:"listen"`
+		TokenFile string `yaml:"token_file"`
 	} `yaml:"admin"`
 	Engine struct {
 		Workers          int           `yaml:"workers"`
@@ -204,6 +205,9 @@ func parseConfig(raw []byte) (*config, error) {
 	}
 	if err := checkListen("admin.listen", f.Admin.Listen); err != nil {
 		return nil, err
+	}
+	if c.file.Admin.TokenFile == "" {
+		c.file.Admin.TokenFile = filepath.Join(f.DataDir, adminTokenFile)
 	}
 	if err := checkPayShield(f.HSM.Kind, payShieldConfig(c)); err != nil {
 		return nil, err

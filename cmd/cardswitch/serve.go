@@ -119,6 +119,11 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			log.Error().Err(err).Msg("closing the journal")
 		}
 	}()
+	token, err := adminToken(c.file.Admin.TokenFile, log)
+	if err != nil {
+		admin.Close()
+		return err
+	}
 	sec, closeHSM, err := newHSM(c)
 	if err != nil {
 		admin.Close()
@@ -148,7 +153,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
-	reload := func() { reloadConfig(c, routes, authz, log) }
+	reload := func() { reloadConfig(c, routes, authz, log, false) } // SIGHUP: never forced
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.AdminHandler())
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -156,13 +161,17 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reloadConfig(c, routes, authz, log); err != nil {
+		if err := reloadConfig(c, routes, authz, log, r.URL.Query().Get("force") == "1"); err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	now := time.Now
+	if c.clock != nil {
+		now = c.clock.Now
+	}
+	hs := &http.Server{Handler: newAdminGuard(token, admin.Addr(), log, now, mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin listener stopped")
@@ -205,7 +214,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 // in the routing table and the issuer data; a file with an error is
 // rejected whole and what is in force stays. Usage, holds and movements
 // carry over.
-func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger) error {
+func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger, force bool) error {
 	if c.reload == nil {
 		return errors.New("no configuration file to reload")
 	}
