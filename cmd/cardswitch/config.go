@@ -52,6 +52,9 @@ type fileConfig struct {
 	} `yaml:"routes"`
 	Issuer struct {
 		Data string `yaml:"data"`
+		// MaxDropShare is the share of the cards or of the terminals in
+		// force that a reload may take away unless forced; default 0.1.
+		MaxDropShare *float64 `yaml:"max_drop_share"`
 	} `yaml:"issuer"`
 	Journal struct {
 		Window     time.Duration `yaml:"window"`
@@ -253,11 +256,22 @@ func parseConfig(raw []byte) (*config, error) {
 			return nil, fmt.Errorf("issuer.data: %v", err)
 		}
 	}
-	if c.issuer, err = issuer.Parse(data); err != nil {
+	if f.Issuer.MaxDropShare == nil {
+		share := defaultMaxDropShare
+		c.file.Issuer.MaxDropShare = &share
+	}
+	if s := *c.file.Issuer.MaxDropShare; !(s >= 0 && s <= 1) {
+		return nil, fmt.Errorf("issuer.max_drop_share: %v must be 0 to 1 (a share: 0.1 is 10%%)", s)
+	}
+	if c.issuer, err = issuer.ParseCounted(data); err != nil {
 		return nil, fmt.Errorf("issuer.data: %v", err)
 	}
 	return c, nil
 }
+
+// defaultMaxDropShare is issuer.max_drop_share unset: a reload may take
+// away at most 10% of the cards or of the terminals unless forced.
+const defaultMaxDropShare = 0.1
 
 // checkRules checks what the router leaves to the configuration: every
 // rule has a name of its own (it is journaled with each decision it makes,

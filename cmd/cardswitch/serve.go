@@ -19,6 +19,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -210,10 +211,30 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	return nil
 }
 
+// checkDrop refuses issuer data that would take more than share of the
+// cards or of the terminals in force out of service: a file cut short at a
+// list's end still parses, counts and all, if whoever cut it fixed them.
+func checkDrop(cur, next *issuer.Data, share float64) error {
+	cards, terms := cur.Dropped(next)
+	for _, s := range []struct {
+		what    string
+		dropped int
+		of      int
+	}{{"cards", cards, len(cur.Cards)}, {"terminals", terms, len(cur.Terminals)}} {
+		if s.of > 0 && float64(s.dropped) > share*float64(s.of) {
+			return fmt.Errorf("issuer.data: the reload would drop %d of the %d %s in force (%.0f%%), more than issuer.max_drop_share %.0f%%: refused (POST /reload?force=1 applies it; SIGHUP never forces)",
+				s.dropped, s.of, s.what, 100*float64(s.dropped)/float64(s.of), 100*share)
+		}
+	}
+	return nil
+}
+
 // reloadConfig reads the configuration and the issuer data again and swaps
 // in the routing table and the issuer data; a file with an error is
-// rejected whole and what is in force stays. Usage, holds and movements
-// carry over.
+// rejected whole and what is in force stays, and so is one that would drop
+// more than issuer.max_drop_share of the cards or terminals unless force
+// (POST /reload?force=1; a SIGHUP is never forced). Usage, holds and
+// movements carry over.
 func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger, force bool) error {
 	if c.reload == nil {
 		return errors.New("no configuration file to reload")
@@ -222,6 +243,13 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log 
 	if err != nil {
 		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
 		return err
+	}
+	if err := checkDrop(authz.Data(), next.issuer, *next.file.Issuer.MaxDropShare); err != nil {
+		if !force {
+			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+			return err
+		}
+		log.Warn().Err(err).Msg("reload forced")
 	}
 	routes.Swap(next.routes)
 	authz.Reload(next.issuer)
