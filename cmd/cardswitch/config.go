@@ -35,7 +35,8 @@ type fileConfig struct {
 		Format string `yaml:"format"`
 	} `yaml:"log"`
 	Admin struct {
-		Listen string `yaml:"listen"`
+		Listen    string `yaml:"listen"`
+		TokenFile string `yaml:"token_file"`
 	} `yaml:"admin"`
 	Engine struct {
 		Workers          int           `yaml:"workers"`
@@ -51,6 +52,9 @@ type fileConfig struct {
 	} `yaml:"routes"`
 	Issuer struct {
 		Data string `yaml:"data"`
+		// MaxDropShare is the share of the cards or of the terminals in
+		// force that a reload may take away unless forced; default 0.1.
+		MaxDropShare *float64 `yaml:"max_drop_share"`
 	} `yaml:"issuer"`
 	Journal struct {
 		Window     time.Duration `yaml:"window"`
@@ -207,6 +211,9 @@ func parseConfig(raw []byte) (*config, error) {
 	if err := checkListen("admin.listen", f.Admin.Listen); err != nil {
 		return nil, err
 	}
+	if c.file.Admin.TokenFile == "" {
+		c.file.Admin.TokenFile = filepath.Join(f.DataDir, adminTokenFile)
+	}
 	if err := checkPayShield(f.HSM.Kind, payShieldConfig(c)); err != nil {
 		return nil, err
 	}
@@ -251,11 +258,22 @@ func parseConfig(raw []byte) (*config, error) {
 			return nil, fmt.Errorf("issuer.data: %v", err)
 		}
 	}
-	if c.issuer, err = issuer.Parse(data); err != nil {
+	if f.Issuer.MaxDropShare == nil {
+		share := defaultMaxDropShare
+		c.file.Issuer.MaxDropShare = &share
+	}
+	if s := *c.file.Issuer.MaxDropShare; !(s >= 0 && s <= 1) {
+		return nil, fmt.Errorf("issuer.max_drop_share: %v must be 0 to 1 (a share: 0.1 is 10%%)", s)
+	}
+	if c.issuer, err = issuer.ParseCounted(data); err != nil {
 		return nil, fmt.Errorf("issuer.data: %v", err)
 	}
 	return c, nil
 }
+
+// defaultMaxDropShare is issuer.max_drop_share unset: a reload may take
+// away at most 10% of the cards or of the terminals unless forced.
+const defaultMaxDropShare = 0.1
 
 // checkRules checks what the router leaves to the configuration: every
 // rule has a name of its own (it is journaled with each decision it makes,

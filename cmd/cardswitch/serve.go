@@ -19,6 +19,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -119,6 +120,11 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			log.Error().Err(err).Msg("closing the journal")
 		}
 	}()
+	token, err := adminToken(c.file.Admin.TokenFile, log)
+	if err != nil {
+		admin.Close()
+		return err
+	}
 	sec, closeHSM, err := newHSM(c)
 	if err != nil {
 		admin.Close()
@@ -148,7 +154,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
-	reload := func() { reloadConfig(c, routes, authz, log) }
+	reload := func() { reloadConfig(c, routes, authz, log, false) } // SIGHUP: never forced
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.AdminHandler())
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -156,13 +162,17 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reloadConfig(c, routes, authz, log); err != nil {
+		if err := reloadConfig(c, routes, authz, log, r.URL.Query().Get("force") == "1"); err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	now := time.Now
+	if c.clock != nil {
+		now = c.clock.Now
+	}
+	hs := &http.Server{Handler: newAdminGuard(token, admin.Addr(), log, now, mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin listener stopped")
@@ -201,11 +211,31 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	return nil
 }
 
+// checkDrop refuses issuer data that would take more than share of the
+// cards or of the terminals in force out of service: a file cut short at a
+// list's end still parses, counts and all, if whoever cut it fixed them.
+func checkDrop(cur, next *issuer.Data, share float64) error {
+	cards, terms := cur.Dropped(next)
+	for _, s := range []struct {
+		what    string
+		dropped int
+		of      int
+	}{{"cards", cards, len(cur.Cards)}, {"terminals", terms, len(cur.Terminals)}} {
+		if s.of > 0 && float64(s.dropped) > share*float64(s.of) {
+			return fmt.Errorf("issuer.data: the reload would drop %d of the %d %s in force (%.0f%%), more than issuer.max_drop_share %.0f%%: refused (POST /reload?force=1 applies it; SIGHUP never forces)",
+				s.dropped, s.of, s.what, 100*float64(s.dropped)/float64(s.of), 100*share)
+		}
+	}
+	return nil
+}
+
 // reloadConfig reads the configuration and the issuer data again and swaps
 // in the routing table and the issuer data; a file with an error is
-// rejected whole and what is in force stays. Usage, holds and movements
-// carry over.
-func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger) error {
+// rejected whole and what is in force stays, and so is one that would drop
+// more than issuer.max_drop_share of the cards or terminals unless force
+// (POST /reload?force=1; a SIGHUP is never forced). Usage, holds and
+// movements carry over.
+func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger, force bool) error {
 	if c.reload == nil {
 		return errors.New("no configuration file to reload")
 	}
@@ -213,6 +243,13 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log 
 	if err != nil {
 		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
 		return err
+	}
+	if err := checkDrop(authz.Data(), next.issuer, *next.file.Issuer.MaxDropShare); err != nil {
+		if !force {
+			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+			return err
+		}
+		log.Warn().Err(err).Msg("reload forced")
 	}
 	routes.Swap(next.routes)
 	authz.Reload(next.issuer)

@@ -96,6 +96,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"level: info", "level: loud", "log.level"},
 		{"max_in_flight: 256", "max_in_flight: 0", ""}, // 0 takes the default
 		{"drain_timeout: 5s", "drain_timeout: soon", "drain_timeout"},
+		{"max_drop_share: 0.1", "max_drop_share: 1.5", "issuer.max_drop_share: 1.5 must be 0 to 1"},
+		{"max_drop_share: 0.1", "max_drop_share: -0.1", "issuer.max_drop_share"},
 	} {
 		body := strings.Replace(string(defaultConfig), c.from, c.to, 1)
 		if body == string(defaultConfig) {

@@ -151,6 +151,7 @@ func pipeline(addr string, d *codec.Dialect, f codec.Framing, window, n int, msg
 // accounts without limits, and returns its path.
 func soakIssuer(b testing.TB, terms, cards int) string {
 	var y strings.Builder
+	fmt.Fprintf(&y, "counts: {profiles: 1, accounts: %d, cards: %d, merchants: 1, terminals: %d}\n", cards, cards, terms)
 	y.WriteString("keys: {pvk: U1D3923B426280093FEABD1824D622FEB, pvki: 1}\nprofiles: [{name: standard}]\naccounts:\n")
 	for i := 0; i < cards; i++ {
 		fmt.Fprintf(&y, "  - {id: ACC-%05d, currency: \"840\", balance: 900000000000}\n", i)

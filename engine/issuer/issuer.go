@@ -127,8 +127,21 @@ type Keys struct {
 	PVKI int    `yaml:"pvki"` // its index, 0 to 6
 }
 
+// Counts is the issuer data's own count of each list, so that a file cut
+// short (or with a list lost in an edit) that still parses is refused: the
+// file says how many entries it holds and the lists must match.
+type Counts struct {
+	Profiles  *int `yaml:"profiles"`
+	Accounts  *int `yaml:"accounts"`
+	Cards     *int `yaml:"cards"`
+	Merchants *int `yaml:"merchants"`
+	Terminals *int `yaml:"terminals"`
+}
+
 // Data is one consistent snapshot of issuer data.
 type Data struct {
+	// Counts, when present, must match every list (ParseCounted requires it).
+	Counts   *Counts   `yaml:"counts"`
 	Keys     Keys      `yaml:"keys"`
 	Profiles []Profile `yaml:"profiles"`
 	Acceptor Acceptor  `yaml:"acceptor_limits"`
@@ -164,7 +177,66 @@ func Parse(raw []byte) (*Data, error) {
 	return &d, nil
 }
 
+// ParseCounted is Parse for a file that must carry its counts: the switch's
+// issuer.data (at start and on reload) and the embedded demo data. A file
+// without them cannot be told from one cut short.
+func ParseCounted(raw []byte) (*Data, error) {
+	d, err := Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if d.Counts == nil {
+		return nil, fmt.Errorf("issuer data: no counts section (counts: {profiles: N, accounts: N, cards: N, merchants: N, terminals: N}): a file without it cannot be told from one cut short")
+	}
+	return d, nil
+}
+
+// checkCounts compares the lists with the counts the file declares.
+func (d *Data) checkCounts() error {
+	if d.Counts == nil {
+		return nil
+	}
+	for _, s := range []struct {
+		name string
+		want *int
+		got  int
+	}{
+		{"profiles", d.Counts.Profiles, len(d.Profiles)},
+		{"accounts", d.Counts.Accounts, len(d.Accounts)},
+		{"cards", d.Counts.Cards, len(d.Cards)},
+		{"merchants", d.Counts.Merchants, len(d.Merchants)},
+		{"terminals", d.Counts.Terminals, len(d.Terminals)},
+	} {
+		switch {
+		case s.want == nil:
+			return fmt.Errorf("counts.%s: missing (every list is counted)", s.name)
+		case *s.want != s.got:
+			return fmt.Errorf("counts.%s: the file declares %d, %s lists %d: cut short or edited without its counts", s.name, *s.want, s.name, s.got)
+		}
+	}
+	return nil
+}
+
+// Dropped reports how many of d's cards and terminals next does not have:
+// what a reload from d to next would take out of service.
+func (d *Data) Dropped(next *Data) (cards, terminals int) {
+	for i := range d.Cards {
+		if next.cards[d.Cards[i].PAN] == nil {
+			cards++
+		}
+	}
+	for i := range d.Terminals {
+		if next.terminals[d.Terminals[i].ID] == nil {
+			terminals++
+		}
+	}
+	return cards, terminals
+}
+
 func (d *Data) index() error {
+	if err := d.checkCounts(); err != nil {
+		return err
+	}
 	if err := d.indexProfiles(); err != nil {
 		return err
 	}

@@ -122,6 +122,7 @@ const benchConns = 64
 // cards cards on deep accounts, without limits.
 func issuerYAML(first, terms, cards int) string {
 	var y strings.Builder
+	fmt.Fprintf(&y, "counts: {profiles: 1, accounts: %d, cards: %d, merchants: 1, terminals: %d}\n", cards, cards, terms)
 	y.WriteString("keys: {pvk: U1D3923B426280093FEABD1824D622FEB, pvki: 1}\nprofiles: [{name: standard}]\n")
 	y.WriteString("accounts:\n")
 	for i := 0; i < cards; i++ {
