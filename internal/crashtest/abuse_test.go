@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,6 +243,74 @@ func TestAbuse(t *testing.T) {
 			t.Errorf("%d KiB of log for %d responses and a refused-connection storm", logged>>10, n)
 		}
 		verdict(t, "log-storm", fmt.Sprintf("%d responses sent to the switch and a connection storm: %d KiB of log", n, logged>>10))
+	})
+
+	t.Run("admin-reload", func(t *testing.T) {
+		token, err := os.ReadFile(filepath.Join(h.dataDir, "admin.token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := func(host, origin, tok string) int {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+h.admin+"/reload", nil)
+			if host != "" {
+				req.Host = host
+			}
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		tok := strings.TrimSpace(string(token))
+		_, port, _ := net.SplitHostPort(h.admin)
+		none, rebound, foreign, good := call("", "", ""), call("attacker.example:"+port, "", tok), call("", "http://attacker.example", tok), call("", "", tok)
+		if none != 401 || rebound != 421 || foreign != 403 || good != 200 {
+			t.Errorf("no token %d, rebound host %d, foreign origin %d, with the token %d", none, rebound, foreign, good)
+		}
+		verdict(t, "admin-reload", fmt.Sprintf("POST /reload: no token %d, rebound Host %d, foreign Origin %d, with the token %d", none, rebound, foreign, good))
+	})
+
+	t.Run("truncated-issuer", func(t *testing.T) {
+		path := filepath.Join(filepath.Dir(h.cfg), "issuer.yaml")
+		whole, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(path, whole, 0o644)
+		cards := bytes.Index(whole, []byte("\ncards:"))
+		second := bytes.Index(whole[cards+8:], []byte("\n  - pan:"))
+		if cards < 0 || second < 0 {
+			t.Fatal("no second card to cut at")
+		}
+		if err := os.WriteFile(path, whole[:cards+8+second+1], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		token, _ := os.ReadFile(filepath.Join(h.dataDir, "admin.token"))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+h.admin+"/reload", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r, err := dialPOS(t, h.pos).RoundTrip(purchase(d, 300001), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := string(r.View.AppendText(nil, 39))
+		if resp.StatusCode == 200 || code != "00" {
+			t.Errorf("reload of a cut file: %d %s; a purchase then %s", resp.StatusCode, body, code)
+		}
+		verdict(t, "truncated-issuer", fmt.Sprintf("reload of a file cut after one card: %d (%s); a purchase then %s",
+			resp.StatusCode, strings.TrimSpace(string(body)), code))
 	})
 
 	t.Run("fd-exhaustion", func(t *testing.T) {
