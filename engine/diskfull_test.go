@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,23 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardswitch/cardswitch/internal/testdisk"
 	"github.com/cardswitch/cardswitch/journal"
 )
-
-// diskFS mounts a small tmpfs (root only; CI runs as root): a disk a test
-// can fill.
-func diskFS(t *testing.T, sizeMB int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%dm", sizeMB)); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
 
 // fillDisk appends to a file in dir until fewer than leave bytes are free
 // (0: until the filesystem refuses).
@@ -66,7 +51,7 @@ func fillDisk(t *testing.T, dir, name string, leave uint64) string {
 // /readyz and its metrics, and once space is freed it approves again on
 // its own.
 func TestDiskFullAnswers96AndResumes(t *testing.T) {
-	root := diskFS(t, 96)
+	root := testdisk.Tmpfs(t, 96)
 	dir := filepath.Join(root, "journal")
 	jn, err := journal.Open(journal.Options{Dir: dir, MemTableMB: 8, MinFreeMB: 24, ReserveMB: 16})
 	if err != nil {

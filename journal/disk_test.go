@@ -2,7 +2,6 @@ package journal
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,23 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/cardswitch/cardswitch/internal/testdisk"
 )
-
-// tmpfs mounts a filesystem of sizeMB on a temporary directory: a disk
-// that fills in a test. It needs root (CI runs as root).
-func tmpfs(t *testing.T, sizeMB int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%dm", sizeMB)); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
 
 // fillTo writes a filler file in dir until at most leave bytes are free
 // (0: until the filesystem refuses), and returns its path.
@@ -135,7 +119,7 @@ func diskOptions(o *Options) { o.MemTableMB, o.MinFreeMB, o.ReserveMB = 8, 24, 1
 // resumes once space is freed, and a stop, Verify and a restart work on the
 // full disk.
 func TestDiskFull(t *testing.T) {
-	root := tmpfs(t, 96)
+	root := testdisk.Tmpfs(t, 96)
 	dir := filepath.Join(root, "journal")
 	j := open(t, dir, diskOptions)
 	if fi, err := os.Stat(filepath.Join(dir, reserveName)); err != nil || fi.Size() != 16<<20 {
@@ -232,7 +216,7 @@ func TestFullDiskKilledWriter(t *testing.T) {
 // trimmed, its memtable flushed): on a full disk the reserve gives the room,
 // and Verify says it took it.
 func TestVerifyAfterAKillOnAFullDisk(t *testing.T) {
-	root := tmpfs(t, 96)
+	root := testdisk.Tmpfs(t, 96)
 	dir := filepath.Join(root, "journal")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFullDiskKilledWriter$", "-test.count=1")
 	cmd.Env = append(os.Environ(), fullKillEnv+"="+dir)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 	"github.com/cardswitch/cardswitch/internal/cardscan"
 	"github.com/cardswitch/cardswitch/internal/client"
 )
-
-// lockedBuffer is a log sink the switch's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // cardLink is one link of the default configuration and the card its
 // traffic uses.
@@ -142,7 +123,7 @@ func TestNoCardDataInJournalLogsOrMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs syncBuffer
 	log, err := newLogger(&logs, "json", "debug")
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +161,7 @@ func TestNoCardDataInJournalLogsOrMetrics(t *testing.T) {
 			t.Error(f)
 		}
 	}
-	report("log", logs.Bytes())
+	report("log", []byte(logs.String()))
 	report("/metrics", metrics)
 	for _, args := range [][]string{{"dump", "--json"}, {"dump"}} {
 		code, out, errOut := cli(t, "", append([]string{"journal", "--data-dir", c.file.DataDir}, args...)...)
