@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,41 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cardswitch/cardswitch/internal/testdisk"
 	"github.com/cardswitch/cardswitch/journal"
 )
-
-// fillDisk appends to a file in dir until fewer than leave bytes are free
-// (0: until the filesystem refuses).
-func fillDisk(t *testing.T, dir, name string, leave uint64) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 256<<10)
-	for {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(dir, &st); err != nil {
-			t.Fatal(err)
-		}
-		if leave > 0 && st.Bavail*uint64(st.Bsize) < leave {
-			return path
-		}
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return path
-			}
-			t.Fatal(err)
-		}
-	}
-}
 
 // The disk under the journal fills while purchases run: they are answered
 // 96 (never 00 without a record), the switch stays up and says so in
@@ -96,9 +66,9 @@ func TestDiskFullAnswers96AndResumes(t *testing.T) {
 	}()
 	count := func(code string) int { mu.Lock(); defer mu.Unlock(); return codes[code] }
 	waitUntil(t, "approvals", func() bool { return count("00") >= 50 })
-	filler := fillDisk(t, root, "filler", 8<<20)
+	filler := testdisk.Fill(t, root, "filler", 8<<20)
 	waitUntil(t, "96 on a full disk", func() bool { return count("96") >= 20 })
-	fillDisk(t, root, "filler2", 0) // and the last block
+	testdisk.Fill(t, root, "filler2", 0) // and the last block
 	n96 := count("96")
 	waitUntil(t, "more 96", func() bool { return count("96") >= n96+50 })
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "disk full") {

@@ -13,38 +13,6 @@ import (
 	"github.com/cardswitch/cardswitch/internal/testdisk"
 )
 
-// fillTo writes a filler file in dir until at most leave bytes are free
-// (0: until the filesystem refuses), and returns its path.
-func fillTo(t *testing.T, dir string, name string, leave uint64) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 256<<10)
-	for {
-		free, err := freeBytes(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if free <= leave || free == 0 {
-			return path
-		}
-		n := min(uint64(len(chunk)), free-leave)
-		if leave == 0 {
-			n = uint64(len(chunk))
-		}
-		if _, err := f.Write(chunk[:n]); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return path
-			}
-			t.Fatal(err)
-		}
-	}
-}
-
 // traffic appends records until stopped and counts what their waiters hear.
 type traffic struct {
 	stop chan struct{}
@@ -131,7 +99,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	// the disk fills while records are committed: first to below the free
 	// space the guard keeps, then (once paused) to the last block
-	filler := fillTo(t, root, "filler", 8<<20)
+	filler := testdisk.Fill(t, root, "filler", 8<<20)
 	for _, full := tr.counts(); full == 0; _, full = tr.counts() {
 		<-time.After(time.Millisecond)
 	}
@@ -141,7 +109,7 @@ func TestDiskFull(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, reserveName)); err != nil || fi.Size() != openReserve {
 		t.Fatalf("the reserve is kept on a full disk: %v %v", fi, err)
 	}
-	fillTo(t, root, "filler2", 0)
+	testdisk.Fill(t, root, "filler2", 0)
 	for _, full := tr.counts(); full < 1000; _, full = tr.counts() {
 		<-time.After(time.Millisecond)
 	}
@@ -172,13 +140,13 @@ func TestDiskFull(t *testing.T) {
 	last++
 
 	// full again, then stopped, verified and restarted on the full disk
-	fillTo(t, root, "filler", 0)
+	testdisk.Fill(t, root, "filler", 0)
 	w := newWaiter()
 	j.Append(testRecord(1<<21), w)
 	if err := w.wait(t); !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("append on a full disk: %v", err)
 	}
-	fillTo(t, root, "filler3", 0) // the released reserve too: all but its part for a restart
+	testdisk.Fill(t, root, "filler3", 0) // the released reserve too: all but its part for a restart
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +175,7 @@ func TestFullDiskKilledWriter(t *testing.T) {
 	}
 	j := open(t, dir, diskOptions)
 	appendN(t, j, 300, 0)
-	fillTo(t, filepath.Dir(dir), "filler", 0)
+	testdisk.Fill(t, filepath.Dir(dir), "filler", 0)
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}
 }
