@@ -1,36 +1,17 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
-
-// syncBuffer is a bytes.Buffer safe for the watcher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A full transaction index answers 96, and the operator sees it: the gauge
 // cardswitch_auth_index_full is 1, the refusals are counted, and the
@@ -83,7 +64,7 @@ func TestIndexFullIsSeen(t *testing.T) {
 		}
 	}
 	// the watcher starts after the burst, so its first tick sees all of it
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go WatchIndex(ctx, zerolog.New(&logs), a, 10*time.Millisecond)

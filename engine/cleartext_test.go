@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 // misalignedTrack is an iso87ascii 0200 with track 2 and bit 35 off: the
@@ -39,7 +40,7 @@ func misalignedTrack(t *testing.T, stan string) []byte {
 // journaled with them masked; a log line names the field, not the value.
 func TestMisalignedTrackAnswered30AndMasked(t *testing.T) {
 	j := newScripted()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ts := startServer(t, nil, func(c *Config) { c.testJournal = j; c.testLog = &logs })
 	r, err := ts.dial(t).RoundTrip(misalignedTrack(t, "000021"), 5*time.Second)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 func TestLogLimit(t *testing.T) {
@@ -31,7 +32,7 @@ func TestLogLimit(t *testing.T) {
 // few log lines a second (lineBurst), not one per message: the first line
 // after the held-back ones says how many there were.
 func TestLogStormsAreBounded(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	clk := clock.NewFake(testStart)
 	ts := startServerOn(t, clk, nil, func(c *Config) {
 		c.testLog = &logs

@@ -12,6 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/internal/client"
 	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 // twoLinks runs the POS link (iso87ascii, no MACs) as Links[0] and a
@@ -20,11 +21,11 @@ type twoLinks struct {
 	*testServer
 	keys    *Keys
 	cupAddr string
-	log     *syncBuffer
+	log     *testlog.Buffer
 }
 
 func startTwoLinks(t *testing.T, data *issuer.Data, clk clock.Clock, change func(cup *LinkConfig)) *twoLinks {
-	tl := &twoLinks{keys: &Keys{Data: data}, log: &syncBuffer{}}
+	tl := &twoLinks{keys: &Keys{Data: data}, log: &testlog.Buffer{}}
 	tl.testServer = startServerOn(t, clk, DemoAuthorizer{Data: data}, func(c *Config) {
 		cup := LinkConfig{Name: "cup", Listen: freeAddr(t), Dialect: codec.CUPPOS, Framing: "binary2+tpdu", MAC: "cup"}
 		if change != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 // adminCall makes one request to the admin port and returns its status and body.
@@ -42,7 +44,7 @@ func TestAdminReloadNeedsTokenHostAndOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.reload = func() (*config, error) { return loadConfig(writeFile(t, body)) }
-	var logs syncBuffer
+	var logs testlog.Buffer
 	stop := startServeLog(t, c, zerolog.New(&logs))
 	defer func() {
 		if err := stop(); err != nil {
@@ -117,7 +119,7 @@ func TestAdminTokenFileReusedAndGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := c.file.Admin.TokenFile
-	var logs syncBuffer
+	var logs testlog.Buffer
 	first, err := adminToken(p, zerolog.New(&logs))
 	if err != nil {
 		t.Fatal(err)

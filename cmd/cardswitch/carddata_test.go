@@ -14,6 +14,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/internal/cardscan"
 	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 // cardLink is one link of the default configuration and the card its
@@ -123,7 +124,7 @@ func TestNoCardDataInJournalLogsOrMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	log, err := newLogger(&logs, "json", "debug")
 	if err != nil {
 		t.Fatal(err)

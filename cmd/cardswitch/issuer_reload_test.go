@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 // TestReloadRefusesTruncatedIssuerData: issuer data cut short, without its
@@ -38,7 +39,7 @@ func TestReloadRefusesTruncatedIssuerData(t *testing.T) {
 	hup := make(chan os.Signal, 1)
 	c.hup = hup
 	c.reload = func() (*config, error) { return loadConfig(cfgPath) }
-	var logs syncBuffer
+	var logs testlog.Buffer
 	stop := startServeLog(t, c, zerolog.New(&logs))
 	defer func() {
 		if err := stop(); err != nil {

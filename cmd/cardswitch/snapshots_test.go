@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
@@ -83,27 +82,9 @@ func waitSnapshot(t *testing.T, c *config, seq uint64) snapshot.Meta {
 	}
 }
 
-// syncBuffer is a log sink safe for the switch's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startLogged is startServe with the log kept, to read what the start did.
-func startLogged(t *testing.T, c *config) (func() error, *syncBuffer) {
-	buf := &syncBuffer{}
+func startLogged(t *testing.T, c *config) (func() error, *testlog.Buffer) {
+	buf := &testlog.Buffer{}
 	stop := startServeLog(t, c, zerolog.New(buf))
 	return stop, buf
 }

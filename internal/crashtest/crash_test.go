@@ -30,6 +30,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 func freeAddr(t testing.TB) string {
@@ -52,7 +53,7 @@ type harness struct {
 	cmd      *exec.Cmd     // the switch, or wrap running it
 	proc     *os.Process   // the switch: cmd's process, or wrap's child
 	exited   chan struct{} // closed when cmd has been waited for
-	stderr   *lockedBuffer
+	stderr   *testlog.Buffer
 	logLevel string // the switch's --log-level (default warn)
 }
 
@@ -87,30 +88,6 @@ func setup(t testing.TB) *harness {
 	return h
 }
 
-// lockedBuffer is the switch's stderr, read while the switch writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
-
 // cleanup kills a switch a failed test left running.
 func (h *harness) cleanup() {
 	if h.cmd == nil {
@@ -134,7 +111,7 @@ func (h *harness) cleanup() {
 // start runs the switch and waits until it is ready; a switch that refuses
 // to start (a journal that fails verification) fails the test.
 func (h *harness) start() {
-	h.stderr = &lockedBuffer{}
+	h.stderr = &testlog.Buffer{}
 	level := h.logLevel
 	if level == "" {
 		level = "warn"
