@@ -86,11 +86,14 @@ func (l *Link) OnBoot(eng gnet.Engine) gnet.Action {
 	l.engMu.Lock()
 	l.eng = eng
 	l.engMu.Unlock()
-	l.boot.Do(func() { close(l.booted) })
 	if l.closing.Load() {
+		l.boot.Do(func() { close(l.booted) })
 		return gnet.Shutdown // shutdown began while it was starting again
 	}
+	// up before booted: Start returns once booted is closed, and a Ready
+	// asked right after must see the link listening
 	l.up.Store(true)
+	l.boot.Do(func() { close(l.booted) })
 	return gnet.None
 }
 
