@@ -139,7 +139,7 @@ func BenchmarkReplay(b *testing.B) {
 	}
 }
 
-var benchMemTable = 64
+var benchMemTable = defaultMemTableMB
 
 // BenchmarkOpen: a start that replays the whole journal against one that
 // starts after a snapshot's point 1000 records from the end: the second

@@ -28,8 +28,10 @@ type Options struct {
 	// AcceptLoss opens a journal that fails verification, continuing after
 	// its last intact record. Use only when told to by a person.
 	AcceptLoss bool
-	// MemTableMB sizes Badger's memtable; default 64, 8 to 1024 (Badger
+	// MemTableMB sizes Badger's memtable; default 16, 8 to 1024 (Badger
 	// needs 15% of it to hold its 1 MB value threshold in one transaction).
+	// Badger's memory grows with it: its memtables, and the pool of up to
+	// eight table builders whose buffers reach several times a table.
 	MemTableMB int
 	// MinFreeMB is the free disk space below which commits pause (records
 	// are refused with ErrDiskFull, nothing is written) until space is
@@ -79,15 +81,15 @@ type Commit struct {
 
 const (
 	// MaxBatchLimit caps Options.MaxBatch: 16384 records of about 300
-	// bytes are 5 MB, inside one Badger transaction at the default memtable
-	// (15% of 64 MB), and a larger batch would not commit faster: the
-	// fsync, not the batch size, is the cost.
+	// bytes are 5 MB, more than one Badger transaction holds at the default
+	// memtable (15% of 16 MB; write splits it), and a larger batch would not
+	// commit faster: the fsync, not the batch size, is the cost.
 	MaxBatchLimit = 16384
 	// queueDepthMax bounds the queue: each waiting record holds a worker's
 	// transaction, and a million is far beyond any in-flight cap.
 	queueDepthMax     = 1 << 20
 	windowMax         = 10 * time.Millisecond
-	defaultMemTableMB = 64
+	defaultMemTableMB = 16
 	memTableMBMin     = 8 // 15% of 8 MB holds Badger's 1 MB value threshold and a chunk
 	memTableMBMax     = 1024
 	defaultMaxBatch   = 4096
@@ -140,9 +142,17 @@ func (o *Options) setDefaults() {
 }
 
 // badgerOptions tune Badger for an append-only log fsynced per commit:
-// records stay in the LSM tree (a high value threshold), a large memtable
-// and generous level-0 limits avoid write stalls, and no value-log GC is
-// needed because nothing is ever overwritten.
+// records stay in the LSM tree (a high value threshold), and no value-log
+// GC is needed because nothing is ever overwritten.
+//
+// Memory decides the rest. Keys only grow, so an L0 -> base compaction
+// takes one level-0 table at a time; when level 0 falls behind, Badger
+// merges four or more of its tables into one unbounded table built in
+// memory (L0 -> L0): a flood made a 337 MB table and 1.8 GB of builder
+// buffers with 64 MB memtables and 8/32 level-0 limits. Small memtables
+// and a level-0 stall at 8 tables bound that table to 8 memtables, and
+// the stall (writes wait, requests queue, the overload code answers)
+// is the back-pressure; appends measured no slower (BenchmarkAppend).
 func badgerOptions(dir string, memTableMB int) badger.Options {
 	return badger.DefaultOptions(filepath.Join(dir, "badger")).
 		WithSyncWrites(true).
@@ -152,8 +162,8 @@ func badgerOptions(dir string, memTableMB int) badger.Options {
 		WithValueThreshold(1 << 20).
 		WithMemTableSize(int64(memTableMB) << 20).
 		WithNumMemtables(4).
-		WithNumLevelZeroTables(8).
-		WithNumLevelZeroTablesStall(32).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(8).
 		WithBaseTableSize(8 << 20).
 		WithNumCompactors(2).
 		WithBlockCacheSize(32 << 20).

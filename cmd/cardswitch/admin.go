@@ -106,14 +106,17 @@ func (g *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, http.StatusForbidden, "cross-origin requests are refused")
 		return
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	// profiles cost CPU for as long as the caller asks and show the
+	// switch's insides: a token even to read them
+	private := strings.HasPrefix(r.URL.Path, "/debug/")
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !private {
 		g.next.ServeHTTP(w, r)
 		return
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), g.token) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cardswitch admin"`)
-		g.refuse(w, r, http.StatusUnauthorized, "a mutating admin call needs 'Authorization: Bearer <token>' (the token is in admin.token_file)")
+		g.refuse(w, r, http.StatusUnauthorized, "a mutating admin call or a profile needs 'Authorization: Bearer <token>' (the token is in admin.token_file)")
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

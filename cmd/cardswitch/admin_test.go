@@ -98,6 +98,13 @@ func TestAdminReloadNeedsTokenHostAndOrigin(t *testing.T) {
 	if got, _ := adminCall(t, http.MethodGet, base+"/metrics", map[string]string{"Host": "attacker.example:" + strings.Split(addrs["8580"], ":")[1]}); got != http.StatusMisdirectedRequest {
 		t.Errorf("GET /metrics with a rebound name: %d", got)
 	}
+	// profiles need the token even to read them
+	if got, _ := adminCall(t, http.MethodGet, base+"/debug/pprof/heap", nil); got != http.StatusUnauthorized {
+		t.Errorf("GET /debug/pprof/heap without the token: %d", got)
+	}
+	if got, out := adminCall(t, http.MethodGet, base+"/debug/pprof/heap?debug=1", bearer); got != http.StatusOK || !strings.Contains(out, "heap profile") {
+		t.Errorf("GET /debug/pprof/heap with the token: %d %.80q", got, out)
+	}
 	// each mutating call is logged with its caller and outcome, never the token
 	l := logs.String()
 	if strings.Count(l, `"message":"admin call"`) < 10 || !strings.Contains(l, `"remote":"127.0.0.1:`) ||

@@ -44,6 +44,9 @@ type fileConfig struct {
 		EventLoops       int           `yaml:"event_loops"`
 		DrainTimeout     time.Duration `yaml:"drain_timeout"`
 		MaxBufferedBytes int64         `yaml:"max_buffered_bytes"`
+		// MemoryLimitMB is the Go runtime's soft memory limit; unset:
+		// defaultMemoryLimitMB, 0: none (see applyMemoryLimit).
+		MemoryLimitMB *int64 `yaml:"memory_limit_mb"`
 	} `yaml:"engine"`
 	Links  []linkYAML `yaml:"links"`
 	Routes struct {
@@ -257,6 +260,13 @@ func parseConfig(raw []byte) (*config, error) {
 		if data, err = os.ReadFile(f.Issuer.Data); err != nil {
 			return nil, fmt.Errorf("issuer.data: %v", err)
 		}
+	}
+	if f.Engine.MemoryLimitMB == nil {
+		mb := int64(defaultMemoryLimitMB)
+		c.file.Engine.MemoryLimitMB = &mb
+	}
+	if mb := *c.file.Engine.MemoryLimitMB; mb != 0 && (mb < minMemoryLimitMB || mb > 1<<20) {
+		return nil, fmt.Errorf("engine.memory_limit_mb: %d must be 0 (no limit) or %d to %d", mb, minMemoryLimitMB, 1<<20)
 	}
 	if f.Issuer.MaxDropShare == nil {
 		share := defaultMaxDropShare

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -104,6 +105,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err != nil {
 		return fmt.Errorf("admin.listen: %v", err)
 	}
+	applyMemoryLimit(c.memoryLimitMB(), log)
 	reg := engine.NewRegistry()
 	c.onCommit = engine.NewCommitMetrics(reg).Observe
 	st, err := openState(c, log, func(err error) {
@@ -168,6 +170,11 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	now := time.Now
 	if c.clock != nil {
 		now = c.clock.Now

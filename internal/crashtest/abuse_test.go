@@ -56,6 +56,7 @@ func TestAbuse(t *testing.T) {
 
 	h := setup(t)
 	h.setConfig("message_timeout: 30m", "message_timeout: 3s")
+	h.setConfig("memory_limit_mb: 1024", fmt.Sprintf("memory_limit_mb: %d", abuseMemoryLimitMB))
 	h.start()
 	defer h.stop(syscall.SIGTERM)
 	d, _ := codec.Lookup(codec.ISO87ASCII)
@@ -140,10 +141,13 @@ func TestAbuse(t *testing.T) {
 		}
 		c := client.New(nc, d, f, nil)
 		defer c.Close()
-		for i := 0; i < size(50, 300); i++ {
+		end := time.Now().Add(time.Duration(size(3, 40)) * time.Second) // memory grows with the journal's flushes: long enough for several
+		for i := 0; time.Now().Before(end); i++ {
 			if r, err := c.RoundTrip(purchase(d, uint32(700000+i)), 10*time.Second); err != nil {
 				t.Fatalf("a peer that reads, purchase %d: %v", i, err)
-			} else if code := string(r.View.AppendText(nil, 39)); code != "00" && code != "94" {
+			} else if code := string(r.View.AppendText(nil, 39)); code == "96" || code == "91" {
+				// a decision (00, or 65 past the card's daily count) is an
+				// answer; 96 would be the switch failing the peer that reads
 				t.Fatalf("a peer that reads, purchase %d: %s", i, code)
 			}
 			peak = max(peak, rss(t, h.proc.Pid))
@@ -151,11 +155,14 @@ func TestAbuse(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		// max_buffered_bytes (256 MiB) plus the runtime's slack
-		if limit := base + 512<<20; peak > limit {
-			t.Errorf("resident memory %d MiB with %d peers that never read (from %d MiB)", peak>>20, n, base>>20)
+		// engine.memory_limit_mb bounds the Go runtime's memory, as long as
+		// what is live fits in it: the journal's Badger (memtables, table
+		// builders) and the requests in flight. The runtime's own memory
+		// outside the limit is small.
+		if limit := int64(abuseMemoryLimitMB+128) << 20; peak > limit {
+			t.Errorf("anonymous resident memory %d MiB with %d peers that never read (from %d MiB), over %d MiB", peak>>20, n, base>>20, limit>>20)
 		}
-		verdict(t, "never-reading", fmt.Sprintf("%d flooding peers that never read: resident %d MiB -> peak %d MiB; a reading peer answered throughout", n, base>>20, peak>>20))
+		verdict(t, "never-reading", fmt.Sprintf("%d flooding peers that never read: anonymous resident %d MiB -> peak %d MiB; a reading peer answered throughout", n, base>>20, peak>>20))
 	})
 
 	t.Run("keepalive-slowloris", func(t *testing.T) {
@@ -405,14 +412,22 @@ func balance(t *testing.T, c *client.Conn, d *codec.Dialect, stan uint32) string
 	return string(r.View.AppendText(nil, 54))
 }
 
-// rss is a process's resident memory in bytes.
+// abuseMemoryLimitMB is the abuse run's engine.memory_limit_mb, under the
+// default (1024) so that a live set that outgrows it shows: with Badger's
+// 64 MB memtables and 8/32 level-0 limits, 100 peers that never read held
+// 865 MiB after 40 s and 2 GB after 60 s.
+const abuseMemoryLimitMB = 768
+
+// rss is a process's anonymous resident memory in bytes: what it owns. The
+// file-backed part is the journal's files mapped by Badger, page cache the
+// kernel takes back under pressure, and it grows with the journal.
 func rss(t *testing.T, pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "RssAnon:" {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
 		}
