@@ -130,7 +130,7 @@ func rightPINApproved(t *testing.T, ts *testServer, data *issuer.Data) {
 // the POS link, is refused (58, no keys in 62), changes TERM0001's keys on
 // no link, and its right PIN is still approved.
 func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
-	data := demoData(t) // TERM0001 names links: [pos]
+	data := demoData(t) // TERM0001 names links: [pos, acquirer]
 	tl := startTwoLinks(t, data, nil, nil)
 	_, posPIN, posMAC, _ := tl.keys.Terminal("pos", []byte("TERM0001"))
 	_, cupPIN, cupMAC, _ := tl.keys.Terminal("cup", []byte("TERM0001"))
@@ -156,7 +156,7 @@ func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
 // the key change is logged with the terminal and link but not the keys,
 // and a snapshot's sessions restore the keys on their link.
 func TestSignOnKeysArePerLink(t *testing.T) {
-	data := dataWith(t, "links: [pos]", "links: [pos, cup]")
+	data := dataWith(t, "links: [pos, acquirer]", "links: [pos, acquirer, cup]")
 	tl := startTwoLinks(t, data, nil, nil)
 	_, posPIN, posMAC, _ := tl.keys.Terminal("pos", []byte("TERM0001"))
 	c := tl.dialCUP(t)
@@ -337,7 +337,7 @@ func TestSignOnConfigChecked(t *testing.T) {
 // The issuer data's terminal links and serials are checked.
 func TestTerminalLinksChecked(t *testing.T) {
 	for _, bad := range []string{"links: [pos, pos]", "links: [POS]", `links: [""]`, "links: [pos]\n    serial: \"has space\""} {
-		raw := strings.Replace(string(issuer.DemoYAML()), "links: [pos]", bad, 1)
+		raw := strings.Replace(string(issuer.DemoYAML()), "links: [pos, acquirer]", bad, 1)
 		if _, err := issuer.Parse([]byte(raw)); err == nil || !strings.Contains(err.Error(), "terminals[0].") {
 			t.Fatalf("%s: %v", bad, err)
 		}
@@ -346,5 +346,10 @@ func TestTerminalLinksChecked(t *testing.T) {
 	term, _ := d.Terminal([]byte("TERM0001"))
 	if !term.SignsOnAt("pos") || term.SignsOnAt("cup") || (&issuer.Terminal{}).SignsOnAt("pos") {
 		t.Fatal("SignsOnAt")
+	}
+	// requests: only on its links; a terminal that names none, on any
+	if !term.TakesRequestsAt("acquirer") || term.TakesRequestsAt("cup") || term.TakesRequestsAt("") ||
+		!(&issuer.Terminal{}).TakesRequestsAt("cup") {
+		t.Fatal("TakesRequestsAt")
 	}
 }
