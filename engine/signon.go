@@ -10,6 +10,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/internal/logline"
 )
 
 // ErrSignOnRefused is a sign-on that may not sign the terminal on or
@@ -125,7 +126,7 @@ func (s *Server) admitSignOn(t *Txn, term *issuer.Terminal) error {
 func (l *Link) signOnRefused(terminal, reason string) {
 	l.metrics.signOnRefused.Inc()
 	if n, ok := l.line(lineSignOnRefused); ok {
-		l.log.Warn().Str("terminal", terminal).Str("reason", reason).Int64("suppressed", n).Msg("sign-on refused: keys unchanged")
+		logline.Held(l.log.Warn().Str("terminal", terminal).Str("reason", reason), "suppressed", n).Msg("sign-on refused: keys unchanged")
 	}
 }
 
