@@ -105,6 +105,9 @@ func fill(r *auth.Request, t *Txn, hashPAN func([]byte) [32]byte) {
 	var buf [32]byte
 	r.Terminal = string(bytes.TrimRight(v.TerminalID(buf[:0]), " "))
 	r.Merchant = string(bytes.TrimRight(v.MerchantID(buf[:0]), " "))
+	if t.Link != nil {
+		r.Link = t.Link.cfg.Name
+	}
 	if mcc, ok := v.MCC(); ok {
 		r.MCC = mccText(mcc)
 	}

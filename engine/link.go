@@ -13,6 +13,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/logline"
 )
 
 // Link is one listening link and its gnet event handler.
@@ -47,7 +48,8 @@ type Link struct {
 // The per-connection log lines, each bounded on its own: a peer (or many)
 // can cause them as fast as it sends, so each writes at most lineBurst
 // lines per lineEvery, and the next line written says how many were held
-// back ("suppressed"). The metrics count every event.
+// back ("suppressed", only when some were: logline.Held). The metrics
+// count every event.
 type lineKind int
 
 const (
@@ -131,7 +133,7 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if reason != "" {
 		l.metrics.refused.Inc()
 		if n, ok := l.line(lineRefused); ok {
-			l.log.Warn().Str("remote", remote).Str("reason", reason).Int64("suppressed", n).Msg("connection refused")
+			logline.Held(l.log.Warn().Str("remote", remote).Str("reason", reason), "suppressed", n).Msg("connection refused")
 		}
 		return nil, gnet.Close
 	}
@@ -141,7 +143,7 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	cs.lastMessage.Store(cs.lastActivity.Load())
 	l.conns.Store(cs, struct{}{})
 	if n, ok := l.line(lineOpened); ok {
-		l.log.Info().Str("remote", remote).Int64("suppressed", n).Msg("connection opened")
+		logline.Held(l.log.Info().Str("remote", remote), "suppressed", n).Msg("connection opened")
 	}
 	return nil, gnet.None
 }
@@ -178,7 +180,7 @@ func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
 		cs.toWork = nil
 	}
 	if n, ok := l.line(lineClosed); ok {
-		ev := l.log.Info().Str("remote", cs.remote).Int64("suppressed", n)
+		ev := logline.Held(l.log.Info().Str("remote", cs.remote), "suppressed", n)
 		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 			ev = ev.AnErr("cause", err)
 		}
@@ -216,7 +218,7 @@ func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	if action == gnet.None && (pending > l.cfg.MaxPendingBytes || paused && unread > l.cfg.MaxPendingBytes) {
 		l.metrics.slowClosed.Inc()
 		if n, ok := l.line(lineSlowPeer); ok {
-			l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).Int("unread_bytes", unread).Int64("suppressed", n).
+			logline.Held(l.log.Warn().Str("remote", cs.remote).Int("pending_bytes", pending).Int("unread_bytes", unread), "suppressed", n).
 				Msg("peer does not read its replies: closing")
 		}
 		return gnet.Close
@@ -244,7 +246,7 @@ func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
 		if err != nil {
 			l.metrics.badFrames.Inc()
 			if n, ok := l.line(lineBadFrame); ok {
-				l.log.Error().Err(err).Str("remote", cs.remote).Int64("suppressed", n).Msg("bad frame header: closing")
+				logline.Held(l.log.Error().Err(err).Str("remote", cs.remote), "suppressed", n).Msg("bad frame header: closing")
 			}
 			action = gnet.Close
 			break
@@ -332,7 +334,7 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		if errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest() {
 			l.metrics.undecodable.Inc()
 			if n, ok := l.line(lineUnanswerable); ok {
-				l.log.Error().Str("remote", cs.remote).Str("error", codec.DescribeError(l.dialect, err)).Int64("suppressed", n).
+				logline.Held(l.log.Error().Str("remote", cs.remote).Str("error", codec.DescribeError(l.dialect, err)), "suppressed", n).
 					Msg("message cannot be answered: closing")
 			}
 			t.release()
@@ -352,7 +354,7 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 	if !mti.IsRequest() {
 		l.metrics.unexpected.Inc()
 		if n, ok := l.line(lineUnexpected); ok {
-			l.log.Warn().Str("remote", cs.remote).Str("mti", mti.String()).Int64("suppressed", n).Msg("unexpected response from peer: ignored")
+			logline.Held(l.log.Warn().Str("remote", cs.remote).Str("mti", mti.String()), "suppressed", n).Msg("unexpected response from peer: ignored")
 		}
 		t.release()
 		return true
@@ -393,8 +395,8 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 func (l *Link) clearTextRefused(cs *connState, v *codec.View, err error) {
 	l.metrics.clearText.Inc()
 	if n, ok := l.line(lineClearText); ok {
-		l.log.Warn().Str("remote", cs.remote).Str("mti", v.MTI().String()).Str("error", codec.DescribeError(l.dialect, err)).
-			Int64("suppressed", n).Msg("clear-text field fails its content check (misaligned track data?): answered 30")
+		logline.Held(l.log.Warn().Str("remote", cs.remote).Str("mti", v.MTI().String()).Str("error", codec.DescribeError(l.dialect, err)),
+			"suppressed", n).Msg("clear-text field fails its content check (misaligned track data?): answered 30")
 	}
 }
 
@@ -479,7 +481,7 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 	cs.local, cs.sent = cs.local[:0], cs.sent[:0]
 	if err != nil {
 		if n, ok := l.line(lineWriteFailed); ok {
-			l.log.Warn().Err(err).Str("remote", cs.remote).Int64("suppressed", n).Msg("write failed")
+			logline.Held(l.log.Warn().Err(err).Str("remote", cs.remote), "suppressed", n).Msg("write failed")
 		}
 	}
 	return err
@@ -534,7 +536,7 @@ func (l *Link) OnTick() (time.Duration, gnet.Action) {
 		}
 		if reason != "" {
 			if n, ok := l.line(lineTimeout); ok {
-				l.log.Warn().Str("remote", cs.remote).Str("reason", reason).Int64("suppressed", n).Msg("closing connection")
+				logline.Held(l.log.Warn().Str("remote", cs.remote).Str("reason", reason), "suppressed", n).Msg("closing connection")
 			}
 			_ = cs.c.Close()
 		}
@@ -552,8 +554,8 @@ func (l *Link) OnTick() (time.Duration, gnet.Action) {
 func (l *Link) closeForMemory(cs *connState) {
 	l.metrics.memoryClosed.Inc()
 	if n, ok := l.line(lineMemory); ok {
-		l.log.Warn().Str("remote", cs.remote).Int64("buffered_bytes", cs.buffered.Load()).
-			Int64("switch_buffered_bytes", l.srv.buffered.Load()).Int64("suppressed", n).
+		logline.Held(l.log.Warn().Str("remote", cs.remote).Int64("buffered_bytes", cs.buffered.Load()).
+			Int64("switch_buffered_bytes", l.srv.buffered.Load()), "suppressed", n).
 			Msg("the switch holds more than engine.max_buffered_bytes for its peers: closing a connection holding more than its share")
 	}
 }

@@ -93,3 +93,80 @@ func TestLogStormsAreBounded(t *testing.T) {
 		t.Fatalf("%d lines for 200 refused connections, want %d", got, lineBurst)
 	}
 }
+
+// A rate-limited line says how many lines of its kind were held back only
+// when some were: the first line of a kind, and one after a quiet spell,
+// carry no "suppressed" field (it was "suppressed":0 on every line); the
+// first line through after a storm carries the count.
+func TestSuppressedOnlyAfterHeldBackLines(t *testing.T) {
+	var logs testlog.Buffer
+	clk := clock.NewFake(testStart)
+	ts := startServerOn(t, clk, nil, func(c *Config) {
+		c.testLog, c.testLogInfo = &logs, true
+		c.Links[0].IdleTimeout, c.Links[0].FrameTimeout = time.Hour, time.Hour
+	})
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f, _ := codec.ParseFraming("binary2")
+	resp, err := d.Encode(codec.Message{MTI: "0210", Fields: map[string]string{"11": "000001", "39": "00", "41": "TERM0001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo, _ := d.Encode(codec.Message{MTI: "0800", Fields: map[string]string{"7": "1121204500", "11": "000002", "70": "301"}})
+	// send writes n responses and an echo test, and waits for the echo's
+	// reply: by then every response was read and its line written (or not)
+	send := func(n int) {
+		t.Helper()
+		var all []byte
+		for i := 0; i < n; i++ {
+			all, _ = f.Append(all, nil, resp)
+		}
+		all, _ = f.Append(all, nil, echo)
+		if _, err := c.Raw().Write(all); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// lines returns the log lines with message msg, in order
+	lines := func(msg string) []string {
+		var out []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, `"message":"`+msg) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+
+	send(1)
+	if got := lines("connection opened"); len(got) != 1 || strings.Contains(got[0], "suppressed") {
+		t.Fatalf("the first connection's line: %q, want one without a suppressed field", got)
+	}
+	first := lines("unexpected response from peer")
+	if len(first) != 1 || strings.Contains(first[0], "suppressed") {
+		t.Fatalf("the first line of its kind: %q, want one without a suppressed field", first)
+	}
+	const storm = 500
+	send(storm) // the window lets lineBurst-1 more through
+	clk.Advance(lineEvery)
+	send(1)
+	got := lines("unexpected response from peer")
+	if len(got) != lineBurst+1 {
+		t.Fatalf("%d lines, want %d: the burst, then the one after the storm", len(got), lineBurst+1)
+	}
+	for i, l := range got[:lineBurst] {
+		if strings.Contains(l, "suppressed") {
+			t.Fatalf("line %d of the burst, none held back before it: %s", i+1, l)
+		}
+	}
+	if want := fmt.Sprintf(`"suppressed":%d,`, storm-(lineBurst-1)); !strings.Contains(got[lineBurst], want) {
+		t.Fatalf("the line after the storm: %s, want %s", got[lineBurst], want)
+	}
+	clk.Advance(lineEvery) // a quiet spell: nothing held back since
+	send(1)
+	if got := lines("unexpected response from peer"); len(got) != lineBurst+2 || strings.Contains(got[lineBurst+1], "suppressed") {
+		t.Fatalf("the line after a quiet spell: %q, want one without a suppressed field", got[len(got)-1])
+	}
+}

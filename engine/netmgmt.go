@@ -28,6 +28,11 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 		t.SetCode("00")
 		l.log.Info().Str("remote", cs.remote).Msg("signed off")
 	case code == netSignOn: // (UnionPay sign-ons, 1, 3 and 4, are answered by signOn on a worker)
+		if id, inactive := l.srv.inactiveTerminal(v); inactive {
+			t.Fail(ErrSignOnRefused) // 58; the connection's state stays as it was
+			l.signOnRefused(id, reasonInactive)
+			break
+		}
 		cs.signedOn = true
 		t.SetCode("00")
 		l.log.Info().Str("remote", cs.remote).Msg("signed on")

@@ -8,13 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/internal/logline"
 )
 
-// ErrSignOnRefused is a sign-on that may not change the terminal's keys:
-// the terminal does not belong to the link, it signed on too often, or the
-// sign-on is not authenticated as the link requires (58: not permitted to
-// terminal).
+// ErrSignOnRefused is a sign-on that may not sign the terminal on or
+// change its keys: the terminal is not active, it does not belong to the
+// link, it signed on too often, or the sign-on is not authenticated as the
+// link requires (58: not permitted to terminal).
 var ErrSignOnRefused = errors.New("engine: sign-on refused")
 
 // Sign-on authentication, per link (links[].sign_on_auth).
@@ -79,16 +81,21 @@ func (l *signOnLimiter) allow(terminal string, now time.Time) bool {
 	return true
 }
 
+// reasonInactive is why an inactive terminal's sign-on is refused.
+const reasonInactive = "the terminal is not active (issuer data: terminals[].status)"
+
 // admitSignOn decides whether t, a UnionPay sign-on by term, may change
-// term's keys on t's link: the terminal names the link in the issuer data,
-// it is within the link's sign_on_limit, and the sign-on is authenticated
-// as the link's sign_on_auth asks. A refusal is logged (bounded) with the
-// terminal and the reason.
+// term's keys on t's link: the terminal is active and names the link in
+// the issuer data, it is within the link's sign_on_limit, and the sign-on
+// is authenticated as the link's sign_on_auth asks. A refusal is logged
+// (bounded) with the terminal and the reason.
 func (s *Server) admitSignOn(t *Txn, term *issuer.Terminal) error {
 	l := t.Link
 	reason := ""
 	var err error
 	switch {
+	case term.Status != "active": // before the limiter: it spends no sign-on of the minute
+		reason, err = reasonInactive, ErrSignOnRefused
 	case !term.SignsOnAt(l.cfg.Name):
 		reason, err = "the terminal does not belong to the link (issuer data: terminals[].links)", ErrSignOnRefused
 	case !l.signOns.allow(term.ID, s.clock.Now()):
@@ -110,9 +117,36 @@ func (s *Server) admitSignOn(t *Txn, term *issuer.Terminal) error {
 	if err == nil {
 		return nil
 	}
+	l.signOnRefused(term.ID, reason)
+	return fmt.Errorf("%w: %s", err, reason)
+}
+
+// signOnRefused counts and logs (bounded) a refused sign-on with the
+// terminal and the reason.
+func (l *Link) signOnRefused(terminal, reason string) {
 	l.metrics.signOnRefused.Inc()
 	if n, ok := l.line(lineSignOnRefused); ok {
-		l.log.Warn().Str("terminal", term.ID).Str("reason", reason).Int64("suppressed", n).Msg("sign-on refused: keys unchanged")
+		logline.Held(l.log.Warn().Str("terminal", terminal).Str("reason", reason), "suppressed", n).Msg("sign-on refused: keys unchanged")
 	}
-	return fmt.Errorf("%w: %s", err, reason)
+}
+
+// inactiveTerminal reports a network management sign-on (0800, 70 = 001)
+// whose field 41 names a terminal the issuer data holds as not active, and
+// its ID. A sign-on without 41, or naming a terminal the data does not
+// hold (an acquirer host signs on for its terminals), is not one: the
+// financial requests that follow are checked terminal by terminal.
+func (s *Server) inactiveTerminal(v *codec.View) (string, bool) {
+	if s.keys == nil || !v.Has(codec.FieldTerminal) {
+		return "", false
+	}
+	data := s.keys.data()
+	if data == nil {
+		return "", false
+	}
+	var buf [16]byte
+	term, ok := data.Terminal(v.TerminalID(buf[:0]))
+	if !ok || term.Status == "active" {
+		return "", false
+	}
+	return term.ID, true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,7 +131,7 @@ func rightPINApproved(t *testing.T, ts *testServer, data *issuer.Data) {
 // the POS link, is refused (58, no keys in 62), changes TERM0001's keys on
 // no link, and its right PIN is still approved.
 func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
-	data := demoData(t) // TERM0001 names links: [pos]
+	data := demoData(t) // TERM0001 names links: [pos, acquirer]
 	tl := startTwoLinks(t, data, nil, nil)
 	_, posPIN, posMAC, _ := tl.keys.Terminal("pos", []byte("TERM0001"))
 	_, cupPIN, cupMAC, _ := tl.keys.Terminal("cup", []byte("TERM0001"))
@@ -156,7 +157,7 @@ func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
 // the key change is logged with the terminal and link but not the keys,
 // and a snapshot's sessions restore the keys on their link.
 func TestSignOnKeysArePerLink(t *testing.T) {
-	data := dataWith(t, "links: [pos]", "links: [pos, cup]")
+	data := dataWith(t, "links: [pos, acquirer]", "links: [pos, acquirer, cup]")
 	tl := startTwoLinks(t, data, nil, nil)
 	_, posPIN, posMAC, _ := tl.keys.Terminal("pos", []byte("TERM0001"))
 	c := tl.dialCUP(t)
@@ -337,7 +338,7 @@ func TestSignOnConfigChecked(t *testing.T) {
 // The issuer data's terminal links and serials are checked.
 func TestTerminalLinksChecked(t *testing.T) {
 	for _, bad := range []string{"links: [pos, pos]", "links: [POS]", `links: [""]`, "links: [pos]\n    serial: \"has space\""} {
-		raw := strings.Replace(string(issuer.DemoYAML()), "links: [pos]", bad, 1)
+		raw := strings.Replace(string(issuer.DemoYAML()), "links: [pos, acquirer]", bad, 1)
 		if _, err := issuer.Parse([]byte(raw)); err == nil || !strings.Contains(err.Error(), "terminals[0].") {
 			t.Fatalf("%s: %v", bad, err)
 		}
@@ -347,4 +348,102 @@ func TestTerminalLinksChecked(t *testing.T) {
 	if !term.SignsOnAt("pos") || term.SignsOnAt("cup") || (&issuer.Terminal{}).SignsOnAt("pos") {
 		t.Fatal("SignsOnAt")
 	}
+	// requests: only on its links; a terminal that names none, on any
+	if !term.TakesRequestsAt("acquirer") || term.TakesRequestsAt("cup") || term.TakesRequestsAt("") ||
+		!(&issuer.Terminal{}).TakesRequestsAt("cup") {
+		t.Fatal("TakesRequestsAt")
+	}
+}
+
+// A terminal the issuer data holds as inactive cannot sign on: an ISO 8583
+// sign-on (0800, 70 = 001) naming it in 41 is answered 58 and leaves the
+// connection not signed on, a UnionPay sign-on naming it is answered 58
+// without keys and changes none; both are logged with the reason. A
+// sign-on naming an active terminal, or none (a host), is answered 00.
+func TestInactiveTerminalCannotSignOn(t *testing.T) {
+	raw := strings.Replace(string(issuer.DemoYAML()), "    status: active\n    tmk:", "    status: inactive\n    tmk:", -1)
+	if strings.Count(raw, "    status: inactive\n    tmk:") != 2 {
+		t.Fatal("the demo data's terminals are not where the test expects them")
+	}
+	data, err := issuer.Parse([]byte(raw)) // both demo terminals inactive
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := issuer.Parse(issuer.DemoYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("iso", func(t *testing.T) {
+		log := &testlog.Buffer{}
+		var current atomic.Pointer[issuer.Data] // the issuer data in force, as a reload swaps it
+		current.Store(data)
+		keys := &Keys{Current: current.Load}
+		ts := startServer(t, nil, func(c *Config) {
+			c.Links[0].RequireSignOn = true
+			c.testKeys, c.testLog, c.testLogInfo = keys, log, true
+		})
+		_, pin, mac, _ := keys.Terminal("pos", []byte("TERM0001"))
+		d, _ := codec.Lookup(codec.ISO87ASCII)
+		signOn := func(c *client.Conn, stan, terminal string) string {
+			t.Helper()
+			f := map[string]string{"7": "1121204500", "11": stan, "70": "001"}
+			if terminal != "" {
+				f["41"] = terminal
+			}
+			msg, err := d.Encode(codec.Message{MTI: "0800", Fields: f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := c.RoundTrip(msg, 5*time.Second)
+			if err != nil || r.View.MTI().String() != "0810" {
+				t.Fatalf("sign-on by %q: %v", terminal, err)
+			}
+			return field(r, 39)
+		}
+		c := ts.dial(t)
+		if got := signOn(c, "000001", "TERM0001"); got != "58" {
+			t.Fatalf("sign-on by inactive TERM0001: %s, want 58", got)
+		}
+		if r, err := c.RoundTrip(purchase(t, 2, 1), 5*time.Second); err != nil || field(r, 39) != "91" {
+			t.Fatalf("a purchase after the refused sign-on: %v %q, want 91 (not signed on)", err, field(r, 39))
+		}
+		if _, p, m, _ := keys.Terminal("pos", []byte("TERM0001")); p != pin || m != mac {
+			t.Fatal("a refused sign-on changed the keys")
+		}
+		if !strings.Contains(log.String(), `"terminal":"TERM0001","reason":"the terminal is not active`) {
+			t.Fatalf("the refusal is not logged with the terminal and reason:\n%s", log)
+		}
+		// a host's sign-on (no 41) and an unknown terminal's are taken as before
+		if got := signOn(ts.dial(t), "000003", ""); got != "00" {
+			t.Fatalf("a host's sign-on: %s", got)
+		}
+		if got := signOn(ts.dial(t), "000004", "TERM9999"); got != "00" {
+			t.Fatalf("an unknown terminal's sign-on: %s", got)
+		}
+		current.Store(active) // the same terminal, active: signed on
+		c2 := ts.dial(t)
+		if got := signOn(c2, "000005", "TERM0001"); got != "00" {
+			t.Fatalf("sign-on by active TERM0001: %s", got)
+		}
+		if r, err := c2.RoundTrip(purchase(t, 6, 1), 5*time.Second); err != nil || field(r, 39) != "00" {
+			t.Fatalf("a purchase after the sign-on: %v %q", err, field(r, 39))
+		}
+	})
+
+	t.Run("cup", func(t *testing.T) {
+		tl := startTwoLinks(t, data, nil, nil)
+		_, pin, mac, _ := tl.keys.Terminal("cup", []byte("12345678"))
+		c := tl.dialCUP(t)
+		r, err := c.RoundTrip(cupSignOnMsg(t, "000001", "12345678", "123456789012345", nil, nil), 5*time.Second)
+		if err != nil || field(r, 39) != "58" || r.View.Has(62) {
+			t.Fatalf("UnionPay sign-on by inactive 12345678: %v %q has62 %v", err, field(r, 39), r.View.Has(62))
+		}
+		if _, p, m, _ := tl.keys.Terminal("cup", []byte("12345678")); p != pin || m != mac {
+			t.Fatal("a refused UnionPay sign-on changed the keys")
+		}
+		if !strings.Contains(tl.log.String(), `"terminal":"12345678","reason":"the terminal is not active`) {
+			t.Fatalf("the refusal is not logged with the terminal and reason:\n%s", tl.log)
+		}
+	})
 }

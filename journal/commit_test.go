@@ -111,8 +111,9 @@ func TestValidate(t *testing.T) {
 		{Dir: "x", QueueDepth: 1 << 21},
 		{Dir: "x", MinFreeMB: -1},
 		{Dir: "x", MemTableMB: 64, MinFreeMB: 70}, // less than a memtable and a margin
+		{Dir: "x", MinFreeMB: MinFreeMBLeast - 1}, // the same at the default memtable (64)
 		{Dir: "x", ReserveMB: -1},
-		{Dir: "x", ReserveMB: reserveMBMax + 1},
+		{Dir: "x", ReserveMB: ReserveMBMax + 1},
 		{},
 	} {
 		if err := o.Validate(); err == nil {
@@ -120,6 +121,9 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	if err := (Options{Dir: "x", MaxBatch: MaxBatchLimit, MemTableMB: memTableMBMin, MinFreeMB: memTableMBMin + 8, ReserveMB: 1}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Options{Dir: "x", MinFreeMB: MinFreeMBLeast, ReserveMB: ReserveMBMax}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(Options{Dir: t.TempDir(), MaxBatch: 65536}); err == nil || !strings.Contains(err.Error(), "max batch 65536") {

@@ -93,17 +93,36 @@ const (
 	memTableMBMin     = 8 // 15% of 8 MB holds Badger's 1 MB value threshold and a chunk
 	memTableMBMax     = 1024
 	defaultMaxBatch   = 4096
-	defaultReserveMB  = 64
-	reserveMBMax      = 4096
-	minFreeMBMax      = 1 << 20
 	defaultQueueDepth = 65536
 	// toolMemTableMB: the tools replay the memtable log the switch left,
 	// into an arena that must be as large as the switch's memtable.
 	toolMemTableMB = defaultMemTableMB
 )
 
+// The disk-full thresholds at the default memtable (MemTableMB 0), for a
+// configuration that sets MinFreeMB and ReserveMB and names its own keys
+// in its errors; Validate applies the same bounds.
+const (
+	// DefaultMinFreeMB is MinFreeMB's default: 2*memtable+16.
+	DefaultMinFreeMB = 2*defaultMemTableMB + 16
+	// MinFreeMBLeast is the least MinFreeMB: a memtable's flush and a
+	// margin (memtable+8); below it Badger may fault on a full disk.
+	MinFreeMBLeast = defaultMemTableMB + 8
+	// MinFreeMBMax bounds MinFreeMB (1 TiB): more is a typo, not a policy.
+	MinFreeMBMax = 1 << 20
+	// DefaultReserveMB is ReserveMB's default: room for a memtable's flush.
+	DefaultReserveMB = 64
+	// ReserveMBMax bounds ReserveMB: the reserve is allocated at start, so
+	// a typo would take gigabytes of disk from the journal itself.
+	ReserveMBMax = 4096
+)
+
 // Validate checks the options; zero values are valid (defaults).
 func (o Options) Validate() error {
+	memTable := o.MemTableMB
+	if memTable == 0 {
+		memTable = defaultMemTableMB // the floor of MinFreeMB follows the memtable in force
+	}
 	switch {
 	case o.Dir == "":
 		return errors.New("journal: no directory")
@@ -113,10 +132,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("journal: max batch %d must be 0 (default %d) to %d", o.MaxBatch, defaultMaxBatch, MaxBatchLimit)
 	case o.QueueDepth < 0 || o.QueueDepth > queueDepthMax:
 		return fmt.Errorf("journal: queue depth %d must be 0 (default %d) to %d", o.QueueDepth, defaultQueueDepth, queueDepthMax)
-	case o.MinFreeMB < 0 || o.MinFreeMB > minFreeMBMax || (o.MinFreeMB != 0 && o.MinFreeMB < max(o.MemTableMB, memTableMBMin)+8):
-		return fmt.Errorf("journal: min free %d MB must be 0 (default 2*memtable+16) or memtable+8 to %d", o.MinFreeMB, minFreeMBMax)
-	case o.ReserveMB < 0 || o.ReserveMB > reserveMBMax:
-		return fmt.Errorf("journal: reserve %d MB must be 0 (default %d) to %d", o.ReserveMB, defaultReserveMB, reserveMBMax)
+	case o.MinFreeMB < 0 || o.MinFreeMB > MinFreeMBMax || (o.MinFreeMB != 0 && o.MinFreeMB < max(memTable, memTableMBMin)+8):
+		return fmt.Errorf("journal: min free %d MB must be 0 (default 2*memtable+16) or memtable+8 to %d", o.MinFreeMB, MinFreeMBMax)
+	case o.ReserveMB < 0 || o.ReserveMB > ReserveMBMax:
+		return fmt.Errorf("journal: reserve %d MB must be 0 (default %d) to %d", o.ReserveMB, DefaultReserveMB, ReserveMBMax)
 	case o.MemTableMB != 0 && (o.MemTableMB < memTableMBMin || o.MemTableMB > memTableMBMax):
 		return fmt.Errorf("journal: memtable %d MB must be 0 (default %d) or %d to %d", o.MemTableMB, defaultMemTableMB, memTableMBMin, memTableMBMax)
 	}
@@ -137,7 +156,7 @@ func (o *Options) setDefaults() {
 		o.MinFreeMB = 2*o.MemTableMB + 16
 	}
 	if o.ReserveMB == 0 {
-		o.ReserveMB = defaultReserveMB
+		o.ReserveMB = DefaultReserveMB
 	}
 }
 

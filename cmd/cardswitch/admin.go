@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/internal/logline"
 )
 
 // adminTokenFile is the default admin.token_file, in the data directory.
@@ -142,8 +144,9 @@ func (g *adminGuard) logCall(r *http.Request, status int, why string) {
 	if why != "" {
 		ev = ev.Str("refused", why)
 	}
-	ev.Str("remote", r.RemoteAddr).Str("method", r.Method).Str("path", r.URL.Path).
-		Str("outcome", strconv.Itoa(status)+" "+http.StatusText(status)).Int64("dropped_lines", dropped).Msg("admin call")
+	ev = ev.Str("remote", r.RemoteAddr).Str("method", r.Method).Str("path", r.URL.Path).
+		Str("outcome", strconv.Itoa(status)+" "+http.StatusText(status))
+	logline.Held(ev, "dropped_lines", dropped).Msg("admin call")
 }
 
 // statusRecorder keeps the status a handler wrote.

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -149,5 +153,40 @@ func TestAdminTokenFileReusedAndGuarded(t *testing.T) {
 	}
 	if _, err := adminToken(p, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "at least 32") {
 		t.Fatalf("a short token: %v", err)
+	}
+}
+
+// The admin call log is bounded (20 lines a minute) and says how many lines
+// it held back only when it held some: the first call's line carries no
+// dropped_lines, the first line after a storm carries the count, and one
+// after a quiet minute none again.
+func TestAdminLogDroppedLinesOnlyWhenSome(t *testing.T) {
+	var logs testlog.Buffer
+	now := time.Unix(1_800_000_000, 0)
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8580}
+	g := newAdminGuard([]byte("token"), addr, zerolog.New(&logs), func() time.Time { return now },
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	call := func() {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8580/reload", nil) // no token: refused and logged
+		g.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	lines := func() []string { return strings.Split(strings.TrimSpace(logs.String()), "\n") }
+	call()
+	if l := lines(); len(l) != 1 || strings.Contains(l[0], "dropped_lines") {
+		t.Fatalf("the first call's line: %q, want one without dropped_lines", l)
+	}
+	for i := 0; i < 100; i++ { // 19 more lines this minute, 81 held back
+		call()
+	}
+	now = now.Add(time.Minute)
+	call()
+	l := lines()
+	if len(l) != 21 || strings.Contains(strings.Join(l[:20], "\n"), "dropped_lines") || !strings.Contains(l[20], fmt.Sprintf(`"dropped_lines":%d,`, 81)) {
+		t.Fatalf("%d lines; want 20 without dropped_lines, then one with 81:\n%s", len(l), logs.String())
+	}
+	now = now.Add(time.Minute)
+	call()
+	if l := lines(); len(l) != 22 || strings.Contains(l[21], "dropped_lines") {
+		t.Fatalf("the line after a quiet minute: %q, want no dropped_lines", l[len(l)-1])
 	}
 }

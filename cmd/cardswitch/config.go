@@ -64,6 +64,10 @@ type fileConfig struct {
 		MaxBatch   int           `yaml:"max_batch"`
 		KeepDays   int           `yaml:"keep_days"`
 		ArchiveDir string        `yaml:"archive_dir"`
+		// MinFreeMB and ReserveMB are journal.Options' disk-full
+		// thresholds; 0 takes the journal's defaults.
+		MinFreeMB int `yaml:"min_free_mb"`
+		ReserveMB int `yaml:"reserve_mb"`
 	} `yaml:"journal"`
 	Snapshot struct {
 		Every int           `yaml:"every"`
@@ -208,6 +212,9 @@ func parseConfig(raw []byte) (*config, error) {
 	if f.Journal.MaxBatch < 0 || f.Journal.MaxBatch > journal.MaxBatchLimit {
 		return nil, fmt.Errorf("journal.max_batch: %d must be 0 (default) to %d", f.Journal.MaxBatch, journal.MaxBatchLimit)
 	}
+	if err := checkJournalDisk(f.Journal.MinFreeMB, f.Journal.ReserveMB); err != nil {
+		return nil, err
+	}
 	if err := c.stateConfig(); err != nil {
 		return nil, err
 	}
@@ -346,6 +353,24 @@ func (c *config) stateConfig() error {
 		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders}.WithDefaults()
 	if err := c.limits.Validate(); err != nil {
 		return fmt.Errorf("authorization: %v", err)
+	}
+	return nil
+}
+
+// checkJournalDisk checks journal.min_free_mb and journal.reserve_mb
+// against the bounds journal.Options.Validate applies (the switch runs the
+// default memtable), naming the key.
+func checkJournalDisk(minFree, reserve int) error {
+	switch {
+	case minFree < 0 || minFree > journal.MinFreeMBMax:
+		return fmt.Errorf("journal.min_free_mb: %d must be 0 (the default, %d) or %d to %d (MiB of free disk below which commits pause)",
+			minFree, journal.DefaultMinFreeMB, journal.MinFreeMBLeast, journal.MinFreeMBMax)
+	case minFree != 0 && minFree < journal.MinFreeMBLeast:
+		return fmt.Errorf("journal.min_free_mb: %d must be 0 (the default, %d) or %d to %d: below %d MiB free, Badger's last memtable flush may not fit and a full disk kills the switch (SIGBUS)",
+			minFree, journal.DefaultMinFreeMB, journal.MinFreeMBLeast, journal.MinFreeMBMax, journal.MinFreeMBLeast)
+	case reserve < 0 || reserve > journal.ReserveMBMax:
+		return fmt.Errorf("journal.reserve_mb: %d must be 0 (the default, %d) to %d (MiB of disk held back, allocated, and given up when the disk fills)",
+			reserve, journal.DefaultReserveMB, journal.ReserveMBMax)
 	}
 	return nil
 }

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/internal/testdisk"
 )
 
 // TestConfigCheckCatchesWhatServeRejects feeds both `config check` and
@@ -32,6 +37,13 @@ func TestConfigCheckCatchesWhatServeRejects(t *testing.T) {
 		{"payshield address", "addr: 127.0.0.1:1500", "addr: nowhere", `hsm.addr: "nowhere" is not host:port`},
 		{"payshield pool", "connections: 2 ", "connections: 100", "hsm.connections: 100 must be 1 to 64"},
 		{"payshield header", "header_length: 4", "header_length: 2", "hsm.header_length: 2 must be 3 to 9"},
+		{"negative min free", "min_free_mb: 48", "min_free_mb: -1", "journal.min_free_mb: -1 must be 0 (the default, 48) or 24 to 1048576 (MiB of free disk"},
+		{"min free below a flush", "min_free_mb: 48", "min_free_mb: 20", "journal.min_free_mb: 20 must be 0 (the default, 48) or 24 to 1048576: below 24 MiB free"},
+		{"min free past the bound", "min_free_mb: 48", "min_free_mb: 2000000", "journal.min_free_mb: 2000000 must be 0"},
+		{"min free not a number", "min_free_mb: 48", "min_free_mb: lots", `journal.min_free_mb (line ?): "lots" is not a whole number`},
+		{"reserve not whole", "reserve_mb: 64", "reserve_mb: 0.5", `journal.reserve_mb (line ?): "0.5" is not a whole number`},
+		{"negative reserve", "reserve_mb: 64", "reserve_mb: -64", "journal.reserve_mb: -64 must be 0 (the default, 64) to 4096 (MiB of disk held back"},
+		{"reserve past the bound", "reserve_mb: 64", "reserve_mb: 65536", "journal.reserve_mb: 65536 must be 0 (the default, 64) to 4096"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := strings.Replace(string(defaultConfig), c.from, c.to, 1)
@@ -52,7 +64,7 @@ func TestConfigCheckCatchesWhatServeRejects(t *testing.T) {
 			if code != 1 || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
 				t.Errorf("config check: %d %q, want one line with %q", code, out+errOut, c.want)
 			}
-			if strings.Contains(errOut, "struct") || strings.Contains(errOut, "time.Duration") {
+			if strings.Contains(errOut, "struct") || strings.Contains(errOut, "time.Duration") || strings.Contains(errOut, " into int") {
 				t.Errorf("config check shows Go types: %s", errOut)
 			}
 			if err := serveOnce(t, path); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -104,5 +116,67 @@ func TestConfigCheckPassesWhatServeRuns(t *testing.T) {
 		if err := startServe(t, c)(); err != nil { // started (listening), then stopped
 			t.Fatal(err)
 		}
+	}
+}
+
+// journal.min_free_mb and journal.reserve_mb reach the journal serve opens,
+// on a 256 MiB tmpfs: with 100 and 8 the reserve file is 8 MiB (the
+// default is 64) and a purchase is approved; with 400, more than the disk
+// holds (the default, 48, is less), the journal is paused from the start:
+// a purchase is answered 96 and /readyz says commits resume at 408 MiB,
+// min_free_mb plus reserve_mb.
+func TestJournalDiskKeysReachTheJournal(t *testing.T) {
+	for _, c := range []struct {
+		minFree, reserve, code string
+		status                 int
+		ready                  string // what /readyz says
+	}{
+		{"100", "8", "00", http.StatusOK, "ready"},
+		{"400", "8", "96", http.StatusServiceUnavailable, "not ready: journal: paused: disk full: "},
+	} {
+		t.Run(c.minFree, func(t *testing.T) {
+			dir := testdisk.Tmpfs(t, 256)
+			addrs := map[string]string{"8580": freePort(t), "8583": freePort(t), "8584": freePort(t), "8585": freePort(t)}
+			body := strings.NewReplacer("data_dir: ./data", "data_dir: "+dir,
+				"min_free_mb: 48 ", "min_free_mb: "+c.minFree+" ", "reserve_mb: 64 ", "reserve_mb: "+c.reserve+" ").Replace(string(defaultConfig))
+			for port, addr := range addrs {
+				body = strings.Replace(body, "127.0.0.1:"+port, addr, 1)
+			}
+			if !strings.Contains(body, "min_free_mb: "+c.minFree+" ") || !strings.Contains(body, "reserve_mb: "+c.reserve+" ") {
+				t.Fatal("the default configuration's journal keys are not where the test expects them")
+			}
+			path := writeFile(t, body)
+			if code, out, errOut := cli(t, "", "config", "check", "--config", path); code != 0 {
+				t.Fatalf("config check: %d %s %s", code, out, errOut)
+			}
+			cfg, err := loadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := startServe(t, cfg)
+			defer func() {
+				if err := stop(); err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+			}()
+			purchaseOn(t, addrs["8583"], "000001", c.code)
+			res, err := http.Get("http://" + addrs["8580"] + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ready, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != c.status || !strings.Contains(string(ready), c.ready) {
+				t.Fatalf("/readyz: %d %q, want %q", res.StatusCode, ready, c.ready)
+			}
+			if c.code == "96" && !strings.Contains(string(ready), "commits resume at 408 MiB") {
+				t.Fatalf("/readyz: %q: the journal does not resume at min_free_mb + reserve_mb", ready)
+			}
+			if c.code == "00" {
+				if st, err := os.Stat(filepath.Join(dir, "journal", "reserve")); err != nil || st.Size() != 8<<20 {
+					t.Fatalf("reserve file: %v, want 8 MiB", err)
+				}
+			}
+		})
 	}
 }

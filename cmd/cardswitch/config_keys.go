@@ -15,9 +15,10 @@ var durationType = reflect.TypeFor[time.Duration]()
 
 // checkKeys walks the YAML document against the configuration's Go type
 // before it is decoded, so that an unknown key is named by its full path
-// (engine.wrokers, links[1].dialekt) with the keys its section takes, and a
-// duration without a unit says so, instead of yaml.v3's messages, which
-// name the Go type. Everything else is left to the decoder.
+// (engine.wrokers, links[1].dialekt) with the keys its section takes, a
+// duration without a unit says so, and a number that is not whole is
+// named, instead of yaml.v3's messages, which name the Go type. Everything
+// else is left to the decoder.
 func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
@@ -30,6 +31,8 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	switch {
 	case t == durationType:
 		return checkDuration(n, path)
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		return checkInt(n, path)
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -66,6 +69,15 @@ func checkDuration(n *yaml.Node, path string) error {
 		return fmt.Errorf("%s (line %d): %q is not a duration: a number with a unit, e.g. 500ms, 5s, 5m, 168h", path, n.Line, n.Value)
 	}
 	return nil
+}
+
+// checkInt says that a whole number is wanted where yaml.v3 would say
+// "cannot unmarshal !!str into int", naming the Go type.
+func checkInt(n *yaml.Node, path string) error {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!int" || n.Tag == "!!null" {
+		return nil
+	}
+	return fmt.Errorf("%s (line %d): %q is not a whole number", path, n.Line, n.Value)
 }
 
 func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {

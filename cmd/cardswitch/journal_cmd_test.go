@@ -60,7 +60,7 @@ func purchaseOutcome(t *testing.T) []byte {
 	}
 	c := data.Cards[0]
 	r := &auth.Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: []byte(c.PAN), PANHash: sha256.Sum256([]byte(c.PAN)), Amount: 100,
-		Terminal: data.Terminals[0].ID, Merchant: data.Terminals[0].Merchant, EntryMode: 51, STAN: 1, LocalDate: 1121,
+		Terminal: data.Terminals[0].ID, Merchant: data.Terminals[0].Merchant, Link: "pos", EntryMode: 51, STAN: 1, LocalDate: 1121,
 		BusinessDate: 20261121, Today: 2611, Received: 1e9}
 	d := a.Decide(r, nil, func() [6]byte { return [6]byte{'1', '2', '3', '4', '5', '6'} })
 	if !d.Approved {

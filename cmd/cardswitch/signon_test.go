@@ -48,7 +48,7 @@ func TestDemoTerminalsNameDefaultLinks(t *testing.T) {
 // the right PIN under the configured PIN key.
 func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 	body, addrs := testConfig(t)
-	raw := strings.Replace(string(issuer.DemoYAML()), "links: [pos]", "links: [pos, cup]", 1)
+	raw := strings.Replace(string(issuer.DemoYAML()), "links: [pos, acquirer]", "links: [pos, acquirer, cup]", 1)
 	data := filepath.Join(t.TempDir(), "issuer.yaml")
 	if err := os.WriteFile(data, []byte(raw), 0o600); err != nil {
 		t.Fatal(err)

@@ -137,6 +137,8 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 		Dir:            filepath.Join(c.file.DataDir, "journal"),
 		Window:         c.file.Journal.Window,
 		MaxBatch:       c.file.Journal.MaxBatch,
+		MinFreeMB:      c.file.Journal.MinFreeMB,
+		ReserveMB:      c.file.Journal.ReserveMB,
 		AcceptLoss:     c.acceptLoss,
 		KeyFingerprint: prot.Fingerprint(),
 		ReplaceKey:     replaced,

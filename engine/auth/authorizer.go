@@ -169,6 +169,13 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval func() [6]b
 		}
 		return Decision{Code: code, Date: max(r.BusinessDate, a.day.Load())}
 	}
+	if kind == KindReversal && !a.linkTakes(r) {
+		// A reversal naming a terminal bound to other links undoes
+		// nothing: the original it names is another link's (or nobody's).
+		// Declined without an entry or an effect, so the same reversal
+		// from the terminal's own link is decided afresh.
+		return Decision{Code: NotPermittedTrm, Date: max(r.BusinessDate, a.day.Load())}
+	}
 	w := a.advance(r.BusinessDate, r.Received)
 	okey, okOrig := key, true
 	if refersBack(kind) {
@@ -363,7 +370,7 @@ func (a *Authorizer) checkAcceptor(s *snapshot, r *Request, c *issuer.Card) stri
 		return NotPermittedTrm
 	}
 	t, ok := s.data.Terminal([]byte(r.Terminal))
-	if !ok || t.Status != "active" || t.Merchant != m.ID {
+	if !ok || t.Status != "active" || t.Merchant != m.ID || !t.TakesRequestsAt(r.Link) {
 		return NotPermittedTrm
 	}
 	mcc := r.MCC
@@ -376,6 +383,16 @@ func (a *Authorizer) checkAcceptor(s *snapshot, r *Request, c *issuer.Card) stri
 		}
 	}
 	return ""
+}
+
+// linkTakes reports whether the request's link may carry its terminal's
+// reversals: any link for a terminal the issuer data does not know or
+// that names no link (an unknown terminal has nothing to reverse, and a
+// terminal made inactive since its purchase must still be able to release
+// it), only its own links for one that names them.
+func (a *Authorizer) linkTakes(r *Request) bool {
+	t, ok := a.snap.Load().data.Terminal([]byte(r.Terminal))
+	return !ok || t.TakesRequestsAt(r.Link)
 }
 
 func atou(s string) uint32 {

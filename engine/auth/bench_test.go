@@ -29,11 +29,12 @@ func benchData(t testing.TB) *issuer.Data {
 	return data
 }
 
-// benchRequest is an approved purchase of the demo card at the demo terminal.
+// benchRequest is an approved purchase of the demo card at the demo
+// terminal, on one of its links.
 func benchRequest() Request {
 	pan := []byte("4761739001010010")
 	return Request{MTI: codec.MTI{'0', '2', '0', '0'}, PAN: pan, PANHash: sha256.Sum256(pan), Amount: 1,
-		Terminal: "TERM0001", Merchant: "MERCHANT0000001", EntryMode: 51, LocalDate: 1121,
+		Terminal: "TERM0001", Merchant: "MERCHANT0000001", Link: "pos", EntryMode: 51, LocalDate: 1121,
 		BusinessDate: 20261121, Today: 2611, Received: dayStart(20261121) + 3600}
 }
 

@@ -31,14 +31,18 @@ func (k Kind) String() string {
 
 // Request is what authorization reads of a message.
 type Request struct {
-	MTI           codec.MTI
-	Proc          uint32
-	PAN           []byte
-	PANHash       [32]byte // keyed hash of the PAN: the key of card state
-	Expiry        uint32   // YYMM from field 14, 0 if absent
-	Amount        int64
-	Terminal      string
-	Merchant      string
+	MTI      codec.MTI
+	Proc     uint32
+	PAN      []byte
+	PANHash  [32]byte // keyed hash of the PAN: the key of card state
+	Expiry   uint32   // YYMM from field 14, 0 if absent
+	Amount   int64
+	Terminal string
+	Merchant string
+	// Link is the name of the link the request came in on: a terminal
+	// bound to other links (issuer data terminals[].links) is declined 58,
+	// and so is a bound terminal's request that names no link (fail closed).
+	Link          string
 	MCC           string
 	EntryMode     uint32 // field 22
 	HasPIN        bool

@@ -39,8 +39,8 @@ package auth
 //
 // Request attributes (defaults in parentheses): card (A: an alias or a
 // PAN), amt (0), stan (a fresh one per line), term (T1), merch (M1), mcc
-// (none: the merchant's), entry (05 chip: the PAN entry mode, field 22's
-// first two digits), pin (none | right | wrong | error: the deterministic
+// (none: the merchant's), link (pos: the link it came in on), entry (05
+// chip: the PAN entry mode, field 22's first two digits), pin (none | right | wrong | error: the deterministic
 // PIN verifier's answer; with none the verifier must not be called), exp
 // (field 14, 0: absent), date (business date, 20260115), ldate (local date
 // MMDD: the business date's), time (HHMMSS of the business date, UTC:
@@ -437,7 +437,7 @@ func newAuth(t testing.TB, d *issuer.Data, lim Limits) *Authorizer {
 
 // build makes a Request from the line's attributes over the sticky ones.
 func (w *world) build(mti, tt string, own map[string]string) (*Request, string) {
-	m := map[string]string{"card": "A", "amt": "0", "term": "T1", "merch": "M1", "entry": "05",
+	m := map[string]string{"card": "A", "amt": "0", "term": "T1", "merch": "M1", "link": "pos", "entry": "05",
 		"pin": "none", "date": "20260115", "today": "2601"}
 	w.lines++
 	for k, v := range w.sticky {
@@ -455,7 +455,7 @@ func (w *world) build(mti, tt string, own map[string]string) (*Request, string) 
 		pan = p
 	}
 	r := &Request{MTI: mt, Proc: uint32(w.num(tt)) * 10000, PAN: []byte(pan), PANHash: sha256PAN([]byte(pan)),
-		Amount: w.num(m["amt"]), Terminal: m["term"], Merchant: m["merch"], MCC: m["mcc"],
+		Amount: w.num(m["amt"]), Terminal: m["term"], Merchant: m["merch"], Link: m["link"], MCC: m["mcc"],
 		EntryMode: uint32(w.num(m["entry"])) * 10, HasPIN: m["pin"] != "none",
 		BusinessDate: uint32(w.num(m["date"])), Today: uint32(w.num(m["today"]))}
 	if v, ok := m["exp"]; ok {

@@ -84,11 +84,14 @@ type Terminal struct {
 	TMK string `yaml:"tmk"`
 	TPK string `yaml:"tpk"`
 	TAK string `yaml:"tak"`
-	// Links are the links (config links[].name) on which the terminal may
-	// sign on and so receive session keys. A terminal that names none may
-	// sign on nowhere: it keeps the keys above on every link (a sign-on
-	// naming it is refused), so that no terminal's keys can be replaced
-	// from a link it does not belong to.
+	// Links are the links (config links[].name) the terminal belongs to:
+	// the only ones on which its financial requests are taken (elsewhere
+	// they are declined 58, as a terminal ID is no secret) and on which it
+	// may sign on and so receive session keys. A terminal that names none
+	// is bound to no link for its requests, but may sign on nowhere: it
+	// keeps the keys above on every link (a sign-on naming it is refused),
+	// so that no terminal's keys can be replaced from a link it does not
+	// belong to.
 	Links []string `yaml:"links"`
 	// Serial is the terminal's serial number, which a sign-on carries on a
 	// link whose sign_on_auth is serial (printable, up to 32 characters).
@@ -103,6 +106,12 @@ func (t *Terminal) SignsOnAt(link string) bool {
 		}
 	}
 	return false
+}
+
+// TakesRequestsAt reports whether the terminal's financial requests are
+// taken on the named link: it names the link, or names no link at all.
+func (t *Terminal) TakesRequestsAt(link string) bool {
+	return len(t.Links) == 0 || t.SignsOnAt(link)
 }
 
 // checkTerminalLinks checks a terminal's links and serial.
