@@ -28,9 +28,9 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 		t.SetCode("00")
 		l.log.Info().Str("remote", cs.remote).Msg("signed off")
 	case code == netSignOn: // (UnionPay sign-ons, 1, 3 and 4, are answered by signOn on a worker)
-		if id, inactive := l.srv.inactiveTerminal(v); inactive {
+		if id, reason := l.srv.refusedTerminal(v, l.cfg.Name); reason != "" {
 			t.Fail(ErrSignOnRefused) // 58; the connection's state stays as it was
-			l.signOnRefused(id, reasonInactive)
+			l.signOnRefused(id, reason)
 			break
 		}
 		cs.signedOn = true

@@ -84,6 +84,9 @@ func (l *signOnLimiter) allow(terminal string, now time.Time) bool {
 // reasonInactive is why an inactive terminal's sign-on is refused.
 const reasonInactive = "the terminal is not active (issuer data: terminals[].status)"
 
+// reasonOtherLink is why a sign-on by a terminal of other links is refused.
+const reasonOtherLink = "the terminal does not belong to the link (issuer data: terminals[].links)"
+
 // admitSignOn decides whether t, a UnionPay sign-on by term, may change
 // term's keys on t's link: the terminal is active and names the link in
 // the issuer data, it is within the link's sign_on_limit, and the sign-on
@@ -97,7 +100,7 @@ func (s *Server) admitSignOn(t *Txn, term *issuer.Terminal) error {
 	case term.Status != "active": // before the limiter: it spends no sign-on of the minute
 		reason, err = reasonInactive, ErrSignOnRefused
 	case !term.SignsOnAt(l.cfg.Name):
-		reason, err = "the terminal does not belong to the link (issuer data: terminals[].links)", ErrSignOnRefused
+		reason, err = reasonOtherLink, ErrSignOnRefused
 	case !l.signOns.allow(term.ID, s.clock.Now()):
 		reason, err = "sign_on_limit reached", ErrSignOnRefused
 	default:
@@ -130,23 +133,30 @@ func (l *Link) signOnRefused(terminal, reason string) {
 	}
 }
 
-// inactiveTerminal reports a network management sign-on (0800, 70 = 001)
-// whose field 41 names a terminal the issuer data holds as not active, and
-// its ID. A sign-on without 41, or naming a terminal the data does not
-// hold (an acquirer host signs on for its terminals), is not one: the
-// financial requests that follow are checked terminal by terminal.
-func (s *Server) inactiveTerminal(v *codec.View) (string, bool) {
+// refusedTerminal reports why a network management sign-on (0800, 70 =
+// 001) on link is refused, and the terminal's ID: its field 41 names a
+// terminal the issuer data holds as not active, or one whose requests are
+// taken only on other links. A sign-on without 41, or naming a terminal
+// the data does not hold (an acquirer host signs on for its terminals), is
+// not refused: the financial requests that follow are checked terminal by
+// terminal.
+func (s *Server) refusedTerminal(v *codec.View, link string) (id, reason string) {
 	if s.keys == nil || !v.Has(codec.FieldTerminal) {
-		return "", false
+		return "", ""
 	}
 	data := s.keys.data()
 	if data == nil {
-		return "", false
+		return "", ""
 	}
 	var buf [16]byte
 	term, ok := data.Terminal(v.TerminalID(buf[:0]))
-	if !ok || term.Status == "active" {
-		return "", false
+	switch {
+	case !ok:
+		return "", ""
+	case term.Status != "active":
+		return term.ID, reasonInactive
+	case !term.TakesRequestsAt(link):
+		return term.ID, reasonOtherLink
 	}
-	return term.ID, true
+	return "", ""
 }

@@ -358,9 +358,10 @@ func TestTerminalLinksChecked(t *testing.T) {
 // A terminal the issuer data holds as inactive cannot sign on: an ISO 8583
 // sign-on (0800, 70 = 001) naming it in 41 is answered 58 and leaves the
 // connection not signed on, a UnionPay sign-on naming it is answered 58
-// without keys and changes none; both are logged with the reason. A
-// sign-on naming an active terminal, or none (a host), is answered 00.
-func TestInactiveTerminalCannotSignOn(t *testing.T) {
+// without keys and changes none; both are logged with the reason. So is
+// an ISO sign-on naming an active terminal of other links. A sign-on
+// naming an active terminal of the link, or none (a host), is answered 00.
+func TestInactiveOrForeignTerminalCannotSignOn(t *testing.T) {
 	raw := strings.Replace(string(issuer.DemoYAML()), "    status: active\n    tmk:", "    status: inactive\n    tmk:", -1)
 	if strings.Count(raw, "    status: inactive\n    tmk:") != 2 {
 		t.Fatal("the demo data's terminals are not where the test expects them")
@@ -428,6 +429,13 @@ func TestInactiveTerminalCannotSignOn(t *testing.T) {
 		}
 		if r, err := c2.RoundTrip(purchase(t, 6, 1), 5*time.Second); err != nil || field(r, 39) != "00" {
 			t.Fatalf("a purchase after the sign-on: %v %q", err, field(r, 39))
+		}
+		// an active terminal of another link (the UnionPay one) is refused
+		if got := signOn(ts.dial(t), "000007", "12345678"); got != "58" {
+			t.Fatalf("sign-on on pos by cup's terminal 12345678: %s, want 58", got)
+		}
+		if !strings.Contains(log.String(), `"terminal":"12345678","reason":"the terminal does not belong to the link`) {
+			t.Fatalf("the refusal is not logged with the terminal and reason:\n%s", log)
 		}
 	})
 
