@@ -7,14 +7,16 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// defaultMemoryLimitMB is engine.memory_limit_mb unset. The switch's own
-// memory is bounded piece by piece (per connection, across connections, the
-// queues, the journal's memtables and table builders: about 500 MiB under a
-// flood of 100 peers that never read); the Go collector lets the heap grow
-// to twice what is live before it runs, so without a limit the process
-// takes about twice its bound. Like a JVM's -Xmx, but soft: near the limit
-// the collector runs more often (at most half the CPU), and nothing fails.
-const defaultMemoryLimitMB = 1024
+// defaultMemoryLimitMB is engine.memory_limit_mb unset. The switch's
+// memory is bounded piece by piece (per connection, across connections,
+// the queues, the journal's memtables and Badger's pool of table builders);
+// the Go collector lets the heap grow to twice what is live before it
+// runs, so without a limit the process can take twice its bound. Like a
+// JVM's -Xmx, but soft: near the limit the collector runs more often (at
+// most half the CPU), and nothing fails. It sits well above what a month
+// of traffic keeps live (make soak: 0.6 to 1 GB, most of it Badger's
+// builders), so that the collector never runs without pause.
+const defaultMemoryLimitMB = 2048
 
 // minMemoryLimitMB is the smallest limit taken: below it the collector
 // would run all the time for a switch at rest.

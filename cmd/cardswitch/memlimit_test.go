@@ -40,12 +40,12 @@ func TestMemoryLimit(t *testing.T) {
 		{"-1", "engine.memory_limit_mb: -1 must be 0"},
 		{"2000000", "engine.memory_limit_mb: 2000000 must be"},
 	} {
-		raw := strings.Replace(string(defaultConfig), "  memory_limit_mb: 1024", "  memory_limit_mb: "+tc.value, 1)
+		raw := strings.Replace(string(defaultConfig), "  memory_limit_mb: 2048", "  memory_limit_mb: "+tc.value, 1)
 		if _, err := parseConfig([]byte(raw)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("memory_limit_mb %s: %v, want %q", tc.value, err, tc.want)
 		}
 	}
-	raw := strings.Replace(string(defaultConfig), "  memory_limit_mb: 1024", "  memory_limit_mb: 0", 1)
+	raw := strings.Replace(string(defaultConfig), "  memory_limit_mb: 2048", "  memory_limit_mb: 0", 1)
 	if c, err := parseConfig([]byte(raw)); err != nil || c.memoryLimitMB() != 0 {
 		t.Fatalf("memory_limit_mb 0: %v", err)
 	}

@@ -56,7 +56,7 @@ func TestAbuse(t *testing.T) {
 
 	h := setup(t)
 	h.setConfig("message_timeout: 30m", "message_timeout: 3s")
-	h.setConfig("memory_limit_mb: 1024", fmt.Sprintf("memory_limit_mb: %d", abuseMemoryLimitMB))
+	h.setConfig("memory_limit_mb: 2048", fmt.Sprintf("memory_limit_mb: %d", abuseMemoryLimitMB))
 	h.start()
 	defer h.stop(syscall.SIGTERM)
 	d, _ := codec.Lookup(codec.ISO87ASCII)
@@ -413,7 +413,7 @@ func balance(t *testing.T, c *client.Conn, d *codec.Dialect, stan uint32) string
 }
 
 // abuseMemoryLimitMB is the abuse run's engine.memory_limit_mb, under the
-// default (1024) so that a live set that outgrows it shows: with Badger's
+// default (2048) so that a live set that outgrows it shows: with Badger's
 // 64 MB memtables and 8/32 level-0 limits, 100 peers that never read held
 // 865 MiB after 40 s and 2 GB after 60 s.
 const abuseMemoryLimitMB = 768
