@@ -54,6 +54,8 @@ func TestAbuse(t *testing.T) {
 		}
 	}()
 
+	a := abuse{full: full, verdict: verdict}
+
 	h := setup(t)
 	h.setConfig("message_timeout: 30m", "message_timeout: 3s")
 	h.setConfig("memory_limit_mb: 1024", fmt.Sprintf("memory_limit_mb: %d", abuseMemoryLimitMB))
@@ -374,6 +376,11 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "fd-exhaustion", fmt.Sprintf("ulimit -n 700, %d connections tried, %d taken (the rest refused, no EMFILE): readyz %d, then a purchase answered %s, warned %v",
 			size(800, 3000), held, ready, r.View.AppendText(nil, 39), warned))
 	})
+
+	t.Run("signon-theft", func(t *testing.T) { signOnTheft(t, a, h) })
+	t.Run("track-data", func(t *testing.T) { trackData(t, a) })
+	t.Run("disk-full", func(t *testing.T) { diskFull(t, a) })
+	t.Run("missing-sst", func(t *testing.T) { missingSST(t, a) })
 }
 
 // setConfig edits the harness's configuration file.
