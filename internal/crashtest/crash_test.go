@@ -47,9 +47,9 @@ type harness struct {
 	bin, cfg string
 	dataDir  string
 	pos      string
-	cup      string   // the UnionPay link (cup-pos, binary2+tpdu)
+	cup      string // the UnionPay link (cup-pos, binary2+tpdu)
 	admin    string
-	args     []string // serve's flags besides --config and --log-level
+	args     []string      // serve's flags besides --config and --log-level
 	wrap     []string      // a command the switch runs under (strace), or none
 	execWrap bool          // wrap execs the switch (same process), rather than running it as a child
 	cmd      *exec.Cmd     // the switch, or wrap running it
