@@ -127,6 +127,24 @@ func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
 	}
 }
 
+// A sign-on naming a terminal the issuer data does not have is refused as
+// one naming a terminal of another link is (58, no keys), so that an
+// attacker cannot tell which terminal IDs exist from the answers; the
+// refusal is logged with the ID and the reason.
+func TestSignOnByUnknownTerminalIsRefused(t *testing.T) {
+	tl := startTwoLinks(t, demoData(t), nil, nil)
+	c := tl.dialCUP(t)
+	for i, id := range []string{"NOSUCH01", "TERM0001"} { // unknown; known, of the pos link
+		r, err := c.RoundTrip(cuptest.SignOn(t, fmt.Sprintf("%06d", i+1), id, "MERCHANT0000001", nil, nil), 5*time.Second)
+		if err != nil || field(r, 39) != "58" || r.View.Has(62) {
+			t.Fatalf("sign-on by %s: %v %q has62 %v", id, err, field(r, 39), r.View.Has(62))
+		}
+	}
+	if !strings.Contains(tl.log.String(), `"terminal":"NOSUCH01","reason":"the terminal is not in the issuer data`) {
+		t.Fatalf("the refusal is not logged with the terminal and reason:\n%s", tl.log)
+	}
+}
+
 // Keys are per terminal and link: a terminal that may sign on on both
 // links and does so on cup gets new keys there only; its POS keys stay,
 // the key change is logged with the terminal and link but not the keys,
