@@ -203,10 +203,10 @@ const (
 // and 63 is let through; a well-formed stripe purchase is approved. Then
 // the replies, the log, /metrics, `journal dump` (both forms) and the
 // journal's files hold none of the track, its pieces or the PANs.
-func trackData(t *testing.T, a abuse) {
+func trackData(t *testing.T, a abuse, bin string) {
 	detail := "stopped early (see the test log)"
 	defer func() { a.verdict(t, "track-data", detail) }() // a failure that stops the attack still has its line
-	g := setup(t)
+	g := setupWith(t, bin)
 	g.logLevel = "debug"
 	g.start()
 	d, _ := codec.Lookup(codec.ISO87ASCII)
@@ -436,13 +436,13 @@ func (p *purchaser) finish() {
 // (00 again, /readyz 200, paused 0). Then, filled again and stopped,
 // `journal verify` works on the full disk and the journal holds every
 // approval the terminal was given.
-func diskFull(t *testing.T, a abuse) {
+func diskFull(t *testing.T, a abuse, bin string) {
 	detail := "stopped early (see the test log)"
 	defer func() { a.verdict(t, "disk-full", detail) }() // a failure that stops the attack still has its line
 	// the journal's defaults: commits pause below 2*64+16 MiB free and
 	// resume at that plus the 64 MiB reserve
 	root := testdisk.Tmpfs(t, 320)
-	g := setup(t) // its cleanup (kill the switch) runs before the unmount
+	g := setupWith(t, bin) // its cleanup (kill the switch) runs before the unmount
 	g.setConfig("data_dir: "+g.dataDir, "data_dir: "+root)
 	g.dataDir = root
 	g.start()
@@ -495,9 +495,10 @@ func diskFull(t *testing.T, a abuse) {
 	g.stop(syscall.SIGTERM)
 	var st syscall.Statfs_t
 	_ = syscall.Statfs(root, &st)
+	freeKiB := st.Bavail * uint64(st.Bsize) >> 10
 	verify, err := exec.Command(g.bin, "journal", "verify", "--data-dir", root).CombinedOutput()
 	if err != nil {
-		t.Errorf("journal verify on the full disk (%d KiB free): %v\n%s", st.Bavail*uint64(st.Bsize)>>10, err, verify)
+		t.Errorf("journal verify on the full disk (%d KiB free): %v\n%s", freeKiB, err, verify)
 	}
 	journaled := journaledApprovals(t, g.bin, root)
 	lost := 0
@@ -516,8 +517,8 @@ func diskFull(t *testing.T, a abuse) {
 		}
 	}
 	detail = fmt.Sprintf("%d fill/free cycles on a 320 MiB tmpfs: replies %v (other %d); full: /readyz %d %q, paused gauge %v; freed: /readyz %d, 00 again; "+
-		"verify on the full disk: %s; %d approvals, %d unjournaled",
-		cycles, p.codes, other, readyFull, strings.TrimSpace(bodyFull), pausedFull, readyFreed, lastLine(verify), len(p.approved), lost)
+		"verify on the full disk (%d KiB free): %s; %d approvals, %d unjournaled",
+		cycles, p.codes, other, readyFull, strings.TrimSpace(bodyFull), pausedFull, readyFreed, freeKiB, lastLine(verify), len(p.approved), lost)
 }
 
 // journaledApprovals reads the approved STANs from `journal dump --json`.
@@ -557,10 +558,10 @@ func lastLine(b []byte) string {
 // table file is deleted. Without --accept-journal-loss the switch refuses
 // to start and says why and what to do; with it, it starts, says at warn
 // what it set aside, and approves a purchase; the journal then verifies.
-func missingSST(t *testing.T, a abuse) {
+func missingSST(t *testing.T, a abuse, bin string) {
 	detail := "stopped early (see the test log)"
 	defer func() { a.verdict(t, "missing-sst", detail) }() // a failure that stops the attack still has its line
-	g := setup(t)
+	g := setupWith(t, bin)
 	d, _ := codec.Lookup(codec.ISO87ASCII)
 	stan := uint32(400000)
 	per := a.size(20, 2000)

@@ -378,9 +378,9 @@ func TestAbuse(t *testing.T) {
 	})
 
 	t.Run("signon-theft", func(t *testing.T) { signOnTheft(t, a, h) })
-	t.Run("track-data", func(t *testing.T) { trackData(t, a) })
-	t.Run("disk-full", func(t *testing.T) { diskFull(t, a) })
-	t.Run("missing-sst", func(t *testing.T) { missingSST(t, a) })
+	t.Run("track-data", func(t *testing.T) { trackData(t, a, h.bin) })
+	t.Run("disk-full", func(t *testing.T) { diskFull(t, a, h.bin) })
+	t.Run("missing-sst", func(t *testing.T) { missingSST(t, a, h.bin) })
 }
 
 // setConfig edits the harness's configuration file.

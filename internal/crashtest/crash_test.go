@@ -60,12 +60,18 @@ type harness struct {
 }
 
 func setup(t testing.TB) *harness {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "cardswitch")
+	bin := filepath.Join(t.TempDir(), "cardswitch")
 	build := exec.Command("go", "build", "-o", bin, "github.com/cardswitch/cardswitch/cmd/cardswitch")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	return setupWith(t, bin)
+}
+
+// setupWith is setup on a binary already built (by another harness's
+// setup, which must outlive this one).
+func setupWith(t testing.TB, bin string) *harness {
+	dir := t.TempDir()
 	def, err := exec.Command(bin, "config", "default").Output()
 	if err != nil {
 		t.Fatal(err)
