@@ -54,8 +54,6 @@ func (a abuse) size(short, long int) int {
 // force: a purchase MACed under the last issued MAC key is approved, one
 // under the first is refused A0.
 func signOnTheft(t *testing.T, a abuse, h *harness) {
-	detail := "stopped early (see the test log)"
-	defer func() { a.verdict(t, "signon-theft", detail) }() // a failure that stops the attack still has its line
 	demo, err := issuer.Parse(issuer.DemoYAML())
 	if err != nil {
 		t.Fatal(err)
@@ -130,9 +128,9 @@ func signOnTheft(t *testing.T, a abuse, h *harness) {
 	if withLast != "00" || withFirst != "A0" {
 		t.Errorf("after the storm, a purchase MACed under the last issued key: %s (want 00), under the first: %s (want A0)", withLast, withFirst)
 	}
-	detail = fmt.Sprintf("cup sign-on as pos's TERM0001 %s, as an unknown terminal %s; TERM0001 on pos then: wrong PIN %s, right PIN %s (pos takes no MACs); "+
+	a.verdict(t, "signon-theft", fmt.Sprintf("cup sign-on as pos's TERM0001 %s, as an unknown terminal %s; TERM0001 on pos then: wrong PIN %s, right PIN %s (pos takes no MACs); "+
 		"a storm of %d sign-ons: %d issued, %d refused, the last keys in force (MAC under them %s, under the first %s)",
-		stolen, unknown, pinCodes[0], strings.Join(pinCodes[1:], ","), n, len(issued), refused, withLast, withFirst)
+		stolen, unknown, pinCodes[0], strings.Join(pinCodes[1:], ","), n, len(issued), refused, withLast, withFirst))
 }
 
 func dialCUP(t *testing.T, addr string) *client.Conn {
@@ -204,8 +202,6 @@ const (
 // the replies, the log, /metrics, `journal dump` (both forms) and the
 // journal's files hold none of the track, its pieces or the PANs.
 func trackData(t *testing.T, a abuse, bin string) {
-	detail := "stopped early (see the test log)"
-	defer func() { a.verdict(t, "track-data", detail) }() // a failure that stops the attack still has its line
 	g := setupWith(t, bin)
 	g.logLevel = "debug"
 	g.start()
@@ -295,8 +291,8 @@ func trackData(t *testing.T, a abuse, bin string) {
 	if err != nil || files == 0 {
 		t.Fatalf("journal files: %d, %v", files, err)
 	}
-	detail = fmt.Sprintf("%d of each at debug: replies %v; card data found in replies, log (%d KiB), /metrics, journal dump, %d journal files: %d",
-		n, codes, g.stderr.Len()>>10, files, found)
+	a.verdict(t, "track-data", fmt.Sprintf("%d of each at debug: replies %v; card data found in replies, log (%d KiB), /metrics, journal dump, %d journal files: %d",
+		n, codes, g.stderr.Len()>>10, files, found))
 }
 
 // stripePurchase is a 1.00 purchase on the demo card read from its stripe
@@ -450,8 +446,6 @@ func (p *purchaser) finish() {
 // `journal verify` works on the full disk and the journal holds every
 // approval the terminal was given.
 func diskFull(t *testing.T, a abuse, bin string) {
-	detail := "stopped early (see the test log)"
-	defer func() { a.verdict(t, "disk-full", detail) }() // a failure that stops the attack still has its line
 	// the journal's defaults: commits pause below 2*64+16 MiB free and
 	// resume at that plus the 64 MiB reserve
 	root := testdisk.Tmpfs(t, 320)
@@ -529,9 +523,9 @@ func diskFull(t *testing.T, a abuse, bin string) {
 			t.Errorf("%d replies %s", n, code)
 		}
 	}
-	detail = fmt.Sprintf("%d fill/free cycles on a 320 MiB tmpfs: replies %v (other %d); full: /readyz %d %q, paused gauge %v; freed: /readyz %d, 00 again; "+
+	a.verdict(t, "disk-full", fmt.Sprintf("%d fill/free cycles on a 320 MiB tmpfs: replies %v (other %d); full: /readyz %d %q, paused gauge %v; freed: /readyz %d, 00 again; "+
 		"verify on the full disk (%d KiB free): %s; %d approvals, %d unjournaled",
-		cycles, p.codes, other, readyFull, strings.TrimSpace(bodyFull), pausedFull, readyFreed, freeKiB, lastLine(verify), len(p.approved), lost)
+		cycles, p.codes, other, readyFull, strings.TrimSpace(bodyFull), pausedFull, readyFreed, freeKiB, lastLine(verify), len(p.approved), lost))
 }
 
 // journaledApprovals reads the approved STANs from `journal dump --json`.
@@ -572,8 +566,6 @@ func lastLine(b []byte) string {
 // to start and says why and what to do; with it, it starts, says at warn
 // what it set aside, and approves a purchase; the journal then verifies.
 func missingSST(t *testing.T, a abuse, bin string) {
-	detail := "stopped early (see the test log)"
-	defer func() { a.verdict(t, "missing-sst", detail) }() // a failure that stops the attack still has its line
 	g := setupWith(t, bin)
 	d, _ := codec.Lookup(codec.ISO87ASCII)
 	stan := uint32(400000)
@@ -637,8 +629,8 @@ func missingSST(t *testing.T, a abuse, bin string) {
 		Loss string `json:"loss"`
 	}
 	_ = json.Unmarshal([]byte(report), &loss)
-	detail = fmt.Sprintf("3 runs of %d purchases, %s of %d tables deleted: without the flag refused (%q); with it started and said %q; a purchase %s; then verify: %s",
-		per, name, len(tables), firstLine([]byte(refusal)), loss.Loss, code, lastLine(verify))
+	a.verdict(t, "missing-sst", fmt.Sprintf("3 runs of %d purchases, %s of %d tables deleted: without the flag refused (%q); with it started and said %q; a purchase %s; then verify: %s",
+		per, name, len(tables), firstLine([]byte(refusal)), loss.Loss, code, lastLine(verify)))
 }
 
 // startRefused runs serve expecting it to refuse to start, and returns
