@@ -446,9 +446,10 @@ func (p *purchaser) finish() {
 // `journal verify` works on the full disk and the journal holds every
 // approval the terminal was given.
 func diskFull(t *testing.T, a abuse, bin string) {
-	// the journal's defaults: commits pause below 2*64+16 MiB free and
-	// resume at that plus the 64 MiB reserve
-	root := testdisk.Tmpfs(t, 320)
+	// the default configuration's journal.min_free_mb (48) and reserve_mb
+	// (64): commits pause below 48 MiB free and resume at 112
+	const diskMB = 192
+	root := testdisk.Tmpfs(t, diskMB)
 	g := setupWith(t, bin) // its cleanup (kill the switch) runs before the unmount
 	g.setConfig("data_dir: "+g.dataDir, "data_dir: "+root)
 	g.dataDir = root
@@ -523,9 +524,9 @@ func diskFull(t *testing.T, a abuse, bin string) {
 			t.Errorf("%d replies %s", n, code)
 		}
 	}
-	a.verdict(t, "disk-full", fmt.Sprintf("%d fill/free cycles on a 320 MiB tmpfs: replies %v (other %d); full: /readyz %d %q, paused gauge %v; freed: /readyz %d, 00 again; "+
+	a.verdict(t, "disk-full", fmt.Sprintf("%d fill/free cycles on a %d MiB tmpfs: replies %v (other %d); full: /readyz %d %q, paused gauge %v; freed: /readyz %d, 00 again; "+
 		"verify on the full disk (%d KiB free): %s; %d approvals, %d unjournaled",
-		cycles, p.codes, other, readyFull, strings.TrimSpace(bodyFull), pausedFull, readyFreed, freeKiB, lastLine(verify), len(p.approved), lost))
+		cycles, diskMB, p.codes, other, readyFull, strings.TrimSpace(bodyFull), pausedFull, readyFreed, freeKiB, lastLine(verify), len(p.approved), lost))
 }
 
 // journaledApprovals reads the approved STANs from `journal dump --json`.
