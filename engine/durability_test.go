@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/cuptest"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
@@ -287,12 +288,7 @@ func TestSignOnKeysInstalledOnlyWhenJournaled(t *testing.T) {
 		c.Links[0].Name, c.Links[0].Dialect, c.Links[0].Framing, c.Links[0].MAC = "cup", codec.CUPPOS, "binary2+tpdu", "cup"
 		c.testHSM, c.testKeys, c.testJournal = &hsm.Soft{LMK: hsm.ThalesTestLMK()}, keys, j
 	})
-	d, _ := codec.Lookup(codec.CUPPOS)
-	signOn := func(stan string) []byte {
-		msg, _ := d.Encode(codec.Message{MTI: "0800", Header: "603100311000", Fields: map[string]string{
-			"11": stan, "41": "12345678", "42": "123456789012345", "60": "00000001003"}})
-		return msg
-	}
+	signOn := func(stan string) []byte { return cuptest.SignOn(t, stan, "12345678", "123456789012345", nil, nil) }
 	_, _, before, _ := keys.Terminal("cup", []byte("12345678"))
 	j.answer(21, errors.New("journal: failed earlier"))
 	c := ts.dial(t)

@@ -165,9 +165,9 @@ func (s *Server) cupSignOn(t *Txn) error {
 		it, ok = data.Terminal(id)
 	}
 	if !ok || it.TMK == "" {
-		return fmt.Errorf("%w: unknown terminal or no master key", ErrInvalidTxn)
+		it = nil // refused as one of another link is: the answer must not tell which IDs exist
 	}
-	if err := s.admitSignOn(t, it); err != nil {
+	if err := s.admitSignOn(t, id, it); err != nil {
 		return err
 	}
 	tmk := hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: it.TMK}

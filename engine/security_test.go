@@ -12,6 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/cuptest"
 )
 
 // terminalKey decrypts a demo terminal key (the tests play the terminal).
@@ -138,9 +139,7 @@ func TestUnionPaySignOnIssuesKeys(t *testing.T) {
 	ts := cupServer(t, &hsm.Soft{LMK: hsm.ThalesTestLMK()})
 	term, _ := demoData(t).Terminal([]byte("12345678"))
 	tmk := terminalKey(t, hsm.KeyTypeTPK, term.TMK)
-	d, _ := codec.Lookup(codec.CUPPOS)
-	msg, _ := d.Encode(codec.Message{MTI: "0800", Header: "603100311000", Fields: map[string]string{
-		"11": "000009", "41": "12345678", "42": "123456789012345", "60": "00000001003"}})
+	msg := cuptest.SignOn(t, "000009", "12345678", "123456789012345", nil, nil)
 	c := ts.dial(t)
 	r, err := c.RoundTrip(msg, 5*time.Second)
 	if err != nil || field(r, 39) != "00" {
@@ -151,7 +150,7 @@ func TestUnionPaySignOnIssuesKeys(t *testing.T) {
 		t.Fatalf("field 62 is %d bytes", len(keys))
 	}
 	// the terminal decrypts its new MAC key under its master key; the check value matches
-	mak := decryptUnder(t, tmk, keys[20:36])
+	mak := cuptest.SessionKey(t, tmk, keys[20:36])
 	if kcv, _ := mak.CheckValue(hsm.KCVZeroBlock); hex.EncodeToString(kcv[:4]) != hex.EncodeToString(keys[36:40]) {
 		t.Fatalf("MAC key check value %X, field 62 says %X", kcv[:4], keys[36:40])
 	}
@@ -164,26 +163,6 @@ func TestUnionPaySignOnIssuesKeys(t *testing.T) {
 	if r, err = c.RoundTrip(cupPurchase(t, &old, "", tpk), 5*time.Second); err != nil || field(r, 39) != "A0" {
 		t.Fatalf("purchase with the old MAC key: %v %q", err, field(r, 39))
 	}
-}
-
-// decryptUnder decrypts an ECB-encrypted double-length key (the terminal's side).
-func decryptUnder(t *testing.T, kek hsm.Key, enc []byte) hsm.Key {
-	// the demo TMK is the classic 0123456789ABCDEFFEDCBA9876543210
-	raw, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
-	k, _ := hsm.NewTDESKey(raw, hsm.ParityIgnore)
-	if k.KCV() != kek.KCV() {
-		t.Fatal("demo TMK changed")
-	}
-	blk := tdesBlock(t, raw)
-	out := make([]byte, len(enc))
-	for i := 0; i < len(enc); i += 8 {
-		blk.Decrypt(out[i:i+8], enc[i:i+8])
-	}
-	key, err := hsm.NewTDESKey(out, hsm.ParityIgnore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
 }
 
 func TestSlowHSMAnswers96(t *testing.T) {

@@ -14,9 +14,12 @@ import (
 )
 
 // ErrSignOnRefused is a sign-on that may not sign the terminal on or
-// change its keys: the terminal is not active, it does not belong to the
-// link, it signed on too often, or the sign-on is not authenticated as the
-// link requires (58: not permitted to terminal).
+// change its keys: the terminal is not in the issuer data (or has no
+// master key), is not active, does not belong to the link, signed on too
+// often, or the sign-on is not authenticated as the link requires (58: not
+// permitted to terminal). An unknown terminal gets the same 58 as a known
+// one of another link, so that sign-ons cannot be used to find which
+// terminal IDs exist.
 var ErrSignOnRefused = errors.New("engine: sign-on refused")
 
 // Sign-on authentication, per link (links[].sign_on_auth).
@@ -87,16 +90,19 @@ const reasonInactive = "the terminal is not active (issuer data: terminals[].sta
 // reasonOtherLink is why a sign-on by a terminal of other links is refused.
 const reasonOtherLink = "the terminal does not belong to the link (issuer data: terminals[].links)"
 
-// admitSignOn decides whether t, a UnionPay sign-on by term, may change
-// term's keys on t's link: the terminal is active and names the link in
-// the issuer data, it is within the link's sign_on_limit, and the sign-on
-// is authenticated as the link's sign_on_auth asks. A refusal is logged
-// (bounded) with the terminal and the reason.
-func (s *Server) admitSignOn(t *Txn, term *issuer.Terminal) error {
+// admitSignOn decides whether t, a UnionPay sign-on by the terminal id
+// names, may change its keys on t's link: the terminal is term (nil: not
+// in the issuer data, or without a master key), it is active and names
+// the link in the issuer data, it is within the link's sign_on_limit, and
+// the sign-on is authenticated as the link's sign_on_auth asks. A refusal
+// is logged (bounded) with the terminal and the reason.
+func (s *Server) admitSignOn(t *Txn, id []byte, term *issuer.Terminal) error {
 	l := t.Link
 	reason := ""
 	var err error
 	switch {
+	case term == nil:
+		reason, err = "the terminal is not in the issuer data or has no master key", ErrSignOnRefused
 	case term.Status != "active": // before the limiter: it spends no sign-on of the minute
 		reason, err = reasonInactive, ErrSignOnRefused
 	case !term.SignsOnAt(l.cfg.Name):
@@ -120,7 +126,11 @@ func (s *Server) admitSignOn(t *Txn, term *issuer.Terminal) error {
 	if err == nil {
 		return nil
 	}
-	l.signOnRefused(term.ID, reason)
+	terminal := string(bytes.TrimRight(id, " ")) // passed the clear-text check (codec.CheckClearText): it may be logged
+	if term != nil {
+		terminal = term.ID
+	}
+	l.signOnRefused(terminal, reason)
 	return fmt.Errorf("%w: %s", err, reason)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/internal/client"
 	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/internal/cuptest"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
@@ -65,32 +66,6 @@ func dataWith(t *testing.T, old, new string) *issuer.Data {
 	return d
 }
 
-// cupSignOnMsg is a UnionPay sign-on (60.3 = 003) by terminal and
-// merchant, with extra fields, MACed in 64 under tak when it is not nil.
-func cupSignOnMsg(t *testing.T, stan, terminal, merchant string, extra map[string]string, tak *hsm.Key) []byte {
-	t.Helper()
-	d, _ := codec.Lookup(codec.CUPPOS)
-	f := map[string]string{"11": stan, "41": terminal, "42": merchant, "60": "00000001003"}
-	for k, v := range extra {
-		f[k] = v
-	}
-	m := codec.Message{MTI: "0800", Header: "603100311000", Fields: f}
-	if tak == nil {
-		msg, err := d.Encode(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msg
-	}
-	msg, err := d.EncodeMAC(m, 64, func(in []byte) ([]byte, error) {
-		return hsm.GenerateMAC(*tak, hsm.MACUnionPay, hsm.MACPaddingNone, in)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msg
-}
-
 // posPINPurchase is a POS purchase by TERM0001 with PIN 1234 (the demo
 // card's) under tpk.
 func posPINPurchase(t *testing.T, stan int, tpk hsm.Key) []byte {
@@ -136,7 +111,7 @@ func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
 	_, posPIN, posMAC, _ := tl.keys.Terminal("pos", []byte("TERM0001"))
 	_, cupPIN, cupMAC, _ := tl.keys.Terminal("cup", []byte("TERM0001"))
 	c := tl.dialCUP(t)
-	r, err := c.RoundTrip(cupSignOnMsg(t, "000001", "TERM0001", "MERCHANT0000001", nil, nil), 5*time.Second)
+	r, err := c.RoundTrip(cuptest.SignOn(t, "000001", "TERM0001", "MERCHANT0000001", nil, nil), 5*time.Second)
 	if err != nil || field(r, 39) != "58" || r.View.Has(62) {
 		t.Fatalf("sign-on naming TERM0001 on cup: %v %q has62 %v", err, field(r, 39), r.View.Has(62))
 	}
@@ -152,6 +127,24 @@ func TestSignOnNamingAnotherLinksTerminalIsRefused(t *testing.T) {
 	}
 }
 
+// A sign-on naming a terminal the issuer data does not have is refused as
+// one naming a terminal of another link is (58, no keys), so that an
+// attacker cannot tell which terminal IDs exist from the answers; the
+// refusal is logged with the ID and the reason.
+func TestSignOnByUnknownTerminalIsRefused(t *testing.T) {
+	tl := startTwoLinks(t, demoData(t), nil, nil)
+	c := tl.dialCUP(t)
+	for i, id := range []string{"NOSUCH01", "TERM0001"} { // unknown; known, of the pos link
+		r, err := c.RoundTrip(cuptest.SignOn(t, fmt.Sprintf("%06d", i+1), id, "MERCHANT0000001", nil, nil), 5*time.Second)
+		if err != nil || field(r, 39) != "58" || r.View.Has(62) {
+			t.Fatalf("sign-on by %s: %v %q has62 %v", id, err, field(r, 39), r.View.Has(62))
+		}
+	}
+	if !strings.Contains(tl.log.String(), `"terminal":"NOSUCH01","reason":"the terminal is not in the issuer data`) {
+		t.Fatalf("the refusal is not logged with the terminal and reason:\n%s", tl.log)
+	}
+}
+
 // Keys are per terminal and link: a terminal that may sign on on both
 // links and does so on cup gets new keys there only; its POS keys stay,
 // the key change is logged with the terminal and link but not the keys,
@@ -161,7 +154,7 @@ func TestSignOnKeysArePerLink(t *testing.T) {
 	tl := startTwoLinks(t, data, nil, nil)
 	_, posPIN, posMAC, _ := tl.keys.Terminal("pos", []byte("TERM0001"))
 	c := tl.dialCUP(t)
-	r, err := c.RoundTrip(cupSignOnMsg(t, "000001", "TERM0001", "MERCHANT0000001", nil, nil), 5*time.Second)
+	r, err := c.RoundTrip(cuptest.SignOn(t, "000001", "TERM0001", "MERCHANT0000001", nil, nil), 5*time.Second)
 	if err != nil || field(r, 39) != "00" || !r.View.Has(62) {
 		t.Fatalf("sign-on: %v %q", err, field(r, 39))
 	}
@@ -206,7 +199,7 @@ func TestSignOnStormIsLimited(t *testing.T) {
 	tl := startTwoLinks(t, demoData(t), fake, func(l *LinkConfig) { l.SignOnLimit = 3 })
 	c := tl.dialCUP(t)
 	signOn := func(stan int) *client.Reply {
-		r, err := c.RoundTrip(cupSignOnMsg(t, fmt.Sprintf("%06d", stan), "12345678", "123456789012345", nil, nil), 5*time.Second)
+		r, err := c.RoundTrip(cuptest.SignOn(t, fmt.Sprintf("%06d", stan), "12345678", "123456789012345", nil, nil), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +263,7 @@ func TestSignOnAuthentication(t *testing.T) {
 			name string
 			key  *hsm.Key
 		}{{"no MAC", nil}, {"a MAC under another key", &wrong}} {
-			r, err := c.RoundTrip(cupSignOnMsg(t, "000001", "12345678", "123456789012345", nil, tc.key), 5*time.Second)
+			r, err := c.RoundTrip(cuptest.SignOn(t, "000001", "12345678", "123456789012345", nil, tc.key), 5*time.Second)
 			if err != nil || field(r, 39) != "A0" || r.View.Has(62) {
 				t.Fatalf("%s: %v %q", tc.name, err, field(r, 39))
 			}
@@ -278,17 +271,17 @@ func TestSignOnAuthentication(t *testing.T) {
 		if _, _, k, _ := tl.keys.Terminal("cup", []byte("12345678")); k != before {
 			t.Fatal("an unauthenticated sign-on changed the keys")
 		}
-		r, err := c.RoundTrip(cupSignOnMsg(t, "000002", "12345678", "123456789012345", nil, &tak), 5*time.Second)
+		r, err := c.RoundTrip(cuptest.SignOn(t, "000002", "12345678", "123456789012345", nil, &tak), 5*time.Second)
 		if err != nil || field(r, 39) != "00" {
 			t.Fatalf("MAC under the configured key: %v %q", err, field(r, 39))
 		}
 		keys := r.View.AppendBytes(nil, 62)
-		mak := decryptUnder(t, tmk, keys[20:36])
+		mak := cuptest.SessionKey(t, tmk, keys[20:36])
 		// the next sign-on needs the current key: the new one, not the configured one
-		if r, _ := c.RoundTrip(cupSignOnMsg(t, "000003", "12345678", "123456789012345", nil, &tak), 5*time.Second); field(r, 39) != "A0" {
+		if r, _ := c.RoundTrip(cuptest.SignOn(t, "000003", "12345678", "123456789012345", nil, &tak), 5*time.Second); field(r, 39) != "A0" {
 			t.Fatalf("MAC under the replaced key: %q", field(r, 39))
 		}
-		if r, _ := c.RoundTrip(cupSignOnMsg(t, "000004", "12345678", "123456789012345", nil, &mak), 5*time.Second); field(r, 39) != "00" {
+		if r, _ := c.RoundTrip(cuptest.SignOn(t, "000004", "12345678", "123456789012345", nil, &mak), 5*time.Second); field(r, 39) != "00" {
 			t.Fatalf("MAC under the current key: %q", field(r, 39))
 		}
 	})
@@ -297,7 +290,7 @@ func TestSignOnAuthentication(t *testing.T) {
 		c := tl.dialCUP(t)
 		_, _, before, _ := tl.keys.Terminal("cup", []byte("12345678"))
 		for i, extra := range []map[string]string{nil, {"62": hex.EncodeToString([]byte("SN-CUP-0002"))}, {"62": hex.EncodeToString([]byte("SN-CUP-000"))}} {
-			r, err := c.RoundTrip(cupSignOnMsg(t, fmt.Sprintf("%06d", i+1), "12345678", "123456789012345", extra, nil), 5*time.Second)
+			r, err := c.RoundTrip(cuptest.SignOn(t, fmt.Sprintf("%06d", i+1), "12345678", "123456789012345", extra, nil), 5*time.Second)
 			if err != nil || field(r, 39) != "58" || r.View.Has(62) {
 				t.Fatalf("serial %v: %v %q", extra, err, field(r, 39))
 			}
@@ -305,7 +298,7 @@ func TestSignOnAuthentication(t *testing.T) {
 		if _, _, k, _ := tl.keys.Terminal("cup", []byte("12345678")); k != before {
 			t.Fatal("a sign-on without the serial changed the keys")
 		}
-		r, err := c.RoundTrip(cupSignOnMsg(t, "000009", "12345678", "123456789012345",
+		r, err := c.RoundTrip(cuptest.SignOn(t, "000009", "12345678", "123456789012345",
 			map[string]string{"62": hex.EncodeToString([]byte(term.Serial))}, nil), 5*time.Second)
 		if err != nil || field(r, 39) != "00" || !r.View.Has(62) {
 			t.Fatalf("the right serial: %v %q", err, field(r, 39))
@@ -443,7 +436,7 @@ func TestInactiveOrForeignTerminalCannotSignOn(t *testing.T) {
 		tl := startTwoLinks(t, data, nil, nil)
 		_, pin, mac, _ := tl.keys.Terminal("cup", []byte("12345678"))
 		c := tl.dialCUP(t)
-		r, err := c.RoundTrip(cupSignOnMsg(t, "000001", "12345678", "123456789012345", nil, nil), 5*time.Second)
+		r, err := c.RoundTrip(cuptest.SignOn(t, "000001", "12345678", "123456789012345", nil, nil), 5*time.Second)
 		if err != nil || field(r, 39) != "58" || r.View.Has(62) {
 			t.Fatalf("UnionPay sign-on by inactive 12345678: %v %q has62 %v", err, field(r, 39), r.View.Has(62))
 		}

@@ -35,6 +35,9 @@ type Journal struct {
 	keys    []byte
 	ends    []int // where each chunk of the batch ends in buf
 
+	struck []string // table files an accepting open struck from Badger's manifest
+	loss   *Loss    // what an accepting open set aside; nil: the journal verified whole
+
 	failure atomic.Pointer[failure] // set once, by the committer
 	disk    *diskGuard              // pauses commits on a full disk
 	stop    chan struct{}           // ends the disk watcher
@@ -86,11 +89,11 @@ func Open(opts Options) (*Journal, error) {
 		return nil, err
 	}
 	releaseForOpen(opts.Dir, uint64(opts.MinFreeMB)<<20) // a restart on a full disk needs room to open Badger
-	db, err := openBadger(opts)                          // with AcceptLoss, also when a table file is missing
+	db, struck, err := openBadger(opts)                  // with AcceptLoss, also when a table file is missing
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{opts: opts, db: db, in: make(chan pending, opts.QueueDepth), done: make(chan struct{}),
+	j := &Journal{opts: opts, db: db, struck: struck, in: make(chan pending, opts.QueueDepth), done: make(chan struct{}),
 		hasher: sha256.New(), commitTxn: (*badger.Txn).Commit, stop: make(chan struct{}), watched: make(chan struct{})}
 	j.disk = newDiskGuard(opts, j.suspendDB, j.resumeDB)
 	if err := j.start(); err != nil {

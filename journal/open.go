@@ -48,8 +48,11 @@ func (j *Journal) start() error {
 	if res.Problem != nil && !j.opts.AcceptLoss {
 		return res.Problem
 	}
+	if res.Problem != nil || len(j.struck) > 0 {
+		j.loss = &Loss{Problem: res.Problem, Tables: j.struck, LastSeq: res.LastSeq}
+	}
 	if res.Problem != nil {
-		if err := quarantine(j.db, res.LastSeq); err != nil {
+		if j.loss.Quarantined, err = quarantine(j.db, res.LastSeq); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,50 +38,53 @@ const errTableMissing = "file does not exist for table"
 // other loss. With AcceptLoss every table is read and checked first (its
 // checksums: a full read, acceptable for a start a person asked for), and
 // one that does not read is moved to quarantine/ and treated as missing.
-func openBadger(opts Options) (*badger.DB, error) {
+//
+// It returns the table files struck from the manifest (names, sorted).
+func openBadger(opts Options) (*badger.DB, []string, error) {
 	bo := badgerOptions(opts.Dir, opts.MemTableMB)
 	if opts.AcceptLoss {
 		// a table that does not read would make Badger fail, or panic, as it
 		// opens: it goes to quarantine/, and is then missing
 		if err := quarantineUnreadableTables(opts.Dir, bo); err != nil {
-			return nil, fmt.Errorf("journal: accepting a loss: %w", err)
+			return nil, nil, fmt.Errorf("journal: accepting a loss: %w", err)
 		}
 	}
+	var struck []string
 	db, err := badger.Open(bo)
 	if err != nil && strings.Contains(err.Error(), errTableMissing) {
 		if !opts.AcceptLoss {
-			return nil, fmt.Errorf("journal: open badger: %w: the journal lost a table file, and with it records; "+
+			return nil, nil, fmt.Errorf("journal: open badger: %w: the journal lost a table file, and with it records; "+
 				"start with --accept-journal-loss to continue on the records that verify", err)
 		}
-		if err := dropMissingTables(opts.Dir, bo); err != nil {
-			return nil, fmt.Errorf("journal: accepting a lost table: %w", err)
+		if struck, err = dropMissingTables(opts.Dir, bo); err != nil {
+			return nil, nil, fmt.Errorf("journal: accepting a lost table: %w", err)
 		}
 		db, err = badger.Open(bo)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("journal: open badger: %w", err)
+		return nil, nil, fmt.Errorf("journal: open badger: %w", err)
 	}
-	return db, nil
+	return db, struck, nil
 }
 
 // dropMissingTables appends to Badger's manifest the deletion of every
 // table it names whose file is missing, once a copy of the manifest is
-// synced in quarantine/.
-func dropMissingTables(dir string, bo badger.Options) error {
+// synced in quarantine/, and returns the missing files' names, sorted.
+func dropMissingTables(dir string, bo badger.Options) ([]string, error) {
 	path := filepath.Join(bo.Dir, badger.ManifestFilename)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	m, end, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	present := map[uint64]bool{}
 	entries, err := os.ReadDir(bo.Dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, e := range entries {
 		if id, ok := table.ParseFileID(e.Name()); ok {
@@ -88,31 +92,34 @@ func dropMissingTables(dir string, bo badger.Options) error {
 		}
 	}
 	var gone []*pb.ManifestChange
+	var names []string
 	for id := range m.Tables {
 		if !present[id] {
 			gone = append(gone, &pb.ManifestChange{Id: id, Op: pb.ManifestChange_DELETE})
+			names = append(names, table.IDToFilename(id))
 		}
 	}
 	if len(gone) == 0 {
-		return errors.New("the manifest names no missing table")
+		return nil, errors.New("the manifest names no missing table")
 	}
+	sort.Strings(names)
 	if err := keepManifest(dir, f); err != nil {
-		return err
+		return nil, err
 	}
 	buf, err := proto.Marshal(&pb.ManifestChangeSet{Changes: gone})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var head [8]byte // Badger's manifest entry: length, CRC-32C, the change set
 	binary.BigEndian.PutUint32(head[0:4], uint32(len(buf)))
 	binary.BigEndian.PutUint32(head[4:8], crc32.Checksum(buf, y.CastagnoliCrcTable))
 	if err := f.Truncate(end); err != nil { // a torn last entry, as Badger would cut it
-		return err
+		return nil, err
 	}
 	if _, err := f.WriteAt(append(head[:], buf...), end); err != nil {
-		return err
+		return nil, err
 	}
-	return f.Sync()
+	return names, f.Sync()
 }
 
 // keepManifest copies the manifest into quarantine/, synced.
@@ -182,3 +189,38 @@ func checkTable(path string, bo badger.Options) (err error) {
 		BloomFalsePositive: bo.BloomFalsePositive, TableSize: uint64(bo.BaseTableSize), Compression: bo.Compression})
 	return err
 }
+
+// Loss is what an accepting open (Options.AcceptLoss) set aside, for the
+// switch to report: a person accepted the loss, and must be told what it
+// was.
+type Loss struct {
+	// Problem is what verification found (nil when the tables struck held
+	// no record the walk missed).
+	Problem *IntegrityError
+	// Tables are the Badger table files, missing or unreadable, struck from
+	// its manifest; the manifest as it was, and an unreadable file, are in
+	// quarantine/.
+	Tables []string
+	// Quarantined counts the records after LastSeq moved aside (key prefix
+	// 'q', kept for inspection); a chunk that does not parse counts none.
+	Quarantined int
+	// LastSeq is the last intact record: the journal continues after it.
+	LastSeq uint64
+}
+
+func (l *Loss) String() string {
+	var parts []string
+	if len(l.Tables) > 0 {
+		parts = append(parts, fmt.Sprintf("table files %s missing or unreadable, struck from Badger's manifest (its copy is in %s/)",
+			strings.Join(l.Tables, ", "), quarantineDir))
+	}
+	if l.Problem != nil {
+		parts = append(parts, strings.TrimPrefix(l.Problem.Error(), "journal: "))
+	}
+	parts = append(parts, fmt.Sprintf("%d records after sequence %d quarantined; the journal continues after %d", l.Quarantined, l.LastSeq, l.LastSeq))
+	return strings.Join(parts, "; ")
+}
+
+// Loss is what the open set aside when it accepted a loss
+// (Options.AcceptLoss), or nil when the journal verified whole.
+func (j *Journal) Loss() *Loss { return j.loss }

@@ -56,6 +56,14 @@ func TestAcceptLossWithAMissingTable(t *testing.T) {
 	if q := quarantined(t, j); q != 100 { // 201..300: readable, after the gap
 		t.Fatalf("%d records quarantined, want 100", q)
 	}
+	// what was set aside is told, for the switch to report
+	l := j.Loss()
+	if l == nil || len(l.Tables) != 1 || l.Tables[0] != filepath.Base(ssts[1]) || l.Quarantined != 100 || l.LastSeq != 100 || l.Problem == nil {
+		t.Fatalf("the loss reported: %+v", l)
+	}
+	if s := l.String(); !strings.Contains(s, filepath.Base(ssts[1])) || !strings.Contains(s, "100 records after sequence 100 quarantined") {
+		t.Fatalf("the loss described: %s", s)
+	}
 	r := testRecord(1000)
 	commitOne(t, j, r)
 	if r.Seq != 101 {
@@ -67,6 +75,11 @@ func TestAcceptLossWithAMissingTable(t *testing.T) {
 	res, err := Verify(dir)
 	if err != nil || res.Problem != nil || res.LastSeq != 101 {
 		t.Fatalf("verify after the accepted loss: %+v %v", res, err)
+	}
+	j = open(t, dir, func(o *Options) { o.AcceptLoss = true })
+	defer j.Close()
+	if l := j.Loss(); l != nil {
+		t.Fatalf("a journal that verifies, opened accepting a loss, reports one: %+v", l)
 	}
 }
 
@@ -131,6 +144,9 @@ func TestAcceptLossWithAnUnreadableTable(t *testing.T) {
 			defer j.Close()
 			if j.LastSeq() != 100 || quarantined(t, j) != 100 {
 				t.Fatalf("accepting the loss: at %d with %d quarantined, want 100 and 100", j.LastSeq(), quarantined(t, j))
+			}
+			if l := j.Loss(); l == nil || len(l.Tables) != 1 || l.Tables[0] != filepath.Base(sst) || l.Quarantined != 100 {
+				t.Fatalf("the loss reported: %+v", l)
 			}
 			if _, err := os.Stat(filepath.Join(dir, quarantineDir, filepath.Base(sst))); err != nil {
 				t.Fatalf("the unreadable table is not kept: %v", err)

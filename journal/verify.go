@@ -58,7 +58,11 @@ func loadMeta(db *badger.DB) (meta, error) {
 // writes go through a write batch (Badger splits it into transactions as
 // they fill), so a loss near the start of a long journal is moved too; an
 // interrupted move is done again by the next accepting open.
-func quarantine(db *badger.DB, seq uint64) error {
+//
+// It returns the records moved (those of a chunk that does not parse are
+// not counted).
+func quarantine(db *badger.DB, seq uint64) (int, error) {
+	moved := 0
 	wb := db.NewWriteBatch()
 	defer wb.Cancel()
 	err := db.View(func(txn *badger.Txn) error {
@@ -76,6 +80,7 @@ func quarantine(db *badger.DB, seq uint64) error {
 			if err := wb.Set(append([]byte{'q'}, k...), v); err != nil {
 				return err
 			}
+			moved += countAfter(v, seq)
 			if keep := prefixUpTo(v, seq); len(k) == keyLen && len(keep) > 0 {
 				err = wb.Set(k, keep)
 			} else {
@@ -88,12 +93,29 @@ func quarantine(db *badger.DB, seq uint64) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("journal: quarantine: %w", err)
+		return 0, fmt.Errorf("journal: quarantine: %w", err)
 	}
 	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("journal: quarantine: %w", err)
+		return 0, fmt.Errorf("journal: quarantine: %w", err)
 	}
-	return nil
+	return moved, nil
+}
+
+// countAfter counts the records of a chunk after seq, up to where it
+// stops parsing.
+func countAfter(v []byte, seq uint64) int {
+	n := 0
+	for len(v) > 0 {
+		_, r, rest, ok := nextStored(v)
+		if !ok {
+			break
+		}
+		if binary.BigEndian.Uint64(r[seqOffset:]) > seq {
+			n++
+		}
+		v = rest
+	}
+	return n
 }
 
 // lastSeqIn returns the highest sequence number readable in a chunk, or

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/des"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/internal/client"
+	"github.com/cardswitch/cardswitch/internal/cuptest"
 )
 
 // The demo issuer data's terminals name links the default configuration
@@ -65,15 +65,13 @@ func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 
 	stop := startServe(t, c)
 	cup := dialCUP(t, addrs["8585"])
-	d, _ := codec.Lookup(codec.CUPPOS)
-	msg, _ := d.Encode(codec.Message{MTI: "0800", Header: "603100311000", Fields: map[string]string{
-		"11": "000001", "41": "TERM0001", "42": "MERCHANT0000001", "60": "00000001003"}})
-	r, err := cup.RoundTrip(msg, 5*time.Second)
+	r, err := cup.RoundTrip(cuptest.SignOn(t, "000001", "TERM0001", "MERCHANT0000001", nil, nil), 5*time.Second)
 	if err != nil || string(r.View.AppendText(nil, 39)) != "00" {
 		t.Fatalf("sign-on: %v", err)
 	}
 	keys := r.View.AppendBytes(nil, 62)
-	mak := underDemoTMK(t, keys[20:36])
+	tmk, _ := lmk.DecryptKey(hsm.KeyTypeTPK, term.TMK)
+	mak := cuptest.SessionKey(t, tmk, keys[20:36])
 	cup.Close()
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -83,12 +81,13 @@ func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 	defer stop()
 	cup = dialCUP(t, addrs["8585"])
 	defer cup.Close()
+	d, _ := codec.Lookup(codec.CUPPOS)
 	for _, tc := range []struct {
 		name string
 		key  hsm.Key
 		want string
 	}{{"the sign-on's MAC key", mak, "00"}, {"the configured MAC key", tak, "A0"}} {
-		m := codec.Message{MTI: "0200", Header: "603100311000", Fields: map[string]string{
+		m := codec.Message{MTI: "0200", Header: cuptest.Header, Fields: map[string]string{
 			"2": "6228480402564890018", "3": "000000", "4": "000000001000", "11": "000002", "22": "021", "25": "00",
 			"41": "TERM0001", "42": "MERCHANT0000001", "49": "156", "60": "22000001000"}}
 		msg, err := d.EncodeMAC(m, 64, func(in []byte) ([]byte, error) {
@@ -106,7 +105,7 @@ func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 	defer pos.Close()
 	p, _ := hsm.ParsePIN("1234")
 	blk, _ := hsm.EncryptPINBlock(tpk, hsm.ISO0, p, "4761739001010010", nil)
-	msg, _ = pd.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+	msg, _ := pd.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
 		"2": "4761739001010010", "3": "000000", "4": "000000001000", "7": "1201101500", "11": "000003", "12": "101500",
 		"13": "1201", "14": "2812", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
 		"52": strings.ToUpper(hex.EncodeToString(blk))}})
@@ -124,24 +123,4 @@ func dialCUP(t *testing.T, addr string) *client.Conn {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// underDemoTMK decrypts a key field 62 carries under the demo terminal
-// master key (0123456789ABCDEFFEDCBA9876543210), as the terminal does.
-func underDemoTMK(t *testing.T, enc []byte) hsm.Key {
-	t.Helper()
-	raw, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
-	blk, err := des.NewTripleDESCipher(append(raw, raw[:8]...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]byte, len(enc))
-	for i := 0; i < len(enc); i += 8 {
-		blk.Decrypt(out[i:i+8], enc[i:i+8])
-	}
-	k, err := hsm.NewTDESKey(out, hsm.ParityIgnore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }

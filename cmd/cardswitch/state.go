@@ -166,6 +166,12 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 		return nil, err
 	}
 	st.j, st.snap = j, after
+	if l := j.Loss(); l != nil {
+		// the person who passed --accept-journal-loss is told what it cost,
+		// at warn: the default level of a service may hide info
+		log.Warn().Strs("tables_struck", l.Tables).Int("records_quarantined", l.Quarantined).Uint64("continues_after", l.LastSeq).
+			Str("loss", l.String()).Msg("journal loss accepted (--accept-journal-loss): records after the last intact one quarantined")
+	}
 	ev := log.Info().Uint64("last_seq", j.LastSeq()).Uint64("snapshot_seq", after.Seq).Int("replayed", replayed).
 		Dur("snapshot_load", loaded).Dur("took", time.Since(start))
 	ev.Msg("state loaded: snapshot, then the journal after it verified and replayed")

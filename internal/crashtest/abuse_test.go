@@ -36,6 +36,7 @@ func TestAbuse(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var verdicts []string
+	given := map[string]bool{}
 	verdict := func(t *testing.T, name, detail string) {
 		t.Helper()
 		mu.Lock()
@@ -44,7 +45,16 @@ func TestAbuse(t *testing.T) {
 		if t.Failed() {
 			v = "FAIL"
 		}
+		given[name] = true
 		verdicts = append(verdicts, fmt.Sprintf("%-22s %s  %s", name, v, detail))
+	}
+	// run is t.Run that gives an attack stopped by a fatal failure, before
+	// its verdict, a FAIL line all the same: a failure must not drop out
+	// of the list.
+	run := func(name string, f func(t *testing.T)) {
+		if !t.Run(name, f) && !given[name] {
+			verdicts = append(verdicts, fmt.Sprintf("%-22s FAIL  stopped early (see the test log)", name))
+		}
 	}
 	defer func() {
 		t.Log("abuse run, one line per attack:\n" + strings.Join(verdicts, "\n"))
@@ -54,6 +64,8 @@ func TestAbuse(t *testing.T) {
 		}
 	}()
 
+	a := abuse{full: full, verdict: verdict}
+
 	h := setup(t)
 	h.setConfig("message_timeout: 30m", "message_timeout: 3s")
 	h.setConfig("memory_limit_mb: 2048", fmt.Sprintf("memory_limit_mb: %d", abuseMemoryLimitMB))
@@ -62,7 +74,7 @@ func TestAbuse(t *testing.T) {
 	d, _ := codec.Lookup(codec.ISO87ASCII)
 	f, _ := codec.ParseFraming("binary2")
 
-	t.Run("unserved-mti", func(t *testing.T) {
+	run("unserved-mti", func(t *testing.T) {
 		c := dialPOS(t, h.pos)
 		before := balance(t, c, d, 900001)
 		codes := map[string]string{}
@@ -83,7 +95,7 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "unserved-mti", fmt.Sprintf("codes %v, balance unchanged %v", codes, after == before))
 	})
 
-	t.Run("iov-max", func(t *testing.T) {
+	run("iov-max", func(t *testing.T) {
 		c := dialPOS(t, h.pos)
 		n := size(2000, 20000)
 		var all []byte
@@ -104,7 +116,7 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "iov-max", fmt.Sprintf("%d echoes in one write, %d answered", n, got))
 	})
 
-	t.Run("never-reading", func(t *testing.T) {
+	run("never-reading", func(t *testing.T) {
 		base := rss(t, h.proc.Pid)
 		n := size(10, 100)
 		frame, _ := f.Append(nil, nil, purchase(d, 1))
@@ -165,7 +177,7 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "never-reading", fmt.Sprintf("%d flooding peers that never read: anonymous resident %d MiB -> peak %d MiB; a reading peer answered throughout", n, base>>20, peak>>20))
 	})
 
-	t.Run("keepalive-slowloris", func(t *testing.T) {
+	run("keepalive-slowloris", func(t *testing.T) {
 		// four addresses take their per-address cap (100) and send only
 		// keep-alives: a fifth address still gets in, and the keep-alive
 		// connections are closed after message_timeout (3s here)
@@ -221,7 +233,7 @@ func TestAbuse(t *testing.T) {
 			r.View.AppendText(nil, 39), closed))
 	})
 
-	t.Run("log-storm", func(t *testing.T) {
+	run("log-storm", func(t *testing.T) {
 		before := h.stderr.Len()
 		c := dialPOS(t, h.pos)
 		resp, _ := d.Encode(codec.Message{MTI: "0210", Fields: map[string]string{"11": "000001", "39": "00", "41": "TERM0001"}})
@@ -252,7 +264,7 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "log-storm", fmt.Sprintf("%d responses sent to the switch and a connection storm: %d KiB of log", n, logged>>10))
 	})
 
-	t.Run("admin-reload", func(t *testing.T) {
+	run("admin-reload", func(t *testing.T) {
 		token, err := os.ReadFile(filepath.Join(h.dataDir, "admin.token"))
 		if err != nil {
 			t.Fatal(err)
@@ -284,7 +296,7 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "admin-reload", fmt.Sprintf("POST /reload: no token %d, rebound Host %d, foreign Origin %d, with the token %d", none, rebound, foreign, good))
 	})
 
-	t.Run("truncated-issuer", func(t *testing.T) {
+	run("truncated-issuer", func(t *testing.T) {
 		path := filepath.Join(filepath.Dir(h.cfg), "issuer.yaml")
 		whole, err := os.ReadFile(path)
 		if err != nil {
@@ -320,7 +332,7 @@ func TestAbuse(t *testing.T) {
 			resp.StatusCode, strings.TrimSpace(string(body)), code))
 	})
 
-	t.Run("fd-exhaustion", func(t *testing.T) {
+	run("fd-exhaustion", func(t *testing.T) {
 		g := setup(t)
 		g.wrap, g.execWrap = []string{"sh", "-c", `ulimit -n 700 && exec "$0" "$@"`}, true
 		g.start()
@@ -374,6 +386,11 @@ func TestAbuse(t *testing.T) {
 		verdict(t, "fd-exhaustion", fmt.Sprintf("ulimit -n 700, %d connections tried, %d taken (the rest refused, no EMFILE): readyz %d, then a purchase answered %s, warned %v",
 			size(800, 3000), held, ready, r.View.AppendText(nil, 39), warned))
 	})
+
+	run("signon-theft", func(t *testing.T) { signOnTheft(t, a, h) })
+	run("track-data", func(t *testing.T) { trackData(t, a, h.bin) })
+	run("disk-full", func(t *testing.T) { diskFull(t, a, h.bin) })
+	run("missing-sst", func(t *testing.T) { missingSST(t, a, h.bin) })
 }
 
 // setConfig edits the harness's configuration file.

@@ -47,7 +47,9 @@ type harness struct {
 	bin, cfg string
 	dataDir  string
 	pos      string
+	cup      string // the UnionPay link (cup-pos, binary2+tpdu)
 	admin    string
+	args     []string      // serve's flags besides --config and --log-level
 	wrap     []string      // a command the switch runs under (strace), or none
 	execWrap bool          // wrap execs the switch (same process), rather than running it as a child
 	cmd      *exec.Cmd     // the switch, or wrap running it
@@ -58,19 +60,25 @@ type harness struct {
 }
 
 func setup(t testing.TB) *harness {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "cardswitch")
+	bin := filepath.Join(t.TempDir(), "cardswitch")
 	build := exec.Command("go", "build", "-o", bin, "github.com/cardswitch/cardswitch/cmd/cardswitch")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	return setupWith(t, bin)
+}
+
+// setupWith is setup on a binary already built (by another harness's
+// setup, which must outlive this one).
+func setupWith(t testing.TB, bin string) *harness {
+	dir := t.TempDir()
 	def, err := exec.Command(bin, "config", "default").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), pos: freeAddr(t), admin: freeAddr(t)}
+	h := &harness{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), pos: freeAddr(t), cup: freeAddr(t), admin: freeAddr(t)}
 	cfg := strings.NewReplacer("127.0.0.1:8583", h.pos, "127.0.0.1:8580", h.admin,
-		"127.0.0.1:8584", freeAddr(t), "127.0.0.1:8585", freeAddr(t), "data_dir: ./data", "data_dir: "+h.dataDir).Replace(string(def))
+		"127.0.0.1:8584", freeAddr(t), "127.0.0.1:8585", h.cup, "data_dir: ./data", "data_dir: "+h.dataDir).Replace(string(def))
 	// issuer data without daily limits and with deep funds: the test counts approvals
 	demo := strings.NewReplacer("    daily_amount: 1000000", "    daily_amount: 0", "    daily_count: 50\n", "    daily_count: 0\n",
 		"merchant_daily_count: 100000", "merchant_daily_count: 0", "terminal_daily_count: 50000", "terminal_daily_count: 0",
@@ -116,7 +124,7 @@ func (h *harness) start() {
 	if level == "" {
 		level = "warn"
 	}
-	args := append(append([]string(nil), h.wrap...), h.bin, "serve", "--config", h.cfg, "--log-level", level)
+	args := append(append(append([]string(nil), h.wrap...), h.bin, "serve", "--config", h.cfg, "--log-level", level), h.args...)
 	h.cmd = exec.Command(args[0], args[1:]...)
 	h.cmd.Stderr = h.stderr
 	if err := h.cmd.Start(); err != nil {

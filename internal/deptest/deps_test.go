@@ -46,7 +46,7 @@ var rules = []rule{
 }
 
 // binaryDeny: what no binary (package main) may link.
-var binaryDeny = []string{"testing/...", mod + "internal/deptest/...", mod + "internal/crashtest/...", mod + "internal/cardscan/..."}
+var binaryDeny = []string{"testing/...", mod + "internal/deptest/...", mod + "internal/crashtest/...", mod + "internal/cardscan/...", mod + "internal/cuptest/..."}
 
 // pkg is one package of the module as go list reports it.
 type pkg struct {
