@@ -266,5 +266,5 @@ func (j *Journal) withDB(fn func(*badger.DB) error) error {
 
 // view is db.View through withDB.
 func (j *Journal) view(fn func(*badger.Txn) error) error {
-	return j.withDB(func(db *badger.DB) error { return db.View(fn) })
+	return j.withDB(func(db *badger.DB) error { return view(db, fn) })
 }

@@ -82,7 +82,7 @@ func dropRange(db *badger.DB, anchor Point) error {
 // chunks all lie at or before the anchor.
 func datesUpTo(db *badger.DB, anchor Point) ([][]byte, error) {
 	var dates [][]byte
-	err := db.View(func(txn *badger.Txn) error {
+	err := view(db, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'r'}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -129,7 +129,7 @@ func leftover(db *badger.DB, anchor Point) (bool, error) {
 		return false, nil
 	}
 	found := false
-	err := db.View(func(txn *badger.Txn) error {
+	err := view(db, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'r'}})
 		defer it.Close()
 		it.Rewind()
@@ -157,7 +157,7 @@ func Exists(dir string) (bool, error) {
 	}
 	defer db.Close()
 	found := false
-	err = db.View(func(txn *badger.Txn) error {
+	err = view(db, func(txn *badger.Txn) error {
 		for _, prefix := range []byte{'m', 'r', 'q'} {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}})
 			it.Rewind()

@@ -33,7 +33,7 @@ func (r Result) LastPoint() Point {
 // place.
 func verifyAt(db *badger.DB, anchor, from Point, mark *markCheck, fn func(*Record) error) (Result, error) {
 	var res Result
-	err := db.View(func(txn *badger.Txn) error {
+	err := view(db, func(txn *badger.Txn) error {
 		var err error
 		res, err = walk(txn, span{anchor: anchor, from: from, mark: mark, fn: decoding(fn)})
 		return err
@@ -41,10 +41,22 @@ func verifyAt(db *badger.DB, anchor, from Point, mark *markCheck, fn func(*Recor
 	return res, err
 }
 
+// view runs fn in a Badger read transaction. A panic in it, Badger
+// reading a damaged table (it trusts the lengths it reads), is the
+// journal's integrity problem, returned: never the end of the process.
+func view(db *badger.DB, fn func(*badger.Txn) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &IntegrityError{Reason: fmt.Sprintf("reading the journal failed inside Badger (a damaged table?): %v", p)}
+		}
+	}()
+	return db.View(fn)
+}
+
 // loadMeta reads the journal's meta.
 func loadMeta(db *badger.DB) (meta, error) {
 	var m meta
-	err := db.View(func(txn *badger.Txn) error {
+	err := view(db, func(txn *badger.Txn) error {
 		var err error
 		m, err = readMeta(txn)
 		return err
@@ -65,7 +77,7 @@ func quarantine(db *badger.DB, seq uint64) (int, error) {
 	moved := 0
 	wb := db.NewWriteBatch()
 	defer wb.Cancel()
-	err := db.View(func(txn *badger.Txn) error {
+	err := view(db, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'r'}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
