@@ -188,5 +188,5 @@ func badgerOptions(dir string, memTableMB int) badger.Options {
 		WithBlockCacheSize(32 << 20).
 		WithCompactL0OnClose(false).
 		WithChecksumVerificationMode(options.OnBlockRead). // a damaged block is an error, not lengths trusted
-		WithCompression(options.None) // records are small and unique: compression costs CPU for nothing
+		WithCompression(options.None)                      // records are small and unique: compression costs CPU for nothing
 }
