@@ -106,7 +106,9 @@ func Compile(m Mapping, orig, dest *codec.Dialect) (*Plan, error) {
 
 // never is what no mapping copies: the PIN block (translated by the HSM
 // for each key, never carried under the wrong one) and the MACs.
-func never(id int) bool { return id == codec.FieldPINBlock || id == codec.FieldMAC || id == codec.FieldMAC2 }
+func never(id int) bool {
+	return id == codec.FieldPINBlock || id == codec.FieldMAC || id == codec.FieldMAC2
+}
 
 // compileSide resolves one side into one step per target field. special
 // are the fields of kind sk (Assign or Restore), which take precedence
