@@ -133,7 +133,7 @@ func (e *KeyError) Error() string {
 // class and function pair (0200 and 0210 alike, 0400, 0401 and 0410
 // alike), never its origin digit, which a repeat changes.
 func (ks *KeySpec) Extract(v *codec.View, k *Key) error {
-	k.n = 0
+	*k = Key{} // a reused Key keeps no bytes of the last one: == compares all of them
 	if ks.MTI {
 		m := v.MTI()
 		k.b[0], k.b[1], k.b[2] = m[0], m[1], '0'+(m[2]-'0')&^1

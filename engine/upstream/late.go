@@ -10,46 +10,46 @@ import "time"
 // expiries back the switch can still recognise.
 type lateSet struct {
 	ring  []tombstone
-	next  int // the ring slot the next expiry takes
-	index map[Key]int32
+	next  int32 // the ring slot the next expiry takes
+	index index
 }
 
 type tombstone struct {
 	key      Key
+	hash     uint32
 	ref      uint64
 	deadline time.Time
 	on       bool
 }
 
-func newLateSet(n int) lateSet {
-	return lateSet{ring: make([]tombstone, n), index: make(map[Key]int32, n)}
+func newLateSet(n int) *lateSet {
+	l := &lateSet{ring: make([]tombstone, n)}
+	l.index = newIndex(n, func(i int32) *Key { return &l.ring[i].key })
+	return l
 }
 
 // add remembers an expired request, forgetting the oldest when full.
-func (l *lateSet) add(k Key, ref uint64, deadline time.Time) {
+func (l *lateSet) add(k *Key, h uint32, ref uint64, deadline time.Time) {
 	if len(l.ring) == 0 {
 		return
 	}
-	if i, ok := l.index[k]; ok { // not expected (Put forgets a key it reuses), but never two entries for one key
-		l.ring[i] = tombstone{}
-	}
+	l.take(k, h) // not expected (Put forgets a key it reuses), but never two entries for one key
 	if old := &l.ring[l.next]; old.on {
-		delete(l.index, old.key)
+		l.index.del(&old.key, old.hash)
 	}
-	l.ring[l.next] = tombstone{key: k, ref: ref, deadline: deadline, on: true}
-	l.index[k] = int32(l.next)
-	l.next = (l.next + 1) % len(l.ring)
+	l.ring[l.next] = tombstone{key: *k, hash: h, ref: ref, deadline: deadline, on: true}
+	l.index.put(k, h, l.next)
+	l.next = (l.next + 1) % int32(len(l.ring))
 }
 
 // take forgets k and returns what was remembered of it: a late response is
 // reported once.
-func (l *lateSet) take(k Key) (tombstone, bool) {
-	i, ok := l.index[k]
+func (l *lateSet) take(k *Key, h uint32) (tombstone, bool) {
+	i, ok := l.index.del(k, h)
 	if !ok {
 		return tombstone{}, false
 	}
 	t := l.ring[i]
-	delete(l.index, k)
 	l.ring[i] = tombstone{}
 	return t, true
 }

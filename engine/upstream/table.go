@@ -113,17 +113,19 @@ func (c Config) Validate() error {
 // response, cancelled, or expired.
 type Table[P any] struct {
 	mu      sync.Mutex
-	live    map[Key]int32 // mu guards the rest: key -> slot
+	live    index // mu guards the rest: key -> slot
+	n       int   // requests in flight
 	slots   []slot[P]
 	free    []int32 // unused slots
 	wheel   *Wheel
-	late    lateSet
+	late    *lateSet
 	fired   []int32      // Expire's scratch
 	expired []Expired[P] // Expire's result, reused
 }
 
 type slot[P any] struct {
 	key      Key
+	hash     uint32
 	pending  P
 	ref      uint64
 	deadline time.Time
@@ -137,12 +139,12 @@ func NewTable[P any](c Config, start time.Time) (*Table[P], error) {
 		return nil, err
 	}
 	t := &Table[P]{
-		live:  make(map[Key]int32, c.Cap),
 		slots: make([]slot[P], c.Cap),
 		free:  make([]int32, c.Cap),
 		wheel: NewWheel(c.Cap, c.Slots, c.Tick, start),
 		late:  newLateSet(c.LateKeep),
 	}
+	t.live = newIndex(c.Cap, func(i int32) *Key { return &t.slots[i].key })
 	for i := range t.free {
 		t.free[i] = int32(c.Cap - 1 - i)
 	}
@@ -153,7 +155,7 @@ func NewTable[P any](c Config, start time.Time) (*Table[P], error) {
 func (t *Table[P]) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.live)
+	return t.n
 }
 
 // Put records a request about to be sent, with the caller's reference (a
@@ -162,9 +164,10 @@ func (t *Table[P]) Len() int {
 // come before its request is known. ErrDuplicate and ErrFull leave the
 // table as it was.
 func (t *Table[P]) Put(k Key, p P, ref uint64, deadline time.Time) error {
+	h := hashKey(&k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, dup := t.live[k]; dup {
+	if _, dup := t.live.get(&k, h); dup {
 		return ErrDuplicate
 	}
 	if len(t.free) == 0 {
@@ -172,11 +175,12 @@ func (t *Table[P]) Put(k Key, p P, ref uint64, deadline time.Time) error {
 	}
 	i := t.free[len(t.free)-1]
 	t.free = t.free[:len(t.free)-1]
-	t.slots[i] = slot[P]{key: k, pending: p, ref: ref, deadline: deadline}
-	t.live[k] = i
+	t.slots[i] = slot[P]{key: k, hash: h, pending: p, ref: ref, deadline: deadline}
+	t.live.put(&k, h, i)
+	t.n++
 	t.wheel.Add(i, deadline)
 	// a key in flight again: its response is this request's, not a late one
-	t.late.take(k)
+	t.late.take(&k, h)
 	return nil
 }
 
@@ -184,13 +188,14 @@ func (t *Table[P]) Put(k Key, p P, ref uint64, deadline time.Time) error {
 // (Matched), or what is known of it if it expired first (Late, once), or
 // Unknown.
 func (t *Table[P]) Take(k Key) Taken[P] {
+	h := hashKey(&k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if i, ok := t.live[k]; ok {
+	if i, ok := t.live.get(&k, h); ok {
 		s := t.remove(i)
 		return Taken[P]{Match: Matched, Pending: s.pending, Ref: s.ref, Deadline: s.deadline}
 	}
-	if ts, ok := t.late.take(k); ok {
+	if ts, ok := t.late.take(&k, h); ok {
 		return Taken[P]{Match: Late, Ref: ts.ref, Deadline: ts.deadline}
 	}
 	return Taken[P]{}
@@ -200,9 +205,10 @@ func (t *Table[P]) Take(k Key) Taken[P] {
 // before anything was sent): it is neither answered nor late. Once bytes
 // may have left, a failure is a timeout: let it expire instead.
 func (t *Table[P]) Cancel(k Key) (P, bool) {
+	h := hashKey(&k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	i, ok := t.live[k]
+	i, ok := t.live.get(&k, h)
 	if !ok {
 		var zero P
 		return zero, false
@@ -213,8 +219,9 @@ func (t *Table[P]) Cancel(k Key) (P, bool) {
 // remove frees slot i and returns what it held.
 func (t *Table[P]) remove(i int32) slot[P] {
 	s := t.slots[i]
+	t.live.del(&s.key, s.hash)
 	t.slots[i] = slot[P]{} // drop the reference to the pending value
-	delete(t.live, s.key)
+	t.n--
 	t.wheel.Remove(i)
 	t.free = append(t.free, i)
 	return s
@@ -234,7 +241,7 @@ func (t *Table[P]) Expire(now time.Time) []Expired[P] {
 	for _, i := range t.fired {
 		// Advance took i off the wheel; remove's Remove is then a no-op
 		s := t.remove(i)
-		t.late.add(s.key, s.ref, s.deadline)
+		t.late.add(&s.key, s.hash, s.ref, s.deadline)
 		t.expired = append(t.expired, Expired[P]{Key: s.key, Pending: s.pending, Ref: s.ref, Deadline: s.deadline})
 	}
 	return t.expired

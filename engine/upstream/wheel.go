@@ -19,6 +19,7 @@ type Wheel struct {
 	tick   time.Duration
 	origin time.Time // tick 0
 	now    int64     // the last tick Advance processed
+	mask   uint64    // slots - 1: the slot count is a power of two
 	head   []int32   // per slot: first handle, or none
 	tail   []int32   // per slot: last handle, or none
 	node   []wheelNode
@@ -34,11 +35,16 @@ type wheelNode struct {
 const none = -1
 
 // NewWheel makes a wheel for handles 0..capacity-1 with slots ticks of
-// tick each, starting at start. A span (slots x tick) as long as the
-// longest timeout visits each deadline once; a shorter one visits it once
-// a lap, which costs a little per tick, nothing more.
+// tick each (rounded up to a power of two), starting at start. A span
+// (slots x tick) as long as the longest timeout visits each deadline once;
+// a shorter one visits it once a lap, which costs a little per tick,
+// nothing more.
 func NewWheel(capacity, slots int, tick time.Duration, start time.Time) *Wheel {
-	w := &Wheel{tick: tick, origin: start, head: make([]int32, slots), tail: make([]int32, slots), node: make([]wheelNode, capacity)}
+	n := 1
+	for n < slots {
+		n <<= 1
+	}
+	w := &Wheel{tick: tick, origin: start, mask: uint64(n - 1), head: make([]int32, n), tail: make([]int32, n), node: make([]wheelNode, capacity)}
 	for i := range w.head {
 		w.head[i], w.tail[i] = none, none
 	}
@@ -124,7 +130,7 @@ func (w *Wheel) Advance(now time.Time, fired []int32) []int32 {
 	return fired
 }
 
-func (w *Wheel) slot(at int64) int { return int(uint64(at) % uint64(len(w.head))) }
+func (w *Wheel) slot(at int64) int { return int(uint64(at) & w.mask) }
 
 func (w *Wheel) floorTick(t time.Time) int64 {
 	d := t.Sub(w.origin)
