@@ -49,6 +49,14 @@ func TestKeyDiffers(t *testing.T) {
 	if a == b {
 		t.Error("fields 32+33 1|23 and 12|3 make one key")
 	}
+	// text may hold any 7-bit byte, NUL too: only the lengths keep
+	// "a\x00b"|"c" apart from "a"|"b\x00c"
+	ks3 := KeySpec{Fields: []int{44, 48}}
+	a = keyOf(t, ks3, build(t, d, "0200", field{44, "a\x00b"}, field{48, "c"}))
+	b = keyOf(t, ks3, build(t, d, "0200", field{44, "a"}, field{48, "b\x00c"}))
+	if a == b {
+		t.Error("fields 44+48 a\\0b|c and a|b\\0c make one key")
+	}
 }
 
 // A BCD dialect's key is the digits, whatever the pad nibble: a host that

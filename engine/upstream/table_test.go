@@ -54,6 +54,7 @@ func TestTableDuplicateRefused(t *testing.T) {
 	if err := tb.Put(stanKey(t, d, "0201", 2), 4, 0, epoch.Add(time.Second)); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("repeat in flight: %v, want ErrDuplicate", err)
 	}
+	invariants(t, tb)
 }
 
 func TestTableOutOfOrder(t *testing.T) {
@@ -74,6 +75,7 @@ func TestTableOutOfOrder(t *testing.T) {
 	if tb.Len() != 0 {
 		t.Fatalf("%d left in flight", tb.Len())
 	}
+	invariants(t, tb)
 }
 
 func TestTableCap(t *testing.T) {
@@ -105,6 +107,7 @@ func TestTableCap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	invariants(t, tb)
 }
 
 func TestTableLateOnce(t *testing.T) {
@@ -133,6 +136,7 @@ func TestTableLateOnce(t *testing.T) {
 	if got = tb.Take(stanKey(t, d, "0210", 8)); got.Match != Matched {
 		t.Fatalf("request 8: %v", got.Match)
 	}
+	invariants(t, tb)
 }
 
 // The late set is bounded: the oldest expiry is forgotten first, and a key
@@ -159,6 +163,7 @@ func TestTableLateBounded(t *testing.T) {
 	if got := tb.Take(stanKey(t, d, "0210", 2)); got.Match != Late || got.Ref != 2 {
 		t.Fatalf("request 2: %+v, want late", got)
 	}
+	invariants(t, tb)
 }
 
 // 10,000 requests in flight with timeouts of 1 to 30 s, advanced every
@@ -179,6 +184,9 @@ func TestTableTenThousandInFlight(t *testing.T) {
 		keys[i].n = 4
 		keys[i].b[0], keys[i].b[1], keys[i].b[2], keys[i].b[3] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
 		deadline[i] = epoch.Add(time.Second + time.Duration(rng.Int64N(int64(29*time.Second))))
+		if i%2 == 0 { // half on a tick's boundary: due at that very tick
+			deadline[i] = deadline[i].Truncate(time.Millisecond)
+		}
 		if err := tb.Put(keys[i], req(i), uint64(i), deadline[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -193,6 +201,7 @@ func TestTableTenThousandInFlight(t *testing.T) {
 		}
 		answered[i] = true
 	}
+	invariants(t, tb)
 	expired := 0
 	seen := make([]bool, n)
 	for tb.Len() > 0 {
@@ -215,6 +224,7 @@ func TestTableTenThousandInFlight(t *testing.T) {
 	if expired != n-n/10 {
 		t.Fatalf("%d expired, want %d", expired, n-n/10)
 	}
+	invariants(t, tb)
 }
 
 // Responses, expiries and cancels racing on many goroutines: every request
@@ -262,12 +272,43 @@ func TestTableExactlyOnceConcurrent(t *testing.T) {
 			t.Fatalf("request %d left the table %d times", i, c)
 		}
 	}
+	invariants(t, tb)
 }
 
 func TestTableConfig(t *testing.T) {
 	for _, c := range []Config{{}, {Cap: -1}, {Cap: 1, LateKeep: -1}, {Cap: 1, Tick: -1}, {Cap: 1 << 21}} {
 		if _, err := NewTable[req](c, epoch); err == nil {
 			t.Errorf("%+v accepted", c)
+		}
+	}
+}
+
+// invariants checks what the table's bookkeeping must agree on: every slot
+// is free or in flight, once; the wheel holds exactly the requests in
+// flight, each findable by its key.
+func invariants(t *testing.T, tb *Table[req]) {
+	t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if tb.n < 0 || tb.n+len(tb.free) != len(tb.slots) || tb.wheel.Len() != tb.n {
+		t.Fatalf("in flight %d, free %d, slots %d, on the wheel %d", tb.n, len(tb.free), len(tb.slots), tb.wheel.Len())
+	}
+	isFree := make([]bool, len(tb.slots))
+	for _, i := range tb.free {
+		if isFree[i] {
+			t.Fatalf("slot %d free twice", i)
+		}
+		isFree[i] = true
+	}
+	for i := range tb.slots {
+		if isFree[i] {
+			continue
+		}
+		if got, ok := tb.live.get(&tb.slots[i].key, tb.slots[i].hash); !ok || got != int32(i) {
+			t.Fatalf("slot %d in flight but not found by its key", i)
+		}
+		if !tb.wheel.node[i].on {
+			t.Fatalf("slot %d in flight but not on the wheel", i)
 		}
 	}
 }
