@@ -51,13 +51,14 @@ func BenchmarkPutTakeExtract(b *testing.B) {
 }
 
 // BenchmarkExpireTick10k is the cost of one 1 ms tick of a table with
-// 10,000 requests in flight, timeouts spread over 1 to 30 s, none due:
+// 10,000 requests in flight, deadlines spread over 30 s, none due:
 // what the driving goroutine pays a millisecond per destination.
 func BenchmarkExpireTick10k(b *testing.B) {
 	const n = 10_000
 	tb, _ := NewTable[req](Config{Cap: n}, epoch)
 	for i := 0; i < n; i++ {
-		tb.Put(benchKey(uint32(i)), req(i), 0, epoch.Add(time.Hour+time.Duration(i)*3*time.Millisecond))
+		// due after the benchmark's last tick, 3 ms apart (30 s for all)
+		tb.Put(benchKey(uint32(i)), req(i), 0, epoch.Add(time.Duration(b.N+1+3*i)*time.Millisecond))
 	}
 	now := epoch
 	b.ReportAllocs()
@@ -129,4 +130,26 @@ func benchKey(i uint32) Key {
 	k.n = 4
 	k.b[0], k.b[1], k.b[2], k.b[3] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
 	return k
+}
+
+// BenchmarkExpireCatchUpMinute is a driver that stalled for a minute with
+// 10,000 requests in flight, none due yet: one Expire walks the 60,000
+// ticks it missed.
+func BenchmarkExpireCatchUpMinute(b *testing.B) {
+	const n = 10_000
+	tb, _ := NewTable[req](Config{Cap: n}, epoch)
+	for i := 0; i < n; i++ {
+		// due after the benchmark's last minute, spread over an hour
+		due := epoch.Add(time.Duration(b.N+1)*time.Minute + time.Duration(i)*360*time.Millisecond)
+		tb.Put(benchKey(uint32(i)), req(i), 0, due)
+	}
+	now := epoch
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now = now.Add(time.Minute)
+		if len(tb.Expire(now)) != 0 {
+			b.Fatal("expired early")
+		}
+	}
 }

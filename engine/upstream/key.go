@@ -22,8 +22,8 @@ type Key struct {
 	b [KeyBytesMax]byte
 }
 
-// Bytes returns the key's bytes (for logs and tests; it holds no card data
-// unless the key spec names field 2, which KeySpec refuses).
+// Bytes returns the key's bytes, for logs and tests: KeySpec refuses card
+// data (PAN, tracks, PIN block) as key fields, so a key is safe to show.
 func (k *Key) Bytes() []byte { return k.b[:k.n] }
 
 // KeySpec says what a match key is made of: the MTI class or not, and the

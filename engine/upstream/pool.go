@@ -71,8 +71,11 @@ func NewPool(s Strategy, tiers []uint8) (*Pool, error) {
 // Len returns the number of connections.
 func (p *Pool) Len() int { return len(p.tiers) }
 
-// SetUp marks connection i up or down.
+// SetUp marks connection i up or down (an i out of range changes nothing).
 func (p *Pool) SetUp(i int, up bool) {
+	if i < 0 || i >= len(p.tiers) {
+		return
+	}
 	bit := uint64(1) << uint(i)
 	for {
 		old := p.up.Load()
@@ -87,7 +90,9 @@ func (p *Pool) SetUp(i int, up bool) {
 }
 
 // Up reports whether connection i is up.
-func (p *Pool) Up(i int) bool { return p.up.Load()&(1<<uint(i)) != 0 }
+func (p *Pool) Up(i int) bool {
+	return i >= 0 && i < len(p.tiers) && p.up.Load()&(1<<uint(i)) != 0
+}
 
 // Pick chooses the connection for the next request, or ErrAllDown.
 func (p *Pool) Pick() (int, error) {

@@ -55,7 +55,9 @@ func TestRoundRobin(t *testing.T) {
 	if counts := pickCounts(t, p, 300); counts[0] != 150 || counts[2] != 150 {
 		t.Fatalf("one down: %v", counts)
 	}
-	if p.Up(1) || !p.Up(0) {
+	p.SetUp(-1, true) // out of range: nothing
+	p.SetUp(3, true)
+	if p.Up(1) || !p.Up(0) || p.Up(-1) || p.Up(3) {
 		t.Fatal("Up")
 	}
 }

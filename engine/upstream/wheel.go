@@ -108,7 +108,11 @@ func (w *Wheel) unlink(h int32) {
 // handle whose deadline is at or before now; they are off the wheel when it
 // returns. It walks every tick since the last call, up to now, and stops
 // early once the wheel is empty, so a call after a long pause costs at
-// most the ticks until the last deadline passed.
+// most the ticks until the last deadline passed, plus a look at each
+// waiting handle a lap (a driver stalled for a minute with 10,000 in
+// flight catches up in about a millisecond: BenchmarkExpireCatchUpMinute). Time comes
+// from the caller's clock; the real one is monotonic, so a wall-clock step
+// moves no deadline.
 func (w *Wheel) Advance(now time.Time, fired []int32) []int32 {
 	target := w.floorTick(now)
 	for w.now < target {
