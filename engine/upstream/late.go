@@ -4,10 +4,10 @@ import "time"
 
 // lateSet remembers the keys of requests that expired, so that a response
 // arriving after its deadline is reported as late (and the approval in it
-// reversed), not as unknown. It is a ring: bounded by its size, the oldest
-// forgotten first. A forgotten key's response is unknown, still logged
-// and counted by the caller; the size (Config.LateKeep) says how many
-// expiries back the switch can still recognise.
+// reversed), not as unknown. It is a ring of the last Config.LateKeep
+// expiries (those already reported keep their place until overwritten):
+// bounded by its size, the oldest forgotten first. A forgotten key's
+// response is unknown, still logged and counted by the caller.
 type lateSet struct {
 	ring  []tombstone
 	next  int32 // the ring slot the next expiry takes
