@@ -57,11 +57,8 @@ func TestAbuse(t *testing.T) {
 		}
 	}
 	defer func() {
-		t.Log("abuse run, one line per attack:\n" + strings.Join(verdicts, "\n"))
-		fmt.Println("abuse run (" + map[bool]string{true: "full", false: "short"}[full] + "):")
-		for _, v := range verdicts {
-			fmt.Println("  " + v)
-		}
+		// shown by go test -v (make abuse) and when an attack fails
+		t.Log("abuse run (" + map[bool]string{true: "full", false: "short"}[full] + "), one line per attack:\n" + strings.Join(verdicts, "\n"))
 	}()
 
 	a := abuse{full: full, verdict: verdict}
