@@ -116,8 +116,8 @@ type Issuer struct {
 	wg sync.WaitGroup // the scheduler, accept loops, and two per connection
 
 	mu     sync.Mutex
-	closed bool                // mu guards closed, conns and lns
-	conns  map[*conn]struct{}  // open connections
+	closed bool               // mu guards closed, conns and lns
+	conns  map[*conn]struct{} // open connections
 	lns    map[net.Listener]struct{}
 }
 
