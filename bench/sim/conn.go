@@ -226,8 +226,9 @@ func (c *conn) answer(tpdu []byte, p *replyParts, d decision, rules *compiled) b
 	}
 	code := int16(codeIndex(p.code))
 	if d.delay <= 0 {
-		if c.send(c.reply, copies) {
-			is.stats.answered[code].Add(1)
+		is.stats.answered[code].Add(1) // before the peer can see it: a reply it holds is counted
+		if !c.send(c.reply, copies) {
+			is.stats.answered[code].Add(^uint64(0)) // the connection was gone
 		}
 		return true
 	}

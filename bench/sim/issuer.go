@@ -292,7 +292,8 @@ func (is *Issuer) Close() error {
 
 // deliver hands a reply that fell due to its connection (scheduler only).
 func (is *Issuer) deliver(it item) {
-	if it.c.send(it.frame, int(it.copies)) {
-		is.stats.answered[it.code].Add(1)
+	is.stats.answered[it.code].Add(1) // as in conn.answer
+	if !it.c.send(it.frame, int(it.copies)) {
+		is.stats.answered[it.code].Add(^uint64(0))
 	}
 }
