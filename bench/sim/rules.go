@@ -154,12 +154,29 @@ func ParseRules(raw []byte) (Rules, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&r); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file, approve all at once
-		return Rules{}, fmt.Errorf("sim: rules: %v", err)
+		return Rules{}, fmt.Errorf("sim: rules: %s", yamlError(err))
 	}
 	if _, err := r.compile(); err != nil {
 		return Rules{}, err
 	}
 	return r, nil
+}
+
+// yamlError says what yaml.v3 found in one line, without its Go type
+// names ("line 3: field amout_over not found").
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	out := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		if at := strings.Index(e, " in type sim."); at >= 0 {
+			e = e[:at]
+		}
+		out[i] = e
+	}
+	return strings.Join(out, "; ")
 }
 
 // Validate checks the rules as Issuer.SetRules would.
