@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -268,5 +269,28 @@ func TestPercentagesAreDeterministic(t *testing.T) {
 	}
 	if n05 != 205 || n91 != 55 { // the exact counts for seed 7: a change here changes every user's runs
 		t.Errorf("seed 7: 05 x %d, 91 x %d; these requests gave 205 and 55", n05, n91)
+	}
+}
+
+// The README's rules file is one ParseRules takes, and it is the one
+// these tests use.
+func TestREADMERulesExample(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(raw), "## Issuer simulator")
+	_, after, ok2 := strings.Cut(after, "```yaml\n")
+	block, _, ok3 := strings.Cut(after, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml block under \"Issuer simulator\"")
+	}
+	r, err := ParseRules([]byte(block))
+	if err != nil {
+		t.Fatalf("README rules: %v", err)
+	}
+	want, _ := ParseRules([]byte(exampleRules))
+	if len(r.Rules) != len(want.Rules) || r.Latency != want.Latency || r.Seed != want.Seed {
+		t.Errorf("README rules %+v differ from the tested example %+v", r, want)
 	}
 }
