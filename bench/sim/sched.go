@@ -114,9 +114,9 @@ func (s *scheduler) run(deliver func(item)) {
 		}
 		s.mu.Unlock()
 		for i := range due {
+			<-s.slots // first: a peer that has its reply sees it out of InFlight
 			deliver(due[i])
 			due[i] = item{}
-			<-s.slots
 		}
 		if len(due) > 0 {
 			due = due[:0]
