@@ -157,3 +157,44 @@ func BenchmarkClosedLoop(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(per*conns)/time.Since(began).Seconds(), "answers/s")
 }
+
+// The scheduler's heap gives items back in due order, and run delivers
+// them so, whatever order they were pushed in.
+func TestSchedulerOrder(t *testing.T) {
+	s := newScheduler(1000)
+	base := time.Now()
+	for i := 0; i < 1000; i++ {
+		s.slots <- struct{}{}
+		s.push(item{due: base.Add(time.Duration(mix(uint64(i))%1000) * time.Microsecond), code: int16(i)})
+	}
+	last := time.Time{}
+	for len(s.items) > 0 {
+		it := s.popLocked()
+		if it.due.Before(last) {
+			t.Fatalf("item due %v after one due %v", it.due.Sub(base), last.Sub(base))
+		}
+		last = it.due
+		<-s.slots
+	}
+	for i := 0; i < 200; i++ {
+		s.slots <- struct{}{}
+		s.push(item{due: base.Add(time.Duration(mix(uint64(i))%50) * time.Millisecond), code: int16(i)})
+	}
+	var got []item
+	done := make(chan struct{})
+	go func() {
+		s.run(func(it item) {
+			got = append(got, it)
+			if len(got) == 200 {
+				close(done)
+			}
+		})
+	}()
+	<-done
+	s.stop()
+	for i := 1; i < len(got); i++ {
+		if got[i].due.Before(got[i-1].due) {
+			t.Fatalf("delivered %v after %v", got[i].due.Sub(base), got[i-1].due.Sub(base))
+		}
+	}
+}
