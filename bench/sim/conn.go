@@ -180,7 +180,7 @@ func (c *conn) handle(fr codec.Frame) bool {
 		p.mac = rules.mac
 	}
 	var approval [6]byte
-	if p.code == code00 && mti.Class() != '8' {
+	if mti.Class() != '8' { // buildReply puts it on a 00 only
 		approvalCode(&approval, rules.seed, req.id)
 		p.approval = approval[:]
 	}
