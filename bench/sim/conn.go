@@ -29,10 +29,11 @@ type conn struct {
 	once   sync.Once
 
 	// the reader's own
-	view    codec.View
-	builder codec.Builder
-	reply   []byte
-	scratch [64]byte // PAN, MAC
+	view     codec.View
+	builder  codec.Builder
+	reply    []byte
+	scratch  [64]byte // PAN, MAC
+	approval [6]byte
 }
 
 func newConn(is *Issuer, nc net.Conn) *conn {
@@ -147,8 +148,7 @@ func (c *conn) handle(fr codec.Frame) bool {
 	if err == nil {
 		err = v.Validate()
 	}
-	var fe *codec.FieldError
-	if err != nil && (errors.As(err, &fe) && fe.Field == 0 || !v.MTI().IsRequest()) {
+	if err != nil && (badMTI(err) || !v.MTI().IsRequest()) {
 		return false // not ISO 8583, or a broken response: nothing to answer, as the switch does
 	}
 	mti := v.MTI()
@@ -179,12 +179,18 @@ func (c *conn) handle(fr codec.Frame) bool {
 		}
 		p.mac = rules.mac
 	}
-	var approval [6]byte
 	if mti.Class() != '8' { // buildReply puts it on a 00 only
-		approvalCode(&approval, rules.seed, req.id)
-		p.approval = approval[:]
+		approvalCode(&c.approval, rules.seed, req.id)
+		p.approval = c.approval[:]
 	}
 	return c.answer(fr.TPDU, p, d, rules)
+}
+
+// badMTI reports a decode error in the MTI or the bitmap (field 0): the
+// stream is not ISO 8583 in this dialect.
+func badMTI(err error) bool {
+	var fe *codec.FieldError
+	return errors.As(err, &fe) && fe.Field == 0
 }
 
 // answer carries out a decision: a fault, or the reply at once or after

@@ -198,3 +198,28 @@ func TestSchedulerOrder(t *testing.T) {
 		}
 	}
 }
+
+// Answering at once allocates nothing per request: decode, decide, build
+// and queue the reply, with rules that draw.
+func TestHandleAllocatesNothing(t *testing.T) {
+	is, err := New(Config{Dialect: "iso87ascii", Framing: "binary2", Rules: testRules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	if err := is.Inject(Rule{Percent: 50, Code: "05"}); err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(is, nil)
+	msg := encode(t, is.Dialect(), purchase(1, 2500, demoPAN))
+	c.handle(codec.Frame{Msg: msg}) // warm the buffers
+	allocs := testing.AllocsPerRun(1000, func() {
+		c.out = c.out[:0]
+		if !c.handle(codec.Frame{Msg: msg}) {
+			t.Fatal("closed")
+		}
+	})
+	if allocs != 0 || len(c.out) == 0 {
+		t.Errorf("%v allocations per request (%d bytes queued)", allocs, len(c.out))
+	}
+}
