@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
@@ -25,8 +27,11 @@ type conn struct {
 	out    []byte // mu guards out and closed: replies not yet written
 	closed bool
 	wake   chan struct{} // cap 1: out has bytes
-	done   chan struct{} // closed by close
-	once   sync.Once
+	// lastActive is when the connection last read or wrote (Unix ns): the
+	// writer sends echo tests when it is EchoIdle ago
+	lastActive atomic.Int64
+	done       chan struct{} // closed by close
+	once       sync.Once
 
 	// the reader's own
 	view     codec.View
@@ -34,10 +39,17 @@ type conn struct {
 	reply    []byte
 	scratch  [64]byte // PAN, MAC
 	approval [6]byte
+
+	// the writer's own
+	idleTimer   *time.Timer
+	echoBuilder codec.Builder
+	echo        []byte
 }
 
 func newConn(is *Issuer, nc net.Conn) *conn {
-	return &conn{is: is, nc: nc, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &conn{is: is, nc: nc, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.lastActive.Store(time.Now().UnixNano())
+	return c
 }
 
 // close ends the connection; safe to call from anywhere, more than once.
@@ -77,12 +89,25 @@ func (c *conn) send(frame []byte, copies int) bool {
 	return true
 }
 
-// writeLoop writes the queued replies, all that have gathered at once.
+// writeLoop writes the queued replies, all that have gathered at once,
+// and sends echo tests on an idle connection (Config.EchoIdle).
 func (c *conn) writeLoop() {
 	var spare []byte
+	var idle <-chan time.Time
+	if c.is.cfg.EchoIdle > 0 {
+		t := time.NewTimer(c.is.cfg.EchoIdle)
+		defer t.Stop()
+		idle = t.C
+		c.idleTimer = t
+	}
 	for {
 		select {
 		case <-c.wake:
+		case <-idle:
+			if !c.echoIfIdle() {
+				return
+			}
+			continue
 		case <-c.done:
 			return
 		}
@@ -95,12 +120,37 @@ func (c *conn) writeLoop() {
 				c.close()
 				return
 			}
+			c.lastActive.Store(time.Now().UnixNano())
 		}
 		if cap(out) > readBufferBytes {
 			out = nil // a burst's buffer is not kept
 		}
 		spare = out
 	}
+}
+
+// echoIfIdle sends an echo test if nothing has passed for EchoIdle, and
+// sets the timer for the next look (writer only). False: the write failed.
+func (c *conn) echoIfIdle() bool {
+	every := c.is.cfg.EchoIdle
+	now := time.Now()
+	if since := now.Sub(time.Unix(0, c.lastActive.Load())); since < every {
+		c.idleTimer.Reset(every - since)
+		return true
+	}
+	c.idleTimer.Reset(every)
+	c.lastActive.Store(now.UnixNano())
+	var err error
+	c.echo, err = c.is.echoTest(&c.echoBuilder, c.echo[:0], now)
+	if err != nil {
+		return true // the dialect was checked for 7, 11 and 70: not reached
+	}
+	if _, err := c.nc.Write(c.echo); err != nil {
+		c.close()
+		return false
+	}
+	c.is.stats.echoesSent.Add(1)
+	return true
 }
 
 // readLoop cuts frames and handles them until the peer closes, a frame is
@@ -134,6 +184,9 @@ func (c *conn) readLoop() {
 		}
 		m, err := c.nc.Read(buf[n:])
 		n += m
+		if m > 0 && c.is.cfg.EchoIdle > 0 {
+			c.lastActive.Store(time.Now().UnixNano())
+		}
 		if err != nil {
 			return
 		}
@@ -153,6 +206,10 @@ func (c *conn) handle(fr codec.Frame) bool {
 	}
 	mti := v.MTI()
 	if !mti.IsRequest() {
+		if is.cfg.EchoIdle > 0 && mti == mti0810 && bytes.Equal(v.AppendText(c.scratch[:0], codec.FieldResponseCode), code00[:]) {
+			is.stats.echoesAnswered.Add(1)
+			return true
+		}
 		is.stats.ignored.Add(1)
 		return true
 	}

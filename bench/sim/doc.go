@@ -22,7 +22,8 @@
 // on echoed (2, 3, 4, 7, 11, 12, 13, 37, 41, 42, 49, ...), 38 on an
 // approval and 39. An 0800 sign-on (70 = 001), sign-off (002) or echo test
 // (301) is answered 0810 with 00 (UnionPay: the code in 60.3); another
-// code 12. A field that does not decode, or a mandatory one missing, is
+// code 12; with Config.EchoIdle it sends its own echo tests on idle
+// connections and counts the answers. A field that does not decode, or a mandatory one missing, is
 // answered 30 with the fields that could be read; a message whose MTI does
 // not decode closes the connection; responses are ignored.
 //

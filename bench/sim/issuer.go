@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 )
@@ -33,6 +34,12 @@ type Config struct {
 	// MaxPendingBytes bounds the reply bytes a connection holds for a peer
 	// that does not read; past it the connection is closed. 0: 4 MiB.
 	MaxPendingBytes int
+	// EchoIdle, when set, makes the simulator send an echo test (0800, 70 =
+	// 301, with 7 and 11) on a connection that has carried nothing for this
+	// long, as a host checks its links; the peer's 0810s are counted
+	// (Stats.EchoesAnswered). 0: never. Needs a dialect with fields 7, 11 and
+	// 70 (not cup-pos: UnionPay terminals are not sent echo tests).
+	EchoIdle time.Duration
 }
 
 const (
@@ -87,6 +94,16 @@ func (c Config) resolve() (*codec.Dialect, codec.Framing, error) {
 	if err := checkMACField(d, c.Rules.MAC); err != nil {
 		return nil, codec.Framing{}, err
 	}
+	if c.EchoIdle < 0 {
+		return nil, codec.Framing{}, errors.New("sim: EchoIdle must not be negative")
+	}
+	if c.EchoIdle > 0 {
+		for _, id := range []int{codec.FieldTransmission, codec.FieldSTAN, codec.FieldNetworkCode} {
+			if d.Field(id) == nil {
+				return nil, codec.Framing{}, fmt.Errorf("sim: echo tests when idle: dialect %s has no field %d", d.Name, id)
+			}
+		}
+	}
 	return d, f, nil
 }
 
@@ -112,6 +129,7 @@ type Issuer struct {
 
 	sched *scheduler
 	stats counters
+	stan  atomic.Uint32 // the STAN of the echo tests the simulator sends
 
 	wg sync.WaitGroup // the scheduler, accept loops, and two per connection
 

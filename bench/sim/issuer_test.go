@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,5 +215,31 @@ func expectClosed(t *testing.T, c *client.Conn) {
 	}
 	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, net.ErrClosed) {
 		t.Logf("closed with %v", err)
+	}
+}
+
+// With EchoIdle, an idle connection gets echo tests (0800, 70 = 301, with
+// 7 and 11) and the peer's 0810s are counted.
+func TestEchoWhenIdle(t *testing.T) {
+	for _, framing := range []string{"binary2", "ascii4+tpdu"} {
+		is := startIssuer(t, Config{Dialect: "iso87ascii", Framing: framing, EchoIdle: 30 * time.Millisecond})
+		d, conn := is.Dialect(), dial(t, is)
+		stans := map[string]bool{}
+		for i := 0; i < 2; i++ {
+			got, _ := read(t, conn)
+			if got.MTI != "0800" || got.Fields["70"] != "301" || len(got.Fields["7"]) != 10 || len(got.Fields["11"]) != 6 || stans[got.Fields["11"]] {
+				t.Fatalf("%s: %+v, want an echo test with 7 and a new STAN", framing, got)
+			}
+			stans[got.Fields["11"]] = true
+			resp := codec.Message{MTI: "0810", Fields: map[string]string{"7": got.Fields["7"], "11": got.Fields["11"], "39": "00", "70": "301"}}
+			write(t, conn, d, resp)
+		}
+		waitFor(t, "two echoes answered", func() bool { return is.Stats().EchoesAnswered == 2 })
+		if st := is.Stats(); st.EchoesSent < 2 || st.Ignored != 0 {
+			t.Errorf("%s: stats %+v", framing, st)
+		}
+	}
+	if _, err := New(Config{Dialect: codec.CUPPOS, Framing: "binary2+tpdu", EchoIdle: time.Second}); err == nil || !strings.Contains(err.Error(), "has no field 7") {
+		t.Errorf("cup-pos with EchoIdle: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
@@ -75,6 +76,27 @@ func cupNetworkCode(v *codec.View) (uint32, bool) {
 		n = n*10 + uint32(c-'0')
 	}
 	return n, true
+}
+
+var mti0810 = codec.MTI{'0', '8', '1', '0'}
+
+// echoTest appends a framed echo test (0800: 7, 11, 70 = 301) to dst, with
+// the transmission time now in UTC and the issuer's next STAN. A TPDU, if
+// the framing has one, is zeros: the simulator has no address of its own.
+func (is *Issuer) echoTest(b *codec.Builder, dst []byte, now time.Time) ([]byte, error) {
+	var tpdu [codec.TPDULen]byte
+	start := len(dst)
+	frame := is.framing.Reserve(dst, tpdu[:])
+	b.Begin(is.dialect, frame, codec.MTI{'0', '8', '0', '0'}, nil)
+	u := now.UTC()
+	b.Uint(codec.FieldTransmission, uint64(u.Month())*1e8+uint64(u.Day())*1e6+uint64(u.Hour())*1e4+uint64(u.Minute())*100+uint64(u.Second()))
+	b.Uint(codec.FieldSTAN, uint64(is.stan.Add(1)%999999+1))
+	b.Uint(codec.FieldNetworkCode, netEcho)
+	out, err := b.Finish()
+	if err != nil {
+		return dst, err
+	}
+	return is.framing.Seal(out, start)
 }
 
 // replyParts is what a reply carries beyond the request's echo.

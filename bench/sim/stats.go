@@ -16,6 +16,8 @@ type counters struct {
 	macFailures    atomic.Uint64
 	ignored        atomic.Uint64 // responses and notifications: nothing to answer
 	buildErrors    atomic.Uint64 // replies answered 96 because the reply could not be built
+	echoesSent     atomic.Uint64
+	echoesAnswered atomic.Uint64 // 0810s to the echo tests sent, 39 = 00
 	answered       [codeCount]atomic.Uint64
 	faults         [faultCount]atomic.Uint64
 }
@@ -36,6 +38,8 @@ type Stats struct {
 	Ignored           uint64            // responses and notifications read: nothing to answer
 	BuildErrors       uint64            // answered 96: the reply the rules made could not be built
 	InFlight          int               // replies waiting for their delay
+	EchoesSent        uint64            // echo tests sent on idle connections (Config.EchoIdle)
+	EchoesAnswered    uint64            // their 0810s with 39 = 00
 }
 
 // Stats reads the counters.
@@ -46,7 +50,7 @@ func (is *Issuer) Stats() Stats {
 		Answered: map[string]uint64{}, Faults: map[string]uint64{},
 		NetworkManagement: c.netMgmt.Load(), FormatErrors: c.formatErrors.Load(),
 		MACFailures: c.macFailures.Load(), Ignored: c.ignored.Load(), BuildErrors: c.buildErrors.Load(),
-		InFlight: is.sched.len(),
+		InFlight: is.sched.len(), EchoesSent: c.echoesSent.Load(), EchoesAnswered: c.echoesAnswered.Load(),
 	}
 	for i := range c.answered {
 		if n := c.answered[i].Load(); n > 0 {
@@ -85,6 +89,9 @@ func (s Stats) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "faults       %d\n", faults)
 	for _, k := range sortedKeys(s.Faults) {
 		fmt.Fprintf(w, "  %-10s %d\n", k, s.Faults[k])
+	}
+	if s.EchoesSent > 0 {
+		fmt.Fprintf(w, "echo tests   %d sent, %d answered 00\n", s.EchoesSent, s.EchoesAnswered)
 	}
 	fmt.Fprintf(w, "format errors %d, MAC failures %d, ignored %d, unbuildable %d, in flight %d\n",
 		s.FormatErrors, s.MACFailures, s.Ignored, s.BuildErrors, s.InFlight)

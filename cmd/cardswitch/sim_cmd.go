@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
@@ -17,6 +18,7 @@ import (
 type simFlags struct {
 	listen, dialect, framing, rules, latency string
 	seed                                     uint64
+	echoIdle                                 time.Duration
 	seedSet, latencySet                      bool
 }
 
@@ -28,7 +30,8 @@ func init() {
 			"issuer: an issuer host that answers ISO 8583 requests by rules (amount thresholds, PAN prefix\n" +
 			"ranges, response codes by percentage; default approve), with a latency distribution and faults\n" +
 			"on demand (slow, no_answer, drop, wrong_mac, twice, late). It answers 0800 sign-on, sign-off\n" +
-			"and echo tests with 0810/00. --rules names a YAML file (see the README, \"Issuer simulator\").\n" +
+			"and echo tests with 0810/00, and with --echo-idle sends its own. --rules names a YAML file\n" +
+			"(see the README, \"Issuer simulator\").\n" +
 			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}
@@ -36,6 +39,7 @@ func init() {
 			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect: iso87ascii, iso87ascii-bbitmap, iso87binary, cup-pos, or a moov JSON spec file")
 			fs.StringVar(&f.framing, "framing", "binary2", "framing: binary2, ascii4 or bcd2, optionally +tpdu")
 			fs.StringVar(&f.rules, "rules", "", "YAML rules file (default: approve everything at once)")
+			fs.DurationVar(&f.echoIdle, "echo-idle", 0, "send an echo test (0800, 70 = 301) on a connection idle this long (0: never; not on cup-pos)")
 			fs.Uint64Var(&f.seed, "seed", 0, "seed of every draw (default: the rules file's, else 0)")
 			fs.StringVar(&f.latency, "latency", "", `answer delay: 2ms, "uniform 1ms 5ms", "normal mean=2ms p99=5ms", "lognormal mean=2ms p99=20ms" (default: the rules file's, else none)`)
 			return func(args []string, e *env) error {
@@ -86,6 +90,9 @@ func (f *simFlags) config() (sim.Config, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
+	}
+	if cfg.EchoIdle = f.echoIdle; cfg.Validate() != nil {
+		return cfg, usagef("--echo-idle: %v", cfg.Validate())
 	}
 	return cfg, nil
 }

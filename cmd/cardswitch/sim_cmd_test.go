@@ -28,6 +28,7 @@ func TestSimIssuerRefusesBadFlags(t *testing.T) {
 		{[]string{"sim", "issuer", "--dialect", "iso93"}, 2, `cardswitch sim: --dialect: codec: unknown dialect "iso93"`},
 		{[]string{"sim", "issuer", "--framing", "udp"}, 2, `cardswitch sim: --framing: codec: unknown framing "udp"`},
 		{[]string{"sim", "issuer", "--latency", "fast"}, 2, `cardswitch sim: --latency: sim: latency "fast": "fast" is not a duration`},
+		{[]string{"sim", "issuer", "--dialect", "cup-pos", "--echo-idle", "1m"}, 2, "cardswitch sim: --echo-idle: sim: echo tests when idle: dialect cup-pos has no field 7"},
 		{[]string{"sim", "issuer", "--seed", "x"}, 2, `invalid value "x" for flag -seed`},
 		{[]string{"sim", "issuer", "--rules", bad}, 1, "cardswitch sim: --rules " + bad + ": sim: rules: line 3: field amout_over not found"},
 		{[]string{"sim", "issuer", "--rules", "/nonexistent.yaml"}, 1, "cardswitch sim: --rules /nonexistent.yaml: open /nonexistent.yaml: no such file or directory"},
