@@ -37,7 +37,8 @@ type conn struct {
 	view     codec.View
 	builder  codec.Builder
 	reply    []byte
-	scratch  [64]byte // PAN, MAC
+	pan      [32]byte // the request's PAN, for the rules
+	scratch  [32]byte // a MAC, a response code
 	approval [6]byte
 
 	// the writer's own
@@ -217,10 +218,10 @@ func (c *conn) handle(fr codec.Frame) bool {
 	rules := is.rules.Load()
 	if err != nil {
 		is.stats.formatErrors.Add(1)
-		return c.answer(fr.TPDU, &replyParts{code: code30}, decision{}, rules)
+		return c.answer(fr.TPDU, &replyParts{code: code30}, decision{}) // at once, without faults
 	}
 	req := request{class: mti.Class(), id: identity(v)}
-	req.pan = v.PAN(c.scratch[:0])
+	req.pan = v.PAN(c.pan[:0])
 	req.amount, req.hasAmount = v.Amount()
 	d := rules.decide(*is.injected.Load(), &req)
 	p := &replyParts{code: d.code}
@@ -240,7 +241,7 @@ func (c *conn) handle(fr codec.Frame) bool {
 		approvalCode(&c.approval, rules.seed, req.id)
 		p.approval = c.approval[:]
 	}
-	return c.answer(fr.TPDU, p, d, rules)
+	return c.answer(fr.TPDU, p, d)
 }
 
 // badMTI reports a decode error in the MTI or the bitmap (field 0): the
@@ -252,7 +253,7 @@ func badMTI(err error) bool {
 
 // answer carries out a decision: a fault, or the reply at once or after
 // its delay.
-func (c *conn) answer(tpdu []byte, p *replyParts, d decision, rules *compiled) bool {
+func (c *conn) answer(tpdu []byte, p *replyParts, d decision) bool {
 	is := c.is
 	switch d.fault {
 	case FaultNoAnswer:
