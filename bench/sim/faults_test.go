@@ -149,21 +149,39 @@ const testMACKey = "0123456789ABCDEFFEDCBA9876543210"
 
 // MACs: a request with a good MAC is approved and its reply's MAC
 // verifies; a wrong or missing one is answered the failure code; the
-// wrong_mac fault gives a reply whose MAC does not verify.
+// wrong_mac fault gives a reply whose MAC does not verify. X9.19 on an
+// ISO 8583 link, and the UnionPay MAC on a cup-pos link with its header
+// and TPDU (the MAC covers neither).
 func TestMAC(t *testing.T) {
+	for _, c := range []struct {
+		dialect, framing, method string
+		request                  func(stan int, pan string) codec.Message
+	}{
+		{"iso87binary", "binary2", "x919", func(stan int, pan string) codec.Message { return purchase(stan, 100, pan) }},
+		{codec.CUPPOS, "binary2+tpdu", "cup", func(stan int, pan string) codec.Message {
+			m := cupPurchase(stan, 100)
+			m.Fields["2"] = pan
+			return m
+		}},
+	} {
+		t.Run(c.dialect, func(t *testing.T) { testMAC(t, c.dialect, c.framing, c.method, c.request) })
+	}
+}
+
+func testMAC(t *testing.T, dialect, framing, method string, request func(int, string) codec.Message) {
 	key, err := hsm.ParseTDESKey(testMACKey, hsm.ParityIgnore)
 	if err != nil {
 		t.Fatal(err)
 	}
-	alg := hsm.MACMethods["x919"]
+	alg := hsm.MACMethods[method]
 	pad := hsm.MACPaddingFor(alg)
 	sign := func(in []byte) ([]byte, error) {
 		m, err := hsm.GenerateMAC(key, alg, pad, in)
 		return m[:8], err
 	}
-	rules := Rules{MAC: MACConfig{Method: "x919", Key: testMACKey}, Rules: []Rule{
+	rules := Rules{MAC: MACConfig{Method: method, Key: testMACKey}, Rules: []Rule{
 		{PANPrefixes: []string{"4000000000000006"}, Fault: "wrong_mac"}}}
-	is := startIssuer(t, Config{Dialect: "iso87binary", Framing: "binary2", Rules: rules})
+	is := startIssuer(t, Config{Dialect: dialect, Framing: framing, Rules: rules})
 	d, conn := is.Dialect(), dial(t, is)
 	verify := func(r []byte) error {
 		var v codec.View
@@ -186,7 +204,7 @@ func TestMAC(t *testing.T) {
 		{demoPAN, false, "A0", true},
 		{"4000000000000006", true, "00", false},
 	} {
-		req := purchase(i+1, 100, x.pan)
+		req := request(i+1, x.pan)
 		var msg []byte
 		if x.signed {
 			msg, err = d.EncodeMAC(req, codec.FieldMAC, sign)
@@ -206,7 +224,7 @@ func TestMAC(t *testing.T) {
 		}
 	}
 	// a request with a bad MAC
-	req := purchase(9, 100, demoPAN)
+	req := request(9, demoPAN)
 	msg, _ := d.EncodeMAC(req, codec.FieldMAC, func(in []byte) ([]byte, error) { m, err := sign(in); m[0] ^= 1; return m, err })
 	r, err := conn.RoundTrip(msg, ioTimeout)
 	if err != nil {
