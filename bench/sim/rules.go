@@ -269,7 +269,7 @@ func compileRule(in Rule) (rule, error) {
 	if in.AmountOver < 0 || in.AmountUnder < 0 {
 		return r, errors.New("amount_over and amount_under must not be negative")
 	}
-	if in.Percent < 0 || in.Percent > 100 || (in.Percent > 0 && in.Percent < 0.0001) {
+	if !(in.Percent >= 0 && in.Percent <= 100) || (in.Percent > 0 && in.Percent < 0.0001) { // (NaN fails the first)
 		return r, fmt.Errorf("percent: %v must be 0.0001 to 100", float64(in.Percent))
 	}
 	r.perMillion = uint32(float64(in.Percent)*10000 + 0.5)

@@ -101,6 +101,7 @@ func TestParseRules(t *testing.T) {
 		{"rules:\n  - code: \"51\"\n    amout_over: 5\n", "line 3: field amout_over not found"},
 		{"rules:\n  - code: \"05\"\n    percent: 0\n", "percent (line 3): 0 would apply the rule to every request"},
 		{"rules:\n  - code: \"05\"\n    percent: 101\n", "rules[0] (#1): percent: 101 must be 0.0001 to 100"},
+		{"rules:\n  - code: \"05\"\n    percent: .nan\n", "rules[0] (#1): percent: NaN must be 0.0001 to 100"},
 		{"rules:\n  - name: x\n    code: \"5\"\n", `rules[0] (x): code: "5" is not a response code`},
 		{"rules:\n  - code: \"a0\"\n", `"a0" is not a response code`},
 		{"rules:\n  - fault: late\n", "fault late needs a delay"},
