@@ -94,6 +94,9 @@ func (c Config) resolve() (*codec.Dialect, codec.Framing, error) {
 	if err := checkMACField(d, c.Rules.MAC); err != nil {
 		return nil, codec.Framing{}, err
 	}
+	if err := c.Rules.Validate(); err != nil {
+		return nil, codec.Framing{}, err
+	}
 	if c.EchoIdle < 0 {
 		return nil, codec.Framing{}, errors.New("sim: EchoIdle must not be negative")
 	}

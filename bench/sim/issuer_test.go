@@ -243,3 +243,26 @@ func TestEchoWhenIdle(t *testing.T) {
 		t.Errorf("cup-pos with EchoIdle: %v", err)
 	}
 }
+
+// Config.Validate refuses what New refuses, naming it.
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Dialect: "iso93", Framing: "binary2"}, `unknown dialect "iso93"`},
+		{Config{Dialect: "iso87ascii", Framing: "udp"}, `unknown framing "udp"`},
+		{Config{Dialect: "iso87ascii", Framing: "binary2", MaxFrame: 70000}, "max frame 70000 must be 1 to 65535"},
+		{Config{Dialect: "iso87ascii", Framing: "binary2", Rules: Rules{Latency: "soon"}}, `latency "soon"`},
+		{Config{Dialect: "iso87ascii", Framing: "binary2", Rules: Rules{Rules: []Rule{{Code: "5"}}}}, `"5" is not a response code`},
+		{Config{Dialect: "iso87ascii", Framing: "binary2", MaxInFlight: -1}, "must not be negative"},
+	} {
+		err := c.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.cfg, err, c.want)
+		}
+		if _, err2 := New(c.cfg); err2 == nil || err2.Error() != err.Error() {
+			t.Errorf("%+v: New says %v, Validate %v", c.cfg, err2, err)
+		}
+	}
+}
