@@ -1,0 +1,320 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// Config is one simulated issuer host.
+type Config struct {
+	// Dialect is a built-in dialect's name (iso87ascii, iso87binary,
+	// cup-pos, ...) or a moov JSON spec file, as a switch link's.
+	Dialect string
+	// Framing is binary2, ascii4 or bcd2, with +tpdu for a TPDU.
+	Framing string
+	// MaxFrame is the largest length a frame header may announce; larger
+	// closes the connection. 0: codec.DefaultMaxFrame (8 KiB).
+	MaxFrame int
+	// Rules decide the answers; the zero value approves everything at once.
+	Rules Rules
+	// MaxConns bounds the connections served at once (each costs two
+	// goroutines and its buffers); more are closed at accept. 0: 1024.
+	MaxConns int
+	// MaxInFlight bounds the replies waiting for their delay, all
+	// connections together (each holds its frame, a few hundred bytes).
+	// When full, the connections that add more stop being read until some
+	// are sent. 0: 65536.
+	MaxInFlight int
+	// MaxPendingBytes bounds the reply bytes a connection holds for a peer
+	// that does not read; past it the connection is closed. 0: 4 MiB.
+	MaxPendingBytes int
+	// EchoIdle, when set, makes the simulator send an echo test (0800, 70 =
+	// 301, with 7 and 11) on a connection that has carried nothing for this
+	// long, as a host checks its links; the peer's 0810s are counted
+	// (Stats.EchoesAnswered). 0: never. Needs a dialect with fields 7, 11 and
+	// 70 (not cup-pos: UnionPay terminals are not sent echo tests).
+	EchoIdle time.Duration
+}
+
+const (
+	defaultMaxConns        = 1024
+	defaultMaxInFlight     = 65536
+	defaultMaxPendingBytes = 4 << 20
+)
+
+// withDefaults fills the zero values, in one place.
+func (c Config) withDefaults() Config {
+	if c.MaxFrame == 0 {
+		c.MaxFrame = codec.DefaultMaxFrame
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = defaultMaxInFlight
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = defaultMaxPendingBytes
+	}
+	return c
+}
+
+// Validate checks the configuration as New does.
+func (c Config) Validate() error {
+	_, _, err := c.resolve()
+	return err
+}
+
+func (c Config) resolve() (*codec.Dialect, codec.Framing, error) {
+	c = c.withDefaults()
+	d, err := codec.Lookup(c.Dialect)
+	if err != nil {
+		return nil, codec.Framing{}, err
+	}
+	if d.Field(codec.FieldResponseCode) == nil {
+		return nil, codec.Framing{}, fmt.Errorf("sim: dialect %s has no field 39 to answer with", d.Name)
+	}
+	f, err := codec.ParseFraming(c.Framing)
+	if err != nil {
+		return nil, codec.Framing{}, err
+	}
+	if c.MaxFrame < 0 || c.MaxFrame > 65535 {
+		return nil, codec.Framing{}, fmt.Errorf("sim: max frame %d must be 1 to 65535", c.MaxFrame)
+	}
+	f.MaxFrame = c.MaxFrame
+	if c.MaxConns < 0 || c.MaxInFlight < 0 || c.MaxPendingBytes < 0 {
+		return nil, codec.Framing{}, errors.New("sim: MaxConns, MaxInFlight and MaxPendingBytes must not be negative")
+	}
+	if err := checkMACField(d, c.Rules.MAC); err != nil {
+		return nil, codec.Framing{}, err
+	}
+	if err := c.Rules.Validate(); err != nil {
+		return nil, codec.Framing{}, err
+	}
+	if c.EchoIdle < 0 {
+		return nil, codec.Framing{}, errors.New("sim: EchoIdle must not be negative")
+	}
+	if c.EchoIdle > 0 {
+		for _, id := range []int{codec.FieldTransmission, codec.FieldSTAN, codec.FieldNetworkCode} {
+			if d.Field(id) == nil {
+				return nil, codec.Framing{}, fmt.Errorf("sim: echo tests when idle: dialect %s has no field %d", d.Name, id)
+			}
+		}
+	}
+	return d, f, nil
+}
+
+func checkMACField(d *codec.Dialect, m MACConfig) error {
+	if m.Method != "" && d.Field(codec.FieldMAC) == nil {
+		return fmt.Errorf("sim: mac: dialect %s has no field 64 to carry a MAC", d.Name)
+	}
+	return nil
+}
+
+// Issuer is a simulated issuer host: it serves ISO 8583 on a listener and
+// answers requests by its rules. Safe for concurrent use.
+type Issuer struct {
+	cfg     Config
+	addr    string // set by Start
+	dialect *codec.Dialect
+	framing codec.Framing
+	echo    *[codec.MaxField + 1]bool
+
+	rules    atomic.Pointer[compiled]
+	injected atomic.Pointer[[]rule] // tried before the rules; never nil
+	injectMu sync.Mutex             // serializes Inject and ClearInjected
+
+	sched *scheduler
+	stats counters
+	stan  atomic.Uint32 // the STAN of the echo tests the simulator sends
+
+	wg sync.WaitGroup // the scheduler, accept loops, and two per connection
+
+	mu     sync.Mutex
+	closed bool               // mu guards closed, conns and lns
+	conns  map[*conn]struct{} // open connections
+	lns    map[net.Listener]struct{}
+}
+
+// New makes an issuer; Serve or Start puts it on the network, and Close
+// releases it.
+func New(cfg Config) (*Issuer, error) {
+	cfg = cfg.withDefaults()
+	d, f, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	is := &Issuer{cfg: cfg, dialect: d, framing: f, echo: echoFor(d),
+		sched: newScheduler(cfg.MaxInFlight),
+		conns: make(map[*conn]struct{}), lns: make(map[net.Listener]struct{})}
+	if err := is.SetRules(cfg.Rules); err != nil {
+		return nil, err
+	}
+	none := []rule{}
+	is.injected.Store(&none)
+	is.wg.Add(1)
+	go func() { defer is.wg.Done(); is.sched.run(is.deliver) }()
+	return is, nil
+}
+
+// Start makes an issuer listening on addr ("127.0.0.1:0" for any port;
+// Addr tells which).
+func Start(addr string, cfg Config) (*Issuer, error) {
+	is, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		is.Close()
+		return nil, err
+	}
+	is.addr = ln.Addr().String()
+	go is.Serve(ln) // returns at Close
+	return is, nil
+}
+
+// Addr is the address Start listens on ("" for an issuer made by New).
+func (is *Issuer) Addr() string { return is.addr }
+
+// Dialect is the dialect the issuer speaks.
+func (is *Issuer) Dialect() *codec.Dialect { return is.dialect }
+
+// Framing is the framing the issuer speaks.
+func (is *Issuer) Framing() codec.Framing { return is.framing }
+
+// SetRules replaces the rules in force, at once and whole: a request is
+// decided by the old rules or the new ones, never a mix.
+func (is *Issuer) SetRules(r Rules) error {
+	c, err := r.compile()
+	if err != nil {
+		return err
+	}
+	if err := checkMACField(is.dialect, r.MAC); err != nil {
+		return err
+	}
+	is.rules.Store(c)
+	return nil
+}
+
+// Inject adds a rule tried before every other (and before those injected
+// earlier): faults switched on at run time, e.g.
+//
+//	is.Inject(sim.Rule{Fault: "no_answer", Percent: 10})
+func (is *Issuer) Inject(r Rule) error {
+	cr, err := compileRule(r)
+	if err != nil {
+		return fmt.Errorf("sim: inject: %v", err)
+	}
+	if cr.fault == FaultWrongMAC && is.rules.Load().mac == nil {
+		return errors.New("sim: inject: wrong_mac needs the rules' mac set")
+	}
+	is.injectMu.Lock()
+	defer is.injectMu.Unlock()
+	old := *is.injected.Load()
+	if len(old) >= ruleCountMax {
+		return fmt.Errorf("sim: inject: %d rules injected already, at most %d", len(old), ruleCountMax)
+	}
+	next := append([]rule{cr}, old...)
+	is.injected.Store(&next)
+	return nil
+}
+
+// ClearInjected removes every injected rule.
+func (is *Issuer) ClearInjected() {
+	is.injectMu.Lock()
+	defer is.injectMu.Unlock()
+	none := []rule{}
+	is.injected.Store(&none)
+}
+
+// Serve accepts connections on ln until Close (or until ln fails). It
+// returns nil after Close.
+func (is *Issuer) Serve(ln net.Listener) error {
+	is.mu.Lock()
+	if is.closed {
+		is.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	is.lns[ln] = struct{}{}
+	is.wg.Add(1)
+	is.mu.Unlock()
+	defer is.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			is.mu.Lock()
+			closed := is.closed
+			delete(is.lns, ln)
+			is.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return err
+		}
+		is.track(nc)
+	}
+}
+
+// track starts serving nc, unless the issuer is closing or full.
+func (is *Issuer) track(nc net.Conn) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.closed || len(is.conns) >= is.cfg.MaxConns {
+		nc.Close()
+		is.stats.refused.Add(1)
+		return
+	}
+	c := newConn(is, nc)
+	is.conns[c] = struct{}{}
+	is.stats.conns.Add(1)
+	is.wg.Add(2)
+	go func() { defer is.wg.Done(); c.readLoop() }()
+	go func() { defer is.wg.Done(); c.writeLoop() }()
+}
+
+func (is *Issuer) untrack(c *conn) {
+	is.mu.Lock()
+	delete(is.conns, c)
+	is.mu.Unlock()
+}
+
+// Close stops listening, closes every connection, drops the replies still
+// waiting, and waits for the issuer's goroutines. It returns nil.
+func (is *Issuer) Close() error {
+	is.mu.Lock()
+	if is.closed {
+		is.mu.Unlock()
+		return nil
+	}
+	is.closed = true
+	for ln := range is.lns {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(is.conns))
+	for c := range is.conns {
+		conns = append(conns, c)
+	}
+	is.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	is.sched.stop()
+	is.wg.Wait()
+	return nil
+}
+
+// deliver hands a reply that fell due to its connection (scheduler only).
+func (is *Issuer) deliver(it item) {
+	is.stats.answered[it.code].Add(1) // as in conn.answer
+	if !it.c.send(it.frame, int(it.copies)) {
+		is.stats.answered[it.code].Add(^uint64(0))
+	}
+}

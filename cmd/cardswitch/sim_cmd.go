@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cardswitch/cardswitch/bench/sim"
+	"github.com/cardswitch/cardswitch/codec"
+)
+
+// simFlags are sim issuer's.
+type simFlags struct {
+	listen, dialect, framing, rules, latency string
+	seed                                     uint64
+	echoIdle                                 time.Duration
+	seedSet, latencySet                      bool
+}
+
+func init() {
+	register(&command{
+		name: "sim",
+		args: "issuer",
+		summary: "Simulators for testing a switch or an acquirer without the real hosts.\n\n" +
+			"issuer: an issuer host that answers ISO 8583 requests by rules (amount thresholds, PAN prefix\n" +
+			"ranges, response codes by percentage; default approve), with a latency distribution and faults\n" +
+			"on demand (slow, no_answer, drop, wrong_mac, twice, late). It answers 0800 sign-on, sign-off\n" +
+			"and echo tests with 0810/00, and with --echo-idle sends its own. --rules names a YAML file\n" +
+			"(see the README, \"Issuer simulator\").\n" +
+			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults.",
+		setup: func(fs *flag.FlagSet) func([]string, *env) error {
+			f := &simFlags{}
+			fs.StringVar(&f.listen, "listen", "127.0.0.1:9583", "address to listen on (port 0: any free port, printed)")
+			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect: iso87ascii, iso87ascii-bbitmap, iso87binary, cup-pos, or a moov JSON spec file")
+			fs.StringVar(&f.framing, "framing", "binary2", "framing: binary2, ascii4 or bcd2, optionally +tpdu")
+			fs.StringVar(&f.rules, "rules", "", "YAML rules file (default: approve everything at once)")
+			fs.DurationVar(&f.echoIdle, "echo-idle", 0, "send an echo test (0800, 70 = 301) on a connection idle this long (0: never; not on cup-pos)")
+			fs.Uint64Var(&f.seed, "seed", 0, "seed of every draw (default: the rules file's, else 0)")
+			fs.StringVar(&f.latency, "latency", "", `answer delay: 2ms, "uniform 1ms 5ms", "normal mean=2ms p99=5ms", "lognormal mean=2ms p99=20ms" (default: the rules file's, else none)`)
+			return func(args []string, e *env) error {
+				if len(args) != 1 || args[0] != "issuer" {
+					return usagef("say issuer")
+				}
+				fs.Visit(func(fl *flag.Flag) {
+					f.seedSet = f.seedSet || fl.Name == "seed"
+					f.latencySet = f.latencySet || fl.Name == "latency"
+				})
+				cfg, err := f.config()
+				if err != nil {
+					return err
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return runSimIssuer(ctx, e, f.listen, cfg)
+			}
+		},
+	})
+}
+
+// config builds the simulator's configuration from the flags and the
+// rules file; a flag that does not parse is a usage error.
+func (f *simFlags) config() (sim.Config, error) {
+	cfg := sim.Config{Dialect: f.dialect, Framing: f.framing}
+	if _, err := codec.Lookup(f.dialect); err != nil {
+		return cfg, usagef("--dialect: %v", err)
+	}
+	if _, err := codec.ParseFraming(f.framing); err != nil {
+		return cfg, usagef("--framing: %v", err)
+	}
+	if f.rules != "" {
+		r, err := sim.LoadRules(f.rules)
+		if err != nil {
+			return cfg, fmt.Errorf("--rules %s: %v", f.rules, err)
+		}
+		cfg.Rules = r
+	}
+	if f.seedSet {
+		cfg.Rules.Seed = f.seed
+	}
+	if f.latencySet {
+		if _, err := sim.ParseLatency(f.latency); err != nil {
+			return cfg, usagef("--latency: %v", err)
+		}
+		cfg.Rules.Latency = f.latency
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	if cfg.EchoIdle = f.echoIdle; cfg.Validate() != nil {
+		return cfg, usagef("--echo-idle: %v", cfg.Validate())
+	}
+	return cfg, nil
+}
+
+// runSimIssuer binds addr first and says "listening" only once it holds
+// the port, with the address bound (port 0 shows the one taken); when ctx
+// ends it closes the simulator and prints its counters on stdout.
+func runSimIssuer(ctx context.Context, e *env, addr string, cfg sim.Config) error {
+	is, err := sim.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		is.Close()
+		return err
+	}
+	fmt.Fprintf(e.stderr, "issuer simulator (%s, %s, %d rules, latency %s, seed %d) listening on %s\n",
+		is.Dialect().Name, is.Framing(), len(cfg.Rules.Rules), latencyText(cfg.Rules.Latency), cfg.Rules.Seed, ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- is.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-served: // the listener failed
+	}
+	is.Close()
+	is.Stats().WriteText(e.stdout)
+	return err
+}
+
+func latencyText(spec string) string {
+	l, _ := sim.ParseLatency(spec) // checked by Validate
+	if l.Kind == sim.LatencyNone {
+		return "none"
+	}
+	return l.String()
+}
