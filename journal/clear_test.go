@@ -23,6 +23,8 @@ func TestAppendRefusesCardDataInClearFields(t *testing.T) {
 		{"acquirer", func(r *Record) { r.Acquirer = "4000001234562" }},
 		{"original", func(r *Record) { r.Original = "4761739001010010=2812" }},
 		{"pan_masked", func(r *Record) { r.PANMasked = "4761739001010010" }},
+		{"destination", func(r *Record) { r.Destination = "4761739001010010" }},
+		{"up_rrn", func(r *Record) { r.UpRRN = "4761739001010010" }},
 	} {
 		r := testRecord(2)
 		c.set(r)

@@ -11,9 +11,38 @@ import (
 )
 
 // Version is the record encoding version written first in every record.
-// Decode reads version 1 too: it lacks the fields version 2 appended
-// (Transmission, Acquirer, RRNSeq, ApprovalSeq, SessionKeys), read as zero.
-const Version = 2
+// Decode reads versions 1 and 2 too: version 1 lacks the fields version 2
+// appended (Transmission, Acquirer, RRNSeq, ApprovalSeq, SessionKeys),
+// version 2 those version 3 appended (the upstream leg: Destination,
+// UpSTAN, UpRRN, UpCode, UpState), read as zero.
+const Version = 3
+
+// UpState is what became of a request's upstream leg.
+type UpState uint8
+
+const (
+	UpNone     UpState = iota // not forwarded
+	UpAnswered                // the destination answered in time: UpCode is its field 39
+	UpTimeout                 // no answer before the deadline: the originator was answered 91
+	// UpLateReversal is a late response that approved (or carried no
+	// code): the originator had been answered 91, so the effect at the
+	// issuer must be reversed. The record is the response itself, tied to
+	// its request by RRNSeq, UpSTAN and UpRRN.
+	UpLateReversal
+	upStateEnd
+)
+
+func (u UpState) String() string {
+	switch u {
+	case UpAnswered:
+		return "answered"
+	case UpTimeout:
+		return "timeout"
+	case UpLateReversal:
+		return "late approval: needs reversal"
+	}
+	return ""
+}
 
 // recordBytesMax bounds one stored record (its encoding and hash). An ISO
 // 8583 message is a few KB at most and a record holds a part of one, so
@@ -66,6 +95,16 @@ type Record struct {
 	ApprovalSeq  uint64 // the approval-code counter value this record used, 0 if none
 	SessionKeys  []byte // keys a sign-on issued, as cryptograms under the LMK; opaque to the journal
 
+	// The upstream leg (version 3), for a forwarded request: the
+	// destination, the STAN and RRN the switch gave the outbound request
+	// (its counter is RRNSeq), the destination's field 39 (none on a
+	// timeout) and what became of it.
+	Destination string
+	UpSTAN      uint32
+	UpRRN       string
+	UpCode      [2]byte
+	UpState     UpState
+
 	Hash [HashLen]byte // SHA-256(previous record's Hash || this record's encoding without Hash)
 }
 
@@ -82,7 +121,7 @@ func (r *Record) CheckClear() error {
 		name, v string
 	}{{"link", r.Link}, {"rrn", r.RRN}, {"terminal", r.Terminal}, {"merchant", r.Merchant},
 		{"approval", r.Approval}, {"route", r.Route}, {"original", r.Original}, {"pan_masked", r.PANMasked},
-		{"acquirer", r.Acquirer}} {
+		{"acquirer", r.Acquirer}, {"destination", r.Destination}, {"up_rrn", r.UpRRN}} {
 		if !clearOK(f.v) {
 			return fmt.Errorf("%w: %s", ErrCardData, f.name)
 		}
@@ -148,21 +187,26 @@ func (r *Record) AppendEncoding(b []byte) []byte {
 	b = binary.AppendUvarint(b, r.RRNSeq)
 	b = binary.AppendUvarint(b, r.ApprovalSeq)
 	b = appendBytes(b, r.SessionKeys)
+	b = appendString(b, r.Destination)
+	b = binary.AppendUvarint(b, uint64(r.UpSTAN))
+	b = appendString(b, r.UpRRN)
+	b = append(b, r.UpCode[:]...)
+	b = append(b, byte(r.UpState))
 	return b
 }
 
 // fixedBytesMax bounds what a stored record holds besides its strings and
-// byte slices: version and sequence (9), 15 varints of at most 10 bytes,
-// MTI and response code (6), PAN hash and chain hash (64), and 12 length
-// prefixes of at most 10 bytes, rounded up.
-const fixedBytesMax = 9 + 15*10 + 6 + 64 + 12*10 + 32
+// byte slices: version and sequence (9), 16 varints of at most 10 bytes,
+// MTI and the two response codes (8), the upstream state (1), PAN hash and
+// chain hash (64), and 14 length prefixes of at most 10 bytes, rounded up.
+const fixedBytesMax = 9 + 16*10 + 8 + 1 + 64 + 14*10 + 32
 
 // sizeBound is an upper bound of the record's stored size, read without
 // encoding it.
 func (r *Record) sizeBound() int {
 	return fixedBytesMax + len(r.Link) + len(r.RRN) + len(r.Terminal) + len(r.Merchant) +
 		len(r.Approval) + len(r.Route) + len(r.Original) + len(r.Outcome) + len(r.PANMasked) +
-		len(r.PANSealed) + len(r.Acquirer) + len(r.SessionKeys)
+		len(r.PANSealed) + len(r.Acquirer) + len(r.SessionKeys) + len(r.Destination) + len(r.UpRRN)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -219,6 +263,18 @@ func decode(data []byte, r *Record, borrow bool) error {
 		r.Acquirer = d.str()
 		r.RRNSeq, r.ApprovalSeq = d.Uvarint(), d.Uvarint()
 		r.SessionKeys = d.bytes()
+	}
+	if data[0] >= 3 {
+		r.Destination = d.str()
+		r.UpSTAN = uint32(d.Uvarint())
+		r.UpRRN = d.str()
+		copy(r.UpCode[:], d.Take(2))
+		if st := d.Take(1); len(st) == 1 {
+			r.UpState = UpState(st[0])
+		}
+		if r.UpState >= upStateEnd || r.UpSTAN > 999999 {
+			return fmt.Errorf("%w: seq %d: upstream leg out of range", errCorrupt, r.Seq)
+		}
 	}
 	copy(r.Hash[:], data[len(data)-HashLen:])
 	if d.Bad || len(d.B) != 0 {

@@ -13,6 +13,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	r.Seq = 9
 	r.Original = "0200:000041:1121"
 	r.SessionKeys = []byte("U1234567890ABCDEF1234567890ABCDEF")
+	r.Destination, r.UpSTAN, r.UpRRN, r.UpCode, r.UpState = "visa-host", 999999, "6336000000AB", [2]byte{'0', '5'}, UpLateReversal
 	enc := r.AppendEncoding(nil)
 	if enc[0] != Version {
 		t.Fatalf("version %d", enc[0])
