@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/router"
 )
 
 // LinkConfig is one listening link: where it listens and how its peers
@@ -53,6 +54,9 @@ type LinkConfig struct {
 // Config is the engine's configuration.
 type Config struct {
 	Links []LinkConfig
+	// Destinations are the upstream hosts routes with action upstream
+	// forward to (destination.go).
+	Destinations []DestinationConfig
 	// Workers run the transaction stages; default 4 per CPU, so that stages
 	// that wait (journal commit, HSM) keep the CPUs busy.
 	Workers int
@@ -71,8 +75,9 @@ type Config struct {
 	testJournal    Journal // tests: run with this journal
 	testHSM        HSM     // tests: the HSM and keys
 	testKeys       *Keys
-	testLog        io.Writer // tests: the log goes here too
-	testLogInfo    bool      // tests: log info lines too
+	testLog        io.Writer     // tests: the log goes here too
+	testLogInfo    bool          // tests: log info lines too
+	testRules      []router.Rule // tests: the routes (default: on-us for 4 and 62)
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -80,6 +85,7 @@ var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 // WithDefaults returns c with every zero value replaced by its default.
 func (c Config) WithDefaults() Config {
 	c.Links = append([]LinkConfig(nil), c.Links...)
+	c.Destinations = append([]DestinationConfig(nil), c.Destinations...)
 	c.setDefaults()
 	return c
 }
@@ -102,6 +108,9 @@ func (c *Config) setDefaults() {
 	}
 	for i := range c.Links {
 		c.Links[i].setDefaults()
+	}
+	for i := range c.Destinations {
+		c.Destinations[i].setDefaults()
 	}
 }
 
@@ -228,6 +237,17 @@ func (c *Config) Validate() error {
 		if _, ok := codec.ParsePadNibble(l.BCDPad); !ok {
 			return fmt.Errorf("%s: %q must be \"0\" or \"F\"", key("bcd_pad"), l.BCDPad)
 		}
+	}
+	dests := map[string]bool{}
+	for i := range c.Destinations {
+		d := &c.Destinations[i]
+		if err := d.validate(i, c.Links); err != nil {
+			return err
+		}
+		if dests[d.Name] {
+			return fmt.Errorf("destinations[%d].name: %q is used twice", i, d.Name)
+		}
+		dests[d.Name] = true
 	}
 	switch {
 	case c.Workers < 1 || c.Workers > 4096:

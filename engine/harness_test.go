@@ -65,10 +65,14 @@ func startServerOn(t testing.TB, clk clock.Clock, auth Authorizer, change func(*
 	if change != nil {
 		change(&cfg)
 	}
-	rt, err := router.Compile([]router.Rule{
+	rules := []router.Rule{
 		{Name: "net", MTIClasses: []string{"8"}, Action: router.Local},
 		{Name: "on-us", PANPrefixes: []string{"4", "62"}, Action: router.Local},
-	}, "15")
+	}
+	if cfg.testRules != nil {
+		rules = cfg.testRules
+	}
+	rt, err := router.Compile(rules, "15")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,10 @@ func (s JournalStage) fill(t *Txn) error {
 	r.Terminal = string(v.TerminalID(buf[:0]))
 	r.Merchant = string(v.MerchantID(buf[:0]))
 	r.Acquirer = string(v.AppendText(buf[:0], codec.FieldAcquirer))
+	if d := t.dest; d != nil {
+		r.Destination, r.UpSTAN, r.UpRRN, r.UpState = d.cfg.Name, t.upSTAN, string(t.upRRN[:]), t.upState
+		r.UpCode = t.upCode
+	}
 	clearText(r, t.clearBad)
 	if t.Approved() && t.Approval != [6]byte{} {
 		r.Approval = string(t.Approval[:])

@@ -20,6 +20,7 @@ import (
 type Link struct {
 	gnet.BuiltinEventEngine
 	cfg     LinkConfig
+	idx     int // in Server.links: the destinations' plans per link
 	srv     *Server
 	log     zerolog.Logger
 	dialect *codec.Dialect

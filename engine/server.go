@@ -56,6 +56,17 @@ type Server struct {
 	links   []*Link
 	ids     *IDs
 
+	// forwarding (forward.go, outbound.go)
+	dests     map[string]*destination
+	destList  []*destination
+	um        *upstreamMetrics
+	cont      chan *Txn      // forwarded requests answered or expired, for the workers
+	lateQ     chan *lateItem // late approvals to journal
+	outStop   chan struct{}
+	outWG     sync.WaitGroup
+	outClient *gnet.Client
+	netSeq    atomic.Uint64 // STANs of the switch's own network management messages
+
 	journalDown atomic.Bool  // the journal has failed: out of service
 	buffered    atomic.Int64 // bytes gnet holds for all peers: the sum of connState.buffered
 	maxConns    int64        // connections all links may hold together (the open-file limit's share)
@@ -121,8 +132,22 @@ func New(cfg Config, d Deps) (*Server, error) {
 		if err := l.codes.Validate(); err != nil {
 			return nil, fmt.Errorf("links %s: %w", lc.Name, err)
 		}
+		l.idx = len(s.links)
 		s.links = append(s.links, l)
 	}
+	s.um = newUpstreamMetrics(d.Registry)
+	s.dests, s.outStop = map[string]*destination{}, make(chan struct{})
+	contCap := 0
+	for _, dc := range cfg.Destinations {
+		dst, err := newDestination(s, dc)
+		if err != nil {
+			return nil, err
+		}
+		s.dests[dc.Name] = dst
+		s.destList = append(s.destList, dst)
+		contCap += dc.MaxInFlight
+	}
+	s.cont, s.lateQ = make(chan *Txn, contCap), make(chan *lateItem, 4096)
 	return s, nil
 }
 
@@ -144,6 +169,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.log.Warn().Int64("max_conns_together", maxConns).Msg(warning)
 	}
 	s.maxConns = maxConns
+	if err := s.startForwarding(); err != nil {
+		return fmt.Errorf("destinations: %w", err)
+	}
 	for i := 0; i < s.cfg.Workers; i++ {
 		s.workers.Add(1)
 		go s.work()
@@ -166,6 +194,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.stopLinks(ctx)
 			close(s.queue)
 			s.workers.Wait()
+			s.stopForwarding(ctx)
 			return fmt.Errorf("link %s: listen %s: %v", l.cfg.Name, l.cfg.Listen, err)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -228,6 +257,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopLinks(ctx)
 		close(s.queue)
 		s.workers.Wait()
+		s.stopForwarding(ctx)
 	})
 	return err
 }
@@ -444,16 +474,28 @@ func (s *Server) route(t *Txn) router.Decision {
 // work runs the stages of queued requests until the queue closes.
 func (s *Server) work() {
 	defer s.workers.Done()
-	for b := range s.queue {
-		s.queued.Add(-int64(len(b.txns)))
-		s.busy.Add(1)
-		began := s.clock.Now()
-		for _, t := range b.txns {
-			s.process(t)
+	for {
+		select {
+		case b, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			s.queued.Add(-int64(len(b.txns)))
+			s.busy.Add(1)
+			began := s.clock.Now()
+			for _, t := range b.txns {
+				s.process(t)
+			}
+			s.busyNS.Add(int64(s.clock.Now().Sub(began)))
+			s.busy.Add(-1)
+			b.release()
+		case t := <-s.cont:
+			s.busy.Add(1)
+			began := s.clock.Now()
+			s.resume(t)
+			s.busyNS.Add(int64(s.clock.Now().Sub(began)))
+			s.busy.Add(-1)
 		}
-		s.busyNS.Add(int64(s.clock.Now().Sub(began)))
-		s.busy.Add(-1)
-		b.release()
 	}
 }
 
@@ -503,30 +545,33 @@ func (s *Server) process(t *Txn) {
 		}
 	}()
 	s.assignRRN(t)
-	s.decide(t)
+	if s.decide(t) {
+		return // parked at its destination: resume answers it
+	}
 	s.respondSigned(t)
 	t.journaling = true
 	s.journal.Append(t)
 }
 
 // decide runs the stages that set t's outcome: the MAC check, then the
-// sign-on or the route's action.
-func (s *Server) decide(t *Txn) {
+// sign-on or the route's action. It reports whether t was forwarded: then
+// it is parked at its destination and no longer the caller's.
+func (s *Server) decide(t *Txn) (parked bool) {
 	if t.Link.macAlg != 0 && !t.signOn {
 		if err := s.checkMAC(t); err != nil {
 			t.Fail(err)
-			return
+			return false
 		}
 	}
 	if t.signOn {
 		if s.hsm == nil || s.keys == nil {
 			t.Fail(ErrInvalidTxn)
-			return
+			return false
 		}
 		if err := s.cupSignOn(t); err != nil {
 			t.Fail(err)
 		}
-		return
+		return false
 	}
 	switch t.Route.Action {
 	case router.Local:
@@ -534,10 +579,11 @@ func (s *Server) decide(t *Txn) {
 	case router.Decline:
 		t.SetCode(t.Route.Code)
 	case router.Upstream:
-		t.Fail(ErrIssuerUnavailable) // upstream links are not built yet
+		return s.forward(t)
 	default:
 		t.Fail(ErrSystem)
 	}
+	return false
 }
 
 // answerAfterPanic answers 96 for a request whose stages panicked; if even

@@ -56,8 +56,17 @@ type Txn struct {
 	// with the sign-on and installed only once the record is durable.
 	sessionKeys []byte
 	rec         journal.Record // the journal record, owned by the journal until Committed
-	builder     codec.Builder
-	scratch     [64]byte
+
+	// The upstream leg of a forwarded request (forward.go)
+	dest    *destination
+	upState journal.UpState // set by the loop (answered) or the expiry (timeout) before the continuation
+	upSTAN  uint32
+	upRRN   [12]byte
+	upCode  [2]byte
+	upBuf   []byte     // the outbound request, then the destination's response
+	upView  codec.View // the outbound request decoded (its key), then the response
+	builder codec.Builder
+	scratch [64]byte
 	// routeScratch holds the routing facts: processing code, terminal, merchant
 	routeScratch [36]byte
 }
@@ -175,13 +184,16 @@ func getTxn(l *Link, cs *connState, now time.Time) *Txn {
 // release returns t to the pool. Buffers larger than a frame are dropped so
 // one huge message does not pin memory.
 func (t *Txn) release() {
-	frame, out := t.frame[:0], t.out[:0]
+	frame, out, up := t.frame[:0], t.out[:0], t.upBuf[:0]
 	if cap(frame) > 16<<10 {
 		frame = make([]byte, 0, 512)
 	}
 	if cap(out) > 16<<10 {
 		out = make([]byte, 0, 512)
 	}
-	*t = Txn{frame: frame, out: out, builder: t.builder}
+	if cap(up) > 16<<10 {
+		up = nil
+	}
+	*t = Txn{frame: frame, out: out, upBuf: up, builder: t.builder}
 	txnPool.Put(t)
 }

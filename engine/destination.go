@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/upstream"
+)
+
+// DestinationConfig is one upstream host (an issuer or a card network) the
+// switch forwards requests to: routes with action upstream name it. Zero
+// values take the defaults of (*DestinationConfig).setDefaults.
+type DestinationConfig struct {
+	Name     string // unique, named by routes.rules[].destination, in logs, metrics and the journal
+	Dialect  string // codec dialect name or moov JSON spec path
+	Framing  string // binary2, ascii4 or bcd2, with +tpdu
+	MaxFrame int    // largest frame a response's length header may announce; default 8192
+	// TPDU is the TPDU of outbound requests (10 hex digits) when the
+	// framing has +tpdu; default 6000000000.
+	TPDU string
+	// Header is the dialect's message header on outbound requests (hex),
+	// for dialects that have one (cup-pos); default: the originator's
+	// header when it speaks the same dialect, else zeros.
+	Header    string
+	Endpoints []Endpoint
+	// Connections is the number of connections to each endpoint; default 1.
+	Connections int
+	// Strategy chooses a connection: primary-secondary (default: the
+	// lowest tier with a connection up, round robin within it) or
+	// round-robin (every connection up).
+	Strategy string
+	// Timeout is the deadline of a forwarded request, counted from when the
+	// switch received it; default 10s. The schemes give an issuer about
+	// that long before they stand in (Visa and Mastercard: around 10 to 15
+	// seconds at the acquirer's side), and the switch must answer its
+	// acquirers before their own timeouts (often 30 s or more).
+	Timeout time.Duration
+	// MaxInFlight bounds the requests waiting for this destination's
+	// answers; beyond it requests are answered 91 at once. Default 4096.
+	MaxInFlight int
+	// Key is the match key of responses to requests: "mti" (the MTI's
+	// class) and field numbers; default "mti 11 41 7".
+	Key     string
+	Mapping MappingConfig
+	// SignOn sends an 0800 sign-on (70 = 001) on each new connection: the
+	// connection takes requests only once it is answered 00.
+	SignOn bool
+	// EchoInterval is how long a connection stays quiet before an echo
+	// test (0800, 70 = 301); an echo unanswered within Timeout closes the
+	// connection (it redials). Default 30s.
+	EchoInterval time.Duration
+	// MaxPendingBytes bounds the request bytes queued for one connection
+	// and not yet written; beyond, requests go to another connection or
+	// are answered 91 at once. Default 4 MiB.
+	MaxPendingBytes int
+	// ReconnectMin and ReconnectMax bound the wait before a redial, which
+	// doubles from the first to the second with jitter; defaults 100ms and
+	// 10s.
+	ReconnectMin, ReconnectMax time.Duration
+}
+
+// Endpoint is one address of a destination and its tier: 0 the primary,
+// 1 the secondary, ...
+type Endpoint struct {
+	Address string
+	Tier    int
+}
+
+// MappingConfig is the field mapping of a destination, as data
+// (upstream.Mapping): Out carries the originator's request to the
+// destination, Back the destination's response to the originator, Restore
+// the originator's fields put back on the reply byte for byte. A side left
+// empty takes its default (see defaultOut, defaultBack, defaultRestore).
+type MappingConfig struct {
+	Out, Back MappingSide
+	Restore   []int
+}
+
+// MappingSide is one direction of a mapping (upstream.Side).
+type MappingSide struct {
+	CopyAll bool
+	Copy    []int
+	Drop    []int
+	Set     map[int]string
+	Rename  []upstream.Rename
+}
+
+func (m MappingSide) empty() bool {
+	return !m.CopyAll && len(m.Copy) == 0 && len(m.Drop) == 0 && len(m.Set) == 0 && len(m.Rename) == 0
+}
+
+// The default mapping: every field the destination's dialect defines goes
+// out but the PIN block (forwarding one needs PIN translation, which is not
+// built: a request carrying one is answered 91); every field of the
+// response comes back but track data and the expiry date, which replies
+// never echo; the originator's own fields of its dialect's echo set are
+// restored. The switch assigns 7, 11 and 37 on the outbound leg.
+var (
+	defaultOut  = MappingSide{CopyAll: true, Drop: []int{codec.FieldPINBlock}}
+	defaultBack = MappingSide{CopyAll: true, Drop: []int{14, 35, 36, 45}}
+	assigned    = []int{codec.FieldTransmission, codec.FieldSTAN, codec.FieldRRN}
+)
+
+func (d *DestinationConfig) setDefaults() {
+	if d.MaxFrame == 0 {
+		d.MaxFrame = codec.DefaultMaxFrame
+	}
+	if d.TPDU == "" {
+		d.TPDU = "6000000000"
+	}
+	if d.Connections == 0 {
+		d.Connections = 1
+	}
+	if d.Strategy == "" {
+		d.Strategy = upstream.PrimarySecondary.String()
+	}
+	if d.Timeout == 0 {
+		d.Timeout = 10 * time.Second
+	}
+	if d.MaxInFlight == 0 {
+		d.MaxInFlight = 4096
+	}
+	if d.Key == "" {
+		d.Key = "mti 11 41 7"
+	}
+	if d.EchoInterval == 0 {
+		d.EchoInterval = 30 * time.Second
+	}
+	if d.MaxPendingBytes == 0 {
+		d.MaxPendingBytes = 4 << 20
+	}
+	if d.ReconnectMin == 0 {
+		d.ReconnectMin = 100 * time.Millisecond
+	}
+	if d.ReconnectMax == 0 {
+		d.ReconnectMax = 10 * time.Second
+	}
+}
+
+// validate reports the first problem of destination i, naming the key.
+func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
+	key := func(k string) string { return fmt.Sprintf("destinations[%d].%s", i, k) }
+	if !linkName.MatchString(d.Name) {
+		return fmt.Errorf("%s: %q must be lower-case letters, digits, - or _ (up to 32)", key("name"), d.Name)
+	}
+	dialect, err := codec.Lookup(d.Dialect)
+	if err != nil {
+		return fmt.Errorf("%s: %v", key("dialect"), err)
+	}
+	f, err := codec.ParseFraming(d.Framing)
+	if err != nil {
+		return fmt.Errorf("%s: %v", key("framing"), err)
+	}
+	limit := 65535
+	if f.Header != codec.LenBinary2 {
+		limit = 9999
+	}
+	if d.MaxFrame < 64 || d.MaxFrame > limit {
+		return fmt.Errorf("%s: %d must be 64 to %d for %s", key("max_frame"), d.MaxFrame, limit, f)
+	}
+	if t, err := hex.DecodeString(d.TPDU); err != nil || len(t) != codec.TPDULen {
+		return fmt.Errorf("%s: %q must be %d hex digits", key("tpdu"), d.TPDU, 2*codec.TPDULen)
+	}
+	if h, err := hex.DecodeString(d.Header); err != nil || len(h) > dialect.HeaderLen {
+		return fmt.Errorf("%s: %q must be hex, at most %d bytes for %s", key("header"), d.Header, dialect.HeaderLen, dialect.Name)
+	}
+	if len(d.Endpoints) == 0 {
+		return fmt.Errorf("%s: at least one endpoint is needed", key("endpoints"))
+	}
+	for j, e := range d.Endpoints {
+		if _, _, err := net.SplitHostPort(e.Address); err != nil {
+			return fmt.Errorf("%s: %q is not host:port", key(fmt.Sprintf("endpoints[%d].address", j)), e.Address)
+		}
+		if e.Tier < 0 || e.Tier > 7 {
+			return fmt.Errorf("%s: %d must be 0 (primary) to 7", key(fmt.Sprintf("endpoints[%d].tier", j)), e.Tier)
+		}
+	}
+	if d.Connections < 1 || d.Connections*len(d.Endpoints) > upstream.ConnsMax {
+		return fmt.Errorf("%s: %d per endpoint: the destination may hold 1 to %d connections", key("connections"), d.Connections, upstream.ConnsMax)
+	}
+	if _, err := upstream.ParseStrategy(d.Strategy); err != nil {
+		return fmt.Errorf("%s: %v", key("strategy"), err)
+	}
+	switch {
+	case d.Timeout < 10*time.Millisecond || d.Timeout > 2*time.Minute:
+		return fmt.Errorf("%s: %v must be 10ms to 2m", key("timeout"), d.Timeout)
+	case d.MaxInFlight < 1 || d.MaxInFlight > 1<<20:
+		return fmt.Errorf("%s: %d must be 1 to %d", key("max_in_flight"), d.MaxInFlight, 1<<20)
+	case d.EchoInterval < time.Second || d.EchoInterval > time.Hour:
+		return fmt.Errorf("%s: %v must be 1s to 1h", key("echo_interval"), d.EchoInterval)
+	case d.MaxPendingBytes < d.MaxFrame:
+		return fmt.Errorf("%s: must be at least max_frame", key("max_pending_bytes"))
+	case d.ReconnectMin < time.Millisecond || d.ReconnectMax < d.ReconnectMin || d.ReconnectMax > 10*time.Minute:
+		return fmt.Errorf("%s: %v to %v: want 1ms <= reconnect_min <= reconnect_max <= 10m", key("reconnect_min"), d.ReconnectMin, d.ReconnectMax)
+	}
+	ks, err := upstream.ParseKeySpec(d.Key)
+	if err != nil {
+		return fmt.Errorf("%s: %v", key("key"), err)
+	}
+	if err := ks.Check(dialect); err != nil {
+		return fmt.Errorf("%s: %v", key("key"), err)
+	}
+	for _, l := range links {
+		orig, _ := codec.Lookup(l.Dialect)
+		for _, with37 := range []bool{true, false} {
+			if _, err := compilePlan(d.Mapping, orig, dialect, with37); err != nil {
+				return fmt.Errorf("%s (from link %s): %v", key("mapping"), l.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// compilePlan compiles the mapping of d between an originator's dialect
+// and the destination's. with37: the originator's request has its own RRN,
+// restored on the reply; without, the reply carries the switch's RRN as
+// the destination echoes it.
+func compilePlan(m MappingConfig, orig, dest *codec.Dialect, with37 bool) (*upstream.Plan, error) {
+	um := upstream.Mapping{Out: upstream.Side(m.Out), Back: upstream.Side(m.Back), Restore: m.Restore}
+	if m.Out.empty() {
+		um.Out = upstream.Side(defaultOut)
+	}
+	if m.Back.empty() {
+		um.Back = upstream.Side(defaultBack)
+	}
+	for _, id := range assigned {
+		if dest.Field(id) != nil {
+			um.Assign = append(um.Assign, id)
+		}
+	}
+	if len(m.Restore) == 0 {
+		echo := echoFor(orig.Name)
+		for id := 2; id <= codec.MaxField; id++ {
+			if echo[id] && orig.Field(id) != nil && id != codec.FieldApproval && id != codec.FieldResponseCode && !slices.Contains(um.Back.Drop, id) {
+				um.Restore = append(um.Restore, id)
+			}
+		}
+	}
+	if !with37 {
+		r := um.Restore[:0:0]
+		for _, id := range um.Restore {
+			if id != codec.FieldRRN {
+				r = append(r, id)
+			}
+		}
+		um.Restore = r
+	}
+	return upstream.Compile(um, orig, dest)
+}

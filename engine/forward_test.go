@@ -1,0 +1,326 @@
+package engine
+
+import (
+	"bytes"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/cardswitch/cardswitch/bench/sim"
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/router"
+)
+
+// startSim runs an issuer simulator on loopback (iso87ascii, binary2
+// unless cfg says otherwise).
+func startSim(t testing.TB, addr string, cfg sim.Config) *sim.Issuer {
+	t.Helper()
+	if cfg.Dialect == "" {
+		cfg.Dialect, cfg.Framing = codec.ISO87ASCII, "binary2"
+	}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	is, err := sim.Start(addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { is.Close() })
+	return is
+}
+
+// dest is a destination on the given endpoints (iso87ascii, binary2), with
+// quick redials.
+func dest(name string, eps ...Endpoint) DestinationConfig {
+	return DestinationConfig{Name: name, Dialect: codec.ISO87ASCII, Framing: "binary2", Endpoints: eps,
+		ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond}
+}
+
+// forwarding runs a server whose routes send PANs starting 4 to dests[0]
+// and 5 to dests[1] (when there is one).
+func forwarding(t testing.TB, dests []DestinationConfig, change func(*Config)) *testServer {
+	t.Helper()
+	return startServer(t, nil, func(c *Config) {
+		c.Destinations = dests
+		c.testRules = []router.Rule{{Name: "a", PANPrefixes: []string{"4"}, Action: router.Upstream, Destination: dests[0].Name}}
+		if len(dests) > 1 {
+			c.testRules = append(c.testRules, router.Rule{Name: "b", PANPrefixes: []string{"5"}, Action: router.Upstream, Destination: dests[1].Name})
+		}
+		if change != nil {
+			change(c)
+		}
+	})
+}
+
+// waitUp waits until n connections of destination name are up.
+func waitUp(t testing.TB, ts *testServer, name string, n int) *destination {
+	t.Helper()
+	d := ts.dests[name]
+	waitUntil(t, name+" connections up", func() bool {
+		up := 0
+		for i := range d.conns {
+			if d.pool.Up(i) {
+				up++
+			}
+		}
+		return up == n
+	})
+	return d
+}
+
+// card0200 is an iso87ascii 0200 for pan, without 37 (the switch gives one).
+func card0200(t testing.TB, pan string, stan int, amount int64) []byte {
+	t.Helper()
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+		"2": pan, "3": "000000", "4": strconv.FormatInt(amount, 10), "7": "1121204500",
+		"11": strconv.Itoa(stan), "12": "204500", "13": "1121", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+func TestForwardRoutesByBIN(t *testing.T) {
+	a := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00"}})
+	b := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "05"}})
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: a.Addr()}), dest("mc", Endpoint{Address: b.Addr()})}, nil)
+	waitUp(t, ts, "visa", 1)
+	waitUp(t, ts, "mc", 1)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 11, 1000), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(r, 39); got != "00" {
+		t.Fatalf("visa card: 39 = %s, want the visa host's 00", got)
+	}
+	if field(r, 11) != "000011" || field(r, 7) != "1121204500" || len(field(r, 38)) != 6 || len(field(r, 37)) != 12 {
+		t.Fatalf("reply fields: 11=%q 7=%q 38=%q 37=%q", field(r, 11), field(r, 7), field(r, 38), field(r, 37))
+	}
+	r, err = c.RoundTrip(card0200(t, "5413330089020011", 12, 1000), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(r, 39); got != "05" {
+		t.Fatalf("mc card: 39 = %s, want the mc host's 05", got)
+	}
+	if a.Stats().Answered["00"] != 1 || b.Stats().Answered["05"] != 1 {
+		t.Fatalf("hosts answered %v and %v: each card must reach its own host once", a.Stats().Answered, b.Stats().Answered)
+	}
+}
+
+func TestForwardFailsOverToSecondary(t *testing.T) {
+	primary := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00"}})
+	secondary := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "08"}})
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: primary.Addr()}, Endpoint{Address: secondary.Addr(), Tier: 1})}, nil)
+	d := waitUp(t, ts, "visa", 2)
+	c := ts.dial(t)
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 1, 100), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("with the primary up: %v %v, want its 00", err, r)
+	}
+	primary.Close()
+	waitUntil(t, "the primary marked down", func() bool { return !d.pool.Up(0) })
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 2, 100), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(r, 39); got != "08" {
+		t.Fatalf("primary closed: 39 = %s, want the secondary's 08", got)
+	}
+}
+
+func TestForwardAllDownAnswers91AtOnce(t *testing.T) {
+	dc := dest("visa", Endpoint{Address: freeAddr(t)}) // nothing listens there
+	dc.Timeout = 2 * time.Minute                       // a reply within the read's guard cannot be the timeout
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 1, 100), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(r, 39); got != "91" {
+		t.Fatalf("39 = %s, want 91", got)
+	}
+	if n := testutil.ToFloat64(ts.dests["visa"].m.allDown); n != 1 {
+		t.Fatalf("all_down counted %v times, want 1", n)
+	}
+}
+
+// journalFor opens a journal the server records in; walk reads it back.
+func journalFor(t *testing.T) (*journal.Journal, Journal) {
+	t.Helper()
+	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
+	return j, JournalStage{J: j, P: p}
+}
+
+func records(t *testing.T, j *journal.Journal) []journal.Record {
+	t.Helper()
+	var out []journal.Record
+	if _, err := j.Walk(journal.Point{}, j.LastSeq(), func(r *journal.Record) error {
+		c := *r
+		c.Outcome, c.PANSealed, c.SessionKeys = nil, nil, nil
+		out = append(out, c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestForwardTimeoutThenLateApprovalRecorded(t *testing.T) {
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{{Name: "late", Fault: "late", Delay: 400 * time.Millisecond}}}})
+	j, jst := journalFor(t)
+	dc := dest("visa", Endpoint{Address: is.Addr()})
+	dc.Timeout = 50 * time.Millisecond
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 7, 100), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(r, 39); got != "91" {
+		t.Fatalf("39 = %s, want 91 (the deadline passed)", got)
+	}
+	waitUntil(t, "the late approval journaled", func() bool { return len(records(t, j)) == 2 })
+	recs := records(t, j)
+	final, late := recs[0], recs[1]
+	if final.UpState != journal.UpTimeout || final.RespCode != [2]byte{'9', '1'} || final.Destination != "visa" || final.UpSTAN == 0 || len(final.UpRRN) != 12 {
+		t.Fatalf("final record: %+v", final)
+	}
+	if late.UpState != journal.UpLateReversal || late.UpCode != [2]byte{'0', '0'} || late.UpSTAN != final.UpSTAN ||
+		late.UpRRN != final.UpRRN || late.RRNSeq != final.RRNSeq || late.PANMasked != final.PANMasked {
+		t.Fatalf("late record %+v\ndoes not tie to %+v", late, final)
+	}
+	if testutil.ToFloat64(d.m.timeouts) != 1 || testutil.ToFloat64(d.m.late) != 1 || testutil.ToFloat64(d.m.lateReverse) != 1 {
+		t.Fatal("timeouts, late and late_reversal must each count 1")
+	}
+}
+
+func TestForwardRepliesOutOfOrder(t *testing.T) {
+	// the first request is answered after the second: each reply must
+	// carry its own request's answer (51 for the big one)
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{
+		{Name: "big", AmountOver: 100000, Code: "51", Fault: "slow", Delay: 200 * time.Millisecond}}}})
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: is.Addr()})}, nil)
+	waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	if err := c.Write(card0200(t, "4761739001010010", 1, 500000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(card0200(t, "4761739001010010", 2, 100)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.Read(time.Now().Add(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Read(time.Now().Add(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(first, 11) != "000002" || field(first, 39) != "00" || field(first, 4) != "000000000100" {
+		t.Fatalf("first reply: 11=%s 39=%s 4=%s, want STAN 2's 00", field(first, 11), field(first, 39), field(first, 4))
+	}
+	if field(second, 11) != "000001" || field(second, 39) != "51" || field(second, 4) != "000000500000" {
+		t.Fatalf("second reply: 11=%s 39=%s 4=%s, want STAN 1's 51", field(second, 11), field(second, 39), field(second, 4))
+	}
+}
+
+func TestForwardDuplicateKeyRefused(t *testing.T) {
+	// keyed on the terminal alone, two requests of one terminal in flight
+	// cannot be told apart: the second is refused, never sent
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{
+		{Name: "slow", AmountOver: 100000, Fault: "slow", Delay: 300 * time.Millisecond}}}})
+	dc := dest("visa", Endpoint{Address: is.Addr()})
+	dc.Key = "mti 41"
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	if err := c.Write(card0200(t, "4761739001010010", 1, 500000)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the first in flight", func() bool { return d.table.Len() == 1 })
+	if err := c.Write(card0200(t, "4761739001010010", 2, 100)); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, c, 2)
+	if field(got[2], 39) != "91" || field(got[1], 39) != "00" {
+		t.Fatalf("STAN 1: %s, STAN 2: %s; want 00 and 91", field(got[1], 39), field(got[2], 39))
+	}
+	if n := is.Stats().Received; n != 1 {
+		t.Fatalf("the host received %d requests, want 1: the duplicate must not leave", n)
+	}
+}
+
+func TestForwardCUPTerminalToISO87Host(t *testing.T) {
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00"}})
+	ts := startServer(t, nil, func(c *Config) {
+		c.Links[0].Dialect, c.Links[0].Framing = codec.CUPPOS, "binary2+tpdu"
+		c.Destinations = []DestinationConfig{dest("host", Endpoint{Address: is.Addr()})}
+		c.testRules = []router.Rule{{Name: "cup", PANPrefixes: []string{"62"}, Action: router.Upstream, Destination: "host"}}
+	})
+	waitUp(t, ts, "host", 1)
+	c := ts.dial(t)
+	req := cupPurchase(t, nil, "", hsm.Key{})
+	r, err := c.RoundTrip(req, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(r, 39) != "00" || len(field(r, 38)) != 6 {
+		t.Fatalf("39=%s 38=%q, want the host's approval", field(r, 39), field(r, 38))
+	}
+	cup, _ := codec.Lookup(codec.CUPPOS)
+	var v codec.View
+	if err := cup.Decode(&v, req); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int{2, 3, 4, 11, 22, 25, 41, 42, 49, 60} {
+		if !bytes.Equal(r.View.Wire(id), v.Wire(id)) {
+			t.Errorf("field %d: reply %x, request %x: not restored byte for byte", id, r.View.Wire(id), v.Wire(id))
+		}
+	}
+	if !bytes.Equal(r.View.Header(), v.Header()) {
+		t.Errorf("header %x, request's %x", r.View.Header(), v.Header())
+	}
+	if len(field(r, 37)) != 12 {
+		t.Errorf("37 = %q: the switch's RRN, as the host echoed it, must come back", field(r, 37))
+	}
+}
+
+func TestForwardReconnectsAndSignsOnAfterRestart(t *testing.T) {
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00"}})
+	addr := is.Addr()
+	dc := dest("visa", Endpoint{Address: addr})
+	dc.SignOn = true
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	d := waitUp(t, ts, "visa", 1)
+	if n := is.Stats().NetworkManagement; n != 1 {
+		t.Fatalf("%d network management messages before the connection was up, want the sign-on", n)
+	}
+	is.Close()
+	waitUntil(t, "the connection down", func() bool { return !d.pool.Up(0) })
+	c := ts.dial(t)
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 1, 100), 5*time.Second); err != nil || field(r, 39) != "91" {
+		t.Fatalf("host down: %v, want 91", err)
+	}
+	again := startSim(t, addr, sim.Config{Rules: sim.Rules{Default: "00"}})
+	waitUp(t, ts, "visa", 1)
+	if n := again.Stats().NetworkManagement; n != 1 {
+		t.Fatalf("restarted host saw %d network management messages, want the sign-on", n)
+	}
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 2, 100), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("after the restart: %v, want 00", err)
+	}
+}

@@ -1,0 +1,470 @@
+package engine
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/upstream"
+	"github.com/cardswitch/cardswitch/internal/logline"
+)
+
+// destination is a configured upstream host at run time: its connections
+// (outConn), the pool that picks among them, the table of its requests in
+// flight and the compiled mappings from every link's dialect.
+type destination struct {
+	cfg     DestinationConfig
+	dialect *codec.Dialect
+	framing codec.Framing
+	tpdu    []byte
+	header  []byte // nil: the originator's when it speaks the dialect, else zeros
+	ks      upstream.KeySpec
+	pool    *upstream.Pool
+	table   *upstream.Table[*Txn]
+	conns   []*outConn
+	plans   []*upstream.Plan // per link index: [2i] restores the originator's 37, [2i+1] does not (it had none)
+	backoff upstream.Backoff
+	log     zerolog.Logger
+	m       destMetrics
+	lines   [destLineKinds]logLimit
+}
+
+type destLineKind int
+
+const (
+	destLineLate destLineKind = iota
+	destLineUnknown
+	destLineBad
+	destLineRefused
+	destLineKinds
+)
+
+func (d *destination) line(k destLineKind) (int64, bool) { return d.lines[k].allow(time.Now()) }
+
+// outConn is one of a destination's connections: its endpoint and, while
+// it is connected, its session. A keeper goroutine per connection (never
+// per request) dials, signs on, sends echo tests and redials; the reading
+// side runs on the gnet client's event loops (outHandler).
+type outConn struct {
+	d    *destination
+	idx  int // in d.pool and d.conns
+	addr string
+	tier int
+
+	mu      sync.Mutex
+	sess    *outSession // mu guards sess and lastErr: nil while down
+	lastErr string
+
+	up       prometheus.Gauge
+	signedOn atomic.Bool
+}
+
+// outSession is one connection's life, from the dial to its close.
+type outSession struct {
+	oc     *outConn
+	c      gnet.Conn
+	closed chan struct{} // closed by OnClose
+	nm     chan nmAnswer // network management responses, for the keeper
+	queued atomic.Int64  // bytes handed to AsyncWrite and not yet given to the socket
+	outBuf atomic.Int64  // gnet's outbound buffer after the last write (the peer does not read)
+	last   atomic.Int64  // unix nanoseconds of the last bytes received
+	view   codec.View    // the loop's: the response being read
+}
+
+type nmAnswer struct {
+	stan uint32
+	code [2]byte
+}
+
+// newDestination builds destination cfg for the server's links.
+func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
+	dialect, _ := codec.Lookup(cfg.Dialect)
+	framing, _ := codec.ParseFraming(cfg.Framing)
+	framing.MaxFrame = cfg.MaxFrame
+	d := &destination{cfg: cfg, dialect: dialect, framing: framing, log: s.log.With().Str("destination", cfg.Name).Logger(),
+		backoff: upstream.Backoff{Base: cfg.ReconnectMin, Max: cfg.ReconnectMax, Jitter: 0.5}}
+	for i := range d.lines {
+		d.lines[i] = logLimit{every: lineEvery, burst: lineBurst}
+	}
+	d.tpdu, _ = hex.DecodeString(cfg.TPDU)
+	if cfg.Header != "" {
+		d.header, _ = hex.DecodeString(cfg.Header)
+	}
+	d.ks, _ = upstream.ParseKeySpec(cfg.Key)
+	var tiers []uint8
+	for _, e := range cfg.Endpoints {
+		for range cfg.Connections {
+			tiers = append(tiers, uint8(e.Tier))
+			d.conns = append(d.conns, &outConn{d: d, idx: len(d.conns), addr: e.Address, tier: e.Tier})
+		}
+	}
+	strategy, _ := upstream.ParseStrategy(cfg.Strategy)
+	var err error
+	if d.pool, err = upstream.NewPool(strategy, tiers); err != nil {
+		return nil, fmt.Errorf("destination %s: %w", cfg.Name, err)
+	}
+	if d.table, err = upstream.NewTable[*Txn](upstream.Config{Cap: cfg.MaxInFlight}, s.clock.Now()); err != nil {
+		return nil, fmt.Errorf("destination %s: %w", cfg.Name, err)
+	}
+	for _, lc := range s.cfg.Links {
+		orig, _ := codec.Lookup(lc.Dialect)
+		for _, with37 := range []bool{true, false} {
+			p, err := compilePlan(cfg.Mapping, orig, dialect, with37)
+			if err != nil {
+				return nil, fmt.Errorf("destination %s, link %s: %w", cfg.Name, lc.Name, err)
+			}
+			d.plans = append(d.plans, p)
+		}
+	}
+	d.m = s.um.forDestination(d)
+	for _, oc := range d.conns {
+		oc.up = s.um.up.WithLabelValues(cfg.Name, strconv.Itoa(oc.idx), oc.addr)
+	}
+	return d, nil
+}
+
+// session is the live session of oc, nil while it is down.
+func (oc *outConn) session() *outSession {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	return oc.sess
+}
+
+func (oc *outConn) setErr(err error) {
+	oc.mu.Lock()
+	oc.lastErr = err.Error()
+	oc.mu.Unlock()
+}
+
+var (
+	errConnDown = errors.New("connection down")
+	errConnBusy = errors.New("connection's write queue full")
+)
+
+// send hands buf to the session's loop without waiting. An error means
+// nothing was sent; nil means the bytes may leave (or be lost with the
+// connection: then the request times out).
+func (ss *outSession) send(buf []byte) error {
+	n := int64(len(buf))
+	if ss.queued.Add(n)+ss.outBuf.Load() > int64(ss.oc.d.cfg.MaxPendingBytes) {
+		ss.queued.Add(-n)
+		return errConnBusy
+	}
+	err := ss.c.AsyncWrite(buf, func(c gnet.Conn, _ error) error {
+		ss.queued.Add(-n)
+		ss.outBuf.Store(int64(c.OutboundBuffered()))
+		return nil
+	})
+	if err != nil {
+		ss.queued.Add(-n)
+		return errConnDown
+	}
+	return nil
+}
+
+// outHandler is the gnet client's event handler for every destination's
+// connections: it reads responses on the loops.
+type outHandler struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (h *outHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	ss := c.Context().(*outSession)
+	ss.last.Store(h.s.clock.Now().UnixNano())
+	return nil, gnet.None
+}
+
+func (h *outHandler) OnClose(c gnet.Conn, err error) gnet.Action {
+	ss, ok := c.Context().(*outSession)
+	if !ok {
+		return gnet.None
+	}
+	oc := ss.oc
+	oc.d.pool.SetUp(oc.idx, false) // at once: the next Pick skips it
+	oc.up.Set(0)
+	oc.signedOn.Store(false)
+	oc.mu.Lock()
+	if oc.sess == ss {
+		oc.sess = nil
+	}
+	if err != nil {
+		oc.lastErr = err.Error()
+	}
+	oc.mu.Unlock()
+	close(ss.closed)
+	return gnet.None
+}
+
+// OnTraffic reads the frames of a destination's connection: responses to
+// requests in flight, answers to the keeper's network management messages,
+// and the destination's own echo tests, answered here.
+func (h *outHandler) OnTraffic(c gnet.Conn) gnet.Action {
+	ss := c.Context().(*outSession)
+	d := ss.oc.d
+	buf, _ := c.Peek(-1)
+	if len(buf) == 0 {
+		return gnet.None
+	}
+	ss.last.Store(h.s.clock.Now().UnixNano())
+	used := 0
+	action := gnet.None
+	for used < len(buf) {
+		fr, n, err := d.framing.Next(buf[used:])
+		if errors.Is(err, codec.ErrNeedMore) {
+			break
+		}
+		if err != nil {
+			d.m.badFrames.Inc()
+			if n, ok := d.line(destLineBad); ok {
+				logline.Held(d.log.Error().Err(err).Str("remote", ss.oc.addr), "suppressed", n).Msg("bad frame header from destination: closing")
+			}
+			action = gnet.Close
+			break
+		}
+		used += n
+		if fr.Msg != nil {
+			h.s.upstreamFrame(ss, fr.Msg)
+		}
+	}
+	if used > 0 {
+		_, _ = c.Discard(used)
+	}
+	ss.outBuf.Store(int64(c.OutboundBuffered()))
+	return action
+}
+
+// keep runs oc until the server stops: dial, sign on, serve (echo tests
+// when idle), and redial after a backoff with jitter when the connection
+// fails or ends.
+func (s *Server) keep(oc *outConn) {
+	defer s.outWG.Done()
+	attempt := 0
+	for {
+		err := s.connect(oc)
+		if errors.Is(err, errStopping) {
+			return
+		}
+		if err == nil {
+			attempt = 0 // it was up: the first redial comes soon
+		} else {
+			oc.setErr(err)
+		}
+		delay := oc.d.backoff.Delay(attempt, rand.Float64())
+		attempt++
+		if n, ok := oc.d.line(destLineRefused); ok && err != nil {
+			logline.Held(oc.d.log.Warn().Str("remote", oc.addr).Int("conn", oc.idx).AnErr("cause", err).Dur("again_in", delay), "suppressed", n).
+				Msg("destination connection failed")
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-s.outStop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var errStopping = errors.New("stopping")
+
+// connect makes one session of oc and serves it until it ends: nil once it
+// was up (connected and signed on when required).
+func (s *Server) connect(oc *outConn) error {
+	d := oc.d
+	nc, err := net.DialTimeout("tcp", oc.addr, min(d.cfg.Timeout, 5*time.Second))
+	if err != nil {
+		return err
+	}
+	ss := &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4)}
+	c, err := s.outClient.EnrollContext(nc, ss)
+	if err != nil {
+		return err
+	}
+	ss.c = c
+	oc.mu.Lock()
+	oc.sess = ss
+	oc.mu.Unlock()
+	defer func() { // however it ended: down (OnClose may have run before sess was set)
+		d.pool.SetUp(oc.idx, false)
+		oc.up.Set(0)
+		oc.signedOn.Store(false)
+		oc.mu.Lock()
+		if oc.sess == ss {
+			oc.sess = nil
+		}
+		oc.mu.Unlock()
+	}()
+	select {
+	case <-s.outStop:
+		_ = c.Close()
+		return errStopping
+	default:
+	}
+	if d.cfg.SignOn {
+		if err := s.netMessage(ss, netSignOn); err != nil {
+			_ = c.Close()
+			<-ss.closed
+			return fmt.Errorf("sign-on: %w", err)
+		}
+		oc.signedOn.Store(true)
+	}
+	d.pool.SetUp(oc.idx, true)
+	oc.up.Set(1)
+	d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Bool("signed_on", d.cfg.SignOn).Msg("destination connection up")
+	tick := time.NewTicker(min(d.cfg.EchoInterval/4, time.Second))
+	defer tick.Stop()
+	var echoSTAN uint32
+	var echoSent int64
+	for {
+		select {
+		case <-ss.closed:
+			d.log.Warn().Str("remote", oc.addr).Int("conn", oc.idx).Msg("destination connection down")
+			return nil
+		case <-s.outStop:
+			_ = c.Close()
+			<-ss.closed
+			return errStopping
+		case a := <-ss.nm:
+			if a.stan == echoSTAN {
+				echoSTAN = 0
+			}
+		case <-tick.C:
+			now := s.clock.Now().UnixNano()
+			switch {
+			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
+				d.m.echoMissed.Inc()
+				d.log.Warn().Str("remote", oc.addr).Int("conn", oc.idx).Msg("echo test unanswered: closing the connection")
+				d.pool.SetUp(oc.idx, false)
+				_ = c.Close()
+			case echoSTAN == 0 && now-ss.last.Load() > int64(d.cfg.EchoInterval):
+				echoSTAN, echoSent = s.netSTAN(), now
+				if buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, echoSTAN, netEcho, nil); err == nil {
+					_ = ss.send(buf)
+				}
+			}
+		}
+	}
+}
+
+// netSTAN numbers the switch's own network management messages (not
+// journaled: their answers are matched by the keeper, not the table).
+func (s *Server) netSTAN() uint32 { return upstream.STAN(s.netSeq.Add(1)) }
+
+// netMessage sends an 0800 with network code code on ss and waits (the
+// keeper's goroutine) for its answer: 00 or an error.
+func (s *Server) netMessage(ss *outSession, code int) error {
+	d := ss.oc.d
+	stan := s.netSTAN()
+	buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, stan, code, nil)
+	if err != nil {
+		return err
+	}
+	if err := ss.send(buf); err != nil {
+		return err
+	}
+	t := time.NewTimer(d.cfg.Timeout)
+	defer t.Stop()
+	for {
+		select {
+		case a := <-ss.nm:
+			if a.stan != stan {
+				continue
+			}
+			if a.code != [2]byte{'0', '0'} {
+				return fmt.Errorf("answered %s", a.code[:])
+			}
+			return nil
+		case <-ss.closed:
+			return errConnDown
+		case <-s.outStop:
+			return errStopping
+		case <-t.C:
+			return errors.New("no answer")
+		}
+	}
+}
+
+// buildNet builds a network management message (or, with req, the answer
+// 00 to the destination's own): 7, 11 and 70, or 60.3 in UnionPay's
+// dialect.
+func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, req *codec.View) ([]byte, error) {
+	var b codec.Builder
+	frame := d.framing.Reserve(nil, d.tpdu)
+	b.Begin(d.dialect, frame, mti, d.header)
+	var tmp [16]byte
+	if req != nil {
+		for id := 2; id <= codec.MaxField; id++ {
+			switch {
+			case id == codec.FieldResponseCode:
+				b.String(id, "00")
+			case id == codec.FieldTransmission || id == codec.FieldSTAN || id == 41 || id == 42 || id == 60 || id == codec.FieldNetworkCode:
+				b.Copy(req, id)
+			}
+		}
+	} else {
+		if d.dialect.Field(codec.FieldTransmission) != nil {
+			b.Text(codec.FieldTransmission, upstream.AppendTransmission(tmp[:0], s.clock.Now()))
+		}
+		b.Text(codec.FieldSTAN, upstream.AppendSTAN(tmp[:0], stan))
+		if d.dialect.Field(codec.FieldNetworkCode) != nil {
+			b.Uint(codec.FieldNetworkCode, uint64(code))
+		} else if d.dialect.Field(60) != nil {
+			b.String(60, fmt.Sprintf("00000000%03d", code))
+		}
+	}
+	out, err := b.Finish()
+	if err != nil {
+		return nil, err
+	}
+	return d.framing.Seal(out, 0)
+}
+
+// destMetrics are one destination's series.
+type destMetrics struct {
+	timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
+	answered                                                                      *prometheus.CounterVec
+}
+
+// upstreamMetrics are the series of every destination.
+type upstreamMetrics struct {
+	up       *prometheus.GaugeVec
+	events   *prometheus.CounterVec
+	answered *prometheus.CounterVec
+	reg      prometheus.Registerer
+}
+
+func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
+	m := &upstreamMetrics{reg: reg,
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
+			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
+			Help: "Forwarding events by destination: timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed."},
+			[]string{"destination", "event"}),
+		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
+			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
+	}
+	reg.MustRegister(m.up, m.events, m.answered)
+	return m
+}
+
+func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
+	ev := func(e string) prometheus.Counter { return m.events.WithLabelValues(d.cfg.Name, e) }
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_upstream_in_flight",
+		Help: "Requests forwarded to a destination and waiting for its answer.", ConstLabels: prometheus.Labels{"destination": d.cfg.Name}},
+		func() float64 { return float64(d.table.Len()) }))
+	return destMetrics{timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
+		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"),
+		answered: m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name})}
+}
