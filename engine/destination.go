@@ -43,7 +43,8 @@ type DestinationConfig struct {
 	// answers; beyond it requests are answered 91 at once. Default 4096.
 	MaxInFlight int
 	// Key is the match key of responses to requests: "mti" (the MTI's
-	// class) and field numbers; default "mti 11 41 7".
+	// class) and field numbers; default "mti 11 41 7" ("mti 11 41" for a
+	// dialect without field 7, cup-pos).
 	Key     string
 	Mapping MappingConfig
 	// SignOn sends an 0800 sign-on (70 = 001) on each new connection: the
@@ -126,6 +127,9 @@ func (d *DestinationConfig) setDefaults() {
 	}
 	if d.Key == "" {
 		d.Key = "mti 11 41 7"
+		if dl, err := codec.Lookup(d.Dialect); err == nil && dl.Field(codec.FieldTransmission) == nil {
+			d.Key = "mti 11 41" // UnionPay's POS dialect has no field 7
+		}
 	}
 	if d.EchoInterval == 0 {
 		d.EchoInterval = 30 * time.Second

@@ -18,6 +18,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
@@ -48,8 +49,9 @@ type fileConfig struct {
 		// defaultMemoryLimitMB, 0: none (see applyMemoryLimit).
 		MemoryLimitMB *int64 `yaml:"memory_limit_mb"`
 	} `yaml:"engine"`
-	Links  []linkYAML `yaml:"links"`
-	Routes struct {
+	Links        []linkYAML `yaml:"links"`
+	Destinations []destYAML `yaml:"destinations"`
+	Routes       struct {
 		NoRouteCode string     `yaml:"no_route_code"`
 		Rules       []ruleYAML `yaml:"rules"`
 	} `yaml:"routes"`
@@ -112,6 +114,72 @@ type linkYAML struct {
 	BCDPad          string        `yaml:"bcd_pad"`
 	SignOnAuth      string        `yaml:"sign_on_auth"`
 	SignOnLimit     int           `yaml:"sign_on_limit"`
+}
+
+// destYAML is one upstream destination (engine.DestinationConfig).
+type destYAML struct {
+	Name            string         `yaml:"name"`
+	Dialect         string         `yaml:"dialect"`
+	Framing         string         `yaml:"framing"`
+	MaxFrame        int            `yaml:"max_frame"`
+	TPDU            string         `yaml:"tpdu"`
+	Header          string         `yaml:"header"`
+	Endpoints       []endpointYAML `yaml:"endpoints"`
+	Connections     int            `yaml:"connections"`
+	Strategy        string         `yaml:"strategy"`
+	Timeout         time.Duration  `yaml:"timeout"`
+	MaxInFlight     int            `yaml:"max_in_flight"`
+	Key             string         `yaml:"key"`
+	Mapping         mappingYAML    `yaml:"mapping"`
+	SignOn          bool           `yaml:"sign_on"`
+	EchoInterval    time.Duration  `yaml:"echo_interval"`
+	MaxPendingBytes int            `yaml:"max_pending_bytes"`
+	ReconnectMin    time.Duration  `yaml:"reconnect_min"`
+	ReconnectMax    time.Duration  `yaml:"reconnect_max"`
+}
+
+type endpointYAML struct {
+	Address string `yaml:"address"`
+	Tier    int    `yaml:"tier"`
+}
+
+type mappingYAML struct {
+	Out     sideYAML `yaml:"out"`
+	Back    sideYAML `yaml:"back"`
+	Restore []int    `yaml:"restore"`
+}
+
+type sideYAML struct {
+	CopyAll bool           `yaml:"copy_all"`
+	Copy    []int          `yaml:"copy"`
+	Drop    []int          `yaml:"drop"`
+	Set     map[int]string `yaml:"set"`
+	Rename  []renameYAML   `yaml:"rename"`
+}
+
+type renameYAML struct {
+	From int `yaml:"from"`
+	To   int `yaml:"to"`
+}
+
+func (s sideYAML) engine() engine.MappingSide {
+	m := engine.MappingSide{CopyAll: s.CopyAll, Copy: s.Copy, Drop: s.Drop, Set: s.Set}
+	for _, r := range s.Rename {
+		m.Rename = append(m.Rename, upstream.Rename{From: r.From, To: r.To})
+	}
+	return m
+}
+
+func (d destYAML) engine() engine.DestinationConfig {
+	c := engine.DestinationConfig{Name: d.Name, Dialect: d.Dialect, Framing: d.Framing, MaxFrame: d.MaxFrame, TPDU: d.TPDU,
+		Header: d.Header, Connections: d.Connections, Strategy: d.Strategy, Timeout: d.Timeout, MaxInFlight: d.MaxInFlight,
+		Key: d.Key, SignOn: d.SignOn, EchoInterval: d.EchoInterval, MaxPendingBytes: d.MaxPendingBytes,
+		ReconnectMin: d.ReconnectMin, ReconnectMax: d.ReconnectMax,
+		Mapping: engine.MappingConfig{Out: d.Mapping.Out.engine(), Back: d.Mapping.Back.engine(), Restore: d.Mapping.Restore}}
+	for _, e := range d.Endpoints {
+		c.Endpoints = append(c.Endpoints, engine.Endpoint{Address: e.Address, Tier: e.Tier})
+	}
+	return c
 }
 
 type ruleYAML struct {
@@ -233,6 +301,9 @@ func parseConfig(raw []byte) (*config, error) {
 	for _, l := range f.Links {
 		c.engine.Links = append(c.engine.Links, engine.LinkConfig(l))
 	}
+	for _, d := range f.Destinations {
+		c.engine.Destinations = append(c.engine.Destinations, d.engine())
+	}
 	c.engine = c.engine.WithDefaults()
 	if err := c.engine.Validate(); err != nil {
 		return nil, err
@@ -244,7 +315,16 @@ func parseConfig(raw []byte) (*config, error) {
 		}
 		links[l.Name] = true
 	}
-	if err := checkRules(f.Routes.Rules, links); err != nil {
+	dests := map[string]bool{}
+	for i, d := range c.engine.Destinations {
+		for j, e := range d.Endpoints {
+			if err := checkListen(fmt.Sprintf("destinations[%d].endpoints[%d].address", i, j), e.Address); err != nil {
+				return nil, err
+			}
+		}
+		dests[d.Name] = true
+	}
+	if err := checkRules(f.Routes.Rules, links, dests); err != nil {
 		return nil, err
 	}
 	var rules []router.Rule
@@ -295,8 +375,9 @@ const defaultMaxDropShare = 0.1
 // checkRules checks what the router leaves to the configuration: every
 // rule has a name of its own (it is journaled with each decision it makes,
 // so two rules of one name could not be told apart) and names only links
-// that exist (a rule for a misspelt link would never match).
-func checkRules(rules []ruleYAML, links map[string]bool) error {
+// that exist (a rule for a misspelt link would never match), and a rule
+// that forwards names a configured destination.
+func checkRules(rules []ruleYAML, links, dests map[string]bool) error {
 	seen := map[string]int{}
 	for i, r := range rules {
 		key := fmt.Sprintf("routes.rules[%d]", i)
@@ -311,6 +392,9 @@ func checkRules(rules []ruleYAML, links map[string]bool) error {
 			if !links[l] {
 				return fmt.Errorf("%s.links: %q is not a link of this configuration", key, l)
 			}
+		}
+		if r.Action == "upstream" && r.Destination != "" && !dests[r.Destination] {
+			return fmt.Errorf("%s.destination: %q is not a destination of this configuration (destinations[].name)", key, r.Destination)
 		}
 	}
 	return nil

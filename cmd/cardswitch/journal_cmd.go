@@ -166,6 +166,12 @@ type dumpLine struct {
 	Original     string       `json:"original,omitempty"`
 	Effect       *auth.Effect `json:"effect,omitempty"` // the authorizer's outcome: what the decision changed
 	SessionKeys  bool         `json:"session_keys,omitempty"`
+	// the upstream leg of a forwarded request
+	Destination string `json:"destination,omitempty"`
+	UpSTAN      string `json:"up_stan,omitempty"`
+	UpRRN       string `json:"up_rrn,omitempty"`
+	UpCode      string `json:"up_rc,omitempty"`
+	UpState     string `json:"up_state,omitempty"`
 }
 
 func newDumpLine(r *journal.Record) dumpLine {
@@ -182,6 +188,12 @@ func newDumpLine(r *journal.Record) dumpLine {
 	}
 	if r.Transmission != 0 {
 		l.Transmission = fmt.Sprintf("%010d", r.Transmission)
+	}
+	if r.Destination != "" {
+		l.Destination, l.UpSTAN, l.UpRRN, l.UpState = r.Destination, fmt.Sprintf("%06d", r.UpSTAN), r.UpRRN, r.UpState.String()
+		if r.UpCode != [2]byte{} {
+			l.UpCode = string(r.UpCode[:])
+		}
 	}
 	return l
 }
