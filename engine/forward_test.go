@@ -89,7 +89,9 @@ func card0200(t testing.TB, pan string, stan int, amount int64) []byte {
 func TestForwardRoutesByBIN(t *testing.T) {
 	a := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00"}})
 	b := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "05"}})
-	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: a.Addr()}), dest("mc", Endpoint{Address: b.Addr()})}, nil)
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: a.Addr()}), dest("mc", Endpoint{Address: b.Addr()})},
+		func(c *Config) { c.testJournal = jst })
 	waitUp(t, ts, "visa", 1)
 	waitUp(t, ts, "mc", 1)
 	c := ts.dial(t)
@@ -112,6 +114,20 @@ func TestForwardRoutesByBIN(t *testing.T) {
 	}
 	if a.Stats().Answered["00"] != 1 || b.Stats().Answered["05"] != 1 {
 		t.Fatalf("hosts answered %v and %v: each card must reach its own host once", a.Stats().Answered, b.Stats().Answered)
+	}
+	recs := records(t, j)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	for i, want := range []struct {
+		dest string
+		rc   [2]byte
+	}{{"visa", [2]byte{'0', '0'}}, {"mc", [2]byte{'0', '5'}}} {
+		r := recs[i]
+		if r.Destination != want.dest || r.UpCode != want.rc || r.RespCode != want.rc || r.UpState != journal.UpAnswered ||
+			r.UpSTAN != uint32(r.RRNSeq) || r.UpRRN != r.RRN || r.STAN != uint32(11+i) || r.PANMasked == "" {
+			t.Errorf("record %d: %+v", i, r)
+		}
 	}
 }
 
