@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,4 +340,84 @@ func TestForwardReconnectsAndSignsOnAfterRestart(t *testing.T) {
 	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 2, 100), 5*time.Second); err != nil || field(r, 39) != "00" {
 		t.Fatalf("after the restart: %v, want 00", err)
 	}
+}
+
+func TestForwardDroppedConnectionIsATimeout(t *testing.T) {
+	// the host reads the request and closes the connection: the bytes had
+	// left, so the request stays in flight and times out (91, journaled as
+	// a timeout), never "not sent"
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{{Name: "drop", AmountOver: 100000, Fault: "drop"}}}})
+	j, jst := journalFor(t)
+	dc := dest("visa", Endpoint{Address: is.Addr()})
+	dc.Timeout = 100 * time.Millisecond
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 1, 500000), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(r, 39) != "91" {
+		t.Fatalf("39 = %s, want 91", field(r, 39))
+	}
+	if recs := records(t, j); len(recs) != 1 || recs[0].UpState != journal.UpTimeout {
+		t.Fatalf("records %+v, want one timeout", recs)
+	}
+	if testutil.ToFloat64(d.m.timeouts) != 1 {
+		t.Fatal("the timeout is not counted")
+	}
+	waitUp(t, ts, "visa", 1) // redialled
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 2, 100), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("after the redial: %v, want 00", err)
+	}
+}
+
+func TestForwardEchoTests(t *testing.T) {
+	// the host's echo tests are answered; the switch sends its own on a
+	// quiet connection, and the host answers them
+	is := startSim(t, "", sim.Config{EchoIdle: 20 * time.Millisecond})
+	dc := dest("visa", Endpoint{Address: is.Addr()})
+	dc.EchoInterval = time.Second
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	waitUp(t, ts, "visa", 1)
+	waitUntil(t, "the host's echo test answered", func() bool { return is.Stats().EchoesAnswered >= 1 })
+	// the host's echoes keep the connection busy; without them, the
+	// switch's own echo after a quiet second
+	quiet := startSim(t, "", sim.Config{})
+	dc2 := dest("mc", Endpoint{Address: quiet.Addr()})
+	dc2.EchoInterval = time.Second
+	ts2 := forwarding(t, []DestinationConfig{dc2}, nil)
+	waitUp(t, ts2, "mc", 1)
+	waitUntil(t, "the switch's echo test received and answered", func() bool {
+		return quiet.Stats().NetworkManagement >= 1 && quiet.Stats().Answered["00"] >= 1
+	})
+}
+
+func TestForwardMetrics(t *testing.T) {
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "05"}})
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: is.Addr()}), dest("mc", Endpoint{Address: freeAddr(t)})}, nil)
+	waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	for i, pan := range []string{"4761739001010010", "5413330089020011"} {
+		if _, err := c.RoundTrip(card0200(t, pan, i+1, 100), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{
+		`cardswitch_upstream_up{address="` + is.Addr() + `",conn="0",destination="visa"} 1`,
+		`cardswitch_upstream_answered_total{destination="visa",rc="05"} 1`,
+		`cardswitch_upstream_events_total{destination="mc",event="all_down"} 1`,
+		`cardswitch_upstream_in_flight{destination="visa"} 0`,
+	} {
+		if !metricsHave(t, ts, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func metricsHave(t *testing.T, ts *testServer, want string) bool {
+	t.Helper()
+	rec := newRecorder()
+	ts.AdminHandler().ServeHTTP(rec, mustRequest("/metrics"))
+	return strings.Contains(rec.body.String(), want)
 }
