@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -464,4 +465,23 @@ func (s *Server) stopForwarding(_ context.Context) {
 	if err := s.outClient.Stop(); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn().Err(err).Msg("stopping the destinations' client")
 	}
+}
+
+// WaitDestinations waits until every destination has a connection up (or
+// ctx ends): a benchmark's first requests must not meet a connection
+// still dialling.
+func (s *Server) WaitDestinations(ctx context.Context) error {
+	for _, d := range s.destList {
+		for {
+			if _, err := d.pool.Pick(); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("destination %s: no connection up: %w", d.cfg.Name, ctx.Err())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	return nil
 }

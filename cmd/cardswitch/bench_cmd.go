@@ -38,8 +38,9 @@ func init() {
 			"measures latency from the moment each message was due. Traffic comes from the configuration's\n" +
 			"issuer data: purchases with and without PIN, pre-authorizations with completions, refunds,\n" +
 			"reversals, balance inquiries and declines (wrong PIN, over limit, expired) in the --mix weights.\n" +
-			"--compare runs purchases against four targets in turn on this machine: a raw echo, a peer built\n" +
-			"on moov-io/iso8583-connection, the engine alone and the whole switch, and prints the ratios.",
+			"--compare runs purchases against five targets in turn on this machine: a raw echo, a peer built\n" +
+			"on moov-io/iso8583-connection, the engine alone, the whole switch, and the switch forwarding to\n" +
+			"an issuer simulator in process (switched), and prints the ratios.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &benchFlags{}
 			f.linkFlags.register(fs, "switch address (not with --compare)")

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/bench"
+	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
@@ -133,4 +134,56 @@ func compareTraffic(d *codec.Dialect) (bench.Traffic, error) {
 		}
 	}
 	return t, nil
+}
+
+// switchedTarget runs the switch in process forwarding every request to an
+// issuer simulator in process (bench/sim, iso87ascii over binary2,
+// answering 00 at once), with the journal on: the forwarding path, both
+// legs, the mapping and the final record fsynced before each reply.
+func switchedTarget(dialect, framing string) bench.Target {
+	return bench.Target{Name: "switched", Description: "cardswitch forwarding to an in-process issuer simulator, journal fsynced before each reply",
+		Start: func(ctx context.Context) (string, func(), error) {
+			is, err := sim.Start("127.0.0.1:0", sim.Config{Dialect: codec.ISO87ASCII, Framing: "binary2"})
+			if err != nil {
+				return "", nil, err
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				is.Close()
+				return "", nil, err
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			cfg := engine.Config{Links: []engine.LinkConfig{{Name: "bench", Listen: addr, Dialect: dialect, Framing: framing,
+				MaxInFlight: 1024, MaxConnsPerIP: 10000}},
+				Destinations: []engine.DestinationConfig{{Name: "sim", Dialect: codec.ISO87ASCII, Framing: "binary2",
+					Endpoints: []engine.Endpoint{{Address: is.Addr()}}, Connections: 4, MaxInFlight: 65536}}}
+			rt, _ := router.Compile([]router.Rule{{Name: "all", Action: router.Upstream, Destination: "sim"}}, "15")
+			deps := engine.Deps{Log: zerolog.New(io.Discard), Router: router.New(rt), Authorizer: approveAll{}}
+			cleanup, err := fullDeps(&deps)
+			if err != nil {
+				is.Close()
+				return "", nil, err
+			}
+			cleanup = append(cleanup, func() { is.Close() })
+			srv, err := engine.New(cfg, deps)
+			if err == nil {
+				err = srv.Start(ctx)
+			}
+			if err == nil {
+				err = srv.WaitDestinations(ctx)
+			}
+			if err != nil {
+				for _, f := range cleanup {
+					f()
+				}
+				return "", nil, err
+			}
+			return addr, func() {
+				_ = srv.Shutdown(context.Background())
+				for _, f := range cleanup {
+					f()
+				}
+			}, nil
+		}}
 }

@@ -125,7 +125,7 @@ func TestCompareWritesOneJSONDocument(t *testing.T) {
 			t.Errorf("%s: %d as planned, %.0f msg/s, codes %v", r.Target, r.AsPlanned, r.Throughput, r.Codes)
 		}
 	}
-	if strings.Join(names, ",") != "echo,moov,engine,full" || len(doc.Ratios) != 4 {
+	if strings.Join(names, ",") != "echo,moov,engine,full,switched" || len(doc.Ratios) != 6 {
 		t.Errorf("targets %v, ratios %v", names, doc.Ratios)
 	}
 	html, err := os.ReadFile(page)
