@@ -76,10 +76,16 @@ type outSession struct {
 	c      gnet.Conn
 	closed chan struct{} // closed by OnClose
 	nm     chan nmAnswer // network management responses, for the keeper
-	queued atomic.Int64  // bytes handed to AsyncWrite and not yet given to the socket
+	queued atomic.Int64  // bytes handed to send and not yet given to the socket
 	outBuf atomic.Int64  // gnet's outbound buffer after the last write (the peer does not read)
 	last   atomic.Int64  // unix nanoseconds of the last bytes received
 	view   codec.View    // the loop's: the response being read
+
+	mu      sync.Mutex
+	pending [][]byte // mu guards pending, woken and dead: requests for the loop to write
+	woken   bool     // a Wake is on its way to the loop
+	dead    bool     // OnClose has run: nothing more is taken
+	writing [][]byte // the loop's: the batch being written
 }
 
 type nmAnswer struct {
@@ -152,25 +158,51 @@ var (
 	errConnBusy = errors.New("connection's write queue full")
 )
 
-// send hands buf to the session's loop without waiting. An error means
-// nothing was sent; nil means the bytes may leave (or be lost with the
-// connection: then the request times out).
+// send hands buf to the session's loop without waiting: the requests of
+// all the workers gather in pending and the loop writes them in one writev
+// per turn, woken once (as the inbound links write their replies). An
+// error means nothing was sent; nil means the bytes may leave (or be lost
+// with the connection: then the request times out).
 func (ss *outSession) send(buf []byte) error {
 	n := int64(len(buf))
 	if ss.queued.Add(n)+ss.outBuf.Load() > int64(ss.oc.d.cfg.MaxPendingBytes) {
 		ss.queued.Add(-n)
 		return errConnBusy
 	}
-	err := ss.c.AsyncWrite(buf, func(c gnet.Conn, _ error) error {
-		ss.queued.Add(-n)
-		ss.outBuf.Store(int64(c.OutboundBuffered()))
-		return nil
-	})
-	if err != nil {
+	ss.mu.Lock()
+	if ss.dead {
+		ss.mu.Unlock()
 		ss.queued.Add(-n)
 		return errConnDown
 	}
+	ss.pending = append(ss.pending, buf)
+	wake := !ss.woken
+	ss.woken = true
+	ss.mu.Unlock()
+	if wake {
+		_ = ss.c.Wake(nil) // fails only with the loop gone: the requests then time out
+	}
 	return nil
+}
+
+// flush writes what the workers queued, on the loop.
+func (ss *outSession) flush(c gnet.Conn) error {
+	ss.mu.Lock()
+	ss.writing, ss.pending = ss.pending, ss.writing[:0]
+	ss.woken = false
+	ss.mu.Unlock()
+	if len(ss.writing) == 0 {
+		return nil
+	}
+	n := 0
+	for _, b := range ss.writing {
+		n += len(b)
+	}
+	err := writeAll(c, ss.writing)
+	clear(ss.writing)
+	ss.queued.Add(-int64(n))
+	ss.outBuf.Store(int64(c.OutboundBuffered()))
+	return err
 }
 
 // outHandler is the gnet client's event handler for every destination's
@@ -182,6 +214,7 @@ type outHandler struct {
 
 func (h *outHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	ss := c.Context().(*outSession)
+	ss.c = c // before any OnTraffic, and before EnrollContext returns to the keeper
 	ss.last.Store(h.s.clock.Now().UnixNano())
 	return nil, gnet.None
 }
@@ -203,6 +236,11 @@ func (h *outHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 		oc.lastErr = err.Error()
 	}
 	oc.mu.Unlock()
+	ss.mu.Lock()
+	ss.dead = true
+	clear(ss.pending)
+	ss.pending = nil
+	ss.mu.Unlock()
 	close(ss.closed)
 	return gnet.None
 }
@@ -213,6 +251,9 @@ func (h *outHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 func (h *outHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	ss := c.Context().(*outSession)
 	d := ss.oc.d
+	if err := ss.flush(c); err != nil {
+		return gnet.Close
+	}
 	buf, _ := c.Peek(-1)
 	if len(buf) == 0 {
 		return gnet.None
@@ -292,7 +333,6 @@ func (s *Server) connect(oc *outConn) error {
 	if err != nil {
 		return err
 	}
-	ss.c = c
 	oc.mu.Lock()
 	oc.sess = ss
 	oc.mu.Unlock()
