@@ -26,8 +26,9 @@ const (
 	UpTimeout                 // no answer before the deadline: the originator was answered 91
 	// UpLateReversal is a late response that approved (or carried no
 	// code): the originator had been answered 91, so the effect at the
-	// issuer must be reversed. The record is the response itself, tied to
-	// its request by RRNSeq, UpSTAN and UpRRN.
+	// issuer must be reversed. The record is the response itself (Link is
+	// the destination's name), tied to its request by RRNSeq, UpSTAN and
+	// UpRRN.
 	UpLateReversal
 	upStateEnd
 )
