@@ -93,3 +93,30 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// A version 2 record (the encoding before the upstream leg) decodes with
+// the upstream fields zero, and its trailing bytes are not taken for them.
+func TestRecordVersion2Decodes(t *testing.T) {
+	r := testRecord(5)
+	r.Seq = 3
+	enc := r.AppendEncoding(nil)
+	// version 3 appends, for an empty leg: "" (1), 0 (1), "" (1), the code (2), the state (1)
+	v2 := append([]byte(nil), enc[:len(enc)-6]...)
+	v2[0] = 2
+	var got Record
+	if err := Decode(append(v2, make([]byte, HashLen)...), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, *r) {
+		t.Fatalf("got  %+v\nwant %+v", got, *r)
+	}
+	v2[0] = 3 // read as version 3, the same bytes are short
+	if err := Decode(append(v2, make([]byte, HashLen)...), &got); err == nil {
+		t.Fatal("a truncated version 3 record decoded")
+	}
+	bad := append([]byte(nil), enc...)
+	bad[len(bad)-1] = 9 // no such state
+	if err := Decode(append(bad, make([]byte, HashLen)...), &got); err == nil {
+		t.Fatal("an upstream state out of range decoded")
+	}
+}
