@@ -123,7 +123,38 @@ func (s *Server) forward(t *Txn) bool {
 		t.Fail(ErrIssuerUnavailable)
 		return false
 	}
-	wire := append([]byte(nil), out...) // the loop writes it later; t's buffers are t's
+	// The record of what will be sent goes to the journal first: nothing
+	// leaves before it is durable (sendForwarded, from Committed), so a
+	// restart knows every request that may be open upstream.
+	t.upKey, t.upConn = k, d.conns[i]
+	t.upWire = append([]byte(nil), out...) // the loop writes it later: bytes of its own, not reused with t
+	t.upState = journal.UpForwarded
+	t.journaling = true
+	s.journal.Append(t)
+	return true
+}
+
+// sendForwarded is the commit of t's forwarded record (the journal's
+// committer: it must not wait). Durable: t goes into the table, then its
+// bytes to the connection's loop; if it cannot (the connection went down
+// meanwhile, the table is full or holds the key) it is answered 91 with a
+// final record "not sent". Not durable: nothing was sent, and t is
+// answered as any refused record (96, or withheld when in doubt).
+func (s *Server) sendForwarded(t *Txn, err error) {
+	if err != nil {
+		t.upState, t.dest = journal.UpNone, nil
+		t.Committed(err)
+		return
+	}
+	d, k := t.dest, t.upKey
+	t.upState = journal.UpNotSent // until the response or the expiry says otherwise
+	ss := t.upConn.session()
+	if ss == nil {
+		d.m.allDown.Inc()
+		s.notSent(t)
+		return
+	}
+	wire := t.upWire
 	// Put before the write: a response can never come before its request
 	// is known.
 	if err := d.table.Put(k, t, t.rrnSeq, t.Received.Add(d.cfg.Timeout)); err != nil {
@@ -131,19 +162,31 @@ func (s *Server) forward(t *Txn) bool {
 		if n, ok := d.line(destLineRefused); ok {
 			logline.Held(d.log.Warn().Err(err), "suppressed", n).Msg("request not forwarded: answered 91")
 		}
-		t.Fail(ErrIssuerUnavailable)
-		return false
+		s.notSent(t)
+		return
 	}
+	// t belongs to the table now: only what Cancel gives back is ours
 	if err := ss.send(wire); err != nil {
 		if _, ok := d.table.Cancel(k); ok { // nothing left: the originator is answered now
 			d.m.refused.Inc()
-			t.Fail(ErrIssuerUnavailable)
-			return false
+			s.notSent(t)
 		}
-		// taken meanwhile (cannot be: it was never sent); its continuation answers
+		return
 	}
-	// t belongs to the table now: not a field of it may be touched here
-	return true
+	d.m.sent.Inc()
+}
+
+// notSent hands a forwarded request that never left to the workers, to be
+// answered 91 and journaled. cont has room for every request in the
+// tables; one that never entered a table may find it full, and the
+// committer must not wait on the workers (they may be waiting on the
+// journal): then a goroutine of its own waits.
+func (s *Server) notSent(t *Txn) {
+	select {
+	case s.cont <- t:
+	default:
+		go func() { s.cont <- t }()
+	}
 }
 
 func tpduLen(f codec.Framing) int {
@@ -262,7 +305,8 @@ func (s *Server) lateRecord(d *destination, v *codec.View, ref uint64) *lateItem
 	r.UpRRN = string(v.RRN(buf[:0]))
 	r.RRN = r.UpRRN
 	copy(r.UpCode[:], v.AppendText(buf[:0], codec.FieldResponseCode))
-	r.RespCode = r.UpCode
+	// RespCode stays empty: the switch answered 91 long ago (its own
+	// record says so); UpCode is the host's late approval
 	r.Approval = string(v.AppendText(buf[:0], codec.FieldApproval))
 	r.ProcCode, _ = v.ProcessingCode()
 	r.Amount, _ = v.Amount()
@@ -360,7 +404,7 @@ func (s *Server) resume(t *Txn) {
 	}()
 	if t.upState == journal.UpAnswered {
 		s.replyForwarded(t)
-	} else {
+	} else { // a timeout, or never sent
 		t.Fail(ErrIssuerUnavailable)
 		s.respondSigned(t)
 	}

@@ -117,17 +117,21 @@ func TestForwardRoutesByBIN(t *testing.T) {
 		t.Fatalf("hosts answered %v and %v: each card must reach its own host once", a.Stats().Answered, b.Stats().Answered)
 	}
 	recs := records(t, j)
-	if len(recs) != 2 {
-		t.Fatalf("%d records, want 2", len(recs))
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4: each request's record before the send, then its final one", len(recs))
 	}
 	for i, want := range []struct {
 		dest string
 		rc   [2]byte
 	}{{"visa", [2]byte{'0', '0'}}, {"mc", [2]byte{'0', '5'}}} {
-		r := recs[i]
+		fwd, r := recs[2*i], recs[2*i+1]
 		if r.Destination != want.dest || r.UpCode != want.rc || r.RespCode != want.rc || r.UpState != journal.UpAnswered ||
 			r.UpSTAN != uint32(r.RRNSeq) || r.UpRRN != r.RRN || r.STAN != uint32(11+i) || r.PANMasked == "" {
 			t.Errorf("record %d: %+v", i, r)
+		}
+		if fwd.UpState != journal.UpForwarded || fwd.RespCode != [2]byte{} || fwd.Destination != want.dest ||
+			fwd.RRNSeq != r.RRNSeq || fwd.UpSTAN != r.UpSTAN || fwd.UpRRN != r.UpRRN || fwd.Seq >= r.Seq {
+			t.Errorf("forwarded record %d: %+v\nfinal %+v", i, fwd, r)
 		}
 	}
 }
@@ -185,8 +189,12 @@ func records(t *testing.T, j *journal.Journal) []journal.Record {
 	t.Helper()
 	var out []journal.Record
 	if _, err := j.Walk(journal.Point{}, j.LastSeq(), func(r *journal.Record) error {
-		c := *r
+		c := *r // its strings point into the journal's buffer, valid during the call only
 		c.Outcome, c.PANSealed, c.SessionKeys = nil, nil, nil
+		for _, f := range []*string{&c.Link, &c.RRN, &c.Terminal, &c.Merchant, &c.Approval, &c.Route, &c.Original,
+			&c.PANMasked, &c.Acquirer, &c.Destination, &c.UpRRN} {
+			*f = strings.Clone(*f)
+		}
 		out = append(out, c)
 		return nil
 	}); err != nil {
@@ -210,13 +218,16 @@ func TestForwardTimeoutThenLateApprovalRecorded(t *testing.T) {
 	if got := field(r, 39); got != "91" {
 		t.Fatalf("39 = %s, want 91 (the deadline passed)", got)
 	}
-	waitUntil(t, "the late approval journaled", func() bool { return len(records(t, j)) == 2 })
+	waitUntil(t, "the late approval journaled", func() bool { return len(records(t, j)) == 3 })
 	recs := records(t, j)
-	final, late := recs[0], recs[1]
+	fwd, final, late := recs[0], recs[1], recs[2]
+	if fwd.UpState != journal.UpForwarded || fwd.RRNSeq != final.RRNSeq {
+		t.Fatalf("forwarded record %+v", fwd)
+	}
 	if final.UpState != journal.UpTimeout || final.RespCode != [2]byte{'9', '1'} || final.Destination != "visa" || final.UpSTAN == 0 || len(final.UpRRN) != 12 {
 		t.Fatalf("final record: %+v", final)
 	}
-	if late.UpState != journal.UpLateReversal || late.UpCode != [2]byte{'0', '0'} || late.UpSTAN != final.UpSTAN ||
+	if late.UpState != journal.UpLateReversal || late.UpCode != [2]byte{'0', '0'} || late.RespCode != [2]byte{} || late.UpSTAN != final.UpSTAN ||
 		late.UpRRN != final.UpRRN || late.RRNSeq != final.RRNSeq || late.PANMasked != final.PANMasked {
 		t.Fatalf("late record %+v\ndoes not tie to %+v", late, final)
 	}
@@ -360,8 +371,8 @@ func TestForwardDroppedConnectionIsATimeout(t *testing.T) {
 	if field(r, 39) != "91" {
 		t.Fatalf("39 = %s, want 91", field(r, 39))
 	}
-	if recs := records(t, j); len(recs) != 1 || recs[0].UpState != journal.UpTimeout {
-		t.Fatalf("records %+v, want one timeout", recs)
+	if recs := records(t, j); len(recs) != 2 || recs[0].UpState != journal.UpForwarded || recs[1].UpState != journal.UpTimeout {
+		t.Fatalf("records %+v, want the forwarded one and its timeout", recs)
 	}
 	if testutil.ToFloat64(d.m.timeouts) != 1 {
 		t.Fatal("the timeout is not counted")
@@ -420,4 +431,29 @@ func metricsHave(t *testing.T, ts *testServer, want string) bool {
 	rec := newRecorder()
 	ts.AdminHandler().ServeHTTP(rec, mustRequest("/metrics"))
 	return strings.Contains(rec.body.String(), want)
+}
+
+// refusingJournal refuses every record, as a failed journal does.
+type refusingJournal struct{}
+
+func (refusingJournal) Append(t *Txn)         { t.Committed(journal.ErrFailed) }
+func (refusingJournal) TryAppend(t *Txn) bool { t.Committed(journal.ErrFailed); return true }
+
+func TestForwardNothingLeavesBeforeItsRecord(t *testing.T) {
+	// the record of the forwarded request is refused: the request is
+	// answered 96 and never sent
+	is := startSim(t, "", sim.Config{})
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: is.Addr()})}, func(c *Config) { c.testJournal = refusingJournal{} })
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 1, 100), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(r, 39) != "96" {
+		t.Fatalf("39 = %s, want 96", field(r, 39))
+	}
+	if n := testutil.ToFloat64(d.m.sent); n != 0 || d.table.Len() != 0 || is.Stats().Received != 0 {
+		t.Fatalf("%v requests sent, %d in flight: nothing may leave before its record is durable", n, d.table.Len())
+	}
 }

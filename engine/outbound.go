@@ -473,8 +473,8 @@ func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, 
 
 // destMetrics are one destination's series.
 type destMetrics struct {
-	timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
-	answered                                                                      *prometheus.CounterVec
+	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
+	answered                                                                            *prometheus.CounterVec
 }
 
 // upstreamMetrics are the series of every destination.
@@ -490,7 +490,7 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
 			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
-			Help: "Forwarding events by destination: timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed."},
+			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed."},
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
@@ -504,7 +504,7 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_upstream_in_flight",
 		Help: "Requests forwarded to a destination and waiting for its answer.", ConstLabels: prometheus.Labels{"destination": d.cfg.Name}},
 		func() float64 { return float64(d.table.Len()) }))
-	return destMetrics{timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
+	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
 		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"),
 		answered: m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name})}
 }

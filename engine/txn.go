@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
@@ -63,7 +64,10 @@ type Txn struct {
 	upSTAN  uint32
 	upRRN   [12]byte
 	upCode  [2]byte
-	upBuf   []byte     // the outbound request, then the destination's response
+	upConn  *outConn
+	upKey   upstream.Key
+	upWire  []byte     // the outbound request, for the connection's loop
+	upBuf   []byte     // the outbound request being built, then the destination's response
 	upView  codec.View // the outbound request decoded (its key), then the response
 	builder codec.Builder
 	scratch [64]byte
@@ -126,6 +130,10 @@ func (t *Txn) Fail(err error) {
 // exactly once.
 func (t *Txn) Committed(err error) {
 	s := t.Link.srv
+	if t.upState == journal.UpForwarded { // the record before the send
+		s.sendForwarded(t, err)
+		return
+	}
 	handed := false // t went back to its connection
 	defer func() {
 		// This runs on the journal's committer: a panic here would end the

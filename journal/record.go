@@ -30,6 +30,16 @@ const (
 	// the destination's name), tied to its request by RRNSeq, UpSTAN and
 	// UpRRN.
 	UpLateReversal
+	// UpForwarded is the request as it is about to be sent, written before
+	// any byte leaves: its final record (UpAnswered, UpTimeout or
+	// UpNotSent, the same RRNSeq) follows, so a forwarded record without
+	// one is a request a restart knows was open upstream. RespCode is
+	// empty (no answer yet).
+	UpForwarded
+	// UpNotSent is the final record of a forwarded request that could not
+	// be sent after all (its connection went down, the table was full or
+	// held its key): the originator was answered 91 and nothing left.
+	UpNotSent
 	upStateEnd
 )
 
@@ -41,6 +51,10 @@ func (u UpState) String() string {
 		return "timeout"
 	case UpLateReversal:
 		return "late approval: needs reversal"
+	case UpForwarded:
+		return "forwarded"
+	case UpNotSent:
+		return "not sent"
 	}
 	return ""
 }

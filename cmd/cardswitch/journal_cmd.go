@@ -174,6 +174,15 @@ type dumpLine struct {
 	UpState     string `json:"up_state,omitempty"`
 }
 
+// rcText is a record's response code; "" for a record that answered
+// nothing (a forwarded request's record before the send, a late approval).
+func rcText(rc [2]byte) string {
+	if rc == [2]byte{} {
+		return ""
+	}
+	return string(rc[:])
+}
+
 func newDumpLine(r *journal.Record) dumpLine {
 	l := dumpLine{Seq: r.Seq, BusinessDate: r.BusinessDate, Received: time.Unix(0, r.Received).UTC().Format(time.RFC3339Nano),
 		Decided: time.Unix(0, r.Decided).UTC().Format(time.RFC3339Nano), Link: r.Link, Conn: r.Conn, MTI: string(r.MTI[:]),
@@ -181,7 +190,7 @@ func newDumpLine(r *journal.Record) dumpLine {
 		LocalDate: fmt.Sprintf("%04d", r.LocalDate), LocalTime: fmt.Sprintf("%06d", r.LocalTime),
 		PAN: r.PANMasked, Amount: r.Amount, Currency: r.Currency, Acquirer: r.Acquirer, Terminal: r.Terminal,
 		Merchant: r.Merchant, MCC: r.MCC, EntryMode: r.EntryMode, RRN: r.RRN, RRNSeq: r.RRNSeq,
-		RespCode: string(r.RespCode[:]), Approval: r.Approval, ApprovalSeq: r.ApprovalSeq, Route: r.Route,
+		RespCode: rcText(r.RespCode), Approval: r.Approval, ApprovalSeq: r.ApprovalSeq, Route: r.Route,
 		Original: r.Original, SessionKeys: len(r.SessionKeys) > 0}
 	if e, ok := auth.DescribeOutcome(r.Outcome); ok {
 		l.Effect = &e
@@ -226,7 +235,7 @@ func journalStats(e *env, dir string) error {
 	}
 	counts := map[key]int{}
 	res, err := journal.Replay(dir, func(r *journal.Record) error {
-		counts[key{r.BusinessDate, string(r.RespCode[:])}]++
+		counts[key{r.BusinessDate, rcText(r.RespCode)}]++
 		return nil
 	})
 	printNotes(e, res)

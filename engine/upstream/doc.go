@@ -50,10 +50,8 @@
 //
 // # How the engine uses it
 //
-// The life of a forwarded 0200, as the engine is to wire it (engine/forward.go
-// does all of it but the record before the send and the PIN and MAC of
-// the outbound leg: the worker puts and writes at once, and only the final
-// record is journaled; ARCHITECTURE.md tells what it does today):
+// The life of a forwarded 0200, as the engine wires it (engine/forward.go;
+// the PIN translation and the outbound MAC are not built yet):
 //
 //  1. The inbound link's loop decodes and routes the request (action
 //     upstream, destination D) and hands it to a worker, as today.
