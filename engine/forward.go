@@ -149,6 +149,11 @@ func (s *Server) sendForwarded(t *Txn, err error) {
 	d, k := t.dest, t.upKey
 	t.upState = journal.UpNotSent // until the response or the expiry says otherwise
 	ss := t.upConn.session()
+	if ss == nil { // down since the worker picked it: another one, if one is up
+		if i, err := d.pool.Pick(); err == nil {
+			ss = d.conns[i].session()
+		}
+	}
 	if ss == nil {
 		d.m.allDown.Inc()
 		s.notSent(t)
