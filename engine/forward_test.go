@@ -457,3 +457,53 @@ func TestForwardNothingLeavesBeforeItsRecord(t *testing.T) {
 		t.Fatalf("%v requests sent, %d in flight: nothing may leave before its record is durable", n, d.table.Len())
 	}
 }
+
+// gateJournal holds a forwarded request's record until the test opens the
+// gate, then journals it as JournalStage does.
+type gateJournal struct {
+	JournalStage
+	arrived, gate chan struct{}
+}
+
+func (g gateJournal) Append(t *Txn) {
+	if t.upState == journal.UpForwarded {
+		close(g.arrived)
+		<-g.gate
+	}
+	g.JournalStage.Append(t)
+}
+
+func TestForwardConnectionDownBeforeTheRecordIsNotSent(t *testing.T) {
+	// the only connection goes down while the forwarded record is being
+	// written: nothing can be sent, the request is answered 91 and its
+	// final record says "not sent"
+	is := startSim(t, "", sim.Config{})
+	j, jst := journalFor(t)
+	g := gateJournal{JournalStage: jst.(JournalStage), arrived: make(chan struct{}), gate: make(chan struct{})}
+	dc := dest("visa", Endpoint{Address: is.Addr()})
+	dc.Timeout = 2 * time.Minute
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = g })
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	if err := c.Write(card0200(t, "4761739001010010", 1, 100)); err != nil {
+		t.Fatal(err)
+	}
+	<-g.arrived
+	is.Close()
+	waitUntil(t, "the connection down", func() bool { return !d.pool.Up(0) })
+	close(g.gate)
+	r, err := c.Read(time.Now().Add(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(r, 39) != "91" {
+		t.Fatalf("39 = %s, want 91", field(r, 39))
+	}
+	recs := records(t, j)
+	if len(recs) != 2 || recs[0].UpState != journal.UpForwarded || recs[1].UpState != journal.UpNotSent || recs[1].RespCode != [2]byte{'9', '1'} {
+		t.Fatalf("records %+v, want forwarded then not sent (91)", recs)
+	}
+	if testutil.ToFloat64(d.m.sent) != 0 {
+		t.Fatal("counted as sent")
+	}
+}
