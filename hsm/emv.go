@@ -228,16 +228,21 @@ type ARQCKeys struct {
 	Session   Key // the key the ARQC is under (the ICC master key for CVN 10)
 }
 
+// ICCKeyMethod returns the ICC master key derivation c uses: KeyMethod,
+// or for ICCKeyDefault option B with Visa CVN 18 and option A otherwise.
+func (c *ARQCCheck) ICCKeyMethod() ICCKeyMethod {
+	switch {
+	case c.KeyMethod != ICCKeyDefault:
+		return c.KeyMethod
+	case c.CVN == VisaCVN18:
+		return ICCKeyOptionB
+	}
+	return ICCKeyOptionA
+}
+
 // DeriveARQCKeys derives the ICC master key and the session key for c.
 func DeriveARQCKeys(imk Key, c *ARQCCheck) (ARQCKeys, error) {
-	m := c.KeyMethod
-	if m == ICCKeyDefault {
-		m = ICCKeyOptionA
-		if c.CVN == VisaCVN18 {
-			m = ICCKeyOptionB
-		}
-	}
-	mk, err := ICCMasterKey(imk, c.PAN, c.PSN, m)
+	mk, err := ICCMasterKey(imk, c.PAN, c.PSN, c.ICCKeyMethod())
 	if err != nil {
 		return ARQCKeys{}, err
 	}

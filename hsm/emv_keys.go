@@ -35,9 +35,21 @@ func ICCMasterKey(imk Key, pan string, psn byte, m ICCKeyMethod) (Key, error) {
 	if imk.n != 16 {
 		return Key{}, ErrKeyLength
 	}
-	y, err := iccKeyInput(pan, psn, m)
+	y, err := ICCKeyInput(pan, psn, m)
 	if err != nil {
 		return Key{}, err
+	}
+	return ICCMasterKeyFromInput(imk, y)
+}
+
+// ICCMasterKeyFromInput is ICCMasterKey from the derivation block Y
+// ICCKeyInput makes (what a payShield KQ takes, "pre-formatted").
+func ICCMasterKeyFromInput(imk Key, y [8]byte) (Key, error) {
+	if err := imk.requireAlg(AlgorithmTDES); err != nil {
+		return Key{}, err
+	}
+	if imk.n != 16 {
+		return Key{}, ErrKeyLength
 	}
 	var mk [16]byte
 	imk.block.Encrypt(mk[:8], y[:])
@@ -52,8 +64,9 @@ func ICCMasterKey(imk Key, pan string, psn byte, m ICCKeyMethod) (Key, error) {
 // emvPANDigitsMin is the shortest PAN a card is issued with (ISO/IEC 7812).
 const emvPANDigitsMin = 12
 
-// iccKeyInput returns Y, the derivation block for method m.
-func iccKeyInput(pan string, psn byte, m ICCKeyMethod) ([8]byte, error) {
+// ICCKeyInput returns Y, the 8-byte derivation block method m makes from
+// the PAN and the PAN sequence number (a BCD byte, as in ICCMasterKey).
+func ICCKeyInput(pan string, psn byte, m ICCKeyMethod) ([8]byte, error) {
 	var y [8]byte
 	if len(pan) < emvPANDigitsMin || len(pan) > panDigitsMax || !isDigits(pan) {
 		return y, ErrPAN

@@ -195,7 +195,7 @@ func TestEMVCryptogramVectors(t *testing.T) {
 			if v.cvn == VisaCVN18 {
 				m = ICCKeyOptionB
 			}
-			y, err := iccKeyInput(v.pan, v.psn, m)
+			y, err := ICCKeyInput(v.pan, v.psn, m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,7 +336,7 @@ func TestEMVOptionB(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Logf("source: %s", tc.source)
 			if tc.y != "" {
-				y, err := iccKeyInput(tc.pan, tc.psn, tc.m)
+				y, err := ICCKeyInput(tc.pan, tc.psn, tc.m)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -503,5 +503,56 @@ func TestEMVIMKUnderTestLMK(t *testing.T) {
 	wantKey(t, "IMK", k, imk1334)
 	if k.KCV() != "6FB1C8" {
 		t.Errorf("KCV %s, want 6FB1C8", k.KCV())
+	}
+}
+
+// imkRef returns the vector's IMK under lmk as an MK-AC: jPOS's published
+// cryptogram for its IMK, the others encrypted here.
+func (v *emvVector) imkRef(t testing.TB, lmk *VariantLMK) KeyRef {
+	t.Helper()
+	if v.imk == imk1334 {
+		return KeyRef{Type: KeyTypeMKAC, Cryptogram: imk1334LMK}
+	}
+	kb := unhex(t, v.imk)
+	FixParity(kb)
+	k, err := NewTDESKey(kb, ParityOdd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lmk.EncryptKey(KeyTypeMKAC, SchemeU, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return KeyRef{Type: KeyTypeMKAC, Cryptogram: c}
+}
+
+// TestSoftVerifyARQC runs every CVN vector through the Service with the
+// IMK as a cryptogram under the test LMK (jPOS's published cryptogram for
+// its IMK; the others encrypted here) and checks key separation: an IMK
+// presented as another key type is refused.
+func TestSoftVerifyARQC(t *testing.T) {
+	lmk := ThalesTestLMK()
+	s := &Soft{LMK: lmk}
+	ctx := t.Context()
+	for _, v := range emvVectors(t) {
+		t.Run(v.name, func(t *testing.T) {
+			ref := v.imkRef(t, lmk)
+			c := v.check(t)
+			for _, a := range v.arpc {
+				c.ARPC = a.data(t)
+				got, err := s.VerifyARQC(ctx, ref, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantHex(t, "ARPC", got, a.want)
+			}
+			if _, err := s.VerifyARQC(ctx, KeyRef{Type: KeyTypeZPK, Cryptogram: ref.Cryptogram}, c); !errors.Is(err, ErrKeyType) {
+				t.Errorf("IMK as a ZPK: %v, want ErrKeyType", err)
+			}
+			c.ARQC[0] ^= 0x80
+			if _, err := s.VerifyARQC(ctx, ref, c); !errors.Is(err, ErrARQCMismatch) {
+				t.Errorf("a wrong ARQC: %v", err)
+			}
+		})
 	}
 }
