@@ -88,6 +88,15 @@ func (c *ICC) Get(t Tag) ([]byte, bool) {
 	return nil, false
 }
 
+// Need is Get for a data object the caller cannot do without: its absence
+// is an *Error naming the tag and wrapping ErrMissing (a format error).
+func (c *ICC) Need(t Tag) ([]byte, error) {
+	if v, ok := c.Get(t); ok {
+		return v, nil
+	}
+	return nil, &Error{Offset: len(c.data), Tag: t, Err: ErrMissing}
+}
+
 // Len returns the number of data objects, templates and their contents included.
 func (c *ICC) Len() int { return c.n }
 

@@ -56,6 +56,22 @@ func TestParseField55(t *testing.T) {
 	}
 }
 
+func TestNeed(t *testing.T) {
+	var c ICC
+	b := unhex(t, "9F3602001C")
+	if err := c.Parse(b); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Need(TagATC); err != nil || len(v) != 2 {
+		t.Errorf("Need(9F36) = %X %v", v, err)
+	}
+	_, err := c.Need(TagARQC)
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrMissing) || e.Tag != TagARQC || err.Error() != "emv: tag 9F26 at byte 5: data object missing" {
+		t.Errorf("Need(9F26) = %v", err)
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	long := "9F10" + "81" + "20" + hex.EncodeToString(make([]byte, 32)) // 81 20: not minimal
 	tests := []struct {

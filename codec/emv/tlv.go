@@ -3,6 +3,7 @@ package emv
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Tag is a BER-TLV tag as its bytes read big-endian: 0x9F26 for tag 9F26,
@@ -136,6 +137,8 @@ var (
 	ErrTooMany = errors.New("emv: too many data objects")
 	// ErrTooDeep means templates nested more than 4 deep.
 	ErrTooDeep = errors.New("emv: templates nested too deep")
+	// ErrMissing means a data object the caller needs is absent (ICC.Need).
+	ErrMissing = errors.New("emv: data object missing")
 	// ErrTooLong means the data is longer than DataBytesMax, or a value
 	// given to AppendTLV is longer than a 2-byte length can say.
 	ErrTooLong = errors.New("emv: data too long")
@@ -148,12 +151,13 @@ type Error struct {
 	Err    error
 }
 
-// Error returns e.g. "emv: tag 9F26 at byte 12: emv: value length not allowed for the tag".
+// Error returns e.g. "emv: tag 9F26 at byte 12: value length not allowed for the tag".
 func (e *Error) Error() string {
+	why := strings.TrimPrefix(e.Err.Error(), "emv: ")
 	if e.Tag == 0 {
-		return "emv: at byte " + strconv.Itoa(e.Offset) + ": " + e.Err.Error()
+		return "emv: at byte " + strconv.Itoa(e.Offset) + ": " + why
 	}
-	return "emv: tag " + e.Tag.String() + " at byte " + strconv.Itoa(e.Offset) + ": " + e.Err.Error()
+	return "emv: tag " + e.Tag.String() + " at byte " + strconv.Itoa(e.Offset) + ": " + why
 }
 
 // Unwrap returns the sentinel.
