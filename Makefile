@@ -14,13 +14,14 @@ FUZZMINTIME ?= 2s
 FUZZ_TARGETS := codec:FuzzFraming:50000 codec:FuzzDecode:150000 codec:FuzzDifferential:60000 \
 	hsm:FuzzDecryptPINBlock:300000 hsm:FuzzUnwrapKeyBlock:200000 hsm:FuzzLMKDecryptKey:250000 \
 	journal:FuzzDecodeRecord:80000 hsm/payshield:FuzzServerCommand:150000 engine/auth:FuzzLifeCycle:12000 \
+	engine/upstream:FuzzTable:100000 engine/upstream:FuzzKey:150000 \
 	codec/emv:FuzzTLV:200000 hsm:FuzzVerifyARQC:200000
 BENCHTIME ?= 1s
 
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-codec bench-journal bench-restart soak crash-test abuse lint clean
+.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-codec bench-upstream bench-journal bench-restart soak crash-test abuse lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +65,9 @@ bench: build ## the standard comparison: echo, moov peer, engine, full switch (6
 
 bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same run)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
+
+bench-upstream: ## upstream matching: put+take, the wheel's tick with 10k in flight, catch-up, connection pick, field mapping
+	$(GO) test ./engine/upstream/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
 
 bench-journal: ## journal append throughput, commit latency and replay rate
 	$(GO) test ./journal/ -run '^$$' -bench 'Append' -benchtime 300000x

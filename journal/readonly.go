@@ -103,6 +103,10 @@ func openReadOnly(dir string) (*badger.DB, []string, error) {
 		notes = append(notes, ReserveNote)
 	}
 	opts := badgerOptions(dir, toolMemTableMB)
+	if name, err := damagedTable(opts); err != nil {
+		return nil, nil, fmt.Errorf("journal: open: table %s is damaged (%v): the journal lost records; "+
+			"serve --accept-journal-loss starts on the records that verify", name, err)
+	}
 	db, err := badger.Open(opts.WithReadOnly(true))
 	if err != nil && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
 		db, err = badger.Open(opts.WithNumCompactors(0).WithCompactL0OnClose(false).WithNumLevelZeroTablesStall(1 << 30))

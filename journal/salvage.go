@@ -49,6 +49,12 @@ func openBadger(opts Options) (*badger.DB, []string, error) {
 			return nil, nil, fmt.Errorf("journal: accepting a loss: %w", err)
 		}
 	}
+	if !opts.AcceptLoss {
+		if name, err := damagedTable(bo); err != nil {
+			return nil, nil, fmt.Errorf("journal: open badger: table %s is damaged (%v): the journal lost records; "+
+				"start with --accept-journal-loss to continue on the records that verify", name, err)
+		}
+	}
 	var struck []string
 	db, err := badger.Open(bo)
 	if err != nil && strings.Contains(err.Error(), errTableMissing) {
@@ -142,6 +148,27 @@ func keepManifest(dir string, f *os.File) error {
 	return err
 }
 
+// damagedTable names the first table file of the Badger in bo.Dir whose
+// index does not read, with the error. Badger opens its tables in
+// goroutines of its own, where a panic on a damaged index (a flipped bit in
+// a length) cannot be recovered and would end the process: the tables are
+// read here first, on this goroutine.
+func damagedTable(bo badger.Options) (string, error) {
+	entries, err := os.ReadDir(bo.Dir)
+	if err != nil {
+		return "", nil // a new journal; Badger says what else is wrong
+	}
+	for _, e := range entries {
+		if _, ok := table.ParseFileID(e.Name()); !ok {
+			continue
+		}
+		if err := checkTable(filepath.Join(bo.Dir, e.Name()), bo, options.NoVerification); err != nil {
+			return e.Name(), err
+		}
+	}
+	return "", nil
+}
+
 // quarantineUnreadableTables moves to quarantine/ every table file of the
 // Badger in bo.Dir that does not open or whose checksums do not match.
 func quarantineUnreadableTables(dir string, bo badger.Options) error {
@@ -157,7 +184,7 @@ func quarantineUnreadableTables(dir string, bo badger.Options) error {
 			continue
 		}
 		path := filepath.Join(bo.Dir, e.Name())
-		if checkTable(path, bo) == nil {
+		if checkTable(path, bo, options.OnTableRead) == nil {
 			continue
 		}
 		qdir := filepath.Join(dir, quarantineDir)
@@ -171,10 +198,11 @@ func quarantineUnreadableTables(dir string, bo badger.Options) error {
 	return nil
 }
 
-// checkTable opens one table file read-only and verifies its checksums;
-// Badger panics on some damage (a truncated file), which is recovered here
-// as the table's error.
-func checkTable(path string, bo badger.Options) (err error) {
+// checkTable opens one table file read-only, verifying its checksums as
+// mode says (options.NoVerification: its index only, what Badger's open
+// reads); Badger panics on some damage (a truncated file, a length in the
+// index), which is recovered here as the table's error.
+func checkTable(path string, bo badger.Options, mode options.ChecksumVerificationMode) (err error) {
 	mf, err := z.OpenMmapFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
@@ -185,7 +213,7 @@ func checkTable(path string, bo badger.Options) (err error) {
 		}
 		_ = mf.Close(-1)
 	}()
-	_, err = table.OpenTable(mf, table.Options{ReadOnly: true, ChkMode: options.OnTableRead, BlockSize: bo.BlockSize,
+	_, err = table.OpenTable(mf, table.Options{ReadOnly: true, ChkMode: mode, BlockSize: bo.BlockSize,
 		BloomFalsePositive: bo.BloomFalsePositive, TableSize: uint64(bo.BaseTableSize), Compression: bo.Compression})
 	return err
 }

@@ -41,6 +41,9 @@ var rules = []rule{
 	// The authorizer is a pure state machine (ARCHITECTURE.md): no network,
 	// storage, metrics or logging, and not the engine that drives it.
 	{"engine/auth/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
+	// Upstream matching, timing and mapping are pure too: the engine drives
+	// them from its loops and workers, they do not know it.
+	{"engine/upstream/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/issuer/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/...", []string{mod + "bench/...", mod + "cmd/..."}},
 	{"internal/...", []string{gnet, badger, prometheus, zerolog, mod + "engine/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
