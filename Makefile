@@ -14,7 +14,8 @@ FUZZMINTIME ?= 2s
 FUZZ_TARGETS := codec:FuzzFraming:50000 codec:FuzzDecode:150000 codec:FuzzDifferential:60000 \
 	hsm:FuzzDecryptPINBlock:300000 hsm:FuzzUnwrapKeyBlock:200000 hsm:FuzzLMKDecryptKey:250000 \
 	journal:FuzzDecodeRecord:80000 hsm/payshield:FuzzServerCommand:150000 engine/auth:FuzzLifeCycle:12000 \
-	engine/upstream:FuzzTable:100000 engine/upstream:FuzzKey:150000
+	engine/upstream:FuzzTable:100000 engine/upstream:FuzzKey:150000 \
+	codec/emv:FuzzTLV:200000 hsm:FuzzVerifyARQC:200000
 BENCHTIME ?= 1s
 
 CRASH_KILLS ?= 50
