@@ -5,30 +5,6 @@ import (
 	"github.com/cardswitch/cardswitch/router"
 )
 
-// echo sets: the request fields a reply copies, per dialect family. Track
-// data, PIN blocks, MACs and ICC data are never echoed, nor the clear-text
-// fields (37, 41, 42) of a request whose content check failed (Txn.clearBad):
-// they may hold a misaligned track.
-var (
-	iso87Echo = fieldSet(2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 18, 22, 24, 25, 32, 33, 37, 41, 42, 49, 50, 51, 70, 90, 95, 100, 102, 103)
-	cupEcho   = fieldSet(2, 3, 4, 11, 12, 13, 14, 15, 22, 23, 25, 32, 37, 41, 42, 49, 60, 61)
-)
-
-func fieldSet(ids ...int) *[codec.MaxField + 1]bool {
-	var s [codec.MaxField + 1]bool
-	for _, id := range ids {
-		s[id] = true
-	}
-	return &s
-}
-
-func echoFor(dialect string) *[codec.MaxField + 1]bool {
-	if dialect == codec.CUPPOS {
-		return cupEcho
-	}
-	return iso87Echo
-}
-
 // respondSigned is respond with the reply's MAC on links that use MACs
 // (workers only: it may call the HSM).
 func (s *Server) respondSigned(t *Txn) { s.respondWith(t, s.signer(t)) }

@@ -206,6 +206,6 @@ func isCUPSignOn(l *Link, v *codec.View) bool {
 	if l.dialect.Name != codec.CUPPOS || v.MTI().Class() != '8' {
 		return false
 	}
-	code, ok := cupNetworkCode(v)
+	code, ok := codec.CUPNetworkCode(v)
 	return ok && code != netSignOff && code >= 1 && code <= 4
 }
