@@ -49,7 +49,6 @@ func TestSimIssuerRefusesBadFlags(t *testing.T) {
 	}
 }
 
-
 // The simulator says where it listens once it holds the port, answers by
 // its rules file (with --latency overriding the file's), and prints its
 // counters when it is stopped.
