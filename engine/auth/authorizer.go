@@ -327,6 +327,9 @@ func (a *Authorizer) decideNew(r *Request, kind Kind, verify PINVerifier, t, ori
 	if code == "" && needsAmount(kind) && r.Amount <= 0 {
 		code = InvalidAmount
 	}
+	if code == "" {
+		code = checkChip(s.data.Profile(c.ProfileName()), r, kind)
+	}
 	if code != "" {
 		copy(t.code[:], code)
 		return Decision{Code: code}, false, pinEvent{}
