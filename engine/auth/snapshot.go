@@ -31,7 +31,7 @@ import (
 // a bound before anything is allocated for it.
 const (
 	stateMagic   = "cardswitch-auth-state"
-	stateVersion = 2 // 2: a card's transaction counter (version 1 is still read)
+	stateVersion = 2       // 2: a card's transaction counter (version 1 is still read)
 	chunkMax     = 1 << 20 // bytes: a chunk is read whole before it is decoded
 	idMax        = 255     // bytes of an account, merchant or terminal ID
 	tableMax     = 1 << 26 // accounts, cards, merchants or terminals: 64 million
