@@ -264,3 +264,31 @@ func TestCheckEMVKeys(t *testing.T) {
 		t.Errorf("a wrong imk_kcv: %v", err)
 	}
 }
+
+// TestChipNoARPCOn96: a verified ARQC whose decision is 96 (the index is
+// full) gets no field 55: a 96 never carries an ARPC.
+func TestChipNoARPCOn96(t *testing.T) {
+	data := demoData(t)
+	a, err := auth.New(data, func(p []byte) [32]byte { return sha256.Sum256(p) }, auth.Limits{MaxTransactions: 1, MaxPlaceholders: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, AuthStage{A: a}, func(c *Config) {
+		c.testHSM, c.testKeys = &hsm.Soft{LMK: hsm.ThalesTestLMK()}, &Keys{Data: data}
+	})
+	c := ts.dial(t)
+	card := chipCard(t, chipCVN10)
+	for i, want := range []string{"00", "96"} {
+		icc, _ := iccHex(t, card, chipTxn(1000, uint16(20+i)))
+		r, err := c.RoundTrip(chipPurchase(t, chipCVN10, 200+i, 1000, icc), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := field(r, 39); got != want {
+			t.Fatalf("purchase %d: %s, want %s", i, got, want)
+		}
+		if has := r.View.Has(codec.FieldEMV); has != (want == "00") {
+			t.Errorf("purchase %d (%s): field 55 present %v", i, want, has)
+		}
+	}
+}
