@@ -11,6 +11,9 @@ type pinEvent struct {
 	kind byte // 0 (none), pinWrong (counted) or pinRight (the count cleared)
 	card [32]byte
 	atc  atcEvent
+	// arqcWrong: declined for a chip cryptogram that did not verify
+	// (journaled for people: it changes no state)
+	arqcWrong bool
 }
 
 const (

@@ -79,7 +79,7 @@ func checkChip(p *issuer.Profile, r *Request, kind Kind) string {
 	case r.ARQC == ARQCFormat:
 		return FormatError
 	case r.ARQC == ARQCWrong:
-		return p.EMV.ARQCFailureCode
+		return p.EMV.ARQCFailureCode // journaled as such (flagARQCWrong)
 	case r.ARQC != ARQCVerified || r.ARQCFor != p.EMV:
 		// not checked, or checked under other settings (a reload between
 		// the HSM's answer and this decision): nothing is decided on it

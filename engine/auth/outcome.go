@@ -28,6 +28,7 @@ const (
 	flagNoEntry                // answered 96 with no effect and no entry (a full index, an abort)
 	flagRemembered             // a reversal remembered its unknown original (placeholders)
 	flagATC                    // a chip card's transaction counter was recorded (the card, unless a PIN flag named it, and the ATC follow)
+	flagARQCWrong              // declined for a chip cryptogram that did not verify (nothing follows)
 )
 
 // outcome is an outcome decoded, or one to encode.
@@ -78,6 +79,9 @@ func appendID(b []byte, id string) []byte {
 func (o *outcome) encode(a *Authorizer) []byte {
 	pinFlags := [3]byte{0, flagPINWrong, flagPINRight}[o.pin.kind]
 	flags := o.flags | pinFlags
+	if o.pin.arqcWrong {
+		flags |= flagARQCWrong
+	}
 	b := make([]byte, 0, 192)
 	b = append(b, outcomeVersion, byte(o.kind), flags, o.key.class, o.origClass, o.found)
 	b = binary.AppendUvarint(b, uint64(o.date))
