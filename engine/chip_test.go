@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,58 @@ func TestChipNoARPCOn96(t *testing.T) {
 		if has := r.View.Has(codec.FieldEMV); has != (want == "00") {
 			t.Errorf("purchase %d (%s): field 55 present %v", i, want, has)
 		}
+	}
+}
+
+// slowARQC is an HSM whose ARQC verification answers only when the call's
+// context ends, telling how far off its deadline was (MaxInt64: none).
+type slowARQC struct {
+	HSM
+	deadlines chan time.Duration
+	quit      chan struct{}
+}
+
+func (h slowARQC) VerifyARQC(ctx context.Context, _ hsm.KeyRef, _ hsm.ARQCCheck) ([]byte, error) {
+	left := time.Duration(math.MaxInt64)
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d)
+	}
+	select {
+	case h.deadlines <- left:
+	default:
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-h.quit:
+		return nil, errors.New("slow HSM: the test ended")
+	}
+}
+
+// TestChipSlowHSM: the ARQC verification is bounded by the link's
+// hsm_timeout (the call's deadline), and answers 96 when it passes.
+func TestChipSlowHSM(t *testing.T) {
+	const hsmTimeout = 10 * time.Millisecond
+	slow := slowARQC{HSM: &hsm.Soft{LMK: hsm.ThalesTestLMK()}, deadlines: make(chan time.Duration, 1), quit: make(chan struct{})}
+	data := demoData(t)
+	a, err := auth.New(data, func(p []byte) [32]byte { return sha256.Sum256(p) }, auth.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, AuthStage{A: a}, func(c *Config) {
+		c.testHSM, c.testKeys = slow, &Keys{Data: data}
+		c.Links[0].HSMTimeout = hsmTimeout
+	})
+	t.Cleanup(func() { close(slow.quit) })
+	icc, _ := iccHex(t, chipCard(t, chipCVN10), chipTxn(1000, 1))
+	r, err := ts.dial(t).RoundTrip(chipPurchase(t, chipCVN10, 1, 1000, icc), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(r, 39); got != "96" || r.View.Has(codec.FieldEMV) {
+		t.Fatalf("slow HSM: %s, field 55 %v", got, r.View.Has(codec.FieldEMV))
+	}
+	if left := <-slow.deadlines; left > hsmTimeout {
+		t.Fatalf("the ARQC call's deadline was %v away, or none: want at most hsm_timeout %v", left, hsmTimeout)
 	}
 }
