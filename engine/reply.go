@@ -45,10 +45,11 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 				s.respondWith(t, nil)
 				return
 			}
-		case len(t.extras) > 0 && t.Approved() && hasExtra(t, id):
+		case len(t.extras) > 0 && hasExtra(t, id):
 			// what a stage adds (a balance, sign-on keys) goes only on an
-			// approval: a 96 must not carry a balance
-			v, _ := t.replyField(id)
+			// approval: a 96 must not carry a balance; an ARPC goes on a
+			// decline too, never on a 96
+			v, _ := t.replyFieldFor(id)
 			b.Binary(id, v)
 		case id == codec.FieldRRN && !v.Has(id) && t.rrnLen > 0:
 			b.Binary(id, t.rrn[:t.rrnLen])
@@ -81,7 +82,7 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 	t.out = out
 }
 
-func hasExtra(t *Txn, id int) bool { _, ok := t.replyField(id); return ok }
+func hasExtra(t *Txn, id int) bool { _, ok := t.replyFieldFor(id); return ok }
 
 // abort answers 96 instead of a decision that cannot be delivered, taking
 // the authorizer's effect back first: whatever the decision changed (an

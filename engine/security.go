@@ -19,6 +19,8 @@ type HSM interface {
 	GenerateMAC(ctx context.Context, key hsm.KeyRef, alg hsm.MACAlgorithm, pad hsm.MACPadding, data []byte) ([]byte, error)
 	VerifyMAC(ctx context.Context, key hsm.KeyRef, alg hsm.MACAlgorithm, pad hsm.MACPadding, data, mac []byte) error
 	WorkingKey(ctx context.Context, tmk hsm.KeyRef, keyType string) (hsm.WorkingKey, error)
+	VerifyARQC(ctx context.Context, imk hsm.KeyRef, c hsm.ARQCCheck) ([]byte, error)
+	KCV(ctx context.Context, key hsm.KeyRef) (string, error)
 }
 
 // Keys finds a terminal's keys: its master key from the issuer data, and

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cardswitch/cardswitch/codec/emv"
+	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/hsm"
 )
 
@@ -92,32 +93,10 @@ func emvPSN(flag string, icc *emv.ICC) (byte, error) {
 	return 0, nil
 }
 
-// emvDataFromICC copies the data elements an ARQC covers out of field 55.
-// A missing one is an *emv.Error naming its tag.
-func emvDataFromICC(icc *emv.ICC) (hsm.EMVData, error) {
-	var d hsm.EMVData
-	for _, f := range []struct {
-		tag emv.Tag
-		dst []byte
-	}{
-		{emv.TagAmount, d.Amount[:]}, {emv.TagAmountOther, d.AmountOther[:]}, {emv.TagTermCountry, d.TermCountry[:]},
-		{emv.TagTVR, d.TVR[:]}, {emv.TagCurrency, d.Currency[:]}, {emv.TagTxnDate, d.Date[:]},
-		{emv.TagUnpredictable, d.UN[:]}, {emv.TagAIP, d.AIP[:]}, {emv.TagATC, d.ATC[:]},
-	} {
-		v, err := icc.Need(f.tag)
-		if err != nil {
-			return d, err
-		}
-		copy(f.dst, v) // Parse checked the length
-	}
-	v, err := icc.Need(emv.TagTxnType)
-	if err != nil {
-		return d, err
-	}
-	d.TxnType = v[0]
-	d.IAD, err = icc.Need(emv.TagIAD)
-	return d, err
-}
+// emvDataFromICC copies the data elements an ARQC covers out of field 55,
+// as the switch does (engine.EMVDataFromICC). A missing one is an
+// *emv.Error naming its tag.
+func emvDataFromICC(icc *emv.ICC) (hsm.EMVData, error) { return engine.EMVDataFromICC(icc) }
 
 // keyLine returns a derived key for output: the key itself when the IMK
 // was given in clear (a test key), its KCV when it came from under the LMK.
