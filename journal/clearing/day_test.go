@@ -40,24 +40,24 @@ var testPANs = []string{"4761739001010010", "5413330089020011", "625094100652859
 func dayTxns() []txn {
 	p := testPANs
 	return []txn{
-		{"0200", 0, 1, "T0000001", "M-GROCER", 5411, 1000, 156, "00", "", p[0]},                    // purchase: cleared
-		{"0200", 0, 2, "T0000001", "M-GROCER", 5411, 2500, 156, "00", "", p[1]},                    // purchase, reversed below
-		{"0200", 0, 3, "T0000001", "M-GROCER", 5411, 700, 156, "51", "", p[0]},                     // declined: nothing
-		{"0100", 0, 4, "T0000002", "M-HOTEL", 7011, 50000, 156, "00", "", p[2]},                    // pre-authorization: a hold
-		{"0220", 0, 5, "T0000002", "M-HOTEL", 7011, 42000, 156, "00", "0100/000004/1201", p[2]},    // its completion: cleared
-		{"0200", 200000, 6, "T0000001", "M-GROCER", 5411, 300, 156, "00", "", p[0]},                // refund: credit
-		{"0200", 10000, 7, "T0000003", "M-ATM", 6011, 20000, 156, "00", "", p[1]},                  // cash: cleared
-		{"0400", 0, 8, "T0000001", "M-GROCER", 5411, 2500, 156, "00", "0200/000002/1201", p[1]},    // reverses STAN 2
-		{"0200", 0, 9, "T0000003", "M-ATM", 6011, 1500, 156, "00", "", p[0]},                       // purchase, voided below
-		{"0200", 20000, 10, "T0000003", "M-ATM", 6011, 1500, 156, "00", "0200/000009/1201", p[0]},  // void of STAN 9
-		{"0201", 0, 1, "T0000001", "M-GROCER", 5411, 1000, 156, "00", "", p[0]},                    // a repeat of STAN 1: once
-		{"0400", 0, 11, "T0000001", "M-GROCER", 5411, 999, 156, "00", "0200/000777/1130", p[0]},    // reversal of another day's: orphan
-		{"0200", 310000, 12, "T0000001", "M-GROCER", 5411, 0, 156, "00", "", p[0]},                 // balance: not financial
-		{"0200", 0, 13, "T0000009", "M-SHOP,\"X\"", 5999, 12345, 840, "00", "", p[2]},              // another currency, a merchant to quote
-		{"0200", 0, 14, "T0000002", "M-HOTEL", 7011, 8000, 156, "00", "", p[1]},                    // purchase, reversed by UnionPay form (no class)
-		{"0400", 0, 14, "T0000002", "M-HOTEL", 7011, 8000, 156, "00", "----/000014/1201", p[1]},    // its reversal
-		{"0400", 0, 15, "T0000001", "M-GROCER", 5411, 400, 156, "00", "0200/000016/1201", p[0]},    // a reversal before its original...
-		{"0200", 0, 16, "T0000001", "M-GROCER", 5411, 400, 156, "00", "", p[0]},                    // ...which is reversed all the same
+		{"0200", 0, 1, "T0000001", "M-GROCER", 5411, 1000, 156, "00", "", p[0]},                   // purchase: cleared
+		{"0200", 0, 2, "T0000001", "M-GROCER", 5411, 2500, 156, "00", "", p[1]},                   // purchase, reversed below
+		{"0200", 0, 3, "T0000001", "M-GROCER", 5411, 700, 156, "51", "", p[0]},                    // declined: nothing
+		{"0100", 0, 4, "T0000002", "M-HOTEL", 7011, 50000, 156, "00", "", p[2]},                   // pre-authorization: a hold
+		{"0220", 0, 5, "T0000002", "M-HOTEL", 7011, 42000, 156, "00", "0100/000004/1201", p[2]},   // its completion: cleared
+		{"0200", 200000, 6, "T0000001", "M-GROCER", 5411, 300, 156, "00", "", p[0]},               // refund: credit
+		{"0200", 10000, 7, "T0000003", "M-ATM", 6011, 20000, 156, "00", "", p[1]},                 // cash: cleared
+		{"0400", 0, 8, "T0000001", "M-GROCER", 5411, 2500, 156, "00", "0200/000002/1201", p[1]},   // reverses STAN 2
+		{"0200", 0, 9, "T0000003", "M-ATM", 6011, 1500, 156, "00", "", p[0]},                      // purchase, voided below
+		{"0200", 20000, 10, "T0000003", "M-ATM", 6011, 1500, 156, "00", "0200/000009/1201", p[0]}, // void of STAN 9
+		{"0201", 0, 1, "T0000001", "M-GROCER", 5411, 1000, 156, "00", "", p[0]},                   // a repeat of STAN 1: once
+		{"0400", 0, 11, "T0000001", "M-GROCER", 5411, 999, 156, "00", "0200/000777/1130", p[0]},   // reversal of another day's: orphan
+		{"0200", 310000, 12, "T0000001", "M-GROCER", 5411, 0, 156, "00", "", p[0]},                // balance: not financial
+		{"0200", 0, 13, "T0000009", "M-SHOP,\"X\"", 5999, 12345, 840, "00", "", p[2]},             // another currency, a merchant to quote
+		{"0200", 0, 14, "T0000002", "M-HOTEL", 7011, 8000, 156, "00", "", p[1]},                   // purchase, reversed by UnionPay form (no class)
+		{"0400", 0, 14, "T0000002", "M-HOTEL", 7011, 8000, 156, "00", "----/000014/1201", p[1]},   // its reversal
+		{"0400", 0, 15, "T0000001", "M-GROCER", 5411, 400, 156, "00", "0200/000016/1201", p[0]},   // a reversal before its original...
+		{"0200", 0, 16, "T0000001", "M-GROCER", 5411, 400, 156, "00", "", p[0]},                   // ...which is reversed all the same
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/cardswitch/cardswitch/journal"
 )
@@ -147,7 +148,7 @@ func (x *writer) line(l *Line) error {
 		if err := x.endMerchant(); err != nil {
 			return err
 		}
-		x.open, x.merchant, x.cur = true, string(l.Merchant), x.cur[:0]
+		x.open, x.merchant, x.cur = true, strings.Clone(l.Merchant), x.cur[:0] // l borrows from the sort's read buffer
 		x.merchants++
 		if x.o.Statements != "" {
 			st, err := newStatement(x.o.Statements, x.o.Date, x.merchant)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,6 +43,42 @@ func TestExportGolden(t *testing.T) {
 		}
 		if !bytes.Equal(first, want) {
 			t.Errorf("%s differs from the golden file:\n%s", f.name, first)
+		}
+	}
+}
+
+// TestExportTotalsAreApprovalsLessReversals checks the export's totals
+// against the day computed in memory, with a sort buffer small enough to
+// spill hundreds of runs (and merge them in more than one pass), and the
+// bytes against those of an export sorted in memory.
+func TestExportTotalsAreApprovalsLessReversals(t *testing.T) {
+	rs := genDay(20000, 7, testDate)
+	count, net := oracle(rs)
+	var small, big bytes.Buffer
+	sum, err := Export(sliceSource(rs), &small, ExportOptions{Date: testDate, TempDir: t.TempDir(), SortBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Totals) != len(net) {
+		t.Fatalf("%d currencies, want %d", len(sum.Totals), len(net))
+	}
+	for _, tot := range sum.Totals {
+		if tot.Net() != net[tot.Currency] || tot.Count != count[tot.Currency] {
+			t.Errorf("currency %d: %d lines net %d, want %d net %d", tot.Currency, tot.Count, tot.Net(), count[tot.Currency], net[tot.Currency])
+		}
+	}
+	if sum.Fold.Reversed == 0 || sum.Fold.Voided == 0 || sum.Fold.Duplicates == 0 || sum.Fold.Holds == 0 {
+		t.Errorf("the generated day lacks a case: %+v", sum.Fold)
+	}
+	if _, err := Export(sliceSource(rs), &big, ExportOptions{Date: testDate, TempDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(small.Bytes(), big.Bytes()) {
+		a, b := strings.Split(small.String(), "\n"), strings.Split(big.String(), "\n")
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("the export sorted on disk differs from the one sorted in memory at line %d (of %d, %d):\n%s\n%s", i, len(a), len(b), a[i], b[i])
+			}
 		}
 	}
 }
