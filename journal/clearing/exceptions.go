@@ -172,7 +172,7 @@ func Resolve(dir string, r Resolution) error {
 	}
 	path := filepath.Join(dir, ResolutionsFile)
 	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600) // read: the torn tail check
 	if err != nil {
 		return err
 	}
