@@ -12,7 +12,8 @@ import (
 	"slices"
 )
 
-// SortBufferBytes is the default bound of a sorter's memory: items are
+// SortBufferBytes is the default bound of a sorter's memory (an export
+// or a reconciliation runs two at once): items are
 // gathered up to it, sorted and written to a run file; the runs are then
 // merged. 32 MB sorts a 10 million record day (about 2 GB of items) in
 // some 64 runs, each read through a 64 KB buffer at the merge.
@@ -28,17 +29,48 @@ const itemBytesMax = 64 << 10
 const mergeFanInMax = 128
 
 // sorter is an external merge sort of items (a key and a payload), in
-// bounded memory: it gathers items in one arena up to its buffer size,
+// bounded memory: it gathers items in one arena, with an index entry
+// each, up to its buffer size (both counted),
 // sorts them by key then payload (so the order is total and the output
 // the same on every run) and writes them to a run file in dir; Sorted
 // merges the runs. A day that fits in the buffer is never written.
 type sorter struct {
 	dir   string
 	limit int
-	arena []byte   // items: uvarint key length, uvarint payload length, key, payload
-	offs  []uint32 // where each item starts in arena
+	arena []byte  // items: key then payload
+	offs  []entry // each item in arena, in the order being sorted
 	runs  []string
 	err   error
+	// hashed orders items by a hash of the key first, then the key: equal
+	// keys still come together, in the same order on every run (FNV-1a, no
+	// seed), and most comparisons end at the hash. For a sort whose
+	// consumer needs groups, not an order (the fold, reconciliation).
+	hashed bool
+}
+
+// entry is one gathered item: where it is in the arena, and the first
+// bytes of its key as a number, so that most comparisons of a sort read
+// neither the arena nor a length.
+type entry struct {
+	prefix     uint64
+	off        uint32
+	klen, plen uint32
+}
+
+// entryBytes is an entry's size, counted against the buffer.
+const entryBytes = 24
+
+func (s *sorter) prefix(k []byte) uint64 {
+	if s.hashed {
+		h := uint64(14695981039346656037)
+		for _, c := range k {
+			h = (h ^ uint64(c)) * 1099511628211
+		}
+		return h
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 func newSorter(dir string, limit int) *sorter {
@@ -53,29 +85,27 @@ func (s *sorter) add(key, payload []byte) error {
 	if s.err != nil {
 		return s.err
 	}
-	if len(key)+len(payload) > itemBytesMax {
+	if len(key)+len(payload) >= itemBytesMax {
 		return fmt.Errorf("clearing: sort item of %d bytes over the bound %d", len(key)+len(payload), itemBytesMax)
 	}
-	if len(s.arena)+len(key)+len(payload)+20 > s.limit && len(s.offs) > 0 {
+	if len(s.arena)+len(key)+len(payload)+entryBytes*(len(s.offs)+1) > s.limit && len(s.offs) > 0 {
 		if s.err = s.spill(); s.err != nil {
 			return s.err
 		}
 	}
-	s.offs = append(s.offs, uint32(len(s.arena)))
-	s.arena = binary.AppendUvarint(s.arena, uint64(len(key)))
-	s.arena = binary.AppendUvarint(s.arena, uint64(len(payload)))
+	if s.arena == nil {
+		s.arena = make([]byte, 0, s.limit/2) // grown at most once or twice: no copy per doubling from small
+	}
+	s.offs = append(s.offs, entry{prefix: s.prefix(key), off: uint32(len(s.arena)), klen: uint32(len(key)), plen: uint32(len(payload))})
 	s.arena = append(s.arena, key...)
 	s.arena = append(s.arena, payload...)
 	return nil
 }
 
-// at splits the item at offset o of the arena.
-func at(arena []byte, o uint32) (key, payload, whole []byte) {
-	b := arena[o:]
-	kl, n := binary.Uvarint(b)
-	pl, m := binary.Uvarint(b[n:])
-	h := n + m
-	return b[h : h+int(kl)], b[h+int(kl) : h+int(kl)+int(pl)], b[:h+int(kl)+int(pl)]
+// at is an entry's key and payload.
+func (s *sorter) at(e entry) (key, payload []byte) {
+	k := s.arena[e.off : e.off+e.klen]
+	return k, s.arena[e.off+e.klen : e.off+e.klen+e.plen]
 }
 
 func compareItems(ka, pa, kb, pb []byte) int {
@@ -86,9 +116,15 @@ func compareItems(ka, pa, kb, pb []byte) int {
 }
 
 func (s *sorter) sortBuffer() {
-	slices.SortFunc(s.offs, func(a, b uint32) int {
-		ka, pa, _ := at(s.arena, a)
-		kb, pb, _ := at(s.arena, b)
+	slices.SortFunc(s.offs, func(a, b entry) int {
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+		ka, pa := s.at(a)
+		kb, pb := s.at(b)
 		return compareItems(ka, pa, kb, pb)
 	})
 }
@@ -102,9 +138,12 @@ func (s *sorter) spill() error {
 	}
 	s.runs = append(s.runs, f.Name())
 	w := bufio.NewWriterSize(f, 1<<16)
-	for _, o := range s.offs {
-		_, _, whole := at(s.arena, o)
-		if _, err = w.Write(whole); err != nil {
+	var hdr []byte
+	for _, e := range s.offs {
+		hdr = binary.AppendUvarint(hdr[:0], uint64(e.klen))
+		hdr = binary.AppendUvarint(hdr, uint64(e.plen))
+		w.Write(hdr)
+		if _, err = w.Write(s.arena[e.off : e.off+e.klen+e.plen]); err != nil {
 			break
 		}
 	}
@@ -137,8 +176,8 @@ func (s *sorter) sorted(fn func(key, payload []byte) error) error {
 	}
 	if len(s.runs) == 0 {
 		s.sortBuffer()
-		for _, o := range s.offs {
-			k, p, _ := at(s.arena, o)
+		for _, e := range s.offs {
+			k, p := s.at(e)
 			if err := fn(k, p); err != nil {
 				return err
 			}
@@ -156,7 +195,7 @@ func (s *sorter) sorted(fn func(key, payload []byte) error) error {
 			return err
 		}
 	}
-	return merge(s.runs, fn)
+	return s.merge(s.runs, fn)
 }
 
 // mergeRuns merges the first mergeFanInMax runs into one.
@@ -167,7 +206,7 @@ func (s *sorter) mergeRuns() error {
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
 	var hdr []byte
-	err = merge(s.runs[:mergeFanInMax], func(k, p []byte) error {
+	err = s.merge(s.runs[:mergeFanInMax], func(k, p []byte) error {
 		hdr = binary.AppendUvarint(hdr[:0], uint64(len(k)))
 		hdr = binary.AppendUvarint(hdr, uint64(len(p)))
 		w.Write(hdr)
@@ -199,6 +238,8 @@ type runReader struct {
 	pay    []byte
 	buf    []byte
 	source int
+	prefix uint64
+	s      *sorter
 }
 
 var errRunCorrupt = errors.New("clearing: sort run corrupt")
@@ -212,7 +253,7 @@ func (rr *runReader) next() (bool, error) {
 		return false, err
 	}
 	pl, err := binary.ReadUvarint(rr.r)
-	if err != nil || kl+pl > itemBytesMax {
+	if err != nil || kl+pl >= itemBytesMax {
 		return false, errRunCorrupt
 	}
 	n := int(kl + pl)
@@ -224,6 +265,7 @@ func (rr *runReader) next() (bool, error) {
 		return false, errRunCorrupt
 	}
 	rr.key, rr.pay = rr.buf[:kl], rr.buf[kl:]
+	rr.prefix = rr.s.prefix(rr.key)
 	return true, nil
 }
 
@@ -231,6 +273,9 @@ type runHeap []*runReader
 
 func (h runHeap) Len() int { return len(h) }
 func (h runHeap) Less(i, j int) bool {
+	if h[i].prefix != h[j].prefix {
+		return h[i].prefix < h[j].prefix
+	}
 	c := compareItems(h[i].key, h[i].pay, h[j].key, h[j].pay)
 	return c < 0 || c == 0 && h[i].source < h[j].source
 }
@@ -244,7 +289,7 @@ func (h *runHeap) Pop() any {
 }
 
 // merge calls fn with the items of the sorted runs in order.
-func merge(runs []string, fn func(key, payload []byte) error) error {
+func (s *sorter) merge(runs []string, fn func(key, payload []byte) error) error {
 	var h runHeap
 	defer func() {
 		for _, rr := range h {
@@ -256,7 +301,7 @@ func merge(runs []string, fn func(key, payload []byte) error) error {
 		if err != nil {
 			return err
 		}
-		rr := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<16), source: i}
+		rr := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<16), source: i, s: s}
 		ok, err := rr.next()
 		if err != nil {
 			f.Close()

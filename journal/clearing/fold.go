@@ -61,7 +61,9 @@ type Fold struct {
 // Close) with at most bufBytes of items in memory (0: SortBufferBytes).
 // sealed keeps each line's sealed PAN.
 func NewFold(dir string, bufBytes int, sealed bool) *Fold {
-	return &Fold{s: newSorter(dir, bufBytes), sealed: sealed}
+	s := newSorter(dir, bufBytes)
+	s.hashed = true // groups by name: no order needed
+	return &Fold{s: s, sealed: sealed}
 }
 
 // Close removes the fold's temporary files.

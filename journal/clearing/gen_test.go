@@ -3,77 +3,107 @@ package clearing
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
+	"unsafe"
 
 	"github.com/cardswitch/cardswitch/journal"
 )
 
-// genDay makes n records of a busy day from seed: purchases, cash,
-// refunds, pre-authorizations and completions, declines, repeats,
-// reversals (some before their original) and voids. Every record is
-// approved unless declined on purpose.
+// genDay makes n records of a busy day from seed (genStream), kept.
 func genDay(n int, seed uint64, date uint32) []journal.Record {
-	rng := rand.New(rand.NewPCG(seed, 1))
 	out := make([]journal.Record, 0, n)
-	stan := uint32(0)
-	add := func(mti string, proc uint32, term string, st uint32, amount int64, rc, orig string) *journal.Record {
-		r := journal.Record{Seq: uint64(len(out) + 1), BusinessDate: date, ProcCode: proc, STAN: st, LocalDate: 1201,
-			LocalTime: uint32(80000 + len(out)%100000), Transmission: 1201000000 + uint64(len(out)%1000000),
-			RRN: fmt.Sprintf("%012d", len(out)), Terminal: term, Merchant: "M" + term[1:], MCC: 5411 + uint16(term[len(term)-1]%3),
+	genStream(n, seed, date, func(r *journal.Record) error {
+		c := *r
+		c.RRN = strings.Clone(r.RRN)
+		out = append(out, c)
+		return nil
+	})
+	return out
+}
+
+// genTerminals are the generated day's terminals and merchants.
+var genTerminals, genMerchants = func() (t, m [200]string) {
+	for i := range t {
+		t[i], m[i] = fmt.Sprintf("T%07d", i), fmt.Sprintf("M%07d", i)
+	}
+	return
+}()
+
+// genStream calls fn with n records of a busy day from seed: purchases,
+// cash, refunds, pre-authorizations and completions, declines, repeats,
+// reversals (some before their original) and voids. A record is valid
+// during the call only (its RRN is a reused buffer): the stream costs
+// little, so a benchmark measures clearing, not the generator.
+func genStream(n int, seed uint64, date uint32, fn func(*journal.Record) error) error {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var r journal.Record
+	var rrn [12]byte
+	seq, stan := 0, uint32(0)
+	var err error
+	emit := func(mti string, proc uint32, ti int, st uint32, amount int64, rc, orig string) {
+		if seq >= n || err != nil {
+			return
+		}
+		seq++
+		v := uint64(seq)
+		for i := len(rrn) - 1; i >= 0; i-- {
+			rrn[i] = byte('0' + v%10)
+			v /= 10
+		}
+		r = journal.Record{Seq: uint64(seq), BusinessDate: date, ProcCode: proc, STAN: st, LocalDate: 1201,
+			LocalTime: uint32(80000 + seq%100000), Transmission: 1201000000 + uint64(seq%1000000),
+			RRN: unsafe.String(&rrn[0], len(rrn)), Terminal: genTerminals[ti], Merchant: genMerchants[ti], MCC: 5411 + uint16(ti%3),
 			Amount: amount, Currency: 156, EntryMode: 51, Original: orig, PANMasked: "476173******0010"}
-		if term[len(term)-1] == '7' {
+		if ti%10 == 7 {
 			r.Currency = 840
 		}
-		r.PANHash[0] = byte(len(out))
+		r.PANHash[0], r.PANHash[1] = byte(seq), byte(seq>>8)
 		copy(r.MTI[:], mti)
 		copy(r.RespCode[:], rc)
-		out = append(out, r)
-		return &out[len(out)-1]
+		err = fn(&r)
 	}
-	name := func(r *journal.Record) string {
-		return fmt.Sprintf("%s/%06d/%04d", string(r.MTI[:]), r.STAN, r.Transmission/1000000)
-	}
-	for len(out) < n {
-		term := fmt.Sprintf("T%07d", rng.IntN(200))
+	name := func(mti string, st uint32) string { return fmt.Sprintf("%s/%06d/1201", mti, st) }
+	for seq < n && err == nil {
+		ti := rng.IntN(len(genTerminals))
 		stan++
 		amount := int64(1 + rng.IntN(100000))
 		switch p := rng.IntN(100); {
 		case p < 50:
-			add("0200", 0, term, stan, amount, "00", "")
+			emit("0200", 0, ti, stan, amount, "00", "")
 		case p < 55:
-			add("0200", 0, term, stan, amount, "51", "")
+			emit("0200", 0, ti, stan, amount, "51", "")
 		case p < 62:
-			add("0200", 10000, term, stan, amount, "00", "")
+			emit("0200", 10000, ti, stan, amount, "00", "")
 		case p < 67:
-			add("0200", 200000, term, stan, amount, "00", "")
+			emit("0200", 200000, ti, stan, amount, "00", "")
 		case p < 75: // a pre-authorization and its completion
-			pre := add("0100", 0, term, stan, amount, "00", "")
+			emit("0100", 0, ti, stan, amount, "00", "")
 			stan++
-			add("0220", 0, term, stan, amount/2+1, "00", "0100/"+name(pre)[5:])
+			emit("0220", 0, ti, stan, amount/2+1, "00", name("0100", stan-1))
 		case p < 83: // a purchase and its reversal, sometimes its repeat between
-			o := add("0200", 0, term, stan, amount, "00", "")
+			emit("0200", 0, ti, stan, amount, "00", "")
 			if rng.IntN(3) == 0 {
-				add("0201", 0, term, stan, amount, "00", "")
+				emit("0201", 0, ti, stan, amount, "00", "")
 			}
 			stan++
-			add("0400", 0, term, stan, amount, "00", name(o))
+			emit("0400", 0, ti, stan, amount, "00", name("0200", stan-1))
 		case p < 86: // a reversal that arrives first
 			stan++
-			add("0400", 0, term, stan, amount, "00", fmt.Sprintf("0200/%06d/1201", stan-1))
-			add("0200", 0, term, stan-1, amount, "00", "")
-			out[len(out)-1].Transmission = out[len(out)-2].Transmission
+			emit("0400", 0, ti, stan, amount, "00", name("0200", stan-1))
+			emit("0200", 0, ti, stan-1, amount, "00", "")
 		case p < 90: // a purchase and its void
-			o := add("0200", 0, term, stan, amount, "00", "")
+			emit("0200", 0, ti, stan, amount, "00", "")
 			stan++
-			add("0200", 20000, term, stan, amount, "00", name(o))
+			emit("0200", 20000, ti, stan, amount, "00", name("0200", stan-1))
 		case p < 92: // a declined reversal: the original stands
-			o := add("0200", 0, term, stan, amount, "00", "")
+			emit("0200", 0, ti, stan, amount, "00", "")
 			stan++
-			add("0400", 0, term, stan, amount, "96", name(o))
+			emit("0400", 0, ti, stan, amount, "96", name("0200", stan-1))
 		default:
-			add("0200", 0, term, stan, amount, "00", "")
+			emit("0200", 0, ti, stan, amount, "00", "")
 		}
 	}
-	return out[:n]
+	return err
 }
 
 // sliceSource serves records from memory.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/cardswitch/cardswitch/internal/pan"
 )
@@ -169,6 +170,7 @@ func Reconcile(src Source, counterpart io.Reader, o ReconOptions, row func(*Row)
 		return sum, err
 	}
 	s := newSorter(o.TempDir, o.SortBytes)
+	s.hashed = true // pairs records by key: the report's order is the hash's, the same on every run
 	defer s.close()
 	var key, pay []byte
 	var idb [20]byte
@@ -339,6 +341,15 @@ type CounterpartRecord struct {
 	Amount   int64
 	Currency uint16
 	Reversed bool
+
+	stan []byte // the STAN's digits, which ID borrows
+}
+
+func borrow(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // counterpartLineMax bounds a counterpart line: its fields are short.
@@ -454,7 +465,7 @@ func digits(b []byte, maxLen int) (uint64, bool) {
 }
 
 func parseCounterpart(rec *CounterpartRecord, cols map[string]int, fields [][]byte, key KeyBy) error {
-	*rec = CounterpartRecord{}
+	*rec = CounterpartRecord{stan: rec.stan}
 	if len(fields) != len(cols) {
 		return fmt.Errorf("%d fields, the header has %d", len(fields), len(cols))
 	}
@@ -465,20 +476,21 @@ func parseCounterpart(rec *CounterpartRecord, cols map[string]int, fields [][]by
 	}
 	rec.MMDD = uint32(v % 10000)
 	t, _ := field(cols, fields, "terminal")
-	rec.Terminal = string(t)
+	rec.Terminal = borrow(t) // valid during the callback, as documented
 	if key == BySTAN {
 		s, _ := field(cols, fields, "stan")
 		v, ok := digits(s, 6)
 		if !ok {
 			return fmt.Errorf("stan %q: want up to 6 digits", s)
 		}
-		rec.ID = string(appendZero(nil, v, 6))
+		rec.stan = appendZero(rec.stan[:0], v, 6)
+		rec.ID = borrow(rec.stan)
 	} else {
 		r, _ := field(cols, fields, "rrn")
 		if len(r) == 0 || len(r) > 12 {
 			return fmt.Errorf("rrn %q: want 1 to 12 characters", r)
 		}
-		rec.ID = string(r)
+		rec.ID = borrow(r)
 	}
 	for _, s := range [...]string{rec.Terminal, rec.ID} {
 		if len(s) > 64 || pan.Inspect([]byte(s)) != 0 {
@@ -499,9 +511,9 @@ func parseCounterpart(rec *CounterpartRecord, cols map[string]int, fields [][]by
 		rec.Currency = uint16(v)
 	}
 	if s, ok := field(cols, fields, "state"); ok && len(s) > 0 {
-		switch string(bytes.ToLower(s)) {
-		case "approved":
-		case "reversed":
+		switch {
+		case bytes.EqualFold(s, []byte("approved")):
+		case bytes.EqualFold(s, []byte("reversed")):
 			rec.Reversed = true
 		default:
 			return fmt.Errorf("state %q: want approved or reversed", s)
