@@ -98,6 +98,9 @@ func TestClearingCommands(t *testing.T) {
 	if code, stdout, _ := cli(t, "", append(base, "reconcile", "--counterpart", cp)...); code != 0 || !strings.Contains(stdout, "exceptions 1: open 0, adjusted 1") {
 		t.Errorf("reconcile after resolving: %d %s", code, stdout)
 	}
+	if runs, _ := filepath.Glob(filepath.Join(dataDir, "clearing", "clearing-run-*")); len(runs) > 0 {
+		t.Errorf("sort runs left behind: %v", runs)
+	}
 	var s cardscan.Scanner
 	s.Card("4761739001010010")
 	for _, dir := range []string{filepath.Join(dataDir, "clearing"), filepath.Join(dataDir, "st"), filepath.Dir(out)} {

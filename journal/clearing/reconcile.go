@@ -428,7 +428,11 @@ func splitComma(out [][]byte, line []byte) [][]byte {
 func counterpartColumns(fields [][]byte, key KeyBy) (map[string]int, error) {
 	cols := map[string]int{}
 	for i, f := range fields {
-		cols[string(bytes.ToLower(f))] = i
+		name := string(bytes.ToLower(f))
+		if _, dup := cols[name]; dup {
+			return nil, fmt.Errorf("%w: the header names %q twice", ErrCounterpart, name)
+		}
+		cols[name] = i
 	}
 	need := []string{"date", "terminal", "amount", "rrn"}
 	if key == BySTAN {

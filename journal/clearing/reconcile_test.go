@@ -165,6 +165,7 @@ func TestCounterpartBadLines(t *testing.T) {
 	for _, c := range []struct{ name, file string }{
 		{"no header", ""},
 		{"no rrn column", "date,terminal,amount\n"},
+		{"a column twice", "date,terminal,rrn,amount,rrn\n"},
 		{"bad date", "date,terminal,rrn,amount\n2026-12-01,T1,1,5\n"},
 		{"bad amount", "date,terminal,rrn,amount\n20261201,T1,1,5.00\n"},
 		{"bad state", "date,terminal,rrn,amount,state\n20261201,T1,1,5,maybe\n"},

@@ -93,3 +93,24 @@ func TestOutputsHoldNoPAN(t *testing.T) {
 		t.Fatalf("scanned %d files: %v", n, err)
 	}
 }
+
+func TestFeeRounding(t *testing.T) {
+	f := Fees{DefaultBPS: 150, MCC: map[uint16]uint32{5411: 0}}
+	for _, c := range []struct {
+		kind   Kind
+		mcc    uint16
+		amount int64
+		want   int64
+	}{
+		{KindPurchase, 1, 33, 0},  // 0.495: down
+		{KindPurchase, 1, 34, 1},  // 0.51: up
+		{KindPurchase, 1, 100, 2}, // 1.5: half up
+		{KindCash, 1, 999999999999, 15000000000},
+		{KindRefund, 1, 1000, 0},      // refunds pay no fee
+		{KindPurchase, 5411, 1000, 0}, // a listed MCC at 0
+	} {
+		if got := f.Fee(&Line{Kind: c.kind, MCC: c.mcc, Amount: c.amount}); got != c.want {
+			t.Errorf("%s %d at MCC %d: fee %d, want %d", c.kind.Code(), c.amount, c.mcc, got, c.want)
+		}
+	}
+}
