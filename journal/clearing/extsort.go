@@ -46,6 +46,14 @@ type sorter struct {
 	// seed), and most comparisons end at the hash. For a sort whose
 	// consumer needs groups, not an order (the fold, reconciliation).
 	hashed bool
+
+	spare    buffer       // the other buffer, while one is being spilled
+	inflight chan spilled // the spill in flight, nil when none
+}
+
+type buffer struct {
+	arena []byte
+	offs  []entry
 }
 
 // entry is one gathered item: where it is in the arena, and the first
@@ -88,13 +96,13 @@ func (s *sorter) add(key, payload []byte) error {
 	if len(key)+len(payload) >= itemBytesMax {
 		return fmt.Errorf("clearing: sort item of %d bytes over the bound %d", len(key)+len(payload), itemBytesMax)
 	}
-	if len(s.arena)+len(key)+len(payload)+entryBytes*(len(s.offs)+1) > s.limit && len(s.offs) > 0 {
+	if len(s.arena)+len(key)+len(payload)+entryBytes*(len(s.offs)+1) > s.limit/2 && len(s.offs) > 0 {
 		if s.err = s.spill(); s.err != nil {
 			return s.err
 		}
 	}
 	if s.arena == nil {
-		s.arena = make([]byte, 0, s.limit/2) // grown at most once or twice: no copy per doubling from small
+		s.arena = make([]byte, 0, s.limit/4) // grown at most once: no copy per doubling from small
 	}
 	s.offs = append(s.offs, entry{prefix: s.prefix(key), off: uint32(len(s.arena)), klen: uint32(len(key)), plen: uint32(len(payload))})
 	s.arena = append(s.arena, key...)
@@ -115,35 +123,77 @@ func compareItems(ka, pa, kb, pb []byte) int {
 	return bytes.Compare(pa, pb)
 }
 
-func (s *sorter) sortBuffer() {
-	slices.SortFunc(s.offs, func(a, b entry) int {
+func (s *sorter) sortBuffer() { sortEntries(s.arena, s.offs) }
+
+func sortEntries(arena []byte, offs []entry) {
+	at := func(e entry) ([]byte, []byte) {
+		return arena[e.off : e.off+e.klen], arena[e.off+e.klen : e.off+e.klen+e.plen]
+	}
+	slices.SortFunc(offs, func(a, b entry) int {
 		if a.prefix != b.prefix {
 			if a.prefix < b.prefix {
 				return -1
 			}
 			return 1
 		}
-		ka, pa := s.at(a)
-		kb, pb := s.at(b)
+		ka, pa := at(a)
+		kb, pb := at(b)
 		return compareItems(ka, pa, kb, pb)
 	})
 }
 
-// spill sorts the buffer and writes it as a run.
+// spill hands the full buffer to a goroutine that sorts it and writes it
+// as a run, and goes on with the other buffer: reading and decoding the
+// next records overlaps sorting and writing the last ones (two cores).
+// At most one spill is in flight; each buffer holds half the sorter's
+// bound, so both together stay within it.
 func (s *sorter) spill() error {
-	s.sortBuffer()
+	if err := s.wait(); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(s.dir, "clearing-run-*")
 	if err != nil {
 		return fmt.Errorf("clearing: sort run: %w", err)
 	}
 	s.runs = append(s.runs, f.Name())
+	arena, offs := s.arena, s.offs
+	s.arena, s.offs = s.spare.arena[:0], s.spare.offs[:0]
+	s.inflight = make(chan spilled, 1)
+	go func(done chan<- spilled) {
+		done <- spilled{arena: arena, offs: offs, err: writeRun(f, arena, offs)}
+	}(s.inflight)
+	return nil
+}
+
+// spilled is a finished spill: its buffers, free again, and its error.
+type spilled struct {
+	arena []byte
+	offs  []entry
+	err   error
+}
+
+// wait waits for the spill in flight, if any, and keeps its buffers.
+func (s *sorter) wait() error {
+	if s.inflight == nil {
+		return nil
+	}
+	r := <-s.inflight
+	s.inflight = nil
+	s.spare.arena, s.spare.offs = r.arena, r.offs
+	return r.err
+}
+
+// writeRun sorts a buffer and writes it to f, closed after.
+func writeRun(f *os.File, arena []byte, offs []entry) error {
+	sortEntries(arena, offs)
 	w := bufio.NewWriterSize(f, 1<<16)
-	var hdr []byte
-	for _, e := range s.offs {
-		hdr = binary.AppendUvarint(hdr[:0], uint64(e.klen))
-		hdr = binary.AppendUvarint(hdr, uint64(e.plen))
-		w.Write(hdr)
-		if _, err = w.Write(s.arena[e.off : e.off+e.klen+e.plen]); err != nil {
+	var hdr [2 * binary.MaxVarintLen64]byte
+	var err error
+	for _, e := range offs {
+		h := binary.AppendUvarint(hdr[:0], uint64(e.klen))
+		h = binary.AppendUvarint(h, uint64(e.plen))
+		w.Write(h)
+		if _, err = w.Write(arena[e.off : e.off+e.klen+e.plen]); err != nil {
 			break
 		}
 	}
@@ -153,7 +203,6 @@ func (s *sorter) spill() error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	s.arena, s.offs = s.arena[:0], s.offs[:0]
 	if err != nil {
 		return fmt.Errorf("clearing: sort run: %w", err)
 	}
@@ -162,6 +211,7 @@ func (s *sorter) spill() error {
 
 // close removes the run files.
 func (s *sorter) close() {
+	s.wait()
 	for _, r := range s.runs {
 		os.Remove(r)
 	}
@@ -189,7 +239,10 @@ func (s *sorter) sorted(fn func(key, payload []byte) error) error {
 			return err
 		}
 	}
-	s.arena, s.offs = nil, nil // the merge needs only its read buffers
+	if err := s.wait(); err != nil {
+		return err
+	}
+	s.arena, s.offs, s.spare = nil, nil, buffer{} // the merge needs only its read buffers
 	for len(s.runs) > mergeFanInMax {
 		if err := s.mergeRuns(); err != nil {
 			return err
