@@ -29,6 +29,7 @@ func init() {
 			"exceptions resolve  resolve one: --date --id ID --as adjusted|reversed|written-off [--note TEXT]\n\n" +
 			"Layouts (clearing file, counterpart, statements, fees) are in the README, \"Clearing and reconciliation\".\n" +
 			"The PAN is written only masked, as its keyed hash, and (--sealed) as its ciphertext under the journal's data key.\n" +
+			"--journal-export FILE reads the day from a journal export (verified first) instead: the switch may run.\n" +
 			"Sort runs go to --tmp-dir (default data_dir/clearing): on disk, so memory stays bounded by --sort-mb.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			dataDir := fs.String("data-dir", "", "the switch's data_dir (default: from --config, or ./data)")
@@ -43,6 +44,7 @@ func init() {
 			counterpart := fs.String("counterpart", "", "reconcile: the counterpart CSV")
 			key := fs.String("key", "rrn", "reconcile: match on rrn or stan (with terminal and date)")
 			report := fs.String("report", "", "reconcile, exceptions: the report directory (default data_dir/clearing/DATE)")
+			fromExport := fs.String("journal-export", "", "export, reconcile: read the day from this journal export file (journal export) instead of the journal")
 			tmpDir := fs.String("tmp-dir", "", "where sort runs go (default data_dir/clearing)")
 			sortMB := fs.Int("sort-mb", clearing.SortBufferBytes>>20, "memory bound of each sort, MB (1 to 4096)")
 			openOnly := fs.Bool("open", false, "exceptions list: only the open ones")
@@ -67,7 +69,7 @@ func init() {
 					}
 					dir = c.file.DataDir
 				}
-				c := clearingRun{e: e, dir: dir, date: uint32(date), tmp: *tmpDir, sortBytes: *sortMB << 20, report: *report}
+				c := clearingRun{e: e, dir: dir, date: uint32(date), tmp: *tmpDir, sortBytes: *sortMB << 20, report: *report, fromExport: *fromExport}
 				switch {
 				case args[0] == "export" && len(args) == 1:
 					f, err := clearing.ParseFormat(*format)
@@ -110,6 +112,8 @@ type clearingRun struct {
 	tmp       string
 	sortBytes int
 	report    string
+
+	fromExport string // a journal export file to read instead of the journal
 }
 
 func (c *clearingRun) clearingDir() string { return filepath.Join(c.dir, "clearing") }
@@ -131,8 +135,15 @@ func (c *clearingRun) tempDir() (string, error) {
 	return d, os.MkdirAll(d, 0o700)
 }
 
-// source reads the day from the stopped journal, its notes on stderr.
+// source reads the day from the stopped journal, its notes on stderr, or
+// from a journal export file.
 func (c *clearingRun) source() clearing.Source {
+	if c.fromExport != "" {
+		return func(fn func(*journal.Record) error) error {
+			_, err := clearing.ReadExport(c.fromExport, c.date, fn)
+			return err
+		}
+	}
 	return func(fn func(*journal.Record) error) error {
 		res, err := clearing.ReadDay(filepath.Join(c.dir, "journal"), c.date, fn)
 		printNotes(c.e, res)

@@ -72,6 +72,18 @@ func TestClearingCommands(t *testing.T) {
 		t.Errorf("fixed export: %d %.80s", code, stdout)
 	}
 
+	jx := filepath.Join(t.TempDir(), "20261121.export")
+	if code, _, stderr := cli(t, "", "journal", "--data-dir", dataDir, "export", "--date", "20261121", "--out", jx); code != 0 {
+		t.Fatalf("journal export: %d %s", code, stderr)
+	}
+	fromExport := out + ".from-export"
+	if code, _, stderr := cli(t, "", append(base, "export", "--journal-export", jx, "--out", fromExport)...); code != 0 {
+		t.Fatalf("export from a journal export: %d %s", code, stderr)
+	}
+	if a, _ := os.ReadFile(fromExport); string(a) != string(b) {
+		t.Errorf("the clearing file from the journal export differs:\n%s", a)
+	}
+
 	cp := filepath.Join(t.TempDir(), "cp.csv")
 	os.WriteFile(cp, []byte("date,terminal,rrn,amount,currency\n"+
 		"20261121,TERM0001,632520000101,100,840\n20261121,TERM0001,632520000102,201,840\n"+

@@ -2,11 +2,14 @@ package clearing
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cardswitch/cardswitch/journal"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -80,5 +83,43 @@ func TestExportTotalsAreApprovalsLessReversals(t *testing.T) {
 				t.Fatalf("the export sorted on disk differs from the one sorted in memory at line %d (of %d, %d):\n%s\n%s", i, len(a), len(b), a[i], b[i])
 			}
 		}
+	}
+}
+
+// TestExportFromJournalExport clears a day from its journal export file
+// (made while the journal is open): the same bytes as from the journal.
+func TestExportFromJournalExport(t *testing.T) {
+	dir := t.TempDir()
+	jdir := writeJournal(t, dir, testDate, dayTxns())
+	j, err := journal.Open(journal.Options{Dir: jdir, ReserveMB: 1, MinFreeMB: 32, MemTableMB: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "day.export")
+	f, _ := os.Create(path)
+	if _, err := j.ExportDay(testDate, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	j.Close()
+	var fromJournal, fromFile bytes.Buffer
+	if _, err := Export(daySource(jdir, testDate), &fromJournal, ExportOptions{Date: testDate, TempDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	src := func(fn func(*journal.Record) error) error { _, err := ReadExport(path, testDate, fn); return err }
+	if _, err := Export(src, &fromFile, ExportOptions{Date: testDate, TempDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromJournal.Bytes(), fromFile.Bytes()) {
+		t.Errorf("from the export file:\n%s\nfrom the journal:\n%s", fromFile.Bytes(), fromJournal.Bytes())
+	}
+	if _, err := ReadExport(path, testDate+1, func(*journal.Record) error { return nil }); err == nil {
+		t.Error("an export of another day was read")
+	}
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 1
+	os.WriteFile(path, b, 0o600)
+	if _, err := ReadExport(path, testDate, func(*journal.Record) error { return nil }); !errors.Is(err, journal.ErrBadExport) {
+		t.Errorf("a changed export: %v, want ErrBadExport", err)
 	}
 }
