@@ -123,3 +123,29 @@ func TestClearingCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestClearingUsage(t *testing.T) {
+	dataDir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"export"}, 2, "needs --date"},
+		{[]string{"--date", "20261121"}, 2, "say export"},
+		{[]string{"--date", "20261121", "export", "--format", "xml"}, 2, "want csv or fixed"},
+		{[]string{"--date", "20261121", "export", "--fees", "f.yaml"}, 2, "--fees is for --statements"},
+		{[]string{"--date", "20261121", "reconcile"}, 2, "needs --counterpart"},
+		{[]string{"--date", "20261121", "reconcile", "--counterpart", "x", "--key", "pan"}, 2, "want rrn or stan"},
+		{[]string{"--date", "20261121", "exceptions"}, 2, "unknown subcommand"},
+		{[]string{"--date", "20261121", "exceptions", "resolve", "--id", "0123456789ab", "--as", "forgiven"}, 2, "--as adjusted"},
+		{[]string{"--date", "20261121", "--sort-mb", "0", "export"}, 2, "--sort-mb"},
+		{[]string{"--date", "20261121", "export"}, 1, "no journal"},
+		{[]string{"--date", "20261121", "exceptions", "list"}, 1, "run clearing reconcile first"},
+	} {
+		code, _, stderr := cli(t, "", append([]string{"clearing", "--data-dir", dataDir}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.say) {
+			t.Errorf("%v: %d %s, want %d and %q", c.args, code, stderr, c.code, c.say)
+		}
+	}
+}
