@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func init() {
 			"export              write the day's clearing file: --date, [--format csv|fixed] [--out FILE] [--sealed]\n" +
 			"                    [--statements DIR --fees FILE]: per-merchant statements with fees per MCC\n" +
 			"reconcile           compare the day with a counterpart CSV: --date, --counterpart FILE [--key rrn|stan];\n" +
-			"                    writes reconcile.txt and reconcile.csv to --report (default data_dir/clearing/DATE)\n" +
+			"                    writes reconcile.txt, .csv and .html to --report (default data_dir/clearing/DATE)\n" +
 			"exceptions list     the day's exceptions from its last reconcile, with their state: --date [--open]\n" +
 			"exceptions resolve  resolve one: --date --id ID --as adjusted|reversed|written-off [--note TEXT]\n\n" +
 			"Layouts (clearing file, counterpart, statements, fees) are in the README, \"Clearing and reconciliation\".\n" +
@@ -264,11 +265,20 @@ func (c *clearingRun) reconcile(counterpart string, key clearing.KeyBy) error {
 		return err
 	}
 	csvOut.w.WriteString(clearing.ReportCSVHeader)
+	excRows, err := os.CreateTemp(dir, "reconcile.html.rows-*") // the HTML's exception rows, placed after its summary
+	if err != nil {
+		return err
+	}
+	defer func() { excRows.Close(); os.Remove(excRows.Name()) }()
+	excW := bufio.NewWriterSize(excRows, 1<<16)
 	var line []byte
 	start := time.Now()
 	sum, err := clearing.Reconcile(c.source(), cp, clearing.ReconOptions{Date: c.date, Key: key, TempDir: tmp, SortBytes: c.sortBytes,
 		Resolved: resolved}, func(r *clearing.Row) error {
 		line = clearing.AppendRowCSV(line[:0], r)
+		if r.Exception != "" {
+			appendHTMLRow(excW, line)
+		}
 		_, err := csvOut.w.Write(line)
 		return err
 	})
@@ -284,6 +294,9 @@ func (c *clearingRun) reconcile(counterpart string, key clearing.KeyBy) error {
 	if err != nil {
 		return err
 	}
+	if err := c.writeHTML(dir, &sum, excW, excRows); err != nil {
+		return err
+	}
 	if err := sum.WriteText(c.e.stdout, c.date); err != nil {
 		return err
 	}
@@ -291,6 +304,51 @@ func (c *clearingRun) reconcile(counterpart string, key clearing.KeyBy) error {
 	fmt.Fprintf(c.e.stderr, "reconciled %d records in %v, %.0f records/s; report in %s\n", n, took.Round(time.Millisecond),
 		float64(n)/max(took.Seconds(), 1e-9), dir)
 	return nil
+}
+
+// appendHTMLRow writes one report CSV line (fields without commas but
+// for a quoted terminal or key, shown as they are) as a table row.
+func appendHTMLRow(w *bufio.Writer, csvLine []byte) {
+	w.WriteString("<tr>")
+	for _, f := range strings.Split(strings.TrimSuffix(string(csvLine), "\n"), ",") {
+		w.WriteString("<td>")
+		w.WriteString(html.EscapeString(f))
+		w.WriteString("</td>")
+	}
+	w.WriteString("</tr>\n")
+}
+
+// writeHTML writes reconcile.html: the summary, then the exceptions.
+func (c *clearingRun) writeHTML(dir string, sum *clearing.ReconSummary, rowsW *bufio.Writer, rows *os.File) error {
+	if err := rowsW.Flush(); err != nil {
+		return err
+	}
+	if _, err := rows.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h, err := createReport(dir, "reconcile.html")
+	if err != nil {
+		return err
+	}
+	w := h.w
+	fmt.Fprintf(w, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>reconciliation %d</title>\n"+
+		"<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;text-align:right}</style>"+
+		"</head><body>\n<h1>Reconciliation of business day %d</h1>\n<p>switch records %d, counterpart records %d; exceptions %d, open %d</p>\n",
+		c.date, c.date, sum.Switch, sum.Counterpart, sum.Exceptions, sum.Open)
+	w.WriteString("<table><tr><th>class</th><th>currency</th><th>records</th><th>switch amount</th><th>counterpart amount</th></tr>\n")
+	for _, t := range sum.Totals {
+		fmt.Fprintf(w, "<tr><td>%s</td><td>%03d</td><td>%d</td><td>%d</td><td>%d</td></tr>\n", t.Class, t.Currency, t.Count, t.Switch, t.Counterpart)
+	}
+	w.WriteString("</table>\n<h2>Exceptions</h2>\n<table><tr>")
+	for _, col := range strings.Split(strings.TrimSpace(clearing.ReportCSVHeader), ",") {
+		fmt.Fprintf(w, "<th>%s</th>", col)
+	}
+	w.WriteString("</tr>\n")
+	if _, err := io.Copy(w, rows); err != nil {
+		return h.finish(err)
+	}
+	_, err = w.WriteString("</table>\n</body></html>\n")
+	return h.finish(err)
 }
 
 // exceptionRows calls fn with each exception row of the day's report:

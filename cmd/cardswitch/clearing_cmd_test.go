@@ -92,6 +92,10 @@ func TestClearingCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "amount-mismatch            1") || !strings.Contains(stdout, "exceptions 1: open 1") {
 		t.Fatalf("reconcile: %d %s %s", code, stdout, stderr)
 	}
+	page, _ := os.ReadFile(filepath.Join(dataDir, "clearing", "20261121", "reconcile.html"))
+	if !strings.Contains(string(page), "<td>amount-mismatch</td>") || strings.Contains(string(page), "<td>matched</td><td></td>") {
+		t.Errorf("HTML report:\n%s", page)
+	}
 	code, stdout, _ = cli(t, "", append(base, "exceptions", "list")...)
 	id := regexp.MustCompile(`(?m)^([0-9a-f]{12}) amount-mismatch +open`).FindStringSubmatch(stdout)
 	if code != 0 || id == nil {
@@ -110,8 +114,10 @@ func TestClearingCommands(t *testing.T) {
 	if code, stdout, _ := cli(t, "", append(base, "reconcile", "--counterpart", cp)...); code != 0 || !strings.Contains(stdout, "exceptions 1: open 0, adjusted 1") {
 		t.Errorf("reconcile after resolving: %d %s", code, stdout)
 	}
-	if runs, _ := filepath.Glob(filepath.Join(dataDir, "clearing", "clearing-run-*")); len(runs) > 0 {
-		t.Errorf("sort runs left behind: %v", runs)
+	for _, pattern := range []string{"clearing/clearing-run-*", "clearing/20261121/*.tmp-*", "clearing/20261121/*.rows-*"} {
+		if left, _ := filepath.Glob(filepath.Join(dataDir, pattern)); len(left) > 0 {
+			t.Errorf("temporary files left behind: %v", left)
+		}
 	}
 	var s cardscan.Scanner
 	s.Card("4761739001010010")
