@@ -137,18 +137,58 @@ func (c *clearingRun) tempDir() (string, error) {
 }
 
 // source reads the day from the stopped journal, its notes on stderr, or
-// from a journal export file.
+// from a journal export file; on a terminal with a progress line.
 func (c *clearingRun) source() clearing.Source {
+	var p *progress
+	if isTerminal(c.e.stderr) {
+		p = &progress{w: c.e.stderr, every: progressEvery, what: fmt.Sprintf("day %d", c.date)}
+	}
 	if c.fromExport != "" {
 		return func(fn func(*journal.Record) error) error {
-			_, err := clearing.ReadExport(c.fromExport, c.date, fn)
+			_, err := clearing.ReadExport(c.fromExport, c.date, p.counting(fn))
+			p.done()
 			return err
 		}
 	}
 	return func(fn func(*journal.Record) error) error {
-		res, err := clearing.ReadDay(filepath.Join(c.dir, "journal"), c.date, fn)
+		res, err := clearing.ReadDay(filepath.Join(c.dir, "journal"), c.date, p.counting(fn))
+		p.done()
 		printNotes(c.e, res)
 		return err
+	}
+}
+
+// progressEvery is how many records pass between progress lines: about
+// ten a second at the rates measured.
+const progressEvery = 1 << 15
+
+// progress is a line on a terminal that counts the records read, redrawn
+// in place ("\r"). A nil progress counts nothing.
+type progress struct {
+	w     io.Writer
+	every uint64
+	what  string
+	n     uint64
+	start time.Time
+}
+
+func (p *progress) counting(fn func(*journal.Record) error) func(*journal.Record) error {
+	if p == nil {
+		return fn
+	}
+	p.start = time.Now()
+	return func(r *journal.Record) error {
+		if p.n++; p.n%p.every == 0 {
+			fmt.Fprintf(p.w, "\rreading %s: %d records, %.0f/s ", p.what, p.n, float64(p.n)/max(time.Since(p.start).Seconds(), 1e-9))
+		}
+		return fn(r)
+	}
+}
+
+// done ends the line, if one was drawn.
+func (p *progress) done() {
+	if p != nil && p.n >= p.every {
+		fmt.Fprintf(p.w, "\rread %s: %d records%s\n", p.what, p.n, strings.Repeat(" ", 16))
 	}
 }
 

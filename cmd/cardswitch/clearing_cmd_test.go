@@ -155,3 +155,22 @@ func TestClearingUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestClearingProgress(t *testing.T) {
+	var b strings.Builder
+	p := &progress{w: &b, every: 2, what: "day 20261121"}
+	fn := p.counting(func(*journal.Record) error { return nil })
+	for range 5 {
+		fn(&journal.Record{})
+	}
+	p.done()
+	if got := b.String(); strings.Count(got, "\rreading day 20261121: ") != 2 || !strings.Contains(got, "read day 20261121: 5 records") ||
+		!strings.HasSuffix(got, "\n") {
+		t.Errorf("progress: %q", got)
+	}
+	var none *progress
+	if none.counting(nil) != nil {
+		t.Error("no progress wraps the callback")
+	}
+	none.done()
+}
