@@ -64,9 +64,13 @@ func TestClearingCommands(t *testing.T) {
 	if code, _, stderr := cli(t, "", append(base, "export", "--out", out)...); code != 1 || !strings.Contains(stderr, "exists") {
 		t.Errorf("export over a file: %d %s", code, stderr)
 	}
-	if code, _, stderr := cli(t, "", "clearing", "--data-dir", dataDir, "--date", "20261122", "export"); code != 1 ||
+	open := filepath.Join(t.TempDir(), "20261122.clr")
+	if code, _, stderr := cli(t, "", "clearing", "--data-dir", dataDir, "--date", "20261122", "export", "--out", open); code != 1 ||
 		!strings.Contains(stderr, "not closed") {
 		t.Errorf("export of the open day: %d %s", code, stderr)
+	}
+	if _, err := os.Stat(open); !os.IsNotExist(err) {
+		t.Errorf("a refused export left its file: %v", err)
 	}
 	if code, stdout, _ := cli(t, "", append(base, "export", "--format", "fixed")...); code != 0 || !strings.HasPrefix(stdout, "H CARDSWITCH CLR 01 20261121") {
 		t.Errorf("fixed export: %d %.80s", code, stdout)

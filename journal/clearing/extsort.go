@@ -155,18 +155,18 @@ func (s *sorter) spill() error {
 	if err != nil {
 		return fmt.Errorf("clearing: sort run: %w", err)
 	}
-	s.runs = append(s.runs, f.Name())
 	arena, offs := s.arena, s.offs
 	s.arena, s.offs = s.spare.arena[:0], s.spare.offs[:0]
 	s.inflight = make(chan spilled, 1)
 	go func(done chan<- spilled) {
-		done <- spilled{arena: arena, offs: offs, err: writeRun(f, arena, offs)}
+		done <- spilled{name: f.Name(), arena: arena, offs: offs, err: writeRun(f, arena, offs)}
 	}(s.inflight)
 	return nil
 }
 
 // spilled is a finished spill: its buffers, free again, and its error.
 type spilled struct {
+	name  string // the run file, written and closed
 	arena []byte
 	offs  []entry
 	err   error
@@ -179,6 +179,7 @@ func (s *sorter) wait() error {
 	}
 	r := <-s.inflight
 	s.inflight = nil
+	s.runs = append(s.runs, r.name) // only here: a merge never sees a run still being written
 	s.spare.arena, s.spare.offs = r.arena, r.offs
 	return r.err
 }
@@ -224,7 +225,7 @@ func (s *sorter) sorted(fn func(key, payload []byte) error) error {
 	if s.err != nil {
 		return s.err
 	}
-	if len(s.runs) == 0 {
+	if len(s.runs) == 0 && s.inflight == nil { // never spilled: sort in memory
 		s.sortBuffer()
 		for _, e := range s.offs {
 			k, p := s.at(e)
