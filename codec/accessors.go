@@ -258,7 +258,8 @@ func (v *View) MACInput() ([]byte, bool) {
 }
 
 // EMV appends the raw BER-TLV bytes of field 55 (hex text decoded when the
-// dialect carries it as text). Walk them with NextTLV.
+// dialect carries it as text). Walk them with NextTLV, or check and index
+// them with codec/emv's ICC.Parse.
 func (v *View) EMV(dst []byte) ([]byte, error) {
 	if !v.Has(FieldEMV) {
 		return dst, ErrNotPresent

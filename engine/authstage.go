@@ -12,8 +12,9 @@ import (
 )
 
 // AuthStage is the authorization stage over an auth.Authorizer: it reads
-// an auth.Request from the Txn, verifies the PIN with the HSM, and writes
-// the decision back (code, approval code, outcome, the balance field).
+// an auth.Request from the Txn, verifies the PIN and a chip card's ARQC
+// with the HSM, and writes the decision back (code, approval code,
+// outcome, the balance field, the ARPC).
 type AuthStage struct {
 	A *auth.Authorizer
 }
@@ -27,6 +28,8 @@ var (
 func (s AuthStage) Authorize(t *Txn) {
 	var r auth.Request
 	fill(&r, t, s.A.HashPAN)
+	var chip chipCheck
+	s.checkARQC(t, &r, &chip) // before any lock, as the PIN below
 	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {
 		err := t.VerifyPIN(hsm.KeyRef{Type: hsm.KeyTypePVK, Cryptogram: data.Keys.PVK}, data.Keys.PVKI, c.PVV)
 		switch {
@@ -75,6 +78,7 @@ func (s AuthStage) Authorize(t *Txn) {
 	if r.Kind() == auth.KindBalance && d.Approved {
 		t.AddReplyField(codec.FieldAdditionalAmounts, balanceField(d.Balance, t))
 	}
+	chip.addARPC(t)
 }
 
 // Abort implements Aborter: the decision's effect is taken back when its

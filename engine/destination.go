@@ -237,7 +237,7 @@ func compilePlan(m MappingConfig, orig, dest *codec.Dialect, with37 bool) (*upst
 		}
 	}
 	if len(m.Restore) == 0 {
-		echo := echoFor(orig.Name)
+		echo := codec.Echo(orig)
 		for id := 2; id <= codec.MaxField; id++ {
 			if echo[id] && orig.Field(id) != nil && id != codec.FieldApproval && id != codec.FieldResponseCode && !slices.Contains(um.Back.Drop, id) {
 				um.Restore = append(um.Restore, id)

@@ -26,9 +26,12 @@ type Link struct {
 	dialect *codec.Dialect
 	framing codec.Framing
 	codes   CodeTable
-	echo    *[codec.MaxField + 1]bool // fields a reply copies from its request
-	macAlg  hsm.MACAlgorithm          // 0: no MACs on this link
-	bcdPad  codec.PadNibble           // pad nibble of variable BCD values in replies
+	// echo: the fields a reply copies from its request (codec.Echo), but
+	// not 37, 41 and 42 of a request whose content check failed
+	// (Txn.clearBad): they may hold a misaligned track
+	echo    *codec.FieldSet
+	macAlg  hsm.MACAlgorithm // 0: no MACs on this link
+	bcdPad  codec.PadNibble  // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 	signOns *signOnLimiter // UnionPay sign-ons per terminal (links[].sign_on_limit)
 

@@ -16,7 +16,7 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 	v := &t.View
 	code, ok := v.NetworkCode()
 	if !ok && l.dialect.Name == codec.CUPPOS {
-		code, ok = cupNetworkCode(v)
+		code, ok = codec.CUPNetworkCode(v)
 	}
 	switch {
 	case !ok:
@@ -41,19 +41,4 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 	}
 	l.srv.respond(t)
 	l.journalLocal(cs, t)
-}
-
-// cupNetworkCode reads 60.3: field 60 is 60.1 (n2 message type), 60.2 (n6
-// batch number), 60.3 (n3 network management code), ...
-func cupNetworkCode(v *codec.View) (uint32, bool) {
-	var buf [17]byte
-	d := v.AppendText(buf[:0], 60)
-	if len(d) < 11 {
-		return 0, false
-	}
-	n := uint32(0)
-	for _, c := range d[8:11] {
-		n = n*10 + uint32(c-'0')
-	}
-	return n, true
 }

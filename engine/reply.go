@@ -5,30 +5,6 @@ import (
 	"github.com/cardswitch/cardswitch/router"
 )
 
-// echo sets: the request fields a reply copies, per dialect family. Track
-// data, PIN blocks, MACs and ICC data are never echoed, nor the clear-text
-// fields (37, 41, 42) of a request whose content check failed (Txn.clearBad):
-// they may hold a misaligned track.
-var (
-	iso87Echo = fieldSet(2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 18, 22, 24, 25, 32, 33, 37, 41, 42, 49, 50, 51, 70, 90, 95, 100, 102, 103)
-	cupEcho   = fieldSet(2, 3, 4, 11, 12, 13, 14, 15, 22, 23, 25, 32, 37, 41, 42, 49, 60, 61)
-)
-
-func fieldSet(ids ...int) *[codec.MaxField + 1]bool {
-	var s [codec.MaxField + 1]bool
-	for _, id := range ids {
-		s[id] = true
-	}
-	return &s
-}
-
-func echoFor(dialect string) *[codec.MaxField + 1]bool {
-	if dialect == codec.CUPPOS {
-		return cupEcho
-	}
-	return iso87Echo
-}
-
 // respondSigned is respond with the reply's MAC on links that use MACs
 // (workers only: it may call the HSM).
 func (s *Server) respondSigned(t *Txn) { s.respondWith(t, s.signer(t)) }
@@ -69,10 +45,11 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 				s.respondWith(t, nil)
 				return
 			}
-		case len(t.extras) > 0 && t.Approved() && hasExtra(t, id):
+		case len(t.extras) > 0 && hasExtra(t, id):
 			// what a stage adds (a balance, sign-on keys) goes only on an
-			// approval: a 96 must not carry a balance
-			v, _ := t.replyField(id)
+			// approval: a 96 must not carry a balance; an ARPC goes on a
+			// decline too, never on a 96
+			v, _ := t.replyFieldFor(id)
 			b.Binary(id, v)
 		case id == codec.FieldRRN && !v.Has(id) && t.rrnLen > 0:
 			b.Binary(id, t.rrn[:t.rrnLen])
@@ -105,7 +82,7 @@ func (s *Server) respondWith(t *Txn, sign func([]byte) ([]byte, error)) {
 	t.out = out
 }
 
-func hasExtra(t *Txn, id int) bool { _, ok := t.replyField(id); return ok }
+func hasExtra(t *Txn, id int) bool { _, ok := t.replyFieldFor(id); return ok }
 
 // abort answers 96 instead of a decision that cannot be delivered, taking
 // the authorizer's effect back first: whatever the decision changed (an

@@ -19,6 +19,8 @@ type HSM interface {
 	GenerateMAC(ctx context.Context, key hsm.KeyRef, alg hsm.MACAlgorithm, pad hsm.MACPadding, data []byte) ([]byte, error)
 	VerifyMAC(ctx context.Context, key hsm.KeyRef, alg hsm.MACAlgorithm, pad hsm.MACPadding, data, mac []byte) error
 	WorkingKey(ctx context.Context, tmk hsm.KeyRef, keyType string) (hsm.WorkingKey, error)
+	VerifyARQC(ctx context.Context, imk hsm.KeyRef, c hsm.ARQCCheck) ([]byte, error)
+	KCV(ctx context.Context, key hsm.KeyRef) (string, error)
 }
 
 // Keys finds a terminal's keys: its master key from the issuer data, and
@@ -206,6 +208,6 @@ func isCUPSignOn(l *Link, v *codec.View) bool {
 	if l.dialect.Name != codec.CUPPOS || v.MTI().Class() != '8' {
 		return false
 	}
-	code, ok := cupNetworkCode(v)
+	code, ok := codec.CUPNetworkCode(v)
 	return ok && code != netSignOff && code >= 1 && code <= 4
 }

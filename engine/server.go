@@ -118,7 +118,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		framing, _ := codec.ParseFraming(lc.Framing)
 		framing.MaxFrame = lc.MaxFrame
 		l := &Link{cfg: lc, srv: s, dialect: dialect, framing: framing, codes: CodesFor(dialect.Name),
-			echo: echoFor(dialect.Name), metrics: s.m.forLink(lc.Name), booted: make(chan struct{}),
+			echo: codec.Echo(dialect), metrics: s.m.forLink(lc.Name), booted: make(chan struct{}),
 			perIP: map[string]int{}, signOns: newSignOnLimiter(lc.SignOnLimit), log: d.Log.With().Str("link", lc.Name).Logger()}
 		for i := range l.lines {
 			l.lines[i] = logLimit{every: lineEvery, burst: lineBurst}

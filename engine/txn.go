@@ -78,12 +78,16 @@ type Txn struct {
 type extraField struct {
 	id  int
 	val []byte // in the field's text form (hex for binary fields)
+	// declines: the field goes on a decline too (an ARPC), never on a 96
+	declines bool
 }
 
 // AddReplyField adds a field to the reply (text form: digits or
-// characters; raw bytes for a binary field).
-func (t *Txn) AddReplyField(id int, val []byte) {
-	t.extras = append(t.extras, extraField{id, val})
+// characters; raw bytes for a binary field). It goes only on an approval.
+func (t *Txn) AddReplyField(id int, val []byte) { t.addReplyField(id, val, false) }
+
+func (t *Txn) addReplyField(id int, val []byte, declines bool) {
+	t.extras = append(t.extras, extraField{id, val, declines})
 }
 
 func (t *Txn) replyField(id int) ([]byte, bool) {
@@ -93,6 +97,29 @@ func (t *Txn) replyField(id int) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// replyFieldFor is replyField for the code t answers: a field added for
+// approvals only is there on 00, one that declines carry on any code but 96.
+func (t *Txn) replyFieldFor(id int) ([]byte, bool) {
+	for _, e := range t.extras {
+		if e.id == id && (t.Approved() || e.declines && t.Code != [2]byte{'9', '6'}) {
+			return e.val, true
+		}
+	}
+	return nil, false
+}
+
+// VerifyARQC checks a chip card's cryptogram with the HSM, bounded by the
+// link's hsm_timeout, and returns the ARPC c.ARPC asks for.
+func (t *Txn) VerifyARQC(imk hsm.KeyRef, c hsm.ARQCCheck) ([]byte, error) {
+	s := t.Link.srv
+	if s.hsm == nil {
+		return nil, ErrSystem
+	}
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	return s.hsm.VerifyARQC(ctx, imk, c)
 }
 
 // VerifyPIN checks the request's PIN block against a PVV with the HSM

@@ -114,3 +114,42 @@ func BenchmarkDUKPTDerive(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSoftVerifyARQC is one ARQC verification with its ARPC, as the
+// switch asks the software HSM for it: the IMK decrypted from the LMK,
+// the ICC master key and session key derived, the MAC, the ARPC
+// (EMV_VECTORS.md §1.3-1.5, one per vector).
+func BenchmarkSoftVerifyARQC(b *testing.B) {
+	s := &Soft{LMK: ThalesTestLMK()}
+	for _, v := range emvVectors(b) {
+		c := v.check(b)
+		c.ARPC = v.arpc[0].data(b)
+		ref := v.imkRef(b, s.LMK)
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.VerifyARQC(b.Context(), ref, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyARQC is the same with the IMK already clear: what the
+// derivations and the MAC cost without unwrapping the key from the LMK.
+func BenchmarkVerifyARQC(b *testing.B) {
+	for _, v := range emvVectors(b) {
+		c := v.check(b)
+		c.ARPC = v.arpc[0].data(b)
+		imk := tdes(b, v.imk)
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := VerifyARQC(imk, &c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -22,6 +22,11 @@
 //     DUKPTVariantKey, DUKPTKey) and AES (X9.24-3:2017: AESDUKPTInitialKey,
 //     AESDUKPTTransactionKey, AESDUKPTWorkingKey, AESDUKPTKey).
 //   - TR-31 / ANSI X9.143: UnwrapKeyBlock for versions A, B, C and D.
+//   - EMV application cryptograms (EMV 4.x Book 2 A1.3, A1.4, section 8):
+//     ICCMasterKey (options A and B), EMVSessionKey (EMV common session key
+//     and the Mastercard SKD), AppendARQCInput and ApplicationCryptogram for
+//     Visa CVN 10 and 18 and M/Chip CVN 16 and 17, VerifyARQC (constant
+//     time), ARPCMethod1 and ARPCMethod2.
 //   - Thales variant LMK: VariantLMK.DecryptKey / EncryptKey by key type
 //     code and scheme (Z, U, T, X, Y, untagged), ThalesTestLMK, and keys
 //     under a ZMK (DecryptUnderZMK, EncryptUnderZMK).
@@ -45,6 +50,13 @@
 //	pinKey, err := hsm.DUKPTKey(bdk, ksn, hsm.DUKPTPIN)
 //	out, err := hsm.TranslatePINBlock(pinKey, hsm.ISO0, zpk, hsm.ISO0, block, pan, nil)
 //	err = hsm.VerifyMAC(zak, hsm.MACISO9797Alg3, hsm.MACPadding1, mab, mac[:4])
+//
+// Verifying an ARQC from field 55 and making the ARPC for tag 91:
+//
+//	imk, err := lmk.DecryptKey(hsm.KeyTypeMKAC, "U0D39A43C864D1B40F33998B80BB02C95")
+//	c := hsm.ARQCCheck{CVN: hsm.MChipCVN16, PAN: pan, PSN: psn, Data: data, ARQC: arqc,
+//		ARPC: &hsm.ARPCData{ARC: [2]byte{'0', '0'}}}
+//	arpc, err := hsm.VerifyARQC(imk, &c) // errors.Is(err, hsm.ErrARQCMismatch): decline
 //
 // Unwrapping a TR-31 key block:
 //

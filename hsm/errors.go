@@ -58,6 +58,16 @@ var (
 	// ErrKeyBlockMAC means a TR-31 key block failed its integrity check.
 	ErrKeyBlockMAC = errors.New("hsm: TR-31 key block MAC mismatch")
 
+	// ErrARQCMismatch means an application cryptogram (ARQC, TC or AAC) did not verify.
+	ErrARQCMismatch = errors.New("hsm: ARQC verification failed")
+	// ErrCVN means a cryptogram version is unknown, or not one the HSM
+	// (or the host command) can verify.
+	ErrCVN = errors.New("hsm: unsupported cryptogram version")
+	// ErrEMVData means EMV data does not fit the cryptogram version: issuer
+	// application data of the wrong length or naming another version, a
+	// PAN sequence number that is not BCD, ARPC data of the wrong size.
+	ErrEMVData = errors.New("hsm: invalid EMV data")
+
 	// ErrKeyType means a Thales key type code is unknown.
 	ErrKeyType = errors.New("hsm: invalid LMK key type")
 	// ErrKeyScheme means a Thales key scheme tag is unknown or does not fit the key length.

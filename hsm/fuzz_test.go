@@ -1,6 +1,9 @@
 package hsm
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // FuzzDecryptPINBlock: any bytes, any format, any PAN give a PIN or an
 // error, never a panic.
@@ -44,5 +47,43 @@ func FuzzLMKDecryptKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, keyType, c string) {
 		_, _ = lmk.DecryptKey(keyType, c)
 		_, _, _ = SplitKeyCryptogram(c)
+	})
+}
+
+// FuzzVerifyARQC: any version, PAN, PSN, data, IAD and ARQC give nil,
+// ErrARQCMismatch or another error, never a panic; whatever ComputeARQC
+// accepts, VerifyARQC accepts with the computed ARQC and refuses with one
+// bit changed; and the result is the same with ARPC data of any size.
+func FuzzVerifyARQC(f *testing.F) {
+	f.Add(uint8(VisaCVN10), "1234567890123456", uint8(0x00), unhex(f, "0000000040000000000000000124800004800001241911050152BF45851800001C"), unhex(f, "06010A03A06010"), []byte{})
+	f.Add(uint8(MChipCVN17), "1234567890123456", uint8(0x00), make([]byte, 33), unhex(f, "0111A00003220000000000000000000322FF"), []byte{1, 2})
+	f.Add(uint8(VisaCVN18), "12345678901234567", uint8(0x45), make([]byte, 33), unhex(f, "06011203A0B800"), make([]byte, 9))
+	imk := tdes(f, "0123456789ABCDEFFEDCBA9876543210")
+	f.Fuzz(func(t *testing.T, cvn uint8, pan string, psn uint8, cdol, iad, prop []byte) {
+		var c ARQCCheck
+		c.CVN, c.PAN, c.PSN = CVN(cvn), pan, psn
+		d := &c.Data
+		for _, dst := range [][]byte{d.Amount[:], d.AmountOther[:], d.TermCountry[:], d.TVR[:], d.Currency[:], d.Date[:], d.UN[:], d.AIP[:], d.ATC[:]} {
+			cdol = cdol[copy(dst, cdol):]
+		}
+		d.IAD = iad
+		ac, _, err := ComputeARQC(imk, &c)
+		c.ARQC = ac
+		c.ARPC = &ARPCData{Proprietary: prop}
+		arpc, verr := VerifyARQC(imk, &c)
+		switch {
+		case err != nil && !errors.Is(verr, err):
+			t.Fatalf("ComputeARQC: %v, VerifyARQC: %v", err, verr)
+		case err != nil:
+			return
+		case verr != nil && !(c.CVN == VisaCVN18 && len(prop) > 8 && errors.Is(verr, ErrEMVData)):
+			t.Fatalf("the computed ARQC does not verify: %v", verr)
+		case verr == nil && len(arpc) != 4 && len(arpc) != 8:
+			t.Fatalf("ARPC of %d bytes", len(arpc))
+		}
+		c.ARQC[int(psn)%8] ^= 1 << (cvn % 8)
+		if _, err := VerifyARQC(imk, &c); !errors.Is(err, ErrARQCMismatch) {
+			t.Fatalf("a changed ARQC: %v", err)
+		}
 	})
 }

@@ -21,6 +21,10 @@ type Service interface {
 	// GenerateMAC and VerifyMAC compute and check a MAC under a key.
 	GenerateMAC(ctx context.Context, key KeyRef, alg MACAlgorithm, pad MACPadding, data []byte) ([]byte, error)
 	VerifyMAC(ctx context.Context, key KeyRef, alg MACAlgorithm, pad MACPadding, data, mac []byte) error
+	// VerifyARQC checks an EMV application cryptogram under the issuer
+	// master key imk (KeyTypeMKAC) and, when c.ARPC is set, returns the
+	// ARPC for the reply: nil error, ErrARQCMismatch, or another error.
+	VerifyARQC(ctx context.Context, imk KeyRef, c ARQCCheck) ([]byte, error)
 	// WorkingKey makes a new random key of keyType for a terminal: under
 	// the LMK (for the host), under the terminal master key (for the
 	// terminal), and its check value.
@@ -157,6 +161,19 @@ func (s *Soft) VerifyMAC(_ context.Context, key KeyRef, alg MACAlgorithm, pad MA
 		return err
 	}
 	return VerifyMAC(k, alg, pad, data, mac)
+}
+
+// VerifyARQC implements Service. The key must be an MK-AC (type 109):
+// key separation keeps a PIN or MAC key from being used as one.
+func (s *Soft) VerifyARQC(_ context.Context, imk KeyRef, c ARQCCheck) ([]byte, error) {
+	if imk.Type != KeyTypeMKAC {
+		return nil, ErrKeyType
+	}
+	k, err := s.key(imk)
+	if err != nil {
+		return nil, err
+	}
+	return VerifyARQC(k, &c)
 }
 
 // WorkingKey implements Service: a random double-length TDES key.

@@ -124,7 +124,7 @@ type Issuer struct {
 	addr    string // set by Start
 	dialect *codec.Dialect
 	framing codec.Framing
-	echo    *[codec.MaxField + 1]bool
+	echo    *codec.FieldSet
 
 	rules    atomic.Pointer[compiled]
 	injected atomic.Pointer[[]rule] // tried before the rules; never nil
@@ -150,7 +150,7 @@ func New(cfg Config) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	is := &Issuer{cfg: cfg, dialect: d, framing: f, echo: echoFor(d),
+	is := &Issuer{cfg: cfg, dialect: d, framing: f, echo: codec.Echo(d),
 		sched: newScheduler(cfg.MaxInFlight),
 		conns: make(map[*conn]struct{}), lns: make(map[net.Listener]struct{})}
 	if err := is.SetRules(cfg.Rules); err != nil {

@@ -8,31 +8,6 @@ import (
 	"github.com/cardswitch/cardswitch/hsm"
 )
 
-// Echo sets: the request fields a reply copies, per dialect family. They
-// are the switch's own (engine/reply.go), so the simulator's replies match
-// on whatever key a switch's matcher uses (MTI class with 11, 41, 7, 37,
-// or 41 + 11 as jPOS's QMUX). Track data, PIN blocks, MACs and ICC data are
-// never echoed.
-var (
-	iso87Echo = fieldSet(2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 18, 22, 24, 25, 32, 33, 37, 41, 42, 49, 50, 51, 70, 90, 95, 100, 102, 103)
-	cupEcho   = fieldSet(2, 3, 4, 11, 12, 13, 14, 15, 22, 23, 25, 32, 37, 41, 42, 49, 60, 61)
-)
-
-func fieldSet(ids ...int) *[codec.MaxField + 1]bool {
-	var s [codec.MaxField + 1]bool
-	for _, id := range ids {
-		s[id] = true
-	}
-	return &s
-}
-
-func echoFor(d *codec.Dialect) *[codec.MaxField + 1]bool {
-	if d.Name == codec.CUPPOS {
-		return cupEcho
-	}
-	return iso87Echo
-}
-
 // Network management codes (field 70; UnionPay: 60.3).
 const (
 	netSignOn  = 1
@@ -52,7 +27,7 @@ var (
 func networkCode(d *codec.Dialect, v *codec.View) [2]byte {
 	code, ok := v.NetworkCode()
 	if !ok && d.Name == codec.CUPPOS {
-		code, ok = cupNetworkCode(v)
+		code, ok = codec.CUPNetworkCode(v)
 	}
 	switch {
 	case !ok:
@@ -61,21 +36,6 @@ func networkCode(d *codec.Dialect, v *codec.View) [2]byte {
 		return code00
 	}
 	return code12
-}
-
-// cupNetworkCode reads 60.3: field 60 is 60.1 (n2 message type), 60.2 (n6
-// batch number), 60.3 (n3 network management code), ...
-func cupNetworkCode(v *codec.View) (uint32, bool) {
-	var buf [17]byte
-	d := v.AppendText(buf[:0], 60)
-	if len(d) < 11 {
-		return 0, false
-	}
-	n := uint32(0)
-	for _, c := range d[8:11] {
-		n = n*10 + uint32(c-'0')
-	}
-	return n, true
 }
 
 var mti0810 = codec.MTI{'0', '8', '1', '0'}

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -171,16 +169,7 @@ func TestNoCardDataInJournalLogsOrMetrics(t *testing.T) {
 		}
 		report("journal "+strings.Join(args, " "), []byte(out+errOut))
 	}
-	files := 0
-	err = filepath.WalkDir(c.file.DataDir, func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		files++
-		report(p, b)
-		return err
-	})
+	files, err := cardscan.Files(c.file.DataDir, report)
 	if err != nil || files == 0 {
 		t.Fatalf("data dir: %d files, %v", files, err)
 	}

@@ -12,12 +12,13 @@ import (
 func init() {
 	register(&command{
 		name: "hsm",
-		args: "kcv | pinblock | mac | dukpt | serve",
+		args: "kcv | pinblock | mac | dukpt | arqc | arpc | serve",
 		summary: "HSM tools for operators; each prints one upper-case hex value per line.\n\n" +
 			"kcv --key HEX                                   the key check value (TDES: 3 bytes of E(0); AES: CMAC method)\n" +
 			"pinblock --format 0|1|3|4 --pin P --pan PAN [--key HEX]   the clear PIN block, or encrypted under the key\n" +
 			"mac --alg x919|alg1|cmac|cup --key HEX --data HEX          the MAC\n" +
 			"dukpt --bdk HEX --ksn HEX                       the initial key (IPEK), then the current transaction key\n" +
+			emvSummary + "\n" +
 			"serve [--addr 127.0.0.1:1500]                   a payShield-compatible simulator over the software HSM",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			key := fs.String("key", "", "key in hex: 16, 32 or 48 digits (TDES) or 32, 48, 64 (AES with --aes)")
@@ -30,9 +31,20 @@ func init() {
 			bdk := fs.String("bdk", "", "DUKPT base derivation key in hex")
 			ksn := fs.String("ksn", "", "key serial number in hex (20 digits)")
 			addr := fs.String("addr", "127.0.0.1:1500", "serve: listen address")
+			var ef emvFlags
+			fs.StringVar(&ef.cvn, "cvn", "", "arqc, arpc: cryptogram version (visa-cvn10, visa-cvn18, mchip-cvn16, mchip-cvn17)")
+			fs.StringVar(&ef.imk, "imk", "", "arqc, arpc: issuer master key for ACs, 32 hex digits or U+32 under the test LMK")
+			fs.StringVar(&ef.psn, "psn", "", "arqc, arpc: PAN sequence number, 2 digits (default: 5F34, else 00)")
+			fs.StringVar(&ef.icc, "icc", "", "arqc: the ICC data (field 55) in hex")
+			fs.StringVar(&ef.option, "option", "", "arqc, arpc: ICC master key derivation a or b (default: b for visa-cvn18, else a)")
+			fs.StringVar(&ef.arqc, "arqc", "", "arpc: the ARQC, 16 hex digits")
+			fs.StringVar(&ef.arc, "arc", "", "arpc: authorisation response code, 00 or 3030 (method 1)")
+			fs.StringVar(&ef.csu, "csu", "", "arpc: card status update, 8 hex digits (method 2)")
+			fs.StringVar(&ef.prop, "prop", "", "arpc: proprietary authentication data, 0-16 hex digits (method 2)")
+			fs.StringVar(&ef.atc, "atc", "", "arpc: the ATC, 4 hex digits (method 2: the session key)")
 			return func(args []string, e *env) error {
 				if len(args) != 1 {
-					return usagef("say kcv, pinblock, mac, dukpt or serve")
+					return usagef("say kcv, pinblock, mac, dukpt, arqc, arpc or serve")
 				}
 				var out []string
 				var err error
@@ -45,6 +57,12 @@ func init() {
 					out, err = toolMAC(*alg, *key, *data, *aes)
 				case "dukpt":
 					out, err = toolDUKPT(*bdk, *ksn)
+				case "arqc":
+					ef.pan = *pan
+					out, err = toolARQC(&ef)
+				case "arpc":
+					ef.pan = *pan
+					out, err = toolARPC(&ef)
 				case "serve":
 					return serveHSM(e, *addr)
 				default:

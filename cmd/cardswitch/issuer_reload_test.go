@@ -66,7 +66,7 @@ func TestReloadRefusesTruncatedIssuerData(t *testing.T) {
 	}
 	for _, c := range []struct{ name, file, want string }{
 		// cut after the first card: still valid YAML, one card, no merchants or terminals
-		{"cut after 1 card", demo[:second], "counts.cards: the file declares 4, cards lists 1"},
+		{"cut after 1 card", demo[:second], "counts.cards: the file declares 6, cards lists 1"},
 		{"no counts", strings.Replace(demo, "counts: {", "# counts: {", 1), "no counts section"},
 		{"a count missing", strings.Replace(demo, " terminals: 2}", "}", 1), "counts.terminals: missing"},
 		{"counts of another file", strings.Replace(demo, "terminals: 2}", "terminals: 3}", 1), "counts.terminals: the file declares 3, terminals lists 2"},
@@ -80,18 +80,18 @@ func TestReloadRefusesTruncatedIssuerData(t *testing.T) {
 			t.Fatalf("%s: the data in force was replaced: %s", c.name, out)
 		}
 	}
-	// counts made to fit a file that lost two of the four cards: 50% > 10%
+	// counts made to fit a file that lost four of the six cards: 67% > 10%
 	third := strings.Index(demo, `  - pan: "6228480402564890018"`)
 	merchants := strings.Index(demo, "merchants:\n")
 	dropped := demo[:second] + demo[third:third+strings.Index(demo[third:], `  - pan: "5413330089010012"`)] + demo[merchants:]
-	dropped = strings.Replace(dropped, "cards: 4,", "cards: 2,", 1)
+	dropped = strings.Replace(dropped, "cards: 6,", "cards: 2,", 1)
 	write(dropped)
 	if _, err := issuer.ParseCounted([]byte(dropped)); err != nil {
 		t.Fatalf("the dropped file does not parse on its own: %v", err)
 	}
-	const why = "the reload would drop 2 of the 4 cards in force (50%), more than issuer.max_drop_share 10%"
+	const why = "the reload would drop 4 of the 6 cards in force (67%), more than issuer.max_drop_share 10%"
 	if code, out := adminCall(t, http.MethodPost, base+"/reload", auth); code != http.StatusUnprocessableEntity || !strings.Contains(out, why) {
-		t.Fatalf("a 50%% drop: %d %q", code, out)
+		t.Fatalf("a 67%% drop: %d %q", code, out)
 	}
 	// SIGHUP is never forced: serve's loop reloads one at a time, so the
 	// second signal is taken once the first reload is done

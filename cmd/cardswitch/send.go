@@ -30,7 +30,8 @@ type sendFlags struct {
 	fields                                           multiFlag
 	pin, mac, config                                 string
 	timeout                                          time.Duration
-	asJSON, unmask                                   bool
+	asJSON, unmask, chip                             bool
+	atc                                              int
 }
 
 func init() {
@@ -54,7 +55,7 @@ func init() {
 			fs.StringVar(&f.merchant, "merchant", "", "merchant ID, field 42 (default: the demo merchant)")
 			fs.StringVar(&f.currency, "currency", "", "currency, field 49 (default: 840, or 156 for cup-pos)")
 			fs.StringVar(&f.expiry, "expiry", "2812", "expiry YYMM, field 14")
-			fs.StringVar(&f.entry, "entry-mode", "012", "POS entry mode, field 22")
+			fs.StringVar(&f.entry, "entry-mode", "", "POS entry mode, field 22 (default 012, or 051 with --chip)")
 			fs.StringVar(&f.netcode, "netcode", "301", "network management code for an 0800 (301 echo, 001 sign-on, 002 sign-off)")
 			fs.StringVar(&f.header, "header", "603100311000", "message header for dialects that have one (hex)")
 			fs.Var(&f.fields, "field", "extra field as N=VALUE (text form); repeatable")
@@ -64,6 +65,8 @@ func init() {
 			fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "connect and reply timeout")
 			fs.BoolVar(&f.asJSON, "json", false, "print the reply in the JSON form")
 			fs.BoolVar(&f.unmask, "unmask", false, "show card data in full")
+			fs.BoolVar(&f.chip, "chip", false, "play the chip card: field 55 with an ARQC from its profile's IMK (default card "+demoChipPAN+"), and check the reply's ARPC (tag 91)")
+			fs.IntVar(&f.atc, "atc", -1, "with --chip, the card's transaction counter 9F36, 0 to 65535 (default: the STAN's low 16 bits); the switch refuses one it has seen")
 			return func(args []string, e *env) error {
 				if len(args) > 1 || (len(args) == 1 && args[0] != "-") {
 					return usagef("the only argument is '-', to read the JSON message from standard input")
@@ -96,6 +99,15 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 		}
 	} else if m, err = buildMessage(d, f, time.Now()); err != nil {
 		return usagef("%v", err)
+	}
+	var chip *sendChip
+	if f.chip {
+		if fromStdin || d.Field(codec.FieldEMV) == nil {
+			return usagef("--chip builds field 55 for a message from flags, on a dialect that has it")
+		}
+		if chip, err = newSendChip(f, &m, time.Now()); err != nil {
+			return err
+		}
 	}
 	keys, err := terminalKeys(f, m.Fields["41"])
 	if err != nil {
@@ -135,7 +147,14 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 	if err != nil {
 		return explainNoReply(err, f)
 	}
-	return printReply(e, d, reply, rtt, f.asJSON, f.unmask)
+	if err := printReply(e, d, reply, rtt, f.asJSON, f.unmask); err != nil || chip == nil {
+		return err
+	}
+	lines, err := chip.check(reply)
+	for _, l := range lines {
+		fmt.Fprintln(e.stdout, l)
+	}
+	return err
 }
 
 func printReply(e *env, d *codec.Dialect, r *client.Reply, rtt time.Duration, asJSON, unmask bool) error {
@@ -232,7 +251,12 @@ func buildMessage(d *codec.Dialect, f *sendFlags, now time.Time) (codec.Message,
 			}
 		}
 	}
+	if f.chip {
+		def(&f.pan, demoChipPAN, "6228480402564890018")
+		def(&f.entry, "051", "051")
+	}
 	def(&f.pan, "4761739001010010", "6228480402564890018")
+	def(&f.entry, "012", "012")
 	def(&f.terminal, "TERM0001", "12345678")
 	def(&f.merchant, "MERCHANT0000001", "123456789012345")
 	def(&f.currency, "840", "156")

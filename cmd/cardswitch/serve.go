@@ -136,6 +136,13 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if err := hsmHealth(sec); err != nil {
 		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("HSM not answering: PIN, MAC and sign-on requests will answer 96 until it does")
 	}
+	if err := checkEMVKeys(sec, authz.Data()); err != nil {
+		if errors.Is(err, engine.ErrKCV) {
+			admin.Close()
+			return fmt.Errorf("issuer.data: %v", err)
+		}
+		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("the HSM could not check the issuer data's EMV keys (imk_kcv): chip requests answer 96 while it cannot verify ARQCs")
+	}
 	routes := router.New(c.routes)
 	srv, err := engine.New(c.engine, engine.Deps{
 		Clock:      c.clock,
@@ -156,7 +163,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
-	reload := func() { reloadConfig(c, routes, authz, log, false) } // SIGHUP: never forced
+	reload := func() { reloadConfig(c, routes, authz, sec, log, false) } // SIGHUP: never forced
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.AdminHandler())
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +171,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reloadConfig(c, routes, authz, log, r.URL.Query().Get("force") == "1"); err != nil {
+		if err := reloadConfig(c, routes, authz, sec, log, r.URL.Query().Get("force") == "1"); err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
@@ -218,6 +225,14 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	return nil
 }
 
+// checkEMVKeys compares the issuer data's EMV keys with their check values
+// through the HSM, waiting at most 5 seconds.
+func checkEMVKeys(h engine.KCVer, d *issuer.Data) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return engine.CheckEMVKeys(ctx, h, d)
+}
+
 // checkDrop refuses issuer data that would take more than share of the
 // cards or of the terminals in force out of service: a file cut short at a
 // list's end still parses, counts and all, if whoever cut it fixed them.
@@ -241,8 +256,9 @@ func checkDrop(cur, next *issuer.Data, share float64) error {
 // rejected whole and what is in force stays, and so is one that would drop
 // more than issuer.max_drop_share of the cards or terminals unless force
 // (POST /reload?force=1; a SIGHUP is never forced). Usage, holds and
-// movements carry over.
-func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log zerolog.Logger, force bool) error {
+// movements carry over. Its EMV keys must have the check values it gives
+// (kcv: the HSM; nil checks none).
+func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv engine.KCVer, log zerolog.Logger, force bool) error {
 	if c.reload == nil {
 		return errors.New("no configuration file to reload")
 	}
@@ -250,6 +266,13 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, log 
 	if err != nil {
 		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
 		return err
+	}
+	if kcv != nil {
+		if err := checkEMVKeys(kcv, next.issuer); err != nil {
+			err = fmt.Errorf("issuer.data: %v", err)
+			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+			return err
+		}
 	}
 	if err := checkDrop(authz.Data(), next.issuer, *next.file.Issuer.MaxDropShare); err != nil {
 		if !force {

@@ -11,7 +11,6 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
-	"github.com/cardswitch/cardswitch/internal/client"
 	"github.com/cardswitch/cardswitch/internal/cuptest"
 )
 
@@ -64,7 +63,7 @@ func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 	tpk, _ := lmk.DecryptKey(hsm.KeyTypeTPK, term.TPK)
 
 	stop := startServe(t, c)
-	cup := dialCUP(t, addrs["8585"])
+	cup := cuptest.Dial(t, addrs["8585"])
 	r, err := cup.RoundTrip(cuptest.SignOn(t, "000001", "TERM0001", "MERCHANT0000001", nil, nil), 5*time.Second)
 	if err != nil || string(r.View.AppendText(nil, 39)) != "00" {
 		t.Fatalf("sign-on: %v", err)
@@ -79,7 +78,7 @@ func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 
 	stop = startServe(t, c)
 	defer stop()
-	cup = dialCUP(t, addrs["8585"])
+	cup = cuptest.Dial(t, addrs["8585"])
 	defer cup.Close()
 	d, _ := codec.Lookup(codec.CUPPOS)
 	for _, tc := range []struct {
@@ -112,15 +111,4 @@ func TestSignOnKeysSurviveARestartPerLink(t *testing.T) {
 	if r, err := pos.RoundTrip(msg, 5*time.Second); err != nil || string(r.View.AppendText(nil, 39)) != "00" {
 		t.Fatalf("pos purchase with the right PIN after the restart: %v %q", err, r.View.AppendText(nil, 39))
 	}
-}
-
-func dialCUP(t *testing.T, addr string) *client.Conn {
-	t.Helper()
-	d, _ := codec.Lookup(codec.CUPPOS)
-	f, _ := codec.ParseFraming("binary2+tpdu")
-	c, err := client.Dial(addr, d, f, []byte{0x60, 0, 1, 0, 2}, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

@@ -2,15 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 func TestSimIssuerRefusesBadFlags(t *testing.T) {
@@ -49,20 +49,6 @@ func TestSimIssuerRefusesBadFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to write from one goroutine and read
-// from another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // The simulator says where it listens once it holds the port, answers by
 // its rules file (with --latency overriding the file's), and prints its
 // counters when it is stopped.
@@ -78,7 +64,7 @@ func TestSimIssuerServesAndPrintsCounters(t *testing.T) {
 	}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	var stdout testlog.Buffer
 	done := make(chan error, 1)
 	go func() { done <- runSimIssuer(ctx, &env{stdout: &stdout, stderr: pw}, f.listen, cfg); pw.Close() }()
 	line, err := bufio.NewReader(pr).ReadString('\n')

@@ -168,3 +168,24 @@ func TestJournalDateFlagNamesTheFormat(t *testing.T) {
 		}
 	}
 }
+
+// send --chip refuses, before connecting, what it cannot play: a card that
+// is not a chip card, one not in the issuer data, a counter out of range,
+// a message from standard input, a dialect without field 55.
+func TestSendChipRefuses(t *testing.T) {
+	closed := freePort(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--chip", "--pan", "4761739001010010"}, "--chip: card 476173******0010's profile standard has no emv settings (not a chip card)"},
+		{[]string{"--chip", "--pan", "4111111111111111"}, "--chip: card 411111******1111 is not in the issuer data"},
+		{[]string{"--chip", "--atc", "65536"}, "--atc 65536: must be 0 to 65535"},
+		{[]string{"--chip", "-"}, "--chip builds field 55 for a message from flags"},
+	} {
+		code, _, errOut := cli(t, `{"mti":"0200","fields":{}}`, append([]string{"send", "--addr", closed}, c.args...)...)
+		if first, _, _ := strings.Cut(errOut, "\n"); code != 2 || !strings.HasPrefix(first, "cardswitch send: "+c.want) {
+			t.Errorf("%v: %d %q, want %q", c.args, code, first, c.want)
+		}
+	}
+}

@@ -7,7 +7,8 @@ package auth
 // and marked not reversed, or whose placeholders are removed), and its
 // index entry is removed, so a resend is decided afresh. It returns the
 // outcome to journal instead, which replays as "answered 96, no effect, no
-// entry" (a PIN try it counted stays counted: the PIN was tried). Safe on
+// entry" (a PIN try it counted stays counted: the PIN was tried; so does a
+// chip card's transaction counter: the card used it). Safe on
 // any outcome: one without an effect, one that does not parse (returned
 // as it is), one aborted already.
 func (a *Authorizer) Abort(outcomeBytes []byte) []byte {

@@ -4,10 +4,16 @@ import (
 	"github.com/cardswitch/cardswitch/engine/issuer"
 )
 
-// pinEvent is a PIN check to journal, so PIN tries survive a restart.
+// pinEvent is what a decision did to the card's own checks, to journal
+// so that they survive a restart: a PIN check (PIN tries) and a chip
+// card's transaction counter.
 type pinEvent struct {
 	kind byte // 0 (none), pinWrong (counted) or pinRight (the count cleared)
 	card [32]byte
+	atc  atcEvent
+	// arqcWrong: declined for a chip cryptogram that did not verify
+	// (journaled for people: it changes no state)
+	arqcWrong bool
 }
 
 const (
@@ -28,8 +34,12 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 	date := max(t.eff.date, a.day.Load())
 	t.eff.date = date
 	cs, csRef := a.cards.get(r.PANHash)
+	atcCode, atc := checkATC(s.data.Profile(c.ProfileName()), r, cs)
+	if atcCode != "" { // a replayed or jumping counter: no PIN try, no effect
+		return Decision{Code: atcCode}, false, pinEvent{atc: atc}
+	}
 	code, ev := a.checkPIN(s, r, c, cs, verify, date)
-	pin := pinEvent{kind: ev, card: r.PANHash}
+	pin := pinEvent{kind: ev, card: r.PANHash, atc: atc}
 	if code != "" {
 		return Decision{Code: code}, false, pin
 	}

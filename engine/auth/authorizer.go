@@ -327,9 +327,14 @@ func (a *Authorizer) decideNew(r *Request, kind Kind, verify PINVerifier, t, ori
 	if code == "" && needsAmount(kind) && r.Amount <= 0 {
 		code = InvalidAmount
 	}
+	chipWrong := false
+	if code == "" {
+		code = checkChip(s.data.Profile(c.ProfileName()), r, kind)
+		chipWrong = code != "" && r.ARQC == ARQCWrong
+	}
 	if code != "" {
 		copy(t.code[:], code)
-		return Decision{Code: code}, false, pinEvent{}
+		return Decision{Code: code}, false, pinEvent{arqcWrong: chipWrong}
 	}
 	d, applied, pin := a.apply(s, r, kind, c, verify, t, original, delta)
 	copy(t.code[:], d.Code)

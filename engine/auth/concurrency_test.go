@@ -118,7 +118,7 @@ func TestConcurrentDecisions(t *testing.T) {
 	}
 	for acc := 0; acc < concAccounts; acc++ {
 		for c := 0; c < concCards; c++ {
-			if u, _ := cardState(a, sha256PAN(concPAN(acc, c)), 20260116); u.amount != 0 || u.count != 0 {
+			if u, _, _ := cardState(a, sha256PAN(concPAN(acc, c)), 20260116); u.amount != 0 || u.count != 0 {
 				t.Errorf("card %d/%d usage after reversals %+v", acc, c, u)
 			}
 		}
@@ -169,7 +169,7 @@ func checkApprovals(t *testing.T, a *Authorizer, all [][]decided) {
 				t.Errorf("card %d approved %d on %d, over its daily limit %d", card, sum, date, concDaily)
 			}
 		}
-		u, _ := cardState(a, sha256PAN(concPAN(card/concCards, card%concCards)), 20260116)
+		u, _, _ := cardState(a, sha256PAN(concPAN(card/concCards, card%concCards)), 20260116)
 		if u.amount != byDate[20260116] {
 			t.Errorf("card %d counts %d on the newest date, its approvals %d", card, u.amount, byDate[20260116])
 		}

@@ -12,6 +12,8 @@ type Effect struct {
 	Remembered bool   `json:"remembered,omitempty"` // a reversal of an original not seen, remembered
 	PINWrong   bool   `json:"pin_wrong,omitempty"`  // a wrong PIN was counted
 	PINRight   bool   `json:"pin_right,omitempty"`  // a right PIN cleared the count
+	ATC        *int   `json:"atc,omitempty"`        // a chip card's transaction counter it recorded
+	ARQCWrong  bool   `json:"arqc_wrong,omitempty"` // declined for a chip cryptogram that did not verify
 	Account    string `json:"account,omitempty"`    // the account it changed
 	Debit      int64  `json:"debit,omitempty"`      // taken from the account (negative: credited)
 	Hold       int64  `json:"hold,omitempty"`       // placed on the account (negative: released)
@@ -36,7 +38,12 @@ func DescribeOutcome(b []byte) (e Effect, ok bool) {
 	}
 	e = Effect{Kind: o.kind.String(), Date: o.date,
 		Applied: o.flags&flagApplied != 0, Undid: o.flags&flagUndo != 0, NoEntry: o.flags&flagNoEntry != 0,
-		Remembered: o.flags&flagRemembered != 0, PINWrong: o.flags&flagPINWrong != 0, PINRight: o.flags&flagPINRight != 0}
+		Remembered: o.flags&flagRemembered != 0, PINWrong: o.flags&flagPINWrong != 0, PINRight: o.flags&flagPINRight != 0,
+		ARQCWrong: o.flags&flagARQCWrong != 0}
+	if o.pin.atc.set {
+		atc := int(o.pin.atc.atc)
+		e.ATC = &atc
+	}
 	if e.Applied {
 		e.Account, e.Merchant, e.Terminal = string(o.ids.account), string(o.ids.merchant), string(o.ids.terminal)
 		e.Debit, e.Hold, e.Usage, e.Count = o.eff.debit, o.eff.hold, o.eff.usage, o.eff.count

@@ -32,3 +32,24 @@ func TestDescribeOutcome(t *testing.T) {
 		t.Fatal("junk described")
 	}
 }
+
+// A chip decision reads back with the counter it recorded, and a wrong
+// cryptogram's decline says so.
+func TestDescribeChipOutcome(t *testing.T) {
+	a := newAuth(t, benchData(t), Limits{})
+	data := a.Data()
+	pan := []byte("4761739001010119") // the demo chip card, profile chip-cvn10
+	r := benchRequest()
+	r.PAN, r.PANHash, r.ATC, r.ARQC = pan, sha256PAN(pan), 0x1234, ARQCVerified
+	r.ARQCFor = data.Profile("chip-cvn10").EMV
+	d := a.Decide(&r, noPIN, testApproval)
+	e, ok := DescribeOutcome(d.Outcome)
+	if d.Code != Approved || !ok || e.ATC == nil || *e.ATC != 0x1234 || e.ARQCWrong {
+		t.Fatalf("approved chip purchase %s: %+v", d.Code, e)
+	}
+	r.STAN, r.ATC, r.ARQC = 2, 0x1235, ARQCWrong
+	d = a.Decide(&r, noPIN, testApproval)
+	if e, ok = DescribeOutcome(d.Outcome); d.Code != DoNotHonour || !ok || !e.ARQCWrong || e.ATC != nil || e.Applied {
+		t.Fatalf("wrong cryptogram %s: %+v", d.Code, e)
+	}
+}

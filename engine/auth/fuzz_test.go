@@ -154,7 +154,7 @@ func (m *model) check(approvedDebit bool) {
 	case held != m.held || delta != m.delta:
 		m.failf("account held %d delta %d, model %d %d", held, delta, m.held, m.delta)
 	}
-	u, _ := cardState(m.a, sha256PAN([]byte("4111110000000013")), m.date)
+	u, _, _ := cardState(m.a, sha256PAN([]byte("4111110000000013")), m.date)
 	if u.amount != m.usage || int(u.count) != m.count {
 		m.failf("card usage %d/%d, model %d/%d", u.amount, u.count, m.usage, m.count)
 	}

@@ -27,6 +27,8 @@ const (
 	flagPINRight               // a right PIN cleared the card's count
 	flagNoEntry                // answered 96 with no effect and no entry (a full index, an abort)
 	flagRemembered             // a reversal remembered its unknown original (placeholders)
+	flagATC                    // a chip card's transaction counter was recorded (the card, unless a PIN flag named it, and the ATC follow)
+	flagARQCWrong              // declined for a chip cryptogram that did not verify (nothing follows)
 )
 
 // outcome is an outcome decoded, or one to encode.
@@ -77,6 +79,9 @@ func appendID(b []byte, id string) []byte {
 func (o *outcome) encode(a *Authorizer) []byte {
 	pinFlags := [3]byte{0, flagPINWrong, flagPINRight}[o.pin.kind]
 	flags := o.flags | pinFlags
+	if o.pin.arqcWrong {
+		flags |= flagARQCWrong
+	}
 	b := make([]byte, 0, 192)
 	b = append(b, outcomeVersion, byte(o.kind), flags, o.key.class, o.origClass, o.found)
 	b = binary.AppendUvarint(b, uint64(o.date))
@@ -86,6 +91,13 @@ func (o *outcome) encode(a *Authorizer) []byte {
 	b = appendKeyRef(b, o.orig)
 	if pinFlags != 0 {
 		b = append(b, o.pin.card[:]...)
+	}
+	if o.pin.atc.set {
+		b[2] |= flagATC
+		if pinFlags == 0 { // else the PIN event named the card (the request's, both)
+			b = append(b, o.pin.atc.card[:]...)
+		}
+		b = binary.BigEndian.AppendUint16(b, o.pin.atc.atc)
 	}
 	if flags&flagApplied == 0 {
 		return b
@@ -142,6 +154,7 @@ func decodeOutcome(b []byte) (outcome, error) {
 	copy(o.approval[:], r.Take(6))
 	o.readRefs(r)
 	o.readPIN(r)
+	o.readATC(r)
 	if o.flags&flagApplied != 0 {
 		o.ids.account = r.Raw()
 		copy(o.ids.card[:], r.Take(32))
@@ -171,6 +184,22 @@ func (o *outcome) readPIN(r *reader) {
 		return
 	}
 	copy(o.pin.card[:], r.Take(32))
+}
+
+// readATC reads the transaction counter a chip decision recorded: its
+// card (the PIN event's, or following when there is none) and the ATC.
+func (o *outcome) readATC(r *reader) {
+	if o.flags&flagATC == 0 {
+		return
+	}
+	o.pin.atc.set = true
+	o.pin.atc.card = o.pin.card
+	if o.pin.kind == 0 {
+		copy(o.pin.atc.card[:], r.Take(32))
+	}
+	if b := r.Take(2); b != nil {
+		o.pin.atc.atc = binary.BigEndian.Uint16(b)
+	}
 }
 
 func (o *outcome) readAmounts(r *reader) {

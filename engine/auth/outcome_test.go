@@ -37,7 +37,7 @@ func TestReplayVersion1Outcomes(t *testing.T) {
 		t.Fatalf("account delta %d held %d, want -600 and 0 (completed for 600, the purchase reversed)", delta, held)
 	}
 	pan := []byte("4761739001010010")
-	u, fails := cardState(a, sha256PAN(pan), 20261121)
+	u, fails, _ := cardState(a, sha256PAN(pan), 20261121)
 	if u.amount != 600 || u.count != 1 || fails != 1 {
 		t.Fatalf("card usage %+v, wrong PINs %d; want 600 in 1, and 1", u, fails)
 	}

@@ -36,6 +36,7 @@ type stateReader struct {
 	announced            [shardCount]int64 // per shard (set before its entry chunks go to a worker)
 	decoded              [shardCount]int64 // per shard, under its lock
 	free                 chan []byte       // chunk buffers the workers are done with
+	version              byte              // the snapshot's
 }
 
 // chunk reads the next chunk's payload, into a buffer of the free list
@@ -169,6 +170,9 @@ func (sr *stateReader) table(p []byte) error {
 			copy(h[:], d.Take(32))
 			x, ref := sr.a.cards.get(h)
 			x.usage, x.pinFails = d.counter(), d.counter()
+			if sr.version >= 2 {
+				x.atc = uint32(d.uvarint(1 << 16)) // an ATC (2 bytes) plus one
+			}
 			sr.cards, err = appendRef(sr.cards, ref)
 		}
 	case 'M', 'T':
@@ -194,8 +198,9 @@ func (sr *stateReader) header(d *decoder) error {
 	if string(d.Take(len(stateMagic))) != stateMagic {
 		return stateErr("not an authorization state")
 	}
-	if v := d.byte(); v != stateVersion {
-		return stateErr("version %d (this build reads %d)", v, stateVersion)
+	sr.version = d.byte()
+	if sr.version != 1 && sr.version != stateVersion {
+		return stateErr("version %d (this build reads 1 to %d)", sr.version, stateVersion)
 	}
 	sr.a.day.Store(uint32(d.uvarint(1<<32 - 1)))
 	sr.a.now.Store(d.Varint())

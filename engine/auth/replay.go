@@ -17,6 +17,7 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 	}
 	a.replayAdvance(o.date, o.at)
 	a.replayPIN(&o)
+	a.replayATC(&o)
 	if o.flags&flagNoEntry != 0 || !o.keyOK {
 		return nil // answered 96 with no entry; or a Ref no decision could have keyed
 	}

@@ -68,6 +68,19 @@ func followUp(w *world, a *Authorizer) []string {
 		out = append(out, fmt.Sprintf("%s %s %s %d -> %s bal=%d", card, mti, r.Kind(), amt, d.Code, d.Balance))
 	}
 	for _, c := range w.data.Cards {
+		if w.data.Profile(c.ProfileName()).EMV != nil {
+			// a chip card's counter: a replay of the last, the next, a jump
+			for _, atc := range []uint16{0, 1, 7, 8, 9, 500} {
+				stan++
+				r := &Request{Proc: 0, PAN: []byte(c.PAN), PANHash: sha256PAN([]byte(c.PAN)), Amount: 100,
+					Terminal: "T1", Merchant: "M1", EntryMode: 50, STAN: stan, LocalDate: w.date % 10000,
+					BusinessDate: w.date, Today: 2601, Received: w.now, ARQC: ARQCVerified, ATC: atc,
+					ARQCFor: a.Data().Profile(c.ProfileName()).EMV}
+				copy(r.MTI[:], "0200")
+				d, _ := decideWith(a, r, "none")
+				out = append(out, fmt.Sprintf("%s chip atc %d -> %s", c.PAN, atc, d.Code))
+			}
+		}
 		ask(c.PAN, "0100", 30, 0, 5, "none")
 		ask(c.PAN, "0100", 30, 0, 5, "wrong")
 		for _, amt := range []int64{100, 1000, 5000, 20000, 40000} {
@@ -110,9 +123,15 @@ func viewOf(a *Authorizer, e effect) effView {
 	return v
 }
 
+// cardView is a card's state.
+type cardView struct {
+	Usage, PINFails counter
+	ATC             uint32
+}
+
 type stateDump struct {
 	Accounts  map[string][2]int64 // delta, held
-	Cards     map[[32]byte][2]counter
+	Cards     map[[32]byte]cardView
 	Merchants map[string]counter
 	Terminals map[string]counter
 	Txns      map[txnKey]txnView
@@ -124,7 +143,7 @@ type stateDump struct {
 // entries that are all zero, as the live authorizer creates them on first
 // look and a replay need not.
 func dumpState(a *Authorizer, date uint32, now int64) stateDump {
-	d := stateDump{Accounts: map[string][2]int64{}, Cards: map[[32]byte][2]counter{},
+	d := stateDump{Accounts: map[string][2]int64{}, Cards: map[[32]byte]cardView{},
 		Merchants: map[string]counter{}, Terminals: map[string]counter{}, Txns: map[txnKey]txnView{}}
 	a.accounts.each(func(_ uint32, v *account) {
 		v.mu.Lock()
@@ -140,7 +159,7 @@ func dumpState(a *Authorizer, date uint32, now int64) stateDump {
 		return counter{}
 	}
 	a.cards.each(func(_ uint32, v *card) {
-		if c := [2]counter{norm(v.usage), norm(v.pinFails)}; c != [2]counter{} {
+		if c := (cardView{norm(v.usage), norm(v.pinFails), v.atc}); c != (cardView{}) {
 			d.Cards[v.hash] = c
 		}
 	})

@@ -8,6 +8,7 @@ package auth
 
 import (
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
 )
 
 // Kind is what a request does.
@@ -57,6 +58,13 @@ type Request struct {
 	// index's windows (Limits) are measured in. 0: unknown, the newest
 	// time seen stands in.
 	Received int64
+	// ARQC is the engine's check of a chip request's cryptogram (see
+	// NeedsARQC), made under the EMV settings ARQCFor (the profile's, as
+	// the issuer data in force had them); ATC is the card's transaction
+	// counter (9F36) it covered.
+	ARQC    ARQCResult
+	ARQCFor *issuer.EMV
+	ATC     uint16
 }
 
 // Ref names a transaction: terminal, STAN and local date (MMDD).

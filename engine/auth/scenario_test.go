@@ -36,6 +36,9 @@ package auth
 //	                          reply that became 96)
 //	wait                      let background work finish (Decide starts a purge of
 //	                          the transaction index as request time passes)
+//	snapshot                  write the state (WriteState), read it into a fresh
+//	                          Authorizer (ReadState) and carry on with that one: a
+//	                          restart from a snapshot
 //
 // Request attributes (defaults in parentheses): card (A: an alias or a
 // PAN), amt (0), stan (a fresh one per line), term (T1), merch (M1), mcc
@@ -48,8 +51,11 @@ package auth
 // today (YYMM, 2601), orig (STAN[@MMDD][/TERM]
 // of the original, defaulting to the request's date and terminal: sets
 // HasOriginal), oclass (the original's MTI class digit, 0 for none;
-// default: the class the scenario sent that Ref with, else 0). PANHash is
-// sha256 of the PAN. Every scenario also runs in TestScenarioReplay.
+// default: the class the scenario sent that Ref with, else 0), arqc (ok |
+// wrong | format | system | none: the engine's check of the cryptogram,
+// Request.ARQC; default ok when NeedsARQC, else none), atc (9F36, 1).
+// PANHash is sha256 of the PAN. Every scenario also runs in
+// TestScenarioReplay and TestStateRoundTrip.
 
 import (
 	"bufio"
@@ -248,6 +254,8 @@ func runScenario(t testing.TB, sc *scenario) *world {
 			w.abort()
 		case "wait":
 			w.a.bg.Wait()
+		case "snapshot":
+			w.a = w.snapshotted()
 		default:
 			if w.a == nil {
 				w.fatalf("a request before issuer data")
@@ -319,6 +327,20 @@ func (w *world) replayed() *Authorizer {
 		if err := fresh.Replay(j.outcome, j.code); err != nil {
 			w.fatalf("replay of entry %d: %v", i, err)
 		}
+	}
+	return fresh
+}
+
+// snapshotted is a fresh authorizer that read the state's snapshot.
+func (w *world) snapshotted() *Authorizer {
+	w.t.Helper()
+	var b bytes.Buffer
+	if err := w.a.WriteState(&b); err != nil {
+		w.fatalf("snapshot: %v", err)
+	}
+	fresh := newAuth(w.t, w.data, w.limits)
+	if err := fresh.ReadState(&b); err != nil {
+		w.fatalf("snapshot read back: %v", err)
 	}
 	return fresh
 }
@@ -493,7 +515,34 @@ func (w *world) build(mti, tt string, own map[string]string) (*Request, string) 
 	default:
 		w.fatalf("pin=%s: none, right, wrong or error", m["pin"])
 	}
+	w.chip(r, m)
 	return r, m["pin"]
+}
+
+// chip sets the request's cryptogram check (arqc=, atc=).
+func (w *world) chip(r *Request, m map[string]string) {
+	r.ATC = 1
+	if v, ok := m["atc"]; ok {
+		r.ATC = uint16(w.num(v))
+	}
+	var p *issuer.Profile
+	if c, ok := w.a.Data().Card(r.PAN); ok {
+		p = w.a.Data().Profile(c.ProfileName())
+	}
+	v, ok := m["arqc"]
+	if !ok {
+		if !NeedsARQC(r, p) {
+			return
+		}
+		v = "ok"
+	}
+	r.ARQC = map[string]ARQCResult{"none": ARQCNone, "ok": ARQCVerified, "wrong": ARQCWrong, "format": ARQCFormat, "system": ARQCSystem}[v]
+	if r.ARQC == ARQCNone && v != "none" {
+		w.fatalf("arqc=%s: ok, wrong, format, system or none", v)
+	}
+	if p != nil {
+		r.ARQCFor = p.EMV
+	}
 }
 
 // ref reads STAN[@MMDD][/TERM]; the date and terminal default to the request's.
@@ -523,8 +572,8 @@ func (w *world) checkState(m map[string]string) {
 		if p, ok := w.aliases[pan]; ok {
 			pan = p
 		}
-		u, fails := cardState(w.a, sha256PAN([]byte(pan)), w.date)
-		got["usage"], got["count"], got["pinfails"] = u.amount, int64(u.count), int64(fails)
+		u, fails, atc := cardState(w.a, sha256PAN([]byte(pan)), w.date)
+		got["usage"], got["count"], got["pinfails"], got["atc"] = u.amount, int64(u.count), int64(fails), int64(atc)-1
 		delete(m, "card")
 	case m["merchant"] != "":
 		u := acceptorState(w.a.merchants, m["merchant"], w.date)
@@ -562,11 +611,12 @@ func accountState(a *Authorizer, id string) (avail, held, delta int64) {
 	return balance - acc.held, acc.held, acc.delta
 }
 
-// cardState reads a card's daily usage and wrong PINs on a business date.
-func cardState(a *Authorizer, h [32]byte, date uint32) (counter, int) {
+// cardState reads a card's daily usage and wrong PINs on a business date,
+// and its last ATC plus one (0: none seen).
+func cardState(a *Authorizer, h [32]byte, date uint32) (counter, int, uint32) {
 	c, ok := a.snap.Load().byHash[h]
 	if !ok {
-		return counter{}, 0
+		return counter{}, 0, 0
 	}
 	acc, _ := a.accounts.get(c.Account)
 	acc.mu.Lock()
@@ -574,7 +624,7 @@ func cardState(a *Authorizer, h [32]byte, date uint32) (counter, int) {
 	cs, _ := a.cards.get(h)
 	u, _ := cs.usage.on(date)
 	f, _ := cs.pinFails.on(date)
-	return u, int(f.count)
+	return u, int(f.count), cs.atc
 }
 
 func acceptorState(m *store[string, acceptor], id string, date uint32) counter {

@@ -18,7 +18,7 @@ import (
 //
 //	header    'H' magic version day now
 //	accounts  'A' {id delta held}...          sorted by id
-//	cards     'C' {hash usage pinFails}...    sorted by hash
+//	cards     'C' {hash usage pinFails atc}... sorted by hash (version 1: no atc)
 //	merchants 'M' {id usage}...               sorted by id
 //	terminals 'T' {id usage}...               sorted by id
 //	shard     'S' shard count                 then its entries, sorted by key:
@@ -31,7 +31,7 @@ import (
 // a bound before anything is allocated for it.
 const (
 	stateMagic   = "cardswitch-auth-state"
-	stateVersion = 1
+	stateVersion = 2       // 2: a card's transaction counter (version 1 is still read)
 	chunkMax     = 1 << 20 // bytes: a chunk is read whole before it is decoded
 	idMax        = 255     // bytes of an account, merchant or terminal ID
 	tableMax     = 1 << 26 // accounts, cards, merchants or terminals: 64 million
@@ -118,8 +118,9 @@ func (a *Authorizer) WriteState(w io.Writer) error {
 	}
 	for _, ref := range st.cards {
 		x := a.cards.at(ref)
-		sw.begin('C', nil, 32+60)
+		sw.begin('C', nil, 32+60+5)
 		sw.buf = appendCounter(appendCounter(append(sw.buf, x.hash[:]...), x.usage), x.pinFails)
+		sw.buf = binary.AppendUvarint(sw.buf, uint64(x.atc))
 	}
 	for i, s := range [2]*store[string, acceptor]{a.merchants, a.terminals} {
 		for _, ref := range [2][]uint32{st.merchants, st.terminals}[i] {
@@ -230,7 +231,7 @@ func (a *Authorizer) collect() *stateTables {
 		}
 	})
 	a.cards.each(func(ref uint32, x *card) {
-		if used[1][ref] || x.usage != (counter{}) || x.pinFails != (counter{}) {
+		if used[1][ref] || x.usage != (counter{}) || x.pinFails != (counter{}) || x.atc != 0 {
 			st.cards = append(st.cards, ref)
 		}
 	})

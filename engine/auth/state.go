@@ -158,11 +158,14 @@ type account struct {
 	held  int64
 }
 
-// card is a card's daily usage and PIN tries; guarded by its account's mu.
+// card is a card's daily usage, PIN tries and transaction counter;
+// guarded by its account's mu. Its size is fixed: a card's state does not
+// grow with its traffic.
 type card struct {
 	hash     [32]byte
 	usage    counter
 	pinFails counter // count = wrong PINs on the date
+	atc      uint32  // the highest ATC a verified cryptogram carried, plus one (0: none)
 }
 
 // acceptor is a merchant's or terminal's daily approved debits.

@@ -48,7 +48,78 @@ type Profile struct {
 		Magstripe        int64 `yaml:"magstripe"`
 		ChipPIN          int64 `yaml:"chip_pin"`
 	} `yaml:"entry_limits"`
+	// EMV makes the profile's cards chip cards: their chip and contactless
+	// requests must carry field 55 with an ARQC that verifies (nil: the
+	// cards' cryptograms are not checked).
+	EMV *EMV `yaml:"emv"`
 }
+
+// EMV is a chip card product's cryptogram settings.
+type EMV struct {
+	// CVN is the cryptogram version the cards are personalised with: 10
+	// or 18 (Visa), 16 or 17 (Mastercard M/Chip). The card's issuer
+	// application data (9F10) must name the same version.
+	CVN int `yaml:"cvn"`
+	// IMK is the issuer master key for application cryptograms, as a
+	// cryptogram under the LMK (key type 109, MK-AC), and IMKKCV its check
+	// value (6 hex digits), compared with what the HSM computes when the
+	// data is loaded (a key typed into the wrong profile or damaged in an
+	// edit is refused before any card is declined for it).
+	IMK    string `yaml:"imk"`
+	IMKKCV string `yaml:"imk_kcv"`
+	// ARQCFailureCode answers a cryptogram that does not verify; default
+	// 05 (do not honour), what most issuers answer so as to tell a
+	// counterfeit nothing. Some schemes want their own (Visa 82 "negative
+	// CAM", Mastercard 05 or 88): set it per product.
+	ARQCFailureCode string `yaml:"arqc_failure_code"`
+	// ATCMaxJump is how far the card's transaction counter (9F36) may move
+	// past the last one seen in one step; default 100, room for the
+	// offline transactions the issuer never sees. A counter at or below
+	// the last one is a replay and always refused.
+	ATCMaxJump int `yaml:"atc_max_jump"`
+	// Fallback allows the magnetic stripe after a chip read failure (entry
+	// mode 80, technical fallback); default false: refused 57, since a
+	// skimmed stripe is how chip cards are counterfeited.
+	Fallback bool `yaml:"fallback"`
+}
+
+// EMV defaults.
+const (
+	DefaultARQCFailureCode = "05"
+	DefaultATCMaxJump      = 100
+)
+
+// CVNs are the cryptogram versions EMV.CVN may name.
+var CVNs = []int{10, 18, 16, 17}
+
+// checkEMV checks a profile's EMV settings and fills in the defaults.
+func checkEMV(e *EMV) error {
+	if e.ARQCFailureCode == "" {
+		e.ARQCFailureCode = DefaultARQCFailureCode
+	}
+	if e.ATCMaxJump == 0 {
+		e.ATCMaxJump = DefaultATCMaxJump
+	}
+	switch {
+	case !slices.Contains(CVNs, e.CVN):
+		return fmt.Errorf("cvn %d must be 10, 18 (Visa), 16 or 17 (M/Chip)", e.CVN)
+	case !keyCryptogram.MatchString(e.IMK):
+		return fmt.Errorf("imk must be a cryptogram under the LMK (U and 32 hex digits), key type 109")
+	case !kcvForm.MatchString(e.IMKKCV):
+		return fmt.Errorf("imk_kcv %q must be the key's check value, 6 hex digits", e.IMKKCV)
+	case !responseCode.MatchString(e.ARQCFailureCode) || e.ARQCFailureCode == "00":
+		return fmt.Errorf("arqc_failure_code %q must be 2 letters or digits, not 00", e.ARQCFailureCode)
+	case e.ATCMaxJump < 1 || e.ATCMaxJump > 65535:
+		return fmt.Errorf("atc_max_jump %d must be 1 to 65535", e.ATCMaxJump)
+	}
+	return nil
+}
+
+var (
+	keyCryptogram = regexp.MustCompile(`^U[0-9A-Fa-f]{32}$`)
+	kcvForm       = regexp.MustCompile(`^[0-9A-Fa-f]{6}$`)
+	responseCode  = regexp.MustCompile(`^[0-9A-Z]{2}$`)
+)
 
 // Acceptor limits apply to every merchant and terminal: daily amount and
 // count of approved debits.
@@ -329,6 +400,11 @@ func (d *Data) indexProfiles() error {
 		p := &d.Profiles[i]
 		if p.Name == "" || d.profiles[p.Name] != nil || p.PerTxnMax < 0 || p.DailyAmount < 0 || p.DailyCount < 0 {
 			return fmt.Errorf("profiles[%d]: name empty or repeated, or a negative limit", i)
+		}
+		if p.EMV != nil {
+			if err := checkEMV(p.EMV); err != nil {
+				return fmt.Errorf("profiles[%d].emv: %v", i, err)
+			}
 		}
 		d.profiles[p.Name] = p
 	}

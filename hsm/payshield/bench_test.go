@@ -109,3 +109,11 @@ func BenchmarkSoftVerifyPIN(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyARQCKQ is an M/Chip CVN 16 ARQC verification with its
+// ARPC (KQ mode 1, EMV_VECTORS.md M16-2) over TCP.
+func BenchmarkVerifyARQCKQ(b *testing.B) {
+	chk := m162(b)
+	chk.ARPC = &hsm.ARPCData{ARC: [2]byte{0x00, 0x12}}
+	benchClient(b, func(ctx context.Context, c *Client) error { _, err := c.VerifyARQC(ctx, mkacU, chk); return err })
+}

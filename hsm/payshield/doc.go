@@ -25,6 +25,9 @@
 //	CC  as CA with a source ZPK -> CD
 //	G0  BDK 1A+32H, ZPK, KSN descriptor 3H, KSN 20H, PIN block 16H, src format,
 //	    dst format, account 12N -> G1 as CB (simulator only)
+//	KQ  mode 1N (0 verify, 1 verify + ARPC, 2 ARPC), scheme 1N (0 VSDC CVN 10,
+//	    1 M/Chip CVN 16/17), MK-AC (109), PAN/PSN 8B, ATC 2B, UN 4B [, data
+//	    length 2H, data nB, ";"], ARQC 8B [, ARC 2B] -> KR [ARPC 8B]; B = raw bytes
 //	DC  TPK, PVK pair, PIN block 16H, format 2N, account 12N, PVKI 1N, PVV 4N -> DD
 //	EC  as DC with a ZPK -> ED
 //	DA  TPK, PVK, max PIN length 2N, PIN block 16H, format 2N, check length 2N,
@@ -46,7 +49,9 @@
 // the terminal commands (CA, DA, DC), a ZPK (001) the interchange ones
 // (CC, EA, EC). HSM errors are *Error values that unwrap to the meaning of
 // their code, so errors.Is(err, hsm.ErrPINMismatch) and
-// errors.Is(err, hsm.ErrMACMismatch) work as with hsm.Soft.
+// errors.Is(err, hsm.ErrMACMismatch) work as with hsm.Soft; a KQ "01" is
+// hsm.ErrARQCMismatch. KQ cannot express Visa CVN 18 (EMV common session
+// key, ARPC method 2: that is KW), so the client refuses it with ErrUnsupported.
 //
 // # Use
 //

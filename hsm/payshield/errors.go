@@ -58,8 +58,20 @@ func (e *Error) Unwrap() error {
 			return hsm.ErrPINMismatch
 		case "M8", "MC":
 			return hsm.ErrMACMismatch
+		case "KQ":
+			return hsm.ErrARQCMismatch
 		}
 		return ErrVerification
+	}
+	if e.Command == "KQ" {
+		switch e.Code {
+		case "04":
+			return ErrHSM // invalid mode flag
+		case "05":
+			return hsm.ErrCVN // unrecognised scheme ID
+		case "80", "81":
+			return hsm.ErrEMVData // transaction data length error, zero length
+		}
 	}
 	if err, ok := codeSentinels[e.Code]; ok {
 		return err

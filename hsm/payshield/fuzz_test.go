@@ -15,11 +15,13 @@ func FuzzServerCommand(f *testing.F) {
 		"M6010320003U19D25F349FD03CC3556BB05F65283CA1000472C2",
 		"BUFF1U479D751977AA598CB481F548226DBF2B;402",
 		"A01003UX;1X367930344805B1FAD6146EF4ED7502B3X",
-		"DA", "M8", "G0U", "A6001U", "FAZ",
+		"DA", "M8", "G0U", "A6001U", "FAZ", "KQ", "KQ2",
 	}
 	for _, sd := range seeds {
 		f.Add(sd)
 	}
+	// EMV_VECTORS.md §4.1 K1 (KQ bodies are binary)
+	f.Add("KQ" + string(mustHex("3130"+kqHead+"3237"+kqD+"3B"+"26C8A1042D1CAF3E"+"3030")))
 	f.Fuzz(func(t *testing.T, msg string) {
 		if len(msg) < 2 {
 			return

@@ -64,7 +64,7 @@ func (c *ServerConfig) Validate() error {
 
 // Server is a payShield host-command simulator over the software HSM
 // primitives. It answers NC, A0, A6, BU, CA, CC, DA, DC, EA, EC, FA, G0,
-// M6, M8, MA and MC; anything else gets error 68. Malformed fields get
+// KQ, M6, M8, MA and MC; anything else gets error 68. Malformed fields get
 // error 15; a malformed frame (too long) closes the connection.
 type Server struct {
 	cfg      ServerConfig

@@ -13,7 +13,7 @@ var commandTable = map[string]handler{
 	"CA": handleTranslate(hsm.KeyTypeTPK), "CC": handleTranslate(hsm.KeyTypeZPK),
 	"DC": handlePVV(hsm.KeyTypeTPK), "EC": handlePVV(hsm.KeyTypeZPK),
 	"DA": handleIBM(hsm.KeyTypeTPK), "EA": handleIBM(hsm.KeyTypeZPK),
-	"G0": handleG0,
+	"G0": handleG0, "KQ": handleKQ,
 	"M6": handleM6, "M8": handleM8, "MA": handleMA, "MC": handleMC,
 	"A0": handleA0, "A6": handleA6, "FA": handleFA, "BU": handleBU,
 }

@@ -23,6 +23,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -188,4 +190,20 @@ func packBCD(s string) []byte {
 		out = append(out, nib(s[i])<<4|lo)
 	}
 	return out
+}
+
+// Files hands every file below dir, read whole, to fn, and returns how
+// many there were: a test scans a switch's data directory with it.
+func Files(dir string, fn func(path string, b []byte)) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		n++
+		fn(p, b)
+		return err
+	})
+	return n, err
 }

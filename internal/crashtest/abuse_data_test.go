@@ -59,7 +59,7 @@ func signOnTheft(t *testing.T, a abuse, h *harness) {
 		t.Fatal(err)
 	}
 	lmk := hsm.ThalesTestLMK()
-	cup := dialCUP(t, h.cup)
+	cup := cuptest.Dial(t, h.cup)
 	signOn := func(stan int, terminal, merchant string) (string, []byte) {
 		t.Helper()
 		r, err := cup.RoundTrip(cuptest.SignOn(t, fmt.Sprintf("%06d", stan), terminal, merchant, nil, nil), 5*time.Second)
@@ -131,18 +131,6 @@ func signOnTheft(t *testing.T, a abuse, h *harness) {
 	a.verdict(t, "signon-theft", fmt.Sprintf("cup sign-on as pos's TERM0001 %s, as an unknown terminal %s; TERM0001 on pos then: wrong PIN %s, right PIN %s (pos takes no MACs); "+
 		"a storm of %d sign-ons: %d issued, %d refused, the last keys in force (MAC under them %s, under the first %s)",
 		stolen, unknown, pinCodes[0], strings.Join(pinCodes[1:], ","), n, len(issued), refused, withLast, withFirst))
-}
-
-func dialCUP(t *testing.T, addr string) *client.Conn {
-	t.Helper()
-	d, _ := codec.Lookup(codec.CUPPOS)
-	f, _ := codec.ParseFraming("binary2+tpdu")
-	c, err := client.Dial(addr, d, f, []byte{0x60, 0, 1, 0, 2}, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // pinPurchase is a 1.00 purchase by TERM0001 on the demo card with pin
@@ -278,16 +266,7 @@ func trackData(t *testing.T, a abuse, bin string) {
 	if dumped < 4*n {
 		t.Errorf("journal dump: %d lines for %d requests", dumped, 4*n)
 	}
-	files := 0
-	err := filepath.WalkDir(filepath.Join(g.dataDir, "journal"), func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		files++
-		report(p, b)
-		return err
-	})
+	files, err := cardscan.Files(filepath.Join(g.dataDir, "journal"), report)
 	if err != nil || files == 0 {
 		t.Fatalf("journal files: %d, %v", files, err)
 	}

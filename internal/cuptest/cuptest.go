@@ -8,13 +8,32 @@ package cuptest
 import (
 	"crypto/des"
 	"testing"
+	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/client"
 )
 
 // Header is the UnionPay message header the tests send (TPDU aside).
 const Header = "603100311000"
+
+// TPDU is the TPDU the tests' terminal sends (to 0001 from 0002).
+var TPDU = []byte{0x60, 0, 1, 0, 2}
+
+// Dial connects a UnionPay POS terminal (cup-pos, binary2+tpdu) to addr,
+// closed when the test ends.
+func Dial(t testing.TB, addr string) *client.Conn {
+	t.Helper()
+	d, _ := codec.Lookup(codec.CUPPOS)
+	f, _ := codec.ParseFraming("binary2+tpdu")
+	c, err := client.Dial(addr, d, f, TPDU, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
 
 // SignOn is a UnionPay sign-on (60.3 = 003: issue keys) by terminal and
 // merchant with STAN stan, with extra fields (text form), MACed in field

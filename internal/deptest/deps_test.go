@@ -19,6 +19,7 @@ const (
 	badger     = "github.com/dgraph-io/badger/..."
 	prometheus = "github.com/prometheus/..."
 	zerolog    = "github.com/rs/zerolog/..."
+	moov       = "github.com/moov-io/..."
 )
 
 // rule: the packages pkgs selects must not depend, even indirectly, on
@@ -32,6 +33,8 @@ type rule struct {
 // new package is placed in the direction rules when it is added.
 var rules = []rule{
 	{"codec/...", []string{gnet, badger, zerolog, mod + "engine/...", mod + "router/...", mod + "journal/...", mod + "hsm/..."}},
+	// field 55 is BER-TLV, not a moov field spec: the standard library only
+	{"codec/emv/...", []string{moov}},
 	{"router/...", []string{gnet, badger, zerolog, mod + "engine/...", mod + "journal/...", mod + "hsm/..."}},
 	{"hsm/...", []string{gnet, badger, mod + "engine/...", mod + "codec/...", mod + "journal/...", mod + "router/..."}},
 	{"journal/...", []string{gnet, mod + "engine/...", mod + "codec/...", mod + "hsm/...", mod + "router/..."}},

@@ -1,0 +1,125 @@
+package clearing
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const testDate = 20261201
+
+func TestExportGolden(t *testing.T) {
+	dir := t.TempDir()
+	jdir := writeJournal(t, dir, testDate, dayTxns())
+	for _, f := range []struct {
+		name   string
+		format Format
+	}{{"clearing.csv", CSV}, {"clearing.fixed", Fixed}} {
+		var first []byte
+		for run := 0; run < 2; run++ {
+			var out bytes.Buffer
+			if _, err := Export(daySource(jdir, testDate), &out, ExportOptions{Date: testDate, Format: f.format, TempDir: dir}); err != nil {
+				t.Fatal(err)
+			}
+			if run == 1 && !bytes.Equal(out.Bytes(), first) {
+				t.Fatalf("%s: a second export differs", f.name)
+			}
+			first = out.Bytes()
+		}
+		golden := filepath.Join("testdata", f.name)
+		if *update {
+			if err := os.WriteFile(golden, first, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, want) {
+			t.Errorf("%s differs from the golden file:\n%s", f.name, first)
+		}
+	}
+}
+
+// TestExportTotalsAreApprovalsLessReversals checks the export's totals
+// against the day computed in memory, with a sort buffer small enough to
+// spill hundreds of runs (and merge them in more than one pass), and the
+// bytes against those of an export sorted in memory.
+func TestExportTotalsAreApprovalsLessReversals(t *testing.T) {
+	rs := genDay(20000, 7, testDate)
+	count, net := oracle(rs)
+	var small, big bytes.Buffer
+	sum, err := Export(sliceSource(rs), &small, ExportOptions{Date: testDate, TempDir: t.TempDir(), SortBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Totals) != len(net) {
+		t.Fatalf("%d currencies, want %d", len(sum.Totals), len(net))
+	}
+	for _, tot := range sum.Totals {
+		if tot.Net() != net[tot.Currency] || tot.Count != count[tot.Currency] {
+			t.Errorf("currency %d: %d lines net %d, want %d net %d", tot.Currency, tot.Count, tot.Net(), count[tot.Currency], net[tot.Currency])
+		}
+	}
+	if sum.Fold.Reversed == 0 || sum.Fold.Voided == 0 || sum.Fold.Duplicates == 0 || sum.Fold.Holds == 0 {
+		t.Errorf("the generated day lacks a case: %+v", sum.Fold)
+	}
+	if _, err := Export(sliceSource(rs), &big, ExportOptions{Date: testDate, TempDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(small.Bytes(), big.Bytes()) {
+		a, b := strings.Split(small.String(), "\n"), strings.Split(big.String(), "\n")
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("the export sorted on disk differs from the one sorted in memory at line %d (of %d, %d):\n%s\n%s", i, len(a), len(b), a[i], b[i])
+			}
+		}
+	}
+}
+
+// TestExportFromJournalExport clears a day from its journal export file
+// (made while the journal is open): the same bytes as from the journal.
+func TestExportFromJournalExport(t *testing.T) {
+	dir := t.TempDir()
+	jdir := writeJournal(t, dir, testDate, dayTxns())
+	j, err := journal.Open(journal.Options{Dir: jdir, ReserveMB: 1, MinFreeMB: 32, MemTableMB: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "day.export")
+	f, _ := os.Create(path)
+	if _, err := j.ExportDay(testDate, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	j.Close()
+	var fromJournal, fromFile bytes.Buffer
+	if _, err := Export(daySource(jdir, testDate), &fromJournal, ExportOptions{Date: testDate, TempDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	src := func(fn func(*journal.Record) error) error { _, err := ReadExport(path, testDate, fn); return err }
+	if _, err := Export(src, &fromFile, ExportOptions{Date: testDate, TempDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromJournal.Bytes(), fromFile.Bytes()) {
+		t.Errorf("from the export file:\n%s\nfrom the journal:\n%s", fromFile.Bytes(), fromJournal.Bytes())
+	}
+	if _, err := ReadExport(path, testDate+1, func(*journal.Record) error { return nil }); err == nil {
+		t.Error("an export of another day was read")
+	}
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 1
+	os.WriteFile(path, b, 0o600)
+	if _, err := ReadExport(path, testDate, func(*journal.Record) error { return nil }); !errors.Is(err, journal.ErrBadExport) {
+		t.Errorf("a changed export: %v, want ErrBadExport", err)
+	}
+}

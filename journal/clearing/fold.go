@@ -1,0 +1,257 @@
+package clearing
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+// State is what became of a financial transaction by the end of its day.
+type State uint8
+
+const (
+	Effective State = iota // approved and not undone: cleared
+	Reversed               // an approved reversal names it
+	Voided                 // an approved void names it
+)
+
+var stateNames = [...]string{"approved", "reversed", "voided"}
+
+func (s State) String() string { return stateNames[s] }
+
+// FoldStats counts what the fold saw and left out.
+type FoldStats struct {
+	Records    uint64 // records of the day read
+	Financial  uint64 // approved financial transactions (purchases, cash, refunds, completions), repeats counted once
+	Effective  uint64 // of which cleared
+	Reversed   uint64 // of which reversed
+	Voided     uint64 // of which voided
+	Duplicates uint64 // approved repeats of a transaction already counted (an 0201 or 0221 answered again)
+	Holds      uint64 // approved pre-authorizations: holds, never cleared (their completions are)
+	Orphans    uint64 // approved reversals and voids naming no transaction of the day (an earlier day's, a refused one, or a void's)
+}
+
+// Fold decides what is financially effective in one business day, from
+// its records in any order: each approved purchase, cash withdrawal,
+// refund or completion is cleared unless an approved reversal or void of
+// the same day names it. A reversal and its original can be hours apart
+// in the journal, so the fold sorts on disk by the name the engine keys
+// originals by (terminal, STAN, date of field 7 or 13: engine.Original)
+// instead of keeping open transactions in memory: memory stays at the
+// sorter's buffer whatever the day's size.
+//
+// Rules, as the authorizer applies them (engine/auth reverse.go, apply.go):
+// a reversal naming the financial class (or no class, UnionPay) undoes a
+// financial transaction of that name, whichever comes first in the
+// journal; a void undoes a purchase or completion; a repeat of an
+// approved transaction is the same transaction; declined records change
+// nothing. A reversal of a void is not followed (the void stays; counted
+// among Orphans), nor is a reversal on a later day of a transaction of
+// this one (that day's clearing does not see it).
+type Fold struct {
+	s      *sorter
+	sealed bool
+	stats  FoldStats
+	key    []byte
+	pay    []byte
+}
+
+// NewFold makes a fold sorting in dir (temporary run files, removed by
+// Close) with at most bufBytes of items in memory (0: SortBufferBytes).
+// sealed keeps each line's sealed PAN.
+func NewFold(dir string, bufBytes int, sealed bool) *Fold {
+	s := newSorter(dir, bufBytes)
+	s.hashed = true // groups by name: no order needed
+	return &Fold{s: s, sealed: sealed}
+}
+
+// Close removes the fold's temporary files.
+func (f *Fold) Close() { f.s.close() }
+
+// Stats is what the fold counted (complete after Resolve).
+func (f *Fold) Stats() FoldStats { return f.stats }
+
+// item roles, the first payload byte: originals sort before what undoes
+// them within a name.
+const (
+	roleOriginal = 0
+	roleUndo     = 1
+)
+
+// appendName appends the sort key of a transaction's name.
+func appendName(b []byte, terminal string, stan, mmdd uint32) []byte {
+	b = append(b, terminal...)
+	b = append(b, 0) // terminal IDs are printable (journal CheckClear), so 0 ends one
+	b = binary.BigEndian.AppendUint32(b, stan)
+	return binary.BigEndian.AppendUint16(b, uint16(mmdd))
+}
+
+// requestDate is the date an original is named by: field 7's, else 13's.
+func requestDate(r *journal.Record) uint32 {
+	if r.Transmission != 0 {
+		return uint32(r.Transmission / 1000000)
+	}
+	return r.LocalDate
+}
+
+// ParseOriginal reads a record's Original ("0200/000123/1201", the MTI
+// "----" when the request did not say): the original's MTI class ('-'
+// when unknown), STAN and date (MMDD).
+func ParseOriginal(s string) (class byte, stan, mmdd uint32, ok bool) {
+	if len(s) != 16 || s[4] != '/' || s[11] != '/' {
+		return 0, 0, 0, false
+	}
+	class = s[1]
+	if s[:4] == "----" {
+		class = '-'
+	}
+	for _, c := range s[5:11] {
+		if c < '0' || c > '9' {
+			return 0, 0, 0, false
+		}
+		stan = stan*10 + uint32(c-'0')
+	}
+	for _, c := range s[12:16] {
+		if c < '0' || c > '9' {
+			return 0, 0, 0, false
+		}
+		mmdd = mmdd*10 + uint32(c-'0')
+	}
+	return class, stan, mmdd, true
+}
+
+// Add takes one record of the day (valid during the call only).
+func (f *Fold) Add(r *journal.Record) error {
+	f.stats.Records++
+	if !Approved(r) {
+		return nil
+	}
+	k := KindOf(r)
+	switch {
+	case k.Cleared() || k == KindPreauth:
+		f.key = appendName(f.key[:0], r.Terminal, r.STAN, requestDate(r))
+		l := lineOf(r, k, f.sealed)
+		f.pay = append(f.pay[:0], roleOriginal, r.MTI[1])
+		f.pay = appendLine(f.pay, &l)
+	case k == KindReversal || k == KindVoid:
+		class, stan, mmdd, ok := ParseOriginal(r.Original)
+		if !ok {
+			f.stats.Orphans++
+			return nil
+		}
+		f.key = appendName(f.key[:0], r.Terminal, stan, mmdd)
+		f.pay = append(f.pay[:0], roleUndo, class, byte(k))
+		f.pay = binary.BigEndian.AppendUint64(f.pay, r.Seq)
+	default:
+		return nil
+	}
+	return f.s.add(f.key, f.pay)
+}
+
+// Resolve calls fn once for every approved financial transaction of the
+// day, with its state, in the order of their names; l is valid during
+// the call only.
+func (f *Fold) Resolve(fn func(l *Line, s State) error) error {
+	var g group
+	var prev []byte
+	flush := func() error {
+		if len(prev) == 0 {
+			return nil
+		}
+		err := g.finish(&f.stats, fn)
+		g = group{line: g.line, buf: g.buf[:0]}
+		return err
+	}
+	err := f.s.sorted(func(key, payload []byte) error {
+		if string(key) != string(prev) {
+			if err := flush(); err != nil {
+				return err
+			}
+			prev = append(prev[:0], key...)
+		}
+		return g.add(&f.stats, payload)
+	})
+	if err == nil {
+		err = flush()
+	}
+	return err
+}
+
+// group is what the fold knows of one name: its first approved financial
+// transaction, and what undoes what.
+type group struct {
+	has      bool // a financial original
+	line     Line
+	buf      []byte // the original's payload, which line borrows from
+	holds    bool   // a pre-authorization of this name
+	reversed bool   // an approved reversal naming the financial class or none
+	revHold  bool   // an approved reversal naming the authorization class or none
+	voided   bool
+}
+
+func (g *group) add(st *FoldStats, p []byte) error {
+	if len(p) < 2 {
+		return errRunCorrupt
+	}
+	role, class := p[0], p[1]
+	switch role {
+	case roleOriginal:
+		if class == '1' {
+			if g.holds {
+				st.Duplicates++
+			}
+			g.holds = true
+			st.Holds++
+			return nil
+		}
+		if g.has {
+			st.Duplicates++
+			return nil
+		}
+		g.buf = append(g.buf[:0], p[2:]...)
+		if !decodeLine(g.buf, &g.line) {
+			return errRunCorrupt
+		}
+		g.has = true
+	case roleUndo:
+		if len(p) < 3 {
+			return errRunCorrupt
+		}
+		switch {
+		case Kind(p[2]) == KindVoid:
+			g.voided = true
+		case class == '2':
+			g.reversed = true
+		case class == '1':
+			g.revHold = true
+		default:
+			g.reversed, g.revHold = true, true
+		}
+	default:
+		return fmt.Errorf("%w: role %d", errRunCorrupt, role)
+	}
+	return nil
+}
+
+func (g *group) finish(st *FoldStats, fn func(*Line, State) error) error {
+	if !g.has {
+		if g.voided || (g.reversed && !g.revHold) || (g.revHold && !g.holds) {
+			st.Orphans++
+		}
+		return nil
+	}
+	st.Financial++
+	s := Effective
+	switch {
+	case g.reversed:
+		s = Reversed
+		st.Reversed++
+	case g.voided && (g.line.Kind == KindPurchase || g.line.Kind == KindCompletion):
+		s = Voided
+		st.Voided++
+	default:
+		st.Effective++
+	}
+	return fn(&g.line, s)
+}
