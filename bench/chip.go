@@ -31,7 +31,7 @@ type ChipCard struct {
 // ATCSource hands out chip cards' ATCs, like STANSource the terminals'
 // STANs: Reserve returns got (0 <= got <= n) consecutive ATCs from first
 // on, 0 when the card has reached 65535; Release hands back the unused
-// end of the card's last reservation. card is a hash of the PAN (atcKey):
+// end of the card's last reservation. card is a hash of the PAN (ATCKey):
 // a ledger keeps no PAN.
 type ATCSource interface {
 	ReserveATC(card string, n int) (first uint16, got int, err error)
@@ -47,9 +47,9 @@ const atcMax = 0xFFFF
 // would refuse the card's first request of the next run.
 const atcBlock = 32
 
-// atcKey is the ledger's name for a card: "atc:" and 16 hex digits of its
+// ATCKey is the ledger's name for a card: "atc:" and 16 hex digits of its
 // PAN's SHA-256, which no terminal ID (8 characters) can be.
-func atcKey(pan string) string {
+func ATCKey(pan string) string {
 	h := sha256.Sum256([]byte(pan))
 	return "atc:" + hex.EncodeToString(h[:8])
 }
@@ -103,7 +103,7 @@ func (m *MemorySTANs) ReleaseATC(card string, first uint16, got, used int) error
 }
 
 // ReserveATC implements ATCSource: the cards' counters are in the same
-// file as the terminals' STANs, under atcKey names.
+// file as the terminals' STANs, under ATCKey names.
 func (l *Ledger) ReserveATC(card string, n int) (first uint16, got int, err error) {
 	err = l.update(func(b stanBook) { first, got = b.reserveATC(card, n, nowOf(l.Now)) })
 	return first, got, err
@@ -181,7 +181,7 @@ type chipCards struct {
 func newChipCards(cards []ChipCard, src ATCSource) *chipCards {
 	cc := &chipCards{}
 	for _, c := range cards {
-		cc.pools = append(cc.pools, &chipPool{card: c, key: atcKey(c.Card.PAN), src: src})
+		cc.pools = append(cc.pools, &chipPool{card: c, key: ATCKey(c.Card.PAN), src: src})
 	}
 	return cc
 }

@@ -56,7 +56,7 @@ func TestChipATCsAcrossRunsAndTheirEnd(t *testing.T) {
 	}
 
 	m := &MemorySTANs{}
-	m.book = stanBook{atcKey(cards[0].Card.PAN): {Next: 65534}}
+	m.book = stanBook{ATCKey(cards[0].Card.PAN): {Next: 65534}}
 	cc := newChipCards(cards, m)
 	for _, want := range []uint16{65534, 65535} {
 		p, atc, err := cc.take(time.Now(), time.Second)
