@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/chipcard"
 )
 
 // A chip card has one request in flight: the next is refused until the
@@ -70,5 +74,46 @@ func TestChipATCsAcrossRunsAndTheirEnd(t *testing.T) {
 	}
 	if w := cc.warnings(); len(w) != 1 || !strings.Contains(w[0], "476173******0119") {
 		t.Fatalf("warnings %q", w)
+	}
+}
+
+// Closed loop on 6 connections with 4 in flight each, every request a
+// chip purchase of 2 cards: the server sees each card's ATCs in order,
+// 1, 2, 3 ..., and never two of one card in flight; the purchases that
+// found both cards busy went as plain ones and the report says how many.
+func TestChipPurchasesInOrder(t *testing.T) {
+	srv := newRecorder(t)
+	tr := testTraffic(t, Mix{ChipPurchase: 1})
+	imk, err := hsm.ParseTDESKey("0123456789ABCDEFFEDCBA9876543210", hsm.ParityIgnore) // the demo IMK
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Chips = []ChipCard{
+		{Card: Card{PAN: "4761739001010119", Expiry: "2812"}, Chip: chipcard.Card{PAN: "4761739001010119", PSN: 1, CVN: hsm.VisaCVN10, IMK: imk}},
+		{Card: Card{PAN: "4761739001010127", Expiry: "2812"}, Chip: chipcard.Card{PAN: "4761739001010127", PSN: 1, CVN: hsm.VisaCVN18, IMK: imk}},
+	}
+	opts := Options{Addr: srv.listen(t), Framing: srv.framing, Conns: 6, InFlight: 4, Duration: 300 * time.Millisecond, Traffic: tr}
+	rep, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.bad != 0 || srv.overlaps != 0 || len(srv.atcs) != 2 {
+		t.Fatalf("bad %d, overlaps %d, cards %d", srv.bad, srv.overlaps, len(srv.atcs))
+	}
+	chips := 0
+	for pan, atcs := range srv.atcs {
+		for i, a := range atcs {
+			if a != uint16(i+1) {
+				t.Fatalf("card %s: ATC %d is the %d-th", pan, a, i+1)
+			}
+		}
+		chips += len(atcs)
+	}
+	plain := rep.Answered - int64(chips)
+	t.Logf("%d chip purchases, %d answered in all, warnings %q", chips, rep.Answered, rep.Warnings)
+	if chips == 0 || plain > 0 && (len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "went as plain purchases")) {
+		t.Errorf("chip %d, answered %d, warnings %q", chips, rep.Answered, rep.Warnings)
 	}
 }
