@@ -22,7 +22,7 @@ func init() {
 			tr31Summary + "\n" +
 			"serve [--addr 127.0.0.1:1500]                   a payShield-compatible simulator over the software HSM",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
-			key := fs.String("key", "", "key in hex: 16, 32 or 48 digits (TDES) or 32, 48, 64 (AES with --aes)")
+			key := fs.String("key", "", "key in hex: 16, 32 or 48 digits (TDES) or 32, 48, 64 (AES with --aes); tr31 wrap: the key to wrap, of the header's algorithm, or under the test LMK with --key-type")
 			aes := fs.Bool("aes", false, "the key is AES")
 			format := fs.Int("format", 0, "PIN block format: 0, 1, 3 or 4")
 			pin := fs.String("pin", "", "PIN (4 to 12 digits)")
@@ -52,7 +52,7 @@ func init() {
 			fs.BoolVar(&tf.reveal, "reveal", false, "tr31 unwrap: print the key in clear even when --kbpk is under the LMK")
 			return func(args []string, e *env) error {
 				if len(args) == 2 && args[0] == "tr31" {
-					tf.key = *key
+					tf.key, tf.aes = *key, *aes
 					out, err := toolTR31(args[1], &tf)
 					if err != nil {
 						return err

@@ -13,7 +13,7 @@ import (
 type tr31Flags struct {
 	kbpk, header, key, keyType, block string
 	mask                              int
-	reveal                            bool
+	reveal, aes                       bool
 }
 
 // tr31Summary is the help text of the two tools.
@@ -129,6 +129,9 @@ func tr31Key(s, keyType string, alg byte) (hsm.Key, bool, error) {
 
 // toolTR31 runs hsm tr31 wrap or unwrap.
 func toolTR31(op string, f *tr31Flags) ([]string, error) {
+	if f.aes {
+		return nil, usagef("hsm tr31 takes no --aes: the version says the KBPK's algorithm (B TDES, D AES), the header the key's")
+	}
 	switch op {
 	case "wrap":
 		return toolTR31Wrap(f)

@@ -100,6 +100,7 @@ func TestHSMTR31Refusals(t *testing.T) {
 		want string
 	}{
 		{"no operation", []string{"hsm", "tr31"}, 2, "say hsm tr31 wrap or hsm tr31 unwrap"},
+		{"--aes", []string{"hsm", "tr31", "wrap", "--aes", "--kbpk", a74KBPK, "--header", "D0000P0AE00E0000", "--key", a722Key}, 2, "takes no --aes"},
 		{"unknown operation", []string{"hsm", "tr31", "export"}, 2, `not "export"`},
 		{"wrap without kbpk", []string{"hsm", "tr31", "wrap", "--header", "B0000P0TE00E0000", "--key", a722Key}, 2, "--kbpk is required"},
 		{"wrap without header", []string{"hsm", "tr31", "wrap", "--kbpk", a722KBPK, "--key", a722Key}, 2, "--header is required"},
