@@ -2,11 +2,14 @@ package bench
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/chipcard"
 )
 
 // Options configure one run.
@@ -35,6 +39,9 @@ type Options struct {
 	// STANs numbers each terminal's requests across runs and processes
 	// (nil: a MemorySTANs, for this run only).
 	STANs STANSource
+	// ATCs numbers each chip card's cryptograms across runs (nil: STANs
+	// when it is an ATCSource, else counters for this run only).
+	ATCs ATCSource
 }
 
 // conn is one simulated link: its pending requests by STAN.
@@ -58,6 +65,7 @@ type conn struct {
 	stanLeft int           // how many of the chunk are left (write goroutine only)
 	tmpl     []byte        // a framed purchase with STAN 000000, for purchase-only traffic
 	stanAt   int           // where the STAN's wire bytes start in tmpl
+	chips    *chipCards    // the run's chip cards, shared by the connections
 }
 
 type sent struct {
@@ -65,6 +73,7 @@ type sent struct {
 	next    *step  // a follow-up to send once this is answered
 	want    string // the response code the plan expects
 	measure bool
+	chip    *chipPool // a chip purchase's card, freed by its answer
 }
 
 // counters are the run's totals. sent, timeouts and the codes of the
@@ -79,6 +88,7 @@ type counters struct {
 	closedByPeer, closedAtOnce       atomic.Int64 // connections the server closed before the end; of them, before any reply
 	ending                           atomic.Bool  // set when the run closes its connections
 	perSecond, plannedPerSecond      []atomic.Int64
+	chipBusy                         atomic.Int64 // chip purchases sent as plain ones: every chip card busy
 }
 
 // Run drives traffic at opts.Addr and returns the report.
@@ -92,6 +102,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.Traffic.Mix.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Traffic.Mix.ChipPurchase > 0 && len(opts.Traffic.Chips) == 0 {
+		return nil, errors.New("bench: mix: chip_purchase needs chip cards, and the traffic has none")
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
@@ -99,6 +112,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.STANs == nil {
 		opts.STANs = &MemorySTANs{}
 	}
+	if opts.ATCs == nil {
+		opts.ATCs, _ = opts.STANs.(ATCSource)
+	}
+	if opts.ATCs == nil {
+		opts.ATCs = &MemorySTANs{}
+	}
+	chips := newChipCards(opts.Traffic.Chips, opts.ATCs)
 	pools := map[string]*stanPool{}
 	for _, t := range opts.Traffic.Terminals {
 		pools[t.ID] = &stanPool{term: t.ID, src: opts.STANs}
@@ -117,7 +137,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		conns[i] = &conn{nc: nc, term: t.Terminals[i%len(t.Terminals)], card: t.Cards[i%len(t.Cards)],
 			rng: rand.New(rand.NewSource(int64(i))), pending: map[uint32]sent{}, codes: map[string]int64{},
 			hist: hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3), slots: make(chan struct{}, opts.InFlight)}
-		conns[i].pool = pools[conns[i].term.ID]
+		conns[i].pool, conns[i].chips = pools[conns[i].term.ID], chips
 		if err := conns[i].template(opts); err != nil {
 			closeAll(conns)
 			return nil, err
@@ -147,6 +167,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	readers.Wait()
 	close(done)
 	rep := buildReport(opts, conns, &c, start, measureFrom, end)
+	for _, p := range chips.pools {
+		if err := p.release(); err != nil {
+			return nil, err
+		}
+	}
+	rep.Warnings = append(rep.Warnings, chips.warnings()...)
+	if n := c.chipBusy.Load(); n > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d chip purchases went as plain purchases: each of the %d chip cards had one in flight "+
+			"(a card has one request at a time, or the switch could see its ATCs out of order and refuse the later as a replay); "+
+			"add chip cards or lower chip_purchase", n, len(chips.pools)))
+	}
 	for _, t := range opts.Traffic.Terminals {
 		p := pools[t.ID]
 		if err := p.release(); err != nil {
@@ -344,11 +375,23 @@ func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) erro
 			next = &steps[1]
 		}
 	}
+	cn.mu.Unlock()
+	var chip *chipPool
+	if s.chip {
+		var err error
+		if chip, err = cn.chipStep(opts, &s, due); err != nil {
+			return err
+		}
+		if chip == nil {
+			c.chipBusy.Add(1)
+		}
+	}
 	orig := s.original
 	if orig != 0 && t.Dialect.Name == codec.CUPPOS && s.mti[1] == '4' {
 		stan = orig // UnionPay reversals carry their original's STAN
 	}
-	cn.pending[stan] = sent{due: due, next: next, measure: measure, want: s.planned(cn.term)}
+	cn.mu.Lock()
+	cn.pending[stan] = sent{due: due, next: next, measure: measure, want: s.planned(cn.term), chip: chip}
 	cn.mu.Unlock()
 	msg, err := t.build(s, cn.card, cn.term, stan, orig, due.UTC().Format("0102150405"))
 	if err != nil {
@@ -361,6 +404,26 @@ func (cn *conn) add(opts Options, c *counters, due time.Time, measure bool) erro
 		c.sent.Add(1)
 	}
 	return nil
+}
+
+// chipStep gives a chip purchase a chip card with no request in flight,
+// its next ATC and the terminal's data for the cryptogram; with every
+// card busy (or spent) it goes as a plain purchase of the connection's
+// card, and chipStep returns nil.
+func (cn *conn) chipStep(opts Options, s *step, due time.Time) (*chipPool, error) {
+	p, atc, err := cn.chips.take(time.Now(), opts.Timeout)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	s.chipCard, s.expiry = &p.card, p.card.Card.Expiry
+	cur, _ := strconv.Atoi(opts.Traffic.Currency)
+	tx := chipcard.Txn{Amount: s.amount, Currency: uint16(cur), ATC: atc}
+	if b, err := hex.DecodeString(due.UTC().Format("060102")); err == nil {
+		copy(tx.Date[:], b)
+	}
+	binary.BigEndian.PutUint32(tx.UN[:], cn.rng.Uint32()) // the terminal's unpredictable number
+	s.txn = tx
+	return p, nil
 }
 
 // read matches replies to requests by STAN and records latency and codes.
@@ -395,6 +458,9 @@ func (cn *conn) read(opts Options, c *counters, start, measureFrom time.Time) {
 		delete(cn.pending, stan)
 		if ok {
 			<-cn.slots
+		}
+		if ok && s.chip != nil {
+			s.chip.answered()
 		}
 		if ok && s.next != nil && string(code) == "00" {
 			nx := *s.next

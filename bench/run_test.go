@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/codec/emv"
 )
 
 // recorder is a test server that echoes every frame and remembers the
@@ -25,9 +26,12 @@ type recorder struct {
 	n         atomic.Int64
 	stalls    sync.Once
 	mu        sync.Mutex
-	seen      map[string]int // terminal + STAN -> times seen
-	bad       int            // frames that did not decode
-	followUps int            // requests naming an original (field 90)
+	seen      map[string]int      // terminal + STAN -> times seen
+	bad       int                 // frames that did not decode
+	followUps int                 // requests naming an original (field 90)
+	atcs      map[string][]uint16 // PAN -> the ATCs (9F36) of its field 55s, in arrival order
+	inFlight  map[string]int      // PAN -> chip requests read and not yet answered
+	overlaps  int                 // chip requests read while another of the card was unanswered
 }
 
 func (s *recorder) listen(t *testing.T) string {
@@ -80,6 +84,11 @@ func (s *recorder) serve(c net.Conn) {
 		if v.Has(90) {
 			s.followUps++
 		}
+		pan := string(v.AppendText(nil, 2))
+		chip := v.Has(55)
+		if chip {
+			s.chip(&v, pan)
+		}
 		s.mu.Unlock()
 		if s.stallAfter > 0 && s.n.Add(1) == s.stallAfter {
 			s.stalls.Do(func() { time.Sleep(s.stall) })
@@ -98,10 +107,35 @@ func (s *recorder) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
+		if chip {
+			s.mu.Lock()
+			s.inFlight[pan]--
+			s.mu.Unlock()
+		}
 		if _, err := c.Write(out); err != nil {
 			return
 		}
 	}
+}
+
+// chip records a chip request's ATC and whether the card had another in
+// flight (s.mu held).
+func (s *recorder) chip(v *codec.View, pan string) {
+	raw, err := v.EMV(nil)
+	var icc emv.ICC
+	if err == nil {
+		err = icc.Parse(raw)
+	}
+	atc, ok := icc.Get(emv.TagATC)
+	if err != nil || !ok || len(atc) != 2 {
+		s.bad++
+		return
+	}
+	if s.inFlight[pan] > 0 {
+		s.overlaps++
+	}
+	s.inFlight[pan]++
+	s.atcs[pan] = append(s.atcs[pan], uint16(atc[0])<<8|uint16(atc[1]))
 }
 
 func testTraffic(t *testing.T, mix Mix) Traffic {
@@ -121,7 +155,7 @@ func newRecorder(t *testing.T) *recorder {
 		t.Fatal(err)
 	}
 	d, _ := codec.Lookup("iso87ascii")
-	return &recorder{framing: fr, d: d, seen: map[string]int{}}
+	return &recorder{framing: fr, d: d, seen: map[string]int{}, atcs: map[string][]uint16{}, inFlight: map[string]int{}}
 }
 
 // Every request is answered and counted once, and no terminal ever sees a

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/chipcard"
 )
 
 // Terminal is a terminal the generator plays, with the clear keys a
@@ -33,6 +35,9 @@ type Mix struct {
 	WrongPIN    int `yaml:"wrong_pin" json:"wrong_pin"`
 	OverLimit   int `yaml:"over_limit" json:"over_limit"`
 	Expired     int `yaml:"expired" json:"expired"`
+	// ChipPurchase is a purchase by a chip card (Traffic.Chips), with field
+	// 55 and its ARQC (see chip.go).
+	ChipPurchase int `yaml:"chip_purchase" json:"chip_purchase"`
 }
 
 type mixKind struct {
@@ -43,7 +48,8 @@ type mixKind struct {
 // kinds are the weights by their YAML names, in plan order.
 func (m Mix) kinds() []mixKind {
 	return []mixKind{{"purchase", m.Purchase}, {"pin_purchase", m.PINPurchase}, {"preauth", m.Preauth}, {"refund", m.Refund},
-		{"reversal", m.Reversal}, {"balance", m.Balance}, {"wrong_pin", m.WrongPIN}, {"over_limit", m.OverLimit}, {"expired", m.Expired}}
+		{"reversal", m.Reversal}, {"balance", m.Balance}, {"wrong_pin", m.WrongPIN}, {"over_limit", m.OverLimit}, {"expired", m.Expired},
+		{"chip_purchase", m.ChipPurchase}}
 }
 
 // Validate refuses negative weights and a mix of zero weights only.
@@ -71,6 +77,7 @@ var PurchaseOnly = Mix{Purchase: 1}
 type Traffic struct {
 	Dialect   *codec.Dialect
 	Cards     []Card
+	Chips     []ChipCard // the chip cards of chip_purchase
 	Terminals []Terminal
 	Mix       Mix
 	MAC       hsm.MACAlgorithm // 0: no MAC
@@ -87,6 +94,9 @@ type step struct {
 	original  uint32 // STAN of the original (field 90), 0 none
 	origMTI   string
 	want      string // the response code the plan expects: "" approval (00)
+	chip      bool   // a chip purchase: chipCard and txn are set when it is sent
+	chipCard  *ChipCard
+	txn       chipcard.Txn
 }
 
 // Planned is the response code a step's plan expects.
@@ -101,7 +111,7 @@ func (s *step) planned(term Terminal) string {
 // pre-authorization and its completion, a purchase and its reversal).
 func (t *Traffic) plan(rng *rand.Rand, card Card) []step {
 	m := t.Mix
-	weights := []int{m.Purchase, m.PINPurchase, m.Preauth, m.Refund, m.Reversal, m.Balance, m.WrongPIN, m.OverLimit, m.Expired}
+	weights := []int{m.Purchase, m.PINPurchase, m.Preauth, m.Refund, m.Reversal, m.Balance, m.WrongPIN, m.OverLimit, m.Expired, m.ChipPurchase}
 	total := 0
 	for _, w := range weights {
 		total += w
@@ -131,6 +141,8 @@ func (t *Traffic) plan(rng *rand.Rand, card Card) []step {
 		buy.amount, buy.want = t.OverLimit, "61"
 	case 8:
 		buy.expiry, buy.want = "1901", "54"
+	case 9:
+		buy.chip = true
 	}
 	return []step{buy}
 }
@@ -145,6 +157,9 @@ func wrongPIN(p string) string {
 // build makes one request: stan is unique on the terminal; origSTAN names
 // the original of a completion or reversal.
 func (t *Traffic) build(s step, card Card, term Terminal, stan, origSTAN uint32, now string) ([]byte, error) {
+	if s.chipCard != nil {
+		card = s.chipCard.Card
+	}
 	f := map[string]string{"2": card.PAN, "3": s.proc, "11": fmt.Sprintf("%06d", stan),
 		"41": term.ID, "42": term.Merchant, "49": t.Currency, "22": "051", "25": "00"}
 	if s.proc != "310000" {
@@ -164,6 +179,13 @@ func (t *Traffic) build(s step, card Card, term Terminal, stan, origSTAN uint32,
 	}
 	if origSTAN != 0 && cup && s.mti[1] != '4' { // a completion: batch, STAN, date of its original
 		f["61"] = fmt.Sprintf("000001%06d%s", origSTAN, now[:4])
+	}
+	if s.chipCard != nil {
+		icc, err := chipcard.ICC(s.chipCard.Chip, s.txn)
+		if err != nil {
+			return nil, err
+		}
+		f["55"] = strings.ToUpper(hex.EncodeToString(icc))
 	}
 	if s.pin != "" && term.TPK != nil {
 		block, err := pinBlock(*term.TPK, s.pin, card.PAN)

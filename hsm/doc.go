@@ -21,7 +21,8 @@
 //   - DUKPT: TDES (ANSI X9.24-1:2009: DUKPTIPEK, DUKPTTransactionKey,
 //     DUKPTVariantKey, DUKPTKey) and AES (X9.24-3:2017: AESDUKPTInitialKey,
 //     AESDUKPTTransactionKey, AESDUKPTWorkingKey, AESDUKPTKey).
-//   - TR-31 / ANSI X9.143: UnwrapKeyBlock for versions A, B, C and D.
+//   - TR-31 / ANSI X9.143: UnwrapKeyBlock for versions A, B, C and D;
+//     WrapKeyBlock for B and D (derivation binding; A and C are read-only).
 //   - EMV application cryptograms (EMV 4.x Book 2 A1.3, A1.4, section 8):
 //     ICCMasterKey (options A and B), EMVSessionKey (EMV common session key
 //     and the Mastercard SKD), AppendARQCInput and ApplicationCryptogram for

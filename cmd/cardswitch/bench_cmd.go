@@ -18,6 +18,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/chipcard"
 )
 
 type benchFlags struct {
@@ -176,9 +177,10 @@ func writeJSONFile(path string, doc any) error {
 
 // benchTraffic plays the issuer data's terminals of the dialect's kind,
 // with their keys decrypted under the test LMK (a terminal holds clear
-// keys), and its active cards with PIN 1234; not its chip cards (a
-// profile with emv settings): bench does not make their field 55 yet, and
-// their chip requests would be format errors.
+// keys), and its active cards with PIN 1234. Its chip cards (a profile
+// with emv settings) play only chip_purchase, with their IMK decrypted
+// under the test LMK as the card was personalised: their other requests
+// would need field 55 too.
 func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Traffic, error) {
 	t := bench.Traffic{Dialect: d, Mix: bench.DefaultMix, Currency: "840"}
 	if f.mixFile != "" {
@@ -190,7 +192,7 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		dec.KnownFields(true) // a misspelt kind is refused, not silently weighed zero
 		if err := dec.Decode(&t.Mix); err != nil {
-			return t, usagef("--mix %s: %v (the kinds: purchase, pin_purchase, preauth, refund, reversal, balance, wrong_pin, over_limit, expired)", f.mixFile, err)
+			return t, usagef("--mix %s: %v (the kinds: purchase, pin_purchase, preauth, refund, reversal, balance, wrong_pin, over_limit, expired, chip_purchase)", f.mixFile, err)
 		}
 		if err := t.Mix.Validate(); err != nil {
 			return t, usagef("--mix %s: %v", f.mixFile, err)
@@ -214,9 +216,23 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 		t.Terminals = append(t.Terminals, bt)
 	}
 	for _, cd := range data.Cards {
-		if cd.Status == "active" && (d.Name == codec.CUPPOS) == (cd.PAN[:2] == "62") && data.Profile(cd.ProfileName()).EMV == nil {
-			t.Cards = append(t.Cards, bench.Card{PAN: cd.PAN, Expiry: cd.Expiry, PIN: "1234"})
+		if cd.Status != "active" || (d.Name == codec.CUPPOS) != (cd.PAN[:2] == "62") {
+			continue
 		}
+		bc := bench.Card{PAN: cd.PAN, Expiry: cd.Expiry, PIN: "1234"}
+		p := data.Profile(cd.ProfileName())
+		if p.EMV == nil {
+			t.Cards = append(t.Cards, bc)
+			continue
+		}
+		imk, err := lmk.DecryptKey(hsm.KeyTypeMKAC, p.EMV.IMK)
+		if err != nil && t.Mix.ChipPurchase == 0 {
+			continue // not played: a mix without chip purchases need not read its IMK
+		}
+		if err != nil {
+			return t, fmt.Errorf("chip card %s: profile %s's IMK under the test LMK: %v", codec.MaskPAN(cd.PAN), p.Name, err)
+		}
+		t.Chips = append(t.Chips, bench.ChipCard{Card: bc, Chip: chipcard.Card{PAN: cd.PAN, PSN: 0x01, CVN: cvnNamed(p.EMV.CVN), IMK: imk}})
 	}
 	if p := data.Profile("standard"); p != nil {
 		t.OverLimit = p.PerTxnMax + 1
@@ -227,6 +243,9 @@ func benchTraffic(data *issuer.Data, d *codec.Dialect, f *benchFlags) (bench.Tra
 	}
 	if len(t.Terminals) == 0 || len(t.Cards) == 0 {
 		return t, fmt.Errorf("no terminals or cards of the %s kind in the issuer data", d.Name)
+	}
+	if t.Mix.ChipPurchase > 0 && len(t.Chips) == 0 {
+		return t, fmt.Errorf("the mix has chip_purchase, and the issuer data has no active chip cards of the %s kind", d.Name)
 	}
 	return t, nil
 }

@@ -12,16 +12,17 @@ import (
 func init() {
 	register(&command{
 		name: "hsm",
-		args: "kcv | pinblock | mac | dukpt | arqc | arpc | serve",
+		args: "kcv | pinblock | mac | dukpt | arqc | arpc | tr31 wrap|unwrap | serve",
 		summary: "HSM tools for operators; each prints one upper-case hex value per line.\n\n" +
 			"kcv --key HEX                                   the key check value (TDES: 3 bytes of E(0); AES: CMAC method)\n" +
 			"pinblock --format 0|1|3|4 --pin P --pan PAN [--key HEX]   the clear PIN block, or encrypted under the key\n" +
 			"mac --alg x919|alg1|cmac|cup --key HEX --data HEX          the MAC\n" +
 			"dukpt --bdk HEX --ksn HEX                       the initial key (IPEK), then the current transaction key\n" +
 			emvSummary + "\n" +
+			tr31Summary + "\n" +
 			"serve [--addr 127.0.0.1:1500]                   a payShield-compatible simulator over the software HSM",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
-			key := fs.String("key", "", "key in hex: 16, 32 or 48 digits (TDES) or 32, 48, 64 (AES with --aes)")
+			key := fs.String("key", "", "key in hex: 16, 32 or 48 digits (TDES) or 32, 48, 64 (AES with --aes); tr31 wrap: the key to wrap, of the header's algorithm, or under the test LMK with --key-type")
 			aes := fs.Bool("aes", false, "the key is AES")
 			format := fs.Int("format", 0, "PIN block format: 0, 1, 3 or 4")
 			pin := fs.String("pin", "", "PIN (4 to 12 digits)")
@@ -42,9 +43,30 @@ func init() {
 			fs.StringVar(&ef.csu, "csu", "", "arpc: card status update, 8 hex digits (method 2)")
 			fs.StringVar(&ef.prop, "prop", "", "arpc: proprietary authentication data, 0-16 hex digits (method 2)")
 			fs.StringVar(&ef.atc, "atc", "", "arpc: the ATC, 4 hex digits (method 2: the session key)")
+			var tf tr31Flags
+			fs.StringVar(&tf.kbpk, "kbpk", "", "tr31: key block protection key, hex (TDES for version B, AES for D) or U/T+hex under the test LMK (type 000)")
+			fs.StringVar(&tf.header, "header", "", "tr31 wrap: the key block header, e.g. B0000P0TE00E0000 (length recomputed), optional blocks included")
+			fs.StringVar(&tf.keyType, "key-type", "", "tr31: LMK key type of --key given as a cryptogram (wrap), or to print the unwrapped key under (unwrap)")
+			fs.StringVar(&tf.block, "block", "", "tr31 unwrap: the key block")
+			fs.IntVar(&tf.mask, "mask", 0, "tr31 wrap: pad the key as if it were N bytes long, to hide its length")
+			fs.BoolVar(&tf.reveal, "reveal", false, "tr31 unwrap: print the key in clear even when --kbpk is under the LMK")
 			return func(args []string, e *env) error {
+				if len(args) == 2 && args[0] == "tr31" {
+					tf.key, tf.aes = *key, *aes
+					out, err := toolTR31(args[1], &tf)
+					if err != nil {
+						return err
+					}
+					for _, line := range out {
+						fmt.Fprintln(e.stdout, strings.ToUpper(line))
+					}
+					return nil
+				}
+				if len(args) == 1 && args[0] == "tr31" {
+					return usagef("say hsm tr31 wrap or hsm tr31 unwrap")
+				}
 				if len(args) != 1 {
-					return usagef("say kcv, pinblock, mac, dukpt, arqc, arpc or serve")
+					return usagef("say kcv, pinblock, mac, dukpt, arqc, arpc, tr31 wrap|unwrap or serve")
 				}
 				var out []string
 				var err error

@@ -66,7 +66,7 @@ func init() {
 			fs.BoolVar(&f.asJSON, "json", false, "print the reply in the JSON form")
 			fs.BoolVar(&f.unmask, "unmask", false, "show card data in full")
 			fs.BoolVar(&f.chip, "chip", false, "play the chip card: field 55 with an ARQC from its profile's IMK (default card "+demoChipPAN+"), and check the reply's ARPC (tag 91)")
-			fs.IntVar(&f.atc, "atc", -1, "with --chip, the card's transaction counter 9F36, 0 to 65535 (default: the STAN's low 16 bits); the switch refuses one it has seen")
+			fs.IntVar(&f.atc, "atc", -1, "with --chip, the card's transaction counter 9F36, 0 to 65535 (default: the card's next in the STAN ledger, shared with bench); the switch refuses one it has seen")
 			return func(args []string, e *env) error {
 				if len(args) > 1 || (len(args) == 1 && args[0] != "-") {
 					return usagef("the only argument is '-', to read the JSON message from standard input")

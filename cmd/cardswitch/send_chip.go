@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/codec/emv"
 	"github.com/cardswitch/cardswitch/hsm"
@@ -23,8 +24,10 @@ const demoChipPAN = "4761739001010119"
 // sendChip plays the chip card: field 55 with an ARQC from the card's
 // profile (cvn, and the IMK decrypted under the Thales test LMK, as the
 // card was personalised), for the message's amount, currency and date.
-// The ARQC covers the ATC (--atc; by default the STAN's low 16 bits, so
-// that consecutive sends move the card's counter forward by one).
+// The ARQC covers the ATC (--atc; by default the card's next one in the
+// ledger bench keeps them in, so that sends and bench runs move the card's
+// counter forward together; the STAN's low 16 bits when no ledger can be
+// kept).
 type sendChip struct {
 	card chipcard.Card
 	chk  hsm.ARQCCheck
@@ -50,8 +53,7 @@ func newSendChip(f *sendFlags, m *codec.Message, now time.Time) (*sendChip, erro
 	}
 	atc := f.atc
 	if atc < 0 {
-		stan, _ := strconv.Atoi(m.Fields["11"])
-		atc = stan & 0xFFFF
+		atc = sendATC(pan, m.Fields["11"])
 	}
 	if atc > 0xFFFF {
 		return nil, usagef("--atc %d: must be 0 to 65535", atc)
@@ -83,6 +85,19 @@ func newSendChip(f *sendFlags, m *codec.Message, now time.Time) (*sendChip, erro
 	}
 	m.Fields["55"] = strings.ToUpper(hex.EncodeToString(icc))
 	return s, nil
+}
+
+// sendATC is the card's next ATC from the ledger, or the STAN's low 16
+// bits when the ledger cannot be kept (or the card has used them all: the
+// switch will refuse it, and says so).
+func sendATC(pan, stan string) int {
+	if l, err := stanLedger(); err == nil {
+		if first, got, err := l.ReserveATC(bench.ATCKey(pan), 1); err == nil && got == 1 {
+			return int(first)
+		}
+	}
+	n, _ := strconv.Atoi(stan)
+	return n & 0xFFFF
 }
 
 // cvnNamed is a profile's cvn as the HSM's version.
