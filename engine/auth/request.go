@@ -9,26 +9,24 @@ package auth
 import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/internal/kind"
 )
 
-// Kind is what a request does.
-type Kind uint8
+// Kind is what a request does (kind.Of: clearing reads records the same
+// way).
+type Kind = kind.Kind
 
 const (
-	KindUnknown    Kind = iota
-	KindPurchase        // 0200, processing code 00
-	KindCash            // 0200, 01
-	KindPreauth         // 0100, 00: a hold
-	KindCompletion      // 0220 (or 0200 with field 90), 00: takes a hold
-	KindRefund          // 0200, 20: a credit
-	KindVoid            // 0200, 02, with field 90: undoes a purchase or completion the same day
-	KindBalance         // 0100 or 0200, 30 or 31
-	KindReversal        // 0400, 0420: undoes any of these
+	KindUnknown    = kind.Unknown
+	KindPurchase   = kind.Purchase
+	KindCash       = kind.Cash
+	KindPreauth    = kind.Preauth
+	KindCompletion = kind.Completion
+	KindRefund     = kind.Refund
+	KindVoid       = kind.Void
+	KindBalance    = kind.Balance
+	KindReversal   = kind.Reversal
 )
-
-func (k Kind) String() string {
-	return [...]string{"unknown", "purchase", "cash", "preauth", "completion", "refund", "void", "balance", "reversal"}[k]
-}
 
 // Request is what authorization reads of a message.
 type Request struct {
@@ -75,36 +73,7 @@ type Ref struct {
 }
 
 // Kind classifies the request by MTI class and processing code.
-func (r *Request) Kind() Kind {
-	txType := r.Proc / 10000
-	switch r.MTI.Class() {
-	case '4':
-		return KindReversal
-	case '1':
-		switch txType {
-		case 0:
-			return KindPreauth
-		case 30, 31:
-			return KindBalance
-		}
-	case '2':
-		switch {
-		case txType == 0 && (r.MTI.IsAdvice() || r.HasOriginal):
-			return KindCompletion
-		case txType == 0:
-			return KindPurchase
-		case txType == 1:
-			return KindCash
-		case txType == 2:
-			return KindVoid
-		case txType == 20:
-			return KindRefund
-		case txType == 30 || txType == 31:
-			return KindBalance
-		}
-	}
-	return KindUnknown
-}
+func (r *Request) Kind() Kind { return kind.Of(r.MTI, r.Proc, r.HasOriginal) }
 
 // Ref is the request's own name.
 func (r *Request) Ref() Ref { return Ref{r.Terminal, r.STAN, r.LocalDate} }

@@ -4,12 +4,13 @@ import (
 	"encoding/binary"
 	"unsafe"
 
+	"github.com/cardswitch/cardswitch/internal/kind"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
 // Kind is what a journaled request is to clearing, read from its MTI
-// class and processing code (the first two digits of field 3), as the
-// authorizer reads them (engine/auth Request.Kind).
+// class and processing code (the first two digits of field 3) by
+// kind.Of, as the authorizer reads them.
 type Kind uint8
 
 const (
@@ -36,31 +37,17 @@ func (k Kind) Cleared() bool {
 	return k == KindPurchase || k == KindCash || k == KindRefund || k == KindCompletion
 }
 
-// KindOf classifies a record.
+// KindOf classifies a record as the authorizer classified its request
+// (kind.Of); a balance inquiry is none of clearing's kinds.
 func KindOf(r *journal.Record) Kind {
-	txType := r.ProcCode / 10000
-	switch r.MTI[1] {
-	case '4':
-		return KindReversal
-	case '1':
-		if txType == 0 {
-			return KindPreauth
-		}
-	case '2':
-		switch {
-		case txType == 0 && (r.MTI[2] == '2' || r.Original != ""):
-			return KindCompletion
-		case txType == 0:
-			return KindPurchase
-		case txType == 1:
-			return KindCash
-		case txType == 2:
-			return KindVoid
-		case txType == 20:
-			return KindRefund
-		}
-	}
-	return KindOther
+	return fromKind[kind.Of(r.MTI, r.ProcCode, r.Original != "")]
+}
+
+var fromKind = [...]Kind{
+	kind.Unknown: KindOther, kind.Balance: KindOther,
+	kind.Purchase: KindPurchase, kind.Cash: KindCash, kind.Preauth: KindPreauth,
+	kind.Completion: KindCompletion, kind.Refund: KindRefund, kind.Void: KindVoid,
+	kind.Reversal: KindReversal,
 }
 
 // Approved reports whether the switch approved the record (field 39 00).
