@@ -146,11 +146,11 @@ func (c *conn) echoIfIdle() bool {
 	if err != nil {
 		return true // the dialect was checked for 7, 11 and 70: not reached
 	}
+	c.is.stats.echoesSent.Add(1) // before the write: its answer may be counted before Write returns
 	if _, err := c.nc.Write(c.echo); err != nil {
 		c.close()
 		return false
 	}
-	c.is.stats.echoesSent.Add(1)
 	return true
 }
 
