@@ -33,8 +33,7 @@ func init() {
 			"--journal-export FILE reads the day from a journal export (verified first) instead: the switch may run.\n" +
 			"Sort runs go to --tmp-dir (default data_dir/clearing): on disk, so memory stays bounded by --sort-mb.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
-			dataDir := fs.String("data-dir", "", "the switch's data_dir (default: from --config, or ./data)")
-			cfgPath := fs.String("config", "", "configuration file whose data_dir to use")
+			dataDir := dataDirFlags(fs)
 			var date dateFlag
 			fs.Var(&date, "date", "the business day (YYYYMMDD)")
 			format := fs.String("format", "csv", "export: csv or fixed")
@@ -62,13 +61,9 @@ func init() {
 				if *sortMB < 1 || *sortMB > 4096 {
 					return usagef("--sort-mb %d: 1 to 4096", *sortMB)
 				}
-				dir := *dataDir
-				if dir == "" {
-					c, err := loadConfig(*cfgPath)
-					if err != nil {
-						return err
-					}
-					dir = c.file.DataDir
+				dir, err := dataDir()
+				if err != nil {
+					return err
 				}
 				c := clearingRun{e: e, dir: dir, date: uint32(date), tmp: *tmpDir, sortBytes: *sortMB << 20, report: *report, fromExport: *fromExport}
 				switch {

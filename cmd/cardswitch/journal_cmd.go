@@ -30,8 +30,7 @@ func init() {
 			"Badger must trim its log before it can be read; they do that (no compaction, no record changes)\n" +
 			"and say so on stderr. export opens the journal as the switch does.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
-			dataDir := fs.String("data-dir", "", "the switch's data_dir (default: from --config, or ./data)")
-			cfgPath := fs.String("config", "", "configuration file whose data_dir to use")
+			dataDir := dataDirFlags(fs)
 			from := fs.Uint64("from", 0, "dump: first sequence number")
 			var date dateFlag
 			fs.Var(&date, "date", "dump: only this business date; export: the day to export (YYYYMMDD)")
@@ -50,13 +49,9 @@ func init() {
 				if len(args) != 1 {
 					return usagef("%s takes no arguments", args[0])
 				}
-				dir := *dataDir
-				if dir == "" {
-					c, err := loadConfig(*cfgPath)
-					if err != nil {
-						return err
-					}
-					dir = c.file.DataDir
+				dir, err := dataDir()
+				if err != nil {
+					return err
 				}
 				jdir := filepath.Join(dir, "journal")
 				switch args[0] {
@@ -349,4 +344,23 @@ func (d *dateFlag) Set(v string) error {
 	}
 	*d = dateFlag(t.Year()*10000 + int(t.Month())*100 + t.Day())
 	return nil
+}
+
+// dataDirFlags adds --data-dir and --config to fs, for the tools that read
+// the switch's state; the function it returns resolves the directory after
+// parsing: --data-dir, else the data_dir of --config (or of the embedded
+// default).
+func dataDirFlags(fs *flag.FlagSet) func() (string, error) {
+	dataDir := fs.String("data-dir", "", "the switch's data_dir (default: from --config, or ./data)")
+	cfgPath := fs.String("config", "", "configuration file whose data_dir to use")
+	return func() (string, error) {
+		if *dataDir != "" {
+			return *dataDir, nil
+		}
+		c, err := loadConfig(*cfgPath)
+		if err != nil {
+			return "", err
+		}
+		return c.file.DataDir, nil
+	}
 }
