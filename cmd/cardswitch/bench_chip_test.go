@@ -2,12 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/cardswitch/cardswitch/bench"
 )
 
 // Chip purchases of the demo chip cards (Visa CVN 10 and CVN 18) against
@@ -34,20 +33,8 @@ func TestBenchChipPurchasesAgainstServe(t *testing.T) {
 				t.Fatalf("send --chip between the runs: exit %d\n%s\n%s", code, out, errOut)
 			}
 		}
-		out := filepath.Join(t.TempDir(), "report.json")
-		code, stdout, stderr := cli(t, "", "bench", "--addr", addrs["8583"], "--mix", mix, "--conns", "4", "--inflight", "2",
-			"--rate", "40", "--duration", "1s", "--warmup", "0s", "--json", out)
-		if code != 0 {
-			t.Fatalf("run %d: exit %d\n%s\n%s", run, code, stdout, stderr)
-		}
-		raw, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep bench.Report
-		if err := json.Unmarshal(raw, &rep); err != nil {
-			t.Fatalf("%s: %v", raw, err)
-		}
+		rep := benchReport(t, fmt.Sprintf("run %d", run), "--addr", addrs["8583"], "--mix", mix, "--conns", "4", "--inflight", "2",
+			"--rate", "40", "--duration", "1s", "--warmup", "0s")
 		t.Logf("run %d: %d answered, codes %v, warnings %q", run, rep.Answered, rep.Codes, rep.Warnings)
 		if rep.Answered == 0 || rep.Codes["00"] != rep.Answered || rep.AsPlanned != rep.Answered || rep.Errors != 0 || rep.Timeouts != 0 || len(rep.Warnings) != 0 {
 			t.Errorf("run %d: answered %d, as planned %d, codes %v, errors %d, timeouts %d", run, rep.Answered, rep.AsPlanned, rep.Codes, rep.Errors, rep.Timeouts)

@@ -18,25 +18,8 @@ func TestBenchDefaultMixAgainstServe(t *testing.T) {
 		{addrs["8583"], "iso87ascii", "binary2"},
 		{addrs["8585"], "cup-pos", "binary2+tpdu"},
 	} {
-		out := filepath.Join(t.TempDir(), "report.json")
-		code, stdout, stderr := cli(t, "", "bench", "--addr", l.addr, "--dialect", l.dialect, "--framing", l.framing,
-			"--conns", "4", "--inflight", "2", "--duration", "1500ms", "--warmup", "0s", "--json", out)
-		if code != 0 {
-			t.Fatalf("%s: exit %d\n%s\n%s", l.dialect, code, stdout, stderr)
-		}
-		raw, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var reps []bench.Report
-		if err := json.Unmarshal(raw, &reps); err != nil {
-			var one bench.Report
-			if err := json.Unmarshal(raw, &one); err != nil {
-				t.Fatalf("%s: %v", raw, err)
-			}
-			reps = []bench.Report{one}
-		}
-		rep := reps[0]
+		rep := benchReport(t, l.dialect, "--addr", l.addr, "--dialect", l.dialect, "--framing", l.framing,
+			"--conns", "4", "--inflight", "2", "--duration", "1500ms", "--warmup", "0s")
 		t.Logf("%s: %d answered, codes %v", l.dialect, rep.Answered, rep.Codes)
 		if rep.Errors != 0 || rep.Timeouts != 0 || rep.Answered < 200 {
 			t.Errorf("%s: errors %d timeouts %d answered %d", l.dialect, rep.Errors, rep.Timeouts, rep.Answered)
@@ -52,4 +35,29 @@ func TestBenchDefaultMixAgainstServe(t *testing.T) {
 			}
 		}
 	}
+}
+
+// benchReport runs `cardswitch bench` with args and returns the (first)
+// report its --json file holds; a run that exits non-zero fails the test,
+// named what.
+func benchReport(t *testing.T, what string, args ...string) bench.Report {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.json")
+	code, stdout, stderr := cli(t, "", append(append([]string{"bench"}, args...), "--json", out)...)
+	if code != 0 {
+		t.Fatalf("%s: exit %d\n%s\n%s", what, code, stdout, stderr)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []bench.Report
+	if err := json.Unmarshal(raw, &reps); err != nil {
+		var one bench.Report
+		if err := json.Unmarshal(raw, &one); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		reps = []bench.Report{one}
+	}
+	return reps[0]
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,20 +30,8 @@ func TestSecondRunNoDuplicates(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	addrs := serveDefault(t)
 	for run := 1; run <= 2; run++ {
-		out := filepath.Join(t.TempDir(), "report.json")
-		code, stdout, stderr := cli(t, "", "bench", "--addr", addrs["8583"], "--conns", "4", "--inflight", "2",
-			"--duration", "1s", "--warmup", "0s", "--json", out, "--max-error-rate", "1")
-		if code != 0 {
-			t.Fatalf("run %d: exit %d\n%s\n%s", run, code, stdout, stderr)
-		}
-		raw, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep bench.Report
-		if err := json.Unmarshal(raw, &rep); err != nil {
-			t.Fatalf("%s: %v", raw, err)
-		}
+		rep := benchReport(t, fmt.Sprintf("run %d", run), "--addr", addrs["8583"], "--conns", "4", "--inflight", "2",
+			"--duration", "1s", "--warmup", "0s", "--max-error-rate", "1")
 		t.Logf("run %d: %d answered, codes %v", run, rep.Answered, rep.Codes)
 		if rep.Answered == 0 || rep.Codes["94"] != 0 || rep.Duplicates != 0 {
 			t.Errorf("run %d: answered %d, codes %v, duplicates %d", run, rep.Answered, rep.Codes, rep.Duplicates)
