@@ -288,7 +288,10 @@ func (s *Server) late(d *destination, v *codec.View, r upstream.Response[*Txn]) 
 	select {
 	case s.lateQ <- rec:
 	default:
-		d.log.Error().Uint32("stan", stan).Uint64("rrn_seq", r.Ref).Msg("late approval NOT journaled (queue full): reverse it by hand")
+		if n, ok := d.line(destLineLate); ok {
+			logline.Held(d.log.Error().Uint32("stan", stan).Uint64("rrn_seq", r.Ref), "suppressed", n).
+				Msg("late approval NOT journaled (queue full): reverse it by hand")
+		}
 	}
 }
 
@@ -465,8 +468,10 @@ func (s *Server) replyForwarded(t *Txn) {
 		// the destination's answer cannot be carried back (a field the
 		// originator's dialect cannot hold): 96. If it approved, the effect
 		// at the issuer stays: the journal says so (UpCode beside RespCode)
-		s.log.Error().Str("link", l.cfg.Name).Str("destination", d.cfg.Name).Str("error", codec.DescribeError(l.dialect, err)).
-			Msg("destination's answer cannot be mapped back: answered 96")
+		if n, ok := d.line(destLineUnmapped); ok {
+			logline.Held(s.log.Error().Str("link", l.cfg.Name).Str("destination", d.cfg.Name).Str("error", codec.DescribeError(l.dialect, err)), "suppressed", n).
+				Msg("destination's answer cannot be mapped back: answered 96")
+		}
 		t.Approval = [6]byte{}
 		t.Fail(ErrSystem)
 		s.respondWith(t, nil)

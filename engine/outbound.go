@@ -47,6 +47,7 @@ const (
 	destLineUnknown
 	destLineBad
 	destLineRefused
+	destLineUnmapped
 	destLineKinds
 )
 
