@@ -29,6 +29,10 @@ type Service interface {
 	// the LMK (for the host), under the terminal master key (for the
 	// terminal), and its check value.
 	WorkingKey(ctx context.Context, tmk KeyRef, keyType string) (WorkingKey, error)
+	// ImportKey takes a key of keyType that a peer sent under the zone
+	// master key zmk (plain TDES-ECB, as WorkingKey exports one) and
+	// returns it under the LMK with its check value (payShield A6).
+	ImportKey(ctx context.Context, zmk KeyRef, keyType string, underZMK []byte) (KeyRef, string, error)
 	// KCV returns a key's check value (6 hex digits).
 	KCV(ctx context.Context, key KeyRef) (string, error)
 	// Health checks the HSM answers (payShield NC).
@@ -204,6 +208,29 @@ func (s *Soft) WorkingKey(_ context.Context, tmk KeyRef, keyType string) (Workin
 		return WorkingKey{}, err
 	}
 	return WorkingKey{UnderLMK: KeyRef{Type: keyType, Cryptogram: under}, UnderTMK: enc, KCV: fmt.Sprintf("%X", check)}, nil
+}
+
+// ImportKey implements Service.
+func (s *Soft) ImportKey(_ context.Context, zmk KeyRef, keyType string, underZMK []byte) (KeyRef, string, error) {
+	if zmk.Type != KeyTypeZMK {
+		return KeyRef{}, "", ErrKeyType
+	}
+	if len(underZMK) != 16 {
+		return KeyRef{}, "", ErrKeyLength
+	}
+	zk, err := s.key(zmk)
+	if err != nil {
+		return KeyRef{}, "", err
+	}
+	k, err := DecryptUnderZMK(zk, "X"+fmt.Sprintf("%X", underZMK))
+	if err != nil {
+		return KeyRef{}, "", err
+	}
+	under, err := s.LMK.EncryptKey(keyType, SchemeU, k)
+	if err != nil {
+		return KeyRef{}, "", err
+	}
+	return KeyRef{Type: keyType, Cryptogram: under}, k.KCV(), nil
 }
 
 // KCV implements Service.

@@ -125,6 +125,35 @@ func (c *Client) WorkingKey(ctx context.Context, tmk hsm.KeyRef, keyType string)
 	return hsm.WorkingKey{UnderLMK: hsm.KeyRef{Type: keyType, Cryptogram: under}, UnderTMK: raw, KCV: kcv}, nil
 }
 
+// ImportKey implements hsm.Service with A6: a double-length key sent
+// under the ZMK (scheme X) comes back under the LMK (scheme U) with its
+// KCV.
+func (c *Client) ImportKey(ctx context.Context, zmk hsm.KeyRef, keyType string, underZMK []byte) (hsm.KeyRef, string, error) {
+	if zmk.Type != hsm.KeyTypeZMK {
+		return hsm.KeyRef{}, "", fmt.Errorf("%w: A6 imports under a ZMK, not %q: %w", ErrUnsupported, zmk.Type, hsm.ErrKeyType)
+	}
+	if len(keyType) != 3 || len(underZMK) != 16 {
+		return hsm.KeyRef{}, "", fmt.Errorf("%w: key type %q, %d bytes (want a double-length key)", hsm.ErrKeyLength, keyType, len(underZMK))
+	}
+	cl := c.newCall("A6")
+	defer c.putCall(cl)
+	cl.req = append(cl.req, keyType...)
+	cl.req = appendKey(cl.req, zmk.Cryptogram)
+	cl.req = append(cl.req, 'X')
+	cl.req = appendHexUpper(cl.req, underZMK)
+	cl.req = append(cl.req, 'U')
+	body, err := c.exec(ctx, cl)
+	if err != nil {
+		return hsm.KeyRef{}, "", err
+	}
+	r := fieldReader{b: body}
+	under, kcv := r.key(32), r.str(6)
+	if r.bad || len(under) != 33 {
+		return hsm.KeyRef{}, "", fmt.Errorf("%w: A7 reply fields", ErrProtocol)
+	}
+	return hsm.KeyRef{Type: keyType, Cryptogram: under}, kcv, nil
+}
+
 // KCV implements hsm.Service with BU: the first 6 of the 16 check digits.
 // Key types 0xx go in BU's 2-character code; others as FF;type.
 func (c *Client) KCV(ctx context.Context, key hsm.KeyRef) (string, error) {

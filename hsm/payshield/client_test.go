@@ -211,6 +211,26 @@ func TestClientKeys(t *testing.T) {
 			t.Errorf("A0 key under TMK: %v %v, want KCV %s", k, err, wk.KCV)
 		}
 	}
+	// A6: a ZPK one side exported under the ZMK comes back under the LMK
+	// on the other, the same key (its KCV) on the payShield and the
+	// software HSM alike.
+	exported, err := soft.WorkingKey(ctx, zmkU, hsm.KeyTypeZPK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]hsm.Service{"payshield": c, "soft": soft} {
+		got, kcv, err := h.ImportKey(ctx, zmkU, hsm.KeyTypeZPK, exported.UnderTMK)
+		if err != nil || got.Type != hsm.KeyTypeZPK || kcv[:6] != exported.KCV[:6] {
+			t.Errorf("%s ImportKey: %v %s %v, want KCV %s", name, got, kcv, err, exported.KCV)
+			continue
+		}
+		if check, err := soft.KCV(ctx, got); err != nil || check[:6] != kcv[:6] {
+			t.Errorf("%s imported key: KCV %s %v, reply %s", name, check, err, kcv)
+		}
+		if _, _, err := h.ImportKey(ctx, hsm.KeyRef{Type: hsm.KeyTypeTPK, Cryptogram: zmkU.Cryptogram}, hsm.KeyTypeZPK, exported.UnderTMK); err == nil {
+			t.Errorf("%s ImportKey under a key that is not a ZMK: no error", name)
+		}
+	}
 	if err := c.Health(ctx); err != nil {
 		t.Errorf("Health: %v", err)
 	}
