@@ -384,6 +384,7 @@ func (s *Server) expire() {
 			t := e.Pending
 			t.upState = journal.UpTimeout
 			t.dest.m.timeouts.Inc()
+			t.dest.m.expiryLate.Observe(s.clock.Now().Sub(e.Deadline).Seconds())
 			s.cont <- t
 		}, tables...)
 	}()

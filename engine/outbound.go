@@ -476,6 +476,7 @@ func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, 
 type destMetrics struct {
 	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
 	answered                                                                            *prometheus.CounterVec
+	expiryLate                                                                          prometheus.Observer
 }
 
 // upstreamMetrics are the series of every destination.
@@ -483,6 +484,7 @@ type upstreamMetrics struct {
 	up       *prometheus.GaugeVec
 	events   *prometheus.CounterVec
 	answered *prometheus.CounterVec
+	lateness *prometheus.HistogramVec
 	reg      prometheus.Registerer
 }
 
@@ -495,8 +497,12 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
+		// the bound is 5 ms: the buckets straddle it
+		lateness: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cardswitch_upstream_expiry_lateness_seconds",
+			Help:    "How long after its deadline a forwarded request's expiry was handed to the workers.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1}}, []string{"destination"}),
 	}
-	reg.MustRegister(m.up, m.events, m.answered)
+	reg.MustRegister(m.up, m.events, m.answered, m.lateness)
 	return m
 }
 
@@ -507,5 +513,6 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 		func() float64 { return float64(d.table.Len()) }))
 	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
 		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"),
-		answered: m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name})}
+		answered:   m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
+		expiryLate: m.lateness.WithLabelValues(d.cfg.Name)}
 }
