@@ -66,8 +66,9 @@ bench: build ## the standard comparison: echo, moov peer, engine, full switch (6
 bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same run)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
 
-bench-upstream: ## upstream matching: put+take, the wheel's tick with 10k in flight, catch-up, connection pick, field mapping
+bench-upstream: ## upstream matching: put+take, the wheel's tick with 10k in flight, catch-up, connection pick, field mapping; 10k forwarded requests in flight through the switch (goroutines, expiry lateness)
 	$(GO) test ./engine/upstream/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)
+	$(GO) test ./engine/ -run '^$$' -bench ForwardTimeoutLateness -benchtime 1x
 
 bench-journal: ## journal append throughput, commit latency and replay rate
 	$(GO) test ./journal/ -run '^$$' -bench 'Append' -benchtime 300000x

@@ -24,6 +24,7 @@ import (
 type benchFlags struct {
 	linkFlags
 	mixFile, jsonFile, htmlFile, config, mac, cpuProfile string
+	targets                                              string // with --compare: the targets to run, comma-separated (empty: all)
 	conns, inflight, rate                                int
 	duration, warmup                                     time.Duration
 	compare                                              bool
@@ -56,6 +57,7 @@ func init() {
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
 			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
 			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
+			fs.StringVar(&f.targets, "targets", "", "with --compare: only these targets, comma-separated (echo, moov, engine, full, switched; default all)")
 			fs.Float64Var(&f.maxFailed, "max-error-rate", bench.DefaultMaxFailed,
 				"exit 1 when more than this share of requests fail (timeouts, errors, 94, 30, 96, 91), or none is answered")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator, and with --compare the in-process targets) to this file")
@@ -68,6 +70,9 @@ func init() {
 				}
 				if f.warmup < 0 || f.duration <= 0 {
 					return usagef("--duration must be positive and --warmup not negative")
+				}
+				if f.targets != "" && !f.compare {
+					return usagef("--targets is for --compare")
 				}
 				if f.maxFailed < 0 || f.maxFailed > 1 {
 					return usagef("--max-error-rate %v: want a share from 0 to 1 (0.01: one in a hundred)", f.maxFailed)

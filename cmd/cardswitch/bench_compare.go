@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/codec"
@@ -21,6 +23,9 @@ func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *b
 		engineTarget("engine", false, f.dialect, f.framing),
 		engineTarget("full", true, f.dialect, f.framing),
 		switchedTarget(f.dialect, f.framing))
+	if targets, err = pickTargets(targets, f.targets); err != nil {
+		return nil, nil, err
+	}
 	reps, err := bench.Compare(ctx, opts, targets, e.stderr)
 	if err != nil {
 		return reps, nil, err
@@ -28,4 +33,29 @@ func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *b
 	ratios := bench.Ratios(reps, []string{"echo", "moov"}, []string{"engine", "full", "switched"})
 	bench.WriteComparison(e.stdout, reps, ratios)
 	return reps, ratios, nil
+}
+
+// pickTargets keeps the targets named in list (comma-separated, in the
+// comparison's order); an empty list keeps them all.
+func pickTargets(all []bench.Target, list string) ([]bench.Target, error) {
+	if list == "" {
+		return all, nil
+	}
+	names := strings.Split(list, ",")
+	var out []bench.Target
+	for _, t := range all {
+		if slices.Contains(names, t.Name) {
+			out = append(out, t)
+		}
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(all, func(t bench.Target) bool { return t.Name == n }) {
+			known := make([]string, len(all))
+			for i, t := range all {
+				known[i] = t.Name
+			}
+			return nil, usagef("--targets: no target %q (there are %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
 }

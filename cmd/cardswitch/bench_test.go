@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/bench"
@@ -60,4 +61,18 @@ func benchReport(t *testing.T, what string, args ...string) bench.Report {
 		reps = []bench.Report{one}
 	}
 	return reps[0]
+}
+
+func TestPickTargets(t *testing.T) {
+	all := []bench.Target{{Name: "echo"}, {Name: "moov"}, {Name: "full"}, {Name: "switched"}}
+	got, err := pickTargets(all, "switched,echo")
+	if err != nil || len(got) != 2 || got[0].Name != "echo" || got[1].Name != "switched" {
+		t.Fatalf("switched,echo: %v %v, want echo then switched (the comparison's order)", got, err)
+	}
+	if got, err := pickTargets(all, ""); err != nil || len(got) != len(all) {
+		t.Fatalf("no list: %d targets %v, want all", len(got), err)
+	}
+	if _, err := pickTargets(all, "full,jpos"); err == nil || !strings.Contains(err.Error(), `"jpos"`) {
+		t.Fatalf("an unknown target: %v, want it named", err)
+	}
 }
