@@ -44,6 +44,8 @@ var rules = []rule{
 	// Upstream matching, timing and mapping are pure too: the engine drives
 	// them from its loops and workers, they do not know it.
 	{"engine/upstream/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
+	// Store-and-forward's queue is pure as well: the engine journals and sends.
+	{"engine/saf/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/issuer/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/...", []string{mod + "bench/...", mod + "cmd/..."}},
 	{"internal/...", []string{gnet, badger, prometheus, zerolog, mod + "engine/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
