@@ -40,9 +40,10 @@ func init() {
 			"measures latency from the moment each message was due. Traffic comes from the configuration's\n" +
 			"issuer data: purchases with and without PIN, pre-authorizations with completions, refunds,\n" +
 			"reversals, balance inquiries and declines (wrong PIN, over limit, expired) in the --mix weights.\n" +
-			"--compare runs purchases against five targets in turn on this machine: a raw echo, a peer built\n" +
+			"--compare runs purchases against six targets in turn on this machine: a raw echo, a peer built\n" +
 			"on moov-io/iso8583-connection, the engine alone, the whole switch, and the switch forwarding to\n" +
-			"an issuer simulator in process (switched), and prints the ratios.",
+			"an issuer simulator in process (switched) after that simulator alone (host), and prints the ratios\n" +
+			"and what the switch adds to a forwarded request (switched less host).",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &benchFlags{}
 			f.linkFlags.register(fs, "switch address (not with --compare)")
@@ -57,7 +58,7 @@ func init() {
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
 			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
 			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
-			fs.StringVar(&f.targets, "targets", "", "with --compare: only these targets, comma-separated (echo, moov, engine, full, switched; default all)")
+			fs.StringVar(&f.targets, "targets", "", "with --compare: only these targets, comma-separated (echo, moov, engine, full, host, switched; default all)")
 			fs.Float64Var(&f.maxFailed, "max-error-rate", bench.DefaultMaxFailed,
 				"exit 1 when more than this share of requests fail (timeouts, errors, 94, 30, 96, 91), or none is answered")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator, and with --compare the in-process targets) to this file")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -22,6 +24,7 @@ func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *b
 	targets := append(peerTargets(f.dialect, f.framing),
 		engineTarget("engine", false, f.dialect, f.framing),
 		engineTarget("full", true, f.dialect, f.framing),
+		hostTarget(f.dialect, f.framing),
 		switchedTarget(f.dialect, f.framing))
 	if targets, err = pickTargets(targets, f.targets); err != nil {
 		return nil, nil, err
@@ -32,6 +35,7 @@ func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *b
 	}
 	ratios := bench.Ratios(reps, []string{"echo", "moov"}, []string{"engine", "full", "switched"})
 	bench.WriteComparison(e.stdout, reps, ratios)
+	writeAdded(e.stdout, reps)
 	return reps, ratios, nil
 }
 
@@ -58,4 +62,23 @@ func pickTargets(all []bench.Target, list string) ([]bench.Target, error) {
 		}
 	}
 	return out, nil
+}
+
+// writeAdded prints what the switch adds to a forwarded request: the
+// switched target's latency less its host's alone, at p50 and p99 (both
+// runs at the same load, so the host's own queueing is in both).
+func writeAdded(w io.Writer, reps []*bench.Report) {
+	var host, sw *bench.Report
+	for _, r := range reps {
+		switch r.Target {
+		case "host":
+			host = r
+		case "switched":
+			sw = r
+		}
+	}
+	if host == nil || sw == nil || host.AsPlanned == 0 || sw.AsPlanned == 0 {
+		return
+	}
+	fmt.Fprintf(w, "switched over its host alone: p50 %+dµs, p99 %+dµs\n", sw.Latency.P50-host.Latency.P50, sw.Latency.P99-host.Latency.P99)
 }

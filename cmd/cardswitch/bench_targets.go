@@ -136,6 +136,21 @@ func compareTraffic(d *codec.Dialect) (bench.Traffic, error) {
 	return t, nil
 }
 
+// hostTarget runs the issuer simulator alone, as the switched target's
+// host is run (answering 00 at once), but speaking the generator's dialect
+// and framing: the switched target's latency less this one's is what the
+// switch adds to a forwarded request.
+func hostTarget(dialect, framing string) bench.Target {
+	return bench.Target{Name: "host", Description: "the issuer simulator alone (the switched target's host), answering the generator directly",
+		Start: func(context.Context) (string, func(), error) {
+			is, err := sim.Start("127.0.0.1:0", sim.Config{Dialect: dialect, Framing: framing})
+			if err != nil {
+				return "", nil, err
+			}
+			return is.Addr(), func() { is.Close() }, nil
+		}}
+}
+
 // switchedTarget runs the switch in process forwarding every request to an
 // issuer simulator in process (bench/sim, iso87ascii over binary2,
 // answering 00 at once), with the journal on: the forwarding path, both

@@ -114,7 +114,7 @@ func TestCompareWritesOneJSONDocument(t *testing.T) {
 			t.Errorf("%s: %d as planned, %.0f msg/s, codes %v", r.Target, r.AsPlanned, r.Throughput, r.Codes)
 		}
 	}
-	if strings.Join(names, ",") != "echo,moov,engine,full,switched" || len(doc.Ratios) != 6 {
+	if strings.Join(names, ",") != "echo,moov,engine,full,host,switched" || len(doc.Ratios) != 6 {
 		t.Errorf("targets %v, ratios %v", names, doc.Ratios)
 	}
 	html, err := os.ReadFile(page)
@@ -125,5 +125,8 @@ func TestCompareWritesOneJSONDocument(t *testing.T) {
 		if !strings.Contains(string(html), n) {
 			t.Errorf("the page lacks %q", n)
 		}
+	}
+	if !strings.Contains(stdout, "switched over its host alone: p50 ") {
+		t.Errorf("no line of what the switch adds to its host:\n%s", stdout)
 	}
 }
