@@ -99,8 +99,10 @@ func (d *destination) addAccepted(s *Server, tiers []uint8) []uint8 {
 	for range d.cfg.MaxConnections {
 		oc := &outConn{d: d, idx: len(d.conns), addr: label, accepted: true}
 		d.conns = append(d.conns, oc)
-		d.in.free = append(d.in.free, oc)
 		tiers = append(tiers, 0)
+	}
+	for i := len(d.conns) - 1; i >= len(d.conns)-d.cfg.MaxConnections; i-- {
+		d.in.free = append(d.in.free, d.conns[i]) // a stack: the lowest slot is taken first
 	}
 	return tiers
 }
