@@ -56,8 +56,10 @@ func (d *DestinationConfig) validateListen(key func(string) string) error {
 	}
 	dialled := d.Connections * len(d.Endpoints)
 	switch {
-	case len(d.Listen) == 0 && (d.MaxConnections != 0 || len(d.Allow) != 0):
+	case len(d.Listen) == 0 && d.MaxConnections != 0:
 		return fmt.Errorf("%s: needs listen addresses", key("max_connections"))
+	case len(d.Listen) == 0 && len(d.Allow) != 0:
+		return fmt.Errorf("%s: needs listen addresses", key("allow"))
 	case len(d.Listen) > 0 && (d.MaxConnections < 1 || dialled+d.MaxConnections > upstream.ConnsMax):
 		return fmt.Errorf("%s: %d: with the %d dialled, the destination may hold at most %d connections", key("max_connections"),
 			d.MaxConnections, dialled, upstream.ConnsMax)
