@@ -308,3 +308,34 @@ func TestListenResponseOnAnotherConnectionMatches(t *testing.T) {
 	peers[req.peer].write(t, req.m) // a second copy: a response for nothing
 	waitUntil(t, "the second copy unknown", func() bool { return testutil.ToFloat64(ts.dests["net"].m.unknown) == 1 })
 }
+
+func TestListenEchoTestsFindADeadPeer(t *testing.T) {
+	// gnet has no socket deadlines: an accepted connection quiet for
+	// echo_interval gets an echo test, as a dialled one does, and one
+	// whose echo goes unanswered within timeout is closed; a peer that
+	// answers stays
+	dc := listenDest("net")
+	dc.EchoInterval = time.Second
+	dc.Timeout = 100 * time.Millisecond
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	d := ts.dests["net"]
+	live := dialSim(t, ts, "net", sim.Config{})
+	waitUp(t, ts, "net", 1)
+	dead := dialRaw(t, ts.ListenAddrs("net")[0])
+	waitUp(t, ts, "net", 2)
+	echo, err := dead.read()
+	if err != nil || echo.MTI != "0800" || echo.Fields["70"] != "301" {
+		t.Fatalf("%v %+v, want an echo test", err, echo)
+	}
+	if _, err := dead.read(); err != io.EOF {
+		t.Fatalf("%v: want the connection closed after the unanswered echo", err)
+	}
+	waitUp(t, ts, "net", 1)
+	if testutil.ToFloat64(d.m.echoMissed) != 1 {
+		t.Fatalf("echo_missed %v, want 1", testutil.ToFloat64(d.m.echoMissed))
+	}
+	waitUntil(t, "the live peer's echo answered", func() bool { return live.Stats().NetworkManagement >= 1 })
+	if !d.pool.Up(0) {
+		t.Fatal("the peer that answers its echo tests was dropped")
+	}
+}
