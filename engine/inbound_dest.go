@@ -216,18 +216,23 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	// nothing of it reads oc.addr any more.
 	oc.addr = remote
 	ss := &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4)}
-	oc.mu.Lock()
-	oc.sess = ss // before the enrollment: the loop may mark it up on the peer's sign-on at once
-	oc.mu.Unlock()
 	c, err := s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
 	if err != nil {
-		oc.mu.Lock()
-		oc.sess = nil
-		oc.mu.Unlock()
 		d.in.release(oc)
 		refuse("enrolling: " + err.Error())
 		return
 	}
+	// Published only now that OnOpen has given ss its gnet.Conn (a worker
+	// may send on it at once). The peer may have signed on already, on
+	// the loop: oc.mu orders that with this, so the connection is up
+	// exactly when it is published and signed on (or needs no sign-on).
+	oc.mu.Lock()
+	oc.sess = ss
+	if !d.cfg.SignOn || oc.signedOn.Load() {
+		d.pool.SetUp(oc.idx, true)
+		oc.up.Set(1)
+	}
+	oc.mu.Unlock()
 	d.in.accepted.Inc()
 	s.outWG.Add(1) // the acceptor holds a count: never from zero during Wait
 	go s.serveAccepted(oc, ss, c)
@@ -267,10 +272,9 @@ func (in *destListen) release(oc *outConn) {
 	in.mu.Unlock()
 }
 
-// serveAccepted is the keeper of an accepted connection until it closes:
-// up at once, or on the peer's sign-on when sign_on is set
-// (peerNetwork); echo tests when idle, as connect's; the slot freed at
-// the end.
+// serveAccepted is the keeper of an accepted connection (up already, or
+// once the peer signs on: admit, peerNetwork) until it closes: echo tests
+// when idle, as connect's; the slot freed at the end.
 func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
 	defer s.outWG.Done()
 	d := oc.d
@@ -285,10 +289,6 @@ func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
 		oc.mu.Unlock()
 		d.in.release(oc)
 	}()
-	if !d.cfg.SignOn {
-		d.pool.SetUp(oc.idx, true)
-		oc.up.Set(1)
-	}
 	remote := oc.addr
 	d.log.Info().Str("remote", remote).Int("conn", oc.idx).Bool("sign_on", d.cfg.SignOn).Msg("destination connection accepted")
 	tick := time.NewTicker(min(d.cfg.EchoInterval/4, time.Second))
@@ -341,13 +341,20 @@ func (s *Server) peerNetwork(ss *outSession, v *codec.View) {
 		return
 	}
 	on := code == netSignOn
+	oc.mu.Lock() // held for a few loads and stores: with admit's, see there
 	oc.signedOn.Store(on)
-	oc.d.pool.SetUp(oc.idx, on)
-	if on {
-		oc.up.Set(1)
-		oc.d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Msg("destination signed on")
-	} else {
-		oc.up.Set(0)
-		oc.d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Msg("destination signed off")
+	if oc.sess == ss { // else admit marks it up once it has published ss
+		oc.d.pool.SetUp(oc.idx, on)
+		up := 0.0
+		if on {
+			up = 1
+		}
+		oc.up.Set(up)
 	}
+	oc.mu.Unlock()
+	msg := "destination signed off"
+	if on {
+		msg = "destination signed on"
+	}
+	oc.d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Msg(msg)
 }
