@@ -1,17 +1,21 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/router"
 )
 
 // listenDest is a destination the network connects to (iso87ascii,
@@ -337,5 +341,30 @@ func TestListenEchoTestsFindADeadPeer(t *testing.T) {
 	waitUntil(t, "the live peer's echo answered", func() bool { return live.Stats().NetworkManagement >= 1 })
 	if !d.pool.Up(0) {
 		t.Fatal("the peer that answers its echo tests was dropped")
+	}
+}
+
+func TestListenPortInUseFailsStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dc := listenDest("net")
+	dc.Listen = []string{taken.Addr().String()}
+	rt, err := router.Compile([]router.Rule{{Name: "a", PANPrefixes: []string{"4"}, Action: router.Upstream, Destination: "net"}}, "15")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Links: []LinkConfig{{Name: "pos", Listen: freeAddr(t), Dialect: codec.ISO87ASCII, Framing: "binary2"}},
+		Destinations: []DestinationConfig{dc}, Workers: 1, EventLoops: 1}
+	s, err := New(cfg, Deps{Log: zerolog.New(zerolog.NewTestWriter(t)), Router: router.New(rt), Authorizer: authFunc(func(*Txn) {}), Journal: NoJournal{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "destination net: listen "+taken.Addr().String()) {
+		_ = s.Shutdown(context.Background())
+		t.Fatalf("%v, want the destination's listen address in use", err)
 	}
 }
