@@ -26,7 +26,18 @@ type DestinationConfig struct {
 	// for dialects that have one (cup-pos); default: the originator's
 	// header when it speaks the same dialect, else zeros.
 	Header    string
-	Endpoints []Endpoint
+	Endpoints []Endpoint // the addresses the switch dials; optional when Listen is set
+	// Listen are addresses (host:port) where the switch accepts the
+	// destination's own connections (issuer-initiated links,
+	// inbound_dest.go): each joins the pool, as tier 0, once it is up.
+	Listen []string
+	// MaxConnections bounds the accepted connections held at once (more
+	// are closed at accept); default 4 when Listen is set. Together with
+	// the dialled ones, at most upstream.ConnsMax.
+	MaxConnections int
+	// Allow, when set, are the source addresses (IPs or CIDRs) an accepted
+	// connection may come from; others are closed at accept.
+	Allow []string
 	// Connections is the number of connections to each endpoint; default 1.
 	Connections int
 	// Strategy chooses a connection: primary-secondary (default: the
@@ -143,6 +154,9 @@ func (d *DestinationConfig) setDefaults() {
 	if d.ReconnectMax == 0 {
 		d.ReconnectMax = 10 * time.Second
 	}
+	if d.MaxConnections == 0 && len(d.Listen) > 0 {
+		d.MaxConnections = 4
+	}
 }
 
 // validate reports the first problem of destination i, naming the key.
@@ -172,8 +186,11 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 	if h, err := hex.DecodeString(d.Header); err != nil || len(h) > dialect.HeaderLen {
 		return fmt.Errorf("%s: %q must be hex, at most %d bytes for %s", key("header"), d.Header, dialect.HeaderLen, dialect.Name)
 	}
-	if len(d.Endpoints) == 0 {
-		return fmt.Errorf("%s: at least one endpoint is needed", key("endpoints"))
+	if len(d.Endpoints) == 0 && len(d.Listen) == 0 {
+		return fmt.Errorf("%s: at least one endpoint (or a listen address) is needed", key("endpoints"))
+	}
+	if err := d.validateListen(key); err != nil {
+		return err
 	}
 	for j, e := range d.Endpoints {
 		if _, _, err := net.SplitHostPort(e.Address); err != nil {
@@ -183,7 +200,7 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 			return fmt.Errorf("%s: %d must be 0 (primary) to 7", key(fmt.Sprintf("endpoints[%d].tier", j)), e.Tier)
 		}
 	}
-	if d.Connections < 1 || d.Connections*len(d.Endpoints) > upstream.ConnsMax {
+	if d.Connections < 1 || d.Connections*len(d.Endpoints)+d.MaxConnections > upstream.ConnsMax {
 		return fmt.Errorf("%s: %d per endpoint: the destination may hold 1 to %d connections", key("connections"), d.Connections, upstream.ConnsMax)
 	}
 	if _, err := upstream.ParseStrategy(d.Strategy); err != nil {

@@ -228,6 +228,9 @@ func (s *Server) upstreamFrame(ss *outSession, msg []byte) {
 			if buf, err := s.buildNet(d, mti.Response(), 0, 0, v); err == nil {
 				_ = ss.send(buf)
 			}
+			if ss.oc.accepted {
+				s.peerNetwork(ss, v) // its sign-on or sign-off on a connection it opened (inbound_dest.go)
+			}
 			return
 		}
 		stan, _ := v.STAN()
@@ -496,11 +499,19 @@ func (s *Server) startForwarding() error {
 		return err
 	}
 	s.outClient = cli
+	if err := s.listenDestinations(); err != nil { // issuer-initiated links (inbound_dest.go)
+		_ = cli.Stop()
+		s.outClient = nil
+		return err
+	}
 	s.outWG.Add(2)
 	go s.expire()
 	go s.journalLate()
 	for _, d := range s.destList {
 		for _, oc := range d.conns {
+			if oc.accepted {
+				continue // the destination opens it: no keeper dials
+			}
 			s.outWG.Add(1)
 			go s.keep(oc)
 		}

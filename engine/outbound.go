@@ -38,6 +38,7 @@ type destination struct {
 	log     zerolog.Logger
 	m       destMetrics
 	lines   [destLineKinds]logLimit
+	in      *destListen // nil: the destination has no listen addresses (inbound_dest.go)
 }
 
 type destLineKind int
@@ -62,6 +63,9 @@ type outConn struct {
 	idx  int // in d.pool and d.conns
 	addr string
 	tier int
+	// accepted: a slot for a connection the destination opens
+	// (inbound_dest.go), which no keeper dials
+	accepted bool
 
 	mu      sync.Mutex
 	sess    *outSession // mu guards sess and lastErr: nil while down
@@ -116,6 +120,7 @@ func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
 			d.conns = append(d.conns, &outConn{d: d, idx: len(d.conns), addr: e.Address, tier: e.Tier})
 		}
 	}
+	tiers = d.addAccepted(s, tiers) // slots for the connections the destination opens (inbound_dest.go)
 	strategy, _ := upstream.ParseStrategy(cfg.Strategy)
 	var err error
 	if d.pool, err = upstream.NewPool(strategy, tiers); err != nil {

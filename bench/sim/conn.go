@@ -41,6 +41,12 @@ type conn struct {
 	scratch  [32]byte // a MAC, a response code
 	approval [6]byte
 
+	// its own sign-ons and sign-offs (dial.go)
+	netMu      sync.Mutex // serializes sendNet: netBuilder and netMsg
+	netBuilder codec.Builder
+	netMsg     []byte
+	netSTAN    atomic.Uint32 // the STAN of the last one sent, to count its answer
+
 	// the writer's own
 	idleTimer   *time.Timer
 	echoBuilder codec.Builder
@@ -207,6 +213,9 @@ func (c *conn) handle(fr codec.Frame) bool {
 	}
 	mti := v.MTI()
 	if !mti.IsRequest() {
+		if c.answeredNet(v) {
+			return true // the answer to its own sign-on or sign-off (dial.go)
+		}
 		if is.cfg.EchoIdle > 0 && mti == mti0810 && bytes.Equal(v.AppendText(c.scratch[:0], codec.FieldResponseCode), code00[:]) {
 			is.stats.echoesAnswered.Add(1)
 			return true

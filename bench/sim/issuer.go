@@ -40,6 +40,14 @@ type Config struct {
 	// (Stats.EchoesAnswered). 0: never. Needs a dialect with fields 7, 11 and
 	// 70 (not cup-pos: UnionPay terminals are not sent echo tests).
 	EchoIdle time.Duration
+	// DialConns is the connections Dial keeps to its address; 0: 1.
+	DialConns int
+	// SignOn: Dial sends an 0800 sign-on (70 = 001; UnionPay: 60.3) first
+	// on each connection it makes, as a network opening a link does.
+	SignOn bool
+	// Redial is how long Dial waits before dialling again after a
+	// connection fails or ends; 0: 1s.
+	Redial time.Duration
 }
 
 const (
@@ -61,6 +69,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPendingBytes == 0 {
 		c.MaxPendingBytes = defaultMaxPendingBytes
+	}
+	if c.DialConns == 0 {
+		c.DialConns = 1
+	}
+	if c.Redial == 0 {
+		c.Redial = defaultRedial
 	}
 	return c
 }
@@ -107,6 +121,9 @@ func (c Config) resolve() (*codec.Dialect, codec.Framing, error) {
 			}
 		}
 	}
+	if err := checkDial(c, d); err != nil {
+		return nil, codec.Framing{}, err
+	}
 	return d, f, nil
 }
 
@@ -134,7 +151,8 @@ type Issuer struct {
 	stats counters
 	stan  atomic.Uint32 // the STAN of the echo tests the simulator sends
 
-	wg sync.WaitGroup // the scheduler, accept loops, and two per connection
+	wg   sync.WaitGroup // the scheduler, accept loops, dial loops, and two per connection
+	stop chan struct{}  // closed by Close: the dial loops end
 
 	mu     sync.Mutex
 	closed bool               // mu guards closed, conns and lns
@@ -151,7 +169,7 @@ func New(cfg Config) (*Issuer, error) {
 		return nil, err
 	}
 	is := &Issuer{cfg: cfg, dialect: d, framing: f, echo: codec.Echo(d),
-		sched: newScheduler(cfg.MaxInFlight),
+		sched: newScheduler(cfg.MaxInFlight), stop: make(chan struct{}),
 		conns: make(map[*conn]struct{}), lns: make(map[net.Listener]struct{})}
 	if err := is.SetRules(cfg.Rules); err != nil {
 		return nil, err
@@ -180,7 +198,8 @@ func Start(addr string, cfg Config) (*Issuer, error) {
 	return is, nil
 }
 
-// Addr is the address Start listens on ("" for an issuer made by New).
+// Addr is the address Start listens on, or Dial dials ("" for an issuer
+// made by New).
 func (is *Issuer) Addr() string { return is.addr }
 
 // Dialect is the dialect the issuer speaks.
@@ -263,14 +282,14 @@ func (is *Issuer) Serve(ln net.Listener) error {
 	}
 }
 
-// track starts serving nc, unless the issuer is closing or full.
-func (is *Issuer) track(nc net.Conn) {
+// track starts serving nc, unless the issuer is closing or full (nil).
+func (is *Issuer) track(nc net.Conn) *conn {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if is.closed || len(is.conns) >= is.cfg.MaxConns {
 		nc.Close()
 		is.stats.refused.Add(1)
-		return
+		return nil
 	}
 	c := newConn(is, nc)
 	is.conns[c] = struct{}{}
@@ -278,6 +297,7 @@ func (is *Issuer) track(nc net.Conn) {
 	is.wg.Add(2)
 	go func() { defer is.wg.Done(); c.readLoop() }()
 	go func() { defer is.wg.Done(); c.writeLoop() }()
+	return c
 }
 
 func (is *Issuer) untrack(c *conn) {
@@ -295,6 +315,7 @@ func (is *Issuer) Close() error {
 		return nil
 	}
 	is.closed = true
+	close(is.stop)
 	for ln := range is.lns {
 		ln.Close()
 	}

@@ -18,6 +18,8 @@ type counters struct {
 	buildErrors    atomic.Uint64 // replies answered 96 because the reply could not be built
 	echoesSent     atomic.Uint64
 	echoesAnswered atomic.Uint64 // 0810s to the echo tests sent, 39 = 00
+	dialled        atomic.Uint64 // connections Dial made
+	netAnswered    atomic.Uint64 // 0810s to its own sign-ons and sign-offs, 39 = 00
 	answered       [codeCount]atomic.Uint64
 	faults         [faultCount]atomic.Uint64
 }
@@ -40,6 +42,8 @@ type Stats struct {
 	InFlight          int               // replies waiting for their delay
 	EchoesSent        uint64            // echo tests sent on idle connections (Config.EchoIdle)
 	EchoesAnswered    uint64            // their 0810s with 39 = 00
+	Dialled           uint64            // connections made by Dial (also counted in Connections)
+	NetAnswered       uint64            // 0810s with 39 = 00 to its own sign-ons and sign-offs (Dial, SignOn, SignOff)
 }
 
 // Stats reads the counters.
@@ -51,6 +55,7 @@ func (is *Issuer) Stats() Stats {
 		NetworkManagement: c.netMgmt.Load(), FormatErrors: c.formatErrors.Load(),
 		MACFailures: c.macFailures.Load(), Ignored: c.ignored.Load(), BuildErrors: c.buildErrors.Load(),
 		InFlight: is.sched.len(), EchoesSent: c.echoesSent.Load(), EchoesAnswered: c.echoesAnswered.Load(),
+		Dialled: c.dialled.Load(), NetAnswered: c.netAnswered.Load(),
 	}
 	for i := range c.answered {
 		if n := c.answered[i].Load(); n > 0 {
@@ -89,6 +94,9 @@ func (s Stats) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "faults       %d\n", faults)
 	for _, k := range sortedKeys(s.Faults) {
 		fmt.Fprintf(w, "  %-10s %d\n", k, s.Faults[k])
+	}
+	if s.Dialled > 0 {
+		fmt.Fprintf(w, "dialled      %d (sign-ons and sign-offs answered 00: %d)\n", s.Dialled, s.NetAnswered)
 	}
 	if s.EchoesSent > 0 {
 		fmt.Fprintf(w, "echo tests   %d sent, %d answered 00\n", s.EchoesSent, s.EchoesAnswered)

@@ -125,6 +125,9 @@ type destYAML struct {
 	TPDU            string         `yaml:"tpdu"`
 	Header          string         `yaml:"header"`
 	Endpoints       []endpointYAML `yaml:"endpoints"`
+	Listen          []string       `yaml:"listen"`
+	MaxConnections  int            `yaml:"max_connections"`
+	Allow           []string       `yaml:"allow"`
 	Connections     int            `yaml:"connections"`
 	Strategy        string         `yaml:"strategy"`
 	Timeout         time.Duration  `yaml:"timeout"`
@@ -175,6 +178,7 @@ func (d destYAML) engine() engine.DestinationConfig {
 		Header: d.Header, Connections: d.Connections, Strategy: d.Strategy, Timeout: d.Timeout, MaxInFlight: d.MaxInFlight,
 		Key: d.Key, SignOn: d.SignOn, EchoInterval: d.EchoInterval, MaxPendingBytes: d.MaxPendingBytes,
 		ReconnectMin: d.ReconnectMin, ReconnectMax: d.ReconnectMax,
+		Listen: d.Listen, MaxConnections: d.MaxConnections, Allow: d.Allow,
 		Mapping: engine.MappingConfig{Out: d.Mapping.Out.engine(), Back: d.Mapping.Back.engine(), Restore: d.Mapping.Restore}}
 	for _, e := range d.Endpoints {
 		c.Endpoints = append(c.Endpoints, engine.Endpoint{Address: e.Address, Tier: e.Tier})
@@ -319,6 +323,11 @@ func parseConfig(raw []byte) (*config, error) {
 	for i, d := range c.engine.Destinations {
 		for j, e := range d.Endpoints {
 			if err := checkListen(fmt.Sprintf("destinations[%d].endpoints[%d].address", i, j), e.Address); err != nil {
+				return nil, err
+			}
+		}
+		for j, a := range d.Listen {
+			if err := checkListen(fmt.Sprintf("destinations[%d].listen[%d]", i, j), a); err != nil {
 				return nil, err
 			}
 		}

@@ -17,9 +17,12 @@ import (
 // simFlags are sim issuer's.
 type simFlags struct {
 	listen, dialect, framing, rules, latency string
+	connect                                  string // dial the switch (a destination's listen address) instead of listening
+	connections                              int
+	signOn                                   bool
 	seed                                     uint64
 	echoIdle                                 time.Duration
-	seedSet, latencySet                      bool
+	seedSet, latencySet, listenSet           bool
 }
 
 func init() {
@@ -31,13 +34,18 @@ func init() {
 			"ranges, response codes by percentage; default approve), with a latency distribution and faults\n" +
 			"on demand (slow, no_answer, drop, wrong_mac, twice, late). It answers 0800 sign-on, sign-off\n" +
 			"and echo tests with 0810/00, and with --echo-idle sends its own. --rules names a YAML file\n" +
-			"(see the README, \"Issuer simulator\").\n" +
+			"(see the README, \"Issuer simulator\"). With --connect it dials the switch (a destination's\n" +
+			"listen address: issuer-initiated links) instead of listening, signs on with --sign-on, and\n" +
+			"dials again a second after a connection ends.\n" +
 			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:9583", "address to listen on (port 0: any free port, printed)")
 			fs.StringVar(&f.dialect, "dialect", codec.ISO87ASCII, "dialect: iso87ascii, iso87ascii-bbitmap, iso87binary, cup-pos, or a moov JSON spec file")
 			fs.StringVar(&f.framing, "framing", "binary2", "framing: binary2, ascii4 or bcd2, optionally +tpdu")
+			fs.StringVar(&f.connect, "connect", "", "dial this address (a switch destination's listen address) instead of listening")
+			fs.IntVar(&f.connections, "connections", 1, "with --connect: the connections kept (1 to 64)")
+			fs.BoolVar(&f.signOn, "sign-on", false, "with --connect: send an 0800 sign-on (70 = 001) first on each connection")
 			fs.StringVar(&f.rules, "rules", "", "YAML rules file (default: approve everything at once)")
 			fs.DurationVar(&f.echoIdle, "echo-idle", 0, "send an echo test (0800, 70 = 301) on a connection idle this long (0: never; not on cup-pos)")
 			fs.Uint64Var(&f.seed, "seed", 0, "seed of every draw (default: the rules file's, else 0)")
@@ -49,6 +57,7 @@ func init() {
 				fs.Visit(func(fl *flag.Flag) {
 					f.seedSet = f.seedSet || fl.Name == "seed"
 					f.latencySet = f.latencySet || fl.Name == "latency"
+					f.listenSet = f.listenSet || fl.Name == "listen"
 				})
 				cfg, err := f.config()
 				if err != nil {
@@ -56,6 +65,9 @@ func init() {
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
+				if f.connect != "" {
+					return runSimDialler(ctx, e, f.connect, cfg)
+				}
 				return runSimIssuer(ctx, e, f.listen, cfg)
 			}
 		},
@@ -94,6 +106,21 @@ func (f *simFlags) config() (sim.Config, error) {
 	if cfg.EchoIdle = f.echoIdle; cfg.Validate() != nil {
 		return cfg, usagef("--echo-idle: %v", cfg.Validate())
 	}
+	if f.connect == "" {
+		if f.signOn || f.connections > 1 {
+			return cfg, usagef("--sign-on and --connections go with --connect")
+		}
+		return cfg, nil
+	}
+	if f.listenSet {
+		return cfg, usagef("--listen or --connect, not both")
+	}
+	if _, _, err := net.SplitHostPort(f.connect); err != nil {
+		return cfg, usagef("--connect: %q is not host:port", f.connect)
+	}
+	if cfg.DialConns, cfg.SignOn = f.connections, f.signOn; cfg.Validate() != nil {
+		return cfg, usagef("--connect: %v", cfg.Validate())
+	}
 	return cfg, nil
 }
 
@@ -122,6 +149,22 @@ func runSimIssuer(ctx context.Context, e *env, addr string, cfg sim.Config) erro
 	is.Close()
 	is.Stats().WriteText(e.stdout)
 	return err
+}
+
+// runSimDialler keeps the simulator's connections to addr (a switch
+// destination's listen address) until ctx ends, then closes it and prints
+// its counters on stdout.
+func runSimDialler(ctx context.Context, e *env, addr string, cfg sim.Config) error {
+	is, err := sim.Dial(addr, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "issuer simulator (%s, %s, %d rules, latency %s, seed %d) connecting to %s (%d connections, sign-on %v)\n",
+		is.Dialect().Name, is.Framing(), len(cfg.Rules.Rules), latencyText(cfg.Rules.Latency), cfg.Rules.Seed, addr, cfg.DialConns, cfg.SignOn)
+	<-ctx.Done()
+	is.Close()
+	is.Stats().WriteText(e.stdout)
+	return nil
 }
 
 func latencyText(spec string) string {
