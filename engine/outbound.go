@@ -38,6 +38,7 @@ type destination struct {
 	log     zerolog.Logger
 	m       destMetrics
 	lines   [destLineKinds]logLimit
+	zone    *zoneState // its zone keys and MAC method (zone.go)
 }
 
 type destLineKind int
@@ -77,6 +78,7 @@ type outSession struct {
 	c      gnet.Conn
 	closed chan struct{} // closed by OnClose
 	nm     chan nmAnswer // network management responses, for the keeper
+	kc     chan []byte   // the destination's key changes (0800 frames), for the keeper: HSM and journal must not run on the loop
 	queued atomic.Int64  // bytes handed to send and not yet given to the socket
 	outBuf atomic.Int64  // gnet's outbound buffer after the last write (the peer does not read)
 	last   atomic.Int64  // unix nanoseconds of the last bytes received
@@ -134,6 +136,7 @@ func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
 			d.plans = append(d.plans, p)
 		}
 	}
+	d.initZone(s)
 	d.m = s.um.forDestination(d)
 	for _, oc := range d.conns {
 		oc.up = s.um.up.WithLabelValues(cfg.Name, strconv.Itoa(oc.idx), oc.addr)
@@ -329,7 +332,7 @@ func (s *Server) connect(oc *outConn) error {
 	if err != nil {
 		return err
 	}
-	ss := &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4)}
+	ss := &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4), kc: make(chan []byte, 2)}
 	c, err := s.outClient.EnrollContext(nc, ss)
 	if err != nil {
 		return err
@@ -381,8 +384,19 @@ func (s *Server) connect(oc *outConn) error {
 			if a.stan == echoSTAN {
 				echoSTAN = 0
 			}
+		case msg := <-ss.kc: // the destination's key change
+			s.answerKeyChange(ss, msg)
+		case kc := <-d.zone.changes: // the admin API's
+			kc.done <- s.proposeKey(ss, kc.kind)
 		case <-tick.C:
 			now := s.clock.Now().UnixNano()
+			if d.dueKeyChange(s.clock.Now()) {
+				for _, kind := range []string{zonePIN, zoneMAC} {
+					if err := s.proposeKey(ss, kind); err != nil {
+						d.log.Warn().Err(err).Msg("scheduled zone key change failed: old key kept")
+					}
+				}
+			}
 			switch {
 			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
 				d.m.echoMissed.Inc()
@@ -412,6 +426,13 @@ func (s *Server) netMessage(ss *outSession, code int) error {
 	if err != nil {
 		return err
 	}
+	return s.netExchange(ss, stan, buf)
+}
+
+// netExchange sends the network management request buf (its STAN stan)
+// on ss and waits (the keeper's goroutine) for its answer: 00 or an error.
+func (s *Server) netExchange(ss *outSession, stan uint32, buf []byte) error {
+	d := ss.oc.d
 	if err := ss.send(buf); err != nil {
 		return err
 	}
@@ -441,6 +462,11 @@ func (s *Server) netMessage(ss *outSession, code int) error {
 // 00 to the destination's own): 7, 11 and 70, or 60.3 in UnionPay's
 // dialect.
 func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, req *codec.View) ([]byte, error) {
+	return s.buildNetAnswer(d, mti, stan, code, req, "00")
+}
+
+// buildNetAnswer is buildNet answering req with rc.
+func (s *Server) buildNetAnswer(d *destination, mti codec.MTI, stan uint32, code int, req *codec.View, rc string) ([]byte, error) {
 	var b codec.Builder
 	frame := d.framing.Reserve(nil, d.tpdu)
 	b.Begin(d.dialect, frame, mti, d.header)
@@ -449,7 +475,7 @@ func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, 
 		for id := 2; id <= codec.MaxField; id++ {
 			switch {
 			case id == codec.FieldResponseCode:
-				b.String(id, "00")
+				b.String(id, rc)
 			case id == codec.FieldTransmission || id == codec.FieldSTAN || id == 41 || id == 42 || id == 60 || id == codec.FieldNetworkCode:
 				b.Copy(req, id)
 			}
@@ -474,9 +500,9 @@ func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, 
 
 // destMetrics are one destination's series.
 type destMetrics struct {
-	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
-	answered                                                                            *prometheus.CounterVec
-	expiryLate                                                                          prometheus.Observer
+	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed, badMAC prometheus.Counter
+	answered                                                                                    *prometheus.CounterVec
+	expiryLate                                                                                  prometheus.Observer
 }
 
 // upstreamMetrics are the series of every destination.
@@ -493,7 +519,7 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
 			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
-			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed."},
+			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac."},
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
@@ -512,7 +538,7 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 		Help: "Requests forwarded to a destination and waiting for its answer.", ConstLabels: prometheus.Labels{"destination": d.cfg.Name}},
 		func() float64 { return float64(d.table.Len()) }))
 	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
-		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"),
+		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"), badMAC: ev("bad_mac"),
 		answered:   m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		expiryLate: m.lateness.WithLabelValues(d.cfg.Name)}
 }
