@@ -17,7 +17,10 @@ type counters struct {
 	ignored        atomic.Uint64 // responses and notifications: nothing to answer
 	buildErrors    atomic.Uint64 // replies answered 96 because the reply could not be built
 	echoesSent     atomic.Uint64
-	echoesAnswered atomic.Uint64 // 0810s to the echo tests sent, 39 = 00
+	echoesAnswered atomic.Uint64            // 0810s to the echo tests sent, 39 = 00
+	pinChecks      atomic.Uint64            // PIN blocks decrypted under the ZPK
+	pinFailures    atomic.Uint64            // of which wrong or undecodable: 55
+	keyChanges     [codeCount]atomic.Uint64 // the peer's key changes, by the answer
 	answered       [codeCount]atomic.Uint64
 	faults         [faultCount]atomic.Uint64
 }
@@ -40,6 +43,9 @@ type Stats struct {
 	InFlight          int               // replies waiting for their delay
 	EchoesSent        uint64            // echo tests sent on idle connections (Config.EchoIdle)
 	EchoesAnswered    uint64            // their 0810s with 39 = 00
+	PINChecks         uint64            // PIN blocks checked under the ZPK
+	PINFailures       uint64            // of which wrong or undecodable (answered 55)
+	KeyChanges        map[string]uint64 // the peer's key changes, by the answer (00 installed)
 }
 
 // Stats reads the counters.
@@ -51,6 +57,12 @@ func (is *Issuer) Stats() Stats {
 		NetworkManagement: c.netMgmt.Load(), FormatErrors: c.formatErrors.Load(),
 		MACFailures: c.macFailures.Load(), Ignored: c.ignored.Load(), BuildErrors: c.buildErrors.Load(),
 		InFlight: is.sched.len(), EchoesSent: c.echoesSent.Load(), EchoesAnswered: c.echoesAnswered.Load(),
+		PINChecks: c.pinChecks.Load(), PINFailures: c.pinFailures.Load(), KeyChanges: map[string]uint64{},
+	}
+	for i := range c.keyChanges {
+		if n := c.keyChanges[i].Load(); n > 0 {
+			s.KeyChanges[codeName(i)] = n
+		}
 	}
 	for i := range c.answered {
 		if n := c.answered[i].Load(); n > 0 {
@@ -89,6 +101,12 @@ func (s Stats) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "faults       %d\n", faults)
 	for _, k := range sortedKeys(s.Faults) {
 		fmt.Fprintf(w, "  %-10s %d\n", k, s.Faults[k])
+	}
+	if s.PINChecks > 0 {
+		fmt.Fprintf(w, "PIN checks   %d (wrong %d)\n", s.PINChecks, s.PINFailures)
+	}
+	for _, k := range sortedKeys(s.KeyChanges) {
+		fmt.Fprintf(w, "key changes answered %s: %d\n", k, s.KeyChanges[k])
 	}
 	if s.EchoesSent > 0 {
 		fmt.Fprintf(w, "echo tests   %d sent, %d answered 00\n", s.EchoesSent, s.EchoesAnswered)
