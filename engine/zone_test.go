@@ -133,7 +133,9 @@ func (z *zoneSetup) request(t *testing.T, pan string, stan int, block string) []
 	field := 0
 	if z.mac {
 		field = 64
-		sign = func(in []byte) ([]byte, error) { return hsm.GenerateMAC(z.tak, hsm.MACISO9797Alg3, hsm.MACPadding1, in) }
+		sign = func(in []byte) ([]byte, error) {
+			return hsm.GenerateMAC(z.tak, hsm.MACISO9797Alg3, hsm.MACPadding1, in)
+		}
 	}
 	msg, err := d.EncodeMAC(codec.Message{MTI: "0200", Fields: f}, field, sign)
 	if err != nil {
