@@ -355,16 +355,22 @@ func (s *Server) acceptKeyChange(d *destination, v *codec.View) [2]byte {
 	return [2]byte{'0', '0'}
 }
 
+// ErrNoDestination is a destination name not configured.
+var ErrNoDestination = errors.New("engine: no such destination")
+
 // ChangeZoneKey asks a keeper of destination name to send it a new key
 // ("zpk" or "zak") and waits until the destination answered and the key
 // is in force (or ctx ends). The admin API's key change.
 func (s *Server) ChangeZoneKey(ctx context.Context, name, key string) error {
 	d := s.dests[name]
 	if d == nil {
-		return fmt.Errorf("no destination %q", name)
+		return fmt.Errorf("%w: %q", ErrNoDestination, name)
 	}
 	if d.zone.zmk.Cryptogram == "" {
 		return fmt.Errorf("destination %s has no zmk: no key exchange", name)
+	}
+	if _, err := d.pool.Pick(); err != nil {
+		return fmt.Errorf("destination %s: no connection up to send the key on", name)
 	}
 	kc := keyChange{done: make(chan error, 1)}
 	switch key {
