@@ -14,6 +14,7 @@ import (
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -68,12 +69,14 @@ type zoneSetup struct {
 }
 
 type zoneOpts struct {
-	mac     bool // x919 on the link and the destination
-	noZPK   bool
-	journal Journal
-	keys    *Keys
-	is      *sim.Issuer
-	h       HSM
+	mac      bool // x919 on the link and the destination
+	noZPK    bool
+	journal  Journal
+	keys     *Keys
+	is       *sim.Issuer
+	h        HSM
+	clk      clock.Clock   // nil: the system clock
+	interval time.Duration // key_change_interval
 }
 
 func startZone(t *testing.T, o zoneOpts) *zoneSetup {
@@ -105,7 +108,11 @@ func startZone(t *testing.T, o zoneOpts) *zoneSetup {
 	if o.h != nil {
 		h = o.h
 	}
-	z.ts = forwarding(t, []DestinationConfig{dc}, func(c *Config) {
+	if o.interval > 0 {
+		dc.KeyChangeInterval = o.interval
+	}
+	z.ts = startServerOn(t, o.clk, nil, func(c *Config) {
+		c.Destinations = []DestinationConfig{dc}
 		c.testRules = []router.Rule{{Name: "a", PANPrefixes: []string{"4", "5"}, Action: router.Upstream, Destination: "visa"}}
 		c.testHSM, c.testKeys = h, z.keys
 		if o.journal != nil {
@@ -453,5 +460,27 @@ func TestZoneMACAcrossAKeyChange(t *testing.T) {
 	}
 	if got := field(r, 39); got != "00" {
 		t.Fatalf("39 = %s, want 00: the response under the request's ZAK must verify", got)
+	}
+}
+
+// With key_change_interval the switch sends new keys when the interval
+// has passed on its clock (a fake one here), and uses them.
+func TestZoneKeyChangeOnInterval(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 21, 20, 45, 0, 0, time.UTC))
+	z := startZone(t, zoneOpts{mac: true, clk: clk, interval: time.Hour})
+	clk.Advance(59 * time.Minute)
+	if got := z.send(t, z.request(t, caPAN, 1, caBlock)); got != "00" || z.is.Stats().KeyChanges["00"] != 0 {
+		t.Fatalf("before the interval: 39 = %s, key changes %v", got, z.is.Stats().KeyChanges)
+	}
+	clk.Advance(2 * time.Minute)
+	waitUntil(t, "the ZPK and the ZAK changed", func() bool { return z.d.zone.changed.Load() == 2 })
+	if got := z.is.Stats().KeyChanges["00"]; got != 2 {
+		t.Fatalf("the host took %d keys, want 2", got)
+	}
+	if keys := z.d.zone.keys.Load(); keys.zpk.Cryptogram == zpkLMK || keys.zak.Cryptogram == zakLMK(t) {
+		t.Fatal("the switch does not use the keys it sent")
+	}
+	if got := z.send(t, z.request(t, caPAN, 2, caBlock)); got != "00" {
+		t.Fatalf("after the change: 39 = %s, want 00", got)
 	}
 }
