@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -94,7 +93,7 @@ func (s *Server) forward(t *Txn) bool {
 		{ID: codec.FieldTransmission, Text: upstream.AppendTransmission(f7[:0], s.clock.Now())},
 		{ID: codec.FieldSTAN, Text: upstream.AppendSTAN(f11[:0], t.upSTAN)},
 		{ID: codec.FieldRRN, Text: t.upRRN[:]},
-		{ID: codec.FieldPINBlock, Text: hex.AppendEncode(f52[:0], pin)},
+		{ID: codec.FieldPINBlock, Text: appendUpperHex(f52[:0], pin)},
 	}
 	given := vals[:0]
 	for _, val := range vals {

@@ -527,3 +527,13 @@ func (s *Server) badMAC(t *Txn, err error) {
 	t.Fail(ErrIssuerUnavailable)
 	s.respondSigned(t)
 }
+
+// appendUpperHex appends b in upper-case hex (the text form of a binary
+// field), without allocating.
+func appendUpperHex(dst, b []byte) []byte {
+	const digits = "0123456789ABCDEF"
+	for _, c := range b {
+		dst = append(dst, digits[c>>4], digits[c&0xF])
+	}
+	return dst
+}

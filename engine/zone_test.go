@@ -484,3 +484,38 @@ func TestZoneKeyChangeOnInterval(t *testing.T) {
 		t.Fatalf("after the change: 39 = %s, want 00", got)
 	}
 }
+
+// A zone key record round-trips; a proposed one is not put in force by a
+// replay; a damaged one is refused, never a panic.
+func TestZoneKeyRecord(t *testing.T) {
+	z := ZoneKey{Destination: "visa", ZMK: zmkLMK, Key: hsm.KeyRef{Type: hsm.KeyTypeZPK, Cryptogram: zpkLMK}, KCV: "6F1E3F", Active: true}
+	b := encodeZone(z)
+	if got, err := decodeZone(b); err != nil || got != z {
+		t.Fatalf("%+v %v", got, err)
+	}
+	k := &Keys{}
+	z.Active = false
+	if err := k.Restore(encodeZone(z)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.Zone("visa", hsm.KeyTypeZPK); ok {
+		t.Fatal("a proposed key was put in force")
+	}
+	if err := k.Restore(b); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := k.Zone("visa", hsm.KeyTypeZPK); !ok || got.Key.Cryptogram != zpkLMK {
+		t.Fatal("an active key was not restored")
+	}
+	for i := range b {
+		_ = k.Restore(b[:i]) // every truncation: an error or a key, never a panic
+	}
+	bad := append([]byte(nil), b...)
+	bad[len(bad)-1] = '7' // the active flag
+	if err := k.Restore(bad); err == nil {
+		t.Fatal("a damaged record was taken")
+	}
+	if got := string(appendUpperHex(nil, []byte{0x64, 0x28, 0xEB, 0x94, 0x03, 0x5A, 0xF5, 0x3B})); got != caBlock {
+		t.Fatalf("hex %s", got)
+	}
+}
