@@ -263,6 +263,16 @@ func TestForwardMACChain(t *testing.T) {
 	if n := testutil.ToFloat64(z.d.m.badMAC); n != 0 {
 		t.Fatalf("bad_mac %v", n)
 	}
+	// a wrong MAC from the terminal stops the request at the switch
+	msg := z.request(t, caPAN, 2, caBlock)
+	msg[len(msg)-1] ^= 0x01
+	r, err := z.ts.dial(t).RoundTrip(msg, 5*time.Second)
+	if err != nil || field(r, 39) != "A0" {
+		t.Fatalf("wrong terminal MAC: %v %q, want A0", err, field(r, 39))
+	}
+	if st := z.is.Stats(); st.Received-st.NetworkManagement != 1 {
+		t.Fatalf("the host received %d requests, want 1: a request with a wrong MAC must not be forwarded", st.Received-st.NetworkManagement)
+	}
 }
 
 // A response whose MAC does not verify is not trusted: 91 as for a

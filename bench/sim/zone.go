@@ -168,9 +168,6 @@ func (z *zone) acceptChange(v *codec.View) [2]byte {
 		(string(f53[:2]) != "01" && string(f53[:2]) != "02") {
 		return code30
 	}
-	if !z.zmk.Valid() {
-		return code96
-	}
 	if _, err := hex.DecodeString(string(f48[:32])); err != nil {
 		return code30
 	}
@@ -333,8 +330,9 @@ func (is *Issuer) anyConn() *conn {
 	return nil
 }
 
-// isKeyChange reports an 0800 whose 70 is the key change code.
+// isKeyChange reports an 0800 whose 70 is the key change code, for an
+// issuer with a ZMK (without, the code is unknown to it: 12).
 func (z *zone) isKeyChange(v *codec.View) bool {
 	code, ok := v.NetworkCode()
-	return ok && uint64(code) == z.code
+	return ok && z.zmk.Valid() && uint64(code) == z.code
 }
