@@ -39,7 +39,14 @@ const forwardRules = `    - name: visa-issuers
 
 func withDestinations(t *testing.T, dests, rules string) string {
 	t.Helper()
-	s := strings.Replace(string(defaultConfig), "destinations: []\n", dests, 1)
+	return withDestinationsIn(t, string(defaultConfig), dests, rules)
+}
+
+// withDestinationsIn is withDestinations on another configuration made
+// from the default one (testConfig's).
+func withDestinationsIn(t *testing.T, base, dests, rules string) string {
+	t.Helper()
+	s := strings.Replace(base, "destinations: []\n", dests, 1)
 	i := strings.Index(s, "\n  rules:")
 	if i < 0 || !strings.Contains(s, dests) {
 		t.Fatal("the default configuration changed: destinations: [] or rules: not found")
