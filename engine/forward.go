@@ -111,7 +111,7 @@ func (s *Server) forward(t *Txn) bool {
 	err = s.plan(t).Forward(b, v, given)
 	if err == nil && d.zone.macAlg != 0 {
 		t.upZAK = zak
-		err = s.appendZoneMAC(b, d, zak)
+		err = s.appendZoneMAC(b, d, zak, t.Link.cfg.HSMTimeout)
 	}
 	clear(f52[:])
 	out, ferr := b.Finish()
@@ -464,7 +464,7 @@ func (s *Server) replyForwarded(t *Txn) {
 	}
 	resp := &t.upView
 	if d.zone.macAlg != 0 {
-		if err := s.verifyZoneMAC(d, resp, t.upZAK); err != nil {
+		if err := s.verifyZoneMAC(d, resp, t.upZAK, t.Link.cfg.HSMTimeout); err != nil {
 			s.badMAC(t, err)
 			return
 		}

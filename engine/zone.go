@@ -147,11 +147,12 @@ func (c *DestinationConfig) needsHSM() bool {
 	return c.ZMK != "" || c.ZPK != "" || c.ZAK != "" || c.MAC != ""
 }
 
-// hsmTimeout bounds a destination's HSM calls: as a link's default.
+// zoneHSMTimeout bounds the keeper's HSM calls of a key change (a
+// request's own use its link's hsm_timeout): as a link's default.
 const zoneHSMTimeout = 2 * time.Second
 
-func zoneCall() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), zoneHSMTimeout)
+func zoneCall(timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), timeout)
 }
 
 // translatePIN translates t's PIN block from its terminal's PIN key to
@@ -197,9 +198,9 @@ func (s *Server) zoneRefused(d *destination, t *Txn, what string, err error) {
 }
 
 // zoneSigner is the MAC function of the outbound request under zak.
-func (s *Server) zoneSigner(d *destination, zak hsm.KeyRef) func([]byte) ([]byte, error) {
+func (s *Server) zoneSigner(d *destination, zak hsm.KeyRef, timeout time.Duration) func([]byte) ([]byte, error) {
 	return func(in []byte) ([]byte, error) {
-		ctx, cancel := zoneCall()
+		ctx, cancel := zoneCall(timeout)
 		defer cancel()
 		return s.hsm.GenerateMAC(ctx, zak, d.zone.macAlg, hsm.MACPaddingFor(d.zone.macAlg), in)
 	}
@@ -212,7 +213,7 @@ var errBadMAC = errors.New("engine: response MAC does not verify")
 // verifyZoneMAC checks the MAC of a destination's response (decoded in
 // resp) under the key its request was MACed with, then (a key change in
 // between) under the one in force: a host may answer under either.
-func (s *Server) verifyZoneMAC(d *destination, resp *codec.View, sentUnder hsm.KeyRef) error {
+func (s *Server) verifyZoneMAC(d *destination, resp *codec.View, sentUnder hsm.KeyRef, timeout time.Duration) error {
 	input, ok := resp.MACInput()
 	if !ok {
 		return errBadMAC
@@ -225,7 +226,7 @@ func (s *Server) verifyZoneMAC(d *destination, resp *codec.View, sentUnder hsm.K
 		if k.Cryptogram == "" || (i == 1 && k == tried[0]) {
 			continue
 		}
-		ctx, cancel := zoneCall()
+		ctx, cancel := zoneCall(timeout)
 		err := s.hsm.VerifyMAC(ctx, k, d.zone.macAlg, hsm.MACPaddingFor(d.zone.macAlg), input, m)
 		cancel()
 		if err == nil {
@@ -307,6 +308,7 @@ func (s *Server) installZone(d *destination, z ZoneKey) {
 	}
 	d.zone.last.Store(s.clock.Now().UnixNano())
 	d.zone.changed.Add(1)
+	d.m.keyChange.Inc()
 	d.log.Info().Str("key", keyName(z.Key.Type)).Str("kcv", z.KCV).Msg("zone key changed")
 }
 
@@ -327,7 +329,10 @@ func (s *Server) acceptKeyChange(d *destination, v *codec.View) [2]byte {
 	keyType, ok := zoneKind(v.AppendText(b53[:0], 53))
 	under, kcv, ok2 := parseZoneKeyField(v.AppendText(b48[:0], 48))
 	if !ok || !ok2 || z.zmk.Cryptogram == "" || s.hsm == nil {
-		d.log.Warn().Bool("zmk", z.zmk.Cryptogram != "").Msg("zone key change from the destination refused: malformed, or no ZMK")
+		d.m.keyRefused.Inc()
+		if n, ok := z.lines.allow(time.Now()); ok {
+			d.log.Warn().Bool("zmk", z.zmk.Cryptogram != "").Int64("suppressed", n).Msg("zone key change from the destination refused: malformed, or no ZMK")
+		}
 		if !ok || !ok2 {
 			return [2]byte{'3', '0'}
 		}
@@ -335,15 +340,21 @@ func (s *Server) acceptKeyChange(d *destination, v *codec.View) [2]byte {
 	}
 	z.changeMu.Lock()
 	defer z.changeMu.Unlock()
-	ctx, cancel := zoneCall()
+	ctx, cancel := zoneCall(zoneHSMTimeout)
 	ref, got, err := s.hsm.ImportKey(ctx, z.zmk, keyType, under)
 	cancel()
 	switch {
 	case err != nil:
-		d.log.Error().Err(err).Str("key", keyName(keyType)).Msg("zone key change from the destination: import failed, old key kept")
+		d.m.keyRefused.Inc()
+		if n, ok := z.lines.allow(time.Now()); ok {
+			d.log.Error().Err(err).Str("key", keyName(keyType)).Int64("suppressed", n).Msg("zone key change from the destination: import failed, old key kept")
+		}
 		return [2]byte{'9', '6'}
 	case len(got) < 6 || !strings.EqualFold(got[:6], kcv):
-		d.log.Error().Str("key", keyName(keyType)).Str("kcv_sent", kcv).Msg("zone key change from the destination: check value mismatch, old key kept")
+		d.m.keyRefused.Inc()
+		if n, ok := z.lines.allow(time.Now()); ok {
+			d.log.Error().Str("key", keyName(keyType)).Str("kcv_sent", kcv).Int64("suppressed", n).Msg("zone key change from the destination: check value mismatch, old key kept")
+		}
 		return [2]byte{'9', '6'}
 	}
 	zk := ZoneKey{Destination: d.cfg.Name, ZMK: z.zmk.Cryptogram, Key: ref, KCV: strings.ToUpper(got[:6]), Active: true}
@@ -406,7 +417,7 @@ func (s *Server) proposeKey(ss *outSession, kind string) error {
 	}
 	z.changeMu.Lock()
 	defer z.changeMu.Unlock()
-	ctx, cancel := zoneCall()
+	ctx, cancel := zoneCall(zoneHSMTimeout)
 	wk, err := s.hsm.WorkingKey(ctx, z.zmk, keyType)
 	cancel()
 	if err != nil {
@@ -490,12 +501,12 @@ func (s *Server) answerKeyChange(ss *outSession, msg []byte) {
 
 // appendZoneMAC MACs the outbound request under zak: in 64, or 128 when
 // the request carries secondary fields (64 would not cover them).
-func (s *Server) appendZoneMAC(b *codec.Builder, d *destination, zak hsm.KeyRef) error {
+func (s *Server) appendZoneMAC(b *codec.Builder, d *destination, zak hsm.KeyRef, timeout time.Duration) error {
 	id := codec.FieldMAC
 	if _, err := b.MACInput(id); err != nil && d.dialect.Field(codec.FieldMAC2) != nil {
 		id = codec.FieldMAC2 // fields past 64 are in: the MAC goes last
 	}
-	return s.appendMAC(b, id, s.zoneSigner(d, zak))
+	return s.appendMAC(b, id, s.zoneSigner(d, zak, timeout))
 }
 
 // badMAC answers t, whose response's MAC did not verify, as a timeout

@@ -323,6 +323,9 @@ func TestZoneKeyChangeByTheHost(t *testing.T) {
 	if keys.zpk.Cryptogram == zpkLMK || keys.zak.Cryptogram == zakLMK(t) {
 		t.Fatal("the keys did not change")
 	}
+	if n := testutil.ToFloat64(z.d.m.keyChange); n != 4 {
+		t.Fatalf("key_change counted %v, want 4", n)
+	}
 	if got := z.send(t, z.request(t, caPAN, 1, caBlock)); got != "00" {
 		t.Fatalf("after the change: 39 = %s, want 00", got)
 	}
@@ -398,6 +401,9 @@ func TestZoneKeyChangeWrongKCV(t *testing.T) {
 	}
 	if *z.d.zone.keys.Load() != before {
 		t.Fatal("a refused key change replaced a key")
+	}
+	if testutil.ToFloat64(z.d.m.keyRefused) != 2 || testutil.ToFloat64(z.d.m.keyChange) != 0 {
+		t.Fatal("key_change_refused must count 2, key_change 0")
 	}
 	if got := z.send(t, z.request(t, caPAN, 1, caBlock)); got != "00" {
 		t.Fatalf("with the old keys: 39 = %s, want 00", got)
