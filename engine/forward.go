@@ -60,7 +60,7 @@ func (s *Server) forward(t *Txn) bool {
 	}
 	zak := d.zone.keys.Load().zak
 	if d.zone.macAlg != 0 && (zak.Cryptogram == "" || s.hsm == nil) {
-		s.zoneRefused(d, t, "no zone MAC key: request not forwarded", errBadMAC)
+		s.zoneRefused(d, t, "request not forwarded", errNoZAK)
 		t.Fail(ErrIssuerUnavailable)
 		return false
 	}

@@ -500,9 +500,10 @@ func (s *Server) buildNetAnswer(d *destination, mti codec.MTI, stan uint32, code
 
 // destMetrics are one destination's series.
 type destMetrics struct {
-	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed, badMAC, keyChange, keyRefused prometheus.Counter
-	answered                                                                                                           *prometheus.CounterVec
-	expiryLate                                                                                                         prometheus.Observer
+	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
+	answered                                                                            *prometheus.CounterVec
+	expiryLate                                                                          prometheus.Observer
+	badMAC, keyChange, keyRefused                                                       prometheus.Counter // zone keys (zone.go)
 }
 
 // upstreamMetrics are the series of every destination.

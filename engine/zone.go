@@ -206,6 +206,10 @@ func (s *Server) zoneSigner(d *destination, zak hsm.KeyRef, timeout time.Duratio
 	}
 }
 
+// errNoZAK is a destination with mac and no zone MAC key (none
+// configured, none received yet).
+var errNoZAK = errors.New("engine: no zone MAC key for the destination")
+
 // errBadMAC is a response whose MAC did not verify under the key its
 // request was sent under, nor the key now in force.
 var errBadMAC = errors.New("engine: response MAC does not verify")

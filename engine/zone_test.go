@@ -71,6 +71,7 @@ type zoneSetup struct {
 type zoneOpts struct {
 	mac      bool // x919 on the link and the destination
 	noZPK    bool
+	noZAK    bool // mac without a ZAK (only the ZMK to receive one)
 	journal  Journal
 	keys     *Keys
 	is       *sim.Issuer
@@ -103,6 +104,9 @@ func startZone(t *testing.T, o zoneOpts) *zoneSetup {
 	}
 	if o.mac {
 		dc.MAC, dc.ZAK = "x919", zakLMK(t)
+		if o.noZAK {
+			dc.ZAK = ""
+		}
 	}
 	var h HSM = &hsm.Soft{LMK: hsm.ThalesTestLMK()}
 	if o.h != nil {
@@ -227,6 +231,7 @@ func TestForwardPINNotTranslatable(t *testing.T) {
 		{"no terminal PIN key", zoneOpts{}, "TERM9999", "91"},
 		{"no ZPK", zoneOpts{noZPK: true}, "TERM0001", "91"},
 		{"HSM fails", zoneOpts{h: failingPIN{&hsm.Soft{LMK: hsm.ThalesTestLMK()}}}, "TERM0001", "96"},
+		{"mac without a ZAK", zoneOpts{mac: true, noZAK: true}, "TERM0001", "91"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			z := startZone(t, tc.o)
@@ -240,6 +245,9 @@ func TestForwardPINNotTranslatable(t *testing.T) {
 			}
 			if n := testutil.ToFloat64(z.d.m.refused); n != 1 {
 				t.Fatalf("refused counted %v, want 1", n)
+			}
+			if tc.o.noZAK {
+				return
 			}
 			if got := z.send(t, z.request(t, caPAN, 2, "")); got != "00" {
 				t.Fatalf("without a PIN block: 39 = %s, want 00", got)
