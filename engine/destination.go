@@ -4,11 +4,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/upstream"
+	"github.com/cardswitch/cardswitch/hsm"
 )
 
 // DestinationConfig is one upstream host (an issuer or a card network) the
@@ -73,6 +75,28 @@ type DestinationConfig struct {
 	// doubles from the first to the second with jitter; defaults 100ms and
 	// 10s.
 	ReconnectMin, ReconnectMax time.Duration
+
+	// ZMK is the zone master key shared with the destination, a cryptogram
+	// under the LMK (key type 000): zone key changes carry new working keys
+	// under it. "": no key exchange.
+	ZMK string
+	// ZPK and ZAK are the initial zone PIN and MAC keys, cryptograms under
+	// the LMK (types 001 and 008), optional: a key exchanged since (and
+	// journaled) replaces them while the ZMK stays the same.
+	ZPK, ZAK string
+	// MAC is the MAC method of the destination's requests and responses,
+	// by the names links use (x919, alg1, cmac, cup); "": no MACs.
+	MAC string
+	// PINFormat is the PIN block format the ZPK carries: iso0 (default),
+	// iso1 or iso3.
+	PINFormat string
+	// KeyChangeCode is the network management code (field 70) of a zone
+	// key change; default 161.
+	KeyChangeCode int
+	// KeyChangeInterval, when set, makes the switch send the destination a
+	// new ZPK and ZAK this often; default 0: never (the destination, or the
+	// admin API, changes them).
+	KeyChangeInterval time.Duration
 }
 
 // Endpoint is one address of a destination and its tier: 0 the primary,
@@ -106,15 +130,15 @@ func (m MappingSide) empty() bool {
 }
 
 // The default mapping: every field the destination's dialect defines goes
-// out but the PIN block (forwarding one needs PIN translation, which is not
-// built: a request carrying one is answered 91); every field of the
-// response comes back but track data and the expiry date, which replies
-// never echo; the originator's own fields of its dialect's echo set are
-// restored. The switch assigns 7, 11 and 37 on the outbound leg.
+// out, the PIN block as the switch translates it to the destination's ZPK
+// (never as it came); every field of the response comes back but track
+// data and the expiry date, which replies never echo; the originator's own
+// fields of its dialect's echo set are restored. The switch assigns 7, 11,
+// 37 and 52 on the outbound leg (52 unless the mapping drops it).
 var (
-	defaultOut  = MappingSide{CopyAll: true, Drop: []int{codec.FieldPINBlock}}
+	defaultOut  = MappingSide{CopyAll: true}
 	defaultBack = MappingSide{CopyAll: true, Drop: []int{14, 35, 36, 45}}
-	assigned    = []int{codec.FieldTransmission, codec.FieldSTAN, codec.FieldRRN}
+	assigned    = []int{codec.FieldTransmission, codec.FieldSTAN, codec.FieldRRN, codec.FieldPINBlock}
 )
 
 func (d *DestinationConfig) setDefaults() {
@@ -157,6 +181,59 @@ func (d *DestinationConfig) setDefaults() {
 	if d.MaxConnections == 0 && len(d.Listen) > 0 {
 		d.MaxConnections = 4
 	}
+	if d.PINFormat == "" {
+		d.PINFormat = "iso0"
+	}
+	if d.KeyChangeCode == 0 {
+		d.KeyChangeCode = 161
+	}
+}
+
+// pinFormats are the PIN block formats a ZPK may carry, by config name:
+// those a translation can produce with the PAN the request carries.
+var pinFormats = map[string]hsm.PINBlockFormat{"iso0": hsm.ISO0, "iso1": hsm.ISO1, "iso3": hsm.ISO3}
+
+// lmkCryptogram matches a double-length key under the LMK as a host holds
+// it: scheme U or X and 32 hex digits, or 32 hex digits untagged.
+var lmkCryptogram = regexp.MustCompile(`^[UX]?[0-9A-Fa-f]{32}$`)
+
+// validateKeys checks the destination's zone keys and MAC settings.
+func (d *DestinationConfig) validateKeys(key func(string) string, dialect *codec.Dialect) error {
+	for _, k := range []struct{ name, v string }{{"zmk", d.ZMK}, {"zpk", d.ZPK}, {"zak", d.ZAK}} {
+		if k.v != "" && !lmkCryptogram.MatchString(k.v) {
+			return fmt.Errorf("%s: must be a double-length key under the LMK (U or X and 32 hex digits)", key(k.name)) // never echo a key
+		}
+	}
+	if _, ok := pinFormats[d.PINFormat]; !ok {
+		return fmt.Errorf("%s: %q must be iso0, iso1 or iso3", key("pin_format"), d.PINFormat)
+	}
+	if d.MAC != "" {
+		if _, ok := hsm.MACMethods[d.MAC]; !ok {
+			return fmt.Errorf("%s: %q must be x919, alg1, cmac or cup", key("mac"), d.MAC)
+		}
+		if dialect.Field(codec.FieldMAC) == nil {
+			return fmt.Errorf("%s: dialect %s has no field 64 to carry a MAC", key("mac"), dialect.Name)
+		}
+		if d.ZAK == "" && d.ZMK == "" {
+			return fmt.Errorf("%s: needs zak, or zmk to receive one", key("mac"))
+		}
+	}
+	switch c := d.KeyChangeCode; {
+	case c < 1 || c > 999 || c == netSignOn || c == netSignOff || c == netEcho:
+		return fmt.Errorf("%s: %d must be 1 to 999, not sign-on, sign-off or echo", key("key_change_code"), c)
+	case d.KeyChangeInterval != 0 && (d.KeyChangeInterval < time.Minute || d.KeyChangeInterval > 31*24*time.Hour):
+		return fmt.Errorf("%s: %v must be 0 (never) or 1m to 744h", key("key_change_interval"), d.KeyChangeInterval)
+	case d.KeyChangeInterval != 0 && d.ZMK == "":
+		return fmt.Errorf("%s: needs zmk", key("key_change_interval"))
+	}
+	if d.ZMK != "" {
+		for _, id := range []int{codec.FieldNetworkCode, 48, 53} {
+			if dialect.Field(id) == nil {
+				return fmt.Errorf("%s: dialect %s has no field %d for zone key changes", key("zmk"), dialect.Name, id)
+			}
+		}
+	}
+	return nil
 }
 
 // validate reports the first problem of destination i, naming the key.
@@ -218,6 +295,9 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 	case d.ReconnectMin < time.Millisecond || d.ReconnectMax < d.ReconnectMin || d.ReconnectMax > 10*time.Minute:
 		return fmt.Errorf("%s: %v to %v: want 1ms <= reconnect_min <= reconnect_max <= 10m", key("reconnect_min"), d.ReconnectMin, d.ReconnectMax)
 	}
+	if err := d.validateKeys(key, dialect); err != nil {
+		return err
+	}
 	ks, err := upstream.ParseKeySpec(d.Key)
 	if err != nil {
 		return fmt.Errorf("%s: %v", key("key"), err)
@@ -249,6 +329,9 @@ func compilePlan(m MappingConfig, orig, dest *codec.Dialect, with37 bool) (*upst
 		um.Back = upstream.Side(defaultBack)
 	}
 	for _, id := range assigned {
+		if id == codec.FieldPINBlock && (slices.Contains(um.Out.Drop, id) || slices.Contains(um.Out.Copy, id)) {
+			continue // dropped by the mapping (a copy is refused by Compile)
+		}
 		if dest.Field(id) != nil {
 			um.Assign = append(um.Assign, id)
 		}

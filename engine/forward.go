@@ -47,10 +47,20 @@ func (s *Server) forward(t *Txn) bool {
 		return false
 	}
 	v := &t.View
-	if v.Has(codec.FieldPINBlock) {
-		// PIN translation to the destination's zone key is not built: a
-		// PIN block is never sent under the terminal's key
-		d.m.refused.Inc()
+	// A PIN block goes out only as the HSM's translation from the
+	// terminal's PIN key to the destination's ZPK, never as it came.
+	var pin []byte
+	if v.Has(codec.FieldPINBlock) && planFor(d, t).Assigns(codec.FieldPINBlock) { // a mapping may drop it
+		var err error
+		if pin, err = s.translatePIN(t, d, t.upPIN[:0]); err != nil {
+			s.zoneRefused(d, t, "PIN block not translated: request not forwarded", err)
+			t.Fail(err)
+			return false
+		}
+	}
+	zak := d.zone.keys.Load().zak
+	if d.zone.macAlg != 0 && (zak.Cryptogram == "" || s.hsm == nil) {
+		s.zoneRefused(d, t, "request not forwarded", errNoZAK)
 		t.Fail(ErrIssuerUnavailable)
 		return false
 	}
@@ -78,14 +88,16 @@ func (s *Server) forward(t *Txn) bool {
 	t.upSTAN = upstream.STAN(t.rrnSeq)
 	t.dest = d
 	var f7, f11 [10]byte
+	var f52 [32]byte
 	vals := [...]upstream.Value{
 		{ID: codec.FieldTransmission, Text: upstream.AppendTransmission(f7[:0], s.clock.Now())},
 		{ID: codec.FieldSTAN, Text: upstream.AppendSTAN(f11[:0], t.upSTAN)},
 		{ID: codec.FieldRRN, Text: t.upRRN[:]},
+		{ID: codec.FieldPINBlock, Text: appendUpperHex(f52[:0], pin)},
 	}
 	given := vals[:0]
 	for _, val := range vals {
-		if d.dialect.Field(val.ID) != nil {
+		if d.dialect.Field(val.ID) != nil && (val.ID != codec.FieldPINBlock || pin != nil) {
 			given = append(given, val)
 		}
 	}
@@ -97,6 +109,11 @@ func (s *Server) forward(t *Txn) bool {
 	b.SetBCDPad(0)
 	b.Begin(d.dialect, d.framing.Reserve(t.upBuf[:0], d.tpdu), v.MTI(), header)
 	err = s.plan(t).Forward(b, v, given)
+	if err == nil && d.zone.macAlg != 0 {
+		t.upZAK = zak
+		err = s.appendZoneMAC(b, d, zak, t.Link.cfg.HSMTimeout)
+	}
+	clear(f52[:])
 	out, ferr := b.Finish()
 	if err == nil {
 		err = ferr
@@ -202,12 +219,15 @@ func tpduLen(f codec.Framing) int {
 }
 
 // plan is the compiled mapping from t's link to t's destination.
-func (s *Server) plan(t *Txn) *upstream.Plan {
+func (s *Server) plan(t *Txn) *upstream.Plan { return planFor(t.dest, t) }
+
+// planFor is the compiled mapping from t's link to d.
+func planFor(d *destination, t *Txn) *upstream.Plan {
 	i := 2 * t.Link.idx
 	if !t.View.Has(codec.FieldRRN) {
 		i++
 	}
-	return t.dest.plans[i]
+	return d.plans[i]
 }
 
 // upstreamFrame handles one frame read from a destination's connection,
@@ -224,6 +244,17 @@ func (s *Server) upstreamFrame(ss *outSession, msg []byte) {
 	}
 	mti := v.MTI()
 	if mti.Class() == '8' {
+		if mti.IsRequest() && s.isKeyChange(d, v) { // HSM and journal: the keeper's
+			frame := append([]byte(nil), msg...)
+			select {
+			case ss.kc <- frame:
+			default: // two waiting already: refused at once, the loop does not wait
+				if buf, err := s.buildNetAnswer(d, mti.Response(), 0, 0, v, "96"); err == nil {
+					_ = ss.send(buf)
+				}
+			}
+			return
+		}
 		if mti.IsRequest() { // the destination's own echo test or sign-on: answered 00
 			if buf, err := s.buildNet(d, mti.Response(), 0, 0, v); err == nil {
 				_ = ss.send(buf)
@@ -435,6 +466,12 @@ func (s *Server) replyForwarded(t *Txn) {
 		return
 	}
 	resp := &t.upView
+	if d.zone.macAlg != 0 {
+		if err := s.verifyZoneMAC(d, resp, t.upZAK, t.Link.cfg.HSMTimeout); err != nil {
+			s.badMAC(t, err)
+			return
+		}
+	}
 	var buf [8]byte
 	rc := resp.AppendText(buf[:0], codec.FieldResponseCode)
 	if len(rc) != 2 {

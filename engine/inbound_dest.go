@@ -215,7 +215,7 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	// The slot was released by its last keeper after that session closed:
 	// nothing of it reads oc.addr any more.
 	oc.addr = remote
-	ss := &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4)}
+	ss := newSession(oc)
 	c, err := s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
 	if err != nil {
 		d.in.release(oc)
@@ -273,8 +273,9 @@ func (in *destListen) release(oc *outConn) {
 }
 
 // serveAccepted is the keeper of an accepted connection (up already, or
-// once the peer signs on: admit, peerNetwork) until it closes: echo tests
-// when idle, as connect's; the slot freed at the end.
+// once the peer signs on: admit, peerNetwork) until it closes: the same
+// keepSession as a dialled one's (echo tests, key changes); the slot
+// freed at the end.
 func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
 	defer s.outWG.Done()
 	d := oc.d
@@ -291,39 +292,7 @@ func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
 	}()
 	remote := oc.addr
 	d.log.Info().Str("remote", remote).Int("conn", oc.idx).Bool("sign_on", d.cfg.SignOn).Msg("destination connection accepted")
-	tick := time.NewTicker(min(d.cfg.EchoInterval/4, time.Second))
-	defer tick.Stop()
-	var echoSTAN uint32
-	var echoSent int64
-	for {
-		select {
-		case <-ss.closed:
-			d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("destination connection closed")
-			return
-		case <-s.outStop:
-			_ = c.Close()
-			<-ss.closed
-			return
-		case a := <-ss.nm:
-			if a.stan == echoSTAN {
-				echoSTAN = 0
-			}
-		case <-tick.C:
-			now := s.clock.Now().UnixNano()
-			switch {
-			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
-				d.m.echoMissed.Inc()
-				d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("echo test unanswered: closing the connection")
-				d.pool.SetUp(oc.idx, false)
-				_ = c.Close()
-			case echoSTAN == 0 && now-ss.last.Load() > int64(d.cfg.EchoInterval):
-				echoSTAN, echoSent = s.netSTAN(), now
-				if buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, echoSTAN, netEcho, nil); err == nil {
-					_ = ss.send(buf)
-				}
-			}
-		}
-	}
+	s.keepSession(ss, c, remote)
 }
 
 // peerNetwork acts on a network management request the destination sent

@@ -39,6 +39,7 @@ type destination struct {
 	m       destMetrics
 	lines   [destLineKinds]logLimit
 	in      *destListen // nil: the destination has no listen addresses (inbound_dest.go)
+	zone    *zoneState  // its zone keys and MAC method (zone.go)
 }
 
 type destLineKind int
@@ -81,6 +82,7 @@ type outSession struct {
 	c      gnet.Conn
 	closed chan struct{} // closed by OnClose
 	nm     chan nmAnswer // network management responses, for the keeper
+	kc     chan []byte   // the destination's key changes (0800 frames), for the keeper: HSM and journal must not run on the loop
 	queued atomic.Int64  // bytes handed to send and not yet given to the socket
 	outBuf atomic.Int64  // gnet's outbound buffer after the last write (the peer does not read)
 	last   atomic.Int64  // unix nanoseconds of the last bytes received
@@ -139,6 +141,7 @@ func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
 			d.plans = append(d.plans, p)
 		}
 	}
+	d.initZone(s)
 	d.m = s.um.forDestination(d)
 	for _, oc := range d.conns {
 		oc.up = s.um.up.WithLabelValues(cfg.Name, strconv.Itoa(oc.idx), oc.addr)
@@ -334,7 +337,7 @@ func (s *Server) connect(oc *outConn) error {
 	if err != nil {
 		return err
 	}
-	ss := &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4)}
+	ss := newSession(oc)
 	c, err := s.outClient.EnrollContext(nc, ss)
 	if err != nil {
 		return err
@@ -369,39 +372,10 @@ func (s *Server) connect(oc *outConn) error {
 	d.pool.SetUp(oc.idx, true)
 	oc.up.Set(1)
 	d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Bool("signed_on", d.cfg.SignOn).Msg("destination connection up")
-	tick := time.NewTicker(min(d.cfg.EchoInterval/4, time.Second))
-	defer tick.Stop()
-	var echoSTAN uint32
-	var echoSent int64
-	for {
-		select {
-		case <-ss.closed:
-			d.log.Warn().Str("remote", oc.addr).Int("conn", oc.idx).Msg("destination connection down")
-			return nil
-		case <-s.outStop:
-			_ = c.Close()
-			<-ss.closed
-			return errStopping
-		case a := <-ss.nm:
-			if a.stan == echoSTAN {
-				echoSTAN = 0
-			}
-		case <-tick.C:
-			now := s.clock.Now().UnixNano()
-			switch {
-			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
-				d.m.echoMissed.Inc()
-				d.log.Warn().Str("remote", oc.addr).Int("conn", oc.idx).Msg("echo test unanswered: closing the connection")
-				d.pool.SetUp(oc.idx, false)
-				_ = c.Close()
-			case echoSTAN == 0 && now-ss.last.Load() > int64(d.cfg.EchoInterval):
-				echoSTAN, echoSent = s.netSTAN(), now
-				if buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, echoSTAN, netEcho, nil); err == nil {
-					_ = ss.send(buf)
-				}
-			}
-		}
+	if s.keepSession(ss, c, oc.addr) {
+		return errStopping
 	}
+	return nil
 }
 
 // netSTAN numbers the switch's own network management messages (not
@@ -417,6 +391,13 @@ func (s *Server) netMessage(ss *outSession, code int) error {
 	if err != nil {
 		return err
 	}
+	return s.netExchange(ss, stan, buf)
+}
+
+// netExchange sends the network management request buf (its STAN stan)
+// on ss and waits (the keeper's goroutine) for its answer: 00 or an error.
+func (s *Server) netExchange(ss *outSession, stan uint32, buf []byte) error {
+	d := ss.oc.d
 	if err := ss.send(buf); err != nil {
 		return err
 	}
@@ -446,6 +427,11 @@ func (s *Server) netMessage(ss *outSession, code int) error {
 // 00 to the destination's own): 7, 11 and 70, or 60.3 in UnionPay's
 // dialect.
 func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, req *codec.View) ([]byte, error) {
+	return s.buildNetAnswer(d, mti, stan, code, req, "00")
+}
+
+// buildNetAnswer is buildNet answering req with rc.
+func (s *Server) buildNetAnswer(d *destination, mti codec.MTI, stan uint32, code int, req *codec.View, rc string) ([]byte, error) {
 	var b codec.Builder
 	frame := d.framing.Reserve(nil, d.tpdu)
 	b.Begin(d.dialect, frame, mti, d.header)
@@ -454,7 +440,7 @@ func (s *Server) buildNet(d *destination, mti codec.MTI, stan uint32, code int, 
 		for id := 2; id <= codec.MaxField; id++ {
 			switch {
 			case id == codec.FieldResponseCode:
-				b.String(id, "00")
+				b.String(id, rc)
 			case id == codec.FieldTransmission || id == codec.FieldSTAN || id == 41 || id == 42 || id == 60 || id == codec.FieldNetworkCode:
 				b.Copy(req, id)
 			}
@@ -482,6 +468,7 @@ type destMetrics struct {
 	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
 	answered                                                                            *prometheus.CounterVec
 	expiryLate                                                                          prometheus.Observer
+	badMAC, keyChange, keyRefused                                                       prometheus.Counter // zone keys (zone.go)
 }
 
 // upstreamMetrics are the series of every destination.
@@ -498,7 +485,7 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
 			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
-			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed."},
+			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused."},
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
@@ -517,7 +504,67 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 		Help: "Requests forwarded to a destination and waiting for its answer.", ConstLabels: prometheus.Labels{"destination": d.cfg.Name}},
 		func() float64 { return float64(d.table.Len()) }))
 	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
-		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"),
+		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"), badMAC: ev("bad_mac"),
+		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"),
 		answered:   m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		expiryLate: m.lateness.WithLabelValues(d.cfg.Name)}
+}
+
+// keepSession serves one up session of oc (dialled, or accepted:
+// inbound_dest.go) until it closes (false) or the server stops (true):
+// echo tests when it is idle, closing it when one goes unanswered; the
+// destination's key changes and the switch's own (zone.go), which need
+// the HSM and the journal and so never run on the loop.
+func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stopped bool) {
+	oc := ss.oc
+	d := oc.d
+	tick := time.NewTicker(min(d.cfg.EchoInterval/4, time.Second))
+	defer tick.Stop()
+	var echoSTAN uint32
+	var echoSent int64
+	for {
+		select {
+		case <-ss.closed:
+			d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("destination connection down")
+			return false
+		case <-s.outStop:
+			_ = c.Close()
+			<-ss.closed
+			return true
+		case a := <-ss.nm:
+			if a.stan == echoSTAN {
+				echoSTAN = 0
+			}
+		case msg := <-ss.kc: // the destination's key change
+			s.answerKeyChange(ss, msg)
+		case kc := <-d.zone.changes: // the admin API's
+			kc.done <- s.proposeKey(ss, kc.kind)
+		case <-tick.C:
+			now := s.clock.Now().UnixNano()
+			if d.dueKeyChange(s.clock.Now()) {
+				for _, kind := range []string{zonePIN, zoneMAC} {
+					if err := s.proposeKey(ss, kind); err != nil {
+						d.log.Warn().Err(err).Msg("scheduled zone key change failed: old key kept")
+					}
+				}
+			}
+			switch {
+			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
+				d.m.echoMissed.Inc()
+				d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("echo test unanswered: closing the connection")
+				d.pool.SetUp(oc.idx, false)
+				_ = c.Close()
+			case echoSTAN == 0 && now-ss.last.Load() > int64(d.cfg.EchoInterval):
+				echoSTAN, echoSent = s.netSTAN(), now
+				if buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, echoSTAN, netEcho, nil); err == nil {
+					_ = ss.send(buf)
+				}
+			}
+		}
+	}
+}
+
+// newSession is a session of oc before it is enrolled.
+func newSession(oc *outConn) *outSession {
+	return &outSession{oc: oc, closed: make(chan struct{}), nm: make(chan nmAnswer, 4), kc: make(chan []byte, 2)}
 }

@@ -21,6 +21,9 @@ type HSM interface {
 	WorkingKey(ctx context.Context, tmk hsm.KeyRef, keyType string) (hsm.WorkingKey, error)
 	VerifyARQC(ctx context.Context, imk hsm.KeyRef, c hsm.ARQCCheck) ([]byte, error)
 	KCV(ctx context.Context, key hsm.KeyRef) (string, error)
+	// for the destinations' zone keys (zone.go)
+	TranslatePIN(ctx context.Context, t hsm.PINTranslation) ([]byte, error)
+	ImportKey(ctx context.Context, zmk hsm.KeyRef, keyType string, underZMK []byte) (hsm.KeyRef, string, error)
 }
 
 // Keys finds a terminal's keys: its master key from the issuer data, and
@@ -35,6 +38,9 @@ type Keys struct {
 	// issuer data: only a terminal of the data that names the link may sign
 	// on there (replay installs what was journaled, which was so too).
 	session sync.Map
+	// zone holds zoneID -> ZoneKey: the destinations' active zone keys
+	// (zone.go), two per destination at most.
+	zone sync.Map
 }
 
 type sessionKeys struct{ tpk, tak hsm.KeyRef }

@@ -139,6 +139,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.dests, s.outStop = map[string]*destination{}, make(chan struct{})
 	contCap := 0
 	for _, dc := range cfg.Destinations {
+		if dc.needsHSM() && d.HSM == nil {
+			return nil, fmt.Errorf("destinations %s: zone keys and MACs need an HSM", dc.Name)
+		}
 		dst, err := newDestination(s, dc)
 		if err != nil {
 			return nil, err

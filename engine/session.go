@@ -54,6 +54,13 @@ func decodeSession(b []byte) (Session, error) {
 // Restore installs the keys of a journaled sign-on (replay), on the link it
 // was made on.
 func (k *Keys) Restore(b []byte) error {
+	if len(b) > 0 && b[0] == zoneVersion { // a destination's zone key (zone.go)
+		z, err := decodeZone(b)
+		if err == nil && z.Active { // a proposed key was never in force
+			k.setZone(z)
+		}
+		return err
+	}
 	_, err := k.restore(b)
 	return err
 }
@@ -68,8 +75,8 @@ func (k *Keys) restore(b []byte) (Session, error) {
 	return s, nil
 }
 
-// Sessions lists the session keys in force, in link and terminal order, encoded as
-// journaled (for snapshots; Restore reads each back).
+// Sessions lists the session keys in force, in link and terminal order,
+// then the destinations' zone keys, encoded as journaled (for snapshots; Restore reads each back).
 func (k *Keys) Sessions() [][]byte {
 	var out []Session
 	k.session.Range(func(id, v any) bool {
@@ -86,6 +93,20 @@ func (k *Keys) Sessions() [][]byte {
 	enc := make([][]byte, len(out))
 	for i, s := range out {
 		enc[i] = encodeSession(s)
+	}
+	var zones []ZoneKey
+	k.zone.Range(func(_, v any) bool {
+		zones = append(zones, v.(ZoneKey))
+		return true
+	})
+	sort.Slice(zones, func(i, j int) bool {
+		if zones[i].Destination != zones[j].Destination {
+			return zones[i].Destination < zones[j].Destination
+		}
+		return zones[i].Key.Type < zones[j].Key.Type
+	})
+	for _, z := range zones {
+		enc = append(enc, encodeZone(z))
 	}
 	return enc
 }

@@ -69,6 +69,8 @@ type Txn struct {
 	upWire  []byte     // the outbound request, for the connection's loop
 	upBuf   []byte     // the outbound request being built, then the destination's response
 	upView  codec.View // the outbound request decoded (its key), then the response
+	upPIN   [16]byte   // the PIN block translated to the destination's ZPK (cleared with the Txn)
+	upZAK   hsm.KeyRef // the zone MAC key the outbound request was MACed with
 	builder codec.Builder
 	scratch [64]byte
 	// routeScratch holds the routing facts: processing code, terminal, merchant

@@ -40,6 +40,11 @@ const (
 	// be sent after all (its connection went down, the table was full or
 	// held its key): the originator was answered 91 and nothing left.
 	UpNotSent
+	// UpBadMAC is the final record of a forwarded request whose response's
+	// MAC did not verify: the response was not trusted and the originator
+	// was answered 91, as for a timeout; an approval in it is recorded to
+	// be reversed (UpLateReversal) as a late one is.
+	UpBadMAC
 	upStateEnd
 )
 
@@ -55,6 +60,8 @@ func (u UpState) String() string {
 		return "forwarded"
 	case UpNotSent:
 		return "not sent"
+	case UpBadMAC:
+		return "bad MAC"
 	}
 	return ""
 }

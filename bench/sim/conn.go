@@ -216,6 +216,9 @@ func (c *conn) handle(fr codec.Frame) bool {
 		if c.answeredNet(v) {
 			return true // the answer to its own sign-on or sign-off (dial.go)
 		}
+		if mti == mti0810 && is.zone.answered(v) { // the answer to the simulator's key change
+			return true
+		}
 		if is.cfg.EchoIdle > 0 && mti == mti0810 && bytes.Equal(v.AppendText(c.scratch[:0], codec.FieldResponseCode), code00[:]) {
 			is.stats.echoesAnswered.Add(1)
 			return true
@@ -234,17 +237,35 @@ func (c *conn) handle(fr codec.Frame) bool {
 	req.amount, req.hasAmount = v.Amount()
 	d := rules.decide(*is.injected.Load(), &req)
 	p := &replyParts{code: d.code}
+	z := is.zone
 	if mti.Class() == '8' {
 		is.stats.netMgmt.Add(1)
-		if !d.coded {
+		switch {
+		case z.isKeyChange(v):
+			p.code = z.acceptChange(v)
+			is.stats.keyChanges[codeIndex(p.code)].Add(1)
+		case !d.coded:
 			p.code = networkCode(is.dialect, v)
 		}
+	} else if mk, err := z.checkZoneMAC(v, c.scratch[:0]); mk != nil {
+		if err != nil {
+			is.stats.macFailures.Add(1)
+			p.code = rules.macFail
+		}
+		p.mac = mk
 	} else if rules.mac != nil {
 		if err := checkMAC(v, rules.mac, c.scratch[:0]); err != nil {
 			is.stats.macFailures.Add(1)
 			p.code = rules.macFail
 		}
 		p.mac = rules.mac
+	}
+	if mti.Class() != '8' && p.code != rules.macFail && v.Has(codec.FieldPINBlock) && z.keys.Load().zpk.Valid() {
+		is.stats.pinChecks.Add(1)
+		if !z.checkPIN(v, req.pan) {
+			is.stats.pinFailures.Add(1)
+			p.code = code55
+		}
 	}
 	if mti.Class() != '8' { // buildReply puts it on a 00 only
 		approvalCode(&c.approval, rules.seed, req.id)

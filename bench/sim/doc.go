@@ -46,6 +46,12 @@
 // Counters (Stats) count requests received, answered by code, faults
 // injected, format errors and MAC failures.
 //
-// The simulator is a test tool: it holds its MAC key in clear (it has no
+// Zone keys (Config.ZMK, ZPK, ZAK; zone.go): with a ZPK it decrypts field
+// 52 and checks the PIN (Config.PIN; wrong: 55), with a ZAK it verifies
+// and makes MACs, with a ZMK it takes 0800 key changes (70 = 161: 53 says
+// which key, 48 carries it under the ZMK with its check value) and sends
+// its own (ChangeKey).
+//
+// The simulator is a test tool: it holds its keys in clear (it has no
 // HSM), and logs nothing, so no card data ever leaves it.
 package sim

@@ -48,6 +48,19 @@ type Config struct {
 	// Redial is how long Dial waits before dialling again after a
 	// connection fails or ends; 0: 1s.
 	Redial time.Duration
+	// ZMK, ZPK and ZAK are the zone master, PIN and MAC keys shared with the
+	// switch, in clear (32 hex digits; the simulator has no HSM; zone.go).
+	// A ZPK makes it decrypt field 52 and check the PIN (wrong, or a block
+	// that does not decode: 55); a ZAK makes it verify requests' MACs and
+	// MAC its replies (method ZoneMAC, default x919), in place of Rules.MAC;
+	// a ZMK makes it take key changes and send its own (ChangeKey).
+	ZMK, ZPK, ZAK string
+	ZoneMAC       string
+	// PIN is the PIN every card has, checked under the ZPK; "": any PIN
+	// that decodes.
+	PIN string
+	// KeyChangeCode is the key change's field 70; 0: 161.
+	KeyChangeCode int
 }
 
 const (
@@ -111,6 +124,16 @@ func (c Config) resolve() (*codec.Dialect, codec.Framing, error) {
 	if err := c.Rules.Validate(); err != nil {
 		return nil, codec.Framing{}, err
 	}
+	if _, err := newZone(c); err != nil {
+		return nil, codec.Framing{}, err
+	}
+	if c.ZMK != "" || c.ZAK != "" {
+		for _, id := range []int{codec.FieldNetworkCode, 48, 53, codec.FieldMAC} {
+			if d.Field(id) == nil {
+				return nil, codec.Framing{}, fmt.Errorf("sim: zone keys: dialect %s has no field %d", d.Name, id)
+			}
+		}
+	}
 	if c.EchoIdle < 0 {
 		return nil, codec.Framing{}, errors.New("sim: EchoIdle must not be negative")
 	}
@@ -149,7 +172,8 @@ type Issuer struct {
 
 	sched *scheduler
 	stats counters
-	stan  atomic.Uint32 // the STAN of the echo tests the simulator sends
+	stan  atomic.Uint32 // the STAN of the echo tests and key changes the simulator sends
+	zone  *zone         // its zone keys (zone.go)
 
 	wg   sync.WaitGroup // the scheduler, accept loops, dial loops, and two per connection
 	stop chan struct{}  // closed by Close: the dial loops end
@@ -168,8 +192,9 @@ func New(cfg Config) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
+	z, _ := newZone(cfg) // checked by resolve
 	is := &Issuer{cfg: cfg, dialect: d, framing: f, echo: codec.Echo(d),
-		sched: newScheduler(cfg.MaxInFlight), stop: make(chan struct{}),
+		sched: newScheduler(cfg.MaxInFlight), stop: make(chan struct{}), zone: z,
 		conns: make(map[*conn]struct{}), lns: make(map[net.Listener]struct{})}
 	if err := is.SetRules(cfg.Rules); err != nil {
 		return nil, err
@@ -231,8 +256,8 @@ func (is *Issuer) Inject(r Rule) error {
 	if err != nil {
 		return fmt.Errorf("sim: inject: %v", err)
 	}
-	if cr.fault == FaultWrongMAC && is.rules.Load().mac == nil {
-		return errors.New("sim: inject: wrong_mac needs the rules' mac set")
+	if cr.fault == FaultWrongMAC && is.rules.Load().mac == nil && is.zone.keys.Load().zak == nil {
+		return errors.New("sim: inject: wrong_mac needs the rules' mac set, or a ZAK")
 	}
 	is.injectMu.Lock()
 	defer is.injectMu.Unlock()

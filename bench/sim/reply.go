@@ -19,6 +19,7 @@ var (
 	code00 = [2]byte{'0', '0'}
 	code12 = [2]byte{'1', '2'} // invalid transaction: an unknown network management code
 	code30 = [2]byte{'3', '0'} // format error
+	code55 = [2]byte{'5', '5'} // incorrect PIN
 	code96 = [2]byte{'9', '6'} // system malfunction: a reply that cannot be built
 )
 

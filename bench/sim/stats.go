@@ -17,9 +17,12 @@ type counters struct {
 	ignored        atomic.Uint64 // responses and notifications: nothing to answer
 	buildErrors    atomic.Uint64 // replies answered 96 because the reply could not be built
 	echoesSent     atomic.Uint64
-	echoesAnswered atomic.Uint64 // 0810s to the echo tests sent, 39 = 00
-	dialled        atomic.Uint64 // connections Dial made
-	netAnswered    atomic.Uint64 // 0810s to its own sign-ons and sign-offs, 39 = 00
+	echoesAnswered atomic.Uint64            // 0810s to the echo tests sent, 39 = 00
+	dialled        atomic.Uint64            // connections Dial made
+	netAnswered    atomic.Uint64            // 0810s to its own sign-ons and sign-offs, 39 = 00
+	pinChecks      atomic.Uint64            // PIN blocks decrypted under the ZPK
+	pinFailures    atomic.Uint64            // of which wrong or undecodable: 55
+	keyChanges     [codeCount]atomic.Uint64 // the peer's key changes, by the answer
 	answered       [codeCount]atomic.Uint64
 	faults         [faultCount]atomic.Uint64
 }
@@ -44,6 +47,9 @@ type Stats struct {
 	EchoesAnswered    uint64            // their 0810s with 39 = 00
 	Dialled           uint64            // connections made by Dial (also counted in Connections)
 	NetAnswered       uint64            // 0810s with 39 = 00 to its own sign-ons and sign-offs (Dial, SignOn, SignOff)
+	PINChecks         uint64            // PIN blocks checked under the ZPK
+	PINFailures       uint64            // of which wrong or undecodable (answered 55)
+	KeyChanges        map[string]uint64 // the peer's key changes, by the answer (00 installed)
 }
 
 // Stats reads the counters.
@@ -56,6 +62,12 @@ func (is *Issuer) Stats() Stats {
 		MACFailures: c.macFailures.Load(), Ignored: c.ignored.Load(), BuildErrors: c.buildErrors.Load(),
 		InFlight: is.sched.len(), EchoesSent: c.echoesSent.Load(), EchoesAnswered: c.echoesAnswered.Load(),
 		Dialled: c.dialled.Load(), NetAnswered: c.netAnswered.Load(),
+		PINChecks: c.pinChecks.Load(), PINFailures: c.pinFailures.Load(), KeyChanges: map[string]uint64{},
+	}
+	for i := range c.keyChanges {
+		if n := c.keyChanges[i].Load(); n > 0 {
+			s.KeyChanges[codeName(i)] = n
+		}
 	}
 	for i := range c.answered {
 		if n := c.answered[i].Load(); n > 0 {
@@ -97,6 +109,12 @@ func (s Stats) WriteText(w io.Writer) {
 	}
 	if s.Dialled > 0 {
 		fmt.Fprintf(w, "dialled      %d (sign-ons and sign-offs answered 00: %d)\n", s.Dialled, s.NetAnswered)
+	}
+	if s.PINChecks > 0 {
+		fmt.Fprintf(w, "PIN checks   %d (wrong %d)\n", s.PINChecks, s.PINFailures)
+	}
+	for _, k := range sortedKeys(s.KeyChanges) {
+		fmt.Fprintf(w, "key changes answered %s: %d\n", k, s.KeyChanges[k])
 	}
 	if s.EchoesSent > 0 {
 		fmt.Fprintf(w, "echo tests   %d sent, %d answered 00\n", s.EchoesSent, s.EchoesAnswered)

@@ -139,6 +139,14 @@ type destYAML struct {
 	MaxPendingBytes int            `yaml:"max_pending_bytes"`
 	ReconnectMin    time.Duration  `yaml:"reconnect_min"`
 	ReconnectMax    time.Duration  `yaml:"reconnect_max"`
+	// zone keys (cryptograms under the LMK) and MACs
+	ZMK               string        `yaml:"zmk"`
+	ZPK               string        `yaml:"zpk"`
+	ZAK               string        `yaml:"zak"`
+	MAC               string        `yaml:"mac"`
+	PINFormat         string        `yaml:"pin_format"`
+	KeyChangeCode     int           `yaml:"key_change_code"`
+	KeyChangeInterval time.Duration `yaml:"key_change_interval"`
 }
 
 type endpointYAML struct {
@@ -179,6 +187,7 @@ func (d destYAML) engine() engine.DestinationConfig {
 		Key: d.Key, SignOn: d.SignOn, EchoInterval: d.EchoInterval, MaxPendingBytes: d.MaxPendingBytes,
 		ReconnectMin: d.ReconnectMin, ReconnectMax: d.ReconnectMax,
 		Listen: d.Listen, MaxConnections: d.MaxConnections, Allow: d.Allow,
+		ZMK: d.ZMK, ZPK: d.ZPK, ZAK: d.ZAK, MAC: d.MAC, PINFormat: d.PINFormat, KeyChangeCode: d.KeyChangeCode, KeyChangeInterval: d.KeyChangeInterval,
 		Mapping: engine.MappingConfig{Out: d.Mapping.Out.engine(), Back: d.Mapping.Back.engine(), Restore: d.Mapping.Restore}}
 	for _, e := range d.Endpoints {
 		c.Endpoints = append(c.Endpoints, engine.Endpoint{Address: e.Address, Tier: e.Tier})

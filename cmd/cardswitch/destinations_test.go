@@ -39,7 +39,14 @@ const forwardRules = `    - name: visa-issuers
 
 func withDestinations(t *testing.T, dests, rules string) string {
 	t.Helper()
-	s := strings.Replace(string(defaultConfig), "destinations: []\n", dests, 1)
+	return withDestinationsIn(t, string(defaultConfig), dests, rules)
+}
+
+// withDestinationsIn is withDestinations on another configuration made
+// from the default one (testConfig's).
+func withDestinationsIn(t *testing.T, base, dests, rules string) string {
+	t.Helper()
+	s := strings.Replace(base, "destinations: []\n", dests, 1)
 	i := strings.Index(s, "\n  rules:")
 	if i < 0 || !strings.Contains(s, dests) {
 		t.Fatal("the default configuration changed: destinations: [] or rules: not found")
@@ -76,6 +83,39 @@ func TestConfigDestinations(t *testing.T) {
 		_, err := parseConfig([]byte(s))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s -> %s: %v, want %q", bad.from, bad.to, err, bad.want)
+		}
+	}
+}
+
+// The zone keys of a destination, its MAC and key change settings: read,
+// defaulted, and each bad value named by its key (never echoing a key).
+func TestConfigDestinationKeys(t *testing.T) {
+	keys := strings.Replace(twoDestinations, "    sign_on: true\n", "    sign_on: true\n"+
+		"    zmk: U71979DEB8587E2734F1E99D5DCAEF9AC\n    zpk: U1EF828AA8F6B80EB83E19FBC373F3A85\n    mac: x919\n", 1)
+	c, err := parseConfig([]byte(withDestinations(t, keys, forwardRules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.engine.Destinations
+	if d[0].ZMK != "U71979DEB8587E2734F1E99D5DCAEF9AC" || d[0].ZPK != "U1EF828AA8F6B80EB83E19FBC373F3A85" || d[0].MAC != "x919" ||
+		d[0].PINFormat != "iso0" || d[0].KeyChangeCode != 161 || d[0].KeyChangeInterval != 0 || d[1].MAC != "" || d[1].ZMK != "" {
+		t.Fatalf("keys or defaults: %+v", d[0])
+	}
+	for _, bad := range []struct{ from, to, want string }{
+		{"zpk: U1EF8", "zpk: Z1EF8", "destinations[0].zpk: must be a double-length key under the LMK"},
+		{"mac: x919", "mac: md5", `destinations[0].mac: "md5" must be`},
+		{"mac: x919", "mac: x919\n    pin_format: iso2", `destinations[0].pin_format: "iso2"`},
+		{"mac: x919", "mac: x919\n    key_change_code: 301", "destinations[0].key_change_code: 301"},
+		{"mac: x919", "mac: x919\n    key_change_interval: 5s", "destinations[0].key_change_interval: 5s"},
+		{"    zmk: U71979DEB8587E2734F1E99D5DCAEF9AC\n", "", "destinations[0].mac: needs zak, or zmk"},
+	} {
+		s := strings.Replace(withDestinations(t, keys, forwardRules), bad.from, bad.to, 1)
+		_, err := parseConfig([]byte(s))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s -> %s: %v, want %q", bad.from, bad.to, err, bad.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "1EF828AA") {
+			t.Errorf("the error echoes a key: %v", err)
 		}
 	}
 }

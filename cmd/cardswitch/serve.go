@@ -177,6 +177,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
+	mux.Handle("POST /destinations/{name}/keychange", keyChangeHandler(srv, log))
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -20,6 +20,8 @@ type simFlags struct {
 	connect                                  string // dial the switch (a destination's listen address) instead of listening
 	connections                              int
 	signOn                                   bool
+	zmk, zpk, zak, zoneMAC, pin              string
+	keyChangeCode                            int
 	seed                                     uint64
 	echoIdle                                 time.Duration
 	seedSet, latencySet, listenSet           bool
@@ -33,10 +35,11 @@ func init() {
 			"issuer: an issuer host that answers ISO 8583 requests by rules (amount thresholds, PAN prefix\n" +
 			"ranges, response codes by percentage; default approve), with a latency distribution and faults\n" +
 			"on demand (slow, no_answer, drop, wrong_mac, twice, late). It answers 0800 sign-on, sign-off\n" +
-			"and echo tests with 0810/00, and with --echo-idle sends its own. --rules names a YAML file\n" +
-			"(see the README, \"Issuer simulator\"). With --connect it dials the switch (a destination's\n" +
-			"listen address: issuer-initiated links) instead of listening, signs on with --sign-on, and\n" +
-			"dials again a second after a connection ends.\n" +
+			"and echo tests with 0810/00, and with --echo-idle sends its own. With --zpk it checks PIN blocks\n" +
+			"(against --pin), with --zak MACs, with --zmk it takes zone key changes (0800, 70 = 161).\n" +
+			"--rules names a YAML file (see the README, \"Issuer simulator\"). With --connect it dials the\n" +
+			"switch (a destination's listen address: issuer-initiated links) instead of listening, signs on\n" +
+			"with --sign-on, and dials again a second after a connection ends.\n" +
 			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}
@@ -49,6 +52,12 @@ func init() {
 			fs.StringVar(&f.rules, "rules", "", "YAML rules file (default: approve everything at once)")
 			fs.DurationVar(&f.echoIdle, "echo-idle", 0, "send an echo test (0800, 70 = 301) on a connection idle this long (0: never; not on cup-pos)")
 			fs.Uint64Var(&f.seed, "seed", 0, "seed of every draw (default: the rules file's, else 0)")
+			fs.StringVar(&f.zmk, "zmk", "", "zone master key shared with the switch, in clear (32 hex digits; test keys only): takes and sends key changes")
+			fs.StringVar(&f.zpk, "zpk", "", "zone PIN key, in clear: field 52 is decrypted and checked against --pin (wrong: 55)")
+			fs.StringVar(&f.zak, "zak", "", "zone MAC key, in clear: requests' MACs are verified and replies MACed (method --zone-mac)")
+			fs.StringVar(&f.zoneMAC, "zone-mac", "x919", "MAC method under the ZAK: x919, alg1, cmac or cup")
+			fs.StringVar(&f.pin, "pin", "", "the PIN every card has, checked under the ZPK (default: any PIN that decodes)")
+			fs.IntVar(&f.keyChangeCode, "key-change-code", 161, "field 70 of a zone key change")
 			fs.StringVar(&f.latency, "latency", "", `answer delay: 2ms, "uniform 1ms 5ms", "normal mean=2ms p99=5ms", "lognormal mean=2ms p99=20ms" (default: the rules file's, else none)`)
 			return func(args []string, e *env) error {
 				if len(args) != 1 || args[0] != "issuer" {
@@ -77,7 +86,8 @@ func init() {
 // config builds the simulator's configuration from the flags and the
 // rules file; a flag that does not parse is a usage error.
 func (f *simFlags) config() (sim.Config, error) {
-	cfg := sim.Config{Dialect: f.dialect, Framing: f.framing}
+	cfg := sim.Config{Dialect: f.dialect, Framing: f.framing, ZMK: f.zmk, ZPK: f.zpk, ZAK: f.zak, ZoneMAC: f.zoneMAC,
+		PIN: f.pin, KeyChangeCode: f.keyChangeCode}
 	if _, err := codec.Lookup(f.dialect); err != nil {
 		return cfg, usagef("--dialect: %v", err)
 	}

@@ -31,6 +31,10 @@ func TestSimIssuerRefusesBadFlags(t *testing.T) {
 		{[]string{"sim", "issuer", "--dialect", "cup-pos", "--echo-idle", "1m"}, 2, "cardswitch sim: --echo-idle: sim: echo tests when idle: dialect cup-pos has no field 7"},
 		{[]string{"sim", "issuer", "--seed", "x"}, 2, `invalid value "x" for flag -seed`},
 		{[]string{"sim", "issuer", "--rules", bad}, 1, "cardswitch sim: --rules " + bad + ": sim: rules: line 3: field amout_over not found"},
+		{[]string{"sim", "issuer", "--zpk", "0123"}, 1, "cardswitch sim: sim: ZPK: a double-length TDES key in 32 hex digits"},
+		{[]string{"sim", "issuer", "--zak", "0123456789ABCDEFFEDCBA9876543210", "--zone-mac", "md5"}, 1, `cardswitch sim: sim: ZoneMAC: "md5" must be`},
+		{[]string{"sim", "issuer", "--pin", "12"}, 1, "cardswitch sim: sim: PIN: 4 to 12 digits"},
+		{[]string{"sim", "issuer", "--zmk", "0123456789ABCDEFFEDCBA9876543210", "--dialect", "cup-pos"}, 1, "cardswitch sim: sim: zone keys: dialect cup-pos has no field 70"},
 		{[]string{"sim", "issuer", "--rules", "/nonexistent.yaml"}, 1, "cardswitch sim: --rules /nonexistent.yaml: open /nonexistent.yaml: no such file or directory"},
 	} {
 		code, _, errOut := cli(t, "", c.args...)
@@ -90,5 +94,18 @@ func TestSimIssuerServesAndPrintsCounters(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("counters do not show %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// The zone key flags reach the simulator's configuration.
+func TestSimIssuerZoneKeyFlags(t *testing.T) {
+	f := &simFlags{listen: "127.0.0.1:0", dialect: "iso87ascii", framing: "binary2", zmk: "C497DCBA1A98ABBC45A2523786C28007",
+		zpk: "C7152C20BC2C830EA7EC9E8334ABE3FE", zak: "0123456789ABCDEFFEDCBA9876543210", zoneMAC: "x919", pin: "1234", keyChangeCode: 162}
+	cfg, err := f.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ZMK != f.zmk || cfg.ZPK != f.zpk || cfg.ZAK != f.zak || cfg.ZoneMAC != "x919" || cfg.PIN != "1234" || cfg.KeyChangeCode != 162 {
+		t.Fatalf("config %+v", cfg)
 	}
 }

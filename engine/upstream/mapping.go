@@ -242,6 +242,10 @@ func steps(t [codec.MaxField + 1]step) []step {
 	return out
 }
 
+// Assigns reports whether the plan's outbound leg takes field id from the
+// caller (a Value).
+func (p *Plan) Assigns(id int) bool { return id >= 0 && id <= codec.MaxField && p.assigned[id] }
+
 // ErrNotAssigned is a Value for a field the mapping does not assign.
 var ErrNotAssigned = errors.New("upstream: a value for a field the mapping does not assign")
 
