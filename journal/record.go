@@ -31,8 +31,9 @@ const (
 	// UpRRN.
 	UpLateReversal
 	// UpForwarded is the request as it is about to be sent, written before
-	// any byte leaves: its final record (UpAnswered, UpTimeout or
-	// UpNotSent, the same RRNSeq) follows, so a forwarded record without
+	// any byte leaves: its final record (Closes: UpAnswered, UpTimeout,
+	// UpNotSent, UpBadMAC, or UpOpenAtRestart written by the next start;
+	// the same RRNSeq) follows, so a forwarded record without
 	// one is a request a restart knows was open upstream. RespCode is
 	// empty (no answer yet).
 	UpForwarded
@@ -45,8 +46,23 @@ const (
 	// was answered 91, as for a timeout; an approval in it is recorded to
 	// be reversed (UpLateReversal) as a late one is.
 	UpBadMAC
+	// UpOpenAtRestart is the final record a start writes for a forwarded
+	// request it found open (its forwarded record has no final one: the
+	// switch stopped while it was in flight). The host may have approved
+	// it and the originator was never answered, so its effect at the
+	// issuer must be reversed, as a late approval's. The record copies
+	// the forwarded one (the PAN as it was protected, the outbound STAN
+	// and RRN, RRNSeq) with RespCode and UpCode empty; it closes the open
+	// request, so the next start does not find it again.
+	UpOpenAtRestart
 	upStateEnd
 )
+
+// Closes reports a final record of a forwarded request: one that closes
+// the UpForwarded record of the same destination and RRNSeq.
+func (u UpState) Closes() bool {
+	return u == UpAnswered || u == UpTimeout || u == UpNotSent || u == UpBadMAC || u == UpOpenAtRestart
+}
 
 func (u UpState) String() string {
 	switch u {
@@ -62,6 +78,8 @@ func (u UpState) String() string {
 		return "not sent"
 	case UpBadMAC:
 		return "bad MAC"
+	case UpOpenAtRestart:
+		return "open at restart: needs reversal"
 	}
 	return ""
 }

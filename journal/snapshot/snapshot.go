@@ -62,11 +62,22 @@ type Sessions interface {
 	Restore(b []byte) error
 }
 
-// Parts are what a snapshot holds.
+// Open are the forwarded requests open upstream as of the snapshot's
+// point (a forwarded record without its final record yet), each as the
+// journal's encoding of its record: a start that replays only the records
+// after the point still knows the ones forwarded before it.
+type Open interface {
+	OpenRecords() [][]byte
+	RestoreOpen(b []byte) error
+}
+
+// Parts are what a snapshot holds. Open may be nil: none are written, and
+// those a file holds are read and dropped.
 type Parts struct {
 	State    State
 	Counters Counters
 	Sessions Sessions
+	Open     Open
 }
 
 // Meta describes a snapshot file.
@@ -78,8 +89,10 @@ type Meta struct {
 }
 
 const (
-	magic   = "CSSNAP01"
-	version = 1
+	magic = "CSSNAP01"
+	// version 2 appends the open upstream requests to the counters and
+	// sessions; a version 1 file is read with none.
+	version = 2
 	prefix  = "snap-"
 	suffix  = ".cs"
 	// maxSessions and maxSession bound what a snapshot may ask to be read,
@@ -87,6 +100,11 @@ const (
 	// terminal estate (a session is a few hundred bytes).
 	maxSessions = 10_000_000
 	maxSession  = 4096
+	// maxOpen and maxOpenRecord bound the open requests: at most the sum
+	// of the destinations' max_in_flight (1<<20 each at most) are open at
+	// once, and a journal record is at most 64 KB.
+	maxOpen       = 1 << 22
+	maxOpenRecord = 64 << 10
 )
 
 var (
@@ -144,6 +162,15 @@ func writeTo(f *os.File, m Meta, parts Parts) error {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	var open [][]byte
+	if parts.Open != nil {
+		open = parts.Open.OpenRecords()
+	}
+	b = binary.AppendUvarint(b, uint64(len(open)))
+	for _, o := range open {
+		b = binary.AppendUvarint(b, uint64(len(o)))
+		b = append(b, o...)
+	}
 	bw.Write(binary.AppendUvarint(nil, uint64(len(b))))
 	bw.Write(b)
 	if err := parts.State.WriteState(bw); err != nil {
@@ -170,7 +197,7 @@ func header(m Meta) []byte {
 const headerLen = 1 + 8 + 32 + 4 + 16 + 8
 
 func parseHeader(b []byte, m *Meta) error {
-	if len(b) != headerLen || b[0] != version {
+	if len(b) != headerLen || b[0] < 1 || b[0] > version {
 		return fmt.Errorf("%w: header", ErrCorrupt)
 	}
 	r := wire.Reader{B: b[1:]}
@@ -273,7 +300,7 @@ func readParts(br *bufio.Reader, body int64, parts Parts) error {
 		return err
 	}
 	n, err := binary.ReadUvarint(br)
-	if err != nil || n > maxSessions*(maxSession+2)+32 || n > uint64(body) {
+	if err != nil || n > uint64(body) {
 		return errors.New("bad counters and sessions length")
 	}
 	b := make([]byte, n)
@@ -296,10 +323,35 @@ func readParts(br *bufio.Reader, body int64, parts Parts) error {
 			return err
 		}
 	}
+	if head[len(magic)] >= 2 {
+		if err := readOpen(&r, parts.Open); err != nil {
+			return err
+		}
+	}
 	if len(r.B) != 0 {
 		return errors.New("trailing bytes after the sessions")
 	}
 	return parts.State.ReadState(br)
+}
+
+func readOpen(r *wire.Reader, o Open) error {
+	count := r.Uvarint()
+	if r.Bad || count > maxOpen {
+		return errors.New("bad open upstream count")
+	}
+	for i := uint64(0); i < count; i++ {
+		b := r.Raw()
+		if r.Bad || len(b) > maxOpenRecord {
+			return errors.New("bad open upstream record")
+		}
+		if o == nil {
+			continue
+		}
+		if err := o.RestoreOpen(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Prune removes all but the newest keep snapshots.

@@ -2,10 +2,13 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -124,5 +127,75 @@ func TestCorruptLengthIsNoAllocation(t *testing.T) {
 	os.WriteFile(m.Path, bad, 0o600)
 	if err := Load(m, Parts{State: &blob{}, Counters: &counters{}, Sessions: &sessions{}}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("a huge length: %v", err)
+	}
+}
+
+type openList struct{ list [][]byte }
+
+func (o *openList) OpenRecords() [][]byte { return o.list }
+func (o *openList) RestoreOpen(b []byte) error {
+	o.list = append(o.list, append([]byte(nil), b...))
+	return nil
+}
+
+// The open upstream requests round-trip; a reader without an Open part
+// passes over them; a version 1 file (no open part) reads with none.
+func TestOpenUpstreamRoundTripAndVersion1(t *testing.T) {
+	dir := t.TempDir()
+	p := parts("state", 1, 2, "k")
+	p.Open = &openList{list: [][]byte{[]byte("forwarded 1"), []byte("forwarded 2")}}
+	m, err := Write(dir, Point{Seq: 9}, [16]byte{}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parts("", 0, 0)
+	got.Open = &openList{}
+	if err := Load(m, got); err != nil {
+		t.Fatal(err)
+	}
+	if l := got.Open.(*openList).list; len(l) != 2 || string(l[0]) != "forwarded 1" || string(l[1]) != "forwarded 2" {
+		t.Fatalf("open %q", l)
+	}
+	if s := string(got.State.(*blob).data); s != "state" {
+		t.Fatalf("state %q", s)
+	}
+	if err := Load(m, parts("", 0, 0)); err != nil {
+		t.Fatalf("without an Open part: %v", err)
+	}
+
+	// the same snapshot as version 1 wrote it: no open count in the
+	// counters and sessions part, checksum over that
+	m1, err := Write(t.TempDir(), Point{Seq: 9}, [16]byte{}, parts("state", 1, 2, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(m1.Path)
+	body := raw[:len(raw)-sha256.Size]
+	at := len(magic) + headerLen
+	n, k := binary.Uvarint(body[at:])
+	if body[at+k+int(n)-1] != 0 { // the open count, 0
+		t.Fatal("no open count where expected")
+	}
+	v1 := append([]byte(nil), body[:len(magic)]...)
+	v1 = append(v1, 1)
+	v1 = append(v1, body[len(magic)+1:at]...)
+	v1 = binary.AppendUvarint(v1, n-1)
+	v1 = append(v1, body[at+k:at+k+int(n)-1]...)
+	v1 = append(v1, body[at+k+int(n):]...)
+	sum := sha256.Sum256(v1)
+	if err := os.WriteFile(m1.Path, append(v1, sum[:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	metas, err := List(filepath.Dir(m1.Path))
+	if err != nil || len(metas) != 1 {
+		t.Fatalf("list v1: %v %d", err, len(metas))
+	}
+	got = parts("", 0, 0)
+	got.Open = &openList{}
+	if err := Load(metas[0], got); err != nil {
+		t.Fatalf("version 1: %v", err)
+	}
+	if l := got.Open.(*openList).list; len(l) != 0 || string(got.State.(*blob).data) != "state" {
+		t.Fatalf("version 1: open %q state %q", l, got.State.(*blob).data)
 	}
 }
