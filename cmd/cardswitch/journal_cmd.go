@@ -18,15 +18,17 @@ import (
 func init() {
 	register(&command{
 		name: "journal",
-		args: "verify | replay | dump | stats | export --date YYYYMMDD --out FILE | verify-export FILE",
+		args: "verify | replay | dump | stats | open-upstream | export --date YYYYMMDD --out FILE | verify-export FILE",
 		summary: "Inspect the write-ahead journal. Stop the switch first: Badger locks its directory.\n\n" +
 			"verify         check sequence continuity, the hash chain and the high-water mark; exit 1 on a problem\n" +
 			"replay         walk every record as the switch does at start, and summarise\n" +
 			"dump           print records, masked: [--from SEQ] [--date YYYYMMDD] [--json]\n" +
 			"stats          counts by business date and response code, and the size on disk\n" +
+			"open-upstream  the forwarded requests without a final record (in flight when the switch stopped),\n" +
+			"               masked: [--json]; the next start records them to be reversed\n" +
 			"export         write a closed business day's records, verified, to a new file (--date, --out)\n" +
 			"verify-export  check an export file against its own chain and checksum; exit 1 on a problem\n\n" +
-			"verify, replay, dump and stats never change a record. Right after an unclean stop (kill -9)\n" +
+			"verify, replay, dump, stats and open-upstream never change a record. Right after an unclean stop (kill -9)\n" +
 			"Badger must trim its log before it can be read; they do that (no compaction, no record changes)\n" +
 			"and say so on stderr. export opens the journal as the switch does.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
@@ -34,11 +36,11 @@ func init() {
 			from := fs.Uint64("from", 0, "dump: first sequence number")
 			var date dateFlag
 			fs.Var(&date, "date", "dump: only this business date; export: the day to export (YYYYMMDD)")
-			asJSON := fs.Bool("json", false, "dump: one JSON object per line")
+			asJSON := fs.Bool("json", false, "dump, open-upstream: one JSON object per line")
 			out := fs.String("out", "", "export: the file to write (must not exist)")
 			return func(args []string, e *env) error {
 				if len(args) == 0 {
-					return usagef("say verify, replay, dump, stats, export or verify-export")
+					return usagef("say verify, replay, dump, stats, open-upstream, export or verify-export")
 				}
 				if args[0] == "verify-export" {
 					if len(args) != 2 {
@@ -63,6 +65,8 @@ func init() {
 					return journalDump(e, jdir, *from, uint32(date), *asJSON)
 				case "stats":
 					return journalStats(e, jdir)
+				case "open-upstream":
+					return journalOpenUpstream(e, dir, jdir, *asJSON)
 				case "export":
 					return journalExport(e, jdir, uint32(date), *out)
 				}

@@ -54,6 +54,9 @@ func newReplayer(st *state) *replayer {
 // add copies r into the current batch (the journal's callback: r is valid
 // only during the call); it fails once the applier has failed.
 func (p *replayer) add(r *journal.Record) error {
+	if r.UpState != journal.UpNone { // a forwarded request's leg: the open set follows it here, r still valid
+		p.st.open.observe(r)
+	}
 	b := p.batch
 	rec := replayRec{seq: r.Seq, rrnSeq: r.RRNSeq, apprSeq: r.ApprovalSeq, rc: r.RespCode}
 	rec.outcome[0] = len(b.arena)

@@ -122,6 +122,22 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			log.Error().Err(err).Msg("closing the journal")
 		}
 	}()
+	now := time.Now
+	if c.clock != nil {
+		now = c.clock.Now
+	}
+	// before any traffic: what the last run left open upstream is
+	// recorded to be reversed (openup.go)
+	open, err := closeOpen(st, log, now())
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	dests := make([]string, 0, len(c.engine.Destinations))
+	for _, d := range c.engine.Destinations {
+		dests = append(dests, d.Name)
+	}
+	open.register(reg, dests)
 	token, err := adminToken(c.file.Admin.TokenFile, log)
 	if err != nil {
 		admin.Close()
@@ -178,15 +194,12 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		fmt.Fprintln(w, "reloaded")
 	})
 	mux.Handle("POST /destinations/{name}/keychange", keyChangeHandler(srv, log))
+	mux.Handle("/upstream/open-at-start", open.handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	now := time.Now
-	if c.clock != nil {
-		now = c.clock.Now
-	}
 	hs := &http.Server{Handler: newAdminGuard(token, admin.Addr(), log, now, mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(admin); err != nil && !errors.Is(err, http.ErrServerClosed) {

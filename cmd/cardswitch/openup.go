@@ -1,0 +1,348 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/snapshot"
+)
+
+// Requests open upstream at a restart (ARCHITECTURE.md, "The life of a
+// forwarded 0200", restart): every forwarded request has a record written
+// before its bytes leave (UpForwarded) and a final one later (answered,
+// timeout, not sent), tied by destination and RRNSeq. A forwarded record
+// without its final one is a request the switch stopped with in flight:
+// the host may have approved it and the originator was never answered.
+// The replay keeps the set of them (openSet, also in the snapshots, for
+// the ones forwarded before a snapshot's point); the start logs them,
+// counts them, lists them on the admin port and writes for each a final
+// record "open at restart: needs reversal" (journal.UpOpenAtRestart),
+// which the store-and-forward of the next issue reverses and which closes
+// it: a second start does not find it again.
+
+// openMax bounds the open set. A running switch holds at most the sum of
+// its destinations' max_in_flight (1<<20 each at most) open, plus the few
+// forwarded records the journal is committing; beyond the bound the start
+// counts what it could not keep and says so (snapshot.maxOpen is the same).
+const openMax = 1 << 22
+
+// openLinesMax bounds the log lines of one start's open requests: a
+// crash under load leaves thousands, which the admin port and the tool
+// list whole.
+const openLinesMax = 20
+
+type openKey struct {
+	dest   string
+	rrnSeq uint64
+}
+
+// openSet is the forwarded requests without their final record, each as
+// its record's journal encoding (with its chain hash): a copy of the
+// replay's borrowed record in one allocation, decoded only for the few
+// left at the end. It is touched by the replay's reading goroutine only,
+// then read once the replay is over.
+type openSet struct {
+	recs    map[openKey][]byte
+	names   map[string]string // destination names, interned: one string per destination, not per record
+	dropped int               // forwarded records beyond openMax, not kept
+}
+
+func newOpenSet() *openSet {
+	return &openSet{recs: map[openKey][]byte{}, names: map[string]string{}}
+}
+
+// observe follows one replayed record (borrowed: valid during the call).
+func (o *openSet) observe(r *journal.Record) {
+	switch {
+	case r.UpState == journal.UpForwarded:
+		if len(o.recs) >= openMax {
+			o.dropped++
+			return
+		}
+		name, ok := o.names[r.Destination]
+		if !ok {
+			name = string([]byte(r.Destination)) // a copy: r's strings alias the journal's buffer
+			o.names[name] = name
+		}
+		enc := r.AppendEncoding(make([]byte, 0, 512))
+		o.recs[openKey{name, r.RRNSeq}] = append(enc, r.Hash[:]...)
+	case r.UpState.Closes():
+		delete(o.recs, openKey{r.Destination, r.RRNSeq})
+	}
+}
+
+// records decodes the open requests, in journal order.
+func (o *openSet) records() ([]journal.Record, error) {
+	out := make([]journal.Record, 0, len(o.recs))
+	for _, enc := range o.recs {
+		var r journal.Record
+		if err := journal.Decode(enc, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b journal.Record) int { return compareUint(a.Seq, b.Seq) })
+	return out, nil
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// OpenRecords implements snapshot.Open.
+func (o *openSet) OpenRecords() [][]byte {
+	out := make([][]byte, 0, len(o.recs))
+	for _, enc := range o.recs {
+		out = append(out, enc)
+	}
+	slices.SortFunc(out, func(a, b []byte) int { return compareUint(seqOfEncoding(a), seqOfEncoding(b)) })
+	return out
+}
+
+// seqOfEncoding is the sequence number of a record's encoding (after its
+// version byte).
+func seqOfEncoding(b []byte) uint64 {
+	var s uint64
+	for _, c := range b[1:9] {
+		s = s<<8 | uint64(c)
+	}
+	return s
+}
+
+// RestoreOpen implements snapshot.Open: b is valid only during the call.
+func (o *openSet) RestoreOpen(b []byte) error {
+	var r journal.Record
+	if err := journal.Decode(b, &r); err != nil {
+		return err
+	}
+	if r.UpState != journal.UpForwarded {
+		return fmt.Errorf("open upstream record %d is %q, not forwarded", r.Seq, r.UpState)
+	}
+	o.observe(&r)
+	return nil
+}
+
+// openAtStart is what a start found open upstream and what it did: the
+// records and, for each, whether its "open at restart" record is durable.
+type openAtStart struct {
+	recs     []journal.Record
+	recorded []bool
+	dropped  int
+}
+
+// closeOpen writes the final record "open at restart: needs reversal" of
+// every request st's replay found open, before any traffic, and logs
+// them: one summary line with the count per destination, and the first
+// openLinesMax one by one (masked PAN, STAN, RRN). A record the journal
+// refuses leaves its request open: the next start finds it again.
+func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, error) {
+	recs, err := st.open.records()
+	if err != nil {
+		return nil, err
+	}
+	res := &openAtStart{recs: recs, recorded: make([]bool, len(recs)), dropped: st.open.dropped}
+	if len(recs) == 0 && res.dropped == 0 {
+		return res, nil
+	}
+	waits := make([]syncErr, len(recs))
+	for i := range recs {
+		r := closingRecord(&recs[i], now)
+		waits[i] = make(syncErr, 1)
+		st.j.Append(&r, waits[i])
+	}
+	failed := 0
+	var firstErr error
+	for i, w := range waits {
+		if err := <-w; err != nil {
+			failed++
+			firstErr = err
+			continue
+		}
+		res.recorded[i] = true
+	}
+	for i, r := range res.recs {
+		if res.recorded[i] { // closed now, as a replay of its record would
+			st.open.observe(&journal.Record{Destination: r.Destination, RRNSeq: r.RRNSeq, UpState: journal.UpOpenAtRestart})
+		}
+	}
+	by := zerolog.Dict()
+	for d, n := range res.byDestination() {
+		by.Int(d, n)
+	}
+	ev := log.Warn()
+	if failed > 0 || res.dropped > 0 {
+		ev = log.Error().Int("not_recorded", failed).AnErr("cause", firstErr).Int("not_kept", res.dropped)
+	}
+	ev.Int("open", len(recs)).Dict("by_destination", by).
+		Msg("requests open upstream at start (the switch stopped with them in flight): recorded to be reversed; GET /upstream/open-at-start lists them")
+	for i, r := range recs {
+		if i == openLinesMax {
+			log.Warn().Int("not_logged", len(recs)-i).Msg("more requests open upstream at start: GET /upstream/open-at-start or 'cardswitch journal open-upstream' lists them")
+			break
+		}
+		log.Warn().Str("destination", r.Destination).Str("link", r.Link).Str("pan", r.PANMasked).
+			Str("stan", fmt.Sprintf("%06d", r.STAN)).Str("rrn", r.RRN).Str("up_stan", fmt.Sprintf("%06d", r.UpSTAN)).Str("up_rrn", r.UpRRN).
+			Uint64("seq", r.Seq).Bool("recorded", res.recorded[i]).Msg("request open upstream at start: to be reversed")
+	}
+	return res, nil
+}
+
+// closingRecord is the "open at restart" record of forwarded record f: its
+// request and upstream leg as they were journaled (the PAN protected as it
+// was), no response code (the originator was never answered).
+func closingRecord(f *journal.Record, now time.Time) journal.Record {
+	r := *f
+	r.Seq, r.Hash = 0, [journal.HashLen]byte{}
+	r.BusinessDate = uint32(now.Year()*10000 + int(now.Month())*100 + now.Day())
+	r.Decided = now.UnixNano()
+	r.RespCode, r.UpCode, r.Approval, r.ApprovalSeq = [2]byte{}, [2]byte{}, "", 0
+	r.Outcome, r.SessionKeys = nil, nil
+	r.UpState = journal.UpOpenAtRestart
+	return r
+}
+
+type syncErr chan error
+
+func (w syncErr) Committed(err error) { w <- err }
+
+func (o *openAtStart) byDestination() map[string]int {
+	by := map[string]int{}
+	for _, r := range o.recs {
+		by[r.Destination]++
+	}
+	return by
+}
+
+// register exposes the count per destination as
+// cardswitch_upstream_open_at_start{destination}: dests are the configured
+// ones (0 when none was open), the others are the journal's.
+func (o *openAtStart) register(reg prometheus.Registerer, dests []string) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_open_at_start",
+		Help: "Forwarded requests found open upstream at the start (in flight when the switch stopped), recorded to be reversed."},
+		[]string{"destination"})
+	for _, d := range dests {
+		g.WithLabelValues(d)
+	}
+	for d, n := range o.byDestination() {
+		g.WithLabelValues(d).Set(float64(n))
+	}
+	reg.MustRegister(g)
+}
+
+// openLine is an open request as the admin port and the tool show it:
+// the record's masked form and, at start, whether its reversal is recorded.
+type openLine struct {
+	dumpLine
+	Recorded *bool `json:"recorded_to_reverse,omitempty"`
+}
+
+// handler serves GET /upstream/open-at-start: the requests this start
+// found open, as JSON, the PAN masked.
+func (o *openAtStart) handler() http.HandlerFunc {
+	var once sync.Once
+	var body []byte
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "GET lists the requests found open upstream at start", http.StatusMethodNotAllowed)
+			return
+		}
+		once.Do(func() { // the list does not change after the start
+			out := struct {
+				Open    int        `json:"open"`
+				NotKept int        `json:"not_kept,omitempty"`
+				Records []openLine `json:"records"`
+			}{Open: len(o.recs), NotKept: o.dropped, Records: make([]openLine, 0, len(o.recs))}
+			for i := range o.recs {
+				rec := o.recorded[i]
+				out.Records = append(out.Records, openLine{dumpLine: newDumpLine(&o.recs[i]), Recorded: &rec})
+			}
+			body, _ = json.MarshalIndent(out, "", "  ")
+			body = append(body, '\n')
+		})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}
+}
+
+// journalOpenUpstream lists the requests open upstream in a stopped
+// switch's journal: the newest snapshot's (those forwarded before its
+// point), then every record of the journal. It changes nothing: a start
+// records them to be reversed.
+func journalOpenUpstream(e *env, dataDir, jdir string, asJSON bool) error {
+	o := newOpenSet()
+	if metas, err := snapshot.List(filepath.Join(dataDir, "snapshots")); err != nil {
+		return err
+	} else {
+		for _, m := range metas {
+			seed := newOpenSet()
+			if err := snapshot.Load(m, snapshot.Parts{State: discardState{}, Counters: noCounters{}, Sessions: noSessions{}, Open: seed}); err != nil {
+				fmt.Fprintf(e.stderr, "note: snapshot %s passed over: %v\n", m.Path, err)
+				continue
+			}
+			o = seed
+			break
+		}
+	}
+	res, err := journal.Replay(jdir, func(r *journal.Record) error {
+		o.observe(r)
+		return nil
+	})
+	printNotes(e, res)
+	if err != nil {
+		return err
+	}
+	recs, err := o.records()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	for i := range recs {
+		l := newDumpLine(&recs[i])
+		if asJSON {
+			if err := enc.Encode(l); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%8d %s %-12s %s %s %s %-19s %12d %s up_stan %s up_rrn %s\n", l.Seq, l.Received, l.Destination, l.Link,
+			l.MTI, l.STAN, l.PAN, l.Amount, l.RRN, l.UpSTAN, l.UpRRN)
+	}
+	fmt.Fprintf(e.stderr, "%d requests open upstream (forwarded, no final record)\n", len(recs))
+	if res.Problem != nil {
+		return res.Problem
+	}
+	return nil
+}
+
+// the parts of a snapshot the tool does not need
+type (
+	discardState struct{}
+	noCounters   struct{}
+	noSessions   struct{}
+)
+
+func (discardState) WriteState(io.Writer) error { return nil }
+func (discardState) ReadState(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (noCounters) Counters() (uint64, uint64) { return 0, 0 }
+func (noCounters) Observe(uint64, uint64)     {}
+func (noSessions) Sessions() [][]byte         { return nil }
+func (noSessions) Restore([]byte) error       { return nil }

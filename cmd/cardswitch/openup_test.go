@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/bench/sim"
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+const openUpEnv = "CARDSWITCH_TEST_OPENUP_CONFIG"
+
+// TestOpenUpstreamKilledSwitch is TestOpenUpstreamAtRestart's child: it
+// serves the configuration it is given until it is killed.
+func TestOpenUpstreamKilledSwitch(t *testing.T) {
+	path := os.Getenv(openUpEnv)
+	if path == "" {
+		return // only as a child
+	}
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve(context.Background(), c, zerolog.New(io.Discard), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openUpConfig is the test configuration with destination visa-host at
+// the simulator simAddr for the PANs starting with 4, and a timeout far
+// beyond the test's life: a request the simulator does not answer stays in
+// flight until the switch is killed.
+func openUpConfig(t *testing.T, simAddr string) (string, map[string]string) {
+	body, addrs := testConfig(t)
+	dests := fmt.Sprintf("destinations:\n  - name: visa-host\n    dialect: iso87ascii\n    framing: binary2\n"+
+		"    endpoints: [{address: %s}]\n    timeout: 2m\n", simAddr)
+	rules := "    - name: visa-issuers\n      pan_prefixes: [\"4761739001\"]\n      action: upstream\n      destination: visa-host\n"
+	return withDestinationsIn(t, body, dests, rules), addrs
+}
+
+// withDestinationsIn is withDestinations on a given body.
+func withDestinationsIn(t *testing.T, s, dests, rules string) string {
+	t.Helper()
+	s = strings.Replace(s, "destinations: []\n", dests, 1)
+	i := strings.Index(s, "\n  rules:")
+	if i < 0 || !strings.Contains(s, dests) {
+		t.Fatal("the default configuration changed: destinations: [] or rules: not found")
+	}
+	i += strings.IndexByte(s[i+1:], '\n') + 2
+	return s[:i] + rules + s[i:]
+}
+
+// purchase is a 0200 of amount (minor units) with its own STAN and RRN.
+func purchase(t *testing.T, d *codec.Dialect, stan, rrn string, amount int) []byte {
+	t.Helper()
+	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+		"2": "4761739001010010", "3": "000000", "4": fmt.Sprintf("%012d", amount), "7": "1201101500", "11": stan, "12": "101500",
+		"13": "1201", "14": "2812", "22": "051", "37": rrn, "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// A switch killed with requests in flight upstream: at the restart, what
+// was answered stays answered, what was open is listed open (the tool
+// before the start, the log, the metric and the admin port after it) and
+// recorded to be reversed once, and a second restart finds nothing open.
+func TestOpenUpstreamAtRestart(t *testing.T) {
+	const answered, open = 3, 5
+	is, err := sim.Start("127.0.0.1:0", sim.Config{Dialect: "iso87ascii", Framing: "binary2",
+		Rules: sim.Rules{Rules: []sim.Rule{{Name: "never", AmountOver: 5000, Fault: "no_answer"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	body, addrs := openUpConfig(t, is.Addr())
+	path := writeFile(t, body)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	child := exec.Command(os.Args[0], "-test.run=^TestOpenUpstreamKilledSwitch$", "-test.count=1")
+	child.Env = append(os.Environ(), openUpEnv+"="+path)
+	var childOut syncBuffer
+	child.Stdout, child.Stderr = &childOut, &childOut
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			_ = child.Process.Kill()
+			_ = child.Wait()
+		}
+	}()
+	waitReady(t, addrs["8580"], childOut.String)
+
+	conn, d := dialPOS(t, addrs["8583"])
+	defer conn.Close()
+	for i := 0; i < answered; i++ {
+		r, err := conn.RoundTrip(purchase(t, d, fmt.Sprintf("%06d", i+1), fmt.Sprintf("ANSWERED%04d", i), 1000), 5*time.Second)
+		if err != nil || string(r.View.AppendText(nil, 39)) != "00" {
+			t.Fatalf("answered purchase %d: %v", i, err)
+		}
+	}
+	var openRRNs []string
+	for i := 0; i < open; i++ {
+		rrn := fmt.Sprintf("OPENUP%06d", i)
+		openRRNs = append(openRRNs, rrn)
+		if err := conn.Write(purchase(t, d, fmt.Sprintf("%06d", 100+i), rrn, 9000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the simulator has them: their forwarded records are durable
+	// (nothing leaves before), and no final record can come (2m timeout)
+	for deadline := time.Now().Add(10 * time.Second); is.Stats().Faults["no_answer"] < open; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulator saw %d requests of %d: %+v\n%s", is.Stats().Faults["no_answer"], open, is.Stats(), body)
+		}
+	}
+	_ = child.Process.Signal(syscall.SIGKILL)
+	_ = child.Wait()
+	killed = true
+
+	// before the start: the tool lists them
+	code, stdout, stderr := cli(t, "", "journal", "--data-dir", c.file.DataDir, "open-upstream", "--json")
+	if code != 0 {
+		t.Fatalf("open-upstream: %d %s", code, stderr)
+	}
+	if got := rrnsOf(t, stdout); !slices.Equal(got, openRRNs) {
+		t.Fatalf("open-upstream lists %q, want %q\n%s", got, openRRNs, stderr)
+	}
+	if strings.Contains(stdout, "4761739001010010") {
+		t.Fatal("open-upstream shows a PAN in clear")
+	}
+
+	for run := 1; run <= 2; run++ {
+		var logBuf syncBuffer
+		stop := startServeLog(t, c, zerolog.New(&logBuf))
+		want := open
+		if run == 2 {
+			want = 0
+		}
+		res, err := http.Get("http://" + addrs["8580"] + "/upstream/open-at-start")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Open    int `json:"open"`
+			Records []struct {
+				RRN, PAN, Destination string
+				Recorded              *bool `json:"recorded_to_reverse"`
+			} `json:"records"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		if err != nil || got.Open != want || len(got.Records) != want {
+			t.Fatalf("run %d: /upstream/open-at-start: %v %+v", run, err, got)
+		}
+		for i, r := range got.Records {
+			if r.RRN != openRRNs[i] || r.PAN != "476173******0010" || r.Destination != "visa-host" || r.Recorded == nil || !*r.Recorded {
+				t.Fatalf("run %d: open record %d: %+v", run, i, r)
+			}
+		}
+		if m := scrape(t, addrs["8580"]); m[`cardswitch_upstream_open_at_start{destination="visa-host"}`] != float64(want) {
+			t.Fatalf("run %d: metric %v", run, m[`cardswitch_upstream_open_at_start{destination="visa-host"}`])
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		logs := logBuf.String()
+		summary := fmt.Sprintf(`"open":%d,"by_destination":{"visa-host":%d}`, open, open)
+		if (run == 1) != strings.Contains(logs, summary) || strings.Contains(logs, "4761739001010010") {
+			t.Fatalf("run %d: log:\n%s", run, logs)
+		}
+		if run == 1 && strings.Count(logs, "request open upstream at start: to be reversed") != open {
+			t.Fatalf("run %d: one line per open request wanted:\n%s", run, logs)
+		}
+	}
+
+	// the journal: the answered ones answered, each open one closed once
+	var upAnswered, reversals []string
+	if _, err := journal.Replay(filepath.Join(c.file.DataDir, "journal"), func(r *journal.Record) error {
+		switch r.UpState {
+		case journal.UpAnswered:
+			if r.RespCode == [2]byte{'0', '0'} {
+				upAnswered = append(upAnswered, r.RRN)
+			}
+		case journal.UpOpenAtRestart:
+			if r.RespCode != [2]byte{} || r.PANMasked != "476173******0010" || len(r.PANSealed) == 0 || r.RRNSeq == 0 || r.UpRRN == "" {
+				t.Errorf("open at restart record: %+v", r)
+			}
+			reversals = append(reversals, r.RRN)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(upAnswered) != answered || !slices.Equal(reversals, openRRNs) {
+		t.Fatalf("journal: answered %q, open at restart %q", upAnswered, reversals)
+	}
+	if _, stdout, _ := cli(t, "", "journal", "--data-dir", c.file.DataDir, "open-upstream", "--json"); strings.TrimSpace(stdout) != "" {
+		t.Fatalf("open-upstream after the restarts: %s", stdout)
+	}
+}
+
+func rrnsOf(t *testing.T, jsonLines string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(jsonLines), "\n") {
+		if l == "" {
+			continue
+		}
+		var d dumpLine
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		out = append(out, d.RRN)
+	}
+	return out
+}
+
+// waitReady waits for the admin port's /readyz (the child switch's).
+func waitReady(t *testing.T, admin string, out func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if res, err := http.Get("http://" + admin + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the switch is not ready:\n%s", out())
+		}
+	}
+}
+
+// syncBuffer is a log sink the test reads while the switch writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
