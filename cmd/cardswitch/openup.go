@@ -41,52 +41,87 @@ const openMax = 1 << 22
 // list whole.
 const openLinesMax = 20
 
-type openKey struct {
-	dest   string
-	rrnSeq uint64
+// openSet is the forwarded requests without their final record, by
+// RRNSeq (the switch's RRN counter: one value per forwarded request, on
+// every destination), each as its record's journal encoding with its
+// chain hash, copied from the replay's borrowed record into one arena and
+// decoded only for the few left at the end. The arena is compacted when
+// less than half of it is live, so it stays within twice what is open
+// (plus arenaSlack); the map holds no pointers, so the collector does not
+// walk it. Touched by the replay's reading goroutine only, then read once
+// the replay is over.
+type openSet struct {
+	at      map[uint64]span
+	arena   []byte
+	live    int // bytes of arena that at points to
+	dropped int // forwarded records beyond openMax, not kept
 }
 
-// openSet is the forwarded requests without their final record, each as
-// its record's journal encoding (with its chain hash): a copy of the
-// replay's borrowed record in one allocation, decoded only for the few
-// left at the end. It is touched by the replay's reading goroutine only,
-// then read once the replay is over.
-type openSet struct {
-	recs    map[openKey][]byte
-	names   map[string]string // destination names, interned: one string per destination, not per record
-	dropped int               // forwarded records beyond openMax, not kept
-}
+type span struct{ off, n int }
+
+// arenaSlack is the garbage the arena may hold before a compaction: a
+// compaction copies what is live, so it runs at most once per arenaSlack
+// bytes of closed records.
+const arenaSlack = 4 << 20
 
 func newOpenSet() *openSet {
-	return &openSet{recs: map[openKey][]byte{}, names: map[string]string{}}
+	return &openSet{at: map[uint64]span{}}
 }
 
 // observe follows one replayed record (borrowed: valid during the call).
 func (o *openSet) observe(r *journal.Record) {
 	switch {
 	case r.UpState == journal.UpForwarded:
-		if len(o.recs) >= openMax {
+		if len(o.at) >= openMax {
 			o.dropped++
 			return
 		}
-		name, ok := o.names[r.Destination]
-		if !ok {
-			name = string([]byte(r.Destination)) // a copy: r's strings alias the journal's buffer
-			o.names[name] = name
+		o.forget(r.RRNSeq)
+		if len(o.arena) > 2*o.live+arenaSlack {
+			o.compact()
 		}
-		enc := r.AppendEncoding(make([]byte, 0, 512))
-		o.recs[openKey{name, r.RRNSeq}] = append(enc, r.Hash[:]...)
+		off := len(o.arena)
+		o.arena = append(r.AppendEncoding(o.arena), r.Hash[:]...)
+		o.at[r.RRNSeq] = span{off, len(o.arena) - off}
+		o.live += len(o.arena) - off
 	case r.UpState.Closes():
-		delete(o.recs, openKey{r.Destination, r.RRNSeq})
+		o.forget(r.RRNSeq)
 	}
 }
 
+func (o *openSet) forget(rrnSeq uint64) {
+	if sp, ok := o.at[rrnSeq]; ok {
+		o.live -= sp.n
+		delete(o.at, rrnSeq)
+	}
+}
+
+// compact moves the live encodings to the arena's front, in place (in
+// offset order, each moves down or stays: copy handles the overlap).
+func (o *openSet) compact() {
+	keys := make([]uint64, 0, len(o.at))
+	for k := range o.at {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b uint64) int { return o.at[a].off - o.at[b].off })
+	w := 0
+	for _, k := range keys {
+		sp := o.at[k]
+		copy(o.arena[w:], o.arena[sp.off:sp.off+sp.n])
+		o.at[k] = span{w, sp.n}
+		w += sp.n
+	}
+	o.arena = o.arena[:w]
+}
+
+func (o *openSet) encoding(sp span) []byte { return o.arena[sp.off : sp.off+sp.n : sp.off+sp.n] }
+
 // records decodes the open requests, in journal order.
 func (o *openSet) records() ([]journal.Record, error) {
-	out := make([]journal.Record, 0, len(o.recs))
-	for _, enc := range o.recs {
+	out := make([]journal.Record, 0, len(o.at))
+	for _, sp := range o.at {
 		var r journal.Record
-		if err := journal.Decode(enc, &r); err != nil {
+		if err := journal.Decode(o.encoding(sp), &r); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -105,11 +140,12 @@ func compareUint(a, b uint64) int {
 	return 0
 }
 
-// OpenRecords implements snapshot.Open.
+// OpenRecords implements snapshot.Open: the encodings are o's, valid
+// until the next observe.
 func (o *openSet) OpenRecords() [][]byte {
-	out := make([][]byte, 0, len(o.recs))
-	for _, enc := range o.recs {
-		out = append(out, enc)
+	out := make([][]byte, 0, len(o.at))
+	for _, sp := range o.at {
+		out = append(out, o.encoding(sp))
 	}
 	slices.SortFunc(out, func(a, b []byte) int { return compareUint(seqOfEncoding(a), seqOfEncoding(b)) })
 	return out
@@ -178,7 +214,7 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 	}
 	for i, r := range res.recs {
 		if res.recorded[i] { // closed now, as a replay of its record would
-			st.open.observe(&journal.Record{Destination: r.Destination, RRNSeq: r.RRNSeq, UpState: journal.UpOpenAtRestart})
+			st.open.observe(&journal.Record{RRNSeq: r.RRNSeq, UpState: journal.UpOpenAtRestart})
 		}
 	}
 	by := zerolog.Dict()

@@ -22,6 +22,7 @@ import (
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
 
 const openUpEnv = "CARDSWITCH_TEST_OPENUP_CONFIG"
@@ -270,4 +271,108 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// fwd is a forwarded request's record and its final record of state up.
+func fwd(seq, rrnSeq uint64, up journal.UpState) *journal.Record {
+	return &journal.Record{Seq: seq, Link: "pos", MTI: [4]byte{'0', '2', '0', '0'}, Destination: "visa-host", RRNSeq: rrnSeq,
+		UpSTAN: uint32(rrnSeq), UpRRN: fmt.Sprintf("633520%06d", rrnSeq), RRN: fmt.Sprintf("633520%06d", rrnSeq),
+		PANMasked: "476173******0010", UpState: up}
+}
+
+// A request forwarded before a snapshot's point and never closed is still
+// open after a start from the snapshot; one the journal after the point
+// closes is not; one closed before the point is not in it.
+func TestOpenUpstreamAcrossASnapshot(t *testing.T) {
+	body, _ := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prot, _, err := dataKeys(c, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := newState(c, prot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newReplayer(before)
+	for _, r := range []*journal.Record{fwd(1, 1, journal.UpForwarded), fwd(2, 2, journal.UpForwarded), fwd(3, 3, journal.UpForwarded),
+		fwd(4, 1, journal.UpAnswered)} {
+		if err := p.add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.wait(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: 4}, prot.Fingerprint(), before.parts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := newState(c, prot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.Load(m, after.parts()); err != nil {
+		t.Fatal(err)
+	}
+	p = newReplayer(after)
+	if err := p.add(fwd(5, 3, journal.UpTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := after.open.records()
+	if err != nil || len(recs) != 1 || recs[0].Seq != 2 || recs[0].UpRRN != "633520000002" || recs[0].PANMasked != "476173******0010" {
+		t.Fatalf("open after the snapshot: %v %+v", err, recs)
+	}
+}
+
+// BenchmarkReplayForwarded replays forwarded requests, each a forwarded
+// record and its final one, through the start's replayer: with the open
+// set (as a start runs) and without (as it ran before), to show what
+// finding the open requests costs a restart.
+func BenchmarkReplayForwarded(b *testing.B) {
+	body, _ := testConfig(b)
+	c, err := loadConfig(writeFile(b, body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	prot, err := journal.NewProtector(make([]byte, 64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, track := range []bool{false, true} {
+		b.Run(fmt.Sprintf("open_set=%v", track), func(b *testing.B) {
+			st, err := newState(c, prot)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := newReplayer(st)
+			f, final := fwd(0, 0, journal.UpForwarded), fwd(0, 0, journal.UpAnswered)
+			f.PANSealed, f.Terminal, f.Merchant = make([]byte, 44), "TERM0001", "MERCHANT0000001"
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				seq := uint64(i)
+				f.Seq, f.RRNSeq, final.Seq, final.RRNSeq = 2*seq+1, seq+1, 2*seq+2, seq+1
+				if !track {
+					f.UpState, final.UpState = journal.UpNone, journal.UpNone // the replayer passes over them
+				}
+				if err := p.add(f); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.add(final); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := p.wait(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/record")
+		})
+	}
 }

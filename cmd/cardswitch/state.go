@@ -174,7 +174,7 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 			Str("loss", l.String()).Msg("journal loss accepted (--accept-journal-loss): records after the last intact one quarantined")
 	}
 	ev := log.Info().Uint64("last_seq", j.LastSeq()).Uint64("snapshot_seq", after.Seq).Int("replayed", replayed).
-		Dur("snapshot_load", loaded).Int("open_upstream", len(st.open.recs)).Dur("took", time.Since(start))
+		Dur("snapshot_load", loaded).Int("open_upstream", len(st.open.at)).Dur("took", time.Since(start))
 	ev.Msg("state loaded: snapshot, then the journal after it verified and replayed")
 	return st, nil
 }
