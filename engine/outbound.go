@@ -68,12 +68,14 @@ type outConn struct {
 	// (inbound_dest.go), which no keeper dials
 	accepted bool
 
-	mu      sync.Mutex
-	sess    *outSession // mu guards sess and lastErr: nil while down
-	lastErr string
+	mu        sync.Mutex
+	sess      *outSession // mu guards sess, lastErr and lastErrAt: nil while down
+	lastErr   string
+	lastErrAt time.Time
 
 	up       prometheus.Gauge
 	signedOn atomic.Bool
+	sessions atomic.Uint64 // sessions enrolled (connected): the state's reconnects are all but the first
 }
 
 // outSession is one connection's life, from the dial to its close.
@@ -156,15 +158,16 @@ func (oc *outConn) session() *outSession {
 	return oc.sess
 }
 
-func (oc *outConn) setErr(err error) {
+func (oc *outConn) setErr(err error, now time.Time) {
 	oc.mu.Lock()
-	oc.lastErr = err.Error()
+	oc.lastErr, oc.lastErrAt = err.Error(), now
 	oc.mu.Unlock()
 }
 
 var (
-	errConnDown = errors.New("connection down")
-	errConnBusy = errors.New("connection's write queue full")
+	errConnDown   = errors.New("connection down")
+	errConnBusy   = errors.New("connection's write queue full")
+	errEchoMissed = errors.New("echo test unanswered: closed")
 )
 
 // send hands buf to the session's loop without waiting: the requests of
@@ -242,7 +245,7 @@ func (h *outHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 		oc.sess = nil
 	}
 	if err != nil {
-		oc.lastErr = err.Error()
+		oc.lastErr, oc.lastErrAt = err.Error(), h.s.clock.Now()
 	}
 	oc.mu.Unlock()
 	ss.mu.Lock()
@@ -309,7 +312,7 @@ func (s *Server) keep(oc *outConn) {
 		if err == nil {
 			attempt = 0 // it was up: the first redial comes soon
 		} else {
-			oc.setErr(err)
+			oc.setErr(err, s.clock.Now())
 		}
 		delay := oc.d.backoff.Delay(attempt, rand.Float64())
 		attempt++
@@ -342,6 +345,7 @@ func (s *Server) connect(oc *outConn) error {
 	if err != nil {
 		return err
 	}
+	oc.sessions.Add(1)
 	oc.mu.Lock()
 	oc.sess = ss
 	oc.mu.Unlock()
@@ -552,6 +556,7 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
 				d.m.echoMissed.Inc()
 				d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("echo test unanswered: closing the connection")
+				oc.setErr(errEchoMissed, s.clock.Now())
 				d.pool.SetUp(oc.idx, false)
 				_ = c.Close()
 			case echoSTAN == 0 && now-ss.last.Load() > int64(d.cfg.EchoInterval):

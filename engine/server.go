@@ -151,6 +151,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		contCap += dc.MaxInFlight
 	}
 	s.cont, s.lateQ = make(chan *Txn, contCap), make(chan *lateItem, 4096)
+	s.registerConnState()
 	return s, nil
 }
 
@@ -431,11 +432,12 @@ func (l *logLimit) allow(now time.Time) (dropped int64, ok bool) {
 	return dropped, true
 }
 
-// AdminHandler serves /metrics, /healthz and /readyz.
+// AdminHandler serves /metrics, /healthz, /readyz and /destinations.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/destinations", s.destinationsHandler)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.journalErr(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
