@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
@@ -100,7 +99,7 @@ func TestOpenUpstreamAtRestart(t *testing.T) {
 
 	child := exec.Command(os.Args[0], "-test.run=^TestOpenUpstreamKilledSwitch$", "-test.count=1")
 	child.Env = append(os.Environ(), openUpEnv+"="+path)
-	var childOut syncBuffer
+	var childOut testlog.Buffer
 	child.Stdout, child.Stderr = &childOut, &childOut
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -154,7 +153,7 @@ func TestOpenUpstreamAtRestart(t *testing.T) {
 	}
 
 	for run := 1; run <= 2; run++ {
-		var logBuf syncBuffer
+		var logBuf testlog.Buffer
 		stop := startServeLog(t, c, zerolog.New(&logBuf))
 		want := open
 		if run == 2 {
@@ -253,24 +252,6 @@ func waitReady(t *testing.T, admin string, out func() string) {
 			t.Fatalf("the switch is not ready:\n%s", out())
 		}
 	}
-}
-
-// syncBuffer is a log sink the test reads while the switch writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fwd is a forwarded request's record and its final record of state up.

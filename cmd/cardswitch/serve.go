@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -179,7 +180,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
-	reload := func() { reloadConfig(c, routes, authz, sec, log, false) } // SIGHUP: never forced
+	reload := func() { _, _ = reloadConfig(c, routes, authz, sec, log, false) } // SIGHUP: never forced
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.AdminHandler())
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -187,8 +188,13 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reloadConfig(c, routes, authz, sec, log, r.URL.Query().Get("force") == "1"); err != nil {
+		note, err := reloadConfig(c, routes, authz, sec, log, r.URL.Query().Get("force") == "1")
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		if note != "" {
+			fmt.Fprintf(w, "reloaded; %s\n", note)
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
@@ -267,36 +273,94 @@ func checkDrop(cur, next *issuer.Data, share float64) error {
 
 // reloadConfig reads the configuration and the issuer data again and swaps
 // in the routing table and the issuer data; a file with an error is
-// rejected whole and what is in force stays, and so is one that would drop
-// more than issuer.max_drop_share of the cards or terminals unless force
-// (POST /reload?force=1; a SIGHUP is never forced). Usage, holds and
-// movements carry over. Its EMV keys must have the check values it gives
-// (kcv: the HSM; nil checks none).
-func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv engine.KCVer, log zerolog.Logger, force bool) error {
+// rejected whole and what is in force stays, and so is one whose routes
+// forward to a destination that is not running (the destinations' links
+// are built at the start), and one that would drop more than
+// issuer.max_drop_share of the cards or terminals unless force (POST
+// /reload?force=1; a SIGHUP is never forced). Usage, holds and movements
+// carry over. Its EMV keys must have the check values it gives (kcv: the
+// HSM; nil checks none). A change to destinations[] is not applied (see
+// destinationChanges); the note returned says so.
+func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv engine.KCVer, log zerolog.Logger, force bool) (note string, err error) {
 	if c.reload == nil {
-		return errors.New("no configuration file to reload")
+		return "", errors.New("no configuration file to reload")
 	}
 	next, err := c.reload()
 	if err != nil {
 		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
-		return err
+		return "", err
+	}
+	if err := checkRunningDestinations(c, next); err != nil {
+		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+		return "", err
 	}
 	if kcv != nil {
 		if err := checkEMVKeys(kcv, next.issuer); err != nil {
 			err = fmt.Errorf("issuer.data: %v", err)
 			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
-			return err
+			return "", err
 		}
 	}
 	if err := checkDrop(authz.Data(), next.issuer, *next.file.Issuer.MaxDropShare); err != nil {
 		if !force {
 			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
-			return err
+			return "", err
 		}
 		log.Warn().Err(err).Msg("reload forced")
 	}
 	routes.Swap(next.routes)
 	authz.Reload(next.issuer)
-	log.Info().Msg("routes and issuer data reloaded (links, engine and log settings need a restart)")
+	log.Info().Msg("routes and issuer data reloaded (links, destinations, engine and log settings need a restart)")
+	if changed := destinationChanges(c.engine.Destinations, next.engine.Destinations); len(changed) > 0 {
+		note = "destinations changed, not applied until a restart: " + strings.Join(changed, ", ")
+		log.Warn().Strs("destinations", changed).Msg("reload: destinations[] changed: the running ones stay as they are until a restart")
+	}
+	return note, nil
+}
+
+// checkRunningDestinations refuses routes that forward to a destination
+// the running switch does not have: its connections are made at the start,
+// so such a rule would answer 91 to every request it takes.
+func checkRunningDestinations(c, next *config) error {
+	running := map[string]bool{}
+	for _, d := range c.engine.Destinations {
+		running[d.Name] = true
+	}
+	for i, r := range next.file.Routes.Rules {
+		if r.Action == "upstream" && !running[r.Destination] {
+			return fmt.Errorf("routes.rules[%d].destination: %q is not a running destination (destinations are started with the switch: restart to add one)", i, r.Destination)
+		}
+	}
 	return nil
+}
+
+// destinationChanges names the destinations that next adds, removes or
+// configures differently from cur ("visa-host (changed)"). None is applied
+// on a reload, not even a timeout: a destination's settings are read
+// without a lock by the workers, the journal's committer and the event
+// loops (its table, deadline, connections and their keepers), so changing
+// them under traffic would need every one of those reads guarded for a
+// gain a restart gives safely.
+func destinationChanges(cur, next []engine.DestinationConfig) []string {
+	was := map[string]engine.DestinationConfig{}
+	for _, d := range cur {
+		was[d.Name] = d
+	}
+	var out []string
+	for _, d := range next {
+		old, ok := was[d.Name]
+		switch {
+		case !ok:
+			out = append(out, d.Name+" (added)")
+		case !reflect.DeepEqual(old, d):
+			out = append(out, d.Name+" (changed)")
+		}
+		delete(was, d.Name)
+	}
+	for _, d := range cur {
+		if _, ok := was[d.Name]; ok {
+			out = append(out, d.Name+" (removed)")
+		}
+	}
+	return out
 }
