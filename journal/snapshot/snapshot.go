@@ -4,8 +4,9 @@
 // time follows the snapshot interval, not the journal's history.
 //
 // A snapshot file holds a header (the journal point and the data key's
-// fingerprint), the identifier counters, the sign-on session keys and the
-// authorization state, then the SHA-256 of all of it. It is written to a
+// fingerprint), the identifier counters, the sign-on session keys, the
+// requests open upstream (version 2) and the authorization state, then the
+// SHA-256 of all of it. It is written to a
 // temporary name, synced, renamed and its directory synced, so a crash
 // leaves either the old set of files or the new one, never half a file
 // under a snapshot's name. A file that does not verify is skipped.
