@@ -115,3 +115,20 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// RegisterOpenAtStart exposes what a start found open upstream (forwarded
+// requests without their final record, recorded to be reversed) as
+// cardswitch_upstream_open_at_start{destination}: a series for every name
+// of dests (0 when none was open) and of counts.
+func RegisterOpenAtStart(reg prometheus.Registerer, dests []string, counts map[string]int) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_open_at_start",
+		Help: "Forwarded requests found open upstream at the start (in flight when the switch stopped), recorded to be reversed."},
+		[]string{"destination"})
+	for _, d := range dests {
+		g.WithLabelValues(d)
+	}
+	for d, n := range counts {
+		g.WithLabelValues(d).Set(float64(n))
+	}
+	reg.MustRegister(g)
+}

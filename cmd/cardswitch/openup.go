@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/journal"
@@ -263,22 +262,6 @@ func (o *openAtStart) byDestination() map[string]int {
 		by[r.Destination]++
 	}
 	return by
-}
-
-// register exposes the count per destination as
-// cardswitch_upstream_open_at_start{destination}: dests are the configured
-// ones (0 when none was open), the others are the journal's.
-func (o *openAtStart) register(reg prometheus.Registerer, dests []string) {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_open_at_start",
-		Help: "Forwarded requests found open upstream at the start (in flight when the switch stopped), recorded to be reversed."},
-		[]string{"destination"})
-	for _, d := range dests {
-		g.WithLabelValues(d)
-	}
-	for d, n := range o.byDestination() {
-		g.WithLabelValues(d).Set(float64(n))
-	}
-	reg.MustRegister(g)
 }
 
 // openLine is an open request as the admin port and the tool show it:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
@@ -112,6 +113,7 @@ func TestOpenUpstreamAtRestart(t *testing.T) {
 		}
 	}()
 	waitReady(t, addrs["8580"], childOut.String)
+	waitDestinationUp(t, addrs["8580"], "visa-host")
 
 	conn, d := dialPOS(t, addrs["8583"])
 	defer conn.Close()
@@ -236,6 +238,29 @@ func rrnsOf(t *testing.T, jsonLines string) []string {
 		out = append(out, d.RRN)
 	}
 	return out
+}
+
+// waitDestinationUp waits until GET /destinations shows a connection of
+// destination name up.
+func waitDestinationUp(t *testing.T, admin, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var got struct{ Destinations []engine.DestinationState }
+		if res, err := http.Get("http://" + admin + "/destinations"); err == nil {
+			err = json.NewDecoder(res.Body).Decode(&got)
+			res.Body.Close()
+			for _, d := range got.Destinations {
+				for _, c := range d.Conns {
+					if d.Name == name && c.Up && err == nil {
+						return
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("destination %s: no connection up", name)
+		}
+	}
 }
 
 // waitReady waits for the admin port's /readyz (the child switch's).

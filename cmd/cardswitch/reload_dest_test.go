@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -51,11 +50,7 @@ func TestReloadAndDestinations(t *testing.T) {
 			t.Fatalf("%s: not forwarded to visa-host: %s", what, out)
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Second); is.Stats().Connections == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the switch did not connect to the simulator")
-		}
-	}
+	waitDestinationUp(t, addrs["8580"], "visa-host")
 	forwarded("before any reload")
 
 	// a second destination and the rule that forwards to it
