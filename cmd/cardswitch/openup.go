@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
@@ -211,11 +212,9 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 		}
 		res.recorded[i] = true
 	}
-	for i, r := range res.recs {
-		if res.recorded[i] { // closed now, as a replay of its record would
-			st.open.observe(&journal.Record{RRNSeq: r.RRNSeq, UpState: journal.UpOpenAtRestart})
-		}
-	}
+	// the live state's set is not used again (the snapshots' follower
+	// keeps its own): its arena goes
+	st.open = newOpenSet()
 	by := zerolog.Dict()
 	for d, n := range res.byDestination() {
 		by.Int(d, n)
@@ -244,7 +243,7 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 func closingRecord(f *journal.Record, now time.Time) journal.Record {
 	r := *f
 	r.Seq, r.Hash = 0, [journal.HashLen]byte{}
-	r.BusinessDate = uint32(now.Year()*10000 + int(now.Month())*100 + now.Day())
+	r.BusinessDate = engine.BusinessDate(now)
 	r.Decided = now.UnixNano()
 	r.RespCode, r.UpCode, r.Approval, r.ApprovalSeq = [2]byte{}, [2]byte{}, "", 0
 	r.Outcome, r.SessionKeys = nil, nil

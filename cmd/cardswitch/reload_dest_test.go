@@ -3,12 +3,15 @@ package main
 import (
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/bench/sim"
+	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
@@ -87,4 +90,24 @@ func TestReloadAndDestinations(t *testing.T) {
 		t.Fatalf("the running timeout changed: %s", out)
 	}
 	forwarded("after the reload")
+}
+
+func TestDestinationChanges(t *testing.T) {
+	a := engine.DestinationConfig{Name: "a", Timeout: time.Second}
+	b := engine.DestinationConfig{Name: "b"}
+	a2 := a
+	a2.Timeout = 2 * time.Second
+	for _, c := range []struct {
+		cur, next []engine.DestinationConfig
+		want      []string
+	}{
+		{[]engine.DestinationConfig{a, b}, []engine.DestinationConfig{a, b}, nil},
+		{[]engine.DestinationConfig{a, b}, []engine.DestinationConfig{b, a}, nil}, // order is not a change
+		{[]engine.DestinationConfig{a}, []engine.DestinationConfig{a2, b}, []string{"a (changed)", "b (added)"}},
+		{[]engine.DestinationConfig{a, b}, []engine.DestinationConfig{b}, []string{"a (removed)"}},
+	} {
+		if got := destinationChanges(c.cur, c.next); !slices.Equal(got, c.want) {
+			t.Errorf("%v -> %v: %q, want %q", c.cur, c.next, got, c.want)
+		}
+	}
 }
