@@ -153,6 +153,11 @@ func TestOpenUpstreamAtRestart(t *testing.T) {
 	if strings.Contains(stdout, "4761739001010010") {
 		t.Fatal("open-upstream shows a PAN in clear")
 	}
+	code, stdout, stderr = cli(t, "", "journal", "--data-dir", c.file.DataDir, "open-upstream")
+	if code != 0 || strings.Count(stdout, "visa-host") != open || strings.Count(stdout, "476173******0010") != open ||
+		!strings.Contains(stderr, fmt.Sprintf("%d requests open upstream", open)) {
+		t.Fatalf("open-upstream as text: %d\n%s%s", code, stdout, stderr)
+	}
 
 	for run := 1; run <= 2; run++ {
 		var logBuf testlog.Buffer
