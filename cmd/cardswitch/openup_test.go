@@ -353,6 +353,14 @@ func TestOpenUpstreamAcrossASnapshot(t *testing.T) {
 	if err != nil || len(recs) != 1 || recs[0].Seq != 2 || recs[0].UpRRN != "633520000002" || recs[0].PANMasked != "476173******0010" {
 		t.Fatalf("open after the snapshot: %v %+v", err, recs)
 	}
+
+	// the tool reads the snapshot's too: here the journal lost the day
+	// they were forwarded on (it holds other records only)
+	fillJournal(t, c.file.DataDir, []uint32{20261121}, 2).Close()
+	code, stdout, stderr := cli(t, "", "journal", "--data-dir", c.file.DataDir, "open-upstream", "--json")
+	if got := rrnsOf(t, stdout); code != 0 || !slices.Equal(got, []string{"633520000002", "633520000003"}) {
+		t.Fatalf("open-upstream with a snapshot: %d %q %s", code, got, stderr)
+	}
 }
 
 // BenchmarkReplayForwarded replays forwarded requests, each a forwarded
