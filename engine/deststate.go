@@ -28,14 +28,18 @@ type ConnState struct {
 	Conn     int    `json:"conn"`
 	Endpoint string `json:"endpoint"`
 	Tier     int    `json:"tier"`
-	Up       bool   `json:"up"`        // takes requests: connected, and signed on when the destination requires it
-	SignedOn bool   `json:"signed_on"` // its sign-on was answered 00 (false where none is required)
+	// Accepted is a slot for a connection the destination opens (listen):
+	// Endpoint is then the peer's address while connected.
+	Accepted bool `json:"accepted,omitempty"`
+	Up       bool `json:"up"`        // takes requests: connected, and signed on when the destination requires it
+	SignedOn bool `json:"signed_on"` // its sign-on was answered 00 (false where none is required)
 	// QueuedBytes is the request bytes handed to the connection and not
 	// yet taken by the peer (queued for the loop, then in gnet's buffer).
 	QueuedBytes int64      `json:"queued_bytes"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
-	// Reconnects is the sessions enrolled after the first.
+	// Reconnects is the sessions enrolled after the first (dialled, or
+	// accepted on the slot).
 	Reconnects uint64 `json:"reconnects"`
 }
 
@@ -56,12 +60,13 @@ func (s *Server) Destinations() []DestinationState {
 }
 
 func (oc *outConn) state() ConnState {
-	cs := ConnState{Conn: oc.idx, Endpoint: oc.addr, Tier: oc.tier, Up: oc.d.pool.Up(oc.idx), SignedOn: oc.signedOn.Load()}
+	cs := ConnState{Conn: oc.idx, Tier: oc.tier, Accepted: oc.accepted, Up: oc.d.pool.Up(oc.idx), SignedOn: oc.signedOn.Load()}
 	if n := oc.sessions.Load(); n > 1 {
 		cs.Reconnects = n - 1
 	}
 	oc.mu.Lock()
 	ss := oc.sess
+	cs.Endpoint = oc.addr // an accepted slot's changes with each connection
 	cs.LastError = oc.lastErr
 	if !oc.lastErrAt.IsZero() {
 		at := oc.lastErrAt.UTC()

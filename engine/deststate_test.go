@@ -101,3 +101,24 @@ func TestAdminDestinations(t *testing.T) {
 		}
 	}
 }
+
+// An accepted connection's slot shows as accepted, its peer's address as
+// the endpoint while it is connected, signed on once the peer signs on.
+func TestAdminDestinationsAccepted(t *testing.T) {
+	dc := listenDest("net")
+	dc.SignOn = true
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	hs := httptest.NewServer(ts.AdminHandler())
+	defer hs.Close()
+	if c := getDestinations(t, hs.URL)["net"].Conns; len(c) == 0 || !c[0].Accepted || c[0].Up || !strings.HasPrefix(c[0].Endpoint, "listen ") {
+		t.Fatalf("no peer yet: %+v", c)
+	}
+	dialSim(t, ts, "net", sim.Config{SignOn: true, Rules: sim.Rules{Default: "00"}})
+	waitUntil(t, "the peer up and signed on", func() bool {
+		c := getDestinations(t, hs.URL)["net"].Conns[0]
+		return c.Up && c.SignedOn
+	})
+	if c := getDestinations(t, hs.URL)["net"].Conns[0]; !c.Accepted || !strings.HasPrefix(c.Endpoint, "127.0.0.1:") || c.Reconnects != 0 {
+		t.Fatalf("the peer connected: %+v", c)
+	}
+}

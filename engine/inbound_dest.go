@@ -213,8 +213,11 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 		return
 	}
 	// The slot was released by its last keeper after that session closed:
-	// nothing of it reads oc.addr any more.
+	// nothing of it reads oc.addr any more but the admin API's state,
+	// under oc.mu.
+	oc.mu.Lock()
 	oc.addr = remote
+	oc.mu.Unlock()
 	ss := newSession(oc)
 	c, err := s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
 	if err != nil {
@@ -222,6 +225,7 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 		refuse("enrolling: " + err.Error())
 		return
 	}
+	oc.sessions.Add(1)
 	// Published only now that OnOpen has given ss its gnet.Conn (a worker
 	// may send on it at once). The peer may have signed on already, on
 	// the loop: oc.mu orders that with this, so the connection is up
