@@ -55,18 +55,6 @@ func openUpConfig(t *testing.T, simAddr string) (string, map[string]string) {
 	return withDestinationsIn(t, body, dests, rules), addrs
 }
 
-// withDestinationsIn is withDestinations on a given body.
-func withDestinationsIn(t *testing.T, s, dests, rules string) string {
-	t.Helper()
-	s = strings.Replace(s, "destinations: []\n", dests, 1)
-	i := strings.Index(s, "\n  rules:")
-	if i < 0 || !strings.Contains(s, dests) {
-		t.Fatal("the default configuration changed: destinations: [] or rules: not found")
-	}
-	i += strings.IndexByte(s[i+1:], '\n') + 2
-	return s[:i] + rules + s[i:]
-}
-
 // purchase is a 0200 of amount (minor units) with its own STAN and RRN.
 func purchase(t *testing.T, d *codec.Dialect, stan, rrn string, amount int) []byte {
 	t.Helper()
@@ -306,7 +294,8 @@ func fwd(seq, rrnSeq uint64, up journal.UpState) *journal.Record {
 
 // A request forwarded before a snapshot's point and never closed is still
 // open after a start from the snapshot; one the journal after the point
-// closes is not; one closed before the point is not in it.
+// closes is not (a timeout, a response with a bad MAC); one closed before
+// the point is not in it.
 func TestOpenUpstreamAcrossASnapshot(t *testing.T) {
 	body, _ := testConfig(t)
 	c, err := loadConfig(writeFile(t, body))
@@ -343,8 +332,10 @@ func TestOpenUpstreamAcrossASnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = newReplayer(after)
-	if err := p.add(fwd(5, 3, journal.UpTimeout)); err != nil {
-		t.Fatal(err)
+	for _, r := range []*journal.Record{fwd(5, 3, journal.UpTimeout), fwd(6, 4, journal.UpForwarded), fwd(7, 4, journal.UpBadMAC)} {
+		if err := p.add(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := p.wait(); err != nil {
 		t.Fatal(err)
