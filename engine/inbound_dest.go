@@ -284,14 +284,7 @@ func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
 	defer s.outWG.Done()
 	d := oc.d
 	defer func() { // however it ended: down, then the slot is free again
-		d.pool.SetUp(oc.idx, false)
-		oc.up.Set(0)
-		oc.signedOn.Store(false)
-		oc.mu.Lock()
-		if oc.sess == ss {
-			oc.sess = nil
-		}
-		oc.mu.Unlock()
+		oc.down(ss)
 		d.in.release(oc)
 	}()
 	remote := oc.addr

@@ -158,6 +158,18 @@ func (oc *outConn) session() *outSession {
 	return oc.sess
 }
 
+// down takes oc out of the pool once its session ss has ended.
+func (oc *outConn) down(ss *outSession) {
+	oc.d.pool.SetUp(oc.idx, false)
+	oc.up.Set(0)
+	oc.signedOn.Store(false)
+	oc.mu.Lock()
+	if oc.sess == ss {
+		oc.sess = nil
+	}
+	oc.mu.Unlock()
+}
+
 func (oc *outConn) setErr(err error, now time.Time) {
 	oc.mu.Lock()
 	oc.lastErr, oc.lastErrAt = err.Error(), now
@@ -349,16 +361,7 @@ func (s *Server) connect(oc *outConn) error {
 	oc.mu.Lock()
 	oc.sess = ss
 	oc.mu.Unlock()
-	defer func() { // however it ended: down (OnClose may have run before sess was set)
-		d.pool.SetUp(oc.idx, false)
-		oc.up.Set(0)
-		oc.signedOn.Store(false)
-		oc.mu.Lock()
-		if oc.sess == ss {
-			oc.sess = nil
-		}
-		oc.mu.Unlock()
-	}()
+	defer oc.down(ss) // however it ended (OnClose may have run before sess was set)
 	select {
 	case <-s.outStop:
 		_ = c.Close()

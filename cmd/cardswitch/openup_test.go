@@ -297,19 +297,7 @@ func fwd(seq, rrnSeq uint64, up journal.UpState) *journal.Record {
 // closes is not (a timeout, a response with a bad MAC); one closed before
 // the point is not in it.
 func TestOpenUpstreamAcrossASnapshot(t *testing.T) {
-	body, _ := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prot, _, err := dataKeys(c, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := newState(c, prot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, prot, before := testState(t)
 	p := newReplayer(before)
 	for _, r := range []*journal.Record{fwd(1, 1, journal.UpForwarded), fwd(2, 2, journal.UpForwarded), fwd(3, 3, journal.UpForwarded),
 		fwd(4, 1, journal.UpAnswered)} {

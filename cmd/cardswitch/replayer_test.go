@@ -12,19 +12,7 @@ import (
 // The replayer applies every record, in order, and a record that does not
 // apply stops it with an error naming the record.
 func TestReplayerAppliesInOrderAndStopsOnABadRecord(t *testing.T) {
-	body, _ := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prot, _, err := dataKeys(c, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := newState(c, prot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, st := testState(t)
 	p := newReplayer(st)
 	const n = 3*replayBatchLen + 7
 	for i := 1; i <= n; i++ {
@@ -47,8 +35,28 @@ func TestReplayerAppliesInOrderAndStopsOnABadRecord(t *testing.T) {
 		}
 		addErr = p.add(r)
 	}
-	err = p.wait()
+	err := p.wait()
 	if err == nil || !strings.Contains(err.Error(), "journal record 5") {
 		t.Fatalf("bad record: add %v, wait %v", addErr, err)
 	}
+}
+
+// testState is the test configuration, its data keys and an empty state
+// built from them, as a start builds them before the replay.
+func testState(t *testing.T) (*config, *journal.Protector, *state) {
+	t.Helper()
+	body, _ := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prot, _, err := dataKeys(c, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := newState(c, prot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, prot, st
 }
