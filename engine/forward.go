@@ -361,37 +361,70 @@ func (s *Server) lateRecord(d *destination, v *codec.View, ref uint64) *lateItem
 }
 
 // journalLate writes the late approvals, one goroutine for the server:
-// the journal may wait, the loops must not.
+// the journal may wait, the loops must not. It takes what has gathered,
+// up to lateBatch at once, and waits for all of it together: the journal
+// commits them in one group, so a host that answers a burst of expired
+// requests after an outage is drained at the journal's rate, not at one
+// fsync per record.
 func (s *Server) journalLate() {
 	defer s.outWG.Done()
 	rj, _ := s.journal.(JournalStage)
+	batch := make([]*lateItem, 0, lateBatch)
+	waits := make([]waitErr, lateBatch)
+	for i := range waits {
+		waits[i] = make(waitErr, 1)
+	}
 	for {
-		var it *lateItem
+		batch = batch[:0]
 		select {
-		case it = <-s.lateQ:
+		case it := <-s.lateQ:
+			batch = append(batch, it)
 		case <-s.outStop:
 			select {
-			case it = <-s.lateQ: // what came before the stop is still written
+			case it := <-s.lateQ: // what came before the stop is still written
+				batch = append(batch, it)
 			default:
 				return
 			}
 		}
+	gather:
+		for len(batch) < lateBatch {
+			select {
+			case it := <-s.lateQ:
+				batch = append(batch, it)
+			default:
+				break gather
+			}
+		}
+		s.writeLate(rj, batch, waits)
+	}
+}
+
+// lateBatch bounds the late approvals journalLate appends before it waits.
+const lateBatch = 256
+
+func (s *Server) writeLate(rj JournalStage, batch []*lateItem, waits []waitErr) {
+	errs := make([]error, len(batch))
+	sent := make([]bool, len(batch))
+	for i, it := range batch {
 		if rj.J == nil {
-			s.log.Error().Str("destination", it.rec.Destination).Uint64("rrn_seq", it.rec.RRNSeq).
-				Msg("late approval to reverse: no journal to record it in")
+			errs[i] = errors.New("no journal to record it in")
 			continue
 		}
-		var err error
 		if len(it.pan) > 0 {
-			err = rj.P.Protect(&it.rec, it.pan)
+			errs[i] = rj.P.Protect(&it.rec, it.pan)
 		}
-		if err == nil {
-			w := make(waitErr, 1)
-			rj.J.Append(&it.rec, w)
-			err = <-w
+		if errs[i] == nil {
+			rj.J.Append(&it.rec, waits[i])
+			sent[i] = true
 		}
-		if err != nil {
-			s.log.Error().Err(err).Str("destination", it.rec.Destination).Uint64("rrn_seq", it.rec.RRNSeq).
+	}
+	for i, it := range batch {
+		if sent[i] {
+			errs[i] = <-waits[i]
+		}
+		if errs[i] != nil {
+			s.log.Error().Err(errs[i]).Str("destination", it.rec.Destination).Uint64("rrn_seq", it.rec.RRNSeq).
 				Msg("late approval NOT journaled: reverse it by hand")
 		}
 	}

@@ -127,3 +127,52 @@ func BenchmarkForwardTimeoutLateness(b *testing.B) {
 	b.ReportMetric(float64(extra), "goroutines")
 	b.ReportMetric(100*within, "%expired-within-5ms")
 }
+
+// TestForwardBurstOfLateApprovalsAllJournaled: a host that answers 5,000
+// expired requests at once (more than the old fixed queue of 4,096 held)
+// gets every late approval journaled to be reversed, none dropped.
+func TestForwardBurstOfLateApprovalsAllJournaled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 journaled requests")
+	}
+	const n = 5000
+	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{{Name: "late", Fault: "late", Delay: 1500 * time.Millisecond}}}})
+	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
+	dc := dest("visa", Endpoint{Address: is.Addr()})
+	dc.Timeout, dc.MaxInFlight = time.Second, n
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) {
+		c.testJournal = JournalStage{J: j, P: p}
+		c.Links[0].MaxInFlight = n
+	})
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	for i := 1; i <= n; i++ {
+		if err := c.Write(card0200(t, "4761739001010010", i, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if _, err := c.Read(time.Now().Add(20 * time.Second)); err != nil {
+			t.Fatalf("reply %d: %v", i+1, err)
+		}
+	}
+	waitUntil(t, "every late approval counted", func() bool { return testutil.ToFloat64(d.m.lateReverse) == n })
+	late := 0
+	waitUntil(t, "every late approval journaled", func() bool {
+		late = 0
+		if _, err := j.Walk(journal.Point{}, j.LastSeq(), func(r *journal.Record) error {
+			if r.UpState == journal.UpLateReversal {
+				late++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return late == n
+	})
+}

@@ -150,7 +150,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		s.destList = append(s.destList, dst)
 		contCap += dc.MaxInFlight
 	}
-	s.cont, s.lateQ = make(chan *Txn, contCap), make(chan *lateItem, 4096)
+	// lateQ holds the late approvals (and approvals with a bad MAC) on
+	// their way to the journal: as many as the tables hold requests, at
+	// least 4096, drained a group commit at a time (journalLate)
+	s.cont, s.lateQ = make(chan *Txn, contCap), make(chan *lateItem, max(4096, contCap))
 	s.registerConnState()
 	return s, nil
 }
