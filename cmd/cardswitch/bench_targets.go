@@ -111,7 +111,7 @@ func fullDeps(deps *engine.Deps) ([]func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	deps.Authorizer = engine.AuthStage{A: authz}
+	deps.Authorizer = engine.AuthStage{A: authz, P: prot}
 	deps.Journal = engine.JournalStage{J: j, P: prot}
 	deps.HSM = &hsm.Soft{LMK: hsm.ThalesTestLMK()}
 	deps.Keys = &engine.Keys{Current: authz.Data}
