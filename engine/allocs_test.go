@@ -117,6 +117,9 @@ func fullPath(t testing.TB) (*Link, *connState) {
 // terminal, merchant, acquirer, the masked PAN) and the sealed PAN. A
 // change that adds one fails here; one that removes some lowers the pin.
 func TestFullPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops items: the counts are not the switch's")
+	}
 	l, cs := fullPath(t)
 	const runs = 40 // the demo card's daily count is 50: every one is approved
 	frames := make([][]byte, runs+2)

@@ -63,10 +63,11 @@ type Options struct {
 	// verifies and replays only the records after it. Zero: from the
 	// journal's anchor.
 	After Point
-	// OnFail, if set, is called once, on the committer, when the journal
-	// becomes failed (see ErrInDoubt and ErrFailed). It must not block.
+	// OnFail, if set, is called once, on the committer or the marker (the
+	// two goroutines of the commit pipeline), when the journal becomes
+	// failed (see ErrInDoubt and ErrFailed). It must not block.
 	OnFail func(error)
-	// OnCommit, if set, is called on the committer once per commit that
+	// OnCommit, if set, is called on the marker once per commit that
 	// became durable, after its waiters were told (metrics: one
 	// observation per commit, none per record). It must not block.
 	OnCommit func(Commit)

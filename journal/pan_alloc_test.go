@@ -7,6 +7,9 @@ import "testing"
 // stored forms only: the masked PAN and the sealed one (nonce and
 // ciphertext in one buffer).
 func TestProtectAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops items: the counts are not the switch's")
+	}
 	p, _ := NewProtector(make([]byte, KeyFileLen))
 	card := []byte("4761739001010010")
 	p.HashPAN(card) // the pool's first HMAC
