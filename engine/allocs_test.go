@@ -189,16 +189,31 @@ func TestJournalStageReusesPANHash(t *testing.T) {
 
 // BenchmarkFullPath: one approved purchase through the full path in
 // process (authorization, the record built; no disk): the CPU and the
-// allocations the switch adds to the engine's.
+// allocations the switch adds to the engine's. hash=twice is the stage
+// without AuthStage.P: the journal stage hashes the PAN again.
 func BenchmarkFullPath(b *testing.B) {
-	l, cs := fullPath(b)
-	frames := make([][]byte, 40)
-	for i := range frames {
-		frames[i] = purchase(b, 1+i, 100)
-	}
-	approved := 0
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		approvedPass(l, cs, frames[i%len(frames)], &approved) // repeats are answered as repeats: the decision's work is the same
+	for _, once := range []bool{true, false} {
+		name := "hash=once"
+		if !once {
+			name = "hash=twice"
+		}
+		b.Run(name, func(b *testing.B) {
+			l, cs := fullPath(b)
+			if !once {
+				l.srv.auth = AuthStage{A: l.srv.auth.(AuthStage).A}
+			}
+			frames := make([][]byte, 40)
+			for i := range frames {
+				frames[i] = purchase(b, 1+i, 100)
+			}
+			approved := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
+			for i := 0; i < b.N; i++ {
+				approvedPass(l, cs, frames[i%len(frames)], &approved) // repeats are answered as repeats: the same work
+			}
+			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
+		})
 	}
 }
