@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Compare runs the same traffic against each target in turn, and returns
@@ -78,6 +79,9 @@ func WriteComparison(w io.Writer, reps []*Report, ratios []Ratio) {
 	if len(reps) > 0 && reps[0].CPU != nil {
 		fmt.Fprintf(w, "cpu: %s, over the answers as planned\n", reps[0].CPU.Scope)
 	}
+	if over := beyondEcho(reps); over != "" {
+		fmt.Fprintf(w, "cpu beyond echo's (the generator's share and a bare echo taken out): %s\n", over)
+	}
 	for _, q := range ratios {
 		fmt.Fprintf(w, "%s / %s = %.2f\n", q.Subject, q.Baseline, q.Ratio)
 	}
@@ -89,4 +93,26 @@ func cpuText(c *CPU) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", c.MicrosPerMsg)
+}
+
+// beyondEcho is each in-process target's CPU per message less the echo
+// target's in the same comparison: what the generator and a bare echo
+// cost taken out, about the server's own. "" without an echo figure.
+func beyondEcho(reps []*Report) string {
+	var echo *CPU
+	for _, r := range reps {
+		if r.Target == "echo" && r.CPU != nil && r.CPU.Scope == ProcessScope {
+			echo = r.CPU
+		}
+	}
+	if echo == nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range reps {
+		if r.Target != "echo" && r.CPU != nil && r.CPU.Scope == ProcessScope {
+			parts = append(parts, fmt.Sprintf("%s %.1f µs", r.Target, r.CPU.MicrosPerMsg-echo.MicrosPerMsg))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -83,3 +83,18 @@ func TestParseStatCPU(t *testing.T) {
 		t.Errorf("process cpu: %v %v", d, err)
 	}
 }
+
+// The comparison takes the echo target's CPU per message out of the
+// others' (the generator's share): full 20 - echo 8 = 12.
+func TestCPUBeyondEcho(t *testing.T) {
+	reps := []*Report{{Target: "echo", CPU: &CPU{Scope: ProcessScope, MicrosPerMsg: 8}},
+		{Target: "full", CPU: &CPU{Scope: ProcessScope, MicrosPerMsg: 20}}, {Target: "moov"}}
+	var out bytes.Buffer
+	WriteComparison(&out, reps, nil)
+	if !strings.Contains(out.String(), "cpu beyond echo's") || !strings.Contains(out.String(), "full 12.0 µs") {
+		t.Errorf("comparison:\n%s", out.String())
+	}
+	if beyondEcho(reps[1:]) != "" {
+		t.Error("a figure beyond echo's without an echo run")
+	}
+}
