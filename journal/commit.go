@@ -13,12 +13,14 @@ import (
 // The commit pipeline: the committer (commitLoop) gathers a batch,
 // numbers, dates and chains it, and writes it in synced Badger
 // transactions; the marker (markLoop) then syncs the high-water mark over
-// it and tells its waiters. While the marker syncs the mark of one group,
-// the committer writes and syncs the next: each group still has its
-// records synced before its mark, and its mark synced before any waiter
-// hears Committed(nil), but the two syncs of successive groups overlap.
-// Groups reach the marker in sequence order on one channel, so the mark
-// only moves forward, over records already synced.
+// it and tells its waiters. With Options.Pipeline, while the marker syncs
+// the mark of one group, the committer writes and syncs the next: each
+// group still has its records synced before its mark, and its mark synced
+// before any waiter hears Committed(nil), but the two syncs of successive
+// groups overlap. Without it (the default) the committer waits for the
+// marker: one sync in flight at a time. Groups reach the marker in
+// sequence order on one channel, so the mark only moves forward, over
+// records already synced.
 
 // group is one batch on its way from the committer to the marker.
 type group struct {
@@ -33,18 +35,23 @@ type group struct {
 	inDoubt error
 }
 
-// pipelineGroups bounds the groups between gathering and their waiters:
-// one being written by the committer and one being marked. Each holds a
-// batch buffer of MaxBatch; a third would only queue behind the mark.
+// pipelineGroups bounds the groups between gathering and their waiters
+// with Options.Pipeline: one being written by the committer and one being
+// marked. Each holds a batch buffer of MaxBatch; a third would only queue
+// behind the mark. Without it, one.
 const pipelineGroups = 2
 
 func (j *Journal) commitLoop() {
 	defer close(j.done)
-	free := make(chan []pending, pipelineGroups) // batch buffers: the committer waits for one when both groups are in flight
-	for range pipelineGroups {
+	groups := 1
+	if j.opts.Pipeline {
+		groups = pipelineGroups
+	}
+	free := make(chan []pending, groups) // batch buffers: the committer waits for one while every group is in flight
+	for range groups {
 		free <- make([]pending, 0, j.opts.MaxBatch)
 	}
-	marks := make(chan *group, pipelineGroups-1) // the group written, waiting for the marker
+	marks := make(chan *group, groups-1) // the group written, waiting for the marker
 	marked := make(chan struct{})
 	go j.markLoop(marks, free, marked)
 	defer func() { close(marks); <-marked }()

@@ -25,6 +25,14 @@ type Options struct {
 	// QueueDepth bounds records waiting for a commit; Append blocks beyond
 	// it (back-pressure on the workers); default 65536, at most 1<<20.
 	QueueDepth int
+	// Pipeline lets the committer write and sync the next group in Badger
+	// while the high-water mark of the group before is being synced (two
+	// syncs in flight, on two files). Off, one sync is in flight at a
+	// time. On this project's virtual disk the overlap lost: device
+	// flushes serialize, and smaller groups made more of them (see
+	// ARCHITECTURE.md, "The commit pipeline"); it is for a disk that
+	// serves concurrent flushes.
+	Pipeline bool
 	// AcceptLoss opens a journal that fails verification, continuing after
 	// its last intact record. Use only when told to by a person.
 	AcceptLoss bool

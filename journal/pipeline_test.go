@@ -9,6 +9,8 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
+func pipelined(o *Options) { o.Pipeline = true }
+
 // gatedMark holds the marker inside the mark's next sync until opened, and
 // records whether a sync has returned; armed, its next sync fails (once).
 type gatedMark struct {
@@ -90,7 +92,7 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 // (the pipeline) but not acknowledged either.
 func TestCommittedAfterMarkSynced(t *testing.T) {
 	dir := t.TempDir()
-	j := open(t, dir, nil)
+	j := open(t, dir, pipelined)
 	appendN(t, j, 10, 0)
 	g := gateMark(j)
 	w1 := &markWaiter{waiter: newWaiter(), mark: g}
@@ -128,7 +130,7 @@ func TestCommittedAfterMarkSynced(t *testing.T) {
 func TestMarkFailsWithNextGroupWritten(t *testing.T) {
 	dir := t.TempDir()
 	var fails atomic.Int32
-	j := open(t, dir, func(o *Options) { o.OnFail = func(error) { fails.Add(1) } })
+	j := open(t, dir, func(o *Options) { o.Pipeline = true; o.OnFail = func(error) { fails.Add(1) } })
 	appendN(t, j, 10, 0)
 	g := gateMark(j)
 	g.armed.Store(true)
@@ -161,7 +163,7 @@ func TestMarkFailsWithNextGroupWritten(t *testing.T) {
 func TestBadgerFailsWhileMarking(t *testing.T) {
 	dir := t.TempDir()
 	var fails atomic.Int32
-	j := open(t, dir, func(o *Options) { o.OnFail = func(error) { fails.Add(1) } })
+	j := open(t, dir, func(o *Options) { o.Pipeline = true; o.OnFail = func(error) { fails.Add(1) } })
 	appendN(t, j, 10, 0)
 	g := gateMark(j)
 	w1 := newWaiter()
@@ -191,5 +193,32 @@ func TestBadgerFailsWhileMarking(t *testing.T) {
 	}
 	if !errors.Is(j.Err(), errDisk) {
 		t.Fatalf("err %v", j.Err())
+	}
+}
+
+// Without Pipeline, the same ordering: a waiter hears Committed only once
+// the mark over its record is synced; the next record waits its turn.
+func TestCommittedAfterMarkSyncedSerial(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, nil)
+	appendN(t, j, 10, 0)
+	g := gateMark(j)
+	w1 := &markWaiter{waiter: newWaiter(), mark: g}
+	j.Append(testRecord(10), w1)
+	waitFor(t, g.entered, "the mark's sync of the first group")
+	w2 := &markWaiter{waiter: newWaiter(), mark: g}
+	j.Append(testRecord(11), w2)
+	notDone(t, w1.waiter, "the first group")
+	notDone(t, w2.waiter, "the second group")
+	close(g.open)
+	if err := w1.wait(t); err != nil || w1.atCommit < 1 {
+		t.Fatalf("first: %v after %d mark syncs", err, w1.atCommit)
+	}
+	if err := w2.wait(t); err != nil || w2.atCommit < 2 {
+		t.Fatalf("second: %v after %d mark syncs", err, w2.atCommit)
+	}
+	j.Close()
+	if res, err := Verify(dir); err != nil || res.Problem != nil || res.LastSeq != 12 || res.MarkSeq != 12 {
+		t.Fatalf("verify: %v %+v", err, res)
 	}
 }
