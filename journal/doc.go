@@ -5,11 +5,11 @@
 // their predecessor, dated in sequence order (a record is dated the newest
 // business date committed so far, so a day is a contiguous run) and stored
 // in chunks keyed by date and first sequence, one date per chunk. Commits
-// are a two-stage pipeline: the committer writes each batch in synced
-// Badger transactions (split when Badger finds one too big) and hands it
-// on; the marker then syncs a high-water mark file over it (the last
-// acknowledged sequence and hash) and tells the waiters, while the
-// committer writes the next batch. Open verifies
+// go through two stages: the committer writes each batch in synced Badger
+// transactions (split when Badger finds one too big) and hands it on; the
+// marker then syncs a high-water mark file over it (the last acknowledged
+// sequence and hash) and tells the waiters (with Options.Pipeline, while
+// the committer writes the next batch). Open verifies
 // the chain from the journal's anchor (or from a snapshot's point) against
 // the mark, and replays it.
 //
