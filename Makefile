@@ -21,7 +21,7 @@ BENCHTIME ?= 1s
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-codec bench-upstream bench-journal bench-restart soak crash-test abuse lint clean
+.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-full bench-codec bench-upstream bench-journal bench-restart soak crash-test abuse lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,15 @@ fuzz: ## long fuzz runs: 60 times the short counts (about 8 minutes a target; FU
 bench: build ## the standard comparison: echo, moov peer, engine, full switch (64x16, 10s), then 8x1
 	./bin/cardswitch bench --compare --conns 64 --inflight 16 --duration 10s --warmup 2s --html bench-64x16.html
 	./bin/cardswitch bench --compare --conns 8 --inflight 1 --duration 10s --warmup 2s --html bench-8x1.html
+
+# Each run measures 10 s after 2 s of warm-up: 4 loads x 4 targets, about 4 minutes in all. A load
+# that a target cannot keep up with fails its check (exit 1); the '-' lets the other loads still run.
+BENCH_FULL_TARGETS ?= echo,moov,engine,full
+bench-full: build ## the full switch (journal fsynced) beside engine, echo, moov: 64x16, 8x1, open loop 20k/s and 50k/s; throughput, latency, codes, CPU per message
+	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --conns 64 --inflight 16 --duration 10s --warmup 2s --json bench-full-64x16.json --html bench-full-64x16.html
+	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --conns 8 --inflight 1 --duration 10s --warmup 2s --json bench-full-8x1.json --html bench-full-8x1.html
+	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --rate 20000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-20k.json --html bench-full-20k.html
+	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --rate 50000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-50k.json --html bench-full-50k.html
 
 bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same run)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)

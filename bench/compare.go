@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Compare runs the same traffic against each target in turn, and returns
@@ -20,6 +21,9 @@ func Compare(ctx context.Context, opts Options, targets []Target, log io.Writer)
 		}
 		o := opts
 		o.Addr, o.Echo = addr, t.Echo
+		if o.CPU == nil { // every target runs in this process: its CPU is the process's
+			o.CPU, o.CPUScope = ProcessCPU, ProcessScope
+		}
 		rep, err := Run(ctx, o)
 		stop()
 		if err != nil {
@@ -67,12 +71,48 @@ type Comparison struct {
 // the answers that were not (duplicates, format errors, other codes) and
 // the timeouts are counted apart.
 func WriteComparison(w io.Writer, reps []*Report, ratios []Ratio) {
-	fmt.Fprintf(w, "%-8s %12s %10s %10s %10s %10s %10s %12s %9s\n", "target", "msg/s", "p50", "p90", "p99", "p99.9", "max", "not planned", "timeouts")
+	fmt.Fprintf(w, "%-8s %12s %10s %10s %10s %10s %10s %12s %9s %10s\n", "target", "msg/s", "p50", "p90", "p99", "p99.9", "max", "not planned", "timeouts", "cpu µs/msg")
 	for _, r := range reps {
-		fmt.Fprintf(w, "%-8s %12.0f %10s %10s %10s %10s %10s %12d %9d\n", r.Target, r.Throughput, us(r.Latency.P50), us(r.Latency.P90),
-			us(r.Latency.P99), us(r.Latency.P999), us(r.Latency.Max), r.Answered-r.AsPlanned, r.Timeouts)
+		fmt.Fprintf(w, "%-8s %12.0f %10s %10s %10s %10s %10s %12d %9d %10s\n", r.Target, r.Throughput, us(r.Latency.P50), us(r.Latency.P90),
+			us(r.Latency.P99), us(r.Latency.P999), us(r.Latency.Max), r.Answered-r.AsPlanned, r.Timeouts, cpuText(r.CPU))
+	}
+	if len(reps) > 0 && reps[0].CPU != nil {
+		fmt.Fprintf(w, "cpu: %s, over the answers as planned\n", reps[0].CPU.Scope)
+	}
+	if over := beyondEcho(reps); over != "" {
+		fmt.Fprintf(w, "cpu beyond echo's (the generator's share and a bare echo taken out): %s\n", over)
 	}
 	for _, q := range ratios {
 		fmt.Fprintf(w, "%s / %s = %.2f\n", q.Subject, q.Baseline, q.Ratio)
 	}
+}
+
+// cpuText is the CPU figure for a table: "-" without one.
+func cpuText(c *CPU) string {
+	if c == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", c.MicrosPerMsg)
+}
+
+// beyondEcho is each in-process target's CPU per message less the echo
+// target's in the same comparison: what the generator and a bare echo
+// cost taken out, about the server's own. "" without an echo figure.
+func beyondEcho(reps []*Report) string {
+	var echo *CPU
+	for _, r := range reps {
+		if r.Target == "echo" && r.CPU != nil && r.CPU.Scope == ProcessScope {
+			echo = r.CPU
+		}
+	}
+	if echo == nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range reps {
+		if r.Target != "echo" && r.CPU != nil && r.CPU.Scope == ProcessScope {
+			parts = append(parts, fmt.Sprintf("%s %.1f µs", r.Target, r.CPU.MicrosPerMsg-echo.MicrosPerMsg))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -42,6 +42,9 @@ func WriteHTML(w io.Writer, reports []*Report, ratios []Ratio) error {
 	page := htmlPage{Params: paramRows(reports[0]), Ratios: ratios}
 	for _, r := range reports {
 		page.Rows = append(page.Rows, summaryRow(r))
+		if r.CPU != nil {
+			page.CPUScope = r.CPU.Scope
+		}
 	}
 	for _, c := range charts {
 		p, err := c.make(reports)
@@ -62,6 +65,8 @@ type htmlPage struct {
 	Rows   []map[string]string
 	Ratios []Ratio
 	Charts []htmlChart
+	// CPUScope is whose CPU the CPU column counts ("": no figure)
+	CPUScope string
 }
 
 type htmlChart struct {
@@ -131,7 +136,7 @@ func summaryRow(r *Report) map[string]string {
 		"answers": fmt.Sprintf("%.0f", r.AnswerRate), "sent": n(r.Sent), "planned": n(r.AsPlanned),
 		"p50": us(r.Latency.P50), "p90": us(r.Latency.P90), "p99": us(r.Latency.P99), "p999": us(r.Latency.P999), "max": us(r.Latency.Max),
 		"dup": n(r.Duplicates), "fmt": n(r.FormatErrors), "sys": n(r.SystemErrors), "other": n(r.OtherUnplanned),
-		"timeouts": n(r.Timeouts), "errors": n(r.Errors)}
+		"timeouts": n(r.Timeouts), "errors": n(r.Errors), "cpu": cpuText(r.CPU)}
 }
 
 func name(r *Report) string {
@@ -345,14 +350,15 @@ svg{max-width:100%;height:auto}
 {{range .Params}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>
 {{end}}</table>
 <p>msg/s counts the answers the mix planned (approvals for purchases, 55 for a wrong PIN, 54 for an expired card, 61 over
-the limit); duplicates (94), format errors (30), system errors (96, 91), other codes and timeouts are counted apart.</p>
+the limit); duplicates (94), format errors (30), system errors (96, 91), other codes and timeouts are counted apart.
+CPU µs/msg is the server's CPU time over the measured window per answer as planned{{if .CPUScope}} ({{.CPUScope}}){{end}}.</p>
 <table class="summary">
 <tr><th>target</th><th>address</th><th>msg/s as planned</th><th>answers/s (any code)</th><th>sent</th><th>as planned</th>
 <th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>
-<th>94 duplicate</th><th>30 format</th><th>96/91 system</th><th>other codes</th><th>timeouts</th><th>errors</th></tr>
+<th>94 duplicate</th><th>30 format</th><th>96/91 system</th><th>other codes</th><th>timeouts</th><th>errors</th><th>CPU µs/msg</th></tr>
 {{range .Rows}}<tr><td>{{.target}}</td><td>{{.addr}}</td><td>{{.tput}}</td><td>{{.answers}}</td><td>{{.sent}}</td><td>{{.planned}}</td>
 <td>{{.p50}}</td><td>{{.p90}}</td><td>{{.p99}}</td><td>{{.p999}}</td><td>{{.max}}</td>
-<td>{{.dup}}</td><td>{{.fmt}}</td><td>{{.sys}}</td><td>{{.other}}</td><td>{{.timeouts}}</td><td>{{.errors}}</td></tr>
+<td>{{.dup}}</td><td>{{.fmt}}</td><td>{{.sys}}</td><td>{{.other}}</td><td>{{.timeouts}}</td><td>{{.errors}}</td><td>{{.cpu}}</td></tr>
 {{end}}</table>
 {{if .Ratios}}<table class="ratios">
 <tr><th>comparison</th><th>throughput ratio (as planned)</th></tr>

@@ -44,6 +44,9 @@ type Report struct {
 	ClosedByPeer int64   `json:"closed_by_peer"`
 	ClosedAtOnce int64   `json:"closed_at_once"`
 	Latency      Latency `json:"latency_us"`
+	// CPU is the server's CPU time per answer as planned, when the run
+	// could sample it (Options.CPU): nil otherwise.
+	CPU *CPU `json:"cpu,omitempty"`
 	// PerSecond are the answers as planned in each whole second of the
 	// run, the warm-up's first (WarmupSeconds of them), the drain after
 	// the end left out; AnsweredPerSecond the same for every answer.
@@ -218,6 +221,9 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "not planned %d duplicates (94), %d format errors (30), %d system errors (96/91), %d other codes, %d timeouts, %d errors\n",
 		r.Duplicates, r.FormatErrors, r.SystemErrors, r.OtherUnplanned, r.Timeouts, r.Errors)
 	fmt.Fprintf(w, "latency     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s (every answer)\n", us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.P999), us(r.Latency.Max))
+	if r.CPU != nil {
+		fmt.Fprintf(w, "cpu         %.1f µs per message as planned (%s: %.2f s over the measured window)\n", r.CPU.MicrosPerMsg, r.CPU.Scope, r.CPU.Seconds)
+	}
 	var b strings.Builder
 	for _, c := range r.codeList() {
 		fmt.Fprintf(&b, " %s:%d", c, r.Codes[c])

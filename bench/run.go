@@ -42,6 +42,11 @@ type Options struct {
 	// ATCs numbers each chip card's cryptograms across runs (nil: STANs
 	// when it is an ATCSource, else counters for this run only).
 	ATCs ATCSource
+	// CPU samples the server's CPU time at the start and the end of the
+	// measured window (nil: the report has no CPU figure); CPUScope says
+	// whose it is (ProcessScope for a target in this process).
+	CPU      CPUSampler
+	CPUScope string
 }
 
 // conn is one simulated link: its pending requests by STAN.
@@ -155,10 +160,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		go func() { defer writers.Done(); cn.write(ctx, opts, &c, i, start, measureFrom, end, stop) }()
 	}
 	done := progress(opts.Progress, &c, conns, start, end)
+	cpuFrom := sampleAt(opts.CPU, measureFrom)
 	select {
 	case <-time.After(time.Until(end)):
 	case <-ctx.Done():
 	}
+	cpuEnd, cpuErr := sample(opts.CPU)
 	close(stop)
 	awaitAnswers(conns, &writers, opts.Timeout)
 	c.ending.Store(true)
@@ -167,6 +174,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	readers.Wait()
 	close(done)
 	rep := buildReport(opts, conns, &c, start, measureFrom, end)
+	if opts.CPU != nil {
+		if from := <-cpuFrom; from.err != nil || cpuErr != nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("no CPU figure: %v", errors.Join(from.err, cpuErr)))
+		} else {
+			rep.CPU = cpuReport(opts.CPUScope, cpuEnd-from.t, rep.AsPlanned)
+		}
+	}
 	for _, p := range chips.pools {
 		if err := p.release(); err != nil {
 			return nil, err
@@ -189,6 +203,32 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+type cpuSample struct {
+	t   time.Duration
+	err error
+}
+
+// sampleAt samples the CPU time at the moment at (the start of the
+// measured window) on a timer of its own; nil samples nothing.
+func sampleAt(cpu CPUSampler, at time.Time) <-chan cpuSample {
+	ch := make(chan cpuSample, 1) // the one sample: the timer never waits
+	if cpu == nil {
+		return ch
+	}
+	time.AfterFunc(time.Until(at), func() {
+		t, err := cpu()
+		ch <- cpuSample{t, err}
+	})
+	return ch
+}
+
+func sample(cpu CPUSampler) (time.Duration, error) {
+	if cpu == nil {
+		return 0, nil
+	}
+	return cpu()
 }
 
 // awaitAnswers lets the answers in flight arrive once the writers have

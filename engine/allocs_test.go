@@ -3,12 +3,18 @@ package engine
 import (
 	"testing"
 
+	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/journal"
+
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/router"
 )
+
+// fullPathAllocs pins TestFullPathAllocs.
+const fullPathAllocs = 12
 
 // wakeOnly is a gnet.Conn whose only working method is Wake (the workers'
 // way back to the loop); the test plays the loop itself.
@@ -73,5 +79,141 @@ func BenchmarkEnginePath(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		onePass(l, cs, frame)
+	}
+}
+
+// fillOnly is the journal stage without a journal: it builds the record
+// as JournalStage does and answers durable at once, so the test counts
+// what the switch itself allocates per message on the full path.
+type fillOnly struct{ stage JournalStage }
+
+func (j fillOnly) Append(t *Txn) {
+	if err := j.stage.fill(t); err != nil {
+		t.Committed(err)
+		return
+	}
+	t.Committed(nil)
+}
+
+func (j fillOnly) TryAppend(t *Txn) bool { j.Append(t); return true }
+
+// fullPath is the path server with authorization and limits over the demo
+// data, and the journal stage's record building.
+func fullPath(t testing.TB) (*Link, *connState) {
+	t.Helper()
+	p, err := journal.NewProtector(make([]byte, journal.KeyFileLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(demoData(t), p.HashPAN, auth.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pathServer(t, AuthStage{A: a, P: p}, fillOnly{JournalStage{P: p}})
+}
+
+// The full path's allocations per approved purchase, pinned: the
+// decision's outcome and index entry, the record's strings (RRN,
+// terminal, merchant, acquirer, the masked PAN) and the sealed PAN. A
+// change that adds one fails here; one that removes some lowers the pin.
+func TestFullPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops items: the counts are not the switch's")
+	}
+	l, cs := fullPath(t)
+	const runs = 40 // the demo card's daily count is 50: every one is approved
+	frames := make([][]byte, runs+2)
+	for i := range frames {
+		frames[i] = purchase(t, 1+i, 100) // built before the count: the test's frames are not the switch's
+	}
+	approved, i := 0, 0
+	pass := func() {
+		approvedPass(l, cs, frames[i], &approved)
+		i++
+	}
+	pass() // warm the pools and the metric cache
+	n := testing.AllocsPerRun(runs, pass)
+	if approved != i {
+		t.Fatalf("%d of %d approved: the count is not of approvals", approved, i)
+	}
+	if n > fullPathAllocs {
+		t.Fatalf("%.1f allocations per approved purchase on the full path, want at most %d", n, fullPathAllocs)
+	}
+	t.Logf("%.1f allocations per approved purchase (pinned at %d)", n, fullPathAllocs)
+}
+
+// approvedPass is onePass counting the approvals among the replies.
+func approvedPass(l *Link, cs *connState, frame []byte, approved *int) {
+	t := getTxn(l, cs, l.srv.clock.Now())
+	t.frame = append(t.frame[:0], frame...)
+	l.handle(cs, t)
+	for _, t := range cs.toWork.txns {
+		l.srv.inflight.Add(1)
+		l.srv.process(t)
+	}
+	clear(cs.toWork.txns)
+	cs.toWork.txns = cs.toWork.txns[:0]
+	cs.takeDone()
+	for _, t := range cs.sent {
+		if t.Approved() {
+			*approved++
+		}
+		l.srv.finished(t, true)
+	}
+	clear(cs.sent)
+	cs.sent = cs.sent[:0]
+}
+
+// The journal stage takes the PAN hash the authorizer made with its own
+// Protector, and hashes again when it was made by another (or none).
+func TestJournalStageReusesPANHash(t *testing.T) {
+	p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
+	other, _ := journal.NewProtector(append(make([]byte, journal.KeyFileLen-1), 1))
+	l, cs := pathServer(t, DemoAuthorizer{Data: demoData(t)}, NoJournal{})
+	tx := getTxn(l, cs, l.srv.clock.Now())
+	tx.frame = append(tx.frame[:0], purchase(t, 1, 100)...)
+	if err := l.dialect.Decode(&tx.View, tx.frame); err != nil {
+		t.Fatal(err)
+	}
+	pan := append([]byte(nil), tx.PAN()...)
+	sentinel := [32]byte{1, 2, 3}
+	tx.panHash, tx.panHashBy = sentinel, p
+	if err := (JournalStage{P: p}).fill(tx); err != nil || tx.rec.PANHash != sentinel {
+		t.Fatalf("with its own Protector's hash: %v, record hash %x, want the authorizer's", err, tx.rec.PANHash[:4])
+	}
+	tx.panHashBy = other
+	if err := (JournalStage{P: p}).fill(tx); err != nil || tx.rec.PANHash != p.HashPAN(pan) {
+		t.Fatalf("with another Protector's hash: %v, record hash %x, want its own", err, tx.rec.PANHash[:4])
+	}
+}
+
+// BenchmarkFullPath: one approved purchase through the full path in
+// process (authorization, the record built; no disk): the CPU and the
+// allocations the switch adds to the engine's. hash=twice is the stage
+// without AuthStage.P: the journal stage hashes the PAN again.
+func BenchmarkFullPath(b *testing.B) {
+	for _, once := range []bool{true, false} {
+		name := "hash=once"
+		if !once {
+			name = "hash=twice"
+		}
+		b.Run(name, func(b *testing.B) {
+			l, cs := fullPath(b)
+			if !once {
+				l.srv.auth = AuthStage{A: l.srv.auth.(AuthStage).A}
+			}
+			frames := make([][]byte, 40)
+			for i := range frames {
+				frames[i] = purchase(b, 1+i, 100)
+			}
+			approved := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
+			for i := 0; i < b.N; i++ {
+				approvedPass(l, cs, frames[i%len(frames)], &approved) // repeats are answered as repeats: the same work
+			}
+			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/journal"
 )
 
 // AuthStage is the authorization stage over an auth.Authorizer: it reads
@@ -17,6 +18,11 @@ import (
 // outcome, the balance field, the ARPC).
 type AuthStage struct {
 	A *auth.Authorizer
+	// P, if set, is the journal's Protector, the one A hashes PANs with
+	// (auth.New(data, P.HashPAN, ...)): the PAN's hash is made by P and
+	// kept on the Txn for the journal's record (JournalStage with the same
+	// P), so a message hashes its PAN once.
+	P *journal.Protector
 }
 
 var (
@@ -27,7 +33,12 @@ var (
 // Authorize implements Authorizer.
 func (s AuthStage) Authorize(t *Txn) {
 	var r auth.Request
-	fill(&r, t, s.A.HashPAN)
+	if s.P != nil {
+		fill(&r, t, s.P.HashPAN)
+		t.panHash, t.panHashBy = r.PANHash, s.P
+	} else {
+		fill(&r, t, s.A.HashPAN)
+	}
 	var chip chipCheck
 	s.checkARQC(t, &r, &chip) // before any lock, as the PIN below
 	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {

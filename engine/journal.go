@@ -94,6 +94,9 @@ func (s JournalStage) fill(t *Txn) error {
 		r.Original = string(o.appendText(buf[:0]))
 	}
 	if pan := t.PAN(); len(pan) > 0 {
+		if t.panHashBy == s.P { // the authorizer's hash, made by this Protector (never another's, nor unkeyed)
+			return s.P.ProtectHashed(r, pan, t.panHash)
+		}
 		return s.P.Protect(r, pan)
 	}
 	return nil

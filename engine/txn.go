@@ -57,6 +57,11 @@ type Txn struct {
 	// with the sign-on and installed only once the record is durable.
 	sessionKeys []byte
 	rec         journal.Record // the journal record, owned by the journal until Committed
+	// panHash is the PAN's keyed hash as panHashBy made it for the
+	// authorizer (AuthStage.P), kept so that the journal stage does not
+	// hash the PAN again; panHashBy nil: not made
+	panHash   [32]byte
+	panHashBy *journal.Protector
 
 	// The upstream leg of a forwarded request (forward.go)
 	dest    *destination

@@ -48,7 +48,7 @@ func BenchmarkAppend(b *testing.B) {
 			sem := make(chan struct{}, len(recs))
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			for i := 0; i < b.N; i++ {
 				sem <- struct{}{}
 				wg.Add(1)
@@ -57,8 +57,9 @@ func BenchmarkAppend(b *testing.B) {
 				j.Append(&r, releasing{w, sem})
 			}
 			wg.Wait()
-			el := time.Since(start)
+			el, used := time.Since(start), processCPU()-cpu
 			st := j.Stats()
+			b.ReportMetric(float64(used.Nanoseconds())/1e3/float64(b.N), "cpu-us/rec") // the producers' share included
 			b.ReportMetric(float64(b.N)/el.Seconds(), "rec/s")
 			b.ReportMetric(float64(st.Records)/float64(max(st.Commits, 1)), "rec/commit")
 			b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-us")

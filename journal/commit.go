@@ -10,18 +10,77 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
+// The commit pipeline: the committer (commitLoop) gathers a batch,
+// numbers, dates and chains it, and writes it in synced Badger
+// transactions; the marker (markLoop) then syncs the high-water mark over
+// it and tells its waiters. With Options.Pipeline, while the marker syncs
+// the mark of one group, the committer writes and syncs the next: each
+// group still has its records synced before its mark, and its mark synced
+// before any waiter hears Committed(nil), but the two syncs of successive
+// groups overlap. Without it (the default) the committer waits for the
+// marker: one sync in flight at a time. Groups reach the marker in
+// sequence order on one channel, so the mark only moves forward, over
+// records already synced.
+
+// group is one batch on its way from the committer to the marker.
+type group struct {
+	batch []pending
+	seq   uint64 // the batch's last record
+	last  [HashLen]byte
+	date  uint32
+	txns  int
+	began time.Time
+	// inDoubt: the Badger write failed (the journal is failed): the
+	// waiters hear it after the groups before have been settled
+	inDoubt error
+}
+
+// pipelineGroups bounds the groups between gathering and their waiters
+// with Options.Pipeline: one being written by the committer and one being
+// marked. Each holds a batch buffer of MaxBatch; a third would only queue
+// behind the mark. Without it, one.
+const pipelineGroups = 2
+
 func (j *Journal) commitLoop() {
 	defer close(j.done)
-	batch := make([]pending, 0, j.opts.MaxBatch)
+	groups := 1
+	if j.opts.Pipeline {
+		groups = pipelineGroups
+	}
+	free := make(chan []pending, groups) // batch buffers: the committer waits for one while every group is in flight
+	for range groups {
+		free <- make([]pending, 0, j.opts.MaxBatch)
+	}
+	marks := make(chan *group, groups-1) // the group written, waiting for the marker
+	marked := make(chan struct{})
+	go j.markLoop(marks, free, marked)
+	defer func() { close(marks); <-marked }()
 	for {
 		p, ok := <-j.in
 		if !ok {
 			return
 		}
+		batch := <-free
 		batch = append(batch[:0], p)
 		batch = j.gather(batch)
-		j.commit(batch)
-		clear(batch)
+		if g := j.commit(batch); g != nil {
+			marks <- g
+		} else {
+			clear(batch)
+			free <- batch[:0]
+		}
+	}
+}
+
+// markLoop is the marker: for each written group in order, it syncs the
+// high-water mark over it, then tells its waiters (see settle).
+func (j *Journal) markLoop(marks <-chan *group, free chan<- []pending, done chan<- struct{}) {
+	defer close(done)
+	broken := false // a mark store failed: every later group is in doubt
+	for g := range marks {
+		broken = j.settle(g, broken)
+		clear(g.batch)
+		free <- g.batch[:0]
 	}
 }
 
@@ -72,49 +131,74 @@ const (
 	chunkBytesMax = 256 << 10
 )
 
-// commit numbers, dates and chains the batch, writes it in synced Badger
-// transactions, moves the high-water mark, then tells the waiters. Once a
+// commit numbers, dates and chains the batch and writes it in synced
+// Badger transactions, then returns it as a group for the marker. A
+// batch that is refused (a failed journal, a disk pause: nothing written,
+// no sequence number used) is told at once and returns nil. Once a
 // commit has failed, nothing more is written (see fail).
-func (j *Journal) commit(batch []pending) {
+func (j *Journal) commit(batch []pending) *group {
 	if f := j.failure.Load(); f != nil { // sequence numbers may be half used: refuse, do not reuse them
 		for _, p := range batch {
 			p.w.Committed(f.later)
 		}
-		return
+		return nil
 	}
 	if err := j.disk.check(); err != nil { // paused: nothing is written, no sequence number used
 		for _, p := range batch {
 			p.w.Committed(err)
 		}
-		return
+		return nil
 	}
-	seq, last, date := j.build(batch)
-	began := time.Now() // a measurement for OnCommit, not a decision
-	j.writeMu.Lock()    // a day's drop holds it: Badger refuses writes while it drops a prefix
+	g := &group{batch: batch, began: time.Now()} // began: a measurement for OnCommit, not a decision
+	g.seq, g.last, g.date = j.build(batch)
+	j.writeMu.Lock() // a day's drop holds it: Badger refuses writes while it drops a prefix
 	txns, err := j.write()
 	j.writeMu.Unlock()
-	if err == nil {
-		err = j.mark.store(seq, last)
-	}
+	g.txns = txns
 	if err != nil {
-		j.fail(batch, err)
-		return
+		g.inDoubt = j.fail(err).inDoubt // later batches are refused from now on; this one hears it in order
+		return g
 	}
-	j.seq, j.last, j.keyDate = seq, last, date
+	j.seq, j.last, j.keyDate = g.seq, g.last, g.date
+	return g
+}
+
+// settle finishes a written group on the marker: it stores and syncs the
+// mark over the group's last record, then tells the waiters Committed(nil).
+// A group whose write failed, one after a failed mark store (broken), or
+// whose own mark store fails, is in doubt: its records may be durable. It
+// returns whether the mark is broken from now on.
+func (j *Journal) settle(g *group, broken bool) bool {
+	inDoubt := g.inDoubt
+	if inDoubt == nil && broken {
+		inDoubt = j.failure.Load().inDoubt
+	}
+	if inDoubt == nil {
+		if err := j.mark.store(g.seq, g.last); err != nil {
+			inDoubt, broken = j.fail(err).inDoubt, true
+		}
+	}
+	if inDoubt != nil {
+		for _, p := range g.batch {
+			p.w.Committed(inDoubt)
+		}
+		return broken
+	}
 	j.mu.Lock()
-	j.stats.Records += uint64(len(batch))
+	j.stats.Records += uint64(len(g.batch))
 	j.stats.Commits++
-	j.stats.Transactions += uint64(txns)
-	j.stats.LastSeq = seq
-	j.stats.MaxBatch = max(j.stats.MaxBatch, len(batch))
-	j.lastPt = Point{Seq: seq, Hash: last, Date: date}
+	j.stats.Transactions += uint64(g.txns)
+	j.stats.LastSeq = g.seq
+	j.stats.MaxBatch = max(j.stats.MaxBatch, len(g.batch))
+	j.lastPt = Point{Seq: g.seq, Hash: g.last, Date: g.date}
 	j.mu.Unlock()
-	for _, p := range batch {
+	for _, p := range g.batch {
 		p.w.Committed(nil)
 	}
 	if j.opts.OnCommit != nil {
-		j.opts.OnCommit(Commit{Records: len(batch), Transactions: txns, Took: time.Since(began)})
+		j.opts.OnCommit(Commit{Records: len(g.batch), Transactions: g.txns, Took: time.Since(g.began)})
 	}
+	return broken
 }
 
 // build encodes the batch into chunks in j.buf (keys in j.keys, ends in
@@ -147,20 +231,22 @@ func (j *Journal) build(batch []pending) (seq uint64, last [HashLen]byte, date u
 	return seq, last, date
 }
 
-// fail makes the journal failed for good: the batch's waiters hear that
-// their records are in doubt, every later record that it failed.
-func (j *Journal) fail(batch []pending, cause error) {
+// fail makes the journal failed for good: the group that failed hears
+// that its records are in doubt, every later record that it failed. The
+// committer (a Badger write) and the marker (a mark store) may both fail:
+// the first failure is the journal's, and OnFail hears it once.
+func (j *Journal) fail(cause error) *failure {
 	f := &failure{
 		inDoubt: fmt.Errorf("%w: %w", ErrInDoubt, cause),
 		later:   fmt.Errorf("%w: %w", ErrFailed, cause),
 	}
-	j.failure.Store(f)
+	if !j.failure.CompareAndSwap(nil, f) {
+		return j.failure.Load()
+	}
 	if j.opts.OnFail != nil {
 		j.opts.OnFail(f.later)
 	}
-	for _, p := range batch {
-		p.w.Committed(f.inDoubt)
-	}
+	return f
 }
 
 // appendRecord appends one stored record: its length, its encoding and its

@@ -19,3 +19,7 @@ func freeBytes(dir string) (uint64, error) {
 func allocate(f *os.File, size int64) error {
 	return unix.Fallocate(int(f.Fd()), 0, 0, size)
 }
+
+// dataSync is fdatasync: the file's data and the metadata needed to read
+// it back (its size), not its times.
+func dataSync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }

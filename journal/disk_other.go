@@ -27,3 +27,6 @@ func allocate(f *os.File, size int64) error {
 	}
 	return f.Sync()
 }
+
+// dataSync is fsync where there is no fdatasync to call.
+func dataSync(f *os.File) error { return f.Sync() }

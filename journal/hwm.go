@@ -24,6 +24,15 @@ type hwm struct {
 	valid bool // a slot read: false for a file without any readable mark
 }
 
+// dataSynced is the mark's file, synced with fdatasync where there is one:
+// the mark is rewritten in place at fixed offsets, so only its data (and
+// its size, the one time the second slot extends it) must reach the disk,
+// not its times; fdatasync skips the inode's timestamps, which fsync would
+// commit through the filesystem's journal on every store.
+type dataSynced struct{ *os.File }
+
+func (f dataSynced) Sync() error { return dataSync(f.File) }
+
 // markFile is what the mark needs of its file (a seam: tests inject faults).
 type markFile interface {
 	io.ReaderAt
@@ -45,7 +54,7 @@ func openHWM(path string, flag int) (*hwm, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hwm{f: f}
+	h := &hwm{f: dataSynced{f}}
 	buf := make([]byte, 2*slotLen)
 	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
 		f.Close()
@@ -66,7 +75,7 @@ func createHWM(path string, p Point) (*hwm, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hwm{f: f}
+	h := &hwm{f: dataSynced{f}}
 	if err := h.store(p.Seq, p.Hash); err != nil {
 		f.Close()
 		return nil, err

@@ -24,7 +24,7 @@ import (
 type Protector struct {
 	hashKey [32]byte
 	aead    cipher.AEAD
-	macs    sync.Pool // hash.Hash of HMAC-SHA-256 under hashKey
+	macs    sync.Pool // *panMAC: HMAC-SHA-256 under hashKey
 
 	fingerprint [16]byte
 }
@@ -106,13 +106,20 @@ func NewProtector(keys []byte) (*Protector, error) {
 	}
 	p := &Protector{aead: aead, fingerprint: fingerprint(keys)}
 	copy(p.hashKey[:], keys[:32])
-	p.macs.New = func() any { return hmac.New(sha256.New, p.hashKey[:]) }
+	p.macs.New = func() any { return &panMAC{h: hmac.New(sha256.New, p.hashKey[:])} }
 	return p, nil
 }
 
 // Protect fills the record's PAN fields from pan.
 func (p *Protector) Protect(r *Record, card []byte) error {
-	r.PANHash = p.HashPAN(card)
+	return p.ProtectHashed(r, card, p.HashPAN(card))
+}
+
+// ProtectHashed is Protect for a PAN whose keyed hash p.HashPAN already
+// made (the authorizer keys card state by it): the PAN is hashed once per
+// message, not once per use.
+func (p *Protector) ProtectHashed(r *Record, card []byte, hash [32]byte) error {
+	r.PANHash = hash
 	r.PANMasked = pan.Mask(string(card))
 	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(card)+p.aead.Overhead())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
@@ -122,14 +129,22 @@ func (p *Protector) Protect(r *Record, card []byte) error {
 	return nil
 }
 
+// panMAC is a pooled HMAC with the buffer its sum goes into: a sum into
+// a local array would escape through the interface, an allocation per
+// PAN.
+type panMAC struct {
+	h   hash.Hash
+	sum [32]byte
+}
+
 // HashPAN returns the keyed hash of a PAN, to look records up by card.
 func (p *Protector) HashPAN(card []byte) [32]byte {
-	h := p.macs.Get().(hash.Hash)
-	h.Reset()
-	_, _ = h.Write(card)
-	var out [32]byte
-	h.Sum(out[:0])
-	p.macs.Put(h)
+	m := p.macs.Get().(*panMAC)
+	m.h.Reset()
+	_, _ = m.h.Write(card)
+	m.h.Sum(m.sum[:0])
+	out := m.sum
+	p.macs.Put(m)
 	return out
 }
 

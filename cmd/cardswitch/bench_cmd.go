@@ -25,7 +25,7 @@ type benchFlags struct {
 	linkFlags
 	mixFile, jsonFile, htmlFile, config, mac, cpuProfile string
 	targets                                              string // with --compare: the targets to run, comma-separated (empty: all)
-	conns, inflight, rate                                int
+	conns, inflight, rate, serverPID                     int
 	duration, warmup                                     time.Duration
 	compare                                              bool
 	maxFailed                                            float64
@@ -61,6 +61,7 @@ func init() {
 			fs.StringVar(&f.targets, "targets", "", "with --compare: only these targets, comma-separated (echo, moov, engine, full, host, switched; default all)")
 			fs.Float64Var(&f.maxFailed, "max-error-rate", bench.DefaultMaxFailed,
 				"exit 1 when more than this share of requests fail (timeouts, errors, 94, 30, 96, 91), or none is answered")
+			fs.IntVar(&f.serverPID, "server-pid", 0, "with --addr: the switch's process ID on this machine, to report its CPU time per message (/proc/PID/stat); --compare reports this process's")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator, and with --compare the in-process targets) to this file")
 			return func(args []string, e *env) error {
 				if len(args) > 0 {
@@ -71,6 +72,9 @@ func init() {
 				}
 				if f.warmup < 0 || f.duration <= 0 {
 					return usagef("--duration must be positive and --warmup not negative")
+				}
+				if f.serverPID < 0 || (f.serverPID > 0 && f.compare) {
+					return usagef("--server-pid is a process ID on this machine, for a switch at --addr (not with --compare)")
 				}
 				if f.targets != "" && !f.compare {
 					return usagef("--targets is for --compare")
@@ -99,6 +103,12 @@ func runBench(e *env, f *benchFlags) error {
 	}
 	opts := bench.Options{Addr: f.addr, Framing: fr, TPDU: tpdu, Conns: f.conns, InFlight: f.inflight,
 		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic, STANs: benchSTANs(e.stderr)}
+	if f.serverPID > 0 {
+		opts.CPU, opts.CPUScope = bench.PIDCPU(f.serverPID), fmt.Sprintf("server process %d", f.serverPID)
+		if _, err := opts.CPU(); err != nil {
+			return usagef("--server-pid %d: %v", f.serverPID, err)
+		}
+	}
 	if isTerminal(e.stderr) { // the live progress line
 		opts.Progress = e.stderr
 	}

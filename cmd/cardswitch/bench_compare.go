@@ -34,6 +34,7 @@ func runCompare(ctx context.Context, e *env, c *config, opts bench.Options, f *b
 		return reps, nil, err
 	}
 	ratios := bench.Ratios(reps, []string{"echo", "moov"}, []string{"engine", "full", "switched"})
+	ratios = append(ratios, bench.Ratios(reps, []string{"engine"}, []string{"full", "switched"})...) // what authorization and the journal cost
 	bench.WriteComparison(e.stdout, reps, ratios)
 	writeAdded(e.stdout, reps)
 	return reps, ratios, nil

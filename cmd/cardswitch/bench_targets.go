@@ -66,7 +66,8 @@ func engineTarget(name string, full bool, dialect, framing string) bench.Target 
 		cfg := engine.Config{Links: []engine.LinkConfig{{Name: "bench", Listen: addr, Dialect: dialect, Framing: framing,
 			MaxInFlight: 1024, MaxConnsPerIP: 10000}}} // the generator is one address
 		rt, _ := router.Compile([]router.Rule{{Name: "all", Action: router.Local}}, "15")
-		deps := engine.Deps{Log: zerolog.New(io.Discard), Router: router.New(rt), Authorizer: approveAll{}, Journal: engine.NoJournal{}}
+		// at info, the default log.level: per-message lines are debug, and the bench measures the default
+		deps := engine.Deps{Log: zerolog.New(io.Discard).Level(zerolog.InfoLevel), Router: router.New(rt), Authorizer: approveAll{}, Journal: engine.NoJournal{}}
 		var cleanup []func()
 		if full {
 			if cleanup, err = fullDeps(&deps); err != nil {
@@ -111,7 +112,7 @@ func fullDeps(deps *engine.Deps) ([]func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	deps.Authorizer = engine.AuthStage{A: authz}
+	deps.Authorizer = engine.AuthStage{A: authz, P: prot}
 	deps.Journal = engine.JournalStage{J: j, P: prot}
 	deps.HSM = &hsm.Soft{LMK: hsm.ThalesTestLMK()}
 	deps.Keys = &engine.Keys{Current: authz.Data}
@@ -174,7 +175,7 @@ func switchedTarget(dialect, framing string) bench.Target {
 				Destinations: []engine.DestinationConfig{{Name: "sim", Dialect: codec.ISO87ASCII, Framing: "binary2",
 					Endpoints: []engine.Endpoint{{Address: is.Addr()}}, Connections: 4, MaxInFlight: 65536}}}
 			rt, _ := router.Compile([]router.Rule{{Name: "all", Action: router.Upstream, Destination: "sim"}}, "15")
-			deps := engine.Deps{Log: zerolog.New(io.Discard), Router: router.New(rt), Authorizer: approveAll{}}
+			deps := engine.Deps{Log: zerolog.New(io.Discard).Level(zerolog.InfoLevel), Router: router.New(rt), Authorizer: approveAll{}}
 			cleanup, err := fullDeps(&deps)
 			if err != nil {
 				is.Close()

@@ -165,7 +165,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		Clock:      c.clock,
 		Log:        log,
 		Router:     routes,
-		Authorizer: engine.AuthStage{A: authz},
+		Authorizer: engine.AuthStage{A: authz, P: st.prot}, // authz hashes PANs with st.prot (state.go)
 		Journal:    engine.JournalStage{J: j, P: st.prot},
 		HSM:        sec,
 		Keys:       st.keys,

@@ -114,7 +114,7 @@ func TestCompareWritesOneJSONDocument(t *testing.T) {
 			t.Errorf("%s: %d as planned, %.0f msg/s, codes %v", r.Target, r.AsPlanned, r.Throughput, r.Codes)
 		}
 	}
-	if strings.Join(names, ",") != "echo,moov,engine,full,host,switched" || len(doc.Ratios) != 6 {
+	if strings.Join(names, ",") != "echo,moov,engine,full,host,switched" || len(doc.Ratios) != 8 || doc.Ratios[7].Subject != "switched" || doc.Ratios[7].Baseline != "engine" {
 		t.Errorf("targets %v, ratios %v", names, doc.Ratios)
 	}
 	html, err := os.ReadFile(page)
