@@ -103,6 +103,8 @@ func startZone(t *testing.T, o zoneOpts) *zoneSetup {
 				t.Cleanup(func() { is.Close() })
 				z.is = is
 				z.d = waitUp(t, z.ts, "visa", 1)
+				// the switch may see the connection before the host tracks its end
+				waitUntil(t, "the host's connection", func() bool { return is.Stats().Connections == 1 })
 			}()
 		} else {
 			z.is = startSim(t, "", cfg)
