@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cardswitch/cardswitch/internal/proc"
 )
 
 // Compare runs the same traffic against each target in turn, and returns
@@ -22,7 +24,7 @@ func Compare(ctx context.Context, opts Options, targets []Target, log io.Writer)
 		o := opts
 		o.Addr, o.Echo = addr, t.Echo
 		if o.CPU == nil { // every target runs in this process: its CPU is the process's
-			o.CPU, o.CPUScope = ProcessCPU, ProcessScope
+			o.CPU, o.CPUScope = proc.CPU, ProcessScope
 		}
 		rep, err := Run(ctx, o)
 		stop()

@@ -26,9 +26,6 @@ type CPUSampler func() (time.Duration, error)
 // ProcessScope names the whole-process figure in reports.
 const ProcessScope = "this process: server and generator"
 
-// ProcessCPU is the CPU time of this process, every thread (getrusage).
-func ProcessCPU() (time.Duration, error) { return selfCPU() }
-
 // PIDCPU samples the CPU time of process pid from /proc/pid/stat (utime
 // and stime, in clock ticks of 1/100 s: Linux's USER_HZ everywhere Go runs
 // it), so a run against a remote switch on this machine reports its CPU.

@@ -3,13 +3,13 @@ package engine
 import (
 	"testing"
 
-	"github.com/cardswitch/cardswitch/engine/auth"
-	"github.com/cardswitch/cardswitch/journal"
-
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/internal/proc"
+	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
@@ -117,7 +117,7 @@ func fullPath(t testing.TB) (*Link, *connState) {
 // terminal, merchant, acquirer, the masked PAN) and the sealed PAN. A
 // change that adds one fails here; one that removes some lowers the pin.
 func TestFullPathAllocs(t *testing.T) {
-	if raceEnabled {
+	if proc.Race {
 		t.Skip("the race detector's sync.Pool drops items: the counts are not the switch's")
 	}
 	l, cs := fullPath(t)
@@ -209,11 +209,12 @@ func BenchmarkFullPath(b *testing.B) {
 			approved := 0
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu, _ := proc.CPU()
 			for i := 0; i < b.N; i++ {
 				approvedPass(l, cs, frames[i%len(frames)], &approved) // repeats are answered as repeats: the same work
 			}
-			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
+			used, _ := proc.CPU()
+			b.ReportMetric(float64((used-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
 		})
 	}
 }

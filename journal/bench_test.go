@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardswitch/cardswitch/internal/proc"
 )
 
 // latencyWaiter records the time from Append to Committed.
@@ -48,7 +50,8 @@ func BenchmarkAppend(b *testing.B) {
 			sem := make(chan struct{}, len(recs))
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu := time.Now(), processCPU()
+			start := time.Now()
+			cpu, _ := proc.CPU()
 			for i := 0; i < b.N; i++ {
 				sem <- struct{}{}
 				wg.Add(1)
@@ -57,7 +60,9 @@ func BenchmarkAppend(b *testing.B) {
 				j.Append(&r, releasing{w, sem})
 			}
 			wg.Wait()
-			el, used := time.Since(start), processCPU()-cpu
+			el := time.Since(start)
+			used, _ := proc.CPU()
+			used -= cpu
 			st := j.Stats()
 			b.ReportMetric(float64(used.Nanoseconds())/1e3/float64(b.N), "cpu-us/rec") // the producers' share included
 			b.ReportMetric(float64(b.N)/el.Seconds(), "rec/s")

@@ -1,13 +1,17 @@
 package journal
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cardswitch/cardswitch/internal/proc"
+)
 
 // A PAN's keyed hash allocates nothing (the authorizer and the record
 // take one per message), and protecting a record allocates its two
 // stored forms only: the masked PAN and the sealed one (nonce and
 // ciphertext in one buffer).
 func TestProtectAllocs(t *testing.T) {
-	if raceEnabled {
+	if proc.Race {
 		t.Skip("the race detector's sync.Pool drops items: the counts are not the switch's")
 	}
 	p, _ := NewProtector(make([]byte, KeyFileLen))

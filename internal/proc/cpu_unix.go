@@ -1,13 +1,15 @@
 //go:build unix
 
-package bench
+package proc
 
 import (
 	"syscall"
 	"time"
 )
 
-func selfCPU() (time.Duration, error) {
+// CPU is this process's CPU time so far: user + system, every thread
+// (getrusage).
+func CPU() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, err

@@ -1,0 +1,6 @@
+//go:build race
+
+package proc
+
+// Race reports a build with the race detector.
+const Race = true
