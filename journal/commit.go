@@ -10,19 +10,15 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// The commit pipeline: the committer (commitLoop) gathers a batch,
-// numbers, dates and chains it, and writes it in synced Badger
-// transactions; the marker (markLoop) then syncs the high-water mark over
-// it and tells its waiters. With Options.Pipeline, while the marker syncs
-// the mark of one group, the committer writes and syncs the next: each
-// group still has its records synced before its mark, and its mark synced
-// before any waiter hears Committed(nil), but the two syncs of successive
-// groups overlap. Without it (the default) the committer waits for the
-// marker: one sync in flight at a time. Groups reach the marker in
-// sequence order on one channel, so the mark only moves forward, over
-// records already synced.
+// The committer (commitLoop), one goroutine: it gathers a batch, numbers,
+// dates and chains it, writes it in synced Badger transactions, then syncs
+// the high-water mark over it and tells its waiters (settle). One sync is
+// in flight at a time: overlapping the mark's sync of one batch with the
+// next batch's Badger sync measured slower on this project's disk (device
+// flushes serialize, and smaller batches made more of them), see
+// ARCHITECTURE.md, "The commit".
 
-// group is one batch on its way from the committer to the marker.
+// group is one written batch on its way to its mark.
 type group struct {
 	batch []pending
 	seq   uint64 // the batch's last record
@@ -30,57 +26,23 @@ type group struct {
 	date  uint32
 	txns  int
 	began time.Time
-	// inDoubt: the Badger write failed (the journal is failed): the
-	// waiters hear it after the groups before have been settled
+	// inDoubt: the Badger write failed (the journal is failed)
 	inDoubt error
 }
 
-// pipelineGroups bounds the groups between gathering and their waiters
-// with Options.Pipeline: one being written by the committer and one being
-// marked. Each holds a batch buffer of MaxBatch; a third would only queue
-// behind the mark. Without it, one.
-const pipelineGroups = 2
-
 func (j *Journal) commitLoop() {
 	defer close(j.done)
-	groups := 1
-	if j.opts.Pipeline {
-		groups = pipelineGroups
-	}
-	free := make(chan []pending, groups) // batch buffers: the committer waits for one while every group is in flight
-	for range groups {
-		free <- make([]pending, 0, j.opts.MaxBatch)
-	}
-	marks := make(chan *group, groups-1) // the group written, waiting for the marker
-	marked := make(chan struct{})
-	go j.markLoop(marks, free, marked)
-	defer func() { close(marks); <-marked }()
+	batch := make([]pending, 0, j.opts.MaxBatch)
 	for {
 		p, ok := <-j.in
 		if !ok {
 			return
 		}
-		batch := <-free
-		batch = append(batch[:0], p)
-		batch = j.gather(batch)
-		if g := j.commit(batch); g != nil {
-			marks <- g
-		} else {
-			clear(batch)
-			free <- batch[:0]
+		batch = j.gather(append(batch[:0], p))
+		if g, ok := j.commit(batch); ok {
+			j.settle(&g)
 		}
-	}
-}
-
-// markLoop is the marker: for each written group in order, it syncs the
-// high-water mark over it, then tells its waiters (see settle).
-func (j *Journal) markLoop(marks <-chan *group, free chan<- []pending, done chan<- struct{}) {
-	defer close(done)
-	broken := false // a mark store failed: every later group is in doubt
-	for g := range marks {
-		broken = j.settle(g, broken)
-		clear(g.batch)
-		free <- g.batch[:0]
+		clear(batch)
 	}
 }
 
@@ -132,57 +94,54 @@ const (
 )
 
 // commit numbers, dates and chains the batch and writes it in synced
-// Badger transactions, then returns it as a group for the marker. A
-// batch that is refused (a failed journal, a disk pause: nothing written,
-// no sequence number used) is told at once and returns nil. Once a
-// commit has failed, nothing more is written (see fail).
-func (j *Journal) commit(batch []pending) *group {
+// Badger transactions, and returns it as a group for its mark (false: the
+// batch was refused, a failed journal or a disk pause: nothing written, no
+// sequence number used, and its waiters told). Once a commit has failed,
+// nothing more is written (see fail).
+func (j *Journal) commit(batch []pending) (group, bool) {
 	if f := j.failure.Load(); f != nil { // sequence numbers may be half used: refuse, do not reuse them
 		for _, p := range batch {
 			p.w.Committed(f.later)
 		}
-		return nil
+		return group{}, false
 	}
 	if err := j.disk.check(); err != nil { // paused: nothing is written, no sequence number used
 		for _, p := range batch {
 			p.w.Committed(err)
 		}
-		return nil
+		return group{}, false
 	}
-	g := &group{batch: batch, began: time.Now()} // began: a measurement for OnCommit, not a decision
+	g := group{batch: batch}
 	g.seq, g.last, g.date = j.build(batch)
-	j.writeMu.Lock() // a day's drop holds it: Badger refuses writes while it drops a prefix
+	g.began = time.Now() // a measurement for OnCommit (from the first write), not a decision
+	j.writeMu.Lock()     // a day's drop holds it: Badger refuses writes while it drops a prefix
 	txns, err := j.write()
 	j.writeMu.Unlock()
 	g.txns = txns
 	if err != nil {
-		g.inDoubt = j.fail(err).inDoubt // later batches are refused from now on; this one hears it in order
-		return g
+		g.inDoubt = j.fail(err).inDoubt // later batches are refused from now on
+		return g, true
 	}
 	j.seq, j.last, j.keyDate = g.seq, g.last, g.date
-	return g
+	return g, true
 }
 
-// settle finishes a written group on the marker: it stores and syncs the
-// mark over the group's last record, then tells the waiters Committed(nil).
-// A group whose write failed, one after a failed mark store (broken), or
-// whose own mark store fails, is in doubt: its records may be durable. It
-// returns whether the mark is broken from now on.
-func (j *Journal) settle(g *group, broken bool) bool {
+// settle finishes a written group: it stores and syncs the mark over the
+// group's last record, then tells the waiters Committed(nil). A group
+// whose write failed, or whose mark store fails, is in doubt: its records
+// may be durable (and the journal is failed: the next batch is refused).
+func (j *Journal) settle(g *group) {
 	inDoubt := g.inDoubt
-	if inDoubt == nil && broken {
-		inDoubt = j.failure.Load().inDoubt
-	}
 	if inDoubt == nil {
 		if err := j.mark.store(g.seq, g.last); err != nil {
-			inDoubt, broken = j.fail(err).inDoubt, true
+			inDoubt = j.fail(err).inDoubt
 		}
 	}
 	if inDoubt != nil {
 		for _, p := range g.batch {
 			p.w.Committed(inDoubt)
 		}
-		return broken
+		return
 	}
 	j.mu.Lock()
 	j.stats.Records += uint64(len(g.batch))
@@ -198,7 +157,6 @@ func (j *Journal) settle(g *group, broken bool) bool {
 	if j.opts.OnCommit != nil {
 		j.opts.OnCommit(Commit{Records: len(g.batch), Transactions: g.txns, Took: time.Since(g.began)})
 	}
-	return broken
 }
 
 // build encodes the batch into chunks in j.buf (keys in j.keys, ends in
@@ -233,8 +191,8 @@ func (j *Journal) build(batch []pending) (seq uint64, last [HashLen]byte, date u
 
 // fail makes the journal failed for good: the group that failed hears
 // that its records are in doubt, every later record that it failed. The
-// committer (a Badger write) and the marker (a mark store) may both fail:
-// the first failure is the journal's, and OnFail hears it once.
+// first failure (a Badger write, a mark store) is the journal's, and
+// OnFail hears it once.
 func (j *Journal) fail(cause error) *failure {
 	f := &failure{
 		inDoubt: fmt.Errorf("%w: %w", ErrInDoubt, cause),

@@ -4,12 +4,10 @@
 // Records are numbered 1, 2, 3, ... with no gap, chained by SHA-256 to
 // their predecessor, dated in sequence order (a record is dated the newest
 // business date committed so far, so a day is a contiguous run) and stored
-// in chunks keyed by date and first sequence, one date per chunk. Commits
-// go through two stages: the committer writes each batch in synced Badger
-// transactions (split when Badger finds one too big) and hands it on; the
-// marker then syncs a high-water mark file over it (the last acknowledged
-// sequence and hash) and tells the waiters (with Options.Pipeline, while
-// the committer writes the next batch). Open verifies
+// in chunks keyed by date and first sequence, one date per chunk. A group
+// committer writes each batch in synced Badger transactions (split when
+// Badger finds one too big), then syncs a high-water mark file (the last
+// acknowledged sequence and hash), then tells the waiters. Open verifies
 // the chain from the journal's anchor (or from a snapshot's point) against
 // the mark, and replays it.
 //

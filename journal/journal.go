@@ -20,7 +20,7 @@ type Waiter interface {
 type Journal struct {
 	opts Options
 	db   *badger.DB
-	mark *hwm // the marker's after Open (markLoop)
+	mark *hwm // the committer's after Open
 	in   chan pending
 	// commitTxn commits one Badger transaction: (*badger.Txn).Commit, a
 	// seam for the tests of a failed commit.
@@ -38,7 +38,7 @@ type Journal struct {
 	struck []string // table files an accepting open struck from Badger's manifest
 	loss   *Loss    // what an accepting open set aside; nil: the journal verified whole
 
-	failure atomic.Pointer[failure] // set once, by the committer (a Badger write) or the marker (a mark store)
+	failure atomic.Pointer[failure] // set once, by the committer
 	disk    *diskGuard              // pauses commits on a full disk
 	stop    chan struct{}           // ends the disk watcher
 	watched chan struct{}           // closed when the watcher has ended

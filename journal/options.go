@@ -25,14 +25,6 @@ type Options struct {
 	// QueueDepth bounds records waiting for a commit; Append blocks beyond
 	// it (back-pressure on the workers); default 65536, at most 1<<20.
 	QueueDepth int
-	// Pipeline lets the committer write and sync the next group in Badger
-	// while the high-water mark of the group before is being synced (two
-	// syncs in flight, on two files). Off, one sync is in flight at a
-	// time. On this project's virtual disk the overlap lost: device
-	// flushes serialize, and smaller groups made more of them (see
-	// ARCHITECTURE.md, "The commit pipeline"); it is for a disk that
-	// serves concurrent flushes.
-	Pipeline bool
 	// AcceptLoss opens a journal that fails verification, continuing after
 	// its last intact record. Use only when told to by a person.
 	AcceptLoss bool
@@ -71,11 +63,10 @@ type Options struct {
 	// verifies and replays only the records after it. Zero: from the
 	// journal's anchor.
 	After Point
-	// OnFail, if set, is called once, on the committer or the marker (the
-	// two goroutines of the commit pipeline), when the journal becomes
-	// failed (see ErrInDoubt and ErrFailed). It must not block.
+	// OnFail, if set, is called once, on the committer, when the journal
+	// becomes failed (see ErrInDoubt and ErrFailed). It must not block.
 	OnFail func(error)
-	// OnCommit, if set, is called on the marker once per commit that
+	// OnCommit, if set, is called on the committer once per commit that
 	// became durable, after its waiters were told (metrics: one
 	// observation per commit, none per record). It must not block.
 	OnCommit func(Commit)
