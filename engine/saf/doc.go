@@ -15,12 +15,11 @@
 //	q := saf.NewQueue(saf.Config{Window: 32, MaxRetries: 10, ExpireAfter: 24 * time.Hour})
 //	q.Add(saf.Entry{ID: rec.Seq, Kind: saf.Reversal, Ref: rec.RRNSeq, Enqueued: received})
 //	for {
-//		e, ok := q.Next(now) // the entry to send now, if any
+//		e, ok := q.Next(now, timeout) // the entry to send now, if any, put in flight
 //		if !ok {
 //			break
 //		}
 //		send(e, e.Attempts > 0) // a repeat (0421) after the first try
-//		q.Sent(e.ID, now.Add(timeout))
 //	}
 //	q.Answer(id, "00", now) // Delivered: journal it, the entry is gone
 //	q.Due(now)              // entries whose answer did not come: retried
@@ -29,7 +28,7 @@
 // Entries go out in the order they were added (their IDs, the journal
 // sequence of their records, increase with it), up to Config.Window in
 // flight at once. An entry that failed waits for its backoff
-// (upstream.Backoff, doubling from Config.RetryMin to RetryMax) and then
+// (Config.Backoff, an upstream.Backoff doubling from its Base to its Max) and then
 // goes before every entry not yet tried. An entry is removed only by its
 // answer (delivered or rejected) or by expiry; an answer for an entry that
 // is not in flight is Ignored, so a response that comes twice, or after the

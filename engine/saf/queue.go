@@ -175,15 +175,14 @@ type slot struct {
 // Queue is one destination's store-and-forward queue. Not safe for
 // concurrent use: one goroutine of the engine drives it.
 type Queue struct {
-	cfg      Config
-	entries  map[uint64]*slot
-	order    ring     // every live ID in Add order (lazily cleaned): the oldest first
-	fresh    ring     // IDs never sent, in Add order
-	retries  slotHeap // waiting entries, by when they may go again
-	flights  slotHeap // entries in flight, by when their answer is overdue
-	inFlight int
-	lastID   uint64
-	expired  []Entry // out of tries, waiting for Expired to hand them out
+	cfg     Config
+	entries map[uint64]*slot
+	order   ring     // every live ID in Add order (lazily cleaned): the oldest first
+	fresh   ring     // IDs never sent, in Add order
+	retries slotHeap // waiting entries, by when they may go again
+	flights slotHeap // entries in flight, by when their answer is overdue
+	lastID  uint64
+	expired []Entry // out of tries, waiting for Expired to hand them out
 }
 
 // NewQueue returns an empty queue; cfg must pass Validate.
@@ -197,7 +196,7 @@ func NewQueue(cfg Config) *Queue {
 func (q *Queue) Len() int { return len(q.entries) + len(q.expired) }
 
 // InFlight is the number of entries sent and not answered.
-func (q *Queue) InFlight() int { return q.inFlight }
+func (q *Queue) InFlight() int { return q.flights.Len() }
 
 // Oldest is the Enqueued time of the oldest entry, false when empty.
 func (q *Queue) Oldest() (time.Time, bool) {
@@ -238,7 +237,7 @@ func (q *Queue) Add(e Entry) error {
 // retry that is due goes before the entries never sent (it is older than
 // all of them). The caller sends it as a repeat when Attempts > 0.
 func (q *Queue) Next(now time.Time, timeout time.Duration) (Entry, bool) {
-	if q.inFlight >= q.cfg.Window {
+	if q.flights.Len() >= q.cfg.Window {
 		return Entry{}, false
 	}
 	s := q.dueRetry(now)
@@ -252,7 +251,6 @@ func (q *Queue) Next(now time.Time, timeout time.Duration) (Entry, bool) {
 	s.e.Attempts++
 	s.st, s.at = inFlight, now.Add(timeout)
 	heap.Push(&q.flights, s)
-	q.inFlight++
 	return e, true
 }
 
@@ -290,7 +288,6 @@ func (q *Queue) Unsent(id uint64, now time.Time) {
 // land takes s, in flight, off the flights.
 func (q *Queue) land(s *slot) {
 	heap.Remove(&q.flights, s.hi)
-	q.inFlight--
 }
 
 // Answer applies the destination's answer (its response code) to entry

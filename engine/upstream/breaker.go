@@ -21,7 +21,8 @@ func (s BreakerState) String() string {
 	return [...]string{"closed", "open", "half-open"}[s]
 }
 
-// BreakerConfig: Failures timeouts within Window open the circuit; it
+// BreakerConfig: Failures timeouts in a row (no answer in time between
+// them) within Window open the circuit; it
 // stays open Cooldown before it half-opens to probe. Zero values take the
 // defaults: 5 timeouts in 10 s, 30 s.
 type BreakerConfig struct {

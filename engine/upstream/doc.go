@@ -36,7 +36,7 @@
 //   - TakeResponse and Verdict (response.go): a response's key and what it
 //     decided, so that a late approval is known to need a reversal.
 //   - Breaker (breaker.go): a destination's circuit breaker, opened by
-//     Failures timeouts within Window, half-open after Cooldown to let one
+//     Failures timeouts in a row within Window, half-open after Cooldown to let one
 //     echo test probe the host before live traffic returns (stand-in takes
 //     the traffic while it is not closed: issue 14).
 //   - Pool, Strategy and Pick (pool.go): a destination's connections with
