@@ -67,10 +67,12 @@ bench: build ## the standard comparison: echo, moov peer, engine, full switch (6
 # that a target cannot keep up with fails its check (exit 1); the '-' lets the other loads still run.
 BENCH_FULL_TARGETS ?= echo,moov,engine,full
 bench-full: build ## the full switch (journal fsynced) beside engine, echo, moov: 64x16, 8x1, open loop 20k/s and 50k/s; throughput, latency, codes, CPU per message
-	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --conns 64 --inflight 16 --duration 10s --warmup 2s --json bench-full-64x16.json --html bench-full-64x16.html
-	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --conns 8 --inflight 1 --duration 10s --warmup 2s --json bench-full-8x1.json --html bench-full-8x1.html
-	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --rate 20000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-20k.json --html bench-full-20k.html
-	-./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) --rate 50000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-50k.json --html bench-full-50k.html
+	@rc=0; for run in \
+		'--conns 64 --inflight 16 --duration 10s --warmup 2s --json bench-full-64x16.json --html bench-full-64x16.html' \
+		'--conns 8 --inflight 1 --duration 10s --warmup 2s --json bench-full-8x1.json --html bench-full-8x1.html' \
+		'--rate 20000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-20k.json --html bench-full-20k.html' \
+		'--rate 50000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-50k.json --html bench-full-50k.html' \
+		; do ./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) $$run || rc=1; done; exit $$rc # every run, then fail if one did
 
 bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same run)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)

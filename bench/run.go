@@ -160,12 +160,24 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		go func() { defer writers.Done(); cn.write(ctx, opts, &c, i, start, measureFrom, end, stop) }()
 	}
 	done := progress(opts.Progress, &c, conns, start, end)
-	cpuFrom := sampleAt(opts.CPU, measureFrom)
+	// the CPU figure covers the measured window: read at its start and at
+	// its end (a run stopped before it began has none)
+	var cpuFrom, cpuEnd time.Duration
+	var cpuErr error
+	cancelled := false
 	select {
-	case <-time.After(time.Until(end)):
+	case <-time.After(time.Until(measureFrom)):
+		cpuFrom, cpuErr = sample(opts.CPU)
+		select {
+		case <-time.After(time.Until(end)):
+		case <-ctx.Done():
+		}
+		var err error
+		cpuEnd, err = sample(opts.CPU)
+		cpuErr = errors.Join(cpuErr, err)
 	case <-ctx.Done():
+		cancelled = true
 	}
-	cpuEnd, cpuErr := sample(opts.CPU)
 	close(stop)
 	awaitAnswers(conns, &writers, opts.Timeout)
 	c.ending.Store(true)
@@ -174,11 +186,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	readers.Wait()
 	close(done)
 	rep := buildReport(opts, conns, &c, start, measureFrom, end)
-	if opts.CPU != nil {
-		if from := <-cpuFrom; from.err != nil || cpuErr != nil {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("no CPU figure: %v", errors.Join(from.err, cpuErr)))
+	if opts.CPU != nil && !cancelled {
+		if cpuErr != nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("no CPU figure: %v", cpuErr))
 		} else {
-			rep.CPU = cpuReport(opts.CPUScope, cpuEnd-from.t, rep.AsPlanned)
+			rep.CPU = cpuReport(opts.CPUScope, cpuEnd-cpuFrom, rep.AsPlanned)
 		}
 	}
 	for _, p := range chips.pools {
@@ -203,25 +215,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	return rep, nil
-}
-
-type cpuSample struct {
-	t   time.Duration
-	err error
-}
-
-// sampleAt samples the CPU time at the moment at (the start of the
-// measured window) on a timer of its own; nil samples nothing.
-func sampleAt(cpu CPUSampler, at time.Time) <-chan cpuSample {
-	ch := make(chan cpuSample, 1) // the one sample: the timer never waits
-	if cpu == nil {
-		return ch
-	}
-	time.AfterFunc(time.Until(at), func() {
-		t, err := cpu()
-		ch <- cpuSample{t, err}
-	})
-	return ch
 }
 
 func sample(cpu CPUSampler) (time.Duration, error) {

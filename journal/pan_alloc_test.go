@@ -21,11 +21,11 @@ func TestProtectAllocs(t *testing.T) {
 		t.Errorf("HashPAN: %.1f allocations", n)
 	}
 	var r Record
-	h := p.HashPAN(card)
+	h := [32]byte{1, 2, 3} // a sentinel: ProtectHashed takes the hash it is given, it does not hash again
 	if n := testing.AllocsPerRun(100, func() { _ = p.ProtectHashed(&r, card, h) }); n > 2 {
 		t.Errorf("ProtectHashed: %.1f allocations, want at most 2", n)
 	}
-	if r.PANHash != p.HashPAN(card) {
+	if r.PANHash != h {
 		t.Fatal("ProtectHashed did not keep the hash")
 	}
 	if got, err := p.Unseal(&r); err != nil || string(got) != string(card) {
