@@ -113,7 +113,7 @@ func TestAdminDestinationsAccepted(t *testing.T) {
 	if c := getDestinations(t, hs.URL)["net"].Conns; len(c) == 0 || !c[0].Accepted || c[0].Up || !strings.HasPrefix(c[0].Endpoint, "listen ") {
 		t.Fatalf("no peer yet: %+v", c)
 	}
-	dialSim(t, ts, "net", sim.Config{SignOn: true, Rules: sim.Rules{Default: "00"}})
+	is := dialSim(t, ts, "net", sim.Config{SignOn: true, Rules: sim.Rules{Default: "00"}})
 	waitUntil(t, "the peer up and signed on", func() bool {
 		c := getDestinations(t, hs.URL)["net"].Conns[0]
 		return c.Up && c.SignedOn
@@ -121,4 +121,9 @@ func TestAdminDestinationsAccepted(t *testing.T) {
 	if c := getDestinations(t, hs.URL)["net"].Conns[0]; !c.Accepted || !strings.HasPrefix(c.Endpoint, "127.0.0.1:") || c.Reconnects != 0 {
 		t.Fatalf("the peer connected: %+v", c)
 	}
+	is.Close() // the slot is free again: named by its listener, not by its last peer
+	waitUntil(t, "the slot free", func() bool {
+		c := getDestinations(t, hs.URL)["net"].Conns[0]
+		return !c.Up && strings.HasPrefix(c.Endpoint, "listen ")
+	})
 }

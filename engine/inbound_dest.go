@@ -39,6 +39,7 @@ import (
 
 // destListen is a destination's listening side.
 type destListen struct {
+	name     string         // "listen ADDR...": an accepted slot's address while it holds no connection
 	allow    []netip.Prefix // empty: any source
 	refused  prometheus.Counter
 	mu       sync.Mutex
@@ -94,12 +95,11 @@ func (d *destination) addAccepted(s *Server, tiers []uint8) []uint8 {
 		return tiers
 	}
 	allow, _ := parseAllow(d.cfg.Allow) // checked by validate
-	d.in = &destListen{allow: allow,
+	d.in = &destListen{name: "listen " + strings.Join(d.cfg.Listen, " "), allow: allow,
 		refused:  s.um.events.WithLabelValues(d.cfg.Name, "accept_refused"),
 		accepted: s.um.events.WithLabelValues(d.cfg.Name, "accepted")}
-	label := "listen " + strings.Join(d.cfg.Listen, " ")
 	for range d.cfg.MaxConnections {
-		oc := &outConn{d: d, idx: len(d.conns), addr: label, accepted: true}
+		oc := &outConn{d: d, idx: len(d.conns), addr: d.in.name, accepted: true}
 		d.conns = append(d.conns, oc)
 		tiers = append(tiers, 0)
 	}
@@ -283,12 +283,17 @@ func (in *destListen) release(oc *outConn) {
 func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
 	defer s.outWG.Done()
 	d := oc.d
-	defer func() { // however it ended: down, then the slot is free again
+	defer func() { // however it ended: down, then the slot is free again, named by its listener
 		oc.down(ss)
+		oc.mu.Lock()
+		oc.addr = d.in.name
+		oc.mu.Unlock()
 		d.in.release(oc)
 	}()
 	remote := oc.addr
-	d.log.Info().Str("remote", remote).Int("conn", oc.idx).Bool("sign_on", d.cfg.SignOn).Msg("destination connection accepted")
+	if n, ok := d.line(destLineSession); ok {
+		logline.Held(d.log.Info().Str("remote", remote).Int("conn", oc.idx).Bool("sign_on", d.cfg.SignOn), "suppressed", n).Msg("destination connection accepted")
+	}
 	s.keepSession(ss, c, remote)
 }
 
@@ -308,7 +313,8 @@ func (s *Server) peerNetwork(ss *outSession, v *codec.View) {
 	}
 	on := code == netSignOn
 	oc.mu.Lock() // held for a few loads and stores: with admit's, see there
-	oc.signedOn.Store(on)
+	changed := oc.signedOn.Swap(on) != on
+	remote := oc.addr
 	if oc.sess == ss { // else admit marks it up once it has published ss
 		oc.d.pool.SetUp(oc.idx, on)
 		up := 0.0
@@ -318,9 +324,14 @@ func (s *Server) peerNetwork(ss *outSession, v *codec.View) {
 		oc.up.Set(up)
 	}
 	oc.mu.Unlock()
+	if !changed { // a repeated sign-on or sign-off: answered, nothing to tell
+		return
+	}
 	msg := "destination signed off"
 	if on {
 		msg = "destination signed on"
 	}
-	oc.d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Msg(msg)
+	if n, ok := oc.d.line(destLineSession); ok { // on the loop, and the peer sets the pace: rate-limited
+		logline.Held(oc.d.log.Info().Str("remote", remote).Int("conn", oc.idx), "suppressed", n).Msg(msg)
+	}
 }

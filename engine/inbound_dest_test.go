@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -366,5 +367,26 @@ func TestListenPortInUseFailsStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "destination net: listen "+taken.Addr().String()) {
 		_ = s.Shutdown(context.Background())
 		t.Fatalf("%v, want the destination's listen address in use", err)
+	}
+}
+
+// A peer that signs on again and again, already signed on, is answered
+// each time and logged once: the log is on the loop, and the peer sets
+// the pace.
+func TestListenRepeatedSignOnsLogOnce(t *testing.T) {
+	var logs testlog.Buffer
+	dc := listenDest("net")
+	dc.SignOn = true
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testLog, c.testLogInfo = &logs, true })
+	is := dialSim(t, ts, "net", sim.Config{SignOn: true, Rules: sim.Rules{Default: "00"}})
+	waitUp(t, ts, "net", 1)
+	const again = 20
+	waitUntil(t, "the first sign-on answered", func() bool { return is.Stats().NetAnswered == 1 })
+	for i := range again {
+		is.SignOn()
+		waitUntil(t, "the sign-on answered", func() bool { return is.Stats().NetAnswered == uint64(i+2) })
+	}
+	if n := strings.Count(logs.String(), "destination signed on"); n != 1 {
+		t.Fatalf("%d sign-on lines for %d sign-ons of one connection, want 1", n, again+1)
 	}
 }

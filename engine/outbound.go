@@ -50,6 +50,7 @@ const (
 	destLineBad
 	destLineRefused
 	destLineUnmapped
+	destLineSession // a connection up, accepted, signed on or off, down: a peer that reconnects in a loop must not flood the log
 	destLineKinds
 )
 
@@ -378,7 +379,9 @@ func (s *Server) connect(oc *outConn) error {
 	}
 	d.pool.SetUp(oc.idx, true)
 	oc.up.Set(1)
-	d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Bool("signed_on", d.cfg.SignOn).Msg("destination connection up")
+	if n, ok := d.line(destLineSession); ok {
+		logline.Held(d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Bool("signed_on", d.cfg.SignOn), "suppressed", n).Msg("destination connection up")
+	}
 	if s.keepSession(ss, c, oc.addr) {
 		return errStopping
 	}
@@ -532,7 +535,9 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 	for {
 		select {
 		case <-ss.closed:
-			d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("destination connection down")
+			if n, ok := d.line(destLineSession); ok {
+				logline.Held(d.log.Warn().Str("remote", remote).Int("conn", oc.idx), "suppressed", n).Msg("destination connection down")
+			}
 			return false
 		case <-s.outStop:
 			_ = c.Close()
