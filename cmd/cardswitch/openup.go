@@ -1,13 +1,14 @@
 package main
 
 import (
+	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,12 +31,6 @@ import (
 // which the store-and-forward of the next issue reverses and which closes
 // it: a second start does not find it again.
 
-// openMax bounds the open set. A running switch holds at most the sum of
-// its destinations' max_in_flight (1<<20 each at most) open, plus the few
-// forwarded records the journal is committing; beyond the bound the start
-// counts what it could not keep and says so (snapshot.maxOpen is the same).
-const openMax = 1 << 22
-
 // openLinesMax bounds the log lines of one start's open requests: a
 // crash under load leaves thousands, which the admin port and the tool
 // list whole.
@@ -54,7 +49,7 @@ type openSet struct {
 	at      map[uint64]span
 	arena   []byte
 	live    int // bytes of arena that at points to
-	dropped int // forwarded records beyond openMax, not kept
+	dropped int // forwarded records beyond snapshot.MaxOpen, not kept
 }
 
 type span struct{ off, n int }
@@ -72,7 +67,7 @@ func newOpenSet() *openSet {
 func (o *openSet) observe(r *journal.Record) {
 	switch {
 	case r.UpState == journal.UpForwarded:
-		if len(o.at) >= openMax {
+		if len(o.at) >= snapshot.MaxOpen {
 			o.dropped++
 			return
 		}
@@ -126,18 +121,8 @@ func (o *openSet) records() ([]journal.Record, error) {
 		}
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b journal.Record) int { return compareUint(a.Seq, b.Seq) })
+	slices.SortFunc(out, func(a, b journal.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // OpenRecords implements snapshot.Open: the encodings are o's, valid
@@ -147,19 +132,13 @@ func (o *openSet) OpenRecords() [][]byte {
 	for _, sp := range o.at {
 		out = append(out, o.encoding(sp))
 	}
-	slices.SortFunc(out, func(a, b []byte) int { return compareUint(seqOfEncoding(a), seqOfEncoding(b)) })
+	slices.SortFunc(out, func(a, b []byte) int { return cmp.Compare(seqOfEncoding(a), seqOfEncoding(b)) })
 	return out
 }
 
 // seqOfEncoding is the sequence number of a record's encoding (after its
 // version byte).
-func seqOfEncoding(b []byte) uint64 {
-	var s uint64
-	for _, c := range b[1:9] {
-		s = s<<8 | uint64(c)
-	}
-	return s
-}
+func seqOfEncoding(b []byte) uint64 { return binary.BigEndian.Uint64(b[1:9]) }
 
 // RestoreOpen implements snapshot.Open: b is valid only during the call.
 func (o *openSet) RestoreOpen(b []byte) error {
@@ -174,13 +153,17 @@ func (o *openSet) RestoreOpen(b []byte) error {
 	return nil
 }
 
-// openAtStart is what a start found open upstream and what it did: the
-// records and, for each, whether its "open at restart" record is durable.
+// openAtStart is what a start found open upstream and what it did, as
+// the admin port serves it: the count per destination, and the JSON list
+// of at most openListMax of them (the records themselves are not kept: a
+// crash under load leaves up to snapshot.MaxOpen; the tool lists them all).
 type openAtStart struct {
-	recs     []journal.Record
-	recorded []bool
-	dropped  int
+	byDest map[string]int
+	body   []byte
 }
+
+// openListMax bounds the requests GET /upstream/open-at-start lists.
+const openListMax = 1000
 
 // closeOpen writes the final record "open at restart: needs reversal" of
 // every request st's replay found open, before any traffic, and logs
@@ -192,8 +175,14 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 	if err != nil {
 		return nil, err
 	}
-	res := &openAtStart{recs: recs, recorded: make([]bool, len(recs)), dropped: st.open.dropped}
-	if len(recs) == 0 && res.dropped == 0 {
+	dropped := st.open.dropped
+	res := &openAtStart{byDest: map[string]int{}}
+	for _, r := range recs {
+		res.byDest[r.Destination]++
+	}
+	recorded := make([]bool, len(recs))
+	defer func() { res.body = openList(recs, recorded, dropped) }()
+	if len(recs) == 0 && dropped == 0 {
 		return res, nil
 	}
 	waits := make([]syncErr, len(recs))
@@ -207,21 +196,23 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 	for i, w := range waits {
 		if err := <-w; err != nil {
 			failed++
-			firstErr = err
+			if firstErr == nil {
+				firstErr = err
+			}
 			continue
 		}
-		res.recorded[i] = true
+		recorded[i] = true
 	}
 	// the live state's set is not used again (the snapshots' follower
 	// keeps its own): its arena goes
 	st.open = newOpenSet()
 	by := zerolog.Dict()
-	for d, n := range res.byDestination() {
+	for d, n := range res.byDest {
 		by.Int(d, n)
 	}
 	ev := log.Warn()
-	if failed > 0 || res.dropped > 0 {
-		ev = log.Error().Int("not_recorded", failed).AnErr("cause", firstErr).Int("not_kept", res.dropped)
+	if failed > 0 || dropped > 0 {
+		ev = log.Error().Int("not_recorded", failed).AnErr("cause", firstErr).Int("not_kept", dropped)
 	}
 	ev.Int("open", len(recs)).Dict("by_destination", by).
 		Msg("requests open upstream at start (the switch stopped with them in flight): recorded to be reversed; GET /upstream/open-at-start lists them")
@@ -232,7 +223,7 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 		}
 		log.Warn().Str("destination", r.Destination).Str("link", r.Link).Str("pan", r.PANMasked).
 			Str("stan", fmt.Sprintf("%06d", r.STAN)).Str("rrn", r.RRN).Str("up_stan", fmt.Sprintf("%06d", r.UpSTAN)).Str("up_rrn", r.UpRRN).
-			Uint64("seq", r.Seq).Bool("recorded", res.recorded[i]).Msg("request open upstream at start: to be reversed")
+			Uint64("seq", r.Seq).Bool("recorded", recorded[i]).Msg("request open upstream at start: to be reversed")
 	}
 	return res, nil
 }
@@ -255,14 +246,6 @@ type syncErr chan error
 
 func (w syncErr) Committed(err error) { w <- err }
 
-func (o *openAtStart) byDestination() map[string]int {
-	by := map[string]int{}
-	for _, r := range o.recs {
-		by[r.Destination]++
-	}
-	return by
-}
-
 // openLine is an open request as the admin port and the tool show it:
 // the record's masked form and, at start, whether its reversal is recorded.
 type openLine struct {
@@ -270,31 +253,32 @@ type openLine struct {
 	Recorded *bool `json:"recorded_to_reverse,omitempty"`
 }
 
-// handler serves GET /upstream/open-at-start: the requests this start
-// found open, as JSON, the PAN masked.
+// openList is the JSON of GET /upstream/open-at-start: the count, and
+// the first openListMax requests, the PAN masked.
+func openList(recs []journal.Record, recorded []bool, dropped int) []byte {
+	out := struct {
+		Open    int        `json:"open"`
+		Listed  int        `json:"listed"`
+		NotKept int        `json:"not_kept,omitempty"`
+		Records []openLine `json:"records"`
+	}{Open: len(recs), NotKept: dropped, Records: make([]openLine, 0, min(len(recs), openListMax))}
+	for i := range recs[:min(len(recs), openListMax)] {
+		out.Records = append(out.Records, openLine{dumpLine: newDumpLine(&recs[i]), Recorded: &recorded[i]})
+	}
+	out.Listed = len(out.Records)
+	body, _ := json.MarshalIndent(out, "", "  ")
+	return append(body, '\n')
+}
+
+// handler serves GET /upstream/open-at-start.
 func (o *openAtStart) handler() http.HandlerFunc {
-	var once sync.Once
-	var body []byte
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "GET lists the requests found open upstream at start", http.StatusMethodNotAllowed)
 			return
 		}
-		once.Do(func() { // the list does not change after the start
-			out := struct {
-				Open    int        `json:"open"`
-				NotKept int        `json:"not_kept,omitempty"`
-				Records []openLine `json:"records"`
-			}{Open: len(o.recs), NotKept: o.dropped, Records: make([]openLine, 0, len(o.recs))}
-			for i := range o.recs {
-				rec := o.recorded[i]
-				out.Records = append(out.Records, openLine{dumpLine: newDumpLine(&o.recs[i]), Recorded: &rec})
-			}
-			body, _ = json.MarshalIndent(out, "", "  ")
-			body = append(body, '\n')
-		})
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
+		_, _ = w.Write(o.body)
 	}
 }
 

@@ -387,3 +387,44 @@ func BenchmarkReplayForwarded(b *testing.B) {
 		})
 	}
 }
+
+// The open set's arena is compacted as closed records pile up, and the
+// open ones come back whole and in order after many compactions; the
+// admin list is capped at openListMax with the full count beside it.
+func TestOpenSetCompactsAndListsCapped(t *testing.T) {
+	o := newOpenSet()
+	const n = 60_000 // some 10 MB of encodings: past arenaSlack several times
+	seq := uint64(0)
+	var open []uint64
+	for i := uint64(1); i <= n; i++ {
+		seq++
+		o.observe(fwd(seq, i, journal.UpForwarded))
+		if i%50 == 0 {
+			open = append(open, i) // every 50th stays open
+			continue
+		}
+		seq++
+		o.observe(fwd(seq, i, journal.UpAnswered))
+	}
+	if len(o.arena) > 2*o.live+arenaSlack+4096 {
+		t.Fatalf("arena %d bytes for %d live", len(o.arena), o.live)
+	}
+	recs, err := o.records()
+	if err != nil || len(recs) != len(open) {
+		t.Fatalf("%d open records (%v), want %d", len(recs), err, len(open))
+	}
+	for i, r := range recs {
+		if r.RRNSeq != open[i] || r.UpRRN != fmt.Sprintf("633520%06d", open[i]) || r.UpState != journal.UpForwarded {
+			t.Fatalf("open record %d: %+v, want RRNSeq %d", i, r, open[i])
+		}
+	}
+	many := make([]journal.Record, openListMax+5)
+	var got struct {
+		Open, Listed int
+		Records      []json.RawMessage
+	}
+	if err := json.Unmarshal(openList(many, make([]bool, len(many)), 0), &got); err != nil ||
+		got.Open != openListMax+5 || got.Listed != openListMax || len(got.Records) != openListMax {
+		t.Fatalf("list of %d: open %d listed %d records %d (%v)", len(many), got.Open, got.Listed, len(got.Records), err)
+	}
+}

@@ -138,7 +138,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	for _, d := range c.engine.Destinations {
 		dests = append(dests, d.Name)
 	}
-	engine.RegisterOpenAtStart(reg, dests, open.byDestination())
+	engine.RegisterOpenAtStart(reg, dests, open.byDest)
 	token, err := adminToken(c.file.Admin.TokenFile, log)
 	if err != nil {
 		admin.Close()

@@ -101,12 +101,16 @@ const (
 	// terminal estate (a session is a few hundred bytes).
 	maxSessions = 10_000_000
 	maxSession  = 4096
-	// maxOpen and maxOpenRecord bound the open requests: at most the sum
-	// of the destinations' max_in_flight (1<<20 each at most) are open at
-	// once, and a journal record is at most 64 KB.
-	maxOpen       = 1 << 22
+	// maxOpenRecord bounds an open request's record: a journal record is
+	// at most 64 KB.
 	maxOpenRecord = 64 << 10
 )
+
+// MaxOpen caps the requests open upstream a snapshot (and a start's open
+// set) holds: a cap, not a derived bound (nothing caps the destinations,
+// each with a max_in_flight of up to 1<<20); beyond it a start counts what
+// it could not keep and says so.
+const MaxOpen = 1 << 22
 
 var (
 	// ErrCorrupt is a snapshot file that does not verify.
@@ -337,7 +341,7 @@ func readParts(br *bufio.Reader, body int64, parts Parts) error {
 
 func readOpen(r *wire.Reader, o Open) error {
 	count := r.Uvarint()
-	if r.Bad || count > maxOpen {
+	if r.Bad || count > MaxOpen {
 		return errors.New("bad open upstream count")
 	}
 	for i := uint64(0); i < count; i++ {
