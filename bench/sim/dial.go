@@ -104,7 +104,7 @@ func (c *conn) sendNet(code int) bool {
 	defer c.netMu.Unlock()
 	stan := c.is.stan.Add(1)%999999 + 1
 	var err error
-	c.netMsg, err = c.is.netRequest(&c.netBuilder, c.netMsg[:0], time.Now(), stan, code)
+	c.netMsg, err = c.is.netRequest(&c.netBuilder, c.netMsg[:0], time.Now(), stan, code, nil)
 	if err != nil {
 		return false // the dialect was checked for 11 and 70 (or 60): not reached
 	}
@@ -128,11 +128,11 @@ func (c *conn) answeredNet(v *codec.View) bool {
 	return true
 }
 
-// netRequest appends a framed 0800 with network code code to dst: 7 (the
-// transmission time now, UTC) when the dialect has it, 11 = stan, and 70
-// (UnionPay: 60 with the code in 60.3). A TPDU, if the framing has one, is
-// zeros: the simulator has no address of its own.
-func (is *Issuer) netRequest(b *codec.Builder, dst []byte, now time.Time, stan uint32, code int) ([]byte, error) {
+// netRequest appends a framed 0800 of the simulator's own to dst: 7 (now,
+// where the dialect has it), 11, the fields more adds (in field order,
+// between 11 and 70: a key change's 48 and 53), and the network code in 70
+// (UnionPay: in 60.3, as the switch sends it).
+func (is *Issuer) netRequest(b *codec.Builder, dst []byte, now time.Time, stan uint32, code int, more func(*codec.Builder)) ([]byte, error) {
 	var tpdu [codec.TPDULen]byte
 	start := len(dst)
 	frame := is.framing.Reserve(dst, tpdu[:])
@@ -142,6 +142,9 @@ func (is *Issuer) netRequest(b *codec.Builder, dst []byte, now time.Time, stan u
 		b.Uint(codec.FieldTransmission, uint64(u.Month())*1e8+uint64(u.Day())*1e6+uint64(u.Hour())*1e4+uint64(u.Minute())*100+uint64(u.Second()))
 	}
 	b.Uint(codec.FieldSTAN, uint64(stan))
+	if more != nil {
+		more(b)
+	}
 	if is.dialect.Field(codec.FieldNetworkCode) != nil {
 		b.Uint(codec.FieldNetworkCode, uint64(code))
 	} else {

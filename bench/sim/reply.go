@@ -45,19 +45,7 @@ var mti0810 = codec.MTI{'0', '8', '1', '0'}
 // the transmission time now in UTC and the issuer's next STAN. A TPDU, if
 // the framing has one, is zeros: the simulator has no address of its own.
 func (is *Issuer) echoTest(b *codec.Builder, dst []byte, now time.Time) ([]byte, error) {
-	var tpdu [codec.TPDULen]byte
-	start := len(dst)
-	frame := is.framing.Reserve(dst, tpdu[:])
-	b.Begin(is.dialect, frame, codec.MTI{'0', '8', '0', '0'}, nil)
-	u := now.UTC()
-	b.Uint(codec.FieldTransmission, uint64(u.Month())*1e8+uint64(u.Day())*1e6+uint64(u.Hour())*1e4+uint64(u.Minute())*100+uint64(u.Second()))
-	b.Uint(codec.FieldSTAN, uint64(is.stan.Add(1)%999999+1))
-	b.Uint(codec.FieldNetworkCode, netEcho)
-	out, err := b.Finish()
-	if err != nil {
-		return dst, err
-	}
-	return is.framing.Seal(out, start)
+	return is.netRequest(b, dst, now, is.stan.Add(1)%999999+1, netEcho, nil)
 }
 
 // replyParts is what a reply carries beyond the request's echo.

@@ -302,22 +302,10 @@ func (is *Issuer) ChangeKey(ctx context.Context, kc KeyChange) error {
 // keyChangeFrame builds a framed 0800 key change: 7, 11, 48, 53, 70.
 func (is *Issuer) keyChangeFrame(stan uint32, kind, f48 string) ([]byte, error) {
 	var b codec.Builder
-	var tpdu [codec.TPDULen]byte
-	frame := is.framing.Reserve(nil, tpdu[:])
-	b.Begin(is.dialect, frame, codec.MTI{'0', '8', '0', '0'}, nil)
-	u := time.Now().UTC()
-	if is.dialect.Field(codec.FieldTransmission) != nil {
-		b.Uint(codec.FieldTransmission, uint64(u.Month())*1e8+uint64(u.Day())*1e6+uint64(u.Hour())*1e4+uint64(u.Minute())*100+uint64(u.Second()))
-	}
-	b.Uint(codec.FieldSTAN, uint64(stan))
-	b.String(48, f48)
-	b.String(53, kind+"00000000000000")
-	b.Uint(codec.FieldNetworkCode, is.zone.code)
-	out, err := b.Finish()
-	if err != nil {
-		return nil, err
-	}
-	return is.framing.Seal(out, 0)
+	return is.netRequest(&b, nil, time.Now(), stan, int(is.zone.code), func(b *codec.Builder) {
+		b.String(48, f48)
+		b.String(53, kind+"00000000000000")
+	})
 }
 
 // anyConn is one of the open connections (nil: none).
