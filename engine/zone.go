@@ -532,11 +532,11 @@ func (s *Server) badMAC(t *Txn, err error) {
 	if upstream.VerdictOf(resp, upstream.DefaultApprovals).MustReverse() {
 		d.m.lateReverse.Inc()
 		it := s.lateRecord(d, resp, t.rrnSeq)
-		select {
+		select { // a worker may wait for room, as it waits for the journal; not past the stop
 		case s.lateQ <- it:
-		default:
+		case <-s.outStop:
 			d.log.Error().Uint32("stan", t.upSTAN).Uint64("rrn_seq", t.rrnSeq).
-				Msg("approval with a bad MAC NOT journaled (queue full): reverse it by hand")
+				Msg("approval with a bad MAC NOT journaled (stopping): reverse it by hand")
 		}
 	}
 	t.Fail(ErrIssuerUnavailable)
