@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 )
@@ -32,25 +30,8 @@ func TestReloadRefusesTruncatedIssuerData(t *testing.T) {
 	}
 	write(demo)
 	cfgPath := writeFile(t, strings.Replace(body, `data: ""`, "data: "+issuerPath, 1))
-	c, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hup := make(chan os.Signal, 1)
-	c.hup = hup
-	c.reload = func() (*config, error) { return loadConfig(cfgPath) }
-	var logs testlog.Buffer
-	stop := startServeLog(t, c, zerolog.New(&logs))
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
-	raw, err := os.ReadFile(c.file.Admin.TokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(raw))}
+	_, auth, logs := serveReloadable(t, cfgPath, hup)
 	base := "http://" + addrs["8580"]
 	purchase := func() string {
 		t.Helper()
@@ -140,4 +121,35 @@ func TestCheckDropShare(t *testing.T) {
 	if err := checkDrop(cur, cur, 0); err != nil {
 		t.Errorf("the same data: %v", err)
 	}
+}
+
+// serveReloadable serves the configuration at cfgPath with its reload
+// (POST /reload, and hup when given) reading that file again; it returns
+// the configuration, the admin port's bearer header and the log. The
+// switch stops when the test ends.
+func serveReloadable(t *testing.T, cfgPath string, hup chan os.Signal) (*config, map[string]string, *testlog.Buffer) {
+	t.Helper()
+	c, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hup = hup
+	c.reload = func() (*config, error) { return loadConfig(cfgPath) }
+	stop, logs := startLogged(t, c)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return c, adminBearer(t, c), logs
+}
+
+// adminBearer is the Authorization header of c's admin token.
+func adminBearer(t *testing.T, c *config) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(c.file.Admin.TokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(raw))}
 }

@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/engine"
-	"github.com/cardswitch/cardswitch/internal/testlog"
 )
 
 // A reload whose routes forward to a destination the switch is not
@@ -27,23 +24,7 @@ func TestReloadAndDestinations(t *testing.T) {
 	defer is.Close()
 	body, addrs := openUpConfig(t, is.Addr())
 	cfgPath := writeFile(t, body)
-	c, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.reload = func() (*config, error) { return loadConfig(cfgPath) }
-	var logs testlog.Buffer
-	stop := startServeLog(t, c, zerolog.New(&logs))
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
-	raw, err := os.ReadFile(c.file.Admin.TokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(raw))}
+	_, auth, logs := serveReloadable(t, cfgPath, nil)
 	base := "http://" + addrs["8580"]
 	forwarded := func(what string) {
 		t.Helper()

@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,8 +64,7 @@ func TestZoneKeysChangedByTheAdminAPISurviveARestart(t *testing.T) {
 		}
 	}
 	waitUntilUp()
-	raw, _ := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
-	bearer := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(raw))}
+	bearer := adminBearer(t, c)
 	url := "http://" + addrs["8580"] + "/destinations/visa-host/keychange?key=zpk"
 	if got, out := adminCall(t, http.MethodPost, url, nil); got != http.StatusUnauthorized {
 		t.Fatalf("a key change without the token: %d %q", got, out)
