@@ -174,7 +174,7 @@ func TestForwardAllDownAnswers91AtOnce(t *testing.T) {
 }
 
 // journalFor opens a journal the server records in; walk reads it back.
-func journalFor(t *testing.T) (*journal.Journal, Journal) {
+func journalFor(t testing.TB) (*journal.Journal, Journal) {
 	t.Helper()
 	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
 	if err != nil {

@@ -19,16 +19,11 @@ import (
 func inFlight10k(tb testing.TB, n int, timeout time.Duration) (extra int, lateness []time.Duration, within5ms float64) {
 	tb.Helper()
 	is := startSim(tb, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{{Name: "silent", Fault: "no_answer"}}}})
-	j, err := journal.Open(journal.Options{Dir: tb.TempDir()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { j.Close() })
-	p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
+	_, jst := journalFor(tb)
 	dc := dest("visa", Endpoint{Address: is.Addr()})
 	dc.Timeout, dc.MaxInFlight = timeout, n
 	ts := forwarding(tb, []DestinationConfig{dc}, func(c *Config) {
-		c.testJournal = JournalStage{J: j, P: p}
+		c.testJournal = jst
 		c.Links[0].MaxInFlight = n
 	})
 	d := waitUp(tb, ts, "visa", 1)
@@ -137,16 +132,11 @@ func TestForwardBurstOfLateApprovalsAllJournaled(t *testing.T) {
 	}
 	const n = 5000
 	is := startSim(t, "", sim.Config{Rules: sim.Rules{Default: "00", Rules: []sim.Rule{{Name: "late", Fault: "late", Delay: 1500 * time.Millisecond}}}})
-	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	p, _ := journal.NewProtector(make([]byte, journal.KeyFileLen))
+	j, jst := journalFor(t)
 	dc := dest("visa", Endpoint{Address: is.Addr()})
 	dc.Timeout, dc.MaxInFlight = time.Second, n
 	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) {
-		c.testJournal = JournalStage{J: j, P: p}
+		c.testJournal = jst
 		c.Links[0].MaxInFlight = n
 	})
 	d := waitUp(t, ts, "visa", 1)
