@@ -97,6 +97,10 @@ type DestinationConfig struct {
 	// new ZPK and ZAK this often; default 0: never (the destination, or the
 	// admin API, changes them).
 	KeyChangeInterval time.Duration
+
+	// SAF is the destination's store-and-forward queue (saf.go): on
+	// unless Disabled.
+	SAF SAFConfig
 }
 
 // Endpoint is one address of a destination and its tier: 0 the primary,
@@ -296,6 +300,9 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 		return fmt.Errorf("%s: %v to %v: want 1ms <= reconnect_min <= reconnect_max <= 10m", key("reconnect_min"), d.ReconnectMin, d.ReconnectMax)
 	}
 	if err := d.validateKeys(key, dialect); err != nil {
+		return err
+	}
+	if err := d.SAF.validate(key); err != nil {
 		return err
 	}
 	ks, err := upstream.ParseKeySpec(d.Key)

@@ -90,7 +90,8 @@ func (s *Server) forward(t *Txn) bool {
 	var f7, f11 [10]byte
 	var f52 [32]byte
 	vals := [...]upstream.Value{
-		{ID: codec.FieldTransmission, Text: upstream.AppendTransmission(f7[:0], s.clock.Now())},
+		// 7 from the received time: a reversal's 90 makes it again from the record
+		{ID: codec.FieldTransmission, Text: upstream.AppendTransmission(f7[:0], t.Received)},
 		{ID: codec.FieldSTAN, Text: upstream.AppendSTAN(f11[:0], t.upSTAN)},
 		{ID: codec.FieldRRN, Text: t.upRRN[:]},
 		{ID: codec.FieldPINBlock, Text: appendUpperHex(f52[:0], pin)},
@@ -277,6 +278,10 @@ func (s *Server) upstreamFrame(ss *outSession, msg []byte) {
 	if mti.IsRequest() {
 		d.m.unknown.Inc()
 		return // issuer-initiated requests are not served on these links
+	}
+	if mti.Function() == '3' && d.saf != nil { // an advice response: to a store-and-forward entry (saf.go)
+		d.saf.answer(msg)
+		return
 	}
 	r, err := upstream.TakeResponse(d.table, &d.ks, v, upstream.DefaultApprovals)
 	if err != nil {
@@ -577,6 +582,12 @@ func (s *Server) startForwarding() error {
 	s.outWG.Add(2)
 	go s.expire()
 	go s.journalLate()
+	for _, d := range s.destList {
+		if d.saf != nil {
+			s.outWG.Add(1)
+			go d.saf.run()
+		}
+	}
 	for _, d := range s.destList {
 		for _, oc := range d.conns {
 			if oc.accepted {

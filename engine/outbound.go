@@ -40,6 +40,7 @@ type destination struct {
 	lines   [destLineKinds]logLimit
 	in      *destListen // nil: the destination has no listen addresses (inbound_dest.go)
 	zone    *zoneState  // its zone keys and MAC method (zone.go)
+	saf     *safRunner  // nil: store-and-forward disabled (saf.go)
 }
 
 type destLineKind int
@@ -146,6 +147,9 @@ func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
 	}
 	d.initZone(s)
 	d.m = s.um.forDestination(d)
+	if !cfg.SAF.Disabled {
+		d.saf = newSAFRunner(s, d)
+	}
 	for _, oc := range d.conns {
 		oc.up = s.um.up.WithLabelValues(cfg.Name, strconv.Itoa(oc.idx), oc.addr)
 	}
@@ -487,7 +491,10 @@ type upstreamMetrics struct {
 	events   *prometheus.CounterVec
 	answered *prometheus.CounterVec
 	lateness *prometheus.HistogramVec
-	reg      prometheus.Registerer
+	// store-and-forward (saf.go)
+	safEvents                    *prometheus.CounterVec
+	safDepth, safOldest, safSent *prometheus.GaugeVec
+	reg                          prometheus.Registerer
 }
 
 func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
@@ -504,8 +511,25 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 			Help:    "How long after its deadline a forwarded request's expiry was handed to the workers.",
 			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1}}, []string{"destination"}),
 	}
-	reg.MustRegister(m.up, m.events, m.answered, m.lateness)
+	m.safEvents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_saf_events_total",
+		Help: "Store-and-forward events by destination: added, deduped (a second reason to reverse the same request), sent, repeats (sent as xxx1), delivered, rejected, expired, retried, full (not queued: the queue was full), dropped (not queued: the inbox was full), ignored (an answer for no entry in flight)."},
+		[]string{"destination", "event"})
+	m.safDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_saf_depth",
+		Help: "Store-and-forward entries a destination is owed (waiting or in flight)."}, []string{"destination"})
+	m.safOldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_saf_oldest_seconds",
+		Help: "Age of a destination's oldest store-and-forward entry (0: none)."}, []string{"destination"})
+	m.safSent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_saf_in_flight",
+		Help: "Store-and-forward entries sent to a destination and not answered."}, []string{"destination"})
+	reg.MustRegister(m.up, m.events, m.answered, m.lateness, m.safEvents, m.safDepth, m.safOldest, m.safSent)
 	return m
+}
+
+func (m *upstreamMetrics) forSAF(name string) safMetrics {
+	ev := func(e string) prometheus.Counter { return m.safEvents.WithLabelValues(name, e) }
+	return safMetrics{added: ev("added"), deduped: ev("deduped"), sent: ev("sent"), repeats: ev("repeats"),
+		delivered: ev("delivered"), rejected: ev("rejected"), expired: ev("expired"), retried: ev("retried"),
+		full: ev("full"), dropped: ev("dropped"), ignored: ev("ignored"),
+		depth: m.safDepth.WithLabelValues(name), oldest: m.safOldest.WithLabelValues(name), inFlight: m.safSent.WithLabelValues(name)}
 }
 
 func (m *upstreamMetrics) forDestination(d *destination) destMetrics {

@@ -155,6 +155,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	// least 4096, drained a group commit at a time (journalLate)
 	s.cont, s.lateQ = make(chan *Txn, contCap), make(chan *lateItem, max(4096, contCap))
 	s.registerConnState()
+	if js, ok := s.journal.(JournalStage); ok && js.J != nil && len(s.destList) > 0 {
+		js.J.SetOnRecord(s.ObserveRecord) // store-and-forward follows the journal (saf.go)
+	}
 	return s, nil
 }
 

@@ -151,6 +151,11 @@ func (j *Journal) settle(g *group) {
 	j.stats.MaxBatch = max(j.stats.MaxBatch, len(g.batch))
 	j.lastPt = Point{Seq: g.seq, Hash: g.last, Date: g.date}
 	j.mu.Unlock()
+	if f := j.onRecord.Load(); f != nil {
+		for _, p := range g.batch {
+			(*f)(p.rec)
+		}
+	}
 	for _, p := range g.batch {
 		p.w.Committed(nil)
 	}

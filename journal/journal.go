@@ -38,13 +38,14 @@ type Journal struct {
 	struck []string // table files an accepting open struck from Badger's manifest
 	loss   *Loss    // what an accepting open set aside; nil: the journal verified whole
 
-	failure atomic.Pointer[failure] // set once, by the committer
-	disk    *diskGuard              // pauses commits on a full disk
-	stop    chan struct{}           // ends the disk watcher
-	watched chan struct{}           // closed when the watcher has ended
-	dbMu    sync.RWMutex            // db is closed (nil) while paused for disk space: readers hold it shared
-	dropMu  sync.Mutex              // one DropDay at a time
-	writeMu sync.Mutex              // held by a commit's Badger writes, and by a drop (Badger refuses writes during DropPrefix)
+	failure  atomic.Pointer[failure]       // set once, by the committer
+	onRecord atomic.Pointer[func(*Record)] // SetOnRecord's
+	disk     *diskGuard                    // pauses commits on a full disk
+	stop     chan struct{}                 // ends the disk watcher
+	watched  chan struct{}                 // closed when the watcher has ended
+	dbMu     sync.RWMutex                  // db is closed (nil) while paused for disk space: readers hold it shared
+	dropMu   sync.Mutex                    // one DropDay at a time
+	writeMu  sync.Mutex                    // held by a commit's Badger writes, and by a drop (Badger refuses writes during DropPrefix)
 
 	mu     sync.Mutex // guards stats, lastPt and anchor
 	stats  Stats
@@ -163,6 +164,20 @@ func (j *Journal) refuse(r *Record, w Waiter) bool {
 		return true
 	}
 	return false
+}
+
+// SetOnRecord makes f be called on the committer for every record that
+// becomes durable, in sequence order, before its waiter is told: what
+// follows the journal live (the store-and-forward queues) sees a record
+// before the answer that depends on it leaves. r is borrowed: valid
+// during the call only. f must not block, and costs every record one
+// call: it must return at once for the records it ignores. nil removes it.
+func (j *Journal) SetOnRecord(f func(r *Record)) {
+	if f == nil {
+		j.onRecord.Store(nil)
+		return
+	}
+	j.onRecord.Store(&f)
 }
 
 // Err is nil while the journal is healthy; once a commit or a mark store

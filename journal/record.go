@@ -55,6 +55,22 @@ const (
 	// and RRN, RRNSeq) with RespCode and UpCode empty; it closes the open
 	// request, so the next start does not find it again.
 	UpOpenAtRestart
+	// UpStandIn is a request the switch authorized in its destination's
+	// place (stand-in processing: the destination was unavailable):
+	// RespCode is the stand-in decision, UpCode empty; an approval is owed
+	// to the destination as an advice (engine/saf).
+	UpStandIn
+	// UpSAFDelivered, UpSAFRejected and UpSAFExpired are the final
+	// records of a store-and-forward entry (engine/saf): the reversal or
+	// advice owed for the forwarded or stand-in request of the same
+	// destination and RRNSeq reached its destination (UpCode its answer),
+	// was refused for good (UpCode), or ran out of tries or time (an
+	// exception for the operator). MTI is the message the entry went as
+	// (0420, 0220, 0120), RespCode empty: nothing was answered to an
+	// originator.
+	UpSAFDelivered
+	UpSAFRejected
+	UpSAFExpired
 	upStateEnd
 )
 
@@ -62,6 +78,11 @@ const (
 // the UpForwarded record of the same destination and RRNSeq.
 func (u UpState) Closes() bool {
 	return u == UpAnswered || u == UpTimeout || u == UpNotSent || u == UpBadMAC || u == UpOpenAtRestart
+}
+
+// SettlesSAF reports a final record of a store-and-forward entry.
+func (u UpState) SettlesSAF() bool {
+	return u == UpSAFDelivered || u == UpSAFRejected || u == UpSAFExpired
 }
 
 func (u UpState) String() string {
@@ -80,6 +101,14 @@ func (u UpState) String() string {
 		return "bad MAC"
 	case UpOpenAtRestart:
 		return "open at restart: needs reversal"
+	case UpStandIn:
+		return "stand-in"
+	case UpSAFDelivered:
+		return "saf delivered"
+	case UpSAFRejected:
+		return "saf rejected"
+	case UpSAFExpired:
+		return "saf expired"
 	}
 	return ""
 }

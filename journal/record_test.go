@@ -115,7 +115,7 @@ func TestRecordVersion2Decodes(t *testing.T) {
 		t.Fatal("a truncated version 3 record decoded")
 	}
 	bad := append([]byte(nil), enc...)
-	bad[len(bad)-1] = 9 // no such state
+	bad[len(bad)-1] = byte(upStateEnd) // no such state
 	if err := Decode(append(bad, make([]byte, HashLen)...), &got); err == nil {
 		t.Fatal("an upstream state out of range decoded")
 	}

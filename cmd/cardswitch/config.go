@@ -147,6 +147,26 @@ type destYAML struct {
 	PINFormat         string        `yaml:"pin_format"`
 	KeyChangeCode     int           `yaml:"key_change_code"`
 	KeyChangeInterval time.Duration `yaml:"key_change_interval"`
+	SAF               safYAML       `yaml:"saf"`
+}
+
+// safYAML is a destination's store-and-forward (engine.SAFConfig).
+type safYAML struct {
+	Disabled    bool          `yaml:"disabled"`
+	Cap         int           `yaml:"cap"`
+	Window      int           `yaml:"window"`
+	MaxRetries  int           `yaml:"max_retries"`
+	ExpireAfter time.Duration `yaml:"expire_after"`
+	Timeout     time.Duration `yaml:"timeout"`
+	RetryBase   time.Duration `yaml:"retry_base"`
+	RetryMax    time.Duration `yaml:"retry_max"`
+	Delivered   []string      `yaml:"delivered"`
+	Retry       []string      `yaml:"retry"`
+}
+
+func (s safYAML) engine() engine.SAFConfig {
+	return engine.SAFConfig{Disabled: s.Disabled, Cap: s.Cap, Window: s.Window, MaxRetries: s.MaxRetries, ExpireAfter: s.ExpireAfter,
+		Timeout: s.Timeout, RetryBase: s.RetryBase, RetryMax: s.RetryMax, Delivered: s.Delivered, Retry: s.Retry}
 }
 
 type endpointYAML struct {
@@ -188,7 +208,8 @@ func (d destYAML) engine() engine.DestinationConfig {
 		ReconnectMin: d.ReconnectMin, ReconnectMax: d.ReconnectMax,
 		Listen: d.Listen, MaxConnections: d.MaxConnections, Allow: d.Allow,
 		ZMK: d.ZMK, ZPK: d.ZPK, ZAK: d.ZAK, MAC: d.MAC, PINFormat: d.PINFormat, KeyChangeCode: d.KeyChangeCode, KeyChangeInterval: d.KeyChangeInterval,
-		Mapping: engine.MappingConfig{Out: d.Mapping.Out.engine(), Back: d.Mapping.Back.engine(), Restore: d.Mapping.Restore}}
+		Mapping: engine.MappingConfig{Out: d.Mapping.Out.engine(), Back: d.Mapping.Back.engine(), Restore: d.Mapping.Restore},
+		SAF:     d.SAF.engine()}
 	for _, e := range d.Endpoints {
 		c.Endpoints = append(c.Endpoints, engine.Endpoint{Address: e.Address, Tier: e.Tier})
 	}

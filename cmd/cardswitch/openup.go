@@ -46,6 +46,12 @@ const openLinesMax = 20
 // walk it. Touched by the replay's reading goroutine only, then read once
 // the replay is over.
 type openSet struct {
+	// owed makes it the set of records that owe their destination a
+	// store-and-forward entry (engine.SAFOwed) without its final SAF
+	// record (journal.UpState.SettlesSAF), the pending entries a start
+	// hands the engine (engine.Server.RestoreSAF); the same arena, the same
+	// bounds.
+	owed    bool
 	at      map[uint64]span
 	arena   []byte
 	live    int // bytes of arena that at points to
@@ -63,25 +69,60 @@ func newOpenSet() *openSet {
 	return &openSet{at: map[uint64]span{}}
 }
 
+// newSAFSet is the set of pending store-and-forward entries.
+func newSAFSet() *openSet {
+	return &openSet{owed: true, at: map[uint64]span{}}
+}
+
 // observe follows one replayed record (borrowed: valid during the call).
 func (o *openSet) observe(r *journal.Record) {
+	if o.owed {
+		o.observeOwed(r)
+		return
+	}
 	switch {
 	case r.UpState == journal.UpForwarded:
-		if len(o.at) >= snapshot.MaxOpen {
-			o.dropped++
-			return
-		}
-		o.forget(r.RRNSeq)
-		if len(o.arena) > 2*o.live+arenaSlack {
-			o.compact()
-		}
-		off := len(o.arena)
-		o.arena = append(r.AppendEncoding(o.arena), r.Hash[:]...)
-		o.at[r.RRNSeq] = span{off, len(o.arena) - off}
-		o.live += len(o.arena) - off
+		o.keep(r)
 	case r.UpState.Closes():
 		o.forget(r.RRNSeq)
 	}
+}
+
+// observeOwed follows a record for the pending store-and-forward
+// entries: one per request (RRNSeq), the first record that owes it starts
+// it (a late approval after its timeout adds nothing), its final SAF
+// record ends it.
+func (o *openSet) observeOwed(r *journal.Record) {
+	switch {
+	case r.UpState.SettlesSAF():
+		o.forget(r.RRNSeq)
+	case !o.has(r.RRNSeq):
+		if _, ok := engine.SAFOwed(r); ok {
+			o.keep(r)
+		}
+	}
+}
+
+func (o *openSet) has(rrnSeq uint64) bool {
+	_, ok := o.at[rrnSeq]
+	return ok
+}
+
+// keep adds r's encoding (with its chain hash), replacing any of the same
+// RRNSeq; beyond snapshot.MaxOpen it is counted, not kept.
+func (o *openSet) keep(r *journal.Record) {
+	if len(o.at) >= snapshot.MaxOpen {
+		o.dropped++
+		return
+	}
+	o.forget(r.RRNSeq)
+	if len(o.arena) > 2*o.live+arenaSlack {
+		o.compact()
+	}
+	off := len(o.arena)
+	o.arena = append(r.AppendEncoding(o.arena), r.Hash[:]...)
+	o.at[r.RRNSeq] = span{off, len(o.arena) - off}
+	o.live += len(o.arena) - off
 }
 
 func (o *openSet) forget(rrnSeq uint64) {
@@ -153,6 +194,34 @@ func (o *openSet) RestoreOpen(b []byte) error {
 	return nil
 }
 
+// pendingParts is the snapshot's Open part: the requests open upstream
+// and the pending store-and-forward entries, records both, told apart by
+// their upstream state when restored (a forwarded record is open; one
+// that owes an entry is pending).
+type pendingParts struct{ open, owed *openSet }
+
+func (p pendingParts) OpenRecords() [][]byte {
+	out := append(p.open.OpenRecords(), p.owed.OpenRecords()...)
+	slices.SortFunc(out, func(a, b []byte) int { return cmp.Compare(seqOfEncoding(a), seqOfEncoding(b)) })
+	return out
+}
+
+func (p pendingParts) RestoreOpen(b []byte) error {
+	var r journal.Record
+	if err := journal.Decode(b, &r); err != nil {
+		return err
+	}
+	if r.UpState == journal.UpForwarded {
+		p.open.observe(&r)
+		return nil
+	}
+	if _, ok := engine.SAFOwed(&r); !ok {
+		return fmt.Errorf("snapshot record %d is %q: neither open upstream nor owing an entry", r.Seq, r.UpState)
+	}
+	p.owed.observe(&r)
+	return nil
+}
+
 // openAtStart is what a start found open upstream and what it did, as
 // the admin port serves it: the count per destination, and the JSON list
 // of at most openListMax of them (the records themselves are not kept: a
@@ -160,6 +229,7 @@ func (o *openSet) RestoreOpen(b []byte) error {
 type openAtStart struct {
 	byDest map[string]int
 	body   []byte
+	closed []journal.Record // the records written "open at restart", in journal order
 }
 
 // openListMax bounds the requests GET /upstream/open-at-start lists.
@@ -186,10 +256,11 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 		return res, nil
 	}
 	waits := make([]syncErr, len(recs))
+	closing := make([]journal.Record, len(recs))
 	for i := range recs {
-		r := closingRecord(&recs[i], now)
+		closing[i] = closingRecord(&recs[i], now)
 		waits[i] = make(syncErr, 1)
-		st.j.Append(&r, waits[i])
+		st.j.Append(&closing[i], waits[i])
 	}
 	failed := 0
 	var firstErr error
@@ -202,6 +273,7 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 			continue
 		}
 		recorded[i] = true
+		res.closed = append(res.closed, closing[i]) // each owes a reversal: the engine's store-and-forward takes them
 	}
 	// the live state's set is not used again (the snapshots' follower
 	// keeps its own): its arena goes
@@ -348,3 +420,41 @@ func (noCounters) Counters() (uint64, uint64) { return 0, 0 }
 func (noCounters) Observe(uint64, uint64)     {}
 func (noSessions) Sessions() [][]byte         { return nil }
 func (noSessions) Restore([]byte) error       { return nil }
+
+// restoreSAF hands the engine the store-and-forward entries the replay
+// found pending, and the reversals this start owes for what it found open
+// upstream (closed, just written), before any traffic; the replay's set
+// goes (the snapshots' follower keeps its own). Entries of a destination
+// no longer configured, or with store-and-forward disabled, stay in the
+// journal: logged, and found again by the next start.
+func restoreSAF(st *state, srv *engine.Server, closed []journal.Record, log zerolog.Logger) error {
+	recs, err := st.owed.records()
+	if err != nil {
+		return err
+	}
+	dropped := st.owed.dropped
+	recs = append(recs, closed...)
+	slices.SortFunc(recs, func(a, b journal.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	st.owed = newSAFSet()
+	left := srv.RestoreSAF(recs)
+	if len(recs) > 0 || dropped > 0 {
+		ev := log.Info()
+		if dropped > 0 {
+			ev = log.Error().Int("not_kept", dropped)
+		}
+		ev.Int("pending", len(recs)-len(left)).Msg("store-and-forward entries pending at start: each goes again, as a repeat")
+	}
+	if len(left) > 0 {
+		by := map[string]int{}
+		for _, r := range left {
+			by[r.Destination]++
+		}
+		d := zerolog.Dict()
+		for name, n := range by {
+			d.Int(name, n)
+		}
+		log.Warn().Int("entries", len(left)).Dict("by_destination", d).
+			Msg("store-and-forward entries for destinations not configured or with saf disabled: kept in the journal, not sent")
+	}
+	return nil
+}

@@ -56,6 +56,7 @@ func newReplayer(st *state) *replayer {
 func (p *replayer) add(r *journal.Record) error {
 	if r.UpState != journal.UpNone { // a forwarded request's leg: the open set follows it here, r still valid
 		p.st.open.observe(r)
+		p.st.owed.observe(r)
 	}
 	b := p.batch
 	rec := replayRec{seq: r.Seq, rrnSeq: r.RRNSeq, apprSeq: r.ApprovalSeq, rc: r.RespCode}

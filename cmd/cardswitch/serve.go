@@ -176,6 +176,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
+	if err := restoreSAF(st, srv, open.closed, log); err != nil {
+		admin.Close()
+		return err
+	}
 	if err := srv.Start(ctx); err != nil {
 		admin.Close()
 		return err
@@ -201,6 +205,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	})
 	mux.Handle("POST /destinations/{name}/keychange", keyChangeHandler(srv, log))
 	mux.Handle("/upstream/open-at-start", open.handler())
+	safHandlers(mux, srv, log)
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -27,6 +27,7 @@ type state struct {
 	ids   *engine.IDs
 	keys  *engine.Keys
 	open  *openSet // forwarded requests without their final record (openup.go)
+	owed  *openSet // records that owe a store-and-forward entry without its final record
 	j     *journal.Journal
 	snap  journal.Point // the snapshot the state was loaded from (zero: none)
 }
@@ -109,12 +110,12 @@ func newState(c *config, prot *journal.Protector) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}, open: newOpenSet()}, nil
+	return &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}, open: newOpenSet(), owed: newSAFSet()}, nil
 }
 
 // parts are the state's pieces a snapshot holds.
 func (st *state) parts() snapshot.Parts {
-	return snapshot.Parts{State: st.authz, Counters: st.ids, Sessions: st.keys, Open: st.open}
+	return snapshot.Parts{State: st.authz, Counters: st.ids, Sessions: st.keys, Open: pendingParts{st.open, st.owed}}
 }
 
 // openFrom loads snapshot m (nil: none) and opens the journal after it.
@@ -174,7 +175,7 @@ func openFrom(c *config, log zerolog.Logger, onFail func(error), prot *journal.P
 			Str("loss", l.String()).Msg("journal loss accepted (--accept-journal-loss): records after the last intact one quarantined")
 	}
 	ev := log.Info().Uint64("last_seq", j.LastSeq()).Uint64("snapshot_seq", after.Seq).Int("replayed", replayed).
-		Dur("snapshot_load", loaded).Int("open_upstream", len(st.open.at)).Dur("took", time.Since(start))
+		Dur("snapshot_load", loaded).Int("open_upstream", len(st.open.at)).Int("saf_pending", len(st.owed.at)).Dur("took", time.Since(start))
 	ev.Msg("state loaded: snapshot, then the journal after it verified and replayed")
 	return st, nil
 }

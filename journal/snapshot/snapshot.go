@@ -341,7 +341,7 @@ func readParts(br *bufio.Reader, body int64, parts Parts) error {
 
 func readOpen(r *wire.Reader, o Open) error {
 	count := r.Uvarint()
-	if r.Bad || count > MaxOpen {
+	if r.Bad || count > 2*MaxOpen { // the requests open upstream and the pending store-and-forward entries, each up to MaxOpen
 		return errors.New("bad open upstream count")
 	}
 	for i := uint64(0); i < count; i++ {

@@ -1,0 +1,527 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/saf"
+	"github.com/cardswitch/cardswitch/engine/upstream"
+	"github.com/cardswitch/cardswitch/internal/logline"
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+// Store-and-forward (ARCHITECTURE.md, "Store-and-forward"): what the
+// switch owes a destination is decided from journal records alone
+// (SAFOwed), so the queue is the journal itself. A record that owes
+// something (a timeout, a response with a bad MAC, a late approval, a
+// request open at a restart: a reversal; a stand-in approval: an advice)
+// is seen by ObserveRecord on the journal's committer before its waiter
+// hears of it, so the entry exists before the 91 that depends on it
+// leaves. One goroutine per destination (safRunner.run) drives its
+// saf.Queue: it sends entries in order when a connection is up, takes
+// their answers (read on the loop, matched by STAN and RRN), retries,
+// expires, and journals each entry's end (delivered, rejected, expired),
+// which is what a replay closes it by. A restart rebuilds the pending
+// entries from the journal (and the snapshots) and sends each as a
+// repeat: it may have gone out before the crash.
+
+// SAFConfig tunes a destination's store-and-forward queue. Zero values take
+// the defaults of saf.Config, and Timeout the destination's own.
+type SAFConfig struct {
+	// Disabled turns store-and-forward off for the destination: what it is
+	// owed is still journaled (and listed by the journal tools), not sent.
+	Disabled    bool
+	Cap         int           // entries held at most; default 1,048,576
+	Window      int           // entries in flight at once; default 32
+	MaxRetries  int           // sends after the first; default 10
+	ExpireAfter time.Duration // how long an entry may wait; default 72h
+	// Timeout is how long an entry's answer may take before it is retried;
+	// default the destination's timeout.
+	Timeout time.Duration
+	// RetryBase and RetryMax space the tries of one entry; defaults 1s and 5m.
+	RetryBase, RetryMax time.Duration
+	// Delivered and Retry are the response codes that deliver an entry and
+	// that retry it; any other rejects it. Defaults: 00 25 94; 91 96 19.
+	Delivered, Retry []string
+}
+
+func (c SAFConfig) queueConfig() saf.Config {
+	q := saf.Config{Cap: c.Cap, Window: c.Window, MaxRetries: c.MaxRetries, ExpireAfter: c.ExpireAfter,
+		Delivered: c.Delivered, Retry: c.Retry}
+	if c.RetryBase != 0 || c.RetryMax != 0 {
+		q.Backoff = upstream.Backoff{Base: c.RetryBase, Max: c.RetryMax, Jitter: 0.25}
+		if q.Backoff.Base == 0 {
+			q.Backoff.Base = time.Second
+		}
+		if q.Backoff.Max == 0 {
+			q.Backoff.Max = max(5*time.Minute, q.Backoff.Base)
+		}
+	}
+	return q
+}
+
+func (c SAFConfig) validate(key func(string) string) error {
+	if err := c.queueConfig().Validate(); err != nil {
+		return fmt.Errorf("%s: %v", key("saf"), err)
+	}
+	if c.Timeout != 0 && (c.Timeout < 10*time.Millisecond || c.Timeout > 2*time.Minute) {
+		return fmt.Errorf("%s: %v must be 10ms to 2m", key("saf.timeout"), c.Timeout)
+	}
+	return nil
+}
+
+// SAFOwed reports what record r owes its destination (r.Destination), if
+// anything: the entry it starts. A pure function of the record, used live
+// (ObserveRecord) and by the replay alike.
+func SAFOwed(r *journal.Record) (saf.Kind, bool) {
+	switch r.UpState {
+	case journal.UpTimeout, journal.UpBadMAC, journal.UpLateReversal, journal.UpOpenAtRestart:
+		return saf.Reversal, r.Destination != "" && r.RRNSeq != 0
+	case journal.UpStandIn:
+		if !standInApproved(r.RespCode) || r.Destination == "" || r.RRNSeq == 0 {
+			return 0, false
+		}
+		if r.MTI[1] == '1' {
+			return saf.AuthAdvice, true
+		}
+		return saf.Advice, true
+	}
+	return 0, false
+}
+
+// standInApproved: the codes of an approval a stand-in decision gives.
+func standInApproved(rc [2]byte) bool { return rc == [2]byte{'0', '0'} }
+
+// safQueued is an entry's record and kind, as the runner keeps it.
+type safQueued struct {
+	rec      journal.Record // a copy: strings are immutable, PANSealed copied
+	kind     saf.Kind
+	restored bool // found pending at the start
+}
+
+// safKey matches an answer to the entry in flight: the STAN and RRN the
+// entry went out with (the original request's, the same on every repeat).
+type safKey struct {
+	stan uint32
+	rrn  [12]byte
+}
+
+func safKeyOf(stan uint32, rrn []byte) safKey {
+	k := safKey{stan: stan}
+	copy(k.rrn[:], rrn)
+	return k
+}
+
+// safAnswer is a response to an entry, read on the loop.
+type safAnswer struct {
+	frame []byte // the decoded message's bytes (a copy)
+}
+
+// safRecentMax bounds the entries remembered as delivered, which a late
+// approval of the same request does not enqueue again: late approvals
+// come within the table's memory of expired requests (seconds to
+// minutes), so the last 65,536 deliveries cover them.
+const safRecentMax = 1 << 16
+
+// safInboxMax bounds the records waiting for the runner (it takes them
+// every tick, a few ms): beyond, a record is dropped from memory only
+// (it is journaled: the next start has it) and counted.
+const safInboxMax = 1 << 20
+
+// safRunner is one destination's store-and-forward.
+type safRunner struct {
+	s       *Server
+	d       *destination
+	cfg     SAFConfig
+	timeout time.Duration
+
+	mu    sync.Mutex
+	inbox []safQueued // from the committer, in journal order
+	wake  chan struct{}
+
+	answers chan safAnswer // from the loop; full: the answer is dropped and the entry retried
+	ctl     chan safCtl    // the admin API's requests
+
+	// owned by run
+	q       *saf.Queue
+	entries map[uint64]*safQueued // by entry ID (its record's Seq)
+	byRef   map[uint64]uint64     // RRNSeq -> entry ID, live entries
+	flight  map[safKey]uint64     // in flight: key -> entry ID
+	recent  map[uint64]struct{}   // RRNSeq of entries delivered lately
+	ring    []uint64              // recent, oldest first
+	excepts []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
+	view    codec.View
+	builder codec.Builder
+	buf     []byte
+
+	m safMetrics
+}
+
+type safMetrics struct {
+	added, deduped, sent, repeats, delivered, rejected, expired, retried, full, dropped, ignored prometheus.Counter
+	depth, oldest, inFlight                                                                      prometheus.Gauge
+}
+
+// safExceptionsMax bounds the exceptions the admin API lists (the journal
+// holds every one: 'cardswitch journal dump' shows them).
+const safExceptionsMax = 1000
+
+func newSAFRunner(s *Server, d *destination) *safRunner {
+	cfg := d.cfg.SAF
+	r := &safRunner{s: s, d: d, cfg: cfg, timeout: cfg.Timeout,
+		wake: make(chan struct{}, 1), ctl: make(chan safCtl),
+		q: saf.NewQueue(cfg.queueConfig()), entries: map[uint64]*safQueued{}, byRef: map[uint64]uint64{},
+		flight: map[safKey]uint64{}, recent: map[uint64]struct{}{}}
+	if r.timeout == 0 {
+		r.timeout = d.cfg.Timeout
+	}
+	w := cfg.Window
+	if w == 0 {
+		w = 32
+	}
+	r.answers = make(chan safAnswer, 2*w) // at most Window in flight: each answered once, twice for a host that repeats
+	r.m = s.um.forSAF(d.cfg.Name)
+	return r
+}
+
+// ObserveRecord follows the journal (journal.Options.OnRecord): on the
+// committer, for every durable record in order, before its waiter hears.
+// A record that owes its destination something becomes an entry of that
+// destination's queue. It never waits.
+func (s *Server) ObserveRecord(r *journal.Record) {
+	if r.UpState == journal.UpNone || r.UpState == journal.UpAnswered || r.UpState == journal.UpForwarded {
+		return // the hot path: most records owe nothing
+	}
+	kind, ok := SAFOwed(r)
+	if !ok {
+		return
+	}
+	d := s.dests[r.Destination]
+	if d == nil || d.saf == nil {
+		return
+	}
+	d.saf.push(r, kind)
+}
+
+func (sr *safRunner) push(r *journal.Record, kind saf.Kind) {
+	q := safQueued{rec: *r, kind: kind}
+	q.rec.PANSealed = append([]byte(nil), r.PANSealed...)
+	q.rec.Outcome, q.rec.SessionKeys = nil, nil
+	sr.mu.Lock()
+	if len(sr.inbox) >= safInboxMax {
+		sr.mu.Unlock()
+		sr.m.dropped.Inc()
+		return
+	}
+	sr.inbox = append(sr.inbox, q)
+	sr.mu.Unlock()
+	select {
+	case sr.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RestoreSAF gives the server the entries a replay found pending (records
+// that owe something and have no final SAF record), in journal order,
+// before it serves: each goes as a repeat, as it may have gone out before
+// the stop. Records of a destination no longer configured, or with
+// store-and-forward disabled, are returned (the caller logs them: they
+// stay in the journal).
+func (s *Server) RestoreSAF(recs []journal.Record) (left []journal.Record) {
+	for i := range recs {
+		r := &recs[i]
+		kind, ok := SAFOwed(r)
+		d := s.dests[r.Destination]
+		if !ok || d == nil || d.saf == nil {
+			left = append(left, *r)
+			continue
+		}
+		d.saf.mu.Lock()
+		d.saf.inbox = append(d.saf.inbox, safQueued{rec: *r, kind: kind, restored: true})
+		d.saf.inbox[len(d.saf.inbox)-1].rec.Outcome = nil
+		d.saf.mu.Unlock()
+	}
+	return left
+}
+
+// answer hands a response to an entry (an xx30 or xx31, decoded on the
+// loop) to the runner; it never waits.
+func (sr *safRunner) answer(msg []byte) {
+	select {
+	case sr.answers <- safAnswer{frame: append([]byte(nil), msg...)}:
+	default:
+		sr.m.ignored.Inc() // the entry's timeout retries it: exactly once in effect all the same
+	}
+}
+
+// safTick is how often the runner looks at its queue without a wake-up:
+// retries and timeouts are due at it (their delays are seconds).
+const safTick = 10 * time.Millisecond
+
+func (sr *safRunner) run() {
+	defer sr.s.outWG.Done()
+	tk := time.NewTicker(safTick)
+	defer tk.Stop()
+	for {
+		select {
+		case <-sr.s.outStop:
+			return
+		case <-tk.C:
+		case <-sr.wake:
+		case a := <-sr.answers:
+			sr.take(a)
+		case c := <-sr.ctl:
+			c.reply <- sr.control(c)
+			continue
+		}
+		sr.step(sr.s.clock.Now())
+	}
+}
+
+// step is one round: what arrived, the answers waiting, the entries
+// overdue or expired, then as many sends as the window and a connection
+// allow.
+func (sr *safRunner) step(now time.Time) {
+	sr.admit()
+	for {
+		select {
+		case a := <-sr.answers:
+			sr.take(a)
+			continue
+		default:
+		}
+		break
+	}
+	if n := sr.q.Due(now); n > 0 {
+		sr.m.retried.Add(float64(n)) // their flight keys stay: a late answer to one is taken if it is in flight again
+	}
+	for _, e := range sr.q.Expired(now) {
+		sr.final(e.ID, journal.UpSAFExpired, [2]byte{}, now)
+	}
+	sr.send(now)
+	sr.gauges(now)
+}
+
+// admit moves the inbox into the queue, deduplicated by RRNSeq: one entry
+// per request (a late approval after its timeout's reversal adds none).
+func (sr *safRunner) admit() {
+	sr.mu.Lock()
+	in := sr.inbox
+	sr.inbox = nil
+	sr.mu.Unlock()
+	for i := range in {
+		q := &in[i]
+		ref := q.rec.RRNSeq
+		if _, live := sr.byRef[ref]; live {
+			sr.m.deduped.Inc()
+			continue
+		}
+		if _, done := sr.recent[ref]; done && q.rec.UpState == journal.UpLateReversal {
+			sr.m.deduped.Inc()
+			continue
+		}
+		e := saf.Entry{ID: q.rec.Seq, Kind: q.kind, Ref: ref, Enqueued: time.Unix(0, q.rec.Decided)}
+		if q.restored {
+			e.Attempts = 1 // it may have gone out before the stop: it goes as a repeat
+		}
+		if err := sr.q.Add(e); err != nil {
+			sr.m.full.Inc()
+			if n, ok := sr.d.line(destLineRefused); ok {
+				logline.Held(sr.d.log.Error().Err(err).Uint64("seq", e.ID).Uint64("rrn_seq", ref), "suppressed", n).
+					Msg("store-and-forward entry not queued (it stays in the journal: the next start queues it)")
+			}
+			continue
+		}
+		cp := *q
+		sr.entries[e.ID] = &cp
+		sr.byRef[ref] = e.ID
+		sr.m.added.Inc()
+	}
+}
+
+// send puts entries in flight while the window, a connection and the
+// journal allow.
+func (sr *safRunner) send(now time.Time) {
+	d := sr.d
+	for {
+		i, err := d.pool.Pick()
+		if err != nil {
+			return
+		}
+		ss := d.conns[i].session()
+		if ss == nil {
+			return
+		}
+		e, ok := sr.q.Next(now, sr.timeout)
+		if !ok {
+			return
+		}
+		q := sr.entries[e.ID]
+		out, err := sr.build(q, e.Attempts > 0, now)
+		if err != nil {
+			// the entry cannot be carried in the destination's dialect (or
+			// its PAN cannot be read back): nothing will change that
+			sr.q.Answer(e.ID, "30", now) // rejected: not a delivered or retry code
+			sr.m.rejected.Inc()
+			if n, ok := d.line(destLineRefused); ok {
+				logline.Held(d.log.Error().Err(err).Uint64("seq", e.ID), "suppressed", n).Msg("store-and-forward entry cannot be built: rejected")
+			}
+			sr.final(e.ID, journal.UpSAFRejected, [2]byte{'3', '0'}, now)
+			continue
+		}
+		if err := ss.send(out); err != nil {
+			sr.q.Unsent(e.ID, now)
+			return
+		}
+		sr.flight[safKeyOf(q.rec.UpSTAN, []byte(q.rec.UpRRN))] = e.ID
+		sr.m.sent.Inc()
+		if e.Attempts > 0 {
+			sr.m.repeats.Inc()
+		}
+	}
+}
+
+// take applies one answer: matched to the entry in flight by STAN and
+// RRN, its MAC verified, its code decides.
+func (sr *safRunner) take(a safAnswer) {
+	d := sr.d
+	v := &sr.view
+	if err := d.dialect.Decode(v, a.frame); err != nil {
+		return // upstreamFrame decoded it once already
+	}
+	stan, _ := v.STAN()
+	var rb [16]byte
+	k := safKeyOf(stan, v.RRN(rb[:0]))
+	id, ok := sr.flight[k]
+	if !ok {
+		sr.m.ignored.Inc() // an answer to an entry no longer in flight: a repeat's, or after its timeout
+		return
+	}
+	if d.zone.macAlg != 0 {
+		if err := sr.s.verifyZoneMAC(d, v, d.zone.keys.Load().zak, d.cfg.Timeout); err != nil {
+			sr.m.ignored.Inc() // not trusted: the timeout retries it
+			return
+		}
+	}
+	var cb [8]byte
+	rc := v.AppendText(cb[:0], codec.FieldResponseCode)
+	var code [2]byte
+	copy(code[:], rc)
+	now := sr.s.clock.Now()
+	delete(sr.flight, k)
+	switch sr.q.Answer(id, string(code[:]), now) {
+	case saf.Delivered:
+		sr.m.delivered.Inc()
+		sr.final(id, journal.UpSAFDelivered, code, now)
+	case saf.Rejected:
+		sr.m.rejected.Inc()
+		sr.final(id, journal.UpSAFRejected, code, now)
+	case saf.Retry:
+		sr.m.retried.Inc()
+	default:
+		sr.m.ignored.Inc()
+	}
+}
+
+// final ends entry id: it leaves the runner, and its final record goes to
+// the journal (without waiting: an entry whose final record is lost at a
+// crash is sent again as a repeat, which the destination takes as one).
+func (sr *safRunner) final(id uint64, st journal.UpState, code [2]byte, now time.Time) {
+	q := sr.entries[id]
+	if q == nil {
+		return
+	}
+	delete(sr.entries, id)
+	delete(sr.byRef, q.rec.RRNSeq)
+	delete(sr.flight, safKeyOf(q.rec.UpSTAN, []byte(q.rec.UpRRN)))
+	switch st {
+	case journal.UpSAFDelivered:
+		if code != [2]byte{'2', '5'} { // "no original": the original may still come, and a late approval must be reversed again
+			sr.remember(q.rec.RRNSeq)
+		}
+	case journal.UpSAFExpired:
+		sr.m.expired.Inc()
+		sr.except(q, st, code, now)
+	case journal.UpSAFRejected:
+		sr.except(q, st, code, now)
+	}
+	rec := safFinal(&q.rec, q.kind, st, code, now)
+	rj, _ := sr.s.journal.(JournalStage)
+	if rj.J == nil {
+		return
+	}
+	rj.J.Append(rec, safJournaled{sr})
+}
+
+// safFinal is the final record of the entry of record r.
+func safFinal(r *journal.Record, kind saf.Kind, st journal.UpState, code [2]byte, now time.Time) *journal.Record {
+	f := *r
+	f.Seq, f.Hash = 0, [journal.HashLen]byte{}
+	f.BusinessDate = BusinessDate(now)
+	f.Received, f.Decided = now.UnixNano(), now.UnixNano()
+	copy(f.MTI[:], kind.MTI())
+	f.RespCode, f.UpCode, f.UpState = [2]byte{}, code, st
+	f.Approval, f.ApprovalSeq, f.Outcome, f.SessionKeys, f.Original = "", 0, nil, nil, ""
+	f.Link = r.Destination
+	return &f
+}
+
+type safJournaled struct{ sr *safRunner }
+
+func (w safJournaled) Committed(err error) {
+	if err != nil {
+		if n, ok := w.sr.d.line(destLineRefused); ok {
+			logline.Held(w.sr.d.log.Error().Err(err), "suppressed", n).
+				Msg("store-and-forward final record not journaled: the entry goes again after a restart, as a repeat")
+		}
+	}
+}
+
+func (sr *safRunner) remember(ref uint64) {
+	if _, ok := sr.recent[ref]; ok {
+		return
+	}
+	if len(sr.ring) >= safRecentMax {
+		delete(sr.recent, sr.ring[0])
+		sr.ring = sr.ring[1:]
+		if cap(sr.ring) > 4*safRecentMax { // the slice slides: copy it down now and then
+			sr.ring = append([]uint64(nil), sr.ring...)
+		}
+	}
+	sr.recent[ref] = struct{}{}
+	sr.ring = append(sr.ring, ref)
+}
+
+func (sr *safRunner) except(q *safQueued, st journal.UpState, code [2]byte, now time.Time) {
+	e := safEntryOf(q, 0, false)
+	e.State, e.Code, e.At = st.String(), string(code[:]), now.UTC().Format(time.RFC3339Nano)
+	if code == [2]byte{} {
+		e.Code = ""
+	}
+	if len(sr.excepts) >= safExceptionsMax {
+		sr.excepts = append(sr.excepts[:0], sr.excepts[1:]...)
+	}
+	sr.excepts = append(sr.excepts, e)
+	if n, ok := sr.d.line(destLineRefused); ok {
+		logline.Held(sr.d.log.Error().Str("state", e.State).Str("code", e.Code).Str("mti", e.MTI).Str("pan", e.PAN).
+			Str("up_stan", e.UpSTAN).Str("up_rrn", e.UpRRN).Int64("amount", e.Amount), "suppressed", n).
+			Msg("store-and-forward entry is an exception: the destination does not have it")
+	}
+}
+
+func (sr *safRunner) gauges(now time.Time) {
+	sr.m.depth.Set(float64(sr.q.Len()))
+	sr.m.inFlight.Set(float64(sr.q.InFlight()))
+	if t, ok := sr.q.Oldest(); ok {
+		sr.m.oldest.Set(now.Sub(t).Seconds())
+	} else {
+		sr.m.oldest.Set(0)
+	}
+}
+
+var errSAFNoPAN = errors.New("the entry's PAN cannot be read back (no data key)")

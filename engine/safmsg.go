@@ -1,0 +1,343 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/saf"
+	"github.com/cardswitch/cardswitch/engine/upstream"
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+// build makes the message of entry q in the destination's dialect, from
+// its record alone (so a restart rebuilds it the same): the kind's MTI
+// (a repeat's last digit 1), the original's PAN (unsealed), 3, 4, a new
+// 7, the original outbound 11 and 37 (the same on every repeat: the
+// destination matches the entry, and a repeat, by them), 12, 13, 32, 38,
+// 39 (a reversal's reason, an advice's stand-in answer), 41, 42, 49, and
+// 90 (the original data elements: its MTI, STAN, field 7 and acquirer),
+// each where the dialect has the field; and the zone MAC.
+func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, error) {
+	d, r := sr.d, &q.rec
+	var mti codec.MTI
+	copy(mti[:], q.kind.MTI())
+	if repeat {
+		mti[3] = '1'
+	}
+	has := func(id int) bool { return d.dialect.Field(id) != nil }
+	b := &sr.builder
+	b.SetBCDPad(0)
+	b.Begin(d.dialect, d.framing.Reserve(sr.buf[:0], d.tpdu), mti, d.header)
+	var tmp [48]byte
+	if has(codec.FieldPAN) && len(r.PANSealed) > 0 {
+		rj, _ := sr.s.journal.(JournalStage)
+		if rj.P == nil {
+			return nil, errSAFNoPAN
+		}
+		pan, err := rj.P.Unseal(r)
+		if err != nil {
+			return nil, fmt.Errorf("the entry's PAN: %w", err)
+		}
+		b.Text(codec.FieldPAN, pan)
+		clear(pan)
+	}
+	if has(3) {
+		b.Text(3, appendPadded(tmp[:0], uint64(r.ProcCode), 6))
+	}
+	if has(4) {
+		b.Text(4, appendPadded(tmp[:0], uint64(max(r.Amount, 0)), 12))
+	}
+	if has(codec.FieldTransmission) {
+		b.Text(codec.FieldTransmission, upstream.AppendTransmission(tmp[:0], now))
+	}
+	b.Text(codec.FieldSTAN, upstream.AppendSTAN(tmp[:0], r.UpSTAN))
+	if r.LocalDate != 0 && has(12) && has(13) {
+		b.Text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
+		b.Text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
+	}
+	if r.Acquirer != "" && has(32) {
+		b.String(32, r.Acquirer)
+	}
+	if has(codec.FieldRRN) {
+		b.String(codec.FieldRRN, r.UpRRN)
+	}
+	if len(r.Approval) == 6 && has(codec.FieldApproval) {
+		b.String(codec.FieldApproval, r.Approval)
+	}
+	if has(codec.FieldResponseCode) {
+		b.Text(codec.FieldResponseCode, safReason(r))
+	}
+	if r.Terminal != "" && has(41) {
+		b.String(41, r.Terminal)
+	}
+	if r.Merchant != "" && has(42) {
+		b.String(42, r.Merchant)
+	}
+	if r.Currency != 0 && has(codec.FieldCurrency) {
+		b.Text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
+	}
+	if has(90) && q.kind == saf.Reversal {
+		b.Text(90, appendOriginalData(tmp[:0], r))
+	}
+	if d.zone.macAlg != 0 {
+		zak := d.zone.keys.Load().zak
+		if zak.Cryptogram == "" || sr.s.hsm == nil {
+			return nil, errNoZAK
+		}
+		if err := sr.s.appendZoneMAC(b, d, zak, d.cfg.Timeout); err != nil {
+			return nil, err
+		}
+	}
+	out, err := b.Finish()
+	if err != nil {
+		return nil, err
+	}
+	out, err = d.framing.Seal(out, 0)
+	if err != nil {
+		return nil, err
+	}
+	sr.buf = out[:0]
+	return out, nil
+}
+
+// safReason is field 39 of an entry: an advice carries the stand-in
+// decision; a reversal its reason, 68 (the answer came too late, or not
+// at all) for a timeout or a late approval, 22 (suspected malfunction)
+// for an answer not trusted (bad MAC) or a request the switch stopped
+// with in flight.
+func safReason(r *journal.Record) []byte {
+	switch r.UpState {
+	case journal.UpStandIn:
+		return r.RespCode[:]
+	case journal.UpBadMAC, journal.UpOpenAtRestart:
+		return []byte("22")
+	}
+	return []byte("68")
+}
+
+// appendOriginalData appends field 90 of a reversal: the original
+// request's MTI (4), STAN (6), field 7 (10) as it went out, the acquirer
+// (11, zero-filled on the left) and the forwarding institution (11
+// zeros: none). A late approval's record is the response, whose 7 echoes
+// the request's; the others are the request, whose 7 was made from its
+// received time (forward).
+func appendOriginalData(dst []byte, r *journal.Record) []byte {
+	orig := r.MTI
+	orig[2], orig[3] = '0', '0' // the request, not a response or a repeat
+	dst = append(dst, orig[:]...)
+	dst = appendPadded(dst, uint64(r.UpSTAN), 6)
+	if r.UpState == journal.UpLateReversal && r.Transmission != 0 {
+		dst = appendPadded(dst, r.Transmission, 10)
+	} else {
+		dst = upstream.AppendTransmission(dst, time.Unix(0, r.Received))
+	}
+	acq := r.Acquirer
+	if len(acq) > 11 || !allDigits(acq) {
+		acq = ""
+	}
+	for range 11 - len(acq) {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, acq...)
+	for range 11 {
+		dst = append(dst, '0')
+	}
+	return dst
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendPadded appends x in decimal, zero-filled to width digits (its
+// low width digits if it has more).
+func appendPadded(dst []byte, x uint64, width int) []byte {
+	var buf [20]byte
+	n := strconv.AppendUint(buf[:0], x, 10)
+	if len(n) > width {
+		n = n[len(n)-width:]
+	}
+	for range width - len(n) {
+		dst = append(dst, '0')
+	}
+	return append(dst, n...)
+}
+
+// SAFEntry is a store-and-forward entry as the admin API lists it: the
+// PAN masked, nothing a card could be used with.
+type SAFEntry struct {
+	Destination string `json:"destination"`
+	ID          uint64 `json:"id"` // the journal sequence of the record that started it
+	Kind        string `json:"kind"`
+	MTI         string `json:"mti"`
+	Reason      string `json:"reason"` // what the record that started it says
+	State       string `json:"state"`  // waiting, in flight; for an exception: saf rejected, saf expired
+	Attempts    int    `json:"attempts"`
+	PAN         string `json:"pan"`
+	Amount      int64  `json:"amount"`
+	Currency    uint16 `json:"currency"`
+	Terminal    string `json:"terminal"`
+	UpSTAN      string `json:"up_stan"`
+	UpRRN       string `json:"up_rrn"`
+	RRNSeq      uint64 `json:"rrn_seq"`
+	Enqueued    string `json:"enqueued"`
+	Code        string `json:"code,omitempty"` // an exception's answer
+	At          string `json:"at,omitempty"`   // when it became an exception
+}
+
+func safEntryOf(q *safQueued, attempts int, sent bool) SAFEntry {
+	r := &q.rec
+	st := "waiting"
+	if sent {
+		st = "in flight"
+	}
+	return SAFEntry{Destination: r.Destination, ID: r.Seq, Kind: q.kind.String(), MTI: q.kind.MTI(), Reason: r.UpState.String(),
+		State: st, Attempts: attempts, PAN: r.PANMasked, Amount: r.Amount, Currency: r.Currency, Terminal: r.Terminal,
+		UpSTAN: fmt.Sprintf("%06d", r.UpSTAN), UpRRN: r.UpRRN, RRNSeq: r.RRNSeq,
+		Enqueued: time.Unix(0, r.Decided).UTC().Format(time.RFC3339Nano)}
+}
+
+// SAFStatus is one destination's store-and-forward as the admin API shows
+// it.
+type SAFStatus struct {
+	Destination string     `json:"destination"`
+	Depth       int        `json:"depth"`
+	InFlight    int        `json:"in_flight"`
+	OldestAge   float64    `json:"oldest_age_seconds"`
+	Entries     []SAFEntry `json:"entries"`    // the first ones, in queue order
+	Exceptions  []SAFEntry `json:"exceptions"` // the latest rejected and expired, newest last
+}
+
+// safCtl is a request of the admin API to a runner (its queue is its
+// goroutine's alone).
+type safCtl struct {
+	op    safOp
+	id    uint64
+	max   int
+	reply chan safCtlReply
+}
+
+type safOp uint8
+
+const (
+	safList safOp = iota
+	safRetryOne
+	safExpireOne
+)
+
+type safCtlReply struct {
+	status SAFStatus
+	err    error
+}
+
+// ErrSAFNoEntry: the destination has no such entry waiting (it is in
+// flight, finished, or never was).
+var ErrSAFNoEntry = errors.New("no such store-and-forward entry waiting")
+
+func (sr *safRunner) control(c safCtl) safCtlReply {
+	now := sr.s.clock.Now()
+	sr.admit()
+	switch c.op {
+	case safRetryOne:
+		if err := sr.q.Retry(c.id, now); err != nil {
+			return safCtlReply{err: ErrSAFNoEntry}
+		}
+		select {
+		case sr.wake <- struct{}{}:
+		default:
+		}
+		return safCtlReply{}
+	case safExpireOne:
+		if _, err := sr.q.Remove(c.id); err != nil {
+			return safCtlReply{err: ErrSAFNoEntry}
+		}
+		sr.m.expired.Inc()
+		sr.final(c.id, journal.UpSAFExpired, [2]byte{}, now)
+		sr.gauges(now)
+		return safCtlReply{}
+	}
+	st := SAFStatus{Destination: sr.d.cfg.Name, Depth: sr.q.Len(), InFlight: sr.q.InFlight(), Entries: []SAFEntry{}}
+	if t, ok := sr.q.Oldest(); ok {
+		st.OldestAge = now.Sub(t).Seconds()
+	}
+	es, sent := sr.q.Entries(c.max)
+	for i, e := range es {
+		if q := sr.entries[e.ID]; q != nil {
+			st.Entries = append(st.Entries, safEntryOf(q, e.Attempts, sent[i]))
+		}
+	}
+	st.Exceptions = append([]SAFEntry{}, sr.excepts...)
+	return safCtlReply{status: st}
+}
+
+// ErrNoSAF: the destination has store-and-forward disabled.
+var ErrNoSAF = errors.New("engine: the destination's store-and-forward is disabled")
+
+func (s *Server) safCall(dest string, c safCtl) (safCtlReply, error) {
+	d := s.dests[dest]
+	switch {
+	case d == nil:
+		return safCtlReply{}, ErrNoDestination
+	case d.saf == nil:
+		return safCtlReply{}, ErrNoSAF
+	}
+	c.reply = make(chan safCtlReply, 1)
+	select {
+	case d.saf.ctl <- c:
+	case <-s.outStop:
+		return safCtlReply{}, errors.New("engine: stopping")
+	case <-time.After(5 * time.Second):
+		return safCtlReply{}, errors.New("store-and-forward busy: try again")
+	}
+	return <-c.reply, nil
+}
+
+// SAF lists each destination's store-and-forward (one when dest is set),
+// with up to max entries each.
+func (s *Server) SAF(dest string, max int) ([]SAFStatus, error) {
+	var out []SAFStatus
+	for _, d := range s.destList {
+		if d.saf == nil || (dest != "" && d.cfg.Name != dest) {
+			continue
+		}
+		r, err := s.safCall(d.cfg.Name, safCtl{op: safList, max: max})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.status)
+	}
+	if dest != "" && len(out) == 0 {
+		if s.dests[dest] == nil {
+			return nil, ErrNoDestination
+		}
+		return nil, ErrNoSAF
+	}
+	return out, nil
+}
+
+// SAFRetry makes a waiting entry due now (an operator's "retry now").
+func (s *Server) SAFRetry(dest string, id uint64) error {
+	r, err := s.safCall(dest, safCtl{op: safRetryOne, id: id})
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+// SAFExpire ends a waiting entry as expired (journaled: the exceptions
+// list has it), for an entry the operator settles by other means.
+func (s *Server) SAFExpire(dest string, id uint64) error {
+	r, err := s.safCall(dest, safCtl{op: safExpireOne, id: id})
+	if err != nil {
+		return err
+	}
+	return r.err
+}
