@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,7 +159,6 @@ type safRunner struct {
 	excepts []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
 	view    codec.View
 	builder codec.Builder
-	buf     []byte
 
 	m safMetrics
 }
@@ -226,24 +227,33 @@ func (sr *safRunner) push(r *journal.Record, kind saf.Kind) {
 	}
 }
 
-// RestoreSAF gives the server the entries a replay found pending (records
-// that owe something and have no final SAF record), in journal order,
-// before it serves: each goes as a repeat, as it may have gone out before
-// the stop. Records of a destination no longer configured, or with
-// store-and-forward disabled, are returned (the caller logs them: they
-// stay in the journal).
-func (s *Server) RestoreSAF(recs []journal.Record) (left []journal.Record) {
-	for i := range recs {
-		r := &recs[i]
-		kind, ok := SAFOwed(r)
-		d := s.dests[r.Destination]
+// RestoreSAF gives the server, before it serves, the entries a replay
+// found pending (records that owe something and have no final SAF record)
+// and those this start itself owes (fresh: the reversals of requests it
+// found open), each in journal order. A pending entry goes as a repeat:
+// it may have gone out before the stop; a fresh one goes first as itself.
+// Records of a destination no longer configured, or with store-and-forward
+// disabled, are returned (the caller logs them: they stay in the journal,
+// and the next start finds them again).
+func (s *Server) RestoreSAF(pending, fresh []journal.Record) (left []journal.Record) {
+	all := make([]safQueued, 0, len(pending)+len(fresh))
+	for i := range pending {
+		all = append(all, safQueued{rec: pending[i], restored: true})
+	}
+	for i := range fresh {
+		all = append(all, safQueued{rec: fresh[i]})
+	}
+	slices.SortFunc(all, func(a, b safQueued) int { return cmp.Compare(a.rec.Seq, b.rec.Seq) })
+	for _, q := range all {
+		kind, ok := SAFOwed(&q.rec)
+		d := s.dests[q.rec.Destination]
 		if !ok || d == nil || d.saf == nil {
-			left = append(left, *r)
+			left = append(left, q.rec)
 			continue
 		}
+		q.kind, q.rec.Outcome, q.rec.SessionKeys = kind, nil, nil
 		d.saf.mu.Lock()
-		d.saf.inbox = append(d.saf.inbox, safQueued{rec: *r, kind: kind, restored: true})
-		d.saf.inbox[len(d.saf.inbox)-1].rec.Outcome = nil
+		d.saf.inbox = append(d.saf.inbox, q)
 		d.saf.mu.Unlock()
 	}
 	return left

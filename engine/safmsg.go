@@ -30,7 +30,8 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	has := func(id int) bool { return d.dialect.Field(id) != nil }
 	b := &sr.builder
 	b.SetBCDPad(0)
-	b.Begin(d.dialect, d.framing.Reserve(sr.buf[:0], d.tpdu), mti, d.header)
+	// a buffer of its own: the connection's loop writes it later
+	b.Begin(d.dialect, d.framing.Reserve(make([]byte, 0, 512), d.tpdu), mti, d.header)
 	var tmp [48]byte
 	if has(codec.FieldPAN) && len(r.PANSealed) > 0 {
 		rj, _ := sr.s.journal.(JournalStage)
@@ -95,12 +96,7 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	out, err = d.framing.Seal(out, 0)
-	if err != nil {
-		return nil, err
-	}
-	sr.buf = out[:0]
-	return out, nil
+	return d.framing.Seal(out, 0)
 }
 
 // safReason is field 39 of an entry: an advice carries the stand-in

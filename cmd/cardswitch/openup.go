@@ -433,16 +433,15 @@ func restoreSAF(st *state, srv *engine.Server, closed []journal.Record, log zero
 		return err
 	}
 	dropped := st.owed.dropped
-	recs = append(recs, closed...)
-	slices.SortFunc(recs, func(a, b journal.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	st.owed = newSAFSet()
-	left := srv.RestoreSAF(recs)
+	left := srv.RestoreSAF(recs, closed)
 	if len(recs) > 0 || dropped > 0 {
 		ev := log.Info()
 		if dropped > 0 {
 			ev = log.Error().Int("not_kept", dropped)
 		}
-		ev.Int("pending", len(recs)-len(left)).Msg("store-and-forward entries pending at start: each goes again, as a repeat")
+		ev.Int("pending", len(recs)).Int("open_to_reverse", len(closed)).Int("not_queued", len(left)).
+			Msg("store-and-forward entries at start: the pending ones go again, as repeats")
 	}
 	if len(left) > 0 {
 		by := map[string]int{}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardswitch/cardswitch/bench/sim"
+	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/internal/testlog"
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+// safConfig is the test configuration with destination visa-host at the
+// simulator, a short timeout and quick store-and-forward retries.
+func safConfig(t *testing.T, simAddr string) (string, map[string]string) {
+	body, addrs := testConfig(t)
+	dests := fmt.Sprintf("destinations:\n  - name: visa-host\n    dialect: iso87ascii\n    framing: binary2\n"+
+		"    endpoints: [{address: %s}]\n    timeout: 200ms\n    reconnect_min: 10ms\n    reconnect_max: 50ms\n"+
+		"    saf: {timeout: 100ms, retry_base: 50ms, retry_max: 100ms}\n", simAddr)
+	rules := "    - name: visa-issuers\n      pan_prefixes: [\"4761739001\"]\n      action: upstream\n      destination: visa-host\n"
+	return withDestinationsIn(t, body, dests, rules), addrs
+}
+
+func safStatus(t *testing.T, admin string) []engine.SAFStatus {
+	t.Helper()
+	res, err := http.Get("http://" + admin + "/saf?destination=visa-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st []engine.SAFStatus
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil || len(st) != 1 {
+		t.Fatalf("GET /saf: %v %+v", err, st)
+	}
+	return st
+}
+
+// Reversals owed when the switch stops are not lost: the host answers
+// neither the purchases nor their reversals, the switch stops with three
+// entries pending (the admin API, the metrics and the command list them,
+// PANs masked), and after the restart each goes again as a repeat (0421)
+// to the host, now answering, and is journaled delivered, once.
+func TestSAFEntriesSurviveARestart(t *testing.T) {
+	const n = 3
+	is, err := sim.Start("127.0.0.1:0", sim.Config{Dialect: "iso87ascii", Framing: "binary2",
+		Rules: sim.Rules{Rules: []sim.Rule{{Name: "silent", Fault: "no_answer"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	body, addrs := safConfig(t, is.Addr())
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf testlog.Buffer
+	stop := startServeLog(t, c, zerolog.New(&logBuf))
+	waitDestinationUp(t, addrs["8580"], "visa-host")
+	conn, d := dialPOS(t, addrs["8583"])
+	var rrns []string
+	for i := 0; i < n; i++ {
+		rrn := fmt.Sprintf("SAFRESTART%02d", i)
+		rrns = append(rrns, rrn)
+		r, err := conn.RoundTrip(purchase(t, d, fmt.Sprintf("%06d", i+1), rrn, 700+i), 5*time.Second)
+		if err != nil || string(r.View.AppendText(nil, 39)) != "91" {
+			t.Fatalf("purchase %d: %v, want 91 (no answer)", i, err)
+		}
+	}
+	conn.Close()
+	waitUntilT(t, "three reversals tried and retried", func() bool {
+		st := safStatus(t, addrs["8580"])
+		return st[0].Depth == n && is.Stats().Faults["no_answer"] >= 2*n+n // the purchases, then each reversal twice
+	})
+	st := safStatus(t, addrs["8580"])
+	for _, e := range st[0].Entries {
+		if e.PAN != "476173******0010" || e.Kind != "reversal" || e.MTI != "0420" || e.Reason != "timeout" {
+			t.Fatalf("entry %+v", e)
+		}
+	}
+	if m := scrape(t, addrs["8580"]); m[`cardswitch_saf_depth{destination="visa-host"}`] != n {
+		t.Fatalf("cardswitch_saf_depth = %v, want %d", m[`cardswitch_saf_depth{destination="visa-host"}`], n)
+	}
+	code, out, errOut := cli(t, "", "saf", "--admin", addrs["8580"], "list")
+	if code != 0 || strings.Count(out, "476173******0010") != n || strings.Contains(out, "4761739001010010") ||
+		!strings.Contains(out, fmt.Sprintf("visa-host: %d pending", n)) {
+		t.Fatalf("saf list: %d\n%s%s", code, out, errOut)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	before := is.Stats()
+	if err := is.SetRules(sim.Rules{Default: "00"}); err != nil { // the host is back
+		t.Fatal(err)
+	}
+
+	stop = startServeLog(t, c, zerolog.New(&logBuf))
+	waitUntilT(t, "the pending entries delivered", func() bool { return safStatus(t, addrs["8580"])[0].Depth == 0 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logBuf.String(), `"pending":3`) {
+		t.Fatalf("the start does not log its pending entries:\n%s", logBuf.String())
+	}
+	after := is.Stats()
+	if got := after.Answered["00"] - before.Answered["00"]; got != n {
+		t.Fatalf("the host approved %d messages after the restart, want the %d repeats", got, n)
+	}
+	var delivered, timedOut []string
+	if _, err := journal.Replay(filepath.Join(c.file.DataDir, "journal"), func(r *journal.Record) error {
+		switch r.UpState {
+		case journal.UpTimeout:
+			timedOut = append(timedOut, strings.Clone(r.RRN))
+		case journal.UpSAFDelivered:
+			if string(r.MTI[:]) != "0420" || r.UpCode != [2]byte{'0', '0'} || r.PANMasked != "476173******0010" {
+				t.Errorf("delivered record %+v", r)
+			}
+			delivered = append(delivered, strings.Clone(r.RRN))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sorted(timedOut), rrns) || !slices.Equal(sorted(delivered), rrns) {
+		t.Fatalf("journal: timed out %q, delivered %q, want %q each", timedOut, delivered, rrns)
+	}
+}
+
+func waitUntilT(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+	}
+}
