@@ -5,7 +5,8 @@
 //
 // A snapshot file holds a header (the journal point and the data key's
 // fingerprint), the identifier counters, the sign-on session keys, the
-// requests open upstream (version 2) and the authorization state, then the
+// requests open upstream (version 2), the stand-in approvals of the
+// latest business day (version 3) and the authorization state, then the
 // SHA-256 of all of it. It is written to a
 // temporary name, synced, renamed and its directory synced, so a crash
 // leaves either the old set of files or the new one, never half a file
@@ -72,13 +73,16 @@ type Open interface {
 	RestoreOpen(b []byte) error
 }
 
-// Parts are what a snapshot holds. Open may be nil: none are written, and
-// those a file holds are read and dropped.
+// Parts are what a snapshot holds. Open and StandIn may be nil: none are
+// written, and those a file holds are read and dropped. StandIn are the
+// stand-in approvals of the latest business day (their limits), records
+// as Open's.
 type Parts struct {
 	State    State
 	Counters Counters
 	Sessions Sessions
 	Open     Open
+	StandIn  Open
 }
 
 // Meta describes a snapshot file.
@@ -92,8 +96,9 @@ type Meta struct {
 const (
 	magic = "CSSNAP01"
 	// version 2 appends the open upstream requests to the counters and
-	// sessions; a version 1 file is read with none.
-	version = 2
+	// sessions, version 3 the stand-in approvals after them; an older
+	// file is read with none.
+	version = 3
 	prefix  = "snap-"
 	suffix  = ".cs"
 	// maxSessions and maxSession bound what a snapshot may ask to be read,
@@ -171,11 +176,12 @@ func writeTo(f *os.File, m Meta, parts Parts) error {
 	if parts.Open != nil {
 		open = parts.Open.OpenRecords()
 	}
-	b = binary.AppendUvarint(b, uint64(len(open)))
-	for _, o := range open {
-		b = binary.AppendUvarint(b, uint64(len(o)))
-		b = append(b, o...)
+	b = appendRecords(b, open)
+	var standIn [][]byte
+	if parts.StandIn != nil {
+		standIn = parts.StandIn.OpenRecords()
 	}
+	b = appendRecords(b, standIn)
 	bw.Write(binary.AppendUvarint(nil, uint64(len(b))))
 	bw.Write(b)
 	if err := parts.State.WriteState(bw); err != nil {
@@ -333,10 +339,24 @@ func readParts(br *bufio.Reader, body int64, parts Parts) error {
 			return err
 		}
 	}
+	if head[len(magic)] >= 3 {
+		if err := readOpen(&r, parts.StandIn); err != nil {
+			return err
+		}
+	}
 	if len(r.B) != 0 {
 		return errors.New("trailing bytes after the sessions")
 	}
 	return parts.State.ReadState(br)
+}
+
+func appendRecords(b []byte, recs [][]byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	for _, o := range recs {
+		b = binary.AppendUvarint(b, uint64(len(o)))
+		b = append(b, o...)
+	}
+	return b
 }
 
 func readOpen(r *wire.Reader, o Open) error {

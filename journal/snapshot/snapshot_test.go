@@ -144,17 +144,21 @@ func TestOpenUpstreamRoundTripAndVersion1(t *testing.T) {
 	dir := t.TempDir()
 	p := parts("state", 1, 2, "k")
 	p.Open = &openList{list: [][]byte{[]byte("forwarded 1"), []byte("forwarded 2")}}
+	p.StandIn = &openList{list: [][]byte{[]byte("stand-in 1")}}
 	m, err := Write(dir, Point{Seq: 9}, [16]byte{}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := parts("", 0, 0)
-	got.Open = &openList{}
+	got.Open, got.StandIn = &openList{}, &openList{}
 	if err := Load(m, got); err != nil {
 		t.Fatal(err)
 	}
 	if l := got.Open.(*openList).list; len(l) != 2 || string(l[0]) != "forwarded 1" || string(l[1]) != "forwarded 2" {
 		t.Fatalf("open %q", l)
+	}
+	if l := got.StandIn.(*openList).list; len(l) != 1 || string(l[0]) != "stand-in 1" {
+		t.Fatalf("stand-in %q", l)
 	}
 	if s := string(got.State.(*blob).data); s != "state" {
 		t.Fatalf("state %q", s)
@@ -163,8 +167,8 @@ func TestOpenUpstreamRoundTripAndVersion1(t *testing.T) {
 		t.Fatalf("without an Open part: %v", err)
 	}
 
-	// the same snapshot as version 1 wrote it: no open count in the
-	// counters and sessions part, checksum over that
+	// the same snapshot as version 1 wrote it: no open count (nor stand-in
+	// count) in the counters and sessions part, checksum over that
 	m1, err := Write(t.TempDir(), Point{Seq: 9}, [16]byte{}, parts("state", 1, 2, "k"))
 	if err != nil {
 		t.Fatal(err)
@@ -173,14 +177,14 @@ func TestOpenUpstreamRoundTripAndVersion1(t *testing.T) {
 	body := raw[:len(raw)-sha256.Size]
 	at := len(magic) + headerLen
 	n, k := binary.Uvarint(body[at:])
-	if body[at+k+int(n)-1] != 0 { // the open count, 0
-		t.Fatal("no open count where expected")
+	if body[at+k+int(n)-1] != 0 || body[at+k+int(n)-2] != 0 { // the open count and the stand-in count, 0 each
+		t.Fatal("no open and stand-in counts where expected")
 	}
 	v1 := append([]byte(nil), body[:len(magic)]...)
 	v1 = append(v1, 1)
 	v1 = append(v1, body[len(magic)+1:at]...)
-	v1 = binary.AppendUvarint(v1, n-1)
-	v1 = append(v1, body[at+k:at+k+int(n)-1]...)
+	v1 = binary.AppendUvarint(v1, n-2)
+	v1 = append(v1, body[at+k:at+k+int(n)-2]...)
 	v1 = append(v1, body[at+k+int(n):]...)
 	sum := sha256.Sum256(v1)
 	if err := os.WriteFile(m1.Path, append(v1, sum[:]...), 0o600); err != nil {
