@@ -227,10 +227,14 @@ func (c *conn) handle(fr codec.Frame) bool {
 		return true
 	}
 	is.stats.received.Add(1)
+	var booked *ledgerEntry
+	if storeAndForward(mti) {
+		booked = c.book(v, err == nil)
+	}
 	rules := is.rules.Load()
 	if err != nil {
 		is.stats.formatErrors.Add(1)
-		return c.answer(fr.TPDU, &replyParts{code: code30}, decision{}) // at once, without faults
+		return c.answer(fr.TPDU, &replyParts{code: code30}, decision{}, nil) // at once, without faults
 	}
 	req := request{class: mti.Class(), id: identity(v)}
 	req.pan = v.PAN(c.pan[:0])
@@ -271,7 +275,7 @@ func (c *conn) handle(fr codec.Frame) bool {
 		approvalCode(&c.approval, rules.seed, req.id)
 		p.approval = c.approval[:]
 	}
-	return c.answer(fr.TPDU, p, d)
+	return c.answer(fr.TPDU, p, d, booked)
 }
 
 // badMTI reports a decode error in the MTI or the bitmap (field 0): the
@@ -282,8 +286,9 @@ func badMTI(err error) bool {
 }
 
 // answer carries out a decision: a fault, or the reply at once or after
-// its delay.
-func (c *conn) answer(tpdu []byte, p *replyParts, d decision) bool {
+// its delay. booked is the ledger entry the answer is booked in (nil:
+// none), when it goes out.
+func (c *conn) answer(tpdu []byte, p *replyParts, d decision, booked *ledgerEntry) bool {
 	is := c.is
 	switch d.fault {
 	case FaultNoAnswer:
@@ -321,6 +326,9 @@ func (c *conn) answer(tpdu []byte, p *replyParts, d decision) bool {
 	code := int16(codeIndex(p.code))
 	if d.delay <= 0 {
 		is.stats.answered[code].Add(1) // before the peer can see it: a reply it holds is counted
+		if booked != nil {
+			is.ledger.answered(booked, code) // before too: a host books, then replies
+		}
 		if !c.send(c.reply, copies) {
 			is.stats.answered[code].Add(^uint64(0)) // the connection was gone
 		}
@@ -330,6 +338,6 @@ func (c *conn) answer(tpdu []byte, p *replyParts, d decision) bool {
 		return false
 	}
 	is.sched.push(item{due: time.Now().Add(d.delay), c: c, frame: append([]byte(nil), c.reply...),
-		copies: uint8(copies), code: code})
+		copies: uint8(copies), code: code, entry: booked})
 	return true
 }

@@ -46,6 +46,20 @@
 // Counters (Stats) count requests received, answered by code, faults
 // injected, format errors and MAC failures.
 //
+// Store-and-forward (ledger.go): reversals (0420, repeats 0421), financial
+// advices (0220, 0221) and authorization advices (0120, 0121) are answered
+// as requests are (0430, 0230, 0130, by the rules and their faults, MACs
+// checked), and booked in a ledger keyed by MTI class, RRN (37) and STAN
+// (11), so a test can check the switch's reversals against what the issuer
+// applied (answered 00), how often each came and how many were repeats:
+//
+//	is.Inject(sim.Rule{MTIClasses: []string{"4"}, Fault: "no_answer"}) // the host is silent to reversals
+//	// ... the switch times out, queues its 0420, repeats it as 0421 ...
+//	is.ClearInjected()
+//	// ... later:
+//	if is.Applied('4') != want || is.Stats().Duplicates != 0 { ... }
+//	for _, e := range is.Ledger() { ... e.Received, e.Repeats, e.Applied, e.FirstCode ... }
+//
 // Zone keys (Config.ZMK, ZPK, ZAK; zone.go): with a ZPK it decrypts field
 // 52 and checks the PIN (Config.PIN; wrong: 55), with a ZAK it verifies
 // and makes MACs, with a ZMK it takes 0800 key changes (70 = 161: 53 says

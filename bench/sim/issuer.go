@@ -61,6 +61,10 @@ type Config struct {
 	PIN string
 	// KeyChangeCode is the key change's field 70; 0: 161.
 	KeyChangeCode int
+	// LedgerKeys bounds the advices and reversals the ledger books, each
+	// with its repeats (Issuer.Ledger; ledger.go); past it they are counted
+	// (Stats.LedgerFull), not booked. 0: 1<<20 (about 150 MiB when full).
+	LedgerKeys int
 }
 
 const (
@@ -89,6 +93,9 @@ func (c Config) withDefaults() Config {
 	if c.Redial == 0 {
 		c.Redial = defaultRedial
 	}
+	if c.LedgerKeys == 0 {
+		c.LedgerKeys = defaultLedgerKeys
+	}
 	return c
 }
 
@@ -115,8 +122,8 @@ func (c Config) resolve() (*codec.Dialect, codec.Framing, error) {
 		return nil, codec.Framing{}, fmt.Errorf("sim: max frame %d must be 1 to 65535", c.MaxFrame)
 	}
 	f.MaxFrame = c.MaxFrame
-	if c.MaxConns < 0 || c.MaxInFlight < 0 || c.MaxPendingBytes < 0 {
-		return nil, codec.Framing{}, errors.New("sim: MaxConns, MaxInFlight and MaxPendingBytes must not be negative")
+	if c.MaxConns < 0 || c.MaxInFlight < 0 || c.MaxPendingBytes < 0 || c.LedgerKeys < 0 {
+		return nil, codec.Framing{}, errors.New("sim: MaxConns, MaxInFlight, MaxPendingBytes and LedgerKeys must not be negative")
 	}
 	if err := checkMACField(d, c.Rules.MAC); err != nil {
 		return nil, codec.Framing{}, err
@@ -170,10 +177,11 @@ type Issuer struct {
 	injected atomic.Pointer[[]rule] // tried before the rules; never nil
 	injectMu sync.Mutex             // serializes Inject and ClearInjected
 
-	sched *scheduler
-	stats counters
-	stan  atomic.Uint32 // the STAN of the echo tests and key changes the simulator sends
-	zone  *zone         // its zone keys (zone.go)
+	sched  *scheduler
+	stats  counters
+	stan   atomic.Uint32 // the STAN of the echo tests and key changes the simulator sends
+	zone   *zone         // its zone keys (zone.go)
+	ledger *ledger       // the advices and reversals booked (ledger.go)
 
 	wg   sync.WaitGroup // the scheduler, accept loops, dial loops, and two per connection
 	stop chan struct{}  // closed by Close: the dial loops end
@@ -194,7 +202,7 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	z, _ := newZone(cfg) // checked by resolve
 	is := &Issuer{cfg: cfg, dialect: d, framing: f, echo: codec.Echo(d),
-		sched: newScheduler(cfg.MaxInFlight), stop: make(chan struct{}), zone: z,
+		sched: newScheduler(cfg.MaxInFlight), stop: make(chan struct{}), zone: z, ledger: newLedger(cfg.LedgerKeys),
 		conns: make(map[*conn]struct{}), lns: make(map[net.Listener]struct{})}
 	if err := is.SetRules(cfg.Rules); err != nil {
 		return nil, err
@@ -360,6 +368,9 @@ func (is *Issuer) Close() error {
 // deliver hands a reply that fell due to its connection (scheduler only).
 func (is *Issuer) deliver(it item) {
 	is.stats.answered[it.code].Add(1) // as in conn.answer
+	if it.entry != nil {
+		is.ledger.answered(it.entry, it.code)
+	}
 	if !it.c.send(it.frame, int(it.copies)) {
 		is.stats.answered[it.code].Add(^uint64(0))
 	}

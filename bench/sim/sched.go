@@ -23,8 +23,9 @@ type item struct {
 	due    time.Time
 	c      *conn
 	frame  []byte
-	copies uint8 // 2 for the twice fault
-	code   int16 // codeIndex, counted when delivered
+	copies uint8        // 2 for the twice fault
+	code   int16        // codeIndex, counted when delivered
+	entry  *ledgerEntry // the ledger entry the answer is booked in when delivered; nil: none
 }
 
 func newScheduler(maxItems int) *scheduler {

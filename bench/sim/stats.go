@@ -9,22 +9,26 @@ import (
 
 // counters are the issuer's, updated by every connection at once.
 type counters struct {
-	conns, refused atomic.Uint64
-	received       atomic.Uint64 // requests and advices, 0800s included
-	netMgmt        atomic.Uint64
-	formatErrors   atomic.Uint64
-	macFailures    atomic.Uint64
-	ignored        atomic.Uint64 // responses and notifications: nothing to answer
-	buildErrors    atomic.Uint64 // replies answered 96 because the reply could not be built
-	echoesSent     atomic.Uint64
-	echoesAnswered atomic.Uint64            // 0810s to the echo tests sent, 39 = 00
-	dialled        atomic.Uint64            // connections Dial made
-	netAnswered    atomic.Uint64            // 0810s to its own sign-ons and sign-offs, 39 = 00
-	pinChecks      atomic.Uint64            // PIN blocks decrypted under the ZPK
-	pinFailures    atomic.Uint64            // of which wrong or undecodable: 55
-	keyChanges     [codeCount]atomic.Uint64 // the peer's key changes, by the answer
-	answered       [codeCount]atomic.Uint64
-	faults         [faultCount]atomic.Uint64
+	conns, refused             atomic.Uint64
+	received                   atomic.Uint64 // requests and advices, 0800s included
+	netMgmt                    atomic.Uint64
+	formatErrors               atomic.Uint64
+	macFailures                atomic.Uint64
+	ignored                    atomic.Uint64 // responses and notifications: nothing to answer
+	buildErrors                atomic.Uint64 // replies answered 96 because the reply could not be built
+	echoesSent                 atomic.Uint64
+	echoesAnswered             atomic.Uint64            // 0810s to the echo tests sent, 39 = 00
+	dialled                    atomic.Uint64            // connections Dial made
+	netAnswered                atomic.Uint64            // 0810s to its own sign-ons and sign-offs, 39 = 00
+	pinChecks                  atomic.Uint64            // PIN blocks decrypted under the ZPK
+	pinFailures                atomic.Uint64            // of which wrong or undecodable: 55
+	keyChanges                 [codeCount]atomic.Uint64 // the peer's key changes, by the answer
+	reversals, reversalRepeats atomic.Uint64            // 0420s and 0421s read; 0421s
+	advices, adviceRepeats     atomic.Uint64            // 0120, 0121, 0220, 0221 read; 0121s and 0221s
+	duplicates                 atomic.Uint64            // advices and reversals whose key was applied already
+	ledgerFull                 atomic.Uint64            // advices and reversals not booked: the ledger was full
+	answered                   [codeCount]atomic.Uint64
+	faults                     [faultCount]atomic.Uint64
 }
 
 // Stats are the issuer's counters at one moment.
@@ -50,6 +54,16 @@ type Stats struct {
 	PINChecks         uint64            // PIN blocks checked under the ZPK
 	PINFailures       uint64            // of which wrong or undecodable (answered 55)
 	KeyChanges        map[string]uint64 // the peer's key changes, by the answer (00 installed)
+	// Store-and-forward (ledger.go): Reversals counts the 0420s and 0421s
+	// read, ReversalRepeats the 0421s; Advices the 0120, 0121, 0220 and 0221s,
+	// AdviceRepeats the 0121s and 0221s. Duplicates counts those whose key
+	// (class, RRN, STAN) was applied already, a repeat or a resend of an
+	// advice answered 00; LedgerFull those not booked because the ledger
+	// was full (Config.LedgerKeys).
+	Reversals, ReversalRepeats uint64
+	Advices, AdviceRepeats     uint64
+	Duplicates                 uint64
+	LedgerFull                 uint64
 }
 
 // Stats reads the counters.
@@ -63,6 +77,9 @@ func (is *Issuer) Stats() Stats {
 		InFlight: is.sched.len(), EchoesSent: c.echoesSent.Load(), EchoesAnswered: c.echoesAnswered.Load(),
 		Dialled: c.dialled.Load(), NetAnswered: c.netAnswered.Load(),
 		PINChecks: c.pinChecks.Load(), PINFailures: c.pinFailures.Load(), KeyChanges: map[string]uint64{},
+		Reversals: c.reversals.Load(), ReversalRepeats: c.reversalRepeats.Load(),
+		Advices: c.advices.Load(), AdviceRepeats: c.adviceRepeats.Load(),
+		Duplicates: c.duplicates.Load(), LedgerFull: c.ledgerFull.Load(),
 	}
 	for i := range c.keyChanges {
 		if n := c.keyChanges[i].Load(); n > 0 {
@@ -116,6 +133,8 @@ func (s Stats) WriteText(w io.Writer) {
 	for _, k := range sortedKeys(s.KeyChanges) {
 		fmt.Fprintf(w, "key changes answered %s: %d\n", k, s.KeyChanges[k])
 	}
+	fmt.Fprintf(w, "reversals    %d (repeats %d), advices %d (repeats %d)\n", s.Reversals, s.ReversalRepeats, s.Advices, s.AdviceRepeats)
+	fmt.Fprintf(w, "duplicates   %d (key applied already), ledger full %d (not booked)\n", s.Duplicates, s.LedgerFull)
 	if s.EchoesSent > 0 {
 		fmt.Fprintf(w, "echo tests   %d sent, %d answered 00\n", s.EchoesSent, s.EchoesAnswered)
 	}

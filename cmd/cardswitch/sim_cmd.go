@@ -40,7 +40,9 @@ func init() {
 			"--rules names a YAML file (see the README, \"Issuer simulator\"). With --connect it dials the\n" +
 			"switch (a destination's listen address: issuer-initiated links) instead of listening, signs on\n" +
 			"with --sign-on, and dials again a second after a connection ends.\n" +
-			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults.",
+			"It books the reversals and advices it is sent (0420/0421, 0220/0221, 0120/0121) by class, RRN and STAN.\n" +
+			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults,\n" +
+			"reversals and advices with their repeats and duplicates.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:9583", "address to listen on (port 0: any free port, printed)")
