@@ -21,7 +21,7 @@ BENCHTIME ?= 1s
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-full bench-codec bench-upstream bench-journal bench-restart soak crash-test abuse lint clean
+.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-full bench-codec bench-upstream bench-journal bench-restart bench-saf soak crash-test saf-crash-test abuse lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -95,6 +95,13 @@ SOAK_PER_DAY ?= 50000
 
 soak: ## the whole switch on a fake clock through SOAK_DAYS business days (28) of SOAK_PER_DAY purchases: heap, index, journal, snapshots and archive day by day
 	SOAK_DAYS=$(SOAK_DAYS) SOAK_PER_DAY=$(SOAK_PER_DAY) $(GO) test ./cmd/cardswitch/ -run '^$$' -bench Weeks -benchtime 1x -timeout 120m -v
+
+saf-crash-test: ## kill the switch SAF_KILLS times (default 100) while its destination is slow or silent; prints the store-and-forward counts (owed, delivered, applied, repeats, lost)
+	SAF_KILLS=$(or $(SAF_KILLS),100) CRASH_SEED=$(CRASH_SEED) $(GO) test ./internal/crashtest/ -count=1 -v -run TestSAFCrashRecovery -timeout 60m
+
+bench-saf: ## store-and-forward throughput after an outage of SAF_ENTRIES (default 100000) reversals, at the default window and at 512
+	$(GO) test ./engine/ -run '^$$' -bench BenchmarkSAFDrain -benchtime 1x -count=1
+	SAF_WINDOW=512 $(GO) test ./engine/ -run '^$$' -bench BenchmarkSAFDrain -benchtime 1x -count=1
 
 crash-test: ## kill the real binary under load CRASH_KILLS times (default 50; CRASH_SEED=... repeats a run's kill times); no acknowledged approval may be lost
 	CRASH_KILLS=$(CRASH_KILLS) CRASH_SEED=$(CRASH_SEED) $(GO) test ./internal/crashtest/ -count=1 -v -run TestCrashRecovery -timeout 30m
