@@ -334,6 +334,35 @@ func (s *Server) late(d *destination, v *codec.View, r upstream.Response[*Txn]) 
 	}
 }
 
+// undelivered journals, to be reversed, the approval of forwarded request
+// t whose reply could not be written to its originator (its connection
+// closed first): a copy of t's answered record, RespCode empty. It never
+// waits (the loops call it): the late approvals' queue takes it.
+func (s *Server) undelivered(t *Txn) {
+	d := t.dest
+	now := s.clock.Now()
+	it := &lateItem{rec: t.rec}
+	r := &it.rec
+	r.Seq, r.Hash = 0, [journal.HashLen]byte{}
+	r.BusinessDate, r.Received, r.Decided = BusinessDate(now), now.UnixNano(), now.UnixNano()
+	r.RespCode, r.UpState, r.ApprovalSeq = [2]byte{}, journal.UpUndelivered, 0
+	r.Outcome, r.SessionKeys = nil, nil
+	r.PANSealed = append([]byte(nil), t.rec.PANSealed...)
+	d.m.undelivered.Inc()
+	if n, ok := d.line(destLineLate); ok {
+		logline.Held(d.log.Warn().Str("link", t.Link.cfg.Name).Str("pan", r.PANMasked).Uint32("up_stan", r.UpSTAN).Str("up_rrn", r.UpRRN).
+			Uint64("rrn_seq", r.RRNSeq), "suppressed", n).Msg("approval not delivered to the originator (connection gone): recorded to be reversed")
+	}
+	select {
+	case s.lateQ <- it:
+	default:
+		if n, ok := d.line(destLineLate); ok {
+			logline.Held(d.log.Error().Uint32("up_stan", r.UpSTAN).Uint64("rrn_seq", r.RRNSeq), "suppressed", n).
+				Msg("undelivered approval NOT journaled (queue full): reverse it by hand")
+		}
+	}
+}
+
 // lateItem is a late approval's record and the PAN it is protected with.
 type lateItem struct {
 	rec journal.Record

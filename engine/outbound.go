@@ -479,10 +479,10 @@ func (s *Server) buildNetAnswer(d *destination, mti codec.MTI, stan uint32, code
 
 // destMetrics are one destination's series.
 type destMetrics struct {
-	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed prometheus.Counter
-	answered                                                                            *prometheus.CounterVec
-	expiryLate                                                                          prometheus.Observer
-	badMAC, keyChange, keyRefused                                                       prometheus.Counter // zone keys (zone.go)
+	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed, undelivered prometheus.Counter
+	answered                                                                                         *prometheus.CounterVec
+	expiryLate                                                                                       prometheus.Observer
+	badMAC, keyChange, keyRefused                                                                    prometheus.Counter // zone keys (zone.go)
 }
 
 // upstreamMetrics are the series of every destination.
@@ -502,7 +502,7 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
 			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
-			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused."},
+			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused, undelivered (an approval whose reply could not reach the originator)."},
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
@@ -539,7 +539,7 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 		func() float64 { return float64(d.table.Len()) }))
 	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
 		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"), badMAC: ev("bad_mac"),
-		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"),
+		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"), undelivered: ev("undelivered"),
 		answered:   m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		expiryLate: m.lateness.WithLabelValues(d.cfg.Name)}
 }

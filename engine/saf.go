@@ -82,7 +82,7 @@ func (c SAFConfig) validate(key func(string) string) error {
 // (ObserveRecord) and by the replay alike.
 func SAFOwed(r *journal.Record) (saf.Kind, bool) {
 	switch r.UpState {
-	case journal.UpTimeout, journal.UpBadMAC, journal.UpLateReversal, journal.UpOpenAtRestart:
+	case journal.UpTimeout, journal.UpBadMAC, journal.UpLateReversal, journal.UpOpenAtRestart, journal.UpUndelivered:
 		return saf.Reversal, r.Destination != "" && r.RRNSeq != 0
 	case journal.UpStandIn:
 		if !standInApproved(r.RespCode) || r.Destination == "" || r.RRNSeq == 0 {
@@ -195,7 +195,7 @@ func newSAFRunner(s *Server, d *destination) *safRunner {
 // A record that owes its destination something becomes an entry of that
 // destination's queue. It never waits.
 func (s *Server) ObserveRecord(r *journal.Record) {
-	if r.UpState == journal.UpNone || r.UpState == journal.UpAnswered || r.UpState == journal.UpForwarded {
+	if r.UpState == journal.UpNone || r.UpState == journal.UpAnswered || r.UpState == journal.UpForwarded || r.UpState.SettlesSAF() {
 		return // the hot path: most records owe nothing
 	}
 	kind, ok := SAFOwed(r)
@@ -478,7 +478,23 @@ func safFinal(r *journal.Record, kind saf.Kind, st journal.UpState, code [2]byte
 	f.RespCode, f.UpCode, f.UpState = [2]byte{}, code, st
 	f.Approval, f.ApprovalSeq, f.Outcome, f.SessionKeys, f.Original = "", 0, nil, nil, ""
 	f.Link = r.Destination
+	if r.UpState == journal.UpUndelivered && st == journal.UpSAFDelivered {
+		// the originator's approval is undone: the record is an approved
+		// reversal naming it, so clearing does not clear it
+		f.RespCode = [2]byte{'0', '0'}
+		f.Link = r.Link
+		f.Original = fmt.Sprintf("%s/%06d/%04d", r.MTI[:], r.STAN%1000000, originalDate(r)%10000)
+	}
 	return &f
+}
+
+// originalDate is the MMDD clearing names a request by: its field 7's
+// date, else its field 13.
+func originalDate(r *journal.Record) uint32 {
+	if r.Transmission != 0 {
+		return uint32(r.Transmission / 1000000)
+	}
+	return r.LocalDate
 }
 
 type safJournaled struct{ sr *safRunner }

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/journal"
@@ -224,5 +227,45 @@ func TestSAFRetriesAsRepeatThenRejects(t *testing.T) {
 	}
 	if st[0].Depth != 0 || len(st[0].Exceptions) != 1 || st[0].Exceptions[0].Code != "12" || st[0].Exceptions[0].PAN != "476173******0010" {
 		t.Fatalf("status %+v", st[0])
+	}
+}
+
+// An approval whose reply cannot reach the terminal (it hung up while the
+// host thought) is reversed: journaled "approval undelivered", an 0420
+// with reason 22 to the host, and the delivered record is an approved
+// reversal naming the purchase, so clearing does not clear it.
+func TestSAFReversesAnUndeliveredApproval(t *testing.T) {
+	h := startRawHost(t, func(m codec.Message) *codec.Message {
+		if m.MTI == "0200" {
+			time.Sleep(200 * time.Millisecond) // the terminal hangs up meanwhile
+		}
+		return answerWith(m, "00")
+	})
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: h.ln.Addr().String()})}, func(c *Config) { c.testJournal = jst })
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	if err := c.Write(card0200(t, "4761739001010010", 9, 2500)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the host has the purchase", func() bool { return len(h.of("0200")) == 1 })
+	c.Close()
+	waitUntil(t, "the reversal delivered", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) == 1 })
+	und := safRecords(t, j, journal.UpUndelivered)
+	ans := safRecords(t, j, journal.UpAnswered)
+	if len(und) != 1 || len(ans) != 1 || und[0].RRNSeq != ans[0].RRNSeq || und[0].RespCode != [2]byte{} || ans[0].RespCode != [2]byte{'0', '0'} {
+		t.Fatalf("answered %+v\nundelivered %+v", ans, und)
+	}
+	revs := h.of("0420")
+	if len(revs) != 1 || revs[0].Fields["39"] != "22" || revs[0].Fields["11"] != h.of("0200")[0].Fields["11"] || revs[0].Fields["4"] != "000000002500" {
+		t.Fatalf("0420s %+v", revs)
+	}
+	del := safRecords(t, j, journal.UpSAFDelivered)[0]
+	want := fmt.Sprintf("0200/%06d/%s", ans[0].STAN, "1121")
+	if del.RespCode != [2]byte{'0', '0'} || del.Original != want || string(del.MTI[:]) != "0420" || del.Terminal != "TERM0001" {
+		t.Fatalf("delivered record rc %q original %q (want %q) mti %s terminal %s", del.RespCode, del.Original, want, del.MTI[:], del.Terminal)
+	}
+	if testutil.ToFloat64(d.m.undelivered) != 1 {
+		t.Fatal("undelivered must count 1")
 	}
 }

@@ -102,13 +102,13 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 // safReason is field 39 of an entry: an advice carries the stand-in
 // decision; a reversal its reason, 68 (the answer came too late, or not
 // at all) for a timeout or a late approval, 22 (suspected malfunction)
-// for an answer not trusted (bad MAC) or a request the switch stopped
-// with in flight.
+// for an answer not trusted (bad MAC), a request the switch stopped with
+// in flight, or an approval that could not be delivered to the originator.
 func safReason(r *journal.Record) []byte {
 	switch r.UpState {
 	case journal.UpStandIn:
 		return r.RespCode[:]
-	case journal.UpBadMAC, journal.UpOpenAtRestart:
+	case journal.UpBadMAC, journal.UpOpenAtRestart, journal.UpUndelivered:
 		return []byte("22")
 	}
 	return []byte("68")

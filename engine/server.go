@@ -19,6 +19,7 @@ import (
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
@@ -626,6 +627,8 @@ func (s *Server) finished(t *Txn, written bool) {
 	t.Link.metrics.inflight.Dec()
 	if written {
 		s.observe(t)
+	} else if t.dest != nil && t.upState == journal.UpAnswered && t.Approved() && t.rec.Seq != 0 {
+		s.undelivered(t) // the issuer approved, the originator never heard: reversed by store-and-forward
 	}
 	t.release()
 }

@@ -71,6 +71,12 @@ const (
 	UpSAFDelivered
 	UpSAFRejected
 	UpSAFExpired
+	// UpUndelivered is an approval from the destination that could not be
+	// delivered to the originator (its connection was gone): the effect at
+	// the issuer must be reversed. The record copies the answered one
+	// (RRNSeq, the outbound STAN and RRN, the PAN as protected), RespCode
+	// empty (nothing reached the originator), UpCode the host's approval.
+	UpUndelivered
 	upStateEnd
 )
 
@@ -109,6 +115,8 @@ func (u UpState) String() string {
 		return "saf rejected"
 	case UpSAFExpired:
 		return "saf expired"
+	case UpUndelivered:
+		return "approval undelivered: needs reversal"
 	}
 	return ""
 }
