@@ -101,6 +101,14 @@ type DestinationConfig struct {
 	// SAF is the destination's store-and-forward queue (saf.go): on
 	// unless Disabled.
 	SAF SAFConfig
+	// StandIn is the destination's stand-in processing (standin.go): off
+	// unless Enabled.
+	StandIn StandInConfig
+	// Breaker is the destination's circuit breaker: Failures timeouts
+	// within Window open it (live traffic is stood in for, or answered 91
+	// at once) for Cooldown, then an echo test probes it. On when Failures
+	// is set or stand-in is enabled (defaults 5 in 10s, 30s).
+	Breaker upstream.BreakerConfig
 }
 
 // Endpoint is one address of a destination and its tier: 0 the primary,
@@ -304,6 +312,12 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 	}
 	if err := d.SAF.validate(key); err != nil {
 		return err
+	}
+	if err := d.StandIn.validate(key); err != nil {
+		return err
+	}
+	if err := d.Breaker.Validate(); err != nil {
+		return fmt.Errorf("%s: %v", key("breaker"), err)
 	}
 	ks, err := upstream.ParseKeySpec(d.Key)
 	if err != nil {

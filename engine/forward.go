@@ -46,6 +46,15 @@ func (s *Server) forward(t *Txn) bool {
 		t.Fail(ErrIssuerUnavailable) // a route to a destination not configured (the config check refuses it)
 		return false
 	}
+	if d.brk != nil && d.unavailable(s.clock.Now()) { // no connection up, or the circuit open
+		if d.stip != nil {
+			s.standIn(t, d)
+		} else {
+			d.m.allDown.Inc()
+			t.Fail(ErrIssuerUnavailable)
+		}
+		return false
+	}
 	v := &t.View
 	// A PIN block goes out only as the HSM's translation from the
 	// terminal's PIN key to the destination's ZPK, never as it came.
@@ -289,6 +298,7 @@ func (s *Server) upstreamFrame(ss *outSession, msg []byte) {
 	}
 	switch r.Match {
 	case upstream.Matched:
+		d.brk.answered(s.clock.Now())
 		t := r.Pending
 		t.upBuf = append(t.upBuf[:0], msg...)
 		t.upState = journal.UpAnswered
@@ -485,6 +495,10 @@ func (s *Server) expire() {
 			t := e.Pending
 			t.upState = journal.UpTimeout
 			t.dest.m.timeouts.Inc()
+			if t.dest.brk.timeout(s.clock.Now()) {
+				t.dest.m.breakerOpened.Inc()
+				t.dest.log.Warn().Msg("circuit breaker open: timeouts in a row; live traffic is stood in for (or answered 91) until an echo test is answered")
+			}
 			t.dest.m.expiryLate.Observe(s.clock.Now().Sub(e.Deadline).Seconds())
 			s.cont <- t
 		}, tables...)

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/internal/logline"
 )
@@ -38,9 +39,11 @@ type destination struct {
 	log     zerolog.Logger
 	m       destMetrics
 	lines   [destLineKinds]logLimit
-	in      *destListen // nil: the destination has no listen addresses (inbound_dest.go)
-	zone    *zoneState  // its zone keys and MAC method (zone.go)
-	saf     *safRunner  // nil: store-and-forward disabled (saf.go)
+	in      *destListen    // nil: the destination has no listen addresses (inbound_dest.go)
+	zone    *zoneState     // its zone keys and MAC method (zone.go)
+	saf     *safRunner     // nil: store-and-forward disabled (saf.go)
+	stip    *standin.Stand // nil: no stand-in (standin.go)
+	brk     *destBreaker   // nil: no circuit breaker
 }
 
 type destLineKind int
@@ -51,6 +54,7 @@ const (
 	destLineBad
 	destLineRefused
 	destLineUnmapped
+	destLineStandIn // a stand-in decision: one per request through an outage
 	destLineSession // a connection up, accepted, signed on or off, down: a peer that reconnects in a loop must not flood the log
 	destLineKinds
 )
@@ -149,6 +153,19 @@ func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
 	d.m = s.um.forDestination(d)
 	if !cfg.SAF.Disabled {
 		d.saf = newSAFRunner(s, d)
+	}
+	if cfg.StandIn.Enabled {
+		neg, err := standin.NewNegative(cfg.StandIn.Negative)
+		if err != nil {
+			return nil, fmt.Errorf("destination %s: negative file: %w", cfg.Name, err)
+		}
+		d.stip = standin.New(cfg.StandIn.Config, neg)
+	}
+	if cfg.StandIn.Enabled || cfg.Breaker.Failures > 0 {
+		d.brk = newDestBreaker(cfg.Breaker)
+		s.um.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_upstream_breaker_state",
+			Help: "A destination's circuit breaker: 0 closed, 1 open, 2 half-open (probing with an echo test).", ConstLabels: prometheus.Labels{"destination": cfg.Name}},
+			func() float64 { return float64(d.brk.state(s.clock.Now())) }))
 	}
 	for _, oc := range d.conns {
 		oc.up = s.um.up.WithLabelValues(cfg.Name, strconv.Itoa(oc.idx), oc.addr)
@@ -479,10 +496,11 @@ func (s *Server) buildNetAnswer(d *destination, mti codec.MTI, stan uint32, code
 
 // destMetrics are one destination's series.
 type destMetrics struct {
-	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed, undelivered prometheus.Counter
-	answered                                                                                         *prometheus.CounterVec
-	expiryLate                                                                                       prometheus.Observer
-	badMAC, keyChange, keyRefused                                                                    prometheus.Counter // zone keys (zone.go)
+	sent, timeouts, late, lateReverse, unknown, badFrames, allDown, refused, echoMissed, undelivered, breakerOpened prometheus.Counter
+	standIn                                                                                                         *prometheus.CounterVec
+	answered                                                                                                        *prometheus.CounterVec
+	expiryLate                                                                                                      prometheus.Observer
+	badMAC, keyChange, keyRefused                                                                                   prometheus.Counter // zone keys (zone.go)
 }
 
 // upstreamMetrics are the series of every destination.
@@ -493,6 +511,7 @@ type upstreamMetrics struct {
 	lateness *prometheus.HistogramVec
 	// store-and-forward (saf.go)
 	safEvents                    *prometheus.CounterVec
+	standIn                      *prometheus.CounterVec
 	safDepth, safOldest, safSent *prometheus.GaugeVec
 	reg                          prometheus.Registerer
 }
@@ -502,7 +521,7 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
 			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
-			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused, undelivered (an approval whose reply could not reach the originator)."},
+			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused, breaker_opened, undelivered (an approval whose reply could not reach the originator)."},
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
@@ -520,7 +539,9 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		Help: "Age of a destination's oldest store-and-forward entry (0: none)."}, []string{"destination"})
 	m.safSent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_saf_in_flight",
 		Help: "Store-and-forward entries sent to a destination and not answered."}, []string{"destination"})
-	reg.MustRegister(m.up, m.events, m.answered, m.lateness, m.safEvents, m.safDepth, m.safOldest, m.safSent)
+	m.standIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_standin_total",
+		Help: "Stand-in decisions (the destination unavailable: the switch decided in its place), by response code."}, []string{"destination", "rc"})
+	reg.MustRegister(m.up, m.events, m.answered, m.lateness, m.safEvents, m.safDepth, m.safOldest, m.safSent, m.standIn)
 	return m
 }
 
@@ -539,7 +560,8 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 		func() float64 { return float64(d.table.Len()) }))
 	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
 		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"), badMAC: ev("bad_mac"),
-		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"), undelivered: ev("undelivered"),
+		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"), undelivered: ev("undelivered"), breakerOpened: ev("breaker_opened"),
+		standIn:    m.standIn.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		answered:   m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		expiryLate: m.lateness.WithLabelValues(d.cfg.Name)}
 }
@@ -556,6 +578,7 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 	defer tick.Stop()
 	var echoSTAN uint32
 	var echoSent int64
+	probing := false // the echo out is the circuit breaker's half-open probe
 	for {
 		select {
 		case <-ss.closed:
@@ -570,6 +593,11 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 		case a := <-ss.nm:
 			if a.stan == echoSTAN {
 				echoSTAN = 0
+				if probing {
+					probing = false
+					d.brk.probed(a.code == [2]byte{'0', '0'}, s.clock.Now())
+					d.log.Info().Str("rc", string(a.code[:])).Str("circuit", d.brk.state(s.clock.Now()).String()).Msg("circuit breaker probe answered")
+				}
 			}
 		case msg := <-ss.kc: // the destination's key change
 			s.answerKeyChange(ss, msg)
@@ -586,11 +614,20 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 			}
 			switch {
 			case echoSTAN != 0 && now-echoSent > int64(d.cfg.Timeout):
+				if probing {
+					probing = false
+					d.brk.probed(false, s.clock.Now())
+				}
 				d.m.echoMissed.Inc()
 				d.log.Warn().Str("remote", remote).Int("conn", oc.idx).Msg("echo test unanswered: closing the connection")
 				oc.setErr(errEchoMissed, s.clock.Now())
 				d.pool.SetUp(oc.idx, false)
 				_ = c.Close()
+			case echoSTAN == 0 && d.brk.probe(s.clock.Now()): // half-open: one echo test before live traffic returns
+				echoSTAN, echoSent, probing = s.netSTAN(), now, true
+				if buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, echoSTAN, netEcho, nil); err == nil {
+					_ = ss.send(buf)
+				}
 			case echoSTAN == 0 && now-ss.last.Load() > int64(d.cfg.EchoInterval):
 				echoSTAN, echoSent = s.netSTAN(), now
 				if buf, err := s.buildNet(d, codec.MTI{'0', '8', '0', '0'}, echoSTAN, netEcho, nil); err == nil {

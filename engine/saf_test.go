@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/standin"
+	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
@@ -27,7 +31,12 @@ type rawHost struct {
 
 func startRawHost(t *testing.T, answer func(m codec.Message) *codec.Message) *rawHost {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startRawHostAt(t, "127.0.0.1:0", answer)
+}
+
+func startRawHostAt(t *testing.T, addr string, answer func(m codec.Message) *codec.Message) *rawHost {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,4 +277,112 @@ func TestSAFReversesAnUndeliveredApproval(t *testing.T) {
 	if testutil.ToFloat64(d.m.undelivered) != 1 {
 		t.Fatal("undelivered must count 1")
 	}
+}
+
+// standInDest is destination visa at addr with stand-in: 100.00 a
+// purchase, two a card a day, US dollars.
+func standInDest(addr string) DestinationConfig {
+	dc := dest("visa", Endpoint{Address: addr})
+	dc.Timeout = 100 * time.Millisecond
+	dc.StandIn = StandInConfig{Config: standin.Config{Enabled: true, Currency: 840, MaxAmount: 10000, DailyAmount: 20000, DailyCount: 2}}
+	dc.SAF = SAFConfig{Timeout: 200 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+	return dc
+}
+
+// With its destination down, the switch stands in: within the limits it
+// approves (38, and the indicator in 44), over them it declines 61 (amount)
+// and 65 (count), each decision journaled as stand-in; when the
+// destination is back, each approval goes to it as an 0220 advice with
+// the approval and the indicator, and its answer is journaled.
+func TestStandInWhileDownThenAdvices(t *testing.T) {
+	addr := freeAddr(t) // nothing listens yet: the destination is down
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{standInDest(addr)}, func(c *Config) { c.testJournal = jst })
+	c := ts.dial(t)
+	want := []struct {
+		amount int64
+		rc     string
+	}{{5000, "00"}, {20000, "61"}, {4000, "00"}, {1000, "65"}}
+	for i, w := range want {
+		r, err := c.RoundTrip(card0200(t, "4761739001010010", 20+i, w.amount), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := field(r, 39); got != w.rc {
+			t.Fatalf("request %d (amount %d): 39 = %s, want %s", i, w.amount, got, w.rc)
+		}
+		if ind := field(r, 44); !strings.HasPrefix(ind, "STIP:") {
+			t.Fatalf("request %d: 44 = %q, want the stand-in indicator", i, ind)
+		}
+		if (w.rc == "00") != (len(field(r, 38)) == 6) {
+			t.Fatalf("request %d: 38 = %q", i, field(r, 38))
+		}
+	}
+	si := safRecords(t, j, journal.UpStandIn)
+	if len(si) != 4 || si[0].Destination != "visa" || si[0].UpSTAN == 0 || si[0].RRNSeq == 0 || si[1].RespCode != [2]byte{'6', '1'} {
+		t.Fatalf("stand-in records %+v", si)
+	}
+	st, _ := ts.SAF("visa", 10)
+	if st[0].Depth != 2 || st[0].Entries[0].MTI != "0220" {
+		t.Fatalf("advices owed %+v, want the two approvals", st[0])
+	}
+	h := startRawHostAt(t, addr, func(m codec.Message) *codec.Message { return answerWith(m, "00") })
+	waitUntil(t, "the advices delivered", func() bool {
+		if n := len(safRecords(t, j, journal.UpSAFRejected)); n > 0 {
+			t.Fatalf("advices rejected: %+v", safRecords(t, j, journal.UpSAFRejected))
+		}
+		return len(safRecords(t, j, journal.UpSAFDelivered)) == 2
+	})
+	advs := h.of("0220")
+	if len(advs) != 2 || advs[0].Fields["39"] != "00" || len(advs[0].Fields["38"]) != 6 || advs[0].Fields["44"] != "STIP:approved" ||
+		advs[0].Fields["4"] != "000000005000" || advs[1].Fields["4"] != "000000004000" || advs[0].Fields["2"] != "4761739001010010" {
+		t.Fatalf("advices %+v", advs)
+	}
+	for _, d := range safRecords(t, j, journal.UpSAFDelivered) {
+		if string(d.MTI[:]) != "0220" || d.UpCode != [2]byte{'0', '0'} {
+			t.Fatalf("delivered %+v", d)
+		}
+	}
+}
+
+// Timeouts in a row open the circuit: live traffic is stood in for at
+// once; after the cooldown an echo test probes the destination and, once
+// it answers, requests go to it again.
+func TestBreakerOpensThenProbes(t *testing.T) {
+	var answering atomic.Bool
+	h := startRawHost(t, func(m codec.Message) *codec.Message {
+		if m.MTI == "0200" && !answering.Load() {
+			return nil
+		}
+		return answerWith(m, "00")
+	})
+	dc := standInDest(h.ln.Addr().String())
+	dc.Breaker = upstream.BreakerConfig{Failures: 2, Window: 10 * time.Second, Cooldown: 300 * time.Millisecond}
+	dc.EchoInterval = time.Second // the keeper looks every 250ms
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	d := waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	for i := 0; i < 2; i++ {
+		if r, err := c.RoundTrip(card0200(t, "4761739001010010", 40+i, 100), 5*time.Second); err != nil || field(r, 39) != "91" {
+			t.Fatalf("request %d: %v, want 91 (timeout)", i, err)
+		}
+	}
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 42, 100), 5*time.Second)
+	if err != nil || field(r, 39) != "00" || field(r, 44) != "STIP:approved" || len(h.of("0200")) != 2 {
+		t.Fatalf("with the circuit open: %v, 39 = %s, 44 = %q, host read %d 0200s (want stand-in, nothing sent)", err, field(r, 39), field(r, 44), len(h.of("0200")))
+	}
+	if testutil.ToFloat64(d.m.breakerOpened) != 1 {
+		t.Fatal("breaker_opened must count 1")
+	}
+	answering.Store(true)
+	waitUntil(t, "the probe answered and the circuit closed", func() bool { return d.brk.state(time.Now()) == upstream.Closed })
+	if len(h.of("0800")) == 0 {
+		t.Fatal("no echo test probed the destination")
+	}
+	r, err = c.RoundTrip(card0200(t, "4761739001010010", 43, 100), 5*time.Second)
+	if err != nil || field(r, 39) != "00" || field(r, 44) != "" || len(h.of("0200")) != 3 {
+		t.Fatalf("after the probe: %v, 39 = %s, 44 = %q, host read %d 0200s (want it forwarded)", err, field(r, 39), field(r, 44), len(h.of("0200")))
+	}
+	_ = j
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/saf"
+	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/journal"
 )
@@ -76,6 +77,9 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	}
 	if r.Merchant != "" && has(42) {
 		b.String(42, r.Merchant)
+	}
+	if r.UpState == journal.UpStandIn && has(standInIndicatorField) {
+		b.String(standInIndicatorField, standin.Indicator(standin.ReasonApproved)) // an advice is of a stand-in approval
 	}
 	if r.Currency != 0 && has(codec.FieldCurrency) {
 		b.Text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
