@@ -18,6 +18,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
+	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
@@ -148,6 +149,32 @@ type destYAML struct {
 	KeyChangeCode     int           `yaml:"key_change_code"`
 	KeyChangeInterval time.Duration `yaml:"key_change_interval"`
 	SAF               safYAML       `yaml:"saf"`
+	StandIn           standInYAML   `yaml:"stand_in"`
+	Breaker           breakerYAML   `yaml:"breaker"`
+}
+
+// standInYAML is a destination's stand-in (engine.StandInConfig).
+type standInYAML struct {
+	Enabled     bool     `yaml:"enabled"`
+	Currency    uint16   `yaml:"currency"`
+	MaxAmount   int64    `yaml:"max_amount"`
+	DailyAmount int64    `yaml:"daily_amount"`
+	DailyCount  int      `yaml:"daily_count"`
+	Processing  []string `yaml:"processing"`
+	MTIs        []string `yaml:"mtis"`
+	DeclineCode string   `yaml:"decline_code"`
+	MaxCards    int      `yaml:"max_cards"`
+	// NegativeFile names the negative file: one card a line, "PAN" or
+	// "PAN CODE" (41 lost, 43 stolen, ...; default 62); # starts a
+	// comment. The start hashes each PAN with the journal's PAN key and
+	// keeps only the hashes.
+	NegativeFile string `yaml:"negative_file"`
+}
+
+type breakerYAML struct {
+	Failures int           `yaml:"failures"`
+	Window   time.Duration `yaml:"window"`
+	Cooldown time.Duration `yaml:"cooldown"`
 }
 
 // safYAML is a destination's store-and-forward (engine.SAFConfig).
@@ -209,7 +236,11 @@ func (d destYAML) engine() engine.DestinationConfig {
 		Listen: d.Listen, MaxConnections: d.MaxConnections, Allow: d.Allow,
 		ZMK: d.ZMK, ZPK: d.ZPK, ZAK: d.ZAK, MAC: d.MAC, PINFormat: d.PINFormat, KeyChangeCode: d.KeyChangeCode, KeyChangeInterval: d.KeyChangeInterval,
 		Mapping: engine.MappingConfig{Out: d.Mapping.Out.engine(), Back: d.Mapping.Back.engine(), Restore: d.Mapping.Restore},
-		SAF:     d.SAF.engine()}
+		SAF:     d.SAF.engine(),
+		StandIn: engine.StandInConfig{Config: standin.Config{Enabled: d.StandIn.Enabled, Currency: d.StandIn.Currency, MaxAmount: d.StandIn.MaxAmount,
+			DailyAmount: d.StandIn.DailyAmount, DailyCount: d.StandIn.DailyCount, Processing: d.StandIn.Processing, MTIs: d.StandIn.MTIs,
+			DeclineCode: d.StandIn.DeclineCode, MaxCards: d.StandIn.MaxCards}},
+		Breaker: upstream.BreakerConfig{Failures: d.Breaker.Failures, Window: d.Breaker.Window, Cooldown: d.Breaker.Cooldown}}
 	for _, e := range d.Endpoints {
 		c.Endpoints = append(c.Endpoints, engine.Endpoint{Address: e.Address, Tier: e.Tier})
 	}

@@ -52,6 +52,10 @@ type openSet struct {
 	// hands the engine (engine.Server.RestoreSAF); the same arena, the same
 	// bounds.
 	owed    bool
+	// stood makes it the set of stand-in approvals of the newest business
+	// day (their cards' daily limits): a record of a newer day empties it.
+	stood   bool
+	day     uint32
 	at      map[uint64]span
 	arena   []byte
 	live    int // bytes of arena that at points to
@@ -74,10 +78,25 @@ func newSAFSet() *openSet {
 	return &openSet{owed: true, at: map[uint64]span{}}
 }
 
+// newStandInSet is the set of the day's stand-in approvals.
+func newStandInSet() *openSet {
+	return &openSet{stood: true, at: map[uint64]span{}}
+}
+
 // observe follows one replayed record (borrowed: valid during the call).
 func (o *openSet) observe(r *journal.Record) {
 	if o.owed {
 		o.observeOwed(r)
+		return
+	}
+	if o.stood {
+		if r.BusinessDate > o.day { // a new day: yesterday's stand-in usage counts for nothing
+			o.day = r.BusinessDate
+			o.at, o.arena, o.live = map[uint64]span{}, o.arena[:0], 0
+		}
+		if r.UpState == journal.UpStandIn && r.RespCode == [2]byte{'0', '0'} {
+			o.keep(r)
+		}
 		return
 	}
 	switch {
@@ -186,6 +205,13 @@ func (o *openSet) RestoreOpen(b []byte) error {
 	var r journal.Record
 	if err := journal.Decode(b, &r); err != nil {
 		return err
+	}
+	if o.stood {
+		if r.UpState != journal.UpStandIn {
+			return fmt.Errorf("stand-in record %d is %q", r.Seq, r.UpState)
+		}
+		o.observe(&r)
+		return nil
 	}
 	if r.UpState != journal.UpForwarded {
 		return fmt.Errorf("open upstream record %d is %q, not forwarded", r.Seq, r.UpState)

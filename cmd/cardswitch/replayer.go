@@ -58,6 +58,7 @@ func (p *replayer) add(r *journal.Record) error {
 		p.st.open.observe(r)
 		p.st.owed.observe(r)
 	}
+	p.st.stood.observe(r) // every record: a newer business day empties it
 	b := p.batch
 	rec := replayRec{seq: r.Seq, rrnSeq: r.RRNSeq, apprSeq: r.ApprovalSeq, rc: r.RespCode}
 	rec.outcome[0] = len(b.arena)

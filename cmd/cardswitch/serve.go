@@ -180,6 +180,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
+	if err := restoreStandIn(st, srv, log); err != nil {
+		admin.Close()
+		return err
+	}
 	if err := srv.Start(ctx); err != nil {
 		admin.Close()
 		return err

@@ -28,6 +28,7 @@ type state struct {
 	keys  *engine.Keys
 	open  *openSet // forwarded requests without their final record (openup.go)
 	owed  *openSet // records that owe a store-and-forward entry without its final record
+	stood *openSet // the stand-in approvals of the newest business day
 	j     *journal.Journal
 	snap  journal.Point // the snapshot the state was loaded from (zero: none)
 }
@@ -110,12 +111,12 @@ func newState(c *config, prot *journal.Protector) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}, open: newOpenSet(), owed: newSAFSet()}, nil
+	return &state{prot: prot, authz: authz, ids: &engine.IDs{}, keys: &engine.Keys{Current: authz.Data}, open: newOpenSet(), owed: newSAFSet(), stood: newStandInSet()}, nil
 }
 
 // parts are the state's pieces a snapshot holds.
 func (st *state) parts() snapshot.Parts {
-	return snapshot.Parts{State: st.authz, Counters: st.ids, Sessions: st.keys, Open: pendingParts{st.open, st.owed}}
+	return snapshot.Parts{State: st.authz, Counters: st.ids, Sessions: st.keys, Open: pendingParts{st.open, st.owed}, StandIn: st.stood}
 }
 
 // openFrom loads snapshot m (nil: none) and opens the journal after it.
