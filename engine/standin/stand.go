@@ -13,10 +13,10 @@ type Request struct {
 	Proc     uint32  // processing code, six digits as a number (field 3)
 	Amount   int64   // minor units (field 4)
 	Currency uint16  // ISO 4217 numeric (field 49)
-	PAN      [32]byte
 	// PAN is the keyed hash (HMAC) of the card number, as the on-us
 	// authorizer keys its card state (engine/auth): stand-in never sees
 	// the PAN.
+	PAN [32]byte
 	Day uint32 // the switch's business day, YYYYMMDD: the daily limits count per Day
 	// Expired says the card's expiry date (field 14) has passed, as the
 	// caller reads it against its clock: stand-in keeps none.

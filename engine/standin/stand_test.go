@@ -268,6 +268,7 @@ func TestDecideChangesNothing(t *testing.T) {
 	s.Apply(req(1, 100_00), Decision{Code: DoNotHonour, Reason: ReasonMTI})
 	s.Apply(req(1, 100_00), d)
 	want(t, "after two approvals applied", s.Decide(req(1, 50_01)), OverAmount, ReasonDailyAmount)
+	want(t, "the decline applied counts for nothing", s.Decide(req(1, 50_00)), Approved, ReasonApproved)
 }
 
 func TestMaxCardsBound(t *testing.T) {
@@ -438,6 +439,48 @@ func TestConcurrentAuthorizeKeepsTheCount(t *testing.T) {
 		t.Fatalf("approved %d, over the daily amount %d", amount.Load(), cfg.DailyAmount)
 	}
 	checkList(t, s)
+}
+
+// TestAuthorizeIsOneStep: workers released together on a card with one
+// approval a day, day after day: each day approves it once. A Decide and
+// an Apply under two holds of the lock let a second worker decide between
+// them, which this catches within a few hundred days under -race (the
+// detector's scheduling widens the window; without it the window is a
+// few nanoseconds and the test seldom sees it).
+func TestAuthorizeIsOneStep(t *testing.T) {
+	const workers, days = 8, 3000
+	cfg := base
+	cfg.DailyCount = 1
+	s := newStand(t, cfg, nil)
+	var approvals [days]atomic.Int32
+	var arrive [days]sync.WaitGroup // a barrier per day: every worker arrives, then all go
+	for d := range arrive {
+		arrive[d].Add(workers)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := 0; d < days; d++ {
+				arrive[d].Done()
+				arrive[d].Wait()
+				r := req(1, 1)
+				r.Day = day + uint32(d)
+				for i := 0; i < 4; i++ {
+					if s.Authorize(r).Approved {
+						approvals[d].Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for d := range approvals {
+		if n := approvals[d].Load(); n != 1 {
+			t.Fatalf("day %d: %d approvals of a card with one a day", d, n)
+		}
+	}
 }
 
 func TestValidate(t *testing.T) {
