@@ -51,7 +51,7 @@ type openSet struct {
 	// record (journal.UpState.SettlesSAF), the pending entries a start
 	// hands the engine (engine.Server.RestoreSAF); the same arena, the same
 	// bounds.
-	owed    bool
+	owed bool
 	// stood makes it the set of stand-in approvals of the newest business
 	// day (their cards' daily limits): a record of a newer day empties it.
 	stood   bool

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
 )
@@ -139,5 +142,52 @@ func waitUntilT(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting: %s", what)
 		}
+	}
+}
+
+// Stand-in's daily limits are the journal's: with the destination down,
+// the card's one stand-in approval of the day is used, a card on the
+// negative file gets its code, and after a restart the card is still at
+// its limit (65).
+func TestStandInLimitsSurviveARestart(t *testing.T) {
+	body, addrs := testConfig(t)
+	neg := filepath.Join(t.TempDir(), "negative.txt")
+	hot := pan.WithCheckDigit("476173900101002")
+	if err := os.WriteFile(neg, []byte("# hot cards\n"+hot+" 43\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dests := fmt.Sprintf("destinations:\n  - name: visa-host\n    dialect: iso87ascii\n    framing: binary2\n"+
+		"    endpoints: [{address: %s}]\n    reconnect_min: 10ms\n    reconnect_max: 50ms\n"+
+		"    stand_in: {enabled: true, currency: 840, max_amount: 100000, daily_count: 1, negative_file: %s}\n", freePort(t), neg)
+	rules := "    - name: visa-issuers\n      pan_prefixes: [\"4761739001\"]\n      action: upstream\n      destination: visa-host\n"
+	c, err := loadConfig(writeFile(t, withDestinationsIn(t, body, dests, rules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(card string, stan int) (string, string) {
+		conn, d := dialPOS(t, addrs["8583"])
+		defer conn.Close()
+		msg := purchase(t, d, fmt.Sprintf("%06d", stan), fmt.Sprintf("STANDIN%05d", stan), 1000)
+		msg = []byte(strings.Replace(string(msg), "4761739001010010", card, 1))
+		r, err := conn.RoundTrip(msg, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(r.View.AppendText(nil, 39)), string(r.View.AppendText(nil, 44))
+	}
+	stop := startServeLog(t, c, zerolog.New(io.Discard))
+	for i, want := range []struct{ card, rc, ind string }{
+		{"4761739001010010", "00", "STIP:approved"}, {"4761739001010010", "65", "STIP:count"}, {hot, "43", "STIP:negative"}} {
+		if rc, ind := send(want.card, i+1); rc != want.rc || ind != want.ind {
+			t.Fatalf("request %d: %s %q, want %s %q", i, rc, ind, want.rc, want.ind)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	stop = startServeLog(t, c, zerolog.New(io.Discard))
+	defer stop()
+	if rc, ind := send("4761739001010010", 9); rc != "65" || ind != "STIP:count" {
+		t.Fatalf("after the restart: %s %q, want 65: the day's stand-in approval still counts", rc, ind)
 	}
 }

@@ -160,6 +160,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		}
 		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("the HSM could not check the issuer data's EMV keys (imk_kcv): chip requests answer 96 while it cannot verify ARQCs")
 	}
+	if err := loadNegatives(c, st.prot); err != nil {
+		admin.Close()
+		return err
+	}
 	routes := router.New(c.routes)
 	srv, err := engine.New(c.engine, engine.Deps{
 		Clock:      c.clock,

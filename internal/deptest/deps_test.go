@@ -46,6 +46,7 @@ var rules = []rule{
 	{"engine/upstream/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
 	// Store-and-forward's queue is pure as well: the engine journals and sends.
 	{"engine/saf/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
+	{"engine/standin/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/issuer/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/...", []string{mod + "bench/...", mod + "cmd/..."}},
 	{"internal/...", []string{gnet, badger, prometheus, zerolog, mod + "engine/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
