@@ -92,8 +92,36 @@ func SAFOwed(r *journal.Record) (saf.Kind, bool) {
 			return saf.AuthAdvice, true
 		}
 		return saf.Advice, true
+	case journal.UpAdviceAccepted:
+		if r.Destination == "" || r.RRNSeq == 0 {
+			return 0, false
+		}
+		switch r.MTI[1] {
+		case '1':
+			return saf.AuthAdvice, true
+		case '2':
+			return saf.Advice, true
+		case '4':
+			return saf.Reversal, true
+		}
 	}
 	return 0, false
+}
+
+// acceptAdvice takes an originator's advice (0120, 0220, 0420) for d's
+// card: answered 00 once journaled (the record owes d the advice,
+// SAFOwed), and passed on by store-and-forward, in order, with repeats,
+// until d has it. It gets an outbound STAN and RRN of its own, as a
+// forwarded request does.
+func (s *Server) acceptAdvice(t *Txn, d *destination) {
+	if t.rrnLen > 0 {
+		t.upRRN = t.rrn
+	} else {
+		t.rrnSeq = s.ids.NextRRN(&t.upRRN, t.Received)
+	}
+	t.upSTAN = upstream.STAN(t.rrnSeq)
+	t.dest, t.upState = d, journal.UpAdviceAccepted
+	t.SetCode("00")
 }
 
 // standInApproved: the codes of an approval a stand-in decision gives.
@@ -146,8 +174,9 @@ type safRunner struct {
 	inbox []safQueued // from the committer, in journal order
 	wake  chan struct{}
 
-	answers chan safAnswer // from the loop; full: the answer is dropped and the entry retried
-	ctl     chan safCtl    // the admin API's requests
+	answers   chan safAnswer // from the loop; full: the answer is dropped and the entry retried
+	originals forwardedIndex // the requests forwarded lately, for the originators' reversals
+	ctl       chan safCtl    // the admin API's requests
 
 	// owned by run
 	q       *saf.Queue
@@ -195,8 +224,16 @@ func newSAFRunner(s *Server, d *destination) *safRunner {
 // A record that owes its destination something becomes an entry of that
 // destination's queue. It never waits.
 func (s *Server) ObserveRecord(r *journal.Record) {
-	if r.UpState == journal.UpNone || r.UpState == journal.UpAnswered || r.UpState == journal.UpForwarded || r.UpState.SettlesSAF() {
+	if r.UpState == journal.UpNone || r.UpState == journal.UpForwarded || r.UpState.SettlesSAF() {
 		return // the hot path: most records owe nothing
+	}
+	if r.UpState == journal.UpAnswered || r.UpState == journal.UpTimeout {
+		if d := s.dests[r.Destination]; d != nil && d.saf != nil {
+			d.saf.originals.add(r) // what an originator's later reversal names (safmsg.go)
+		}
+		if r.UpState == journal.UpAnswered {
+			return
+		}
 	}
 	kind, ok := SAFOwed(r)
 	if !ok {

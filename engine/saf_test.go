@@ -386,3 +386,42 @@ func TestBreakerOpensThenProbes(t *testing.T) {
 	}
 	_ = j
 }
+
+// A terminal's reversal advice (0420) for a destination's card is
+// answered 0430 00 once journaled and passed on by store-and-forward, its
+// 90 naming the original as the destination saw it (the switch's STAN and
+// field 7 for it, not the terminal's).
+func TestSAFPassesOnATerminalReversal(t *testing.T) {
+	h := startRawHost(t, func(m codec.Message) *codec.Message { return answerWith(m, "00") })
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{dest("visa", Endpoint{Address: h.ln.Addr().String()})}, func(c *Config) { c.testJournal = jst })
+	waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 31, 700), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("purchase: %v", err)
+	}
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	rev, err := d.Encode(codec.Message{MTI: "0420", Fields: map[string]string{
+		"2": "4761739001010010", "3": "000000", "4": "700", "7": "1121204600", "11": "32", "12": "204600", "13": "1121",
+		"39": "17", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
+		"90": "0200" + "000031" + "1121204500" + "00000000000" + "00000000000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.RoundTrip(rev, 5*time.Second)
+	if err != nil || string(r.View.MTI().String()) != "0430" || field(r, 39) != "00" {
+		t.Fatalf("reversal: %v, 39 = %s", err, field(r, 39))
+	}
+	waitUntil(t, "the reversal passed on", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) == 1 })
+	pur, revs := h.of("0200"), h.of("0420")
+	if len(pur) != 1 || len(revs) != 1 {
+		t.Fatalf("host read %d 0200 and %d 0420", len(pur), len(revs))
+	}
+	want90 := "0200" + pur[0].Fields["11"] + pur[0].Fields["7"] + "00000000000" + "00000000000"
+	if revs[0].Fields["90"] != want90 || revs[0].Fields["4"] != "000000000700" || revs[0].Fields["11"] == pur[0].Fields["11"] {
+		t.Fatalf("0420 passed on: 90 %q (want %q), 4 %q, 11 %q", revs[0].Fields["90"], want90, revs[0].Fields["4"], revs[0].Fields["11"])
+	}
+	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 1 || acc[0].RespCode != [2]byte{'0', '0'} || acc[0].Original != "0200/000031/1121" {
+		t.Fatalf("accepted record %+v", acc)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
@@ -85,7 +87,11 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 		b.Text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
 	}
 	if has(90) && q.kind == saf.Reversal {
-		b.Text(90, appendOriginalData(tmp[:0], r))
+		if r.UpState == journal.UpAdviceAccepted {
+			b.Text(90, sr.originals.appendOriginalData(tmp[:0], r))
+		} else {
+			b.Text(90, appendOriginalData(tmp[:0], r))
+		}
 	}
 	if d.zone.macAlg != 0 {
 		zak := d.zone.keys.Load().zak
@@ -112,6 +118,10 @@ func safReason(r *journal.Record) []byte {
 	switch r.UpState {
 	case journal.UpStandIn:
 		return r.RespCode[:]
+	case journal.UpAdviceAccepted:
+		if r.MTI[1] != '4' {
+			return []byte("00") // an advice of what the originator approved
+		}
 	case journal.UpBadMAC, journal.UpOpenAtRestart, journal.UpUndelivered:
 		return []byte("22")
 	}
@@ -340,4 +350,113 @@ func (s *Server) SAFExpire(dest string, id uint64) error {
 		return err
 	}
 	return r.err
+}
+
+// forwardedIndexMax bounds the forwarded requests remembered for the
+// originators' reversals: a terminal reverses within its own timeout (a
+// minute or so), and 262,144 requests are minutes of a busy destination.
+// An older original is named as the originator named it.
+const forwardedIndexMax = 1 << 18
+
+// forwardedIndex maps an original as an originator names it (terminal,
+// MTI class, STAN, date: engine.OriginalOf) to how the switch forwarded
+// it (its outbound STAN, field 7 and MTI), so that the reversal passed on
+// names what the destination saw. Filled from the journal's records as
+// they commit; a FIFO of forwardedIndexMax. Safe for concurrent use (the
+// committer adds, the runner reads).
+type forwardedIndex struct {
+	mu   sync.Mutex
+	m    map[origKey]origRef
+	fifo []origKey
+	next int
+}
+
+type origKey struct {
+	terminal string
+	class    byte
+	stan     uint32
+	mmdd     uint32
+}
+
+type origRef struct {
+	mti      [4]byte
+	upSTAN   uint32
+	received int64
+}
+
+func (x *forwardedIndex) add(r *journal.Record) {
+	k := origKey{terminal: strings.Clone(r.Terminal), class: r.MTI[1], stan: r.STAN, mmdd: originalDate(r) % 10000}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.m == nil {
+		x.m = make(map[origKey]origRef)
+	}
+	if len(x.fifo) < forwardedIndexMax {
+		x.fifo = append(x.fifo, k)
+	} else {
+		delete(x.m, x.fifo[x.next])
+		x.fifo[x.next] = k
+		x.next = (x.next + 1) % forwardedIndexMax
+	}
+	x.m[k] = origRef{mti: r.MTI, upSTAN: r.UpSTAN, received: r.Received}
+}
+
+// appendOriginalData appends field 90 of an originator's reversal r: its
+// original as the switch forwarded it when the index has it, else as the
+// originator named it (its STAN and date; time and class unknown: zeros).
+func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byte {
+	class, stan, mmdd, ok := parseOriginal(r.Original)
+	var ref origRef
+	found := false
+	if ok {
+		x.mu.Lock()
+		for _, c := range []byte{class, '2', '1'} {
+			if ref, found = x.m[origKey{terminal: r.Terminal, class: c, stan: stan, mmdd: mmdd}]; found {
+				break
+			}
+		}
+		x.mu.Unlock()
+	}
+	acq := r.Acquirer
+	if len(acq) > 11 || !allDigits(acq) {
+		acq = ""
+	}
+	if found {
+		orig := ref.mti
+		orig[2], orig[3] = '0', '0'
+		dst = append(dst, orig[:]...)
+		dst = appendPadded(dst, uint64(ref.upSTAN), 6)
+		dst = upstream.AppendTransmission(dst, time.Unix(0, ref.received))
+	} else {
+		if class < '1' || class > '9' {
+			class = '2'
+		}
+		dst = append(dst, '0', class, '0', '0')
+		dst = appendPadded(dst, uint64(stan), 6)
+		dst = appendPadded(dst, uint64(mmdd), 4)
+		dst = append(dst, "000000"...)
+	}
+	for range 11 - len(acq) {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, acq...)
+	for range 11 {
+		dst = append(dst, '0')
+	}
+	return dst
+}
+
+// parseOriginal reads a record's Original ("0200/000123/1201"; the MTI
+// "----" when the request did not say: class '-').
+func parseOriginal(s string) (class byte, stan, mmdd uint32, ok bool) {
+	if len(s) != 16 || s[4] != '/' || s[11] != '/' || !allDigits(s[5:11]) || !allDigits(s[12:16]) {
+		return 0, 0, 0, false
+	}
+	class = s[1]
+	if s[:4] == "----" {
+		class = '-'
+	}
+	st, _ := strconv.Atoi(s[5:11])
+	md, _ := strconv.Atoi(s[12:16])
+	return class, uint32(st), uint32(md), true
 }

@@ -591,6 +591,10 @@ func (s *Server) decide(t *Txn) (parked bool) {
 	case router.Decline:
 		t.SetCode(t.Route.Code)
 	case router.Upstream:
+		if d := s.dests[t.Route.Destination]; d != nil && d.saf != nil && t.View.MTI().IsAdvice() {
+			s.acceptAdvice(t, d) // stored and forwarded, never online (saf.go)
+			return false
+		}
 		return s.forward(t)
 	default:
 		t.Fail(ErrSystem)

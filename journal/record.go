@@ -77,6 +77,11 @@ const (
 	// (RRNSeq, the outbound STAN and RRN, the PAN as protected), RespCode
 	// empty (nothing reached the originator), UpCode the host's approval.
 	UpUndelivered
+	// UpAdviceAccepted is an advice or reversal advice from an originator
+	// (0120, 0220, 0420) for a destination's card, answered 00 by the
+	// switch and owed to the destination (engine/saf passes it on). The
+	// destination, outbound STAN and RRN are the switch's; UpCode empty.
+	UpAdviceAccepted
 	upStateEnd
 )
 
@@ -117,6 +122,8 @@ func (u UpState) String() string {
 		return "saf expired"
 	case UpUndelivered:
 		return "approval undelivered: needs reversal"
+	case UpAdviceAccepted:
+		return "advice accepted: to pass on"
 	}
 	return ""
 }
