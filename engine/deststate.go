@@ -21,6 +21,10 @@ type DestinationState struct {
 	Timeout     string      `json:"timeout"`
 	Strategy    string      `json:"strategy"`
 	Conns       []ConnState `json:"connections"`
+	// Circuit is the circuit breaker's state (closed, open, half-open),
+	// "" without one; StandIn says whether the switch stands in for it.
+	Circuit string `json:"circuit,omitempty"`
+	StandIn bool   `json:"stand_in"`
 }
 
 // ConnState is one connection of a destination.
@@ -50,7 +54,10 @@ func (s *Server) Destinations() []DestinationState {
 	out := make([]DestinationState, 0, len(s.destList))
 	for _, d := range s.destList {
 		ds := DestinationState{Name: d.cfg.Name, InFlight: d.table.Len(), MaxInFlight: d.cfg.MaxInFlight,
-			Timeout: d.cfg.Timeout.String(), Strategy: d.cfg.Strategy, Conns: make([]ConnState, 0, len(d.conns))}
+			Timeout: d.cfg.Timeout.String(), Strategy: d.cfg.Strategy, Conns: make([]ConnState, 0, len(d.conns)), StandIn: d.stip != nil}
+		if d.brk != nil {
+			ds.Circuit = d.brk.state(s.clock.Now()).String()
+		}
 		for _, oc := range d.conns {
 			ds.Conns = append(ds.Conns, oc.state())
 		}

@@ -375,6 +375,9 @@ func TestBreakerOpensThenProbes(t *testing.T) {
 	if testutil.ToFloat64(d.m.breakerOpened) != 1 {
 		t.Fatal("breaker_opened must count 1")
 	}
+	if ds := ts.Destinations(); ds[0].Circuit != "open" && ds[0].Circuit != "half-open" || !ds[0].StandIn {
+		t.Fatalf("GET /destinations: circuit %q, stand_in %v", ds[0].Circuit, ds[0].StandIn)
+	}
 	answering.Store(true)
 	waitUntil(t, "the probe answered and the circuit closed", func() bool { return d.brk.state(time.Now()) == upstream.Closed })
 	if len(h.of("0800")) == 0 {
