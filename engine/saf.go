@@ -37,8 +37,13 @@ import (
 type SAFConfig struct {
 	// Disabled turns store-and-forward off for the destination: what it is
 	// owed is still journaled (and listed by the journal tools), not sent.
-	Disabled    bool
-	Cap         int           // entries held at most; default 1,048,576
+	Disabled bool
+	// Cap is the most entries held: default 262,144. An entry keeps its
+	// record (about 600 bytes with its strings), so a full queue is about
+	// 150 MB: hours of a busy destination's timeouts, or a day of its
+	// stand-in advices. Beyond it an entry is counted (full) and left in
+	// the journal: the next start queues it.
+	Cap         int
 	Window      int           // entries in flight at once; default 32
 	MaxRetries  int           // sends after the first; default 10
 	ExpireAfter time.Duration // how long an entry may wait; default 72h
@@ -53,6 +58,9 @@ type SAFConfig struct {
 }
 
 func (c SAFConfig) queueConfig() saf.Config {
+	if c.Cap == 0 {
+		c.Cap = 1 << 18
+	}
 	q := saf.Config{Cap: c.Cap, Window: c.Window, MaxRetries: c.MaxRetries, ExpireAfter: c.ExpireAfter,
 		Delivered: c.Delivered, Retry: c.Retry}
 	if c.RetryBase != 0 || c.RetryMax != 0 {
@@ -413,7 +421,7 @@ func (sr *safRunner) send(now time.Time) {
 		if err != nil {
 			// the entry cannot be carried in the destination's dialect (or
 			// its PAN cannot be read back): nothing will change that
-			sr.q.Answer(e.ID, "30", now) // rejected: not a delivered or retry code
+			sr.q.Answer(e.ID, "\x00\x00", now) // rejected: no configured code is two NULs
 			sr.m.rejected.Inc()
 			if n, ok := d.line(destLineRefused); ok {
 				logline.Held(d.log.Error().Err(err).Uint64("seq", e.ID), "suppressed", n).Msg("store-and-forward entry cannot be built: rejected")
