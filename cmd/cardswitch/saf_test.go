@@ -49,8 +49,10 @@ func safStatus(t *testing.T, admin string) []engine.SAFStatus {
 // Reversals owed when the switch stops are not lost: the host answers
 // neither the purchases nor their reversals, the switch stops with three
 // entries pending (the admin API, the metrics and the command list them,
-// PANs masked), and after the restart each goes again as a repeat (0421)
-// to the host, now answering, and is journaled delivered, once.
+// PANs masked; the operator expires one and retries another, with the
+// admin token), and after the restart each of the other two goes again
+// as a repeat (0421) to the host, now answering, and is journaled
+// delivered, once.
 func TestSAFEntriesSurviveARestart(t *testing.T) {
 	const n = 3
 	is, err := sim.Start("127.0.0.1:0", sim.Config{Dialect: "iso87ascii", Framing: "binary2",
@@ -96,6 +98,25 @@ func TestSAFEntriesSurviveARestart(t *testing.T) {
 		!strings.Contains(out, fmt.Sprintf("visa-host: %d pending", n)) {
 		t.Fatalf("saf list: %d\n%s%s", code, out, errOut)
 	}
+	// the operator settles the first by hand: expired, an exception
+	tok := filepath.Join(c.file.DataDir, "admin.token")
+	id := fmt.Sprint(st[0].Entries[0].ID)
+	if code, _, errOut := cli(t, "", "saf", "--admin", addrs["8580"], "expire", "visa-host", id); code != 2 || !strings.Contains(errOut, "token") {
+		t.Fatalf("expire without a token: %d %s", code, errOut)
+	}
+	if code, out, errOut := cli(t, "", "saf", "--admin", addrs["8580"], "--token-file", tok, "expire", "visa-host", id); code != 0 || !strings.Contains(out, "expired") {
+		t.Fatalf("saf expire: %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "", "saf", "--admin", addrs["8580"], "--token-file", tok, "retry", "visa-host", id); code != 1 || !strings.Contains(errOut, "404") {
+		t.Fatalf("retry of an expired entry: %d %s, want 404", code, errOut)
+	}
+	if code, out, errOut := cli(t, "", "saf", "--admin", addrs["8580"], "--token-file", tok, "retry", "visa-host", fmt.Sprint(st[0].Entries[1].ID)); code != 0 || !strings.Contains(out, "retried") {
+		t.Fatalf("saf retry: %d %s%s", code, out, errOut)
+	}
+	st = safStatus(t, addrs["8580"])
+	if st[0].Depth != n-1 || len(st[0].Exceptions) != 1 || st[0].Exceptions[0].State != "saf expired" || st[0].Exceptions[0].PAN != "476173******0010" {
+		t.Fatalf("after the expiry: %+v", st[0])
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -109,14 +130,14 @@ func TestSAFEntriesSurviveARestart(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logBuf.String(), `"pending":3`) {
+	if !strings.Contains(logBuf.String(), `"pending":2`) {
 		t.Fatalf("the start does not log its pending entries:\n%s", logBuf.String())
 	}
 	after := is.Stats()
-	if got := after.Answered["00"] - before.Answered["00"]; got != n {
+	if got := after.Answered["00"] - before.Answered["00"]; got != n-1 {
 		t.Fatalf("the host approved %d messages after the restart, want the %d repeats", got, n)
 	}
-	var delivered, timedOut []string
+	var delivered, timedOut, expired []string
 	if _, err := journal.Replay(filepath.Join(c.file.DataDir, "journal"), func(r *journal.Record) error {
 		switch r.UpState {
 		case journal.UpTimeout:
@@ -126,13 +147,15 @@ func TestSAFEntriesSurviveARestart(t *testing.T) {
 				t.Errorf("delivered record %+v", r)
 			}
 			delivered = append(delivered, strings.Clone(r.RRN))
+		case journal.UpSAFExpired:
+			expired = append(expired, strings.Clone(r.RRN))
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sorted(timedOut), rrns) || !slices.Equal(sorted(delivered), rrns) {
-		t.Fatalf("journal: timed out %q, delivered %q, want %q each", timedOut, delivered, rrns)
+	if !slices.Equal(sorted(timedOut), rrns) || !slices.Equal(sorted(append(delivered, expired...)), rrns) || len(expired) != 1 {
+		t.Fatalf("journal: timed out %q, delivered %q, expired %q, want %q each, one expired", timedOut, delivered, expired, rrns)
 	}
 }
 

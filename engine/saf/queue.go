@@ -362,11 +362,15 @@ func (q *Queue) Expired(now time.Time) []Entry {
 	return out
 }
 
-// Retry makes a waiting entry due at now (an operator's "retry now").
+// Retry makes a waiting entry due at now (an operator's "retry now"); an
+// entry in flight is being tried already (nil: nothing to do).
 func (q *Queue) Retry(id uint64, now time.Time) error {
 	s := q.entries[id]
-	if s == nil || s.st == inFlight {
+	if s == nil {
 		return ErrAbsent
+	}
+	if s.st == inFlight {
+		return nil
 	}
 	if s.st == waiting {
 		s.at = now
@@ -375,12 +379,18 @@ func (q *Queue) Retry(id uint64, now time.Time) error {
 	return nil // a fresh entry goes in its turn
 }
 
-// Remove takes an entry that is not in flight out of the queue (an
-// operator's "expire"); the caller journals it.
+// Remove takes an entry out of the queue (an operator's "expire"), in
+// flight or not: an answer that comes for it later is Ignored. The caller
+// journals it.
 func (q *Queue) Remove(id uint64) (Entry, error) {
 	s := q.entries[id]
-	if s == nil || s.st == inFlight {
+	if s == nil {
 		return Entry{}, ErrAbsent
+	}
+	if s.st == inFlight {
+		q.land(s)
+		delete(q.entries, id)
+		return s.e, nil
 	}
 	q.drop(s)
 	return s.e, nil

@@ -187,14 +187,26 @@ func TestOperatorRetryAndRemove(t *testing.T) {
 	if got := next(q, t0); got != 1 {
 		t.Fatalf("after an operator's retry: %d, want 1 at once", got)
 	}
-	if _, err := q.Remove(1); !errors.Is(err, ErrAbsent) {
-		t.Fatalf("removing an entry in flight: %v", err)
+	if err := q.Retry(1, t0); err != nil {
+		t.Fatalf("retrying an entry in flight (nothing to do): %v", err)
+	}
+	if e, err := q.Remove(1); err != nil || e.ID != 1 || q.InFlight() != 0 {
+		t.Fatalf("removing an entry in flight: %+v %v, in flight %d", e, err, q.InFlight())
+	}
+	if got := q.Answer(1, "00", t0); got != Ignored {
+		t.Fatalf("the answer of a removed entry: %v, want ignored", got)
 	}
 	if e, err := q.Remove(2); err != nil || e.ID != 2 {
 		t.Fatalf("remove 2: %+v %v", e, err)
 	}
-	if got := next(q, t0); got != 0 {
-		t.Fatalf("a removed entry was sent: %d", got)
+	if _, err := q.Remove(2); !errors.Is(err, ErrAbsent) {
+		t.Fatalf("removing it again: %v", err)
+	}
+	if err := q.Retry(2, t0); !errors.Is(err, ErrAbsent) {
+		t.Fatalf("retrying a removed entry: %v", err)
+	}
+	if got := next(q, t0); got != 0 || q.Len() != 0 {
+		t.Fatalf("a removed entry was sent: %d (len %d)", got, q.Len())
 	}
 }
 
