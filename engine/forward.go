@@ -89,12 +89,7 @@ func (s *Server) forward(t *Txn) bool {
 	// one, else a new one: either way its counter is journaled with the
 	// final record (RRNSeq), and the outbound STAN derives from it, so
 	// neither starts again at a restart.
-	if t.rrnLen > 0 {
-		t.upRRN = t.rrn
-	} else {
-		t.rrnSeq = s.ids.NextRRN(&t.upRRN, t.Received)
-	}
-	t.upSTAN = upstream.STAN(t.rrnSeq)
+	s.outboundIDs(t)
 	t.dest = d
 	var f7, f11 [10]byte
 	var f52 [32]byte
@@ -159,6 +154,20 @@ func (s *Server) forward(t *Txn) bool {
 	t.journaling = true
 	s.journal.Append(t)
 	return true
+}
+
+// outboundIDs gives t the RRN and STAN of its outbound leg (forwarded,
+// stood in for, or an advice passed on): the originator's RRN when the
+// switch gave it one, else a new one; the STAN derives from its counter
+// (RRNSeq, journaled with the record), so neither starts again at a
+// restart.
+func (s *Server) outboundIDs(t *Txn) {
+	if t.rrnLen > 0 {
+		t.upRRN = t.rrn
+	} else {
+		t.rrnSeq = s.ids.NextRRN(&t.upRRN, t.Received)
+	}
+	t.upSTAN = upstream.STAN(t.rrnSeq)
 }
 
 // sendForwarded is the commit of t's forwarded record (the journal's

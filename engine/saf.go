@@ -122,12 +122,7 @@ func SAFOwed(r *journal.Record) (saf.Kind, bool) {
 // until d has it. It gets an outbound STAN and RRN of its own, as a
 // forwarded request does.
 func (s *Server) acceptAdvice(t *Txn, d *destination) {
-	if t.rrnLen > 0 {
-		t.upRRN = t.rrn
-	} else {
-		t.rrnSeq = s.ids.NextRRN(&t.upRRN, t.Received)
-	}
-	t.upSTAN = upstream.STAN(t.rrnSeq)
+	s.outboundIDs(t)
 	t.dest, t.upState = d, journal.UpAdviceAccepted
 	t.SetCode("00")
 }

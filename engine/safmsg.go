@@ -144,7 +144,13 @@ func appendOriginalData(dst []byte, r *journal.Record) []byte {
 	} else {
 		dst = upstream.AppendTransmission(dst, time.Unix(0, r.Received))
 	}
-	acq := r.Acquirer
+	return appendInstitutions(dst, r.Acquirer)
+}
+
+// appendInstitutions ends field 90: the acquirer (11 digits, zero-filled
+// on the left; not digits or too long: zeros) and the forwarding
+// institution (11 zeros: none).
+func appendInstitutions(dst []byte, acq string) []byte {
 	if len(acq) > 11 || !allDigits(acq) {
 		acq = ""
 	}
@@ -417,10 +423,6 @@ func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byt
 		}
 		x.mu.Unlock()
 	}
-	acq := r.Acquirer
-	if len(acq) > 11 || !allDigits(acq) {
-		acq = ""
-	}
 	if found {
 		orig := ref.mti
 		orig[2], orig[3] = '0', '0'
@@ -436,14 +438,7 @@ func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byt
 		dst = appendPadded(dst, uint64(mmdd), 4)
 		dst = append(dst, "000000"...)
 	}
-	for range 11 - len(acq) {
-		dst = append(dst, '0')
-	}
-	dst = append(dst, acq...)
-	for range 11 {
-		dst = append(dst, '0')
-	}
-	return dst
+	return appendInstitutions(dst, r.Acquirer)
 }
 
 // parseOriginal reads a record's Original ("0200/000123/1201"; the MTI

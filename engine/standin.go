@@ -159,12 +159,7 @@ func (s *Server) standIn(t *Txn, d *destination) {
 	}
 	// an outbound STAN and RRN of its own, as a forwarded request's: the
 	// advice goes with them, and they tie the records together (RRNSeq)
-	if t.rrnLen > 0 {
-		t.upRRN = t.rrn
-	} else {
-		t.rrnSeq = s.ids.NextRRN(&t.upRRN, t.Received)
-	}
-	t.upSTAN = upstream.STAN(t.rrnSeq)
+	s.outboundIDs(t)
 	t.dest, t.upState = d, journal.UpStandIn
 	if t.Link.dialect.Field(standInIndicatorField) != nil {
 		t.addReplyField(standInIndicatorField, []byte(standin.Indicator(dec.Reason)), true)
