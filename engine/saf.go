@@ -150,6 +150,11 @@ func safKeyOf(stan uint32, rrn []byte) safKey {
 	return k
 }
 
+type setField struct {
+	id int
+	v  string
+}
+
 // safAnswer is a response to an entry, read on the loop.
 type safAnswer struct {
 	frame []byte // the decoded message's bytes (a copy)
@@ -182,15 +187,16 @@ type safRunner struct {
 	ctl       chan safCtl    // the admin API's requests
 
 	// owned by run
-	q       *saf.Queue
-	entries map[uint64]*safQueued // by entry ID (its record's Seq)
-	byRef   map[uint64]uint64     // RRNSeq -> entry ID, live entries
-	flight  map[safKey]uint64     // in flight: key -> entry ID
-	recent  map[uint64]struct{}   // RRNSeq of entries delivered lately
-	ring    []uint64              // recent, oldest first
-	excepts []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
-	view    codec.View
-	builder codec.Builder
+	q         *saf.Queue
+	entries   map[uint64]*safQueued // by entry ID (its record's Seq)
+	byRef     map[uint64]uint64     // RRNSeq -> entry ID, live entries
+	flight    map[safKey]uint64     // in flight: key -> entry ID
+	recent    map[uint64]struct{}   // RRNSeq of entries delivered lately
+	ring      []uint64              // recent, oldest first
+	excepts   []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
+	view      codec.View
+	builder   codec.Builder
+	setFields []setField // the mapping's constants the destination's dialect has, by field number below 64
 
 	m safMetrics
 }
@@ -217,6 +223,12 @@ func newSAFRunner(s *Server, d *destination) *safRunner {
 	if w == 0 {
 		w = 32
 	}
+	for id, v := range d.cfg.Mapping.Out.Set {
+		if id < codec.FieldMAC && d.dialect.Field(id) != nil {
+			r.setFields = append(r.setFields, setField{id, v})
+		}
+	}
+	slices.SortFunc(r.setFields, func(a, b setField) int { return cmp.Compare(a.id, b.id) })
 	r.answers = make(chan safAnswer, 2*w) // at most Window in flight: each answered once, twice for a host that repeats
 	r.m = s.um.forSAF(d.cfg.Name)
 	return r

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
@@ -426,5 +427,33 @@ func TestSAFPassesOnATerminalReversal(t *testing.T) {
 	}
 	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 1 || acc[0].RespCode != [2]byte{'0', '0'} || acc[0].Original != "0200/000031/1121" {
 		t.Fatalf("accepted record %+v", acc)
+	}
+}
+
+// A timeout at a UnionPay host (cup-pos, no field 7) is reversed in its
+// dialect: the 0420 builds from the record with the fields cup-pos has
+// and the mapping's constants (its mandatory 60), and is delivered.
+func TestSAFReversalInTheCUPDialect(t *testing.T) {
+	is := startSim(t, "", sim.Config{Dialect: codec.CUPPOS, Framing: "binary2+tpdu", Rules: sim.Rules{Default: "00",
+		Rules: []sim.Rule{{Name: "purchases", MTIClasses: []string{"2"}, Fault: "no_answer"}}}})
+	j, jst := journalFor(t)
+	dc := DestinationConfig{Name: "cup", Dialect: codec.CUPPOS, Framing: "binary2+tpdu", Endpoints: []Endpoint{{Address: is.Addr()}},
+		Timeout: 100 * time.Millisecond, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond,
+		// UnionPay's 60 (type code, batch, network code) is mandatory: a constant of the mapping, on the reversal too
+		Mapping: MappingConfig{Out: MappingSide{CopyAll: true, Set: map[int]string{60: "22000001000"}}}}
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	waitUp(t, ts, "cup", 1)
+	c := ts.dial(t)
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 51, 300), 5*time.Second); err != nil || field(r, 39) != "91" {
+		t.Fatalf("purchase: %v, 39 = %s, want 91", err, field(r, 39))
+	}
+	waitUntil(t, "the reversal delivered", func() bool {
+		if n := len(safRecords(t, j, journal.UpSAFRejected)); n > 0 {
+			t.Fatalf("rejected: %+v", safRecords(t, j, journal.UpSAFRejected))
+		}
+		return len(safRecords(t, j, journal.UpSAFDelivered)) == 1
+	})
+	if st := is.Stats(); st.Reversals != 1 || is.Applied('4') != 1 {
+		t.Fatalf("the host read %d reversals, applied %d", st.Reversals, is.Applied('4'))
 	}
 }

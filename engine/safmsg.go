@@ -36,6 +36,20 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	// a buffer of its own: the connection's loop writes it later
 	b.Begin(d.dialect, d.framing.Reserve(make([]byte, 0, 512), d.tpdu), mti, d.header)
 	var tmp [48]byte
+	// the mapping's constant fields (mapping.out.set: a field the
+	// destination requires, such as UnionPay's 60) go in their place, in
+	// ascending order with the entry's own, which win
+	set, next := sr.setFields, 0
+	upTo := func(id int) {
+		for ; next < len(set) && set[next].id < id; next++ {
+			b.String(set[next].id, set[next].v)
+		}
+		if next < len(set) && set[next].id == id {
+			next++
+		}
+	}
+	text := func(id int, v []byte) { upTo(id); b.Text(id, v) }
+	str := func(id int, v string) { upTo(id); b.String(id, v) }
 	if has(codec.FieldPAN) && len(r.PANSealed) > 0 {
 		rj, _ := sr.s.journal.(JournalStage)
 		if rj.P == nil {
@@ -45,54 +59,55 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 		if err != nil {
 			return nil, fmt.Errorf("the entry's PAN: %w", err)
 		}
-		b.Text(codec.FieldPAN, pan)
+		text(codec.FieldPAN, pan)
 		clear(pan)
 	}
 	if has(3) {
-		b.Text(3, appendPadded(tmp[:0], uint64(r.ProcCode), 6))
+		text(3, appendPadded(tmp[:0], uint64(r.ProcCode), 6))
 	}
 	if has(4) {
-		b.Text(4, appendPadded(tmp[:0], uint64(max(r.Amount, 0)), 12))
+		text(4, appendPadded(tmp[:0], uint64(max(r.Amount, 0)), 12))
 	}
 	if has(codec.FieldTransmission) {
-		b.Text(codec.FieldTransmission, upstream.AppendTransmission(tmp[:0], now))
+		text(codec.FieldTransmission, upstream.AppendTransmission(tmp[:0], now))
 	}
-	b.Text(codec.FieldSTAN, upstream.AppendSTAN(tmp[:0], r.UpSTAN))
+	text(codec.FieldSTAN, upstream.AppendSTAN(tmp[:0], r.UpSTAN))
 	if r.LocalDate != 0 && has(12) && has(13) {
-		b.Text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
-		b.Text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
+		text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
+		text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
 	}
 	if r.Acquirer != "" && has(32) {
-		b.String(32, r.Acquirer)
+		str(32, r.Acquirer)
 	}
 	if has(codec.FieldRRN) {
-		b.String(codec.FieldRRN, r.UpRRN)
+		str(codec.FieldRRN, r.UpRRN)
 	}
 	if len(r.Approval) == 6 && has(codec.FieldApproval) {
-		b.String(codec.FieldApproval, r.Approval)
+		str(codec.FieldApproval, r.Approval)
 	}
 	if has(codec.FieldResponseCode) {
-		b.Text(codec.FieldResponseCode, safReason(r))
+		text(codec.FieldResponseCode, safReason(r))
 	}
 	if r.Terminal != "" && has(41) {
-		b.String(41, r.Terminal)
+		str(41, r.Terminal)
 	}
 	if r.Merchant != "" && has(42) {
-		b.String(42, r.Merchant)
+		str(42, r.Merchant)
 	}
 	if r.UpState == journal.UpStandIn && has(standInIndicatorField) {
-		b.String(standInIndicatorField, standin.Indicator(standin.ReasonApproved)) // an advice is of a stand-in approval
+		str(standInIndicatorField, standin.Indicator(standin.ReasonApproved)) // an advice is of a stand-in approval
 	}
 	if r.Currency != 0 && has(codec.FieldCurrency) {
-		b.Text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
+		text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
 	}
 	if has(90) && q.kind == saf.Reversal {
 		if r.UpState == journal.UpAdviceAccepted {
-			b.Text(90, sr.originals.appendOriginalData(tmp[:0], r))
+			text(90, sr.originals.appendOriginalData(tmp[:0], r))
 		} else {
-			b.Text(90, appendOriginalData(tmp[:0], r))
+			text(90, appendOriginalData(tmp[:0], r))
 		}
 	}
+	upTo(codec.FieldMAC)
 	if d.zone.macAlg != 0 {
 		zak := d.zone.keys.Load().zak
 		if zak.Cryptogram == "" || sr.s.hsm == nil {
