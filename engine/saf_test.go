@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/saf"
 	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/journal"
@@ -455,5 +456,19 @@ func TestSAFReversalInTheCUPDialect(t *testing.T) {
 	})
 	if st := is.Stats(); st.Reversals != 1 || is.Applied('4') != 1 {
 		t.Fatalf("the host read %d reversals, applied %d", st.Reversals, is.Applied('4'))
+	}
+	// the message as built, field by field
+	to := safRecords(t, j, journal.UpTimeout)[0]
+	out, err := ts.dests["cup"].saf.build(&safQueued{rec: to, kind: saf.Reversal}, true, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cup, _ := codec.Lookup(codec.CUPPOS)
+	var v codec.View
+	if err := cup.Decode(&v, out[2+codec.TPDULen:]); err != nil {
+		t.Fatal(err)
+	}
+	if m := v.ToMessage(true); m.MTI != "0421" || m.Fields["60"] != "22000001000" || m.Fields["11"] != fmt.Sprintf("%06d", to.UpSTAN) || m.Fields["39"] != "68" {
+		t.Fatalf("the reversal as built: %+v", m)
 	}
 }
