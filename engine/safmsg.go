@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -376,27 +375,52 @@ func (s *Server) SAFExpire(dest string, id uint64) error {
 // forwardedIndexMax bounds the forwarded requests remembered for the
 // originators' reversals: a terminal reverses within its own timeout (a
 // minute or so), and 262,144 requests are minutes of a busy destination.
-// An older original is named as the originator named it.
+// An original not found is named as the originator named it.
 const forwardedIndexMax = 1 << 18
 
 // forwardedIndex maps an original as an originator names it (terminal,
 // MTI class, STAN, date: engine.OriginalOf) to how the switch forwarded
 // it (its outbound STAN, field 7 and MTI), so that the reversal passed on
-// names what the destination saw. Filled from the journal's records as
-// they commit; a FIFO of forwardedIndexMax. Safe for concurrent use (the
-// committer adds, the runner reads).
+// names what the destination saw. It is a cache filled by the committer
+// from the records as they commit, so it costs the committer one write: a
+// direct-mapped table of forwardedIndexMax slots (about 12 MB), where a
+// newer request takes an older one's slot (BenchmarkObserveRecord). Safe
+// for concurrent use (the committer adds, the runner reads).
 type forwardedIndex struct {
-	mu   sync.Mutex
-	m    map[origKey]origRef
-	fifo []origKey
-	next int
+	mu    sync.Mutex
+	slots []origSlot
 }
 
+type origSlot struct {
+	key origKey
+	ref origRef
+}
+
+// origKey is fixed-size (no string to copy or hash apart): field 41 is
+// 8 characters in the dialects the switch speaks; 16 leaves room.
 type origKey struct {
-	terminal string
+	terminal [16]byte
 	class    byte
 	stan     uint32
 	mmdd     uint32
+}
+
+func newOrigKey(terminal string, class byte, stan, mmdd uint32) origKey {
+	k := origKey{class: class, stan: stan, mmdd: mmdd}
+	copy(k.terminal[:], terminal)
+	return k
+}
+
+// slot is k's place: FNV-1a over its bytes.
+func (k *origKey) slot() int {
+	h := uint32(2166136261)
+	for _, c := range k.terminal {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	for _, x := range [...]uint32{uint32(k.class), k.stan, k.mmdd} {
+		h = (h ^ x) * 16777619
+	}
+	return int(h & (forwardedIndexMax - 1))
 }
 
 type origRef struct {
@@ -406,20 +430,24 @@ type origRef struct {
 }
 
 func (x *forwardedIndex) add(r *journal.Record) {
-	k := origKey{terminal: strings.Clone(r.Terminal), class: r.MTI[1], stan: r.STAN, mmdd: originalDate(r) % 10000}
+	k := newOrigKey(r.Terminal, r.MTI[1], r.STAN, originalDate(r)%10000)
+	i := k.slot()
+	x.mu.Lock()
+	if x.slots == nil {
+		x.slots = make([]origSlot, forwardedIndexMax)
+	}
+	x.slots[i] = origSlot{key: k, ref: origRef{mti: r.MTI, upSTAN: r.UpSTAN, received: r.Received}}
+	x.mu.Unlock()
+}
+
+func (x *forwardedIndex) find(k origKey) (origRef, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.m == nil {
-		x.m = make(map[origKey]origRef)
+	if x.slots == nil {
+		return origRef{}, false
 	}
-	if len(x.fifo) < forwardedIndexMax {
-		x.fifo = append(x.fifo, k)
-	} else {
-		delete(x.m, x.fifo[x.next])
-		x.fifo[x.next] = k
-		x.next = (x.next + 1) % forwardedIndexMax
-	}
-	x.m[k] = origRef{mti: r.MTI, upSTAN: r.UpSTAN, received: r.Received}
+	s := &x.slots[k.slot()]
+	return s.ref, s.key == k && s.ref.mti != [4]byte{}
 }
 
 // appendOriginalData appends field 90 of an originator's reversal r: its
@@ -430,13 +458,11 @@ func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byt
 	var ref origRef
 	found := false
 	if ok {
-		x.mu.Lock()
 		for _, c := range []byte{class, '2', '1'} {
-			if ref, found = x.m[origKey{terminal: r.Terminal, class: c, stan: stan, mmdd: mmdd}]; found {
+			if ref, found = x.find(newOrigKey(r.Terminal, c, stan, mmdd)); found {
 				break
 			}
 		}
-		x.mu.Unlock()
 	}
 	if found {
 		orig := ref.mti
