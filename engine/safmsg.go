@@ -52,11 +52,11 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	if has(codec.FieldPAN) && len(r.PANSealed) > 0 {
 		rj, _ := sr.s.journal.(JournalStage)
 		if rj.P == nil {
-			return nil, errSAFNoPAN
+			return nil, &safTransient{errSAFNoPAN}
 		}
 		pan, err := rj.P.Unseal(r)
 		if err != nil {
-			return nil, fmt.Errorf("the entry's PAN: %w", err)
+			return nil, &safTransient{fmt.Errorf("the entry's PAN: %w", err)}
 		}
 		text(codec.FieldPAN, pan)
 		clear(pan)
@@ -110,10 +110,10 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	if d.zone.macAlg != 0 {
 		zak := d.zone.keys.Load().zak
 		if zak.Cryptogram == "" || sr.s.hsm == nil {
-			return nil, errNoZAK
+			return nil, &safTransient{errNoZAK}
 		}
 		if err := sr.s.appendZoneMAC(b, d, zak, d.cfg.Timeout); err != nil {
-			return nil, err
+			return nil, &safTransient{err}
 		}
 	}
 	out, err := b.Finish()
@@ -426,6 +426,8 @@ func (k *origKey) slot() int {
 type origRef struct {
 	mti      [4]byte
 	upSTAN   uint32
+	upRRN    [12]byte
+	rrnSeq   uint64
 	received int64
 }
 
@@ -436,7 +438,9 @@ func (x *forwardedIndex) add(r *journal.Record) {
 	if x.slots == nil {
 		x.slots = make([]origSlot, forwardedIndexMax)
 	}
-	x.slots[i] = origSlot{key: k, ref: origRef{mti: r.MTI, upSTAN: r.UpSTAN, received: r.Received}}
+	ref := origRef{mti: r.MTI, upSTAN: r.UpSTAN, rrnSeq: r.RRNSeq, received: r.Received}
+	copy(ref.upRRN[:], r.UpRRN)
+	x.slots[i] = origSlot{key: k, ref: ref}
 	x.mu.Unlock()
 }
 

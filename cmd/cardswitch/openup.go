@@ -54,12 +54,13 @@ type openSet struct {
 	owed bool
 	// stood makes it the set of stand-in approvals of the newest business
 	// day (their cards' daily limits): a record of a newer day empties it.
-	stood   bool
-	day     uint32
-	at      map[uint64]span
-	arena   []byte
-	live    int // bytes of arena that at points to
-	dropped int // forwarded records beyond snapshot.MaxOpen, not kept
+	stood     bool
+	day       uint32
+	delivered recentRefs // owed: the entries delivered lately
+	at        map[uint64]span
+	arena     []byte
+	live      int // bytes of arena that at points to
+	dropped   int // forwarded records beyond snapshot.MaxOpen, not kept
 }
 
 type span struct{ off, n int }
@@ -115,11 +116,47 @@ func (o *openSet) observeOwed(r *journal.Record) {
 	switch {
 	case r.UpState.SettlesSAF():
 		o.forget(r.RRNSeq)
+		if r.UpState == journal.UpSAFDelivered && r.UpCode != [2]byte{'2', '5'} {
+			o.delivered.add(r.RRNSeq)
+		}
 	case !o.has(r.RRNSeq):
-		if _, ok := engine.SAFOwed(r); ok {
-			o.keep(r)
+		if _, ok := engine.SAFOwed(r); ok && !(engine.SAFFollowsUp(r) && o.delivered.has(r.RRNSeq)) {
+			o.keep(r) // not a follow-up of what was delivered: the live runner skips those too
 		}
 	}
+}
+
+// recentRefs remembers the last recentRefsMax RRN counters delivered, as
+// the live runner does (engine.safRecentMax): a follow-up record of one
+// (a late approval, an originator's reversal) owes nothing more.
+type recentRefs struct {
+	set  map[uint64]struct{}
+	ring []uint64
+	next int
+}
+
+const recentRefsMax = 1 << 16
+
+func (r *recentRefs) add(ref uint64) {
+	if r.set == nil {
+		r.set = make(map[uint64]struct{}, recentRefsMax)
+	}
+	if _, ok := r.set[ref]; ok {
+		return
+	}
+	if len(r.ring) < recentRefsMax {
+		r.ring = append(r.ring, ref)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = ref
+		r.next = (r.next + 1) % recentRefsMax
+	}
+	r.set[ref] = struct{}{}
+}
+
+func (r *recentRefs) has(ref uint64) bool {
+	_, ok := r.set[ref]
+	return ok
 }
 
 func (o *openSet) has(rrnSeq uint64) bool {
