@@ -265,6 +265,13 @@ type pendingParts struct{ open, owed *openSet }
 
 func (p pendingParts) OpenRecords() [][]byte {
 	out := append(p.open.OpenRecords(), p.owed.OpenRecords()...)
+	// the entries delivered lately, as records of their end (the RRN
+	// counter is all they say): a follow-up after the snapshot's point
+	// of one delivered before it owes nothing, as in a whole replay
+	for _, ref := range p.owed.delivered.ring {
+		r := journal.Record{UpState: journal.UpSAFDelivered, RRNSeq: ref, UpCode: [2]byte{'0', '0'}}
+		out = append(out, append(r.AppendEncoding(nil), make([]byte, journal.HashLen)...))
+	}
 	slices.SortFunc(out, func(a, b []byte) int { return cmp.Compare(seqOfEncoding(a), seqOfEncoding(b)) })
 	return out
 }
@@ -276,6 +283,10 @@ func (p pendingParts) RestoreOpen(b []byte) error {
 	}
 	if r.UpState == journal.UpForwarded {
 		p.open.observe(&r)
+		return nil
+	}
+	if r.UpState == journal.UpSAFDelivered {
+		p.owed.delivered.add(r.RRNSeq)
 		return nil
 	}
 	if _, ok := engine.SAFOwed(&r); !ok {
@@ -428,7 +439,8 @@ func journalOpenUpstream(e *env, dataDir, jdir string, asJSON bool) error {
 	} else {
 		for _, m := range metas {
 			seed := newOpenSet()
-			if err := snapshot.Load(m, snapshot.Parts{State: discardState{}, Counters: noCounters{}, Sessions: noSessions{}, Open: seed}); err != nil {
+			parts := snapshot.Parts{State: discardState{}, Counters: noCounters{}, Sessions: noSessions{}, Open: pendingParts{seed, newSAFSet()}}
+			if err := snapshot.Load(m, parts); err != nil {
 				fmt.Fprintf(e.stderr, "note: snapshot %s passed over: %v\n", m.Path, err)
 				continue
 			}
