@@ -266,7 +266,7 @@ func newSAFRunner(s *Server, d *destination) *safRunner {
 	return r
 }
 
-// ObserveRecord follows the journal (journal.Options.OnRecord): on the
+// ObserveRecord follows the journal (journal.SetOnRecord): on the
 // committer, for every durable record in order, before its waiter hears.
 // A record that owes its destination something becomes an entry of that
 // destination's queue. It never waits.
