@@ -39,6 +39,12 @@ func (s AuthStage) Authorize(t *Txn) {
 	} else {
 		fill(&r, t, s.A.HashPAN)
 	}
+	if t.Link != nil {
+		if err := t.Link.srv.CheckKSN(t); err != nil { // before any effect or HSM call
+			t.Fail(err)
+			return
+		}
+	}
 	var chip chipCheck
 	s.checkARQC(t, &r, &chip) // before any lock, as the PIN below
 	verify := func(data *issuer.Data, c *issuer.Card) (bool, error) {

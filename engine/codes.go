@@ -18,7 +18,7 @@ var (
 )
 
 // ErrorKinds lists every kind a CodeTable must map.
-var ErrorKinds = []error{ErrFormat, ErrInvalidTxn, ErrOverload, ErrNotSignedOn, ErrIssuerUnavailable, ErrSystem, ErrMAC, ErrWrongPIN, ErrSignOnRefused}
+var ErrorKinds = []error{ErrFormat, ErrInvalidTxn, ErrOverload, ErrNotSignedOn, ErrIssuerUnavailable, ErrSystem, ErrMAC, ErrWrongPIN, ErrSignOnRefused, ErrKSN}
 
 // CodeTable maps the engine's failure kinds to a link's response codes.
 type CodeTable map[error]string
@@ -57,6 +57,7 @@ func CodesFor(dialect string) CodeTable {
 		ErrMAC:               "A0",
 		ErrWrongPIN:          "55",
 		ErrSignOnRefused:     "58", // not permitted to terminal (UnionPay: the same)
+		ErrKSN:               "63", // security violation: a DUKPT KSN replayed or exhausted
 	}
 	return t
 }

@@ -41,6 +41,8 @@ type Keys struct {
 	// zone holds zoneID -> ZoneKey: the destinations' active zone keys
 	// (zone.go), two per destination at most.
 	zone sync.Map
+	// dukpt holds the DUKPT terminals' highest KSN counters (dukpt.go).
+	dukpt dukptCounters
 }
 
 type sessionKeys struct{ tpk, tak hsm.KeyRef }
@@ -136,6 +138,9 @@ func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
 // the terminal's PIN key: nil when it matches, ErrWrongPIN when it does
 // not, ErrSystem when the HSM fails.
 func (s *Server) VerifyPIN(t *Txn, pvk hsm.KeyRef, pvki int, pvv string) error {
+	if it, ok := s.dukptTerminal(t); ok {
+		return s.verifyDUKPTPIN(t, it, pvk, pvki, pvv)
+	}
 	v := &t.View
 	var term [16]byte
 	_, tpk, _, ok := s.keys.Terminal(t.Link.cfg.Name, v.TerminalID(term[:0]))

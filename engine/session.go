@@ -61,6 +61,13 @@ func (k *Keys) Restore(b []byte) error {
 		}
 		return err
 	}
+	if len(b) > 0 && b[0] == dukptVersion { // a DUKPT terminal's counter (dukpt.go)
+		term, dev, c, err := decodeDUKPT(b)
+		if err == nil {
+			k.dukpt.restore(term, dev, c)
+		}
+		return err
+	}
 	_, err := k.restore(b)
 	return err
 }
@@ -108,13 +115,16 @@ func (k *Keys) Sessions() [][]byte {
 	for _, z := range zones {
 		enc = append(enc, encodeZone(z))
 	}
-	return enc
+	return append(enc, k.dukptRecords()...)
 }
 
 // installSession puts a journaled sign-on's keys in force and logs the key
 // change with the terminal and link (never the keys). A record that does
 // not parse changes nothing: it was written by this package, a bug.
 func (s *Server) installSession(t *Txn) {
+	if t.sessionKeys[0] == dukptVersion { // a DUKPT counter: claimed before the record (dukpt.go)
+		return
+	}
 	ses, err := s.keys.restore(t.sessionKeys)
 	if err != nil {
 		s.log.Error().Err(err).Str("link", t.Link.cfg.Name).Msg("sign-on keys not installed: a bug")

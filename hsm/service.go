@@ -16,6 +16,9 @@ type Service interface {
 	// VerifyPIN checks an encrypted PIN block against the card's PIN
 	// verification data: nil, ErrPINMismatch, or another error.
 	VerifyPIN(ctx context.Context, c PINCheck) error
+	// VerifyDUKPTPIN is VerifyPIN for a block from a TDES DUKPT terminal:
+	// under the PIN key derived from the BDK for the KSN.
+	VerifyDUKPTPIN(ctx context.Context, c DUKPTPINCheck) error
 	// TranslatePIN re-encrypts a PIN block from one key and format to another.
 	TranslatePIN(ctx context.Context, t PINTranslation) ([]byte, error)
 	// GenerateMAC and VerifyMAC compute and check a MAC under a key.
@@ -114,6 +117,12 @@ func (s *Soft) VerifyPIN(_ context.Context, c PINCheck) error {
 	if err != nil {
 		return err
 	}
+	return s.verifyPINWith(pk, c)
+}
+
+// verifyPINWith checks c's block, under the clear key pk, against its
+// verification data.
+func (s *Soft) verifyPINWith(pk Key, c PINCheck) error {
 	pin, err := DecryptPINBlock(pk, c.Format, c.Block, c.PAN)
 	if err != nil {
 		return err

@@ -164,6 +164,9 @@ type Terminal struct {
 	// so that no terminal's keys can be replaced from a link it does not
 	// belong to.
 	Links []string `yaml:"links"`
+	// DUKPT, if set, makes the terminal a DUKPT one: its PIN blocks are
+	// under per-transaction keys and its tpk is not used for PINs.
+	DUKPT *DUKPT `yaml:"dukpt"`
 	// Serial is the terminal's serial number, which a sign-on carries on a
 	// link whose sign_on_auth is serial (printable, up to 32 characters).
 	Serial string `yaml:"serial"`
@@ -205,6 +208,80 @@ var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 type Keys struct {
 	PVK  string `yaml:"pvk"`  // PIN verification key for Visa PVV
 	PVKI int    `yaml:"pvki"` // its index, 0 to 6
+	// BDKs are the DUKPT base derivation keys, by key set ID, that the
+	// DUKPT terminals' keys were injected from.
+	BDKs []BDK `yaml:"bdks"`
+}
+
+// BDK is one DUKPT key set: its ID, the KSN's leading 10 hex digits, and
+// the base derivation key as a cryptogram under the LMK (key type 009,
+// a double-length TDES key: ANSI X9.24-1).
+type BDK struct {
+	KSI string `yaml:"ksi"`
+	BDK string `yaml:"bdk"`
+}
+
+// BDK returns the base derivation key of key set ksi (10 hex digits, as
+// the KSN spells them), or false.
+func (d *Data) BDK(ksi string) (string, bool) {
+	for _, b := range d.Keys.BDKs { // a handful: linear is the fastest
+		if strings.EqualFold(b.KSI, ksi) {
+			return b.BDK, true
+		}
+	}
+	return "", false
+}
+
+// DUKPT is a terminal's DUKPT setting: its PIN blocks come under a key
+// derived per transaction (TDES, ANSI X9.24-1) and not under its tpk.
+type DUKPT struct {
+	// KSN is the device's initial key serial number, 20 hex digits with a
+	// zero counter: its key set ID (the first 10, naming keys.bdks) and
+	// device ID. A request's KSN must match it but for the counter.
+	KSN string `yaml:"ksn"`
+	// Field is the request field that carries the KSN as 20 hex
+	// characters; default 62 (DefaultKSNField).
+	Field int `yaml:"field"`
+}
+
+// DefaultKSNField carries a DUKPT terminal's KSN: the 1987 layout's field
+// 53 is n16, too short for 20 hex digits (and the zone key exchange uses
+// it as defined), so the KSN travels in private field 62 (LLL ans).
+const DefaultKSNField = 62
+
+var ksnForm = regexp.MustCompile(`^[0-9A-F]{15}[02468ACE]0000$`)
+
+// checkDUKPT checks a terminal's DUKPT setting against the key sets.
+func (d *Data) checkDUKPT(t *Terminal) error {
+	u := t.DUKPT
+	if u.Field == 0 {
+		u.Field = DefaultKSNField
+	}
+	switch {
+	case !ksnForm.MatchString(u.KSN):
+		return fmt.Errorf("dukpt.ksn %q must be 20 upper-case hex digits with a zero counter", u.KSN)
+	case u.Field < 2 || u.Field > 128 || u.Field == 52 || u.Field == 64:
+		return fmt.Errorf("dukpt.field %d must be a request field other than 52 and 64", u.Field)
+	}
+	if _, ok := d.BDK(u.KSN[:10]); !ok {
+		return fmt.Errorf("dukpt.ksn: key set %s is not in keys.bdks", u.KSN[:10])
+	}
+	return nil
+}
+
+// checkBDKs checks the key sets: unique IDs, keys as cryptograms.
+func (d *Data) checkBDKs() error {
+	seen := map[string]bool{}
+	for i, b := range d.Keys.BDKs {
+		if len(b.KSI) != 10 || strings.Trim(strings.ToUpper(b.KSI), "0123456789ABCDEF") != "" || seen[strings.ToUpper(b.KSI)] {
+			return fmt.Errorf("keys.bdks[%d]: ksi %q must be 10 hex digits, named once", i, b.KSI)
+		}
+		if !keyCryptogram.MatchString(b.BDK) {
+			return fmt.Errorf("keys.bdks[%d]: bdk must be a cryptogram under the LMK (U and 32 hex digits), key type 009", i)
+		}
+		seen[strings.ToUpper(b.KSI)] = true
+	}
+	return nil
 }
 
 // Counts is the issuer data's own count of each list, so that a file cut
@@ -366,6 +443,9 @@ func (d *Data) index() error {
 		}
 		merchants[m.ID] = true
 	}
+	if err := d.checkBDKs(); err != nil {
+		return err
+	}
 	d.terminals = map[string]*Terminal{}
 	for i := range d.Terminals {
 		t := &d.Terminals[i]
@@ -374,6 +454,11 @@ func (d *Data) index() error {
 		}
 		if err := checkTerminalLinks(t); err != nil {
 			return fmt.Errorf("terminals[%d].%v", i, err)
+		}
+		if t.DUKPT != nil {
+			if err := d.checkDUKPT(t); err != nil {
+				return fmt.Errorf("terminals[%d].%v", i, err)
+			}
 		}
 		d.terminals[t.ID] = t
 	}

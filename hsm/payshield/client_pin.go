@@ -178,3 +178,11 @@ func (c *Client) TranslatePIN(ctx context.Context, t hsm.PINTranslation) ([]byte
 	}
 	return block, nil
 }
+
+// VerifyDUKPTPIN implements hsm.Service: not yet spoken. A payShield
+// verifies a DUKPT PIN by translating it to a ZPK (G0) and verifying under
+// that key, which needs a zone key this client is not given; it answers
+// ErrUnsupported, so the switch answers 96 rather than guess.
+func (c *Client) VerifyDUKPTPIN(context.Context, hsm.DUKPTPINCheck) error {
+	return fmt.Errorf("%w: DUKPT PIN verification (G0 then a ZPK verify)", ErrUnsupported)
+}

@@ -1,0 +1,71 @@
+package hsm
+
+import (
+	"context"
+	"math/bits"
+)
+
+// DUKPT terminals on the host side: the PIN block comes under the key a
+// TDES DUKPT device (ANSI X9.24-1) derived for one transaction, named by
+// the KSN that travels with it; the host holds the base derivation key
+// (BDK) under the LMK and derives the same key inside the HSM.
+
+// DUKPTPINCheck is a PIN verification for a DUKPT terminal: the block is
+// under the PIN variant of the transaction key for KSN, derived from BDK.
+type DUKPTPINCheck struct {
+	BDK KeyRef // KeyTypeBDK, a double-length TDES key under the LMK
+	KSN []byte // 10 bytes: key set ID, device ID, 21-bit counter
+	// Check is the rest of the verification as for a fixed key: its
+	// PINKey is ignored (the derived key takes its place).
+	Check PINCheck
+}
+
+// KSNCounter returns the transaction counter of a TDES DUKPT KSN (its
+// rightmost 21 bits), or ErrKSN for a KSN of the wrong length, a zero
+// counter (no device uses it) or one past the device's limit: more than
+// ten one bits, which X9.24-1 A.2 never lets an originator reach, so such
+// a KSN is forged or from an exhausted device.
+func KSNCounter(ksn []byte) (uint32, error) {
+	if len(ksn) != ksnBytes {
+		return 0, ErrKSN
+	}
+	c := uint32(ksn[7]&0x1F)<<16 | uint32(ksn[8])<<8 | uint32(ksn[9])
+	if c == 0 || bits.OnesCount32(c) > ksnOnesMax {
+		return 0, ErrKSN
+	}
+	return c, nil
+}
+
+// KSNDevice returns the KSN with its counter cleared: the key set ID and
+// the device ID, the part that stays fixed for one device's life.
+func KSNDevice(ksn []byte) ([ksnBytes]byte, error) {
+	var d [ksnBytes]byte
+	if len(ksn) != ksnBytes {
+		return d, ErrKSN
+	}
+	copy(d[:], ksn)
+	d[7] &= 0xE0
+	d[8], d[9] = 0, 0
+	return d, nil
+}
+
+// VerifyDUKPTPIN implements Service: the PIN key derived from the BDK for
+// the KSN, then the check as VerifyPIN makes it. Key separation: the BDK
+// must be of type 009.
+func (s *Soft) VerifyDUKPTPIN(ctx context.Context, c DUKPTPINCheck) error {
+	if c.BDK.Type != KeyTypeBDK {
+		return ErrKeyType
+	}
+	bdk, err := s.key(c.BDK)
+	if err != nil {
+		return err
+	}
+	if _, err := KSNCounter(c.KSN); err != nil {
+		return err
+	}
+	pk, err := DUKPTKey(bdk, c.KSN, DUKPTPIN)
+	if err != nil {
+		return err
+	}
+	return s.verifyPINWith(pk, c.Check)
+}
