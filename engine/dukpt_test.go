@@ -113,7 +113,7 @@ func TestDUKPTTerminal(t *testing.T) {
 		{"1234", "FFFF9876543211E00009", "63"}, // another device
 		{"1234", "FFFF9876543210E0000G", "63"}, // not hex
 		{"1234", "FFFF9876543210E00003", "00"},
-		{"1234", "FFFF9876543210FFC000", "00"}, // ten one bits: the device's last counter
+		{"1234", "FFFF9876543210FFF800", "00"}, // ten one bits: the device's last counter
 	} {
 		r, err := c.RoundTrip(dukptPurchase(t, 10+i, s.pin, s.ksn), 5*time.Second)
 		if err != nil || field(r, 39) != s.want {
@@ -123,7 +123,7 @@ func TestDUKPTTerminal(t *testing.T) {
 	wantCounter := func(k *Keys, what string) {
 		t.Helper()
 		dev, n, ok := k.DUKPTCounter("TERM0001")
-		if !ok || n != 0x1FC000 || hex.EncodeToString(dev[:]) != strings.ToLower(testKSN) {
+		if !ok || n != 0x1FF800 || hex.EncodeToString(dev[:]) != strings.ToLower(testKSN) {
 			t.Fatalf("%s: counter %X of %X, %v", what, n, dev, ok)
 		}
 	}
@@ -149,7 +149,7 @@ func TestDUKPTTerminal(t *testing.T) {
 	// after the restart, the counter the device used last is still refused
 	ts2 := startDUKPT(t, data, replayed, newScripted())
 	c2 := ts2.dial(t)
-	if r, err := c2.RoundTrip(dukptPurchase(t, 40, "1234", "FFFF9876543210FFC000"), 5*time.Second); err != nil || field(r, 39) != "63" {
+	if r, err := c2.RoundTrip(dukptPurchase(t, 40, "1234", "FFFF9876543210FFF800"), 5*time.Second); err != nil || field(r, 39) != "63" {
 		t.Fatalf("replayed after a restart: %v %q", err, field(r, 39))
 	}
 }
@@ -158,9 +158,9 @@ func TestDUKPTTerminal(t *testing.T) {
 func TestDUKPTRecord(t *testing.T) {
 	var dev [10]byte
 	copy(dev[:], mustHex(t, testKSN))
-	b := encodeDUKPT("TERM0001", dev, 0x1FC000)
+	b := encodeDUKPT("TERM0001", dev, 0x1FF800)
 	term, d, n, err := decodeDUKPT(b)
-	if err != nil || term != "TERM0001" || d != dev || n != 0x1FC000 {
+	if err != nil || term != "TERM0001" || d != dev || n != 0x1FF800 {
 		t.Fatalf("round trip: %q %X %X %v", term, d, n, err)
 	}
 	for _, bad := range [][]byte{b[:len(b)-1], append(append([]byte(nil), b...), 0), {dukptVersion}, encodeDUKPT("T", dev, 0)} {

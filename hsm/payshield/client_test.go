@@ -257,3 +257,12 @@ func TestClientHSMErrors(t *testing.T) {
 		t.Errorf("short PAN: %v", err)
 	}
 }
+
+// The client does not verify DUKPT PINs yet: it says so, and sends nothing.
+func TestClientDUKPTUnsupported(t *testing.T) {
+	var c Client // no connection: a send would fail otherwise
+	err := c.VerifyDUKPTPIN(t.Context(), hsm.DUKPTPINCheck{})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Errorf("DUKPT PIN verify = %v, want ErrUnsupported", err)
+	}
+}

@@ -1,0 +1,75 @@
+package hsm
+
+import (
+	"errors"
+	"testing"
+)
+
+// The software HSM verifies a DUKPT terminal's PIN block from the BDK
+// under the test LMK (HSM_VECTORS.md: 009 BDK U8E3D3E2F..., the X9.24-1
+// BDK) and the §2 table's encrypted blocks (PIN 1234, PAN 4012345678909).
+func TestSoftVerifyDUKPTPIN(t *testing.T) {
+	lmk := ThalesTestLMK()
+	s := &Soft{LMK: lmk}
+	bdk := KeyRef{Type: KeyTypeBDK, Cryptogram: "U8E3D3E2FD5919657F05A1AA90D32A014"}
+	if kcv, err := s.KCV(t.Context(), bdk); err != nil || kcv != "08D7B4" {
+		t.Fatalf("BDK KCV %s %v, want 08D7B4", kcv, err)
+	}
+	pvk := tdes(t, "0123456789ABCDEFFEDCBA9876543210")
+	pvkUnder, err := lmk.EncryptKey(KeyTypePVK, SchemeU, pvk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pan = "4012345678909"
+	pvv, err := GeneratePVV(pvk, pan, 1, pin(t, "1234"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(ksn, block string, ref KeyRef) error {
+		return s.VerifyDUKPTPIN(t.Context(), DUKPTPINCheck{BDK: ref, KSN: unhex(t, ksn), Check: PINCheck{Format: ISO0,
+			Block: unhex(t, block), PAN: pan, PVV: &PVVData{PVK: KeyRef{Type: KeyTypePVK, Cryptogram: pvkUnder}, PVKI: 1, PVV: pvv}}})
+	}
+	for _, r := range [][2]string{{"FFFF9876543210E00001", "1B9C1845EB993A7A"}, {"FFFF9876543210E00008", "50E55547A5027551"},
+		{"FFFF9876543210E00015", "72105C22EBC791E6"}} {
+		if err := check(r[0], r[1], bdk); err != nil {
+			t.Errorf("KSN %s: %v", r[0], err)
+		}
+	}
+	// the E00002 block under E00001's KSN: another key, not the PIN
+	if err := check("FFFF9876543210E00001", "10A01C8D02C69107", bdk); err == nil {
+		t.Error("a block under another counter's key verified")
+	}
+	if err := check("FFFF9876543210E00001", "1B9C1845EB993A7A", KeyRef{Type: KeyTypeTPK, Cryptogram: bdk.Cryptogram}); !errors.Is(err, ErrKeyType) {
+		t.Errorf("the BDK as a TPK: %v, want ErrKeyType", err)
+	}
+	if err := check("FFFF9876543210E007FF", "1B9C1845EB993A7A", bdk); !errors.Is(err, ErrKSN) {
+		t.Errorf("an exhausted counter: %v, want ErrKSN", err)
+	}
+}
+
+// KSNCounter reads the 21-bit counter and refuses zero, more than ten one
+// bits (X9.24-1 A.2) and a wrong length; KSNDevice clears the counter.
+func TestKSNCounter(t *testing.T) {
+	for _, c := range []struct {
+		ksn  string
+		want uint32
+		ok   bool
+	}{
+		{"FFFF9876543210E00001", 1, true},
+		{"FFFF9876543210E00015", 0x15, true},
+		{"FFFF9876543210FFF800", 0x1FF800, true}, // ten one bits: the last a device uses
+		{"FFFF9876543210FFFC00", 0, false},       // eleven
+		{"FFFF9876543210E007FF", 0, false},       // eleven, low
+		{"FFFF9876543210E00000", 0, false},
+		{"FFFF9876543210E000", 0, false},
+	} {
+		n, err := KSNCounter(unhex(t, c.ksn))
+		if (err == nil) != c.ok || n != c.want {
+			t.Errorf("%s: %X %v", c.ksn, n, err)
+		}
+	}
+	d, err := KSNDevice(unhex(t, "FFFF9876543210FFC015"))
+	if err != nil || d != [10]byte(unhex(t, "FFFF9876543210E00000")) {
+		t.Errorf("device %X %v", d, err)
+	}
+}
