@@ -146,6 +146,9 @@ type dukptRequest struct {
 
 // dukptTerminal returns the request's terminal when it is a DUKPT one.
 func (s *Server) dukptTerminal(t *Txn) (*issuer.Terminal, bool) {
+	if s == nil || s.keys == nil { // a server without terminal keys has no DUKPT terminals either
+		return nil, false
+	}
 	data := s.keys.data()
 	if data == nil {
 		return nil, false

@@ -29,6 +29,7 @@ type sendFlags struct {
 	amount                                           int64
 	fields                                           multiFlag
 	pin, mac, config                                 string
+	ksn, bdk                                         string // play a DUKPT terminal (send_keys.go)
 	timeout                                          time.Duration
 	asJSON, unmask, chip                             bool
 	atc                                              int
@@ -60,6 +61,8 @@ func init() {
 			fs.StringVar(&f.header, "header", "603100311000", "message header for dialects that have one (hex)")
 			fs.Var(&f.fields, "field", "extra field as N=VALUE (text form); repeatable")
 			fs.StringVar(&f.pin, "pin", "", "PIN: field 52 becomes the ISO 0 PIN block under the terminal's PIN key")
+			fs.StringVar(&f.ksn, "ksn", "", "play a DUKPT terminal: the KSN (20 hex digits) goes in the terminal's KSN field (default 62) and --pin's block is under the DUKPT PIN key for it")
+			fs.StringVar(&f.bdk, "bdk", "", "with --ksn, the BDK: 32 hex digits (a test key) or a cryptogram under the test LMK (U..., type 009); default: the key set's from the issuer data")
 			fs.StringVar(&f.mac, "mac", "auto", "MAC field 64 with the terminal's MAC key: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data holds the terminal's keys (default: the embedded one)")
 			fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "connect and reply timeout")
@@ -113,7 +116,14 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 	if err != nil {
 		return err
 	}
-	if f.pin != "" {
+	switch {
+	case f.ksn != "":
+		if err := dukptFields(f, &m); err != nil {
+			return usagef("--ksn: %v", err)
+		}
+	case f.bdk != "":
+		return usagef("--bdk needs --ksn")
+	case f.pin != "":
 		if m.Fields["52"], err = keys.pinBlock(f.pin, m.Fields["2"]); err != nil {
 			return usagef("--pin: %v", err)
 		}

@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
 )
 
@@ -91,4 +93,63 @@ func macMethod(name string, d *codec.Dialect) (hsm.MACAlgorithm, error) {
 		return alg, nil
 	}
 	return 0, usagef("--mac %q: cup, x919, alg1, cmac, none or auto", name)
+}
+
+// dukptFields makes m a DUKPT terminal's request: the KSN in the
+// terminal's KSN field and, with --pin, field 52 under the PIN key derived
+// for it (TDES, ANSI X9.24-1) from the BDK: --bdk, or the key set's in
+// the configuration's issuer data (decrypted under the test LMK: the tool
+// plays the key injection facility and the terminal at once).
+func dukptFields(f *sendFlags, m *codec.Message) error {
+	ksn, err := hex.DecodeString(f.ksn)
+	if err != nil || len(ksn) != 10 {
+		return fmt.Errorf("%q must be 20 hex digits", f.ksn)
+	}
+	if _, err := hsm.KSNCounter(ksn); err != nil {
+		return fmt.Errorf("%s: the counter must be non-zero with at most ten one bits", f.ksn)
+	}
+	c, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	field := issuer.DefaultKSNField
+	if t, ok := c.issuer.Terminal([]byte(m.Fields["41"])); ok && t.DUKPT != nil && t.DUKPT.Field != 0 {
+		field = t.DUKPT.Field
+	}
+	m.Fields[strconv.Itoa(field)] = strings.ToUpper(f.ksn)
+	if f.pin == "" {
+		return nil
+	}
+	bdkText := f.bdk
+	if bdkText == "" {
+		var ok bool
+		if bdkText, ok = c.issuer.BDK(strings.ToUpper(f.ksn[:10])); !ok {
+			return fmt.Errorf("no BDK for key set %s in the issuer data: give --bdk", strings.ToUpper(f.ksn[:10]))
+		}
+	}
+	var bdk hsm.Key
+	if strings.HasPrefix(bdkText, "U") {
+		bdk, err = hsm.ThalesTestLMK().DecryptKey(hsm.KeyTypeBDK, bdkText)
+	} else if raw, herr := hex.DecodeString(bdkText); herr != nil || len(raw) != 16 {
+		err = fmt.Errorf("--bdk must be 32 hex digits or a U cryptogram")
+	} else {
+		bdk, err = hsm.NewTDESKey(raw, hsm.ParityIgnore)
+	}
+	if err != nil {
+		return err
+	}
+	pk, err := hsm.DUKPTKey(bdk, ksn, hsm.DUKPTPIN)
+	if err != nil {
+		return err
+	}
+	p, err := hsm.ParsePIN(f.pin)
+	if err != nil {
+		return err
+	}
+	b, err := hsm.EncryptPINBlock(pk, hsm.ISO0, p, m.Fields["2"], nil)
+	if err != nil {
+		return err
+	}
+	m.Fields["52"] = strings.ToUpper(hex.EncodeToString(b))
+	return nil
 }
