@@ -12,6 +12,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/hsm"
+	"github.com/cardswitch/cardswitch/internal/logline"
 	"github.com/cardswitch/cardswitch/internal/wire"
 )
 
@@ -213,6 +214,11 @@ func (s *Server) CheckKSN(t *Txn) error {
 		return nil
 	}
 	_, err := s.readKSN(t, it)
+	if err != nil && t.Link != nil {
+		if n, ok := t.Link.line(lineKSNRefused); ok { // bounded: a replay storm is one line a second
+			logline.Held(t.Link.log.Warn().Str("terminal", it.ID).Str("reason", err.Error()), "suppressed", n).Msg("DUKPT KSN refused")
+		}
+	}
 	return err
 }
 

@@ -69,6 +69,7 @@ const (
 	lineTimeout
 	lineMemory
 	lineSignOnRefused
+	lineKSNRefused
 	nLineKinds
 
 	lineEvery = time.Second
