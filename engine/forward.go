@@ -363,7 +363,9 @@ func (s *Server) undelivered(t *Txn) {
 	it := &lateItem{rec: t.rec}
 	r := &it.rec
 	r.Seq, r.Hash = 0, [journal.HashLen]byte{}
-	r.BusinessDate, r.Received, r.Decided = s.day.Date(now), now.UnixNano(), now.UnixNano()
+	// Received stays the request's: the reversal's 90 names the field 7
+	// the request went out with, made from it
+	r.BusinessDate, r.Decided = s.day.Date(now), now.UnixNano()
 	r.RespCode, r.UpState, r.ApprovalSeq = [2]byte{}, journal.UpUndelivered, 0
 	r.Outcome, r.SessionKeys = nil, nil
 	r.PANSealed = append([]byte(nil), t.rec.PANSealed...)

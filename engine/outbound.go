@@ -579,6 +579,11 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 	var echoSTAN uint32
 	var echoSent int64
 	probing := false // the echo out is the circuit breaker's half-open probe
+	defer func() {
+		if probing { // the connection went with the probe unanswered: the circuit opens again
+			d.brk.probed(false, s.clock.Now())
+		}
+	}()
 	for {
 		select {
 		case <-ss.closed:

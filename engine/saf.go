@@ -121,10 +121,42 @@ func SAFOwed(r *journal.Record) (saf.Kind, bool) {
 // SAFOwed), and passed on by store-and-forward, in order, with repeats,
 // until d has it. It gets an outbound STAN and RRN of its own, as a
 // forwarded request does.
+//
+// A reversal of a request the switch forwarded takes that request's
+// RRN counter, outbound STAN and RRN (the index of the requests forwarded
+// lately knows them): it is the same reversal as the one the switch owes
+// when that request timed out, and store-and-forward keeps one entry per
+// counter, so the destination gets one reversal, not two; a terminal's
+// repeat (0421) is the same entry too. When the switch gave the
+// originator's reply an RRN of its own (its counter is journaled with
+// this record), or the original is not in the index, the reversal gets
+// new ones.
 func (s *Server) acceptAdvice(t *Txn, d *destination) {
-	s.outboundIDs(t)
 	t.dest, t.upState = d, journal.UpAdviceAccepted
 	t.SetCode("00")
+	v := &t.View
+	if v.MTI().Class() == '4' && t.rrnLen == 0 {
+		if o, ok := OriginalOf(v, RequestDate(v)); ok {
+			var tb [16]byte
+			term := string(v.TerminalID(tb[:0]))
+			for _, c := range []byte{o.Class(), '2', '1'} {
+				if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found && ref.rrnSeq != 0 {
+					t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
+					return
+				}
+			}
+		}
+	}
+	s.outboundIDs(t)
+}
+
+// SAFFollowsUp reports a record that owes what an entry of the same
+// request (RRNSeq) may have delivered already: a late approval after its
+// timeout's reversal, an originator's reversal of a request whose
+// timeout was reversed. After a delivery (other than 25: no original yet)
+// it adds nothing, live and at a replay alike.
+func SAFFollowsUp(r *journal.Record) bool {
+	return r.UpState == journal.UpLateReversal || (r.UpState == journal.UpAdviceAccepted && r.MTI[1] == '4')
 }
 
 // standInApproved: the codes of an approval a stand-in decision gives.
@@ -150,6 +182,11 @@ func safKeyOf(stan uint32, rrn []byte) safKey {
 	return k
 }
 
+type setField struct {
+	id int
+	v  string
+}
+
 // safAnswer is a response to an entry, read on the loop.
 type safAnswer struct {
 	frame []byte // the decoded message's bytes (a copy)
@@ -164,7 +201,7 @@ const safRecentMax = 1 << 16
 // safInboxMax bounds the records waiting for the runner (it takes them
 // every tick, a few ms): beyond, a record is dropped from memory only
 // (it is journaled: the next start has it) and counted.
-const safInboxMax = 1 << 20
+const safInboxMax = 1 << 16
 
 // safRunner is one destination's store-and-forward.
 type safRunner struct {
@@ -182,15 +219,16 @@ type safRunner struct {
 	ctl       chan safCtl    // the admin API's requests
 
 	// owned by run
-	q       *saf.Queue
-	entries map[uint64]*safQueued // by entry ID (its record's Seq)
-	byRef   map[uint64]uint64     // RRNSeq -> entry ID, live entries
-	flight  map[safKey]uint64     // in flight: key -> entry ID
-	recent  map[uint64]struct{}   // RRNSeq of entries delivered lately
-	ring    []uint64              // recent, oldest first
-	excepts []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
-	view    codec.View
-	builder codec.Builder
+	q         *saf.Queue
+	entries   map[uint64]*safQueued // by entry ID (its record's Seq)
+	byRef     map[uint64]uint64     // RRNSeq -> entry ID, live entries
+	flight    map[safKey]uint64     // in flight: key -> entry ID
+	recent    map[uint64]struct{}   // RRNSeq of entries delivered lately
+	ring      []uint64              // recent, oldest first
+	excepts   []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
+	view      codec.View
+	builder   codec.Builder
+	setFields []setField // the mapping's constants the destination's dialect has, by field number below 64
 
 	m safMetrics
 }
@@ -217,12 +255,18 @@ func newSAFRunner(s *Server, d *destination) *safRunner {
 	if w == 0 {
 		w = 32
 	}
+	for id, v := range d.cfg.Mapping.Out.Set {
+		if id < codec.FieldMAC && d.dialect.Field(id) != nil {
+			r.setFields = append(r.setFields, setField{id, v})
+		}
+	}
+	slices.SortFunc(r.setFields, func(a, b setField) int { return cmp.Compare(a.id, b.id) })
 	r.answers = make(chan safAnswer, 2*w) // at most Window in flight: each answered once, twice for a host that repeats
 	r.m = s.um.forSAF(d.cfg.Name)
 	return r
 }
 
-// ObserveRecord follows the journal (journal.Options.OnRecord): on the
+// ObserveRecord follows the journal (journal.SetOnRecord): on the
 // committer, for every durable record in order, before its waiter hears.
 // A record that owes its destination something becomes an entry of that
 // destination's queue. It never waits.
@@ -371,7 +415,7 @@ func (sr *safRunner) admit() {
 			sr.m.deduped.Inc()
 			continue
 		}
-		if _, done := sr.recent[ref]; done && q.rec.UpState == journal.UpLateReversal {
+		if _, done := sr.recent[ref]; done && SAFFollowsUp(&q.rec) {
 			sr.m.deduped.Inc()
 			continue
 		}
@@ -413,9 +457,19 @@ func (sr *safRunner) send(now time.Time) {
 		}
 		q := sr.entries[e.ID]
 		out, err := sr.build(q, e.Attempts > 0, now)
+		var transient *safTransient
+		if errors.As(err, &transient) {
+			// the HSM, a zone key not yet exchanged, the data key: the entry
+			// waits, untried, and the step ends (the next tick tries again)
+			sr.q.Unsent(e.ID, now)
+			if n, ok := d.line(destLineRefused); ok {
+				logline.Held(d.log.Warn().Err(err).Uint64("seq", e.ID), "suppressed", n).Msg("store-and-forward entry not built now: it waits")
+			}
+			return
+		}
 		if err != nil {
-			// the entry cannot be carried in the destination's dialect (or
-			// its PAN cannot be read back): nothing will change that
+			// the entry cannot be carried in the destination's dialect:
+			// nothing will change that
 			sr.q.Answer(e.ID, "\x00\x00", now) // rejected: no configured code is two NULs
 			sr.m.rejected.Inc()
 			if n, ok := d.line(destLineRefused); ok {
@@ -591,3 +645,10 @@ func (sr *safRunner) gauges(now time.Time) {
 }
 
 var errSAFNoPAN = errors.New("the entry's PAN cannot be read back (no data key)")
+
+// safTransient is a build failure that may pass (the HSM, a zone key not
+// yet exchanged, the data key): the entry waits instead of being rejected.
+type safTransient struct{ err error }
+
+func (e *safTransient) Error() string { return e.err.Error() }
+func (e *safTransient) Unwrap() error { return e.err }

@@ -68,3 +68,24 @@ func BenchmarkSAFDrain(b *testing.B) {
 		b.ReportMetric(float64(n), "entries")
 	}
 }
+
+// BenchmarkObserveRecord is what following the journal costs its
+// committer per record: an on-us record (nothing owed) and a forwarded
+// request's answered record (remembered for the originators' reversals).
+func BenchmarkObserveRecord(b *testing.B) {
+	ts := forwarding(b, []DestinationConfig{dest("visa", Endpoint{Address: freeAddr(b)})}, nil)
+	for _, c := range []struct {
+		name string
+		st   journal.UpState
+	}{{"on-us", journal.UpNone}, {"answered", journal.UpAnswered}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := journal.Record{MTI: [4]byte{'0', '2', '0', '0'}, Terminal: "TERM0001", STAN: 1, LocalDate: 1202,
+				Destination: "visa", UpState: c.st, RRNSeq: 1, UpSTAN: 1}
+			b.ReportAllocs()
+			for i := range b.N {
+				r.STAN = uint32(i % 1000000)
+				ts.ObserveRecord(&r)
+			}
+		})
+	}
+}

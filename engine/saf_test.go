@@ -13,7 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/saf"
 	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/journal"
@@ -269,6 +271,9 @@ func TestSAFReversesAnUndeliveredApproval(t *testing.T) {
 	if len(revs) != 1 || revs[0].Fields["39"] != "22" || revs[0].Fields["11"] != h.of("0200")[0].Fields["11"] || revs[0].Fields["4"] != "000000002500" {
 		t.Fatalf("0420s %+v", revs)
 	}
+	if want := "0200" + h.of("0200")[0].Fields["11"] + h.of("0200")[0].Fields["7"] + "00000000000" + "00000000000"; revs[0].Fields["90"] != want {
+		t.Fatalf("0420 90 = %q, want %q: the original as it went out", revs[0].Fields["90"], want)
+	}
 	del := safRecords(t, j, journal.UpSAFDelivered)[0]
 	want := fmt.Sprintf("0200/%06d/%s", ans[0].STAN, "1121")
 	if del.RespCode != [2]byte{'0', '0'} || del.Original != want || string(del.MTI[:]) != "0420" || del.Terminal != "TERM0001" {
@@ -277,6 +282,21 @@ func TestSAFReversesAnUndeliveredApproval(t *testing.T) {
 	if testutil.ToFloat64(d.m.undelivered) != 1 {
 		t.Fatal("undelivered must count 1")
 	}
+}
+
+// stip0200 is card0200 with an expiry date (14): stand-in declines a
+// card whose expiry it cannot check.
+func stip0200(t testing.TB, pan string, stan int, amount int64) []byte {
+	t.Helper()
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+		"2": pan, "3": "000000", "4": fmt.Sprint(amount), "7": "1121204500", "11": fmt.Sprint(stan), "12": "204500", "13": "1121",
+		"14": "4912", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
 
 // standInDest is destination visa at addr with stand-in: 100.00 a
@@ -304,7 +324,7 @@ func TestStandInWhileDownThenAdvices(t *testing.T) {
 		rc     string
 	}{{5000, "00"}, {20000, "61"}, {4000, "00"}, {1000, "65"}}
 	for i, w := range want {
-		r, err := c.RoundTrip(card0200(t, "4761739001010010", 20+i, w.amount), 5*time.Second)
+		r, err := c.RoundTrip(stip0200(t, "4761739001010010", 20+i, w.amount), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,11 +384,11 @@ func TestBreakerOpensThenProbes(t *testing.T) {
 	d := waitUp(t, ts, "visa", 1)
 	c := ts.dial(t)
 	for i := 0; i < 2; i++ {
-		if r, err := c.RoundTrip(card0200(t, "4761739001010010", 40+i, 100), 5*time.Second); err != nil || field(r, 39) != "91" {
+		if r, err := c.RoundTrip(stip0200(t, "4761739001010010", 40+i, 100), 5*time.Second); err != nil || field(r, 39) != "91" {
 			t.Fatalf("request %d: %v, want 91 (timeout)", i, err)
 		}
 	}
-	r, err := c.RoundTrip(card0200(t, "4761739001010010", 42, 100), 5*time.Second)
+	r, err := c.RoundTrip(stip0200(t, "4761739001010010", 42, 100), 5*time.Second)
 	if err != nil || field(r, 39) != "00" || field(r, 44) != "STIP:approved" || len(h.of("0200")) != 2 {
 		t.Fatalf("with the circuit open: %v, 39 = %s, 44 = %q, host read %d 0200s (want stand-in, nothing sent)", err, field(r, 39), field(r, 44), len(h.of("0200")))
 	}
@@ -383,7 +403,7 @@ func TestBreakerOpensThenProbes(t *testing.T) {
 	if len(h.of("0800")) == 0 {
 		t.Fatal("no echo test probed the destination")
 	}
-	r, err = c.RoundTrip(card0200(t, "4761739001010010", 43, 100), 5*time.Second)
+	r, err = c.RoundTrip(stip0200(t, "4761739001010010", 43, 100), 5*time.Second)
 	if err != nil || field(r, 39) != "00" || field(r, 44) != "" || len(h.of("0200")) != 3 {
 		t.Fatalf("after the probe: %v, 39 = %s, 44 = %q, host read %d 0200s (want it forwarded)", err, field(r, 39), field(r, 44), len(h.of("0200")))
 	}
@@ -426,5 +446,125 @@ func TestSAFPassesOnATerminalReversal(t *testing.T) {
 	}
 	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 1 || acc[0].RespCode != [2]byte{'0', '0'} || acc[0].Original != "0200/000031/1121" {
 		t.Fatalf("accepted record %+v", acc)
+	}
+}
+
+// A timeout at a UnionPay host (cup-pos, no field 7) is reversed in its
+// dialect: the 0420 builds from the record with the fields cup-pos has
+// and the mapping's constants (its mandatory 60), and is delivered.
+func TestSAFReversalInTheCUPDialect(t *testing.T) {
+	is := startSim(t, "", sim.Config{Dialect: codec.CUPPOS, Framing: "binary2+tpdu", Rules: sim.Rules{Default: "00",
+		Rules: []sim.Rule{{Name: "purchases", MTIClasses: []string{"2"}, Fault: "no_answer"}}}})
+	j, jst := journalFor(t)
+	dc := DestinationConfig{Name: "cup", Dialect: codec.CUPPOS, Framing: "binary2+tpdu", Endpoints: []Endpoint{{Address: is.Addr()}},
+		Timeout: 100 * time.Millisecond, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond,
+		// UnionPay's 60 (type code, batch, network code) is mandatory: a constant of the mapping, on the reversal too
+		Mapping: MappingConfig{Out: MappingSide{CopyAll: true, Set: map[int]string{60: "22000001000"}}}}
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	waitUp(t, ts, "cup", 1)
+	c := ts.dial(t)
+	if r, err := c.RoundTrip(card0200(t, "4761739001010010", 51, 300), 5*time.Second); err != nil || field(r, 39) != "91" {
+		t.Fatalf("purchase: %v, 39 = %s, want 91", err, field(r, 39))
+	}
+	waitUntil(t, "the reversal delivered", func() bool {
+		if n := len(safRecords(t, j, journal.UpSAFRejected)); n > 0 {
+			t.Fatalf("rejected: %+v", safRecords(t, j, journal.UpSAFRejected))
+		}
+		return len(safRecords(t, j, journal.UpSAFDelivered)) == 1
+	})
+	if st := is.Stats(); st.Reversals != 1 || is.Applied('4') != 1 {
+		t.Fatalf("the host read %d reversals, applied %d", st.Reversals, is.Applied('4'))
+	}
+	// the message as built, field by field
+	to := safRecords(t, j, journal.UpTimeout)[0]
+	out, err := ts.dests["cup"].saf.build(&safQueued{rec: to, kind: saf.Reversal}, true, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cup, _ := codec.Lookup(codec.CUPPOS)
+	var v codec.View
+	if err := cup.Decode(&v, out[2+codec.TPDULen:]); err != nil {
+		t.Fatal(err)
+	}
+	if m := v.ToMessage(true); m.MTI != "0421" || m.Fields["60"] != "22000001000" || m.Fields["11"] != fmt.Sprintf("%06d", to.UpSTAN) || m.Fields["39"] != "68" {
+		t.Fatalf("the reversal as built: %+v", m)
+	}
+}
+
+// Stand-in checks the card's expiry: from 14, else from track 2; a card
+// past it is declined 54, and one with none to check too.
+func TestStandInChecksExpiry(t *testing.T) {
+	_, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{standInDest(freeAddr(t))}, func(c *Config) { c.testJournal = jst })
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	for i, tc := range []struct {
+		fields map[string]string
+		rc     string
+	}{
+		{map[string]string{"14": "2001"}, "54"},
+		{map[string]string{"35": "4761739001010010=20011011234500000"}, "54"},
+		{map[string]string{"35": "4761739001010010=49121011234500000"}, "00"},
+		{map[string]string{}, "54"},
+	} {
+		f := map[string]string{"2": "4761739001010010", "3": "000000", "4": "100", "11": fmt.Sprint(60 + i), "13": "1121",
+			"22": "901", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}
+		for k, v := range tc.fields {
+			f[k] = v
+		}
+		msg, err := d.Encode(codec.Message{MTI: "0200", Fields: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.RoundTrip(msg, 5*time.Second)
+		if err != nil || field(r, 39) != tc.rc {
+			t.Fatalf("case %d: %v, 39 = %s, want %s", i, err, field(r, 39), tc.rc)
+		}
+	}
+}
+
+// A terminal's reversal of a request that timed out is the same reversal
+// the switch owes for the timeout: the destination gets one 0420, not two.
+func TestSAFOneReversalForATimeoutTheTerminalReverses(t *testing.T) {
+	h := startRawHost(t, func(m codec.Message) *codec.Message {
+		if m.MTI == "0200" {
+			return nil
+		}
+		return answerWith(m, "00")
+	})
+	j, jst := journalFor(t)
+	dc := dest("visa", Endpoint{Address: h.ln.Addr().String()})
+	dc.Timeout = 100 * time.Millisecond
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	waitUp(t, ts, "visa", 1)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 71, 900), 5*time.Second)
+	if err != nil || field(r, 39) != "91" {
+		t.Fatalf("purchase: %v, want 91", err)
+	}
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	rev, err := d.Encode(codec.Message{MTI: "0420", Fields: map[string]string{
+		"2": "4761739001010010", "3": "000000", "4": "900", "7": "1121204600", "11": "72", "12": "204600", "13": "1121",
+		"37": field(r, 37), "39": "68", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
+		"90": "0200" + "000071" + "1121204500" + "00000000000" + "00000000000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mti := range []string{"0420", "0421"} { // and the terminal's repeat
+		msg := append([]byte(nil), rev...)
+		copy(msg, mti)
+		if r, err := c.RoundTrip(msg, 5*time.Second); err != nil || field(r, 39) != "00" {
+			t.Fatalf("%s: %v", mti, err)
+		}
+	}
+	waitUntil(t, "the reversals accepted", func() bool { return len(safRecords(t, j, journal.UpAdviceAccepted)) == 2 })
+	waitUntil(t, "a reversal delivered", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) >= 1 })
+	time.Sleep(300 * time.Millisecond) // time for a second one to go, if one were owed
+	if n := len(h.of("0420")) + len(h.of("0421")); n != 1 || len(safRecords(t, j, journal.UpSAFDelivered)) != 1 {
+		t.Fatalf("the host read %d reversals (%d delivered records), want one", n, len(safRecords(t, j, journal.UpSAFDelivered)))
+	}
+	acc, to := safRecords(t, j, journal.UpAdviceAccepted)[0], safRecords(t, j, journal.UpTimeout)[0]
+	if acc.RRNSeq != to.RRNSeq || acc.UpSTAN != to.UpSTAN || acc.UpRRN != to.UpRRN {
+		t.Fatalf("the terminal's reversal %+v\ndoes not take the timed-out request's identifiers %+v", acc, to)
 	}
 }

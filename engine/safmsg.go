@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,70 +35,85 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	// a buffer of its own: the connection's loop writes it later
 	b.Begin(d.dialect, d.framing.Reserve(make([]byte, 0, 512), d.tpdu), mti, d.header)
 	var tmp [48]byte
+	// the mapping's constant fields (mapping.out.set: a field the
+	// destination requires, such as UnionPay's 60) go in their place, in
+	// ascending order with the entry's own, which win
+	set, next := sr.setFields, 0
+	upTo := func(id int) {
+		for ; next < len(set) && set[next].id < id; next++ {
+			b.String(set[next].id, set[next].v)
+		}
+		if next < len(set) && set[next].id == id {
+			next++
+		}
+	}
+	text := func(id int, v []byte) { upTo(id); b.Text(id, v) }
+	str := func(id int, v string) { upTo(id); b.String(id, v) }
 	if has(codec.FieldPAN) && len(r.PANSealed) > 0 {
 		rj, _ := sr.s.journal.(JournalStage)
 		if rj.P == nil {
-			return nil, errSAFNoPAN
+			return nil, &safTransient{errSAFNoPAN}
 		}
 		pan, err := rj.P.Unseal(r)
 		if err != nil {
-			return nil, fmt.Errorf("the entry's PAN: %w", err)
+			return nil, &safTransient{fmt.Errorf("the entry's PAN: %w", err)}
 		}
-		b.Text(codec.FieldPAN, pan)
+		text(codec.FieldPAN, pan)
 		clear(pan)
 	}
 	if has(3) {
-		b.Text(3, appendPadded(tmp[:0], uint64(r.ProcCode), 6))
+		text(3, appendPadded(tmp[:0], uint64(r.ProcCode), 6))
 	}
 	if has(4) {
-		b.Text(4, appendPadded(tmp[:0], uint64(max(r.Amount, 0)), 12))
+		text(4, appendPadded(tmp[:0], uint64(max(r.Amount, 0)), 12))
 	}
 	if has(codec.FieldTransmission) {
-		b.Text(codec.FieldTransmission, upstream.AppendTransmission(tmp[:0], now))
+		text(codec.FieldTransmission, upstream.AppendTransmission(tmp[:0], now))
 	}
-	b.Text(codec.FieldSTAN, upstream.AppendSTAN(tmp[:0], r.UpSTAN))
+	text(codec.FieldSTAN, upstream.AppendSTAN(tmp[:0], r.UpSTAN))
 	if r.LocalDate != 0 && has(12) && has(13) {
-		b.Text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
-		b.Text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
+		text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
+		text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
 	}
 	if r.Acquirer != "" && has(32) {
-		b.String(32, r.Acquirer)
+		str(32, r.Acquirer)
 	}
 	if has(codec.FieldRRN) {
-		b.String(codec.FieldRRN, r.UpRRN)
+		str(codec.FieldRRN, r.UpRRN)
 	}
 	if len(r.Approval) == 6 && has(codec.FieldApproval) {
-		b.String(codec.FieldApproval, r.Approval)
+		str(codec.FieldApproval, r.Approval)
 	}
 	if has(codec.FieldResponseCode) {
-		b.Text(codec.FieldResponseCode, safReason(r))
+		text(codec.FieldResponseCode, safReason(r))
 	}
 	if r.Terminal != "" && has(41) {
-		b.String(41, r.Terminal)
+		str(41, r.Terminal)
 	}
 	if r.Merchant != "" && has(42) {
-		b.String(42, r.Merchant)
+		str(42, r.Merchant)
 	}
 	if r.UpState == journal.UpStandIn && has(standInIndicatorField) {
-		b.String(standInIndicatorField, standin.Indicator(standin.ReasonApproved)) // an advice is of a stand-in approval
+		str(standInIndicatorField, standin.Indicator(standin.ReasonApproved)) // an advice is of a stand-in approval
 	}
 	if r.Currency != 0 && has(codec.FieldCurrency) {
-		b.Text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
+		text(codec.FieldCurrency, appendPadded(tmp[:0], uint64(r.Currency), 3))
 	}
 	if has(90) && q.kind == saf.Reversal {
 		if r.UpState == journal.UpAdviceAccepted {
-			b.Text(90, sr.originals.appendOriginalData(tmp[:0], r))
+			text(90, sr.originals.appendOriginalData(tmp[:0], r))
 		} else {
-			b.Text(90, appendOriginalData(tmp[:0], r))
+			text(90, appendOriginalData(tmp[:0], r))
 		}
 	}
+	upTo(codec.FieldMAC)
 	if d.zone.macAlg != 0 {
 		zak := d.zone.keys.Load().zak
 		if zak.Cryptogram == "" || sr.s.hsm == nil {
-			return nil, errNoZAK
+			return nil, &safTransient{errNoZAK}
 		}
 		if err := sr.s.appendZoneMAC(b, d, zak, d.cfg.Timeout); err != nil {
-			return nil, err
+			return nil, &safTransient{err}
 		}
 	}
 	out, err := b.Finish()
@@ -361,50 +375,83 @@ func (s *Server) SAFExpire(dest string, id uint64) error {
 // forwardedIndexMax bounds the forwarded requests remembered for the
 // originators' reversals: a terminal reverses within its own timeout (a
 // minute or so), and 262,144 requests are minutes of a busy destination.
-// An older original is named as the originator named it.
+// An original not found is named as the originator named it.
 const forwardedIndexMax = 1 << 18
 
 // forwardedIndex maps an original as an originator names it (terminal,
 // MTI class, STAN, date: engine.OriginalOf) to how the switch forwarded
 // it (its outbound STAN, field 7 and MTI), so that the reversal passed on
-// names what the destination saw. Filled from the journal's records as
-// they commit; a FIFO of forwardedIndexMax. Safe for concurrent use (the
-// committer adds, the runner reads).
+// names what the destination saw. It is a cache filled by the committer
+// from the records as they commit, so it costs the committer one write: a
+// direct-mapped table of forwardedIndexMax slots (about 12 MB), where a
+// newer request takes an older one's slot (BenchmarkObserveRecord). Safe
+// for concurrent use (the committer adds, the runner reads).
 type forwardedIndex struct {
-	mu   sync.Mutex
-	m    map[origKey]origRef
-	fifo []origKey
-	next int
+	mu    sync.Mutex
+	slots []origSlot
 }
 
+type origSlot struct {
+	key origKey
+	ref origRef
+}
+
+// origKey is fixed-size (no string to copy or hash apart): field 41 is
+// 8 characters in the dialects the switch speaks; 16 leaves room.
 type origKey struct {
-	terminal string
+	terminal [16]byte
 	class    byte
 	stan     uint32
 	mmdd     uint32
 }
 
+func newOrigKey(terminal string, class byte, stan, mmdd uint32) origKey {
+	k := origKey{class: class, stan: stan, mmdd: mmdd}
+	copy(k.terminal[:], terminal)
+	return k
+}
+
+// slot is k's place: FNV-1a over its bytes.
+func (k *origKey) slot() int {
+	h := uint32(2166136261)
+	for _, c := range k.terminal {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	for _, x := range [...]uint32{uint32(k.class), k.stan, k.mmdd} {
+		h = (h ^ x) * 16777619
+	}
+	return int(h & (forwardedIndexMax - 1))
+}
+
 type origRef struct {
 	mti      [4]byte
 	upSTAN   uint32
+	upRRN    [12]byte
+	rrnSeq   uint64
 	received int64
 }
 
 func (x *forwardedIndex) add(r *journal.Record) {
-	k := origKey{terminal: strings.Clone(r.Terminal), class: r.MTI[1], stan: r.STAN, mmdd: originalDate(r) % 10000}
+	k := newOrigKey(r.Terminal, r.MTI[1], r.STAN, originalDate(r)%10000)
+	i := k.slot()
+	x.mu.Lock()
+	if x.slots == nil {
+		x.slots = make([]origSlot, forwardedIndexMax)
+	}
+	ref := origRef{mti: r.MTI, upSTAN: r.UpSTAN, rrnSeq: r.RRNSeq, received: r.Received}
+	copy(ref.upRRN[:], r.UpRRN)
+	x.slots[i] = origSlot{key: k, ref: ref}
+	x.mu.Unlock()
+}
+
+func (x *forwardedIndex) find(k origKey) (origRef, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.m == nil {
-		x.m = make(map[origKey]origRef)
+	if x.slots == nil {
+		return origRef{}, false
 	}
-	if len(x.fifo) < forwardedIndexMax {
-		x.fifo = append(x.fifo, k)
-	} else {
-		delete(x.m, x.fifo[x.next])
-		x.fifo[x.next] = k
-		x.next = (x.next + 1) % forwardedIndexMax
-	}
-	x.m[k] = origRef{mti: r.MTI, upSTAN: r.UpSTAN, received: r.Received}
+	s := &x.slots[k.slot()]
+	return s.ref, s.key == k && s.ref.mti != [4]byte{}
 }
 
 // appendOriginalData appends field 90 of an originator's reversal r: its
@@ -415,13 +462,11 @@ func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byt
 	var ref origRef
 	found := false
 	if ok {
-		x.mu.Lock()
 		for _, c := range []byte{class, '2', '1'} {
-			if ref, found = x.m[origKey{terminal: r.Terminal, class: c, stan: stan, mmdd: mmdd}]; found {
+			if ref, found = x.find(newOrigKey(r.Terminal, c, stan, mmdd)); found {
 				break
 			}
 		}
-		x.mu.Unlock()
 	}
 	if found {
 		orig := ref.mti

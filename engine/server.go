@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -611,7 +612,7 @@ func (s *Server) decide(t *Txn) (parked bool) {
 	case router.Decline:
 		t.SetCode(t.Route.Code)
 	case router.Upstream:
-		if d := s.dests[t.Route.Destination]; d != nil && d.saf != nil && t.View.MTI().IsAdvice() {
+		if d := s.dests[t.Route.Destination]; d != nil && d.saf != nil && t.View.MTI().IsAdvice() && strings.IndexByte("124", t.View.MTI().Class()) >= 0 {
 			s.acceptAdvice(t, d) // stored and forwarded, never online (saf.go)
 			return false
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -184,11 +185,20 @@ func standInRequest(v *codec.View, hash [32]byte, day uint32, now time.Time) sta
 	r := standin.Request{MTI: [4]byte(v.MTI()), PAN: hash, Day: day, Currency: currency(v)}
 	r.Proc, _ = v.ProcessingCode()
 	r.Amount, _ = v.Amount()
-	var buf [8]byte
-	if exp := v.AppendText(buf[:0], codec.FieldExpiry); len(exp) == 4 {
+	var buf [48]byte
+	exp := v.AppendText(buf[:0], codec.FieldExpiry)
+	if len(exp) != 4 { // a swipe carries it in track 2: PAN, separator, YYMM
+		t2 := v.AppendText(buf[:0], codec.FieldTrack2)
+		if i := bytes.IndexAny(t2, "=D"); i >= 0 && len(t2) >= i+5 {
+			exp = t2[i+1 : i+5]
+		}
+	}
+	if len(exp) == 4 && allDigits(string(exp)) {
 		yymm := int(exp[0]-'0')*1000 + int(exp[1]-'0')*100 + int(exp[2]-'0')*10 + int(exp[3]-'0')
 		nowYYMM := (now.Year()%100)*100 + int(now.Month())
 		r.Expired = yymm < nowYYMM // valid through the end of its month
+	} else {
+		r.Expired = true // no expiry to check: not approved in the issuer's place
 	}
 	return r
 }

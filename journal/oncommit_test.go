@@ -48,3 +48,44 @@ func TestOnCommitOncePerCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestSetOnRecordBeforeTheWaiter: the function SetOnRecord installs sees
+// every durable record, in sequence order, before its waiter is told
+// (when a waiter hears, its record was seen), and nothing of a commit
+// that failed.
+func TestSetOnRecordBeforeTheWaiter(t *testing.T) {
+	j := open(t, t.TempDir(), nil)
+	var mu sync.Mutex
+	var seen []uint64
+	j.SetOnRecord(func(r *Record) { mu.Lock(); seen = append(seen, r.Seq); mu.Unlock() })
+	recs := make([]*Record, 50)
+	for i := range recs {
+		recs[i] = testRecord(i + 1)
+	}
+	for i, w := range oneBatch(t, j, testRecord(0), recs) {
+		if err := w.wait(t); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		ok := len(seen) >= i+2 && seen[i+1] == recs[i].Seq
+		mu.Unlock()
+		if !ok {
+			t.Fatalf("record %d's waiter heard before the record was seen (%v)", recs[i].Seq, seen)
+		}
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] != seen[i-1]+1 {
+			t.Fatalf("seen out of order: %v", seen)
+		}
+	}
+	j.commitTxn = func(*badger.Txn) error { return errDisk }
+	failed := newWaiter()
+	j.Append(testRecord(99), failed)
+	_ = failed.wait(t)
+	j.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 51 {
+		t.Fatalf("seen %d records, want the 51 durable ones", len(seen))
+	}
+}

@@ -54,12 +54,13 @@ type openSet struct {
 	owed bool
 	// stood makes it the set of stand-in approvals of the newest business
 	// day (their cards' daily limits): a record of a newer day empties it.
-	stood   bool
-	day     uint32
-	at      map[uint64]span
-	arena   []byte
-	live    int // bytes of arena that at points to
-	dropped int // forwarded records beyond snapshot.MaxOpen, not kept
+	stood     bool
+	day       uint32
+	delivered recentRefs // owed: the entries delivered lately
+	at        map[uint64]span
+	arena     []byte
+	live      int // bytes of arena that at points to
+	dropped   int // forwarded records beyond snapshot.MaxOpen, not kept
 }
 
 type span struct{ off, n int }
@@ -115,11 +116,47 @@ func (o *openSet) observeOwed(r *journal.Record) {
 	switch {
 	case r.UpState.SettlesSAF():
 		o.forget(r.RRNSeq)
+		if r.UpState == journal.UpSAFDelivered && r.UpCode != [2]byte{'2', '5'} {
+			o.delivered.add(r.RRNSeq)
+		}
 	case !o.has(r.RRNSeq):
-		if _, ok := engine.SAFOwed(r); ok {
-			o.keep(r)
+		if _, ok := engine.SAFOwed(r); ok && !(engine.SAFFollowsUp(r) && o.delivered.has(r.RRNSeq)) {
+			o.keep(r) // not a follow-up of what was delivered: the live runner skips those too
 		}
 	}
+}
+
+// recentRefs remembers the last recentRefsMax RRN counters delivered, as
+// the live runner does (engine.safRecentMax): a follow-up record of one
+// (a late approval, an originator's reversal) owes nothing more.
+type recentRefs struct {
+	set  map[uint64]struct{}
+	ring []uint64
+	next int
+}
+
+const recentRefsMax = 1 << 16
+
+func (r *recentRefs) add(ref uint64) {
+	if r.set == nil {
+		r.set = make(map[uint64]struct{}, recentRefsMax)
+	}
+	if _, ok := r.set[ref]; ok {
+		return
+	}
+	if len(r.ring) < recentRefsMax {
+		r.ring = append(r.ring, ref)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = ref
+		r.next = (r.next + 1) % recentRefsMax
+	}
+	r.set[ref] = struct{}{}
+}
+
+func (r *recentRefs) has(ref uint64) bool {
+	_, ok := r.set[ref]
+	return ok
 }
 
 func (o *openSet) has(rrnSeq uint64) bool {
@@ -228,6 +265,13 @@ type pendingParts struct{ open, owed *openSet }
 
 func (p pendingParts) OpenRecords() [][]byte {
 	out := append(p.open.OpenRecords(), p.owed.OpenRecords()...)
+	// the entries delivered lately, as records of their end (the RRN
+	// counter is all they say): a follow-up after the snapshot's point
+	// of one delivered before it owes nothing, as in a whole replay
+	for _, ref := range p.owed.delivered.ring {
+		r := journal.Record{UpState: journal.UpSAFDelivered, RRNSeq: ref, UpCode: [2]byte{'0', '0'}}
+		out = append(out, append(r.AppendEncoding(nil), make([]byte, journal.HashLen)...))
+	}
 	slices.SortFunc(out, func(a, b []byte) int { return cmp.Compare(seqOfEncoding(a), seqOfEncoding(b)) })
 	return out
 }
@@ -239,6 +283,10 @@ func (p pendingParts) RestoreOpen(b []byte) error {
 	}
 	if r.UpState == journal.UpForwarded {
 		p.open.observe(&r)
+		return nil
+	}
+	if r.UpState == journal.UpSAFDelivered {
+		p.owed.delivered.add(r.RRNSeq)
 		return nil
 	}
 	if _, ok := engine.SAFOwed(&r); !ok {
@@ -391,7 +439,8 @@ func journalOpenUpstream(e *env, dataDir, jdir string, asJSON bool) error {
 	} else {
 		for _, m := range metas {
 			seed := newOpenSet()
-			if err := snapshot.Load(m, snapshot.Parts{State: discardState{}, Counters: noCounters{}, Sessions: noSessions{}, Open: seed}); err != nil {
+			parts := snapshot.Parts{State: discardState{}, Counters: noCounters{}, Sessions: noSessions{}, Open: pendingParts{seed, newSAFSet()}}
+			if err := snapshot.Load(m, parts); err != nil {
 				fmt.Fprintf(e.stderr, "note: snapshot %s passed over: %v\n", m.Path, err)
 				continue
 			}

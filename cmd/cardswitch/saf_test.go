@@ -19,6 +19,7 @@ import (
 	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
 
 // safConfig is the test configuration with destination visa-host at the
@@ -212,5 +213,73 @@ func TestStandInLimitsSurviveARestart(t *testing.T) {
 	defer stop()
 	if rc, ind := send("4761739001010010", 9); rc != "65" || ind != "STIP:count" {
 		t.Fatalf("after the restart: %s %q, want 65: the day's stand-in approval still counts", rc, ind)
+	}
+}
+
+// The pending store-and-forward entries and the day's stand-in approvals
+// cross a snapshot with the open requests: a state loaded from it and the
+// journal after it has the same entries as one replayed whole, and a
+// newer business day empties the stand-in set.
+func TestSAFAndStandInAcrossASnapshot(t *testing.T) {
+	c, prot, before := testState(t)
+	stood := func(seq, ref uint64, day uint32) *journal.Record {
+		r := fwd(seq, ref, journal.UpStandIn)
+		r.RespCode, r.BusinessDate = [2]byte{'0', '0'}, day
+		return r
+	}
+	delivered := func(seq, ref uint64) *journal.Record {
+		r := fwd(seq, ref, journal.UpSAFDelivered)
+		r.UpCode = [2]byte{'0', '0'}
+		return r
+	}
+	replay := func(st *state, recs ...*journal.Record) {
+		p := newReplayer(st)
+		for _, r := range recs {
+			if r.BusinessDate == 0 {
+				r.BusinessDate = 20261202
+			}
+			if err := p.add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// before the point: 1 times out (owes a reversal), 2 is stood in for
+	// (owes an advice), 3 times out and is delivered
+	replay(before, fwd(1, 1, journal.UpForwarded), fwd(2, 1, journal.UpTimeout), stood(3, 2, 20261202),
+		fwd(4, 3, journal.UpForwarded), fwd(5, 3, journal.UpTimeout), delivered(6, 3))
+	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: 6}, prot.Fingerprint(), before.parts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := newState(c, prot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.Load(m, after.parts()); err != nil {
+		t.Fatal(err)
+	}
+	// after it: 1's reversal delivered; a late approval of 3 (delivered:
+	// nothing more owed); another stand-in approval
+	late := fwd(8, 3, journal.UpLateReversal)
+	replay(after, delivered(7, 1), late, stood(9, 4, 20261202))
+	owed, err := after.owed.records()
+	if err != nil || len(owed) != 2 || owed[0].RRNSeq != 2 || owed[1].RRNSeq != 4 {
+		t.Fatalf("pending after the snapshot: %v %+v, want the two advices", err, owed)
+	}
+	si, err := after.stood.records()
+	if err != nil || len(si) != 2 {
+		t.Fatalf("stand-in approvals after the snapshot: %v %d, want 2", err, len(si))
+	}
+	replay(after, stood(10, 5, 20261203)) // a new business day
+	if si, _ := after.stood.records(); len(si) != 1 || si[0].RRNSeq != 5 {
+		t.Fatalf("a new day: %+v, want its one approval", si)
+	}
+	// the open-upstream tool reads such a snapshot (it holds more than open requests)
+	fillJournal(t, c.file.DataDir, []uint32{20261121}, 2).Close()
+	if code, _, stderr := cli(t, "", "journal", "--data-dir", c.file.DataDir, "open-upstream", "--json"); code != 0 || strings.Contains(stderr, "passed over") {
+		t.Fatalf("open-upstream with a snapshot holding store-and-forward entries: %d %s", code, stderr)
 	}
 }

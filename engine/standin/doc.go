@@ -41,9 +41,10 @@
 // approve a card's last allowance); it journals the decision and puts
 // Indicator(d.Reason) in a private field of the reply and the advice. At
 // a restart the replay calls Apply for every journaled stand-in approval
-// and Reverse for every journaled reversal of one, in journal order,
-// before live traffic. Decide, which changes nothing, serves a dry run
-// (the admin API's "what would stand-in say").
+// of the day, in journal order, before live traffic. Reverse takes a
+// reversed approval back; the engine does not call it yet (a reversal of
+// a stand-in approval leaves the card's usage counted: the stricter
+// side). Decide, which changes nothing, serves a dry run.
 //
 //	neg, err := standin.NewNegative(hotCards) // keyed hash -> code ("41", "43", "" = 62)
 //	cfg := standin.Config{Enabled: true, Currency: 840, MaxAmount: 100_00, DailyAmount: 250_00, DailyCount: 3}

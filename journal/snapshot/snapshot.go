@@ -361,7 +361,7 @@ func appendRecords(b []byte, recs [][]byte) []byte {
 
 func readOpen(r *wire.Reader, o Open) error {
 	count := r.Uvarint()
-	if r.Bad || count > 2*MaxOpen { // the requests open upstream and the pending store-and-forward entries, each up to MaxOpen
+	if r.Bad || count > 2*MaxOpen+1<<16 { // the requests open upstream and the pending store-and-forward entries, each up to MaxOpen, and the entries delivered lately
 		return errors.New("bad open upstream count")
 	}
 	for i := uint64(0); i < count; i++ {
