@@ -443,16 +443,18 @@ func (sr *safRunner) admit() {
 func (sr *safRunner) send(now time.Time) {
 	d := sr.d
 	for {
-		i, err := d.pool.Pick()
-		if err != nil {
-			return
-		}
-		ss := d.conns[i].session()
-		if ss == nil {
-			return
-		}
+		// the entry first: a pick turns a round-robin pool, which must
+		// turn only for what is sent
 		e, ok := sr.q.Next(now, sr.timeout)
 		if !ok {
+			return
+		}
+		var ss *outSession
+		if i, err := d.pool.Pick(); err == nil {
+			ss = d.conns[i].session()
+		}
+		if ss == nil {
+			sr.q.Unsent(e.ID, now)
 			return
 		}
 		q := sr.entries[e.ID]
