@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/bizday"
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/router"
 )
@@ -49,6 +50,11 @@ type LinkConfig struct {
 	// SignOnLimit bounds a terminal's UnionPay sign-ons per minute on the
 	// link; beyond, they are refused (58) with no key change. Default 6.
 	SignOnLimit int
+	// AcceptCutover lets the link's peers cut the business day over early
+	// with an 0800, network management code 201 (answered 00 once the
+	// cutover is journaled). Off by default: the 0800 is then answered 12
+	// and the day is left alone.
+	AcceptCutover bool
 }
 
 // Config is the engine's configuration.
@@ -70,6 +76,9 @@ type Config struct {
 	// (replies not yet read, requests not yet handled); over it the worst
 	// offender of each link is closed at every tick. Default 64 MiB.
 	MaxBufferedBytes int64
+	// BusinessDay is the calendar transactions are dated by (package
+	// bizday): the cutover time and its zone; default midnight, Local.
+	BusinessDay bizday.Config
 
 	testJournalDir string  // tests: run with a journal in this directory
 	testJournal    Journal // tests: run with this journal
@@ -106,6 +115,7 @@ func (c *Config) setDefaults() {
 	if c.MaxBufferedBytes == 0 {
 		c.MaxBufferedBytes = 64 << 20
 	}
+	c.BusinessDay = c.BusinessDay.WithDefaults()
 	for i := range c.Links {
 		c.Links[i].setDefaults()
 	}
@@ -256,6 +266,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("engine.queue_depth: must be at least 1")
 	case c.EventLoops < 1 || c.EventLoops > 256:
 		return fmt.Errorf("engine.event_loops: %d must be 1 to 256", c.EventLoops)
+	}
+	if err := c.BusinessDay.Validate(); err != nil {
+		return fmt.Errorf("business_day: %v", err)
 	}
 	return nil
 }

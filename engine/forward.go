@@ -365,7 +365,7 @@ func (s *Server) undelivered(t *Txn) {
 	r.Seq, r.Hash = 0, [journal.HashLen]byte{}
 	// Received stays the request's: the reversal's 90 names the field 7
 	// the request went out with, made from it
-	r.BusinessDate, r.Decided = BusinessDate(now), now.UnixNano()
+	r.BusinessDate, r.Decided = s.day.Date(now), now.UnixNano()
 	r.RespCode, r.UpState, r.ApprovalSeq = [2]byte{}, journal.UpUndelivered, 0
 	r.Outcome, r.SessionKeys = nil, nil
 	r.PANSealed = append([]byte(nil), t.rec.PANSealed...)
@@ -395,7 +395,7 @@ func (s *Server) lateRecord(d *destination, v *codec.View, ref uint64) *lateItem
 	it := &lateItem{pan: v.PAN(nil)}
 	r := &it.rec
 	var buf [64]byte
-	*r = journal.Record{BusinessDate: BusinessDate(now), Received: now.UnixNano(), Decided: now.UnixNano(),
+	*r = journal.Record{BusinessDate: s.day.Date(now), Received: now.UnixNano(), Decided: now.UnixNano(),
 		Link: d.cfg.Name, MTI: v.MTI(), Destination: d.cfg.Name, RRNSeq: ref, UpState: journal.UpLateReversal}
 	stan, _ := v.STAN()
 	r.UpSTAN = stan

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strings"
-	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/internal/pan"
@@ -141,11 +140,4 @@ func currency(v *codec.View) uint16 {
 		n = n*10 + uint16(c-'0')
 	}
 	return n
-}
-
-// BusinessDate is the business day of a moment as YYYYMMDD, in the
-// moment's time zone (the switch's local time).
-func BusinessDate(tm time.Time) uint32 {
-	y, m, d := tm.Date()
-	return uint32(y*10000 + int(m)*100 + d)
 }

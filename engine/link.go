@@ -377,15 +377,18 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		l.clearTextRefused(cs, v, clearErr)
 		return l.answerNow(cs, t, ErrFormat)
 	}
-	if mti.Class() == '8' && !isCUPSignOn(l, v) {
+	t.cutover = mti.Class() == '8' && l.cfg.AcceptCutover && isCutover(v) // to a worker: journaling it waits
+	if mti.Class() == '8' && !t.cutover && !isCUPSignOn(l, v) {
 		l.networkManagement(cs, t)
 		return true
 	}
-	t.signOn = mti.Class() == '8'
-	if !t.signOn && l.cfg.RequireSignOn && !cs.signedOn {
+	t.signOn = mti.Class() == '8' && !t.cutover
+	if !t.signOn && !t.cutover && l.cfg.RequireSignOn && !cs.signedOn {
 		return l.answerNow(cs, t, ErrNotSignedOn)
 	}
-	t.Route = l.srv.route(t)
+	if !t.cutover {
+		t.Route = l.srv.route(t)
+	}
 	if cs.inflight+len(cs.toWork.txns) >= l.cfg.MaxInFlight {
 		l.metrics.overload.Inc()
 		return l.answerNow(cs, t, ErrOverload)

@@ -36,6 +36,9 @@ func (l *Link) networkManagement(cs *connState, t *Txn) {
 		cs.signedOn = true
 		t.SetCode("00")
 		l.log.Info().Str("remote", cs.remote).Msg("signed on")
+	case code == netCutover: // only links with accept_cutover take it (link.go, cutover.go)
+		t.Fail(ErrInvalidTxn)
+		l.log.Debug().Str("remote", cs.remote).Msg("cutover 0800 refused: the link does not accept cutovers (links[].accept_cutover)")
 	default:
 		t.Fail(ErrInvalidTxn)
 	}

@@ -443,16 +443,18 @@ func (sr *safRunner) admit() {
 func (sr *safRunner) send(now time.Time) {
 	d := sr.d
 	for {
-		i, err := d.pool.Pick()
-		if err != nil {
-			return
-		}
-		ss := d.conns[i].session()
-		if ss == nil {
-			return
-		}
+		// the entry first: a pick turns a round-robin pool, which must
+		// turn only for what is sent
 		e, ok := sr.q.Next(now, sr.timeout)
 		if !ok {
+			return
+		}
+		var ss *outSession
+		if i, err := d.pool.Pick(); err == nil {
+			ss = d.conns[i].session()
+		}
+		if ss == nil {
+			sr.q.Unsent(e.ID, now)
 			return
 		}
 		q := sr.entries[e.ID]
@@ -554,7 +556,7 @@ func (sr *safRunner) final(id uint64, st journal.UpState, code [2]byte, now time
 	case journal.UpSAFRejected:
 		sr.except(q, st, code, now)
 	}
-	rec := safFinal(&q.rec, q.kind, st, code, now)
+	rec := safFinal(&q.rec, q.kind, st, code, now, sr.s.day.Date(now))
 	rj, _ := sr.s.journal.(JournalStage)
 	if rj.J == nil {
 		return
@@ -563,10 +565,10 @@ func (sr *safRunner) final(id uint64, st journal.UpState, code [2]byte, now time
 }
 
 // safFinal is the final record of the entry of record r.
-func safFinal(r *journal.Record, kind saf.Kind, st journal.UpState, code [2]byte, now time.Time) *journal.Record {
+func safFinal(r *journal.Record, kind saf.Kind, st journal.UpState, code [2]byte, now time.Time, date uint32) *journal.Record {
 	f := *r
 	f.Seq, f.Hash = 0, [journal.HashLen]byte{}
-	f.BusinessDate = BusinessDate(now)
+	f.BusinessDate = date
 	f.Received, f.Decided = now.UnixNano(), now.UnixNano()
 	copy(f.MTI[:], kind.MTI())
 	f.RespCode, f.UpCode, f.UpState = [2]byte{}, code, st

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine/bizday"
 	"github.com/cardswitch/cardswitch/hsm"
 	"github.com/cardswitch/cardswitch/internal/clock"
 	"github.com/cardswitch/cardswitch/journal"
@@ -40,6 +41,12 @@ type Deps struct {
 	IDs *IDs
 	// Registry receives the engine's metrics; default: a new registry.
 	Registry *prometheus.Registry
+	// Day is the business day the server dates transactions by, shared
+	// with whoever journaled before it started (its calendar must be
+	// Config.BusinessDay's). Default: Config.BusinessDay's calendar with
+	// the journal's newest date as its floor, so an early cutover outlives
+	// a restart.
+	Day *bizday.Day
 }
 
 // Server is the switch's data plane: its links, the worker pool and the
@@ -68,6 +75,10 @@ type Server struct {
 	outWG     sync.WaitGroup
 	outClient *gnet.Client
 	netSeq    atomic.Uint64 // STANs of the switch's own network management messages
+
+	// the business day (cutover.go): read once per request, lock-free
+	day   *bizday.Day
+	cutMu sync.Mutex // serializes early cutovers (rare: an operator or a host)
 
 	journalDown atomic.Bool  // the journal has failed: out of service
 	buffered    atomic.Int64 // bytes gnet holds for all peers: the sum of connState.buffered
@@ -106,6 +117,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: d.Log, clock: d.Clock, router: d.Router, auth: d.Authorizer, journal: d.Journal, hsm: d.HSM, keys: d.Keys, ids: d.IDs,
 		reg: d.Registry, queue: make(chan *batch, cfg.QueueDepth), runErr: make(chan error, len(cfg.Links))}
+	day, err := businessDay(cfg.BusinessDay, d)
+	if err != nil {
+		return nil, err
+	}
+	s.day = day
 	s.m = newMetrics(d.Registry)
 	s.registerPoolMetrics(d.Registry)
 	s.failLog.every, s.refuseLog.every = failLogEvery, failLogEvery
@@ -570,6 +586,10 @@ func (s *Server) process(t *Txn) {
 // sign-on or the route's action. It reports whether t was forwarded: then
 // it is parked at its destination and no longer the caller's.
 func (s *Server) decide(t *Txn) (parked bool) {
+	if t.cutover {
+		s.cutoverRequest(t)
+		return false
+	}
 	if t.Link.macAlg != 0 && !t.signOn {
 		if err := s.checkMAC(t); err != nil {
 			t.Fail(err)

@@ -41,6 +41,7 @@ type Txn struct {
 	hasTPDU bool
 	out     []byte // the framed reply
 	signOn  bool   // a UnionPay sign-on: the workers issue its keys
+	cutover bool   // an 0800 cutover (code 201) on a link that accepts them: a worker journals it
 	// clearBad: a clear-text field (37, 41, 42, 43) failed its content
 	// check (codec.CheckClearText): the reply echoes none of them and the
 	// journal keeps none of them in clear
@@ -219,7 +220,7 @@ var txnPool = sync.Pool{New: func() any {
 func getTxn(l *Link, cs *connState, now time.Time) *Txn {
 	t := txnPool.Get().(*Txn)
 	t.Link, t.conn, t.Received = l, cs, now
-	t.BusinessDate = BusinessDate(now)
+	t.BusinessDate = l.srv.day.Date(now)
 	return t
 }
 

@@ -286,7 +286,7 @@ func (s *Server) journalZone(d *destination, z ZoneKey) error {
 		return nil
 	}
 	now := s.clock.Now()
-	rec := journal.Record{BusinessDate: BusinessDate(now), Received: now.UnixNano(), Decided: now.UnixNano(),
+	rec := journal.Record{BusinessDate: s.day.Date(now), Received: now.UnixNano(), Decided: now.UnixNano(),
 		Link: d.cfg.Name, MTI: codec.MTI{'0', '8', '0', '0'}, RespCode: [2]byte{'0', '0'}, SessionKeys: encodeZone(z)}
 	w := make(waitErr, 1)
 	rj.J.Append(&rec, w)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/engine/bizday"
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
@@ -50,6 +51,11 @@ type fileConfig struct {
 		// defaultMemoryLimitMB, 0: none (see applyMemoryLimit).
 		MemoryLimitMB *int64 `yaml:"memory_limit_mb"`
 	} `yaml:"engine"`
+	// BusinessDay is the calendar of business dates (engine/bizday).
+	BusinessDay struct {
+		Cutover string `yaml:"cutover"`
+		Zone    string `yaml:"zone"`
+	} `yaml:"business_day"`
 	Links        []linkYAML `yaml:"links"`
 	Destinations []destYAML `yaml:"destinations"`
 	Routes       struct {
@@ -115,6 +121,7 @@ type linkYAML struct {
 	BCDPad          string        `yaml:"bcd_pad"`
 	SignOnAuth      string        `yaml:"sign_on_auth"`
 	SignOnLimit     int           `yaml:"sign_on_limit"`
+	AcceptCutover   bool          `yaml:"accept_cutover"`
 }
 
 // destYAML is one upstream destination (engine.DestinationConfig).
@@ -362,7 +369,8 @@ func parseConfig(raw []byte) (*config, error) {
 	}
 	c.engine = engine.Config{Workers: f.Engine.Workers, QueueDepth: f.Engine.QueueDepth,
 		EventLoops: f.Engine.EventLoops, DrainTimeout: f.Engine.DrainTimeout,
-		MaxBufferedBytes: f.Engine.MaxBufferedBytes}
+		MaxBufferedBytes: f.Engine.MaxBufferedBytes,
+		BusinessDay:      bizday.Config{Cutover: f.BusinessDay.Cutover, Zone: f.BusinessDay.Zone}}
 	for _, l := range f.Links {
 		c.engine.Links = append(c.engine.Links, engine.LinkConfig(l))
 	}

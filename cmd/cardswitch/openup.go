@@ -332,7 +332,7 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 	waits := make([]syncErr, len(recs))
 	closing := make([]journal.Record, len(recs))
 	for i := range recs {
-		closing[i] = closingRecord(&recs[i], now)
+		closing[i] = closingRecord(&recs[i], now, st.day.Date(now))
 		waits[i] = make(syncErr, 1)
 		st.j.Append(&closing[i], waits[i])
 	}
@@ -377,10 +377,10 @@ func closeOpen(st *state, log zerolog.Logger, now time.Time) (*openAtStart, erro
 // closingRecord is the "open at restart" record of forwarded record f: its
 // request and upstream leg as they were journaled (the PAN protected as it
 // was), no response code (the originator was never answered).
-func closingRecord(f *journal.Record, now time.Time) journal.Record {
+func closingRecord(f *journal.Record, now time.Time, date uint32) journal.Record {
 	r := *f
 	r.Seq, r.Hash = 0, [journal.HashLen]byte{}
-	r.BusinessDate = engine.BusinessDate(now)
+	r.BusinessDate = date
 	r.Decided = now.UnixNano()
 	r.RespCode, r.UpCode, r.Approval, r.ApprovalSeq = [2]byte{}, [2]byte{}, "", 0
 	r.Outcome, r.SessionKeys = nil, nil

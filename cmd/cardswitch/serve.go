@@ -127,6 +127,10 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	if c.clock != nil {
 		now = c.clock.Now
 	}
+	if st.day, err = businessDay(c, j); err != nil {
+		admin.Close()
+		return err
+	}
 	// before any traffic: what the last run left open upstream is
 	// recorded to be reversed (openup.go)
 	open, err := closeOpen(st, log, now())
@@ -175,6 +179,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		Keys:       st.keys,
 		IDs:        st.ids,
 		Registry:   reg,
+		Day:        st.day,
 	})
 	if err != nil {
 		admin.Close()
@@ -214,6 +219,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	mux.Handle("POST /destinations/{name}/keychange", keyChangeHandler(srv, log))
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
+	cutoverHandlers(mux, srv, j)
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

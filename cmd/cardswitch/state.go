@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
+	"github.com/cardswitch/cardswitch/engine/bizday"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
@@ -31,6 +32,9 @@ type state struct {
 	stood *openSet // the stand-in approvals of the newest business day
 	j     *journal.Journal
 	snap  journal.Point // the snapshot the state was loaded from (zero: none)
+	// day dates the records the start writes and, handed to the engine,
+	// every request (cutover.go): its floor is the journal's newest date
+	day *bizday.Day
 }
 
 // dataKeys loads the journal's data key. A missing key file with a journal

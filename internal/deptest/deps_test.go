@@ -47,6 +47,8 @@ var rules = []rule{
 	// Store-and-forward's queue is pure as well: the engine journals and sends.
 	{"engine/saf/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/standin/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "bench/...", mod + "cmd/..."}},
+	// The business-day calendar is pure: the standard library's time only.
+	{"engine/bizday/...", []string{gnet, badger, prometheus, zerolog, moov, mod + "engine", mod + "engine/auth/...", mod + "engine/issuer/...", mod + "codec/...", mod + "journal/...", mod + "hsm/...", mod + "router/...", mod + "internal/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/issuer/...", []string{gnet, badger, prometheus, zerolog, mod + "engine", mod + "engine/auth/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
 	{"engine/...", []string{mod + "bench/...", mod + "cmd/..."}},
 	{"internal/...", []string{gnet, badger, prometheus, zerolog, mod + "engine/...", mod + "journal/...", mod + "bench/...", mod + "cmd/..."}},
