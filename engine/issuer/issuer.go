@@ -249,7 +249,7 @@ type DUKPT struct {
 // it as defined), so the KSN travels in private field 62 (LLL ans).
 const DefaultKSNField = 62
 
-var ksnForm = regexp.MustCompile(`^[0-9A-F]{15}[02468ACE]0000$`)
+var ksnForm = regexp.MustCompile(`^[0-9A-F]{14}[02468ACE]0{5}$`) // the counter is the low 21 bits
 
 // checkDUKPT checks a terminal's DUKPT setting against the key sets.
 func (d *Data) checkDUKPT(t *Terminal) error {
