@@ -36,7 +36,17 @@ func TestBenchChipPurchasesAgainstServe(t *testing.T) {
 		rep := benchReport(t, fmt.Sprintf("run %d", run), "--addr", addrs["8583"], "--mix", mix, "--conns", "4", "--inflight", "2",
 			"--rate", "40", "--duration", "1s", "--warmup", "0s")
 		t.Logf("run %d: %d answered, codes %v, warnings %q", run, rep.Answered, rep.Codes, rep.Warnings)
-		if rep.Answered == 0 || rep.Codes["00"] != rep.Answered || rep.AsPlanned != rep.Answered || rep.Errors != 0 || rep.Timeouts != 0 || len(rep.Warnings) != 0 {
+		// a chip purchase due while its card still has one in flight goes as
+		// a plain purchase, with a warning: a slow machine (the race
+		// detector, other tests) makes that, and the test is about the
+		// cryptograms; any other warning fails it
+		warned := false
+		for _, w := range rep.Warnings {
+			if !strings.Contains(w, "chip purchases went as plain purchases") {
+				warned = true
+			}
+		}
+		if rep.Answered == 0 || rep.Codes["00"] != rep.Answered || rep.AsPlanned != rep.Answered || rep.Errors != 0 || rep.Timeouts != 0 || warned {
 			t.Errorf("run %d: answered %d, as planned %d, codes %v, errors %d, timeouts %d", run, rep.Answered, rep.AsPlanned, rep.Codes, rep.Errors, rep.Timeouts)
 		}
 		atcs = append(atcs, ledgerATCs(t, filepath.Join(cache, "cardswitch", "stans.json")))
