@@ -135,6 +135,15 @@ func (s *Server) acceptAdvice(t *Txn, d *destination) {
 	t.dest, t.upState = d, journal.UpAdviceAccepted
 	t.SetCode("00")
 	v := &t.View
+	// what the originator advises goes on with it: its 39 (a reversal's
+	// reason, the code an advice reports: journaled as UpCode) and its 38
+	var buf [8]byte
+	if rc := v.AppendText(buf[:0], codec.FieldResponseCode); len(rc) == 2 {
+		t.upCode = [2]byte{rc[0], rc[1]}
+	}
+	if a := v.AppendText(buf[:0], codec.FieldApproval); len(a) == 6 {
+		copy(t.Approval[:], a)
+	}
 	if v.MTI().Class() == '4' && t.rrnLen == 0 {
 		if o, ok := OriginalOf(v, RequestDate(v)); ok {
 			var tb [16]byte

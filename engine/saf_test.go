@@ -441,11 +441,26 @@ func TestSAFPassesOnATerminalReversal(t *testing.T) {
 		t.Fatalf("host read %d 0200 and %d 0420", len(pur), len(revs))
 	}
 	want90 := "0200" + pur[0].Fields["11"] + pur[0].Fields["7"] + "00000000000" + "00000000000"
-	if revs[0].Fields["90"] != want90 || revs[0].Fields["4"] != "000000000700" || revs[0].Fields["11"] == pur[0].Fields["11"] {
+	if revs[0].Fields["90"] != want90 || revs[0].Fields["4"] != "000000000700" || revs[0].Fields["11"] == pur[0].Fields["11"] ||
+		revs[0].Fields["39"] != "17" { // the terminal's reason goes on with it
 		t.Fatalf("0420 passed on: 90 %q (want %q), 4 %q, 11 %q", revs[0].Fields["90"], want90, revs[0].Fields["4"], revs[0].Fields["11"])
 	}
 	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 1 || acc[0].RespCode != [2]byte{'0', '0'} || acc[0].Original != "0200/000031/1121" {
 		t.Fatalf("accepted record %+v", acc)
+	}
+	// an advice of what the terminal approved offline: its 38 and 39 go on
+	adv, err := d.Encode(codec.Message{MTI: "0220", Fields: map[string]string{
+		"2": "4761739001010010", "3": "000000", "4": "1500", "7": "1121204700", "11": "33", "12": "204700", "13": "1121",
+		"38": "OFF123", "39": "00", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.RoundTrip(adv, 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("advice: %v", err)
+	}
+	waitUntil(t, "the advice passed on", func() bool { return len(h.of("0220")) == 1 })
+	if a := h.of("0220")[0]; a.Fields["38"] != "OFF123" || a.Fields["39"] != "00" || a.Fields["4"] != "000000001500" {
+		t.Fatalf("0220 passed on: %+v", a.Fields)
 	}
 }
 

@@ -133,6 +133,9 @@ func safReason(r *journal.Record) []byte {
 	case journal.UpStandIn:
 		return r.RespCode[:]
 	case journal.UpAdviceAccepted:
+		if r.UpCode != [2]byte{} {
+			return r.UpCode[:] // the originator's own
+		}
 		if r.MTI[1] != '4' {
 			return []byte("00") // an advice of what the originator approved
 		}

@@ -80,7 +80,9 @@ const (
 	// UpAdviceAccepted is an advice or reversal advice from an originator
 	// (0120, 0220, 0420) for a destination's card, answered 00 by the
 	// switch and owed to the destination (engine/saf passes it on). The
-	// destination, outbound STAN and RRN are the switch's; UpCode empty.
+	// destination, outbound STAN and RRN are the switch's; UpCode is the
+	// originator's own 39 (a reversal's reason, the code an advice
+	// reports), Approval its 38.
 	UpAdviceAccepted
 	upStateEnd
 )
