@@ -15,6 +15,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/internal/logline"
 	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/clearing"
 )
 
 // Store-and-forward (ARCHITECTURE.md, "Store-and-forward"): what the
@@ -588,18 +589,9 @@ func safFinal(r *journal.Record, kind saf.Kind, st journal.UpState, code [2]byte
 		// reversal naming it, so clearing does not clear it
 		f.RespCode = [2]byte{'0', '0'}
 		f.Link = r.Link
-		f.Original = fmt.Sprintf("%s/%06d/%04d", r.MTI[:], r.STAN%1000000, originalDate(r)%10000)
+		f.Original = fmt.Sprintf("%s/%06d/%04d", r.MTI[:], r.STAN%1000000, clearing.RequestDate(r)%10000)
 	}
 	return &f
-}
-
-// originalDate is the MMDD clearing names a request by: its field 7's
-// date, else its field 13.
-func originalDate(r *journal.Record) uint32 {
-	if r.Transmission != 0 {
-		return uint32(r.Transmission / 1000000)
-	}
-	return r.LocalDate
 }
 
 type safJournaled struct{ sr *safRunner }

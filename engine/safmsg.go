@@ -12,6 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/journal"
+	"github.com/cardswitch/cardswitch/journal/clearing"
 )
 
 // build makes the message of entry q in the destination's dialect, from
@@ -435,7 +436,7 @@ type origRef struct {
 }
 
 func (x *forwardedIndex) add(r *journal.Record) {
-	k := newOrigKey(r.Terminal, r.MTI[1], r.STAN, originalDate(r)%10000)
+	k := newOrigKey(r.Terminal, r.MTI[1], r.STAN, clearing.RequestDate(r)%10000)
 	i := k.slot()
 	x.mu.Lock()
 	if x.slots == nil {
@@ -461,7 +462,7 @@ func (x *forwardedIndex) find(k origKey) (origRef, bool) {
 // original as the switch forwarded it when the index has it, else as the
 // originator named it (its STAN and date; time and class unknown: zeros).
 func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byte {
-	class, stan, mmdd, ok := parseOriginal(r.Original)
+	class, stan, mmdd, ok := clearing.ParseOriginal(r.Original)
 	var ref origRef
 	found := false
 	if ok {
@@ -487,19 +488,4 @@ func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byt
 		dst = append(dst, "000000"...)
 	}
 	return appendInstitutions(dst, r.Acquirer)
-}
-
-// parseOriginal reads a record's Original ("0200/000123/1201"; the MTI
-// "----" when the request did not say: class '-').
-func parseOriginal(s string) (class byte, stan, mmdd uint32, ok bool) {
-	if len(s) != 16 || s[4] != '/' || s[11] != '/' || !allDigits(s[5:11]) || !allDigits(s[12:16]) {
-		return 0, 0, 0, false
-	}
-	class = s[1]
-	if s[:4] == "----" {
-		class = '-'
-	}
-	st, _ := strconv.Atoi(s[5:11])
-	md, _ := strconv.Atoi(s[12:16])
-	return class, uint32(st), uint32(md), true
 }

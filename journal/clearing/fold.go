@@ -87,8 +87,9 @@ func appendName(b []byte, terminal string, stan, mmdd uint32) []byte {
 	return binary.BigEndian.AppendUint16(b, uint16(mmdd))
 }
 
-// requestDate is the date an original is named by: field 7's, else 13's.
-func requestDate(r *journal.Record) uint32 {
+// RequestDate is the date (MMDD) an original is named by: field 7's, else
+// 13's. The engine names a forwarded request's original by it too.
+func RequestDate(r *journal.Record) uint32 {
 	if r.Transmission != 0 {
 		return uint32(r.Transmission / 1000000)
 	}
@@ -130,7 +131,7 @@ func (f *Fold) Add(r *journal.Record) error {
 	k := KindOf(r)
 	switch {
 	case k.Cleared() || k == KindPreauth:
-		f.key = appendName(f.key[:0], r.Terminal, r.STAN, requestDate(r))
+		f.key = appendName(f.key[:0], r.Terminal, r.STAN, RequestDate(r))
 		l := lineOf(r, k, f.sealed)
 		f.pay = append(f.pay[:0], roleOriginal, r.MTI[1])
 		f.pay = appendLine(f.pay, &l)
