@@ -202,12 +202,6 @@ type safAnswer struct {
 	frame []byte // the decoded message's bytes (a copy)
 }
 
-// safRecentMax bounds the entries remembered as delivered, which a late
-// approval of the same request does not enqueue again: late approvals
-// come within the table's memory of expired requests (seconds to
-// minutes), so the last 65,536 deliveries cover them.
-const safRecentMax = 1 << 16
-
 // safInboxMax bounds the records waiting for the runner (it takes them
 // every tick, a few ms): beyond, a record is dropped from memory only
 // (it is journaled: the next start has it) and counted.
@@ -233,8 +227,7 @@ type safRunner struct {
 	entries   map[uint64]*safQueued // by entry ID (its record's Seq)
 	byRef     map[uint64]uint64     // RRNSeq -> entry ID, live entries
 	flight    map[safKey]uint64     // in flight: key -> entry ID
-	recent    map[uint64]struct{}   // RRNSeq of entries delivered lately
-	ring      []uint64              // recent, oldest first
+	recent    saf.Recent            // RRNSeq of entries delivered lately
 	excepts   []SAFEntry            // the last safExceptionsMax exceptions (rejected, expired), newest last
 	view      codec.View
 	builder   codec.Builder
@@ -257,7 +250,7 @@ func newSAFRunner(s *Server, d *destination) *safRunner {
 	r := &safRunner{s: s, d: d, cfg: cfg, timeout: cfg.Timeout,
 		wake: make(chan struct{}, 1), ctl: make(chan safCtl),
 		q: saf.NewQueue(cfg.queueConfig()), entries: map[uint64]*safQueued{}, byRef: map[uint64]uint64{},
-		flight: map[safKey]uint64{}, recent: map[uint64]struct{}{}}
+		flight: map[safKey]uint64{}}
 	if r.timeout == 0 {
 		r.timeout = d.cfg.Timeout
 	}
@@ -425,7 +418,7 @@ func (sr *safRunner) admit() {
 			sr.m.deduped.Inc()
 			continue
 		}
-		if _, done := sr.recent[ref]; done && SAFFollowsUp(&q.rec) {
+		if sr.recent.Has(ref) && SAFFollowsUp(&q.rec) {
 			sr.m.deduped.Inc()
 			continue
 		}
@@ -558,7 +551,7 @@ func (sr *safRunner) final(id uint64, st journal.UpState, code [2]byte, now time
 	switch st {
 	case journal.UpSAFDelivered:
 		if code != [2]byte{'2', '5'} { // "no original": the original may still come, and a late approval must be reversed again
-			sr.remember(q.rec.RRNSeq)
+			sr.recent.Add(q.rec.RRNSeq)
 		}
 	case journal.UpSAFExpired:
 		sr.m.expired.Inc()
@@ -603,21 +596,6 @@ func (w safJournaled) Committed(err error) {
 				Msg("store-and-forward final record not journaled: the entry goes again after a restart, as a repeat")
 		}
 	}
-}
-
-func (sr *safRunner) remember(ref uint64) {
-	if _, ok := sr.recent[ref]; ok {
-		return
-	}
-	if len(sr.ring) >= safRecentMax {
-		delete(sr.recent, sr.ring[0])
-		sr.ring = sr.ring[1:]
-		if cap(sr.ring) > 4*safRecentMax { // the slice slides: copy it down now and then
-			sr.ring = append([]uint64(nil), sr.ring...)
-		}
-	}
-	sr.recent[ref] = struct{}{}
-	sr.ring = append(sr.ring, ref)
 }
 
 func (sr *safRunner) except(q *safQueued, st journal.UpState, code [2]byte, now time.Time) {

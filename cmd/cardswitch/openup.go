@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/engine/saf"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
@@ -56,7 +57,7 @@ type openSet struct {
 	// day (their cards' daily limits): a record of a newer day empties it.
 	stood     bool
 	day       uint32
-	delivered recentRefs // owed: the entries delivered lately
+	delivered saf.Recent // owed: the entries delivered lately, as the live runner keeps them
 	at        map[uint64]span
 	arena     []byte
 	live      int // bytes of arena that at points to
@@ -117,46 +118,13 @@ func (o *openSet) observeOwed(r *journal.Record) {
 	case r.UpState.SettlesSAF():
 		o.forget(r.RRNSeq)
 		if r.UpState == journal.UpSAFDelivered && r.UpCode != [2]byte{'2', '5'} {
-			o.delivered.add(r.RRNSeq)
+			o.delivered.Add(r.RRNSeq)
 		}
 	case !o.has(r.RRNSeq):
-		if _, ok := engine.SAFOwed(r); ok && !(engine.SAFFollowsUp(r) && o.delivered.has(r.RRNSeq)) {
+		if _, ok := engine.SAFOwed(r); ok && !(engine.SAFFollowsUp(r) && o.delivered.Has(r.RRNSeq)) {
 			o.keep(r) // not a follow-up of what was delivered: the live runner skips those too
 		}
 	}
-}
-
-// recentRefs remembers the last recentRefsMax RRN counters delivered, as
-// the live runner does (engine.safRecentMax): a follow-up record of one
-// (a late approval, an originator's reversal) owes nothing more.
-type recentRefs struct {
-	set  map[uint64]struct{}
-	ring []uint64
-	next int
-}
-
-const recentRefsMax = 1 << 16
-
-func (r *recentRefs) add(ref uint64) {
-	if r.set == nil {
-		r.set = make(map[uint64]struct{}, recentRefsMax)
-	}
-	if _, ok := r.set[ref]; ok {
-		return
-	}
-	if len(r.ring) < recentRefsMax {
-		r.ring = append(r.ring, ref)
-	} else {
-		delete(r.set, r.ring[r.next])
-		r.ring[r.next] = ref
-		r.next = (r.next + 1) % recentRefsMax
-	}
-	r.set[ref] = struct{}{}
-}
-
-func (r *recentRefs) has(ref uint64) bool {
-	_, ok := r.set[ref]
-	return ok
 }
 
 func (o *openSet) has(rrnSeq uint64) bool {
@@ -268,7 +236,7 @@ func (p pendingParts) OpenRecords() [][]byte {
 	// the entries delivered lately, as records of their end (the RRN
 	// counter is all they say): a follow-up after the snapshot's point
 	// of one delivered before it owes nothing, as in a whole replay
-	for _, ref := range p.owed.delivered.ring {
+	for _, ref := range p.owed.delivered.Values() {
 		r := journal.Record{UpState: journal.UpSAFDelivered, RRNSeq: ref, UpCode: [2]byte{'0', '0'}}
 		out = append(out, append(r.AppendEncoding(nil), make([]byte, journal.HashLen)...))
 	}
@@ -286,7 +254,7 @@ func (p pendingParts) RestoreOpen(b []byte) error {
 		return nil
 	}
 	if r.UpState == journal.UpSAFDelivered {
-		p.owed.delivered.add(r.RRNSeq)
+		p.owed.delivered.Add(r.RRNSeq)
 		return nil
 	}
 	if _, ok := engine.SAFOwed(&r); !ok {

@@ -295,3 +295,16 @@ func TestRandomRunsKeepTheBooks(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentForgetsTheOldest: Recent holds the last RecentMax values,
+// whatever comes after.
+func TestRecentForgetsTheOldest(t *testing.T) {
+	var r Recent
+	for v := uint64(1); v <= RecentMax+10; v++ {
+		r.Add(v)
+		r.Add(v) // twice: once
+	}
+	if r.Has(10) || !r.Has(11) || !r.Has(RecentMax+10) || len(r.Values()) != RecentMax || len(r.set) != RecentMax {
+		t.Fatalf("has 10 %v, 11 %v, last %v; %d values, %d in the set", r.Has(10), r.Has(11), r.Has(RecentMax+10), len(r.Values()), len(r.set))
+	}
+}
