@@ -233,8 +233,8 @@ func (c *clearingRun) export(f clearing.Format, out string, sealed bool, stateme
 	fmt.Fprintf(c.e.stderr, "cleared day %d: %d lines for %d merchants from %d records (sequence %d to %d) in %v, %.0f records/s\n",
 		c.date, sum.Lines, sum.Merchants, fs.Records, sum.FirstSeq, sum.LastSeq, took.Round(time.Millisecond),
 		float64(fs.Records)/max(took.Seconds(), 1e-9))
-	fmt.Fprintf(c.e.stderr, "  financial %d: cleared %d, reversed %d, voided %d; repeats %d, holds %d, reversals and voids naming nothing of the day %d\n",
-		fs.Financial, fs.Effective, fs.Reversed, fs.Voided, fs.Duplicates, fs.Holds, fs.Orphans)
+	fmt.Fprintf(c.e.stderr, "  financial %d: cleared %d (%d of them partly reversed), reversed %d, voided %d; repeats %d, holds %d, reversals and voids naming nothing of the day %d\n",
+		fs.Financial, fs.Effective, fs.Partly, fs.Reversed, fs.Voided, fs.Duplicates, fs.Holds, fs.Orphans)
 	for _, t := range sum.Totals {
 		fmt.Fprintf(c.e.stderr, "  currency %03d: %d lines, debits %d, credits %d, net %d\n", t.Currency, t.Count, t.Debits, t.Credits, t.Net())
 	}

@@ -123,3 +123,49 @@ func TestExportFromJournalExport(t *testing.T) {
 		t.Errorf("a changed export: %v, want ErrBadExport", err)
 	}
 }
+
+// A partial reversal (field 95) clears its original for what stays: the
+// least of several, none with a whole reversal too; the totals follow.
+func TestPartialReversalClearsWhatStays(t *testing.T) {
+	p, err := journal.NewProtector(testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pan := testPANs[0]
+	txns := []struct {
+		x    txn
+		repl int64
+	}{
+		{txn{"0200", 0, 1, "T0000001", "M-GROCER", 5411, 6000, 156, "00", "", pan}, 0},
+		{txn{"0400", 0, 2, "T0000001", "M-GROCER", 5411, 6000, 156, "00", "0200/000001/1201", pan}, 2500}, // 2500 stay
+		{txn{"0200", 0, 3, "T0000001", "M-GROCER", 5411, 4000, 156, "00", "", pan}, 0},
+		{txn{"0420", 0, 4, "T0000001", "M-GROCER", 5411, 4000, 156, "00", "0200/000003/1201", pan}, 3000},
+		{txn{"0421", 0, 4, "T0000001", "M-GROCER", 5411, 4000, 156, "00", "0200/000003/1201", pan}, 1000}, // the least: 1000 stay
+		{txn{"0200", 0, 5, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "", pan}, 0},
+		{txn{"0400", 0, 6, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "0200/000005/1201", pan}, 2000},
+		{txn{"0400", 0, 7, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "0200/000005/1201", pan}, 0}, // whole: reversed
+		{txn{"0400", 0, 8, "T0000001", "M-GROCER", 5411, 900, 156, "00", "0200/000777/1201", pan}, 100}, // names nothing
+	}
+	var rs []journal.Record
+	for i, x := range txns {
+		r := record(t, p, i, x.x, testDate)
+		r.Replacement = x.repl
+		rs = append(rs, *r)
+	}
+	var out bytes.Buffer
+	sum, err := Export(sliceSource(rs), &out, ExportOptions{Date: testDate, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := sum.Fold; f.Partly != 2 || f.Effective != 2 || f.Reversed != 1 || f.Orphans != 1 {
+		t.Errorf("fold %+v: want 2 cleared, both partly, 1 reversed, 1 orphan", f)
+	}
+	if len(sum.Totals) != 1 || sum.Totals[0].Net() != 3500 || sum.Totals[0].Count != 2 {
+		t.Fatalf("totals %+v: want 2 lines, net 3500", sum.Totals)
+	}
+	for _, want := range []string{",2500,", ",1000,"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the clearing file has no line for %s:\n%s", want, out.String())
+		}
+	}
+}

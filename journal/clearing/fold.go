@@ -26,6 +26,7 @@ type FoldStats struct {
 	Financial  uint64 // approved financial transactions (purchases, cash, refunds, completions), repeats counted once
 	Effective  uint64 // of which cleared
 	Reversed   uint64 // of which reversed
+	Partly     uint64 // of which cleared for less: a partial reversal (field 95) left part of the amount
 	Voided     uint64 // of which voided
 	Duplicates uint64 // approved repeats of a transaction already counted (an 0201 or 0221 answered again)
 	Holds      uint64 // approved pre-authorizations: holds, never cleared (their completions are)
@@ -144,6 +145,9 @@ func (f *Fold) Add(r *journal.Record) error {
 		f.key = appendName(f.key[:0], r.Terminal, stan, mmdd)
 		f.pay = append(f.pay[:0], roleUndo, class, byte(k))
 		f.pay = binary.BigEndian.AppendUint64(f.pay, r.Seq)
+		if k == KindReversal && r.Replacement > 0 {
+			f.pay = binary.BigEndian.AppendUint64(f.pay, uint64(r.Replacement)) // a partial reversal: what stays
+		}
 	default:
 		return nil
 	}
@@ -186,7 +190,8 @@ type group struct {
 	line     Line
 	buf      []byte // the original's payload, which line borrows from
 	holds    bool   // a pre-authorization of this name
-	reversed bool   // an approved reversal naming the financial class or none
+	reversed bool   // an approved reversal naming the financial class or none, of the whole amount
+	remains  int64  // the least a partial reversal of the financial class (or none) leaves; 0: none
 	revHold  bool   // an approved reversal naming the authorization class or none
 	voided   bool
 }
@@ -222,6 +227,10 @@ func (g *group) add(st *FoldStats, p []byte) error {
 		switch {
 		case Kind(p[2]) == KindVoid:
 			g.voided = true
+		case len(p) == 3+8+8 && class != '1':
+			if r := int64(binary.BigEndian.Uint64(p[11:])); r > 0 && (g.remains == 0 || r < g.remains) {
+				g.remains = r
+			}
 		case class == '2':
 			g.reversed = true
 		case class == '1':
@@ -237,7 +246,7 @@ func (g *group) add(st *FoldStats, p []byte) error {
 
 func (g *group) finish(st *FoldStats, fn func(*Line, State) error) error {
 	if !g.has {
-		if g.voided || (g.reversed && !g.revHold) || (g.revHold && !g.holds) {
+		if g.voided || ((g.reversed || g.remains > 0) && !g.revHold) || (g.revHold && !g.holds) {
 			st.Orphans++
 		}
 		return nil
@@ -251,6 +260,10 @@ func (g *group) finish(st *FoldStats, fn func(*Line, State) error) error {
 	case g.voided && (g.line.Kind == KindPurchase || g.line.Kind == KindCompletion):
 		s = Voided
 		st.Voided++
+	case g.remains > 0 && g.remains < g.line.Amount:
+		g.line.Amount = g.remains // cleared for what the partial reversal left
+		st.Partly++
+		st.Effective++
 	default:
 		st.Effective++
 	}
