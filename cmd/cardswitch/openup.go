@@ -60,11 +60,11 @@ type openSet struct {
 	delivered saf.Recent // owed: the entries delivered lately, as the live runner keeps them
 	// key is what a record is kept by: its RRNSeq, or (owed) the entry it
 	// is of (engine.SAFRef)
-	key       func(*journal.Record) uint64
-	at        map[uint64]span
-	arena     []byte
-	live      int // bytes of arena that at points to
-	dropped   int // forwarded records beyond snapshot.MaxOpen, not kept
+	key     func(*journal.Record) uint64
+	at      map[uint64]span
+	arena   []byte
+	live    int // bytes of arena that at points to
+	dropped int // forwarded records beyond snapshot.MaxOpen, not kept
 }
 
 type span struct{ off, n int }

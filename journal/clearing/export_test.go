@@ -143,7 +143,7 @@ func TestPartialReversalClearsWhatStays(t *testing.T) {
 		{txn{"0421", 0, 4, "T0000001", "M-GROCER", 5411, 4000, 156, "00", "0200/000003/1201", pan}, 1000}, // the least: 1000 stay
 		{txn{"0200", 0, 5, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "", pan}, 0},
 		{txn{"0400", 0, 6, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "0200/000005/1201", pan}, 2000},
-		{txn{"0400", 0, 7, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "0200/000005/1201", pan}, 0}, // whole: reversed
+		{txn{"0400", 0, 7, "T0000001", "M-GROCER", 5411, 5000, 156, "00", "0200/000005/1201", pan}, 0},  // whole: reversed
 		{txn{"0400", 0, 8, "T0000001", "M-GROCER", 5411, 900, 156, "00", "0200/000777/1201", pan}, 100}, // names nothing
 	}
 	var rs []journal.Record
