@@ -679,7 +679,8 @@ func TestStandInReversalFollowsItsAdvice(t *testing.T) {
 	a := advice[1]
 	want90 := "0220" + a.Fields["11"]
 	if rev[0].Fields["11"] != a.Fields["11"] || rev[0].Fields["37"] != a.Fields["37"] || !strings.HasPrefix(rev[0].Fields["90"], want90) ||
-		rev[0].Fields["95"] != "000000001000000000000000C00000000C00000000" || rev[0].Fields["4"] != "000000010000" {
+		rev[0].Fields["95"] != "000000001000000000000000C00000000C00000000" || rev[0].Fields["4"] != "000000010000" ||
+		rev[0].Fields["22"] != "051" || a.Fields["22"] != "051" {
 		t.Fatalf("0420 %+v: want the advice's 11 and 37, 90 from %q, and the 95", rev[0].Fields, want90)
 	}
 	si := safRecords(t, j, journal.UpStandIn)

@@ -19,7 +19,7 @@ import (
 // its record alone (so a restart rebuilds it the same): the kind's MTI
 // (a repeat's last digit 1), the original's PAN (unsealed), 3, 4, a new
 // 7, the original outbound 11 and 37 (the same on every repeat: the
-// destination matches the entry, and a repeat, by them), 12, 13, 32, 38,
+// destination matches the entry, and a repeat, by them), 12, 13, 18, 22, 32, 38,
 // 39 (a reversal's reason, an advice's stand-in answer), 41, 42, 49, 90
 // (the original data elements: its MTI, STAN, field 7 and acquirer), and
 // 95 for a partial reversal (what stays), each where the dialect has the
@@ -76,6 +76,12 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 	if r.LocalDate != 0 && has(12) && has(13) {
 		text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
 		text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
+	}
+	if r.MCC != 0 && has(codec.FieldMCC) {
+		text(codec.FieldMCC, appendPadded(tmp[:0], uint64(r.MCC), 4))
+	}
+	if r.EntryMode != 0 && has(codec.FieldEntryMode) {
+		text(codec.FieldEntryMode, appendPadded(tmp[:0], uint64(r.EntryMode), 3))
 	}
 	if r.Acquirer != "" && has(32) {
 		str(32, r.Acquirer)
