@@ -160,21 +160,23 @@ func (s *Server) acceptAdvice(t *Txn, d *destination) {
 			}
 		}
 	}
-	if t.rrnLen == 0 {
-		switch {
-		case mti.Class() == '4':
-			if o, ok := OriginalOf(v, RequestDate(v)); ok {
-				for _, c := range []byte{o.Class(), '2', '1'} {
-					if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found && ref.kind == refForwarded && ref.rrnSeq != 0 {
-						t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
-						return
-					}
-				}
+	if mti.IsRepeat() && mti.Class() != '4' {
+		stan, _ := v.STAN()
+		k := newOrigKey(term, mti.Class(), stan, RequestDate(v)%10000)
+		if ref, found := d.saf.originals.find(k); found && ref.kind == refAdvice && ref.rrnSeq != 0 {
+			t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
+			if t.rrnLen > 0 {
+				// the repeat is answered with its advice's RRN: the one the
+				// switch drew for it now was never given out, so its counter
+				// need not be journaled
+				t.rrn, t.rrnLen = ref.upRRN, len(ref.upRRN)
 			}
-		case mti.IsRepeat():
-			stan, _ := v.STAN()
-			k := newOrigKey(term, mti.Class(), stan, RequestDate(v)%10000)
-			if ref, found := d.saf.originals.find(k); found && ref.kind == refAdvice && ref.rrnSeq != 0 {
+			return
+		}
+	}
+	if o, ok := OriginalOf(v, RequestDate(v)); ok && mti.Class() == '4' && t.rrnLen == 0 {
+		for _, c := range []byte{o.Class(), '2', '1'} {
+			if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found && ref.kind == refForwarded && ref.rrnSeq != 0 {
 				t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
 				return
 			}

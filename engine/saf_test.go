@@ -747,3 +747,39 @@ func TestStandInUndeliveredApprovalIsReversed(t *testing.T) {
 		}
 	}
 }
+
+// A terminal's repeat of an advice (0221) the switch accepted is the same
+// entry as the advice: the destination gets it once.
+func TestSAFAdviceRepeatIsOneEntry(t *testing.T) {
+	addr := freeAddr(t)
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{standInDest(addr)}, func(c *Config) { c.testJournal = jst })
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	var rrns []string
+	for _, mti := range []string{"0220", "0221"} {
+		adv, err := d.Encode(codec.Message{MTI: mti, Fields: map[string]string{
+			"2": "4761739001010010", "3": "000000", "4": "1500", "7": "1121204700", "11": "50", "12": "204700", "13": "1121",
+			"38": "OFF123", "39": "00", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.RoundTrip(adv, 5*time.Second)
+		if err != nil || field(r, 39) != "00" {
+			t.Fatalf("%s: %v", mti, err)
+		}
+		rrns = append(rrns, field(r, 37))
+	}
+	if rrns[0] == "" || rrns[1] != rrns[0] {
+		t.Fatalf("the repeat's reply 37 %q, the advice's %q: want the same", rrns[1], rrns[0])
+	}
+	h := startRawHostAt(t, addr, func(m codec.Message) *codec.Message { return answerWith(m, "00") })
+	waitUntil(t, "the advice delivered", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) == 1 })
+	time.Sleep(300 * time.Millisecond) // time for a second one to go, if one were owed
+	if n := len(h.of("0220")) + len(h.of("0221")); n != 1 {
+		t.Fatalf("the host read %d advices, want one", n)
+	}
+	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 2 || SAFRef(&acc[0]) != SAFRef(&acc[1]) {
+		t.Fatalf("accepted %+v: want the repeat on the advice's entry", acc)
+	}
+}
