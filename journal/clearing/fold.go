@@ -48,14 +48,21 @@ type FoldStats struct {
 // journal; a void undoes a purchase or completion; a repeat of an
 // approved transaction is the same transaction; declined records change
 // nothing. A reversal of a void is not followed (the void stays; counted
-// among Orphans), nor is a reversal on a later day of a transaction of
-// this one (that day's clearing does not see it).
+// among Orphans). A reversal on a later day of a transaction of this one
+// is that day's: its Export finds the original in the days before
+// (OnOrphan, ExportOptions.Earlier) and clears the reversal as a credit.
 type Fold struct {
 	s      *sorter
 	sealed bool
 	stats  FoldStats
 	key    []byte
 	pay    []byte
+
+	// OnOrphan, when set, is called during Resolve with every approved
+	// reversal of the financial class (or none) that names nothing of the
+	// day: its name, its line (valid during the call) and what a partial
+	// reversal leaves (0: whole). Export looks these up in earlier days.
+	OnOrphan func(name []byte, rev *Line, remains int64) error
 }
 
 // NewFold makes a fold sorting in dir (temporary run files, removed by
@@ -145,8 +152,10 @@ func (f *Fold) Add(r *journal.Record) error {
 		f.key = appendName(f.key[:0], r.Terminal, stan, mmdd)
 		f.pay = append(f.pay[:0], roleUndo, class, byte(k))
 		f.pay = binary.BigEndian.AppendUint64(f.pay, r.Seq)
-		if k == KindReversal && r.Replacement > 0 {
-			f.pay = binary.BigEndian.AppendUint64(f.pay, uint64(r.Replacement)) // a partial reversal: what stays
+		f.pay = binary.BigEndian.AppendUint64(f.pay, uint64(max(r.Replacement, 0))) // a partial reversal: what stays
+		if k == KindReversal && class != '1' && f.OnOrphan != nil {
+			l := lineOf(r, k, f.sealed) // if it names nothing of the day, an earlier day's
+			f.pay = appendLine(f.pay, &l)
 		}
 	default:
 		return nil
@@ -165,7 +174,10 @@ func (f *Fold) Resolve(fn func(l *Line, s State) error) error {
 			return nil
 		}
 		err := g.finish(&f.stats, fn)
-		g = group{line: g.line, buf: g.buf[:0]}
+		if err == nil && !g.has && !g.holds && g.hasRev && f.OnOrphan != nil && !g.voided {
+			err = f.OnOrphan(prev, &g.rev, g.revRemains)
+		}
+		g = group{line: g.line, buf: g.buf[:0], rev: g.rev, rbuf: g.rbuf[:0]}
 		return err
 	}
 	err := f.s.sorted(func(key, payload []byte) error {
@@ -192,6 +204,11 @@ type group struct {
 	holds    bool   // a pre-authorization of this name
 	reversed bool   // an approved reversal naming the financial class or none, of the whole amount
 	remains  int64  // the least a partial reversal of the financial class (or none) leaves; 0: none
+	// the first reversal's line (Fold.OnOrphan set), for a name with no original
+	hasRev     bool
+	rev        Line
+	rbuf       []byte
+	revRemains int64
 	revHold  bool   // an approved reversal naming the authorization class or none
 	voided   bool
 }
@@ -224,12 +241,23 @@ func (g *group) add(st *FoldStats, p []byte) error {
 		if len(p) < 3 {
 			return errRunCorrupt
 		}
+		if len(p) < 3+8+8 {
+			return errRunCorrupt
+		}
+		remains := int64(binary.BigEndian.Uint64(p[11:19]))
+		if len(p) > 19 && !g.hasRev { // the line of a reversal: kept in case the name has no original
+			g.rbuf = append(g.rbuf[:0], p[19:]...)
+			if !decodeLine(g.rbuf, &g.rev) {
+				return errRunCorrupt
+			}
+			g.hasRev, g.revRemains = true, remains
+		}
 		switch {
 		case Kind(p[2]) == KindVoid:
 			g.voided = true
-		case len(p) == 3+8+8 && class != '1':
-			if r := int64(binary.BigEndian.Uint64(p[11:])); r > 0 && (g.remains == 0 || r < g.remains) {
-				g.remains = r
+		case remains > 0 && class != '1':
+			if g.remains == 0 || remains < g.remains {
+				g.remains = remains
 			}
 		case class == '2':
 			g.reversed = true
