@@ -209,8 +209,8 @@ type group struct {
 	rev        Line
 	rbuf       []byte
 	revRemains int64
-	revHold  bool   // an approved reversal naming the authorization class or none
-	voided   bool
+	revHold    bool // an approved reversal naming the authorization class or none
+	voided     bool
 }
 
 func (g *group) add(st *FoldStats, p []byte) error {
