@@ -257,6 +257,43 @@ func (s *Server) verifyDUKPTPIN(t *Txn, it *issuer.Terminal, pvk hsm.KeyRef, pvk
 	return fmt.Errorf("%w: DUKPT PIN verification: %v", ErrSystem, err)
 }
 
+// dukptTranslator is what the engine asks of an HSM to forward a DUKPT
+// terminal's PIN block: hsm.Soft and the payShield client (G0).
+type dukptTranslator interface {
+	TranslateDUKPTPIN(ctx context.Context, t hsm.DUKPTPINTranslation) ([]byte, error)
+}
+
+// translateDUKPTPIN is translatePIN for a DUKPT terminal: the KSN checked
+// (ErrKSN: 63, nothing forwarded), the block re-encrypted from the key
+// derived for it to the destination's ZPK inside the HSM, and the counter
+// claimed once the HSM decoded the block, journaled with the forwarded
+// record as for an on-us verification.
+func (s *Server) translateDUKPTPIN(t *Txn, it *issuer.Terminal, zpk hsm.KeyRef, to hsm.PINBlockFormat, dst []byte) ([]byte, error) {
+	r, err := s.readKSN(t, it)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := s.hsm.(dukptTranslator)
+	if !ok {
+		return nil, fmt.Errorf("%w: the HSM does not translate DUKPT PIN blocks", ErrSystem)
+	}
+	var block [8]byte
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	out, err := h.TranslateDUKPTPIN(ctx, hsm.DUKPTPINTranslation{BDK: r.bdk, KSN: r.ksn[:], Block: t.View.PINBlock(block[:0]),
+		PAN: string(t.PAN()), To: zpk, ToFormat: to})
+	if err != nil {
+		return nil, fmt.Errorf("%w: DUKPT PIN translation: %v", ErrSystem, err)
+	}
+	if !t.claimedKSN(r) {
+		if !s.keys.dukpt.claim(r.terminal, r.device, r.counter) {
+			return nil, fmt.Errorf("%w: KSN claimed by a concurrent request", ErrSystem)
+		}
+		t.sessionKeys = encodeDUKPT(r.terminal, r.device, r.counter)
+	}
+	return append(dst[:0], out...), nil
+}
+
 // dukptRecords lists the counters held, in terminal order, encoded as
 // journaled (for snapshots; Restore reads each back).
 func (k *Keys) dukptRecords() [][]byte {
