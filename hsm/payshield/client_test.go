@@ -2,10 +2,10 @@ package payshield
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/hsm"
