@@ -107,3 +107,53 @@ func (s *Soft) TranslateDUKPTPIN(_ context.Context, t DUKPTPINTranslation) ([]by
 	}
 	return TranslatePINBlock(pk, ISO0, to, t.ToFormat, t.Block, t.PAN, s.rnd())
 }
+
+// DUKPTMAC is a MAC under a TDES DUKPT terminal's transaction key: the
+// request variant for what the terminal sent, the response variant for
+// what the host answers (ANSI X9.24-1), derived from BDK for KSN inside
+// the HSM.
+type DUKPTMAC struct {
+	BDK      KeyRef // KeyTypeBDK
+	KSN      []byte // 10 bytes
+	Response bool   // the response variant (the host's reply), else the request's
+	Alg      MACAlgorithm
+	Pad      MACPadding
+	Data     []byte
+}
+
+func (s *Soft) dukptMACKey(m DUKPTMAC) (Key, error) {
+	if m.BDK.Type != KeyTypeBDK {
+		return Key{}, ErrKeyType
+	}
+	bdk, err := s.key(m.BDK)
+	if err != nil {
+		return Key{}, err
+	}
+	if _, err := KSNCounter(m.KSN); err != nil {
+		return Key{}, err
+	}
+	v := DUKPTMACRequest
+	if m.Response {
+		v = DUKPTMACResponse
+	}
+	return DUKPTKey(bdk, m.KSN, v)
+}
+
+// GenerateDUKPTMAC MACs m.Data under the DUKPT MAC key m names.
+func (s *Soft) GenerateDUKPTMAC(_ context.Context, m DUKPTMAC) ([]byte, error) {
+	k, err := s.dukptMACKey(m)
+	if err != nil {
+		return nil, err
+	}
+	return GenerateMAC(k, m.Alg, m.Pad, m.Data)
+}
+
+// VerifyDUKPTMAC checks mac over m.Data under the DUKPT MAC key m names:
+// nil, ErrMACMismatch, or another error.
+func (s *Soft) VerifyDUKPTMAC(_ context.Context, m DUKPTMAC, mac []byte) error {
+	k, err := s.dukptMACKey(m)
+	if err != nil {
+		return err
+	}
+	return VerifyMAC(k, m.Alg, m.Pad, m.Data, mac)
+}

@@ -104,3 +104,29 @@ func TestSoftTranslateDUKPTPIN(t *testing.T) {
 		t.Errorf("an exhausted KSN: %v", err)
 	}
 }
+
+// The software HSM's DUKPT MACs are HSM_VECTORS.md §2's full MACs for
+// E00001 over "4012345678909D987" (ISO 9797-1 algorithm 3, padding 1),
+// request and response variants; a wrong MAC is ErrMACMismatch.
+func TestSoftDUKPTMAC(t *testing.T) {
+	s := &Soft{LMK: ThalesTestLMK()}
+	m := DUKPTMAC{BDK: KeyRef{Type: KeyTypeBDK, Cryptogram: "U8E3D3E2FD5919657F05A1AA90D32A014"}, KSN: unhex(t, "FFFF9876543210E00001"),
+		Alg: MACISO9797Alg3, Pad: MACPadding1, Data: []byte(dukptMACData)}
+	for _, c := range []struct {
+		response bool
+		want     string
+	}{{false, "9CCC78173FC4FB64"}, {true, "20364223C1FF00FA"}} {
+		m.Response = c.response
+		mac, err := s.GenerateDUKPTMAC(t.Context(), m)
+		if err != nil || fmt.Sprintf("%X", mac) != c.want {
+			t.Fatalf("response %v: %X %v, want %s", c.response, mac, err, c.want)
+		}
+		if err := s.VerifyDUKPTMAC(t.Context(), m, mac); err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+	}
+	m.Response = false
+	if err := s.VerifyDUKPTMAC(t.Context(), m, unhex(t, "20364223C1FF00FA")); !errors.Is(err, ErrMACMismatch) {
+		t.Fatalf("the response MAC as the request's: %v, want ErrMACMismatch", err)
+	}
+}
