@@ -265,3 +265,28 @@ func writeScript(t *testing.T, body string) string {
 	}
 	return p
 }
+
+// The README's example script loads, on the dialect it names.
+func TestSimClientREADMEScriptLoads(t *testing.T) {
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(text), "## Scripted client simulator\n")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no YAML example in the README's section")
+	}
+	s, err := parseScript([]byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := codec.Lookup(s.Dialect)
+	if err != nil || len(s.Steps) != 3 {
+		t.Fatalf("%v, %d steps", err, len(s.Steps))
+	}
+	if err := checkScriptFields(s, d); err != nil {
+		t.Fatal(err)
+	}
+}
