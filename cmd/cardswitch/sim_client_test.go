@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -157,28 +156,7 @@ func TestSimClientSessionKeysAreUsed(t *testing.T) {
 // and fails when a reply does; a step expecting a reply that does not
 // come says so.
 func TestSimClientExpectNoReply(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // takes everything, answers nothing
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var b [512]byte
-				for {
-					if _, err := c.Read(b[:]); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	silent := peer(t, "silent") // takes everything, answers nothing
 	script := writeScript(t, `
 timeout: 100ms
 steps:
@@ -189,7 +167,7 @@ steps:
     send: {mti: "0200", fields: {"11": "000002", "41": "TERM0001"}}
     expect: {fields: {"39": "00"}}
 `)
-	code, out, _ := cli(t, "", "sim", "client", "--script", script, "--addr", ln.Addr().String())
+	code, out, _ := cli(t, "", "sim", "client", "--script", script, "--addr", silent)
 	if code != 1 || !regexp.MustCompile(`(?m)^   1  advice +0220  -     -   pass +-$`).MatchString(out) ||
 		!regexp.MustCompile(`(?m)^   2  purchase +0200  -     -   FAIL +\S+  no reply within 100ms$`).MatchString(out) {
 		t.Fatalf("exit %d\n%s", code, out)

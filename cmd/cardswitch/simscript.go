@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cardswitch/cardswitch/bench/sim"
 	"github.com/cardswitch/cardswitch/codec"
 )
 
@@ -103,22 +104,6 @@ func (f *fieldExpect) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// yamlLines is a yaml.v3 error without its Go type names.
-func yamlLines(err error) string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
-	}
-	out := make([]string, len(te.Errors))
-	for i, e := range te.Errors {
-		if at := strings.Index(e, " in type "); at >= 0 {
-			e = e[:at]
-		}
-		out[i] = e
-	}
-	return strings.Join(out, "; ")
-}
-
 // scriptBytesMax bounds a script file: thousands of steps, not a data set.
 const scriptBytesMax = 4 << 20
 
@@ -153,7 +138,7 @@ func parseScript(raw []byte) (*simScript, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("no steps")
 		}
-		return nil, errors.New(yamlLines(err))
+		return nil, errors.New(sim.YAMLError(err))
 	}
 	if len(s.Steps) == 0 {
 		return nil, errors.New("no steps")
