@@ -220,6 +220,8 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
+	mux.Handle("GET /config", configHandler(c.inForce))
+	mux.Handle("GET /transactions", newLookup(j, srv.BusinessDate).handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -329,6 +331,7 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv 
 	}
 	routes.Swap(next.routes)
 	authz.Reload(next.issuer)
+	c.reloaded.Store(&next.file)
 	log.Info().Msg("routes and issuer data reloaded (links, destinations, engine and log settings need a restart)")
 	if changed := destinationChanges(c.engine.Destinations, next.engine.Destinations); len(changed) > 0 {
 		note = "destinations changed, not applied until a restart: " + strings.Join(changed, ", ")

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cardswitch/cardswitch/journal"
+)
+
+// sendJSON sends a purchase with send and returns the reply's fields.
+func sendJSON(t *testing.T, addr string, args ...string) map[string]string {
+	t.Helper()
+	code, out, errOut := cli(t, "", append([]string{"send", "--addr", addr, "--json"}, args...)...)
+	var reply struct{ Fields map[string]string }
+	if code != 0 || json.Unmarshal([]byte(out), &reply) != nil {
+		t.Fatalf("send: %d %s %s", code, out, errOut)
+	}
+	return reply.Fields
+}
+
+func getLookup(t *testing.T, admin, query string) (int, lookupReply, string) {
+	t.Helper()
+	code, body := adminCall(t, http.MethodGet, "http://"+admin+"/transactions?"+query, nil)
+	var r lookupReply
+	if code == http.StatusOK {
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("%s: %v %s", query, err, body)
+		}
+	}
+	return code, r, body
+}
+
+// GET /transactions finds a running switch's transactions in the journal
+// by RRN, by terminal and STAN, and by masked PAN, masked; a clear PAN or
+// a query that says no single way is refused without echoing it.
+func TestAdminTransactionLookup(t *testing.T) {
+	addrs := serveDefault(t)
+	first := sendJSON(t, addrs["8583"], "--amount", "1234")
+	second := sendJSON(t, addrs["8583"], "--amount", "4321")
+	if first["39"] != "00" || first["37"] == "" || first["37"] == second["37"] {
+		t.Fatalf("replies %v %v", first, second)
+	}
+	admin := addrs["8580"]
+	for _, c := range []struct {
+		query string
+		want  []string // the STANs found, in order
+		trunc bool
+	}{
+		{"rrn=" + first["37"], []string{first["11"]}, false},
+		{"terminal=TERM0001&stan=" + second["11"], []string{second["11"]}, false},
+		{"pan=476173******0010", []string{first["11"], second["11"]}, false},
+		{"pan=476173xxxxxx0010&max=1", []string{first["11"]}, true},
+		{"pan=476173******0011", nil, false},
+		{"rrn=" + first["37"] + "&date=20000101", nil, false}, // a day the journal does not have
+	} {
+		code, r, body := getLookup(t, admin, c.query)
+		if code != http.StatusOK || r.Truncated != c.trunc || len(r.Transactions) != len(c.want) {
+			t.Errorf("%s: %d %s", c.query, code, body)
+			continue
+		}
+		for i, tx := range r.Transactions {
+			if tx.STAN != c.want[i] || tx.Terminal != "TERM0001" || tx.PAN != "476173******0010" || tx.RespCode != "00" || tx.MTI != "0200" {
+				t.Errorf("%s: transaction %d %+v", c.query, i, tx)
+			}
+		}
+		if strings.Contains(body, "4761739001010010") {
+			t.Errorf("%s: the body shows the PAN: %s", c.query, body)
+		}
+	}
+	if _, r, _ := getLookup(t, admin, "rrn="+first["37"]); len(r.Transactions) == 1 && (r.Transactions[0].Amount != 1234 || r.Scanned < 2) {
+		t.Errorf("by RRN: %+v", r)
+	}
+	for _, c := range []struct{ query, want string }{
+		{"", "say one of rrn=RRN"},
+		{"rrn=1&pan=476173******0010", "say one of rrn=RRN"},
+		{"terminal=TERM0001", "terminal and stan go together"},
+		{"stan=1234567", "stan \"1234567\": up to 6 digits"},
+		{"pan=4761739001010010", "a card number in clear is refused"},
+		{"rrn=1&date=2026", "date \"2026\": YYYYMMDD"},
+		{"rrn=1&max=0", "max must be 1 to 1000"},
+	} {
+		code, body := adminCall(t, http.MethodGet, "http://"+admin+"/transactions?"+c.query, nil)
+		if code != http.StatusBadRequest || !strings.Contains(body, c.want) || strings.Contains(body, "4761739001010010") {
+			t.Errorf("%q: %d %q, want 400 %q", c.query, code, body, c.want)
+		}
+	}
+}
+
+// One lookup scans at a time: a second while one runs is answered 429.
+func TestAdminTransactionLookupOneAtATime(t *testing.T) {
+	lk := newLookup(emptyJournal{}, func() uint32 { return 20261202 })
+	h := lk.handler()
+	lk.busy.Lock()
+	w := httptest.NewRecorder()
+	h(w, httptest.NewRequest(http.MethodGet, "/transactions?rrn=1", nil))
+	if w.Code != http.StatusTooManyRequests {
+		t.Fatalf("while another runs: %d %s", w.Code, w.Body)
+	}
+	lk.busy.Unlock()
+	w = httptest.NewRecorder()
+	h(w, httptest.NewRequest(http.MethodGet, "/transactions?rrn=1", nil))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"date":20261202`) {
+		t.Fatalf("alone: %d %s", w.Code, w.Body)
+	}
+}
+
+type emptyJournal struct{}
+
+func (emptyJournal) Days() ([]journal.Day, error) { return nil, nil }
+func (emptyJournal) Walk(from journal.Point, _ uint64, _ func(*journal.Record) error) (journal.Point, error) {
+	return from, nil
+}
+
+// GET /config shows the configuration in force: after a reload, its
+// routes; the zone keys of destinations never (see redactedConfig).
+func TestAdminConfigInForce(t *testing.T) {
+	body, addrs := testConfig(t)
+	path := writeFile(t, body)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reload = func() (*config, error) { return loadConfig(path) }
+	stop := startServe(t, c)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	admin := "http://" + addrs["8580"]
+	get := func() map[string]any {
+		t.Helper()
+		code, out := adminCall(t, http.MethodGet, admin+"/config", nil)
+		var v map[string]any
+		if code != http.StatusOK || json.Unmarshal([]byte(out), &v) != nil {
+			t.Fatalf("GET /config: %d %s", code, out)
+		}
+		return v
+	}
+	v := get()
+	links, _ := v["links"].([]any)
+	if len(links) != 3 || links[2].(map[string]any)["name"] != "cup" || v["engine"].(map[string]any)["drain_timeout"] != "5s" {
+		t.Fatalf("GET /config: %v", v)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(body, "- name: on-us-visa", "- name: on-us-visa-renamed", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
+	if code, out := adminCall(t, http.MethodPost, admin+"/reload", map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(tok))}); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, out)
+	}
+	out, _ := json.Marshal(get()["routes"])
+	if !strings.Contains(string(out), `"on-us-visa-renamed"`) {
+		t.Fatalf("routes after the reload: %s", out)
+	}
+}
+
+// A destination's zone keys are redacted; every other value is shown.
+func TestConfigSecretsRedacted(t *testing.T) {
+	keys := strings.Replace(twoDestinations, "    sign_on: true\n", "    sign_on: true\n"+
+		"    zmk: U71979DEB8587E2734F1E99D5DCAEF9AC\n    zpk: U1EF828AA8F6B80EB83E19FBC373F3A85\n    zak: U1EF828AA8F6B80EB83E19FBC373F3A85\n    mac: x919\n", 1)
+	c, err := parseConfig([]byte(withDestinations(t, keys, forwardRules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := configJSON(redactedConfig(c.file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(v)
+	if strings.Contains(string(out), "U71979DEB") || strings.Contains(string(out), "U1EF828AA") ||
+		strings.Count(string(out), `"`+redacted+`"`) != 3 || !strings.Contains(string(out), `"name":"cup-host"`) {
+		t.Fatalf("%s", out)
+	}
+	if c.file.Destinations[0].ZMK == redacted {
+		t.Fatal("redactedConfig changed the configuration itself")
+	}
+	// a field added later with a secret's name must be redacted too: this
+	// lists the ones redactedConfig covers
+	covered := map[string]bool{"zmk": true, "zpk": true, "zak": true}
+	secret := []string{"zmk", "zpk", "zak", "zek", "bdk", "imk", "pvk", "lmk_key", "password", "passphrase", "secret", "token", "private"}
+	var walk func(path string, t reflect.Type)
+	walk = func(path string, typ reflect.Type) {
+		switch typ.Kind() {
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				f := typ.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				walk(path+"."+name, f.Type)
+			}
+		case reflect.Slice, reflect.Pointer, reflect.Map:
+			walk(path+"[]", typ.Elem())
+		case reflect.String:
+			leaf := path[strings.LastIndexByte(path, '.')+1:]
+			for _, s := range secret {
+				if strings.Contains(leaf, s) && !covered[leaf] && leaf != "token_file" {
+					t.Errorf("%s looks like a secret: redact it in redactedConfig", path)
+				}
+			}
+		}
+	}
+	walk("", reflect.TypeOf(fileConfig{}))
+}
