@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,7 +41,17 @@ func getLookup(t *testing.T, admin, query string) (int, lookupReply, string) {
 // by RRN, by terminal and STAN, and by masked PAN, masked; a clear PAN or
 // a query that says no single way is refused without echoing it.
 func TestAdminTransactionLookup(t *testing.T) {
-	addrs := serveDefault(t)
+	body, addrs := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startServe(t, c)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
 	first := sendJSON(t, addrs["8583"], "--amount", "1234")
 	second := sendJSON(t, addrs["8583"], "--amount", "4321")
 	if first["39"] != "00" || first["37"] == "" || first["37"] == second["37"] {
@@ -75,6 +86,22 @@ func TestAdminTransactionLookup(t *testing.T) {
 	}
 	if _, r, _ := getLookup(t, admin, "rrn="+first["37"]); len(r.Transactions) == 1 && (r.Transactions[0].Amount != 1234 || r.Scanned < 2) {
 		t.Errorf("by RRN: %+v", r)
+	}
+	// after a cutover the lookup reads the new day from the old one's end
+	tok, _ := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
+	code, cut := postCutover(t, admin, strings.TrimSpace(string(tok)))
+	if code != http.StatusOK || !cut.Moved {
+		t.Fatalf("cutover: %d %+v", code, cut)
+	}
+	third := sendJSON(t, addrs["8583"], "--amount", "999")
+	if _, r, body := getLookup(t, admin, "rrn="+third["37"]); len(r.Transactions) != 1 || r.Date != cut.To || r.Transactions[0].Amount != 999 {
+		t.Errorf("on the new day %d: %s", cut.To, body)
+	}
+	if _, r, body := getLookup(t, admin, "pan=476173******0010"); len(r.Transactions) != 1 {
+		t.Errorf("the card on the new day %d: %s", cut.To, body)
+	}
+	if _, r, body := getLookup(t, admin, "pan=476173******0010&date="+strconv.Itoa(int(cut.From))); len(r.Transactions) != 2 {
+		t.Errorf("on the old day %d: %s", cut.From, body)
 	}
 	for _, c := range []struct{ query, want string }{
 		{"", "say one of rrn=RRN"},
