@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,10 +114,10 @@ func (l lookupQuery) matches(r *journal.Record) bool {
 }
 
 type lookupReply struct {
-	Date         uint32     `json:"date"`
-	Scanned      uint64     `json:"scanned"`   // records of the day read
-	Truncated    bool       `json:"truncated"` // more matched than max
-	Transactions []dumpLine `json:"transactions"`
+	Date         uint32            `json:"date"`
+	Scanned      uint64            `json:"scanned"`      // records of the day read
+	Truncated    bool              `json:"truncated"`    // more matched than max
+	Transactions []json.RawMessage `json:"transactions"` // dumpLine's JSON
 }
 
 // errLookupFull ends a walk once max+1 records matched.
@@ -146,7 +147,7 @@ func (lk *lookup) handler() http.HandlerFunc {
 // find walks q's day from the point before it; canceled stops the walk
 // (the caller went away).
 func (lk *lookup) find(q lookupQuery, canceled func() error) (lookupReply, error) {
-	out := lookupReply{Date: q.date, Transactions: []dumpLine{}}
+	out := lookupReply{Date: q.date, Transactions: []json.RawMessage{}}
 	days, err := lk.j.Days()
 	if err != nil {
 		return out, err
@@ -166,8 +167,10 @@ func (lk *lookup) find(q lookupQuery, canceled func() error) (lookupReply, error
 					out.Truncated = true
 					return errLookupFull
 				}
-				out.Transactions = append(out.Transactions, newDumpLine(r))
-				return nil
+				// encoded now: the record's strings are valid only during the call
+				line, err := json.Marshal(newDumpLine(r))
+				out.Transactions = append(out.Transactions, line)
+				return err
 			})
 			if errors.Is(err, errLookupFull) {
 				err = nil

@@ -25,10 +25,18 @@ func sendJSON(t *testing.T, addr string, args ...string) map[string]string {
 	return reply.Fields
 }
 
-func getLookup(t *testing.T, admin, query string) (int, lookupReply, string) {
+// lookupResult is a GET /transactions reply as a client reads it.
+type lookupResult struct {
+	Date         uint32
+	Scanned      uint64
+	Truncated    bool
+	Transactions []dumpLine
+}
+
+func getLookup(t *testing.T, admin, query string) (int, lookupResult, string) {
 	t.Helper()
 	code, body := adminCall(t, http.MethodGet, "http://"+admin+"/transactions?"+query, nil)
-	var r lookupReply
+	var r lookupResult
 	if code == http.StatusOK {
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
 			t.Fatalf("%s: %v %s", query, err, body)
@@ -75,8 +83,10 @@ func TestAdminTransactionLookup(t *testing.T) {
 			t.Errorf("%s: %d %s", c.query, code, body)
 			continue
 		}
+		rrns := map[string]string{first["11"]: first["37"], second["11"]: second["37"]}
 		for i, tx := range r.Transactions {
-			if tx.STAN != c.want[i] || tx.Terminal != "TERM0001" || tx.PAN != "476173******0010" || tx.RespCode != "00" || tx.MTI != "0200" {
+			if tx.STAN != c.want[i] || tx.RRN != rrns[tx.STAN] || tx.Route != "on-us-visa" || tx.Link != "pos" ||
+				tx.Terminal != "TERM0001" || tx.PAN != "476173******0010" || tx.RespCode != "00" || tx.MTI != "0200" {
 				t.Errorf("%s: transaction %d %+v", c.query, i, tx)
 			}
 		}
