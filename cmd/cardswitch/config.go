@@ -288,6 +288,9 @@ type config struct {
 	// reloaded is the file of the last reload applied (its routes and
 	// issuer data are in force; the rest waits for a restart): GET /config.
 	reloaded atomic.Pointer[fileConfig]
+	// cards is serve's card blocks (admin_cards.go): put over the issuer
+	// data at the start and on every reload
+	cards *cardStatus
 }
 
 // inForce is the configuration the switch runs on: the file as it
