@@ -34,23 +34,17 @@ func postJSON(t *testing.T, url, token, body string) (int, string) {
 // its issuer data says once unblocked; the PAN is stored only as its
 // keyed hash and shown only masked.
 func TestAdminCardBlock(t *testing.T) {
-	body, addrs := testConfig(t)
-	path := writeFile(t, body)
-	c, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.reload = func() (*config, error) { return loadConfig(path) }
+	c, addrs, _ := reloadableConfig(t)
 	stop := startServe(t, c)
 	defer func() {
-		if stop != nil {
-			if err := stop(); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
+		if stop == nil { // stopped for the restart, which failed
+			return
+		}
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
 		}
 	}()
-	tok, _ := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
-	token := strings.TrimSpace(string(tok))
+	token := adminTokenOf(t, c)
 	admin := "http://" + addrs["8580"]
 	const card = "4761739001010010"
 	purchase := func(want string) {
@@ -95,7 +89,8 @@ func TestAdminCardBlock(t *testing.T) {
 		t.Fatalf("reload: %d %s", code, out)
 	}
 	purchase("41")
-	if err := stop(); err != nil {
+	err = stop()
+	if stop = nil; err != nil {
 		t.Fatal(err)
 	}
 	stop = startServe(t, c)

@@ -45,21 +45,47 @@ func getLookup(t *testing.T, admin, query string) (int, lookupResult, string) {
 	return code, r, body
 }
 
+// reloadableConfig is the test configuration on free ports, in a file
+// that POST /reload reads again, with the file's path.
+func reloadableConfig(t *testing.T) (*config, map[string]string, string) {
+	t.Helper()
+	body, addrs := testConfig(t)
+	path := writeFile(t, body)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reload = func() (*config, error) { return loadConfig(path) }
+	return c, addrs, path
+}
+
+// serveUntilEnd serves c until the test ends (a failed shutdown fails it).
+func serveUntilEnd(t *testing.T, c *config) {
+	t.Helper()
+	stop := startServe(t, c)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+}
+
+// adminTokenOf is the admin token of a switch serving c.
+func adminTokenOf(t *testing.T, c *config) string {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(tok))
+}
+
 // GET /transactions finds a running switch's transactions in the journal
 // by RRN, by terminal and STAN, and by masked PAN, masked; a clear PAN or
 // a query that says no single way is refused without echoing it.
 func TestAdminTransactionLookup(t *testing.T) {
-	body, addrs := testConfig(t)
-	c, err := loadConfig(writeFile(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, c)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	c, addrs, _ := reloadableConfig(t)
+	serveUntilEnd(t, c)
 	first := sendJSON(t, addrs["8583"], "--amount", "1234")
 	second := sendJSON(t, addrs["8583"], "--amount", "4321")
 	if first["39"] != "00" || first["37"] == "" || first["37"] == second["37"] {
@@ -98,8 +124,7 @@ func TestAdminTransactionLookup(t *testing.T) {
 		t.Errorf("by RRN: %+v", r)
 	}
 	// after a cutover the lookup reads the new day from the old one's end
-	tok, _ := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
-	code, cut := postCutover(t, admin, strings.TrimSpace(string(tok)))
+	code, cut := postCutover(t, admin, adminTokenOf(t, c))
 	if code != http.StatusOK || !cut.Moved {
 		t.Fatalf("cutover: %d %+v", code, cut)
 	}
@@ -157,19 +182,8 @@ func (emptyJournal) Walk(from journal.Point, _ uint64, _ func(*journal.Record) e
 // GET /config shows the configuration in force: after a reload, its
 // routes; the zone keys of destinations never (see redactedConfig).
 func TestAdminConfigInForce(t *testing.T) {
-	body, addrs := testConfig(t)
-	path := writeFile(t, body)
-	c, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.reload = func() (*config, error) { return loadConfig(path) }
-	stop := startServe(t, c)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	c, addrs, path := reloadableConfig(t)
+	serveUntilEnd(t, c)
 	admin := "http://" + addrs["8580"]
 	get := func() map[string]any {
 		t.Helper()
@@ -185,11 +199,14 @@ func TestAdminConfigInForce(t *testing.T) {
 	if len(links) != 3 || links[2].(map[string]any)["name"] != "cup" || v["engine"].(map[string]any)["drain_timeout"] != "5s" {
 		t.Fatalf("GET /config: %v", v)
 	}
-	if err := os.WriteFile(path, []byte(strings.Replace(body, "- name: on-us-visa", "- name: on-us-visa-renamed", 1)), 0o644); err != nil {
+	body, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
-	if code, out := adminCall(t, http.MethodPost, admin+"/reload", map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(tok))}); code != http.StatusOK {
+	if err := os.WriteFile(path, []byte(strings.Replace(string(body), "- name: on-us-visa", "- name: on-us-visa-renamed", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := adminCall(t, http.MethodPost, admin+"/reload", map[string]string{"Authorization": "Bearer " + adminTokenOf(t, c)}); code != http.StatusOK {
 		t.Fatalf("reload: %d %s", code, out)
 	}
 	out, _ := json.Marshal(get()["routes"])

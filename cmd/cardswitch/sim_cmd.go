@@ -72,11 +72,11 @@ func init() {
 			c := &f.client
 			fs.StringVar(&c.script, "script", "", "client: the script to run (YAML)")
 			fs.StringVar(&c.addr, "addr", "127.0.0.1:8583", "client: the switch address")
-			fs.StringVar(&c.tpdu, "tpdu", "6000010000", "client: TPDU for a +tpdu framing (10 hex digits; default: the script's, else this)")
-			fs.StringVar(&c.header, "header", "603100311000", "client: message header for dialects that have one, when a request has none (hex; default: the script's, else this)")
+			fs.StringVar(&c.tpdu, "tpdu", "6000010000", "client: TPDU for a +tpdu framing, 10 hex digits (a script's tpdu wins over this default)")
+			fs.StringVar(&c.header, "header", "603100311000", "client: message header (hex) for dialects that have one, when a request has none (a script's header wins over this default)")
 			fs.StringVar(&c.config, "config", "", "client: configuration whose issuer data holds the terminals' keys (default: the embedded one)")
 			fs.StringVar(&c.junit, "junit", "", "client: also write the report to this file as JUnit XML")
-			fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "client: connect and reply timeout of a step (default: the script's, else this)")
+			fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "client: connect and reply timeout of a step, unless the script or the step sets one")
 			return func(args []string, e *env) error {
 				c.set = map[string]bool{}
 				fs.Visit(func(fl *flag.Flag) { c.set[fl.Name] = true })
