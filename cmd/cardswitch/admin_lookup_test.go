@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cardswitch/cardswitch/codec"
+	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/journal"
 )
 
@@ -260,4 +263,31 @@ func TestConfigSecretsRedacted(t *testing.T) {
 		}
 	}
 	walk("", reflect.TypeOf(fileConfig{}))
+}
+
+// GET /links shows each link with its state and connections.
+func TestAdminLinks(t *testing.T) {
+	addrs := serveDefault(t)
+	conn, d := dialPOS(t, addrs["8583"])
+	defer conn.Close()
+	msg, err := d.Encode(codec.Message{MTI: "0800", Fields: map[string]string{"7": "1202101500", "11": "000001", "70": "301"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.RoundTrip(msg, 5*time.Second); err != nil { // the switch has the connection
+		t.Fatal(err)
+	}
+	code, body := adminCall(t, http.MethodGet, "http://"+addrs["8580"]+"/links", nil)
+	var r struct{ Links []engine.LinkState }
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &r) != nil || len(r.Links) != 3 {
+		t.Fatalf("%d %s", code, body)
+	}
+	want := []engine.LinkState{
+		{Name: "pos", Listen: addrs["8583"], Dialect: "iso87ascii", Framing: "binary2", Up: true, Conns: 1, MaxConns: 10000},
+		{Name: "acquirer", Listen: addrs["8584"], Dialect: "iso87binary", Framing: "binary2", Up: true, MaxConns: 10000},
+		{Name: "cup", Listen: addrs["8585"], Dialect: "cup-pos", Framing: "binary2+tpdu", Up: true, MaxConns: 10000, MAC: "cup"},
+	}
+	if !reflect.DeepEqual(r.Links, want) {
+		t.Fatalf("links\n%+v\nwant\n%+v", r.Links, want)
+	}
 }

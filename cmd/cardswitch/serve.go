@@ -229,6 +229,11 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
 	mux.Handle("GET /config", configHandler(c.inForce))
+	mux.HandleFunc("GET /links", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, struct {
+			Links []engine.LinkState `json:"links"`
+		}{srv.LinkStates()})
+	})
 	cardHandlers(mux, c.cards, authz, log)
 	mux.Handle("GET /transactions", newLookup(j, srv.BusinessDate).handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
