@@ -96,6 +96,9 @@ func checkScriptFields(s *simScript, d *codec.Dialect) error {
 				}
 			}
 		}
+		if st.Chip && d.Field(codec.FieldEMV) == nil {
+			return fmt.Errorf("step %d (%s): chip: dialect %s has no field 55", i+1, st.Name, d.Name)
+		}
 		if st.SessionKeys != 0 && d.Field(st.SessionKeys) == nil {
 			return fmt.Errorf("step %d (%s): session_keys: dialect %s has no field %d", i+1, st.Name, d.Name, st.SessionKeys)
 		}
@@ -170,6 +173,13 @@ func (r *scriptRun) step(st *scriptStep) stepResult {
 		return res
 	}
 	res.sent = m.MTI
+	var chip *sendChip
+	if st.Chip {
+		if chip, err = newSendChip(&sendFlags{config: r.config, atc: -1}, &m, now); err != nil {
+			res.fail("chip: %v", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "usage: "), "--chip: "))
+			return res
+		}
+	}
 	keys, err := r.terminalKeys(st, m)
 	if err != nil {
 		res.fail("%v", err)
@@ -228,6 +238,11 @@ func (r *scriptRun) step(st *scriptStep) stepResult {
 	if sign != nil {
 		if reason := verifyReplyMAC(reply, keys, macName, r.d); reason != "" {
 			res.fail("%s", reason)
+		}
+	}
+	if chip != nil {
+		if _, err := chip.check(reply); err != nil {
+			res.fail("chip: %v", err)
 		}
 	}
 	if st.SessionKeys != 0 {

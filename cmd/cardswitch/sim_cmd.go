@@ -46,10 +46,11 @@ func init() {
 			"reversals and advices with their repeats and duplicates.\n\n" +
 			"client: a terminal or acquirer that runs a script of exchanges against a switch (--addr): each\n" +
 			"step a request in the JSON form with variables (${stan}, ${rrn}, ${now}, values of earlier\n" +
-			"requests and replies such as ${purchase.request.11}), a clear PIN and a MAC under the terminal's\n" +
-			"keys as send makes them, and the answer expected (MTI, field values, regular expressions, present\n" +
-			"or absent). It prints a line a step (MTI sent and received, 39, pass or the reasons it failed,\n" +
-			"latency), with --junit a JUnit XML report, and exits 1 when a step fails. See the README,\n" +
+			"requests and replies such as ${purchase.request.11}), a PIN block and a MAC under the terminal's\n" +
+			"keys and a chip card's ARQC as send makes them, and the answer expected (MTI, field values,\n" +
+			"regular expressions, present or absent). It prints a line a step (MTI sent and received, 39,\n" +
+			"pass or the reasons it failed, latency), with --junit a JUnit XML report, and exits 1 when a\n" +
+			"step fails. See the README,\n" +
 			"\"Scripted client simulator\"; examples/scripts has scripts for the demo data.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}

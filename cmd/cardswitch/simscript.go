@@ -35,9 +35,12 @@ type simScript struct {
 }
 
 type scriptStep struct {
-	Name    string        `yaml:"name"`
-	Send    codec.Message `yaml:"send"`
-	PIN     string        `yaml:"pin"` // field 52: this clear PIN's ISO 0 block under the terminal's PIN key
+	Name string        `yaml:"name"`
+	Send codec.Message `yaml:"send"`
+	PIN  string        `yaml:"pin"` // field 52: this clear PIN's ISO 0 block under the terminal's PIN key
+	// Chip plays the chip card of field 2 as send --chip does: field 55
+	// with an ARQC from its profile's IMK, and the reply's ARPC checked.
+	Chip    bool          `yaml:"chip"`
 	MAC     string        `yaml:"mac"` // cup, x919, alg1, cmac, none or auto (send's --mac)
 	Timeout time.Duration `yaml:"timeout"`
 	Expect  expectation   `yaml:"expect"`
