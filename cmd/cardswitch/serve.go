@@ -225,6 +225,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		fmt.Fprintln(w, "reloaded")
 	})
 	mux.Handle("POST /destinations/{name}/keychange", keyChangeHandler(srv, log))
+	mux.Handle("POST /destinations/{name}/{action}", destControlHandler(srv, log))
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
