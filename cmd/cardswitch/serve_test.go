@@ -25,10 +25,28 @@ func freePort(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// freePorts returns n free loopback addresses, distinct: each listener
+// stays open until all are chosen (one closed at once could be handed out
+// again, and two links on one port fail the configuration check).
+func freePorts(t testing.TB, n int) []string {
+	t.Helper()
+	out := make([]string, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
 // testConfig is the default configuration on free ports.
 func testConfig(t testing.TB) (string, map[string]string) {
 	t.Helper()
-	addrs := map[string]string{"8580": freePort(t), "8583": freePort(t), "8584": freePort(t), "8585": freePort(t)}
+	ps := freePorts(t, 4)
+	addrs := map[string]string{"8580": ps[0], "8583": ps[1], "8584": ps[2], "8585": ps[3]}
 	s := strings.Replace(string(defaultConfig), "data_dir: ./data", "data_dir: "+t.TempDir(), 1)
 	for port, addr := range addrs {
 		s = strings.Replace(s, "127.0.0.1:"+port, addr, 1)
