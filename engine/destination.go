@@ -109,6 +109,11 @@ type DestinationConfig struct {
 	// at once) for Cooldown, then an echo test probes it. On when Failures
 	// is set or stand-in is enabled (defaults 5 in 10s, 30s).
 	Breaker upstream.BreakerConfig
+	// TLS, when set, makes the connections the switch dials TLS (tls.go):
+	// the host's certificate checked against CA (or the system's roots)
+	// and Pin, a client certificate presented when Cert and Key are set.
+	// nil: plain TCP. Not for the connections a destination opens (Listen).
+	TLS *TLSConfig
 }
 
 // Endpoint is one address of a destination and its tier: 0 the primary,
@@ -280,6 +285,14 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 	}
 	if err := d.validateListen(key); err != nil {
 		return err
+	}
+	if d.TLS != nil {
+		if len(d.Listen) > 0 {
+			return fmt.Errorf("%s: TLS is for the connections the switch dials; the ones a destination opens (listen) are plain TCP for now", key("tls"))
+		}
+		if _, err := d.TLS.load(key("tls"), tlsClient, time.Now()); err != nil {
+			return err
+		}
 	}
 	for j, e := range d.Endpoints {
 		if _, _, err := net.SplitHostPort(e.Address); err != nil {

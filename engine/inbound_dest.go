@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cardswitch/cardswitch/codec"
@@ -280,7 +279,7 @@ func (in *destListen) release(oc *outConn) {
 // once the peer signs on: admit, peerNetwork) until it closes: the same
 // keepSession as a dialled one's (echo tests, key changes); the slot
 // freed at the end.
-func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
+func (s *Server) serveAccepted(oc *outConn, ss *outSession, c peer) {
 	defer s.outWG.Done()
 	d := oc.d
 	defer func() { // however it ended: down, then the slot is free again, named by its listener

@@ -197,12 +197,13 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
+	c.reloadTLS = srv.ReloadTLS
 	reload := func() { _, _ = reloadConfig(c, routes, authz, sec, log, false) } // SIGHUP: never forced
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.AdminHandler())
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
+			http.Error(w, "POST to reload the routes, the issuer data and the TLS files", http.StatusMethodNotAllowed)
 			return
 		}
 		note, err := reloadConfig(c, routes, authz, sec, log, r.URL.Query().Get("force") == "1")
@@ -326,6 +327,19 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv 
 			return "", err
 		}
 		log.Warn().Err(err).Msg("reload forced")
+	}
+	if c.reloadTLS != nil {
+		// the files named at the start, read again: a renewed certificate
+		// goes into force without a restart (new handshakes use it, open
+		// connections keep theirs); one that fails rejects the reload
+		n, err := c.reloadTLS()
+		if err != nil {
+			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+			return "", err
+		}
+		if n > 0 {
+			log.Info().Int("tls_sections", n).Msg("TLS certificates, keys, CAs and pins read again: new handshakes use them")
+		}
 	}
 	routes.Swap(next.routes)
 	authz.Reload(next.issuer)
