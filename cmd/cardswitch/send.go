@@ -146,8 +146,17 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 		}
 		return fmt.Errorf("%s: %s", d.Name, codec.DescribeError(d, err))
 	}
+	tc, err := f.client()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	conn, err := client.Dial(f.addr, d, fr, tpdu, f.timeout)
+	var conn *client.Conn
+	if tc != nil {
+		conn, err = client.DialTLS(f.addr, d, fr, tpdu, f.timeout, tc)
+	} else {
+		conn, err = client.Dial(f.addr, d, fr, tpdu, f.timeout)
+	}
 	if err != nil {
 		return fmt.Errorf("connect %s: %v", f.addr, err)
 	}
