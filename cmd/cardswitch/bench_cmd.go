@@ -103,6 +103,12 @@ func runBench(e *env, f *benchFlags) error {
 	}
 	opts := bench.Options{Addr: f.addr, Framing: fr, TPDU: tpdu, Conns: f.conns, InFlight: f.inflight,
 		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic, STANs: benchSTANs(e.stderr)}
+	if opts.TLS, err = f.client(); err != nil {
+		return err
+	}
+	if opts.TLS != nil && f.compare {
+		return usagef("--tls is for a switch at --addr (--compare runs its targets in process, plain)")
+	}
 	if f.serverPID > 0 {
 		opts.CPU, opts.CPUScope = bench.PIDCPU(f.serverPID), fmt.Sprintf("server process %d", f.serverPID)
 		if _, err := opts.CPU(); err != nil {

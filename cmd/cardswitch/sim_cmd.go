@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net"
@@ -25,6 +26,7 @@ type simFlags struct {
 	seed                                     uint64
 	echoIdle                                 time.Duration
 	seedSet, latencySet, listenSet           bool
+	tls                                      tlsFlags
 }
 
 func init() {
@@ -60,6 +62,8 @@ func init() {
 			fs.StringVar(&f.zoneMAC, "zone-mac", "x919", "MAC method under the ZAK: x919, alg1, cmac or cup")
 			fs.StringVar(&f.pin, "pin", "", "the PIN every card has, checked under the ZPK (default: any PIN that decodes)")
 			fs.IntVar(&f.keyChangeCode, "key-change-code", 161, "field 70 of a zone key change")
+			f.tls.register(fs, "with --tls, PEM certificate: the simulator's (listening: required), or its client certificate (--connect)",
+				"with --tls, PEM CA bundle: listening, client certificates are required and checked against it (the switch's destinations[].tls.cert); with --connect, the switch's certificate must chain to it")
 			fs.StringVar(&f.latency, "latency", "", `answer delay: 2ms, "uniform 1ms 5ms", "normal mean=2ms p99=5ms", "lognormal mean=2ms p99=20ms" (default: the rules file's, else none)`)
 			return func(args []string, e *env) error {
 				if len(args) != 1 || args[0] != "issuer" {
@@ -115,6 +119,15 @@ func (f *simFlags) config() (sim.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
+	var err error
+	if f.connect == "" {
+		cfg.TLS, err = f.tls.server()
+	} else {
+		cfg.TLS, err = f.tls.client()
+	}
+	if err != nil {
+		return cfg, err
+	}
 	if cfg.EchoIdle = f.echoIdle; cfg.Validate() != nil {
 		return cfg, usagef("--echo-idle: %v", cfg.Validate())
 	}
@@ -149,8 +162,12 @@ func runSimIssuer(ctx context.Context, e *env, addr string, cfg sim.Config) erro
 		is.Close()
 		return err
 	}
-	fmt.Fprintf(e.stderr, "issuer simulator (%s, %s, %d rules, latency %s, seed %d) listening on %s\n",
-		is.Dialect().Name, is.Framing(), len(cfg.Rules.Rules), latencyText(cfg.Rules.Latency), cfg.Rules.Seed, ln.Addr())
+	secure := ""
+	if cfg.TLS != nil {
+		ln, secure = tls.NewListener(ln, cfg.TLS), " (TLS)"
+	}
+	fmt.Fprintf(e.stderr, "issuer simulator (%s, %s, %d rules, latency %s, seed %d) listening on %s%s\n",
+		is.Dialect().Name, is.Framing(), len(cfg.Rules.Rules), latencyText(cfg.Rules.Latency), cfg.Rules.Seed, ln.Addr(), secure)
 	served := make(chan error, 1)
 	go func() { served <- is.Serve(ln) }()
 	select {
