@@ -90,6 +90,7 @@ type Config struct {
 	testLog        io.Writer     // tests: the log goes here too
 	testLogInfo    bool          // tests: log info lines too
 	testRules      []router.Rule // tests: the routes (default: on-us for 4 and 62)
+	testStream     bool          // tests: serve plain links on streamConns too (the TLS links' path, without TLS)
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)

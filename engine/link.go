@@ -34,7 +34,10 @@ type Link struct {
 	bcdPad  codec.PadNibble  // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 	signOns *signOnLimiter // UnionPay sign-ons per terminal (links[].sign_on_limit)
-	tls     *tlsSource     // nil: plain TCP on gnet; else served by tlslink.go
+	tls     *tlsSource     // nil: plain TCP
+	// streamed: served by tlslink.go (TLS, or a test's plain streamConns),
+	// not gnet
+	streamed bool
 
 	// a TLS link's listener and connections (tlslink.go)
 	tlsLn      net.Listener // engMu guards tlsLn

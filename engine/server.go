@@ -154,6 +154,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 			if l.tls, err = newTLSSource(*lc.TLS, fmt.Sprintf("links[%d].tls", i), tlsServer, d.Clock.Now()); err != nil {
 				return nil, err
 			}
+		}
+		if l.streamed = lc.TLS != nil || cfg.testStream; l.streamed {
 			l.tlsStop = make(chan struct{})
 		}
 		l.idx = len(s.links)
@@ -216,7 +218,7 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.work()
 	}
 	for _, l := range s.links {
-		if l.tls != nil {
+		if l.streamed {
 			go s.runTLSLink(l)
 		} else {
 			go s.runLink(l, s.linkOptions(l))
@@ -332,7 +334,7 @@ func (s *Server) wakeAll() {
 
 func (s *Server) stopLinks(ctx context.Context) {
 	for _, l := range s.links {
-		if l.tls != nil {
+		if l.streamed {
 			l.stopTLS(ctx)
 			continue
 		}

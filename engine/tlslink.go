@@ -66,10 +66,14 @@ func (l *Link) serveTLS(nc net.Conn) {
 		_ = tc.SetReadBuffer(l.cfg.SocketBuffer)
 		_ = tc.SetWriteBuffer(l.cfg.SocketBuffer)
 	}
-	tc := tls.Server(nc, l.tls.server())
+	conn, handshake := nc, func() error { return nil }
+	if l.tls != nil { // else a test's plain streamConn (Config.testStream)
+		tc := tls.Server(nc, l.tls.server())
+		conn, handshake = tc, func() error { return l.handshake(tc) }
+	}
 	// the reader stops past max_pending_bytes unhandled (plus a read), so
 	// the turn that finds a paused peer over it closes it, as on gnet
-	sc := newStreamConn(tc, nil, l.cfg.MaxPendingBytes+streamReadBytes, func(p any) { l.srv.panicked(p, "tls loop") })
+	sc := newStreamConn(conn, nil, l.cfg.MaxPendingBytes+streamReadBytes, func(p any) { l.srv.panicked(p, "tls loop") })
 	cs := l.newConn(sc)
 	sc.h = linkStream{l: l, cs: cs}
 	if !l.admit(cs) {
@@ -77,7 +81,7 @@ func (l *Link) serveTLS(nc net.Conn) {
 		return
 	}
 	l.streams.Add(1)
-	go sc.run(func() error { return l.handshake(tc) })
+	go sc.run(handshake)
 }
 
 // handshake runs the server side of the handshake, within frame_timeout.
