@@ -16,7 +16,7 @@ import (
 // has no TLS: each accepted connection is a crypto/tls server connection
 // driven by a streamConn (its reader, loop and writer goroutines), whose
 // turns run the link's own traffic, with the link's caps, timers, bounds,
-// panic guard, metrics and log lines (ARCHITECTURE.md, "TLS links"). The
+// panic guard, metrics and log lines (ARCHITECTURE.md, "TLS links run on goroutines"). The
 // caps are applied at accept, before the handshake costs anything; the
 // handshake must end within frame_timeout.
 
