@@ -171,7 +171,10 @@ func ParsePins(ps []string) ([][sha256.Size]byte, error) {
 		var raw []byte
 		var err error
 		if b64, ok := strings.CutPrefix(p, "sha256/"); ok {
-			raw, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(b64, "/")) // curl writes sha256//
+			raw, err = base64.StdEncoding.DecodeString(b64)
+			if alt, curl := strings.CutPrefix(b64, "/"); err != nil && curl { // curl's sha256//BASE64
+				raw, err = base64.StdEncoding.DecodeString(alt)
+			}
 		} else {
 			raw, err = hex.DecodeString(p)
 		}

@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -161,9 +163,10 @@ func TestTLSLinkMutualHandshake(t *testing.T) {
 	if st.Version != tls.VersionTLS13 || st.PeerCertificates[0].Subject.CommonName != "switch" {
 		t.Fatalf("version %x, server %q", st.Version, st.PeerCertificates[0].Subject.CommonName)
 	}
-	if got := testutil.ToFloat64(ts.m.messages.WithLabelValues("pos", "0200", "00")); got != 2 {
-		t.Fatalf("the link's metrics counted %v approved 0200s, want 2", got)
-	}
+	// counted once written, a moment after the client may read it
+	waitUntil(t, "the link's metrics counting both approvals", func() bool {
+		return testutil.ToFloat64(ts.m.messages.WithLabelValues("pos", "0200", "00")) == 2
+	})
 }
 
 func TestTLSLinkRefusesClientWithoutCertificate(t *testing.T) {
@@ -287,8 +290,28 @@ func TestTLSDestinationForwardsPurchase(t *testing.T) {
 	if pinned.pool.Up(0) {
 		t.Fatal("a destination whose key matches no pin is up")
 	}
-	if e := pinned.conns[0].lastErr; !strings.Contains(e, "pin") {
+	oc := pinned.conns[0]
+	oc.mu.Lock()
+	e := oc.lastErr
+	oc.mu.Unlock()
+	if !strings.Contains(e, "pin") {
 		t.Fatalf("the pinned destination's last error is %q, want the pin mismatch", e)
+	}
+}
+
+// Pins are read in both forms, whatever their base64 begins with.
+func TestParsePins(t *testing.T) {
+	var slash [32]byte
+	slash[0] = 0xfc // base64 "/..."
+	b64 := base64.StdEncoding.EncodeToString(slash[:])
+	for _, p := range []string{"sha256/" + b64, "sha256//" + b64, hex.EncodeToString(slash[:])} {
+		got, err := ParsePins([]string{p})
+		if err != nil || got[0] != slash {
+			t.Errorf("%s: %x, %v", p, got, err)
+		}
+	}
+	if _, err := ParsePins([]string{"sha256/" + b64[:20]}); err == nil {
+		t.Error("a short pin was read")
 	}
 }
 
