@@ -161,27 +161,9 @@ func (s *Server) ListenAddrs(name string) []string {
 // doubling to 1 s, as net/http's Serve does.
 func (s *Server) acceptDest(d *destination, ln net.Listener) {
 	defer s.outWG.Done()
-	var wait time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			select {
-			case <-s.outStop:
-				return
-			default:
-			}
-			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
-			d.log.Warn().Err(err).Dur("again_in", wait).Msg("destination listener: accept failed")
-			select {
-			case <-s.outStop:
-				return
-			case <-time.After(wait):
-			}
-			continue
-		}
-		wait = 0
-		s.admit(d, nc)
-	}
+	acceptLoop(ln, s.outStop, func(err error, wait time.Duration) {
+		d.log.Warn().Err(err).Dur("again_in", wait).Msg("destination listener: accept failed")
+	}, func(nc net.Conn) { s.admit(d, nc) })
 }
 
 // admit gives nc a free accepted slot of d and serves it, or closes it

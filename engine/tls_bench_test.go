@@ -12,6 +12,27 @@ import (
 	"github.com/cardswitch/cardswitch/internal/tlsfiles"
 )
 
+// transport is one way to serve a link: gnet, streamConn on plain TCP
+// (Config.testStream), TLS with mutual TLS.
+type transport struct {
+	name   string
+	stream bool
+	tls    *TLSConfig
+}
+
+// transports are the three, with the TLS one's certificates and the
+// client configuration that dials it.
+func transports(b *testing.B) ([]transport, *tls.Config) {
+	p := newPKI(b)
+	cert, key, _ := p.valid("switch")
+	ccert, ckey, _ := p.valid("bench")
+	ccfg, err := tlsfiles.Client(ccert, ckey, p.caFile, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []transport{{"gnet", false, nil}, {"stream", true, nil}, {"tls", false, &TLSConfig{Cert: cert, Key: key, CA: p.caFile}}}, ccfg
+}
+
 // BenchmarkLinkTransport sends 0200s through one link (demo authorizer, no
 // journal: the transport is what differs) at 64 x 16 closed loop over
 // loopback, served three ways: gnet (a plain link), streamConn on plain
@@ -20,18 +41,8 @@ import (
 // second and the process's CPU per message, generator included (the same
 // generator for the three: the differences are the server's).
 func BenchmarkLinkTransport(b *testing.B) {
-	p := newPKI(b)
-	cert, key, _ := p.valid("switch")
-	ccert, ckey, _ := p.valid("bench")
-	ccfg, err := tlsfiles.Client(ccert, ckey, p.caFile, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, tr := range []struct {
-		name   string
-		stream bool
-		tls    *TLSConfig
-	}{{"gnet", false, nil}, {"stream", true, nil}, {"tls", false, &TLSConfig{Cert: cert, Key: key, CA: p.caFile}}} {
+	trs, ccfg := transports(b)
+	for _, tr := range trs {
 		b.Run(tr.name, func(b *testing.B) {
 			ts := startServer(b, nil, func(c *Config) { c.testStream, c.Links[0].TLS = tr.stream, tr.tls })
 			dial := func() (net.Conn, error) { return net.Dial("tcp", ts.addr) }
@@ -59,18 +70,8 @@ func BenchmarkLinkTransport(b *testing.B) {
 // in this process. The three transports as in BenchmarkLinkTransport.
 func BenchmarkLinkConnMemory(b *testing.B) {
 	const n = 1000
-	p := newPKI(b)
-	cert, key, _ := p.valid("switch")
-	ccert, ckey, _ := p.valid("bench")
-	ccfg, err := tlsfiles.Client(ccert, ckey, p.caFile, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, tr := range []struct {
-		name   string
-		stream bool
-		tls    *TLSConfig
-	}{{"gnet", false, nil}, {"stream", true, nil}, {"tls", false, &TLSConfig{Cert: cert, Key: key, CA: p.caFile}}} {
+	trs, ccfg := transports(b)
+	for _, tr := range trs {
 		b.Run(tr.name, func(b *testing.B) {
 			ts := startServer(b, nil, func(c *Config) {
 				c.testStream, c.Links[0].TLS = tr.stream, tr.tls

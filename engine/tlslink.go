@@ -20,10 +20,8 @@ import (
 // caps are applied at accept, before the handshake costs anything; the
 // handshake must end within frame_timeout.
 
-// runTLSLink listens on l's address and accepts until the link stops. A
-// failing accept (out of file descriptors) is tried again after 5 ms
-// doubling to 1 s, as net/http's Serve does: the link never stops
-// listening on its own, unlike a gnet one.
+// runTLSLink listens on l's address and accepts until the link stops
+// (acceptLoop): it never stops listening on its own, unlike a gnet one.
 func (s *Server) runTLSLink(l *Link) {
 	ln, err := net.Listen("tcp", l.cfg.Listen)
 	if err != nil {
@@ -36,26 +34,35 @@ func (s *Server) runTLSLink(l *Link) {
 	l.up.Store(true)
 	l.boot.Do(func() { close(l.booted) })
 	go l.tickTLS()
+	acceptLoop(ln, l.tlsStop, func(err error, wait time.Duration) {
+		l.log.Warn().Err(err).Dur("again_in", wait).Msg("accept failed")
+	}, l.serveTLS)
+}
+
+// acceptLoop accepts on ln and serves each connection until stop closes.
+// A failing accept (out of file descriptors) is said and tried again after
+// 5 ms doubling to 1 s, as net/http's Serve does.
+func acceptLoop(ln net.Listener, stop <-chan struct{}, failed func(err error, wait time.Duration), serve func(net.Conn)) {
 	var wait time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			select {
-			case <-l.tlsStop:
+			case <-stop:
 				return
 			default:
 			}
 			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
-			l.log.Warn().Err(err).Dur("again_in", wait).Msg("accept failed")
+			failed(err, wait)
 			select {
-			case <-l.tlsStop:
+			case <-stop:
 				return
 			case <-time.After(wait):
 			}
 			continue
 		}
 		wait = 0
-		l.serveTLS(nc)
+		serve(nc)
 	}
 }
 

@@ -20,16 +20,11 @@ import (
 // cert and key presented when they are set (mutual TLS).
 func Client(cert, key, ca, serverName string) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
-	if err := keyPair(c, cert, key); err != nil {
+	p, err := files(c, cert, key, ca)
+	if err != nil {
 		return nil, err
 	}
-	if ca != "" {
-		pool, err := pool(ca)
-		if err != nil {
-			return nil, err
-		}
-		c.RootCAs = pool
-	}
+	c.RootCAs = p
 	return c, nil
 }
 
@@ -41,17 +36,25 @@ func Server(cert, key, ca string) (*tls.Config, error) {
 		return nil, errors.New("tls: a server needs --cert and --key")
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	p, err := files(c, cert, key, ca)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		c.ClientCAs, c.ClientAuth = p, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
+// files loads the key pair into c and returns the CA pool (nil without ca).
+func files(c *tls.Config, cert, key, ca string) (*x509.CertPool, error) {
 	if err := keyPair(c, cert, key); err != nil {
 		return nil, err
 	}
-	if ca != "" {
-		pool, err := pool(ca)
-		if err != nil {
-			return nil, err
-		}
-		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	if ca == "" {
+		return nil, nil
 	}
-	return c, nil
+	return pool(ca)
 }
 
 func keyPair(c *tls.Config, cert, key string) error {
