@@ -348,7 +348,28 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv 
 		note = "destinations changed, not applied until a restart: " + strings.Join(changed, ", ")
 		log.Warn().Strs("destinations", changed).Msg("reload: destinations[] changed: the running ones stay as they are until a restart")
 	}
+	if changed := linkTLSChanges(c.engine.Links, next.engine.Links); len(changed) > 0 {
+		note = strings.TrimPrefix(note+"; links' tls settings changed, not applied until a restart (the files named at the start were read again): "+strings.Join(changed, ", "), "; ")
+		log.Warn().Strs("links", changed).Msg("reload: links[].tls changed: the files named at the start were read again; the new settings wait for a restart")
+	}
 	return note, nil
+}
+
+// linkTLSChanges names the links whose tls section next changes (file
+// names, CA, pins, version): a reload reads the running files again, and
+// the links' other settings wait for a restart.
+func linkTLSChanges(cur, next []engine.LinkConfig) []string {
+	was := map[string]*engine.TLSConfig{}
+	for _, l := range cur {
+		was[l.Name] = l.TLS
+	}
+	var out []string
+	for _, l := range next {
+		if old, ok := was[l.Name]; ok && !reflect.DeepEqual(old, l.TLS) {
+			out = append(out, l.Name)
+		}
+	}
+	return out
 }
 
 // checkRunningDestinations refuses routes that forward to a destination

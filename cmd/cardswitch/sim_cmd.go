@@ -41,7 +41,8 @@ func init() {
 			"(against --pin), with --zak MACs, with --zmk it takes zone key changes (0800, 70 = 161).\n" +
 			"--rules names a YAML file (see the README, \"Issuer simulator\"). With --connect it dials the\n" +
 			"switch (a destination's listen address: issuer-initiated links) instead of listening, signs on\n" +
-			"with --sign-on, and dials again a second after a connection ends.\n" +
+			"with --sign-on, and dials again a second after a connection ends. --tls serves TLS (--cert,\n" +
+			"--key; with --ca, client certificates required), or with --connect dials TLS.\n" +
 			"It books the reversals and advices it is sent (0420/0421, 0220/0221, 0120/0121) by class, RRN and STAN.\n" +
 			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults,\n" +
 			"reversals and advices with their repeats and duplicates.",

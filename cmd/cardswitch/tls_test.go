@@ -3,11 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardswitch/cardswitch/engine"
 )
 
 // tlsLinkConfig is the test configuration with the pos link on TLS with
@@ -77,6 +80,19 @@ func TestServeTLSLinkAndReloadOnSIGHUP(t *testing.T) {
 	}
 	if code, out, errOut := send(filepath.Join(next, "ca.pem"), 103); code != 0 || !strings.Contains(out, `"39":"00"`) {
 		t.Fatalf("after SIGHUP the new certificate is not served: %d %s %s", code, out, errOut)
+	}
+}
+
+func TestLinkTLSChanges(t *testing.T) {
+	a := engine.LinkConfig{Name: "pos", TLS: &engine.TLSConfig{Cert: "a.pem", Key: "a.key"}}
+	b := engine.LinkConfig{Name: "atm"}
+	a2 := a
+	a2.TLS = &engine.TLSConfig{Cert: "b.pem", Key: "a.key"}
+	if got := linkTLSChanges([]engine.LinkConfig{a, b}, []engine.LinkConfig{a, b}); len(got) != 0 {
+		t.Fatalf("no change: %v", got)
+	}
+	if got := linkTLSChanges([]engine.LinkConfig{a, b}, []engine.LinkConfig{a2, b}); !slices.Equal(got, []string{"pos"}) {
+		t.Fatalf("pos's cert changed: %v", got)
 	}
 }
 
