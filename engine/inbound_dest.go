@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -199,8 +200,31 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	oc.mu.Lock()
 	oc.addr = remote
 	oc.mu.Unlock()
+	if d.tlsIn != nil {
+		// the handshake must not hold the acceptor: on a goroutine of its
+		// own, which holds a count of outWG as the acceptor does
+		s.outWG.Add(1)
+		go func() {
+			defer s.outWG.Done()
+			s.enrollAccepted(d, oc, nc, refuse)
+		}()
+		return
+	}
+	s.enrollAccepted(d, oc, nc, refuse)
+}
+
+// enrollAccepted serves nc on the accepted slot oc: on the destinations'
+// gnet client, or after a TLS handshake on a streamConn (tlsout.go); a
+// failure frees the slot and refuses nc, saying why.
+func (s *Server) enrollAccepted(d *destination, oc *outConn, nc net.Conn, refuse func(string)) {
 	ss := newSession(oc)
-	c, err := s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
+	var c peer
+	var err error
+	if d.tlsIn != nil {
+		c, err = s.enrollTLS(tls.Server(nc, d.tlsIn.server()), ss)
+	} else {
+		c, err = s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
+	}
 	if err != nil {
 		d.in.release(oc)
 		refuse("enrolling: " + err.Error())
@@ -219,7 +243,7 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	}
 	oc.mu.Unlock()
 	d.in.accepted.Inc()
-	s.outWG.Add(1) // the acceptor holds a count: never from zero during Wait
+	s.outWG.Add(1) // the caller holds a count: never from zero during Wait
 	go s.serveAccepted(oc, ss, c)
 }
 

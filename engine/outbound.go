@@ -45,6 +45,7 @@ type destination struct {
 	stip    *standin.Stand // nil: no stand-in (standin.go)
 	brk     *destBreaker   // nil: no circuit breaker
 	tls     *tlsSource     // nil: plain TCP; else the connections it dials are TLS (tls.go)
+	tlsIn   *tlsSource     // nil: plain TCP; else the connections it accepts (listen) are TLS
 }
 
 type destLineKind int

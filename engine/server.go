@@ -172,8 +172,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		if dc.TLS != nil {
+		if dc.TLS != nil && len(dc.Endpoints) > 0 {
 			if dst.tls, err = newTLSSource(*dc.TLS, fmt.Sprintf("destinations[%d].tls", i), tlsClient, d.Clock.Now()); err != nil {
+				return nil, err
+			}
+		}
+		if dc.TLS != nil && len(dc.Listen) > 0 {
+			if dst.tlsIn, err = newTLSSource(*dc.TLS, fmt.Sprintf("destinations[%d].tls", i), tlsServer, d.Clock.Now()); err != nil {
 				return nil, err
 			}
 		}

@@ -22,7 +22,8 @@ import (
 // new ones and open connections keep theirs.
 type TLSConfig struct {
 	// Cert and Key are the PEM certificate chain and private key this side
-	// presents: required on a link, optional on a destination (its client
+	// presents: required on a link and on a destination's accepted
+	// connections (listen), optional on its dialled ones (the client
 	// certificate, when the host asks for one).
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
@@ -40,7 +41,8 @@ type TLSConfig struct {
 	// "1.3".
 	MinVersion string `yaml:"min_version"`
 	// ServerName is the name a destination's certificate must carry;
-	// default: the endpoint's host. Links ignore it.
+	// default: the endpoint's host. Links and accepted connections ignore
+	// it.
 	ServerName string `yaml:"server_name"`
 }
 
@@ -258,8 +260,10 @@ func (s *Server) ReloadTLS() (n int, err error) {
 		}
 	}
 	for _, d := range s.destList {
-		if d.tls != nil {
-			srcs = append(srcs, d.tls)
+		for _, src := range []*tlsSource{d.tls, d.tlsIn} {
+			if src != nil {
+				srcs = append(srcs, src)
+			}
 		}
 	}
 	next := make([]*tls.Config, len(srcs))

@@ -341,3 +341,39 @@ func TestTLSConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// The connections a destination opens (listen) are TLS too: the switch
+// serves its certificate and, with ca, wants the host's; a host without
+// one is refused, one with it signs on and is forwarded to.
+func TestTLSDestinationListenForwardsPurchase(t *testing.T) {
+	p := newPKI(t)
+	scert, skey, _ := p.valid("switch")
+	dc := listenDest("net")
+	dc.SignOn = true
+	dc.TLS = &TLSConfig{Cert: scert, Key: skey, CA: p.caFile}
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	d := ts.dests["net"]
+
+	anon, err := tlsfiles.Client("", "", p.caFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialSim(t, ts, "net", sim.Config{SignOn: true, Rules: sim.Rules{Default: "00"}, TLS: anon})
+	waitUntil(t, "the host without a certificate refused", func() bool { return testutil.ToFloat64(d.m.tlsFailed) >= 1 })
+	if testutil.ToFloat64(d.in.accepted) != 0 {
+		t.Fatal("a host without a client certificate was accepted")
+	}
+
+	hcert, hkey, _ := p.valid("issuer-host")
+	hcfg, err := tlsfiles.Client(hcert, hkey, p.caFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := dialSim(t, ts, "net", sim.Config{SignOn: true, Rules: sim.Rules{Default: "00"}, TLS: hcfg})
+	waitUp(t, ts, "net", 1)
+	c := ts.dial(t)
+	r, err := c.RoundTrip(card0200(t, "4761739001010010", 1, 100), 5*time.Second)
+	if err != nil || field(r, 39) != "00" || is.Stats().Answered["00"] != 1 {
+		t.Fatalf("%v, 39 = %s, host answered %v: want the host's 00 over its TLS connection", err, field(r, 39), is.Stats().Answered)
+	}
+}
