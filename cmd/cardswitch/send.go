@@ -206,6 +206,9 @@ func printReply(e *env, d *codec.Dialect, r *client.Reply, rtt time.Duration, as
 // frame whose length it read differently) into a hint at the usual cause.
 func explainNoReply(err error, f *sendFlags) error {
 	hint := fmt.Sprintf("does %s speak %s with %s framing? (wrong --dialect or --framing for the port?)", f.addr, f.dialect, f.framing)
+	if !f.on {
+		hint += " Or is it a TLS link (--tls)?"
+	}
 	var ne interface{ Timeout() bool }
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():

@@ -53,8 +53,14 @@ func TestServeTLSLinkAndReloadOnSIGHUP(t *testing.T) {
 	if code, out, errOut := send(filepath.Join(dir, "ca.pem"), 101); code != 0 || !strings.Contains(out, `"39":"00"`) {
 		t.Fatalf("send --tls: %d %s %s", code, out, errOut)
 	}
-	if code, out, _ := cli(t, "", "send", "--addr", addrs["8583"], "--pan", "4761739001010010", "--json", "--timeout", "2s"); code == 0 {
-		t.Fatalf("a plain send to the TLS link was answered: %s", out)
+	if code, out, errOut := cli(t, "", "send", "--addr", addrs["8583"], "--pan", "4761739001010010", "--json", "--timeout", "2s"); code == 0 || !strings.Contains(errOut, "TLS link (--tls)?") {
+		t.Fatalf("a plain send to the TLS link: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "", "sim", "issuer", "--listen", "127.0.0.1:0", "--tls"); code == 0 || !strings.Contains(errOut, "needs --cert and --key") {
+		t.Fatalf("sim issuer --tls without a certificate: %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "", "bench", "--compare", "--tls"); code != 2 || !strings.Contains(errOut, "--tls is for a switch at --addr") {
+		t.Fatalf("bench --compare --tls: %d %s", code, errOut)
 	}
 	if code, _, errOut := cli(t, "", "send", "--addr", addrs["8583"], "--cert", "x.pem"); code != 2 || !strings.Contains(errOut, "need --tls") {
 		t.Fatalf("--cert without --tls: %d %s", code, errOut)
