@@ -285,6 +285,9 @@ func TestTLSDestinationForwardsPurchase(t *testing.T) {
 	if got := field(r, 39); got != "00" || is.Stats().Answered["00"] != 1 {
 		t.Fatalf("39 = %s, host answered %v: want the host's 00 over TLS", got, is.Stats().Answered)
 	}
+	if st := ts.Destinations(); !st[0].TLS || !st[0].Conns[0].Up {
+		t.Fatalf("GET /destinations: %+v, want visa up over TLS", st[0])
+	}
 	pinned := ts.dests["pinned"]
 	waitUntil(t, "the pin mismatch counted", func() bool { return testutil.ToFloat64(pinned.m.tlsFailed) >= 1 })
 	if pinned.pool.Up(0) {
