@@ -53,6 +53,11 @@ func TestServeTLSLinkAndReloadOnSIGHUP(t *testing.T) {
 	if code, out, errOut := send(filepath.Join(dir, "ca.pem"), 101); code != 0 || !strings.Contains(out, `"39":"00"`) {
 		t.Fatalf("send --tls: %d %s %s", code, out, errOut)
 	}
+	// the scripted client simulator over TLS too
+	if code, out, errOut := cli(t, "", "sim", "client", "--script", filepath.Join(scriptsDir, "purchase-reversal.yaml"), "--addr", addrs["8583"],
+		"--tls", "--cert", filepath.Join(dir, "client.pem"), "--key", filepath.Join(dir, "client.key"), "--ca", filepath.Join(dir, "ca.pem")); code != 0 {
+		t.Fatalf("sim client --tls: %d\n%s\n%s", code, out, errOut)
+	}
 	if code, out, errOut := cli(t, "", "send", "--addr", addrs["8583"], "--pan", "4761739001010010", "--json", "--timeout", "2s"); code == 0 || !strings.Contains(errOut, "TLS link (--tls)?") {
 		t.Fatalf("a plain send to the TLS link: %d %s %s", code, out, errOut)
 	}
