@@ -159,6 +159,9 @@ func TestTLSLinkMutualHandshake(t *testing.T) {
 	}
 	approve(t, c, 1)
 	approve(t, c, 2)
+	if ls := ts.LinkStates(); !ls[0].TLS || ls[0].Conns != 1 {
+		t.Fatalf("GET /links: %+v, want the TLS link with its connection", ls[0])
+	}
 	st := c.Raw().(*tls.Conn).ConnectionState()
 	if st.Version != tls.VersionTLS13 || st.PeerCertificates[0].Subject.CommonName != "switch" {
 		t.Fatalf("version %x, server %q", st.Version, st.PeerCertificates[0].Subject.CommonName)
