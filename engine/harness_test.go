@@ -62,6 +62,10 @@ func startServerOn(t testing.TB, clk clock.Clock, auth Authorizer, change func(*
 	}
 	cfg := Config{Links: []LinkConfig{{Name: "pos", Listen: freeAddr(t), Dialect: codec.ISO87ASCII, Framing: "binary2"}},
 		Workers: benchWorkers, EventLoops: 2}
+	// ENGINE_TEST_STREAM=1 runs the suite's plain links on streamConns,
+	// the TLS links' path (make test-stream): every protection the tests
+	// check on gnet, checked there too
+	cfg.testStream = os.Getenv("ENGINE_TEST_STREAM") == "1"
 	if change != nil {
 		change(&cfg)
 	}

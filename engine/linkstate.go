@@ -11,6 +11,7 @@ type LinkState struct {
 	MaxConns      int    `json:"max_connections"`
 	RequireSignOn bool   `json:"require_sign_on"`
 	MAC           string `json:"mac,omitempty"`
+	TLS           bool   `json:"tls,omitempty"` // links[].tls: served over TLS
 }
 
 // LinkStates returns the state of every link, in configuration order. It
@@ -19,7 +20,8 @@ func (s *Server) LinkStates() []LinkState {
 	out := make([]LinkState, 0, len(s.links))
 	for _, l := range s.links {
 		out = append(out, LinkState{Name: l.cfg.Name, Listen: l.cfg.Listen, Dialect: l.dialect.Name, Framing: l.cfg.Framing,
-			Up: l.up.Load(), Conns: l.nConns.Load(), MaxConns: l.cfg.MaxConns, RequireSignOn: l.cfg.RequireSignOn, MAC: l.cfg.MAC})
+			Up: l.up.Load(), Conns: l.nConns.Load(), MaxConns: l.cfg.MaxConns, RequireSignOn: l.cfg.RequireSignOn, MAC: l.cfg.MAC,
+			TLS: l.tls != nil})
 	}
 	return out
 }
