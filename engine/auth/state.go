@@ -173,6 +173,7 @@ type acceptor struct {
 	mu    sync.Mutex
 	id    string
 	usage counter
+	batch batchState // a terminal's settlement batch (batch.go); unused for a merchant
 }
 
 // effect is what an approval did, so that a reversal or void can undo
@@ -201,6 +202,7 @@ type txn struct {
 	approval [6]byte
 	kind     Kind
 	flags    uint8
+	batch    uint16 // the generation of the terminal batch it counted in (txnInBatch), low 16 bits: two padding bytes of the 64
 }
 
 // txn.flags
@@ -210,6 +212,7 @@ const (
 	txnVoided                  // an approved void undid it
 	txnCompleted               // a pre-authorization a completion took
 	txnPlaceholder             // made by a reversal of an unknown original (counted in Stats.Placeholders)
+	txnInBatch                 // counted in its terminal's batch of generation batch
 )
 
 func (t *txn) has(f uint8) bool { return t.flags&f != 0 }
