@@ -55,6 +55,11 @@ type LinkConfig struct {
 	// cutover is journaled). Off by default: the 0800 is then answered 12
 	// and the day is left alone.
 	AcceptCutover bool
+	// SettleBatchField is the field of a settlement (0500/0520) that holds
+	// the terminal's batch number, its digits: ISO 8583:1987 defines none,
+	// networks put it in a private field. Default 60. A UnionPay link
+	// (cup-pos) reads 60.2 whatever this says.
+	SettleBatchField int
 }
 
 // Config is the engine's configuration.
