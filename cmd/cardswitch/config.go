@@ -88,6 +88,7 @@ type fileConfig struct {
 		DeclineWindow   time.Duration `yaml:"decline_window"`
 		MaxTransactions int           `yaml:"max_transactions"`
 		MaxPlaceholders int           `yaml:"max_placeholders"`
+		MaxBatches      int           `yaml:"max_batches"`
 	} `yaml:"authorization"`
 	HSM struct {
 		Kind         string `yaml:"kind"`
@@ -513,7 +514,7 @@ func (c *config) stateConfig() error {
 	}
 	a := f.Authorization
 	c.limits = auth.Limits{Retention: a.Retention, DeclineWindow: a.DeclineWindow,
-		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders}.WithDefaults()
+		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders, MaxBatches: a.MaxBatches}.WithDefaults()
 	if err := c.limits.Validate(); err != nil {
 		return fmt.Errorf("authorization: %v", err)
 	}

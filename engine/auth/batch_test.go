@@ -1,6 +1,9 @@
 package auth
 
-import "strings"
+import (
+	"strings"
+	"testing"
+)
 
 // settle runs one settle line of a scenario (see the format in
 // scenario_test.go) and checks its answer.
@@ -74,4 +77,15 @@ func batchNames(b Batch, got map[string]int64) {
 	}
 	got["gen"], got["closed"] = int64(b.Generation), int64(b.ClosedNumber)
 	got["uploading"] = map[bool]int64{false: 0, true: 1}[b.Uploading]
+}
+
+func TestDescribeSettlement(t *testing.T) {
+	b := encodeSettle(SettleTotals, settleClosed, "T1", 7, when{date: 20260115, now: 1})
+	e, ok := DescribeOutcome(b)
+	if !ok || e != (Effect{Kind: "settlement", Date: 20260115, Terminal: "T1", Batch: 7, Closed: true}) {
+		t.Fatalf("%+v %v", e, ok)
+	}
+	if _, ok := DescribeOutcome(b[:len(b)-1]); ok {
+		t.Fatal("a truncated settlement outcome described")
+	}
 }
