@@ -220,6 +220,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
+	exceptionHandlers(mux, c.file.DataDir)
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
