@@ -234,12 +234,11 @@ func readCUPScopes(d []byte) (dom, frn cupScope, ok bool) {
 	read := func(p []byte) (cupScope, bool) {
 		var s cupScope
 		ok := true
-		for i, f := range [4]struct {
+		for _, f := range [4]struct {
 			v    *int64
 			from int
 			n    int
 		}{{&s.debit, 0, 12}, {&s.debitN, 12, 3}, {&s.credit, 15, 12}, {&s.creditN, 27, 3}} {
-			_ = i
 			n, err := strconv.ParseInt(string(p[f.from:f.from+f.n]), 10, 64)
 			*f.v, ok = n, ok && err == nil && n >= 0
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 )
@@ -13,19 +12,10 @@ import (
 // n of amount each, and checks the answer.
 func settleOn(t *testing.T, addr, mti string, stan, batch, n int, amount int64, want string) {
 	t.Helper()
-	c, d := dialPOS(t, addr)
-	defer c.Close()
 	f := map[string]string{"7": "1201101500", "11": fmt.Sprintf("%06d", stan), "41": "TERM0001", "42": "MERCHANT0000001",
 		"60": fmt.Sprintf("%06d", batch), "74": "0", "75": "0", "76": fmt.Sprint(n), "77": "0", "86": "0", "87": "0",
 		"88": fmt.Sprint(int64(n) * amount), "89": "0", "97": fmt.Sprintf("D%016d", int64(n)*amount)}
-	msg, err := d.Encode(codec.Message{MTI: mti, Fields: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := c.RoundTrip(msg, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := roundTripPOS(t, addr, codec.Message{MTI: mti, Fields: f})
 	if got := string(r.View.AppendText(nil, 39)); got != want {
 		t.Fatalf("settlement of batch %d (%d debits): %s, want %s (the switch's 76=%s 88=%s)", batch, n, got, want,
 			r.View.AppendText(nil, 76), r.View.AppendText(nil, 88))

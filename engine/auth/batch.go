@@ -308,9 +308,13 @@ type Batch struct {
 	Uploading    bool   // out of balance, a batch upload awaited
 }
 
-// Batch reads terminal's batch state.
+// Batch reads terminal's batch state (zero for a terminal with none: no
+// state is made for it).
 func (a *Authorizer) Batch(terminal string) Batch {
-	x, _ := a.terminals.get(terminal)
+	x := a.terminals.find(terminal)
+	if x == nil {
+		return Batch{}
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	b := &x.batch

@@ -48,6 +48,17 @@ func (s *store[K, V]) get(k K) (*V, uint32) {
 	return v, ref
 }
 
+// find is the value for k, nil if it has none (nothing is made).
+func (s *store[K, V]) find(k K) *V {
+	sh := &s.shards[s.hash(k)&(shardCount-1)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ref, ok := sh.m[k]; ok {
+		return s.tab.at(ref)
+	}
+	return nil
+}
+
 // at is the value of a ref get returned (0: nil).
 func (s *store[K, V]) at(ref uint32) *V {
 	if ref == 0 {
