@@ -58,7 +58,8 @@ type LinkConfig struct {
 	// SettleBatchField is the field of a settlement (0500/0520) that holds
 	// the terminal's batch number, its digits: ISO 8583:1987 defines none,
 	// networks put it in a private field. Default 60. A UnionPay link
-	// (cup-pos) reads 60.2 whatever this says.
+	// (cup-pos) reads 60.2 whatever this says. A dialect without the field
+	// (60) answers settlements 30; another field the dialect lacks is refused.
 	SettleBatchField int
 }
 

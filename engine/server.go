@@ -144,7 +144,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
 		l.macAlg = hsm.MACMethods[lc.MAC]
 		l.settle = settleLayoutFor(dialect, lc)
-		if f := l.settle.batchField; dialect.Field(f) == nil {
+		if f := l.settle.batchField; f != defaultBatchField && dialect.Field(f) == nil { // the default, 60, may be absent: settlements then answer 30
 			return nil, fmt.Errorf("links %s: settle_batch_field %d is not a field of dialect %s", lc.Name, f, dialect.Name)
 		}
 		l.bcdPad, _ = codec.ParsePadNibble(lc.BCDPad)
