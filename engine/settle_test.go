@@ -266,3 +266,38 @@ func TestSettleCUPUploadThenBalance(t *testing.T) {
 		t.Fatalf("short 48: 39=%s 60=%s", field(r, 39), field(r, 60))
 	}
 }
+
+// The same settlement over iso87binary (BCD counts and amounts, 97 as a
+// sign and BCD): the acquirer link's layout.
+func TestSettleISO87Binary(t *testing.T) {
+	ts, _ := settleServer(t, func(c *Config) { c.Links[0].Dialect = codec.ISO87Binary })
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87Binary)
+	var v codec.View
+	a, _ := codec.Lookup(codec.ISO87ASCII)
+	if err := a.Decode(&v, purchase(t, 10, 1200)); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := d.Encode(v.ToMessage(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := roundTrip(t, c, msg); field(r, 39) != "00" {
+		t.Fatalf("purchase: %s", field(r, 39))
+	}
+	settle := func(stan int, n, amount string, want string) {
+		t.Helper()
+		f := map[string]string{"7": "1121235900", "11": itoa6(stan), "41": "TERM0001", "42": "MERCHANT0000001", "60": "000003",
+			"74": "0", "75": "0", "76": n, "77": "0", "86": "0", "87": "0", "88": amount, "89": "0", "97": "D" + amount}
+		msg, err := d.Encode(codec.Message{MTI: "0500", Fields: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := roundTrip(t, c, msg)
+		if field(r, 39) != want || field(r, 60) != "000003" || field(r, 88) != "0000000000001200" || field(r, 97) != "D0000000000001200" {
+			t.Fatalf("settlement %s/%s: 39=%s 60=%s 88=%s 97=%s, want %s with the switch's totals", n, amount, field(r, 39), field(r, 60), field(r, 88), field(r, 97), want)
+		}
+	}
+	settle(20, "1", "0000000000001000", "95")
+	settle(21, "1", "0000000000001200", "00")
+}
