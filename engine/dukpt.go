@@ -257,6 +257,102 @@ func (s *Server) verifyDUKPTPIN(t *Txn, it *issuer.Terminal, pvk hsm.KeyRef, pvk
 	return fmt.Errorf("%w: DUKPT PIN verification: %v", ErrSystem, err)
 }
 
+// dukptTranslator is what the engine asks of an HSM to forward a DUKPT
+// terminal's PIN block: hsm.Soft and the payShield client (G0).
+type dukptTranslator interface {
+	TranslateDUKPTPIN(ctx context.Context, t hsm.DUKPTPINTranslation) ([]byte, error)
+}
+
+// translateDUKPTPIN is translatePIN for a DUKPT terminal: the KSN checked
+// (ErrKSN: 63, nothing forwarded), the block re-encrypted from the key
+// derived for it to the destination's ZPK inside the HSM, and the counter
+// claimed once the HSM decoded the block, journaled with the forwarded
+// record as for an on-us verification.
+func (s *Server) translateDUKPTPIN(t *Txn, it *issuer.Terminal, zpk hsm.KeyRef, to hsm.PINBlockFormat, dst []byte) ([]byte, error) {
+	r, err := s.readKSN(t, it)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := s.hsm.(dukptTranslator)
+	if !ok {
+		return nil, fmt.Errorf("%w: the HSM does not translate DUKPT PIN blocks", ErrSystem)
+	}
+	var block [8]byte
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	out, err := h.TranslateDUKPTPIN(ctx, hsm.DUKPTPINTranslation{BDK: r.bdk, KSN: r.ksn[:], Block: t.View.PINBlock(block[:0]),
+		PAN: string(t.PAN()), To: zpk, ToFormat: to})
+	if err != nil {
+		return nil, fmt.Errorf("%w: DUKPT PIN translation: %v", ErrSystem, err)
+	}
+	if !t.claimedKSN(r) {
+		if !s.keys.dukpt.claim(r.terminal, r.device, r.counter) {
+			return nil, fmt.Errorf("%w: KSN claimed by a concurrent request", ErrSystem)
+		}
+		t.sessionKeys = encodeDUKPT(r.terminal, r.device, r.counter)
+	}
+	return append(dst[:0], out...), nil
+}
+
+// dukptMACer is what the engine asks of an HSM for a DUKPT terminal on a
+// link with MACs (hsm.Soft; the payShield client does not speak it).
+type dukptMACer interface {
+	VerifyDUKPTMAC(ctx context.Context, m hsm.DUKPTMAC, mac []byte) error
+	GenerateDUKPTMAC(ctx context.Context, m hsm.DUKPTMAC) ([]byte, error)
+}
+
+// checkDUKPTMAC verifies a DUKPT terminal's request MAC under the request
+// MAC variant of the key derived for its KSN: on a link with MACs every
+// request carries the KSN (else ErrKSN, as for a replayed one). A MAC that
+// verifies claims the counter (the request is the device's: a replay of
+// it is refused), journaled with the request.
+func (s *Server) checkDUKPTMAC(t *Txn, it *issuer.Terminal, input []byte) error {
+	r, err := s.readKSN(t, it)
+	if err != nil {
+		return err
+	}
+	h, ok := s.hsm.(dukptMACer)
+	if !ok {
+		return fmt.Errorf("%w: no DUKPT MACs in the HSM", ErrSystem)
+	}
+	var mac [16]byte
+	ctx, cancel := s.hsmCall(t)
+	defer cancel()
+	err = h.VerifyDUKPTMAC(ctx, hsm.DUKPTMAC{BDK: r.bdk, KSN: r.ksn[:], Alg: t.Link.macAlg, Pad: hsm.MACPaddingFor(t.Link.macAlg), Data: input},
+		t.View.MAC(mac[:0]))
+	switch {
+	case errors.Is(err, hsm.ErrMACMismatch), errors.Is(err, hsm.ErrMACLength):
+		return ErrMAC
+	case err != nil:
+		return fmt.Errorf("%w: DUKPT MAC verification: %v", ErrSystem, err)
+	}
+	if !t.claimedKSN(r) {
+		if !s.keys.dukpt.claim(r.terminal, r.device, r.counter) {
+			return fmt.Errorf("%w: KSN claimed by a concurrent request", ErrSystem)
+		}
+		t.sessionKeys = encodeDUKPT(r.terminal, r.device, r.counter)
+	}
+	return nil
+}
+
+// dukptSigner MACs a DUKPT terminal's reply under the response MAC
+// variant of its request's key; nil (no MAC) when the request's KSN was
+// not one the switch took (a reply to a refused KSN cannot be MACed under
+// a key the terminal does not hold).
+func (s *Server) dukptSigner(t *Txn, it *issuer.Terminal) func([]byte) ([]byte, error) {
+	r, err := s.readKSN(t, it)
+	h, ok := s.hsm.(dukptMACer)
+	if err != nil || !ok || !t.claimedKSN(r) {
+		return nil
+	}
+	return func(input []byte) ([]byte, error) {
+		ctx, cancel := s.hsmCall(t)
+		defer cancel()
+		return h.GenerateDUKPTMAC(ctx, hsm.DUKPTMAC{BDK: r.bdk, KSN: r.ksn[:], Response: true, Alg: t.Link.macAlg,
+			Pad: hsm.MACPaddingFor(t.Link.macAlg), Data: input})
+	}
+}
+
 // dukptRecords lists the counters held, in terminal order, encoded as
 // journaled (for snapshots; Restore reads each back).
 func (k *Keys) dukptRecords() [][]byte {

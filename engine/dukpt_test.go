@@ -169,3 +169,77 @@ func TestDUKPTRecord(t *testing.T) {
 		}
 	}
 }
+
+// On a link with MACs, a DUKPT terminal's request is MACed under the
+// request MAC variant of its KSN's key (X9.24-1) and the reply under the
+// response variant; a MAC that verifies claims the counter, so a replayed
+// KSN is refused 63 even without a PIN; a wrong MAC is A0 and claims
+// nothing; a request without its KSN is 63.
+func TestDUKPTMACs(t *testing.T) {
+	data := dukptData(t)
+	keys := &Keys{Data: data}
+	a, err := auth.New(data, func(p []byte) [32]byte { return sha256.Sum256(p) }, auth.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, AuthStage{A: a}, func(c *Config) {
+		c.testHSM, c.testKeys, c.testJournal = &hsm.Soft{LMK: hsm.ThalesTestLMK()}, keys, newScripted()
+		c.Links[0].MAC = "x919"
+	})
+	bdk, err := hsm.NewTDESKey(mustHex(t, testBDK), hsm.ParityIgnore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	macKey := func(ksn string, v hsm.DUKPTVariant) hsm.Key {
+		k, err := hsm.DUKPTKey(bdk, mustHex(t, ksn), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	request := func(stan int, ksn string, v hsm.DUKPTVariant) []byte {
+		f := map[string]string{"2": "4761739001010010", "3": "000000", "4": "000000000100", "7": "1121204500", "11": fmt.Sprintf("%06d", stan),
+			"12": "204500", "13": "1121", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}
+		if ksn != "" {
+			f["62"] = ksn
+		}
+		key := macKey("FFFF9876543210E00001", v)
+		if ksn != "" {
+			key = macKey(ksn, v)
+		}
+		msg, err := d.EncodeMAC(codec.Message{MTI: "0200", Fields: f}, 64, func(in []byte) ([]byte, error) {
+			return hsm.GenerateMAC(key, hsm.MACISO9797Alg3, hsm.MACPadding1, in)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	c := ts.dial(t)
+	for i, s := range []struct {
+		what, ksn string
+		v         hsm.DUKPTVariant
+		want      string
+	}{
+		{"right MAC", "FFFF9876543210E00001", hsm.DUKPTMACRequest, "00"},
+		{"its KSN again", "FFFF9876543210E00001", hsm.DUKPTMACRequest, "63"},
+		{"a MAC under the response variant", "FFFF9876543210E00002", hsm.DUKPTMACResponse, "A0"},
+		{"the next counter, right MAC", "FFFF9876543210E00002", hsm.DUKPTMACRequest, "00"},
+		{"no KSN", "", hsm.DUKPTMACRequest, "63"},
+	} {
+		r, err := c.RoundTrip(request(20+i, s.ksn, s.v), 5*time.Second)
+		if err != nil || field(r, 39) != s.want {
+			t.Fatalf("%s: %v, 39 %q, want %s", s.what, err, field(r, 39), s.want)
+		}
+		if s.want == "00" {
+			in, ok := r.View.MACInput()
+			if !ok || hsm.VerifyMAC(macKey(s.ksn, hsm.DUKPTMACResponse), hsm.MACISO9797Alg3, hsm.MACPadding1, in, r.View.MAC(nil)) != nil {
+				t.Fatalf("%s: the reply's MAC does not verify under the response variant", s.what)
+			}
+		}
+	}
+	if _, n, ok := keys.DUKPTCounter("TERM0001"); !ok || n != 2 {
+		t.Fatalf("counter %d %v, want 2", n, ok)
+	}
+}

@@ -355,8 +355,9 @@ func (s *Server) late(d *destination, v *codec.View, r upstream.Response[*Txn]) 
 
 // undelivered journals, to be reversed, the approval of forwarded request
 // t whose reply could not be written to its originator (its connection
-// closed first): a copy of t's answered record, RespCode empty. It never
-// waits (the loops call it): the late approvals' queue takes it.
+// closed first): a copy of t's answered record, RespCode empty; or of a
+// stand-in approval, whose reversal follows its advice (reverseStandIn).
+// It never waits (the loops call it): the late approvals' queue takes it.
 func (s *Server) undelivered(t *Txn) {
 	d := t.dest
 	now := s.clock.Now()
@@ -369,6 +370,9 @@ func (s *Server) undelivered(t *Txn) {
 	r.RespCode, r.UpState, r.ApprovalSeq = [2]byte{}, journal.UpUndelivered, 0
 	r.Outcome, r.SessionKeys = nil, nil
 	r.PANSealed = append([]byte(nil), t.rec.PANSealed...)
+	if t.upState == journal.UpStandIn {
+		s.reverseStandIn(d, r, &t.rec)
+	}
 	d.m.undelivered.Inc()
 	if n, ok := d.line(destLineLate); ok {
 		logline.Held(d.log.Warn().Str("link", t.Link.cfg.Name).Str("pan", r.PANMasked).Uint32("up_stan", r.UpSTAN).Str("up_rrn", r.UpRRN).

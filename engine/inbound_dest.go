@@ -99,7 +99,7 @@ func (d *destination) addAccepted(s *Server, tiers []uint8) []uint8 {
 		refused:  s.um.events.WithLabelValues(d.cfg.Name, "accept_refused"),
 		accepted: s.um.events.WithLabelValues(d.cfg.Name, "accepted")}
 	for range d.cfg.MaxConnections {
-		oc := &outConn{d: d, idx: len(d.conns), addr: d.in.name, accepted: true}
+		oc := &outConn{d: d, idx: len(d.conns), addr: d.in.name, accepted: true, ctl: make(chan destCtl)}
 		d.conns = append(d.conns, oc)
 		tiers = append(tiers, 0)
 	}
@@ -232,7 +232,7 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	// exactly when it is published and signed on (or needs no sign-on).
 	oc.mu.Lock()
 	oc.sess = ss
-	if !d.cfg.SignOn || oc.signedOn.Load() {
+	if (!d.cfg.SignOn || oc.signedOn.Load()) && !d.signedOff.Load() {
 		d.pool.SetUp(oc.idx, true)
 		oc.up.Set(1)
 	}
@@ -316,7 +316,7 @@ func (s *Server) peerNetwork(ss *outSession, v *codec.View) {
 	changed := oc.signedOn.Swap(on) != on
 	remote := oc.addr
 	if oc.sess == ss { // else admit marks it up once it has published ss
-		oc.d.pool.SetUp(oc.idx, on)
+		oc.d.pool.SetUp(oc.idx, on && !oc.d.signedOff.Load())
 		up := 0.0
 		if on {
 			up = 1

@@ -71,6 +71,9 @@ func (s JournalStage) fill(t *Txn) error {
 	em, _ := v.EntryMode()
 	r.EntryMode = uint16(em)
 	r.Amount, _ = v.Amount()
+	if v.MTI().Class() == '4' {
+		r.Replacement, _ = replacementOf(v) // checked when read (link.go)
+	}
 	r.Currency = currency(v)
 	var buf [64]byte
 	r.RRN = string(t.rrn[:t.rrnLen])
@@ -82,7 +85,7 @@ func (s JournalStage) fill(t *Txn) error {
 	r.Acquirer = string(v.AppendText(buf[:0], codec.FieldAcquirer))
 	if d := t.dest; d != nil {
 		r.Destination, r.UpSTAN, r.UpRRN, r.UpState = d.cfg.Name, t.upSTAN, string(t.upRRN[:]), t.upState
-		r.UpCode = t.upCode
+		r.UpCode, r.Follows = t.upCode, t.follows
 	}
 	clearText(r, t.clearBad)
 	if t.Approved() && t.Approval != [6]byte{} {

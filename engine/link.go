@@ -379,6 +379,12 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		l.clearTextRefused(cs, v, clearErr)
 		return l.answerNow(cs, t, ErrFormat)
 	}
+	if mti.Class() == '4' {
+		if _, err := replacementOf(v); err != nil { // a partial reversal must leave less than the whole
+			l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).Msg("format error: field 95")
+			return l.answerNow(cs, t, err)
+		}
+	}
 	t.cutover = mti.Class() == '8' && l.cfg.AcceptCutover && isCutover(v) // to a worker: journaling it waits
 	if mti.Class() == '8' && !t.cutover && !isCUPSignOn(l, v) {
 		l.networkManagement(cs, t)

@@ -97,3 +97,36 @@ func appendDigits(b []byte, n uint64, width int) []byte {
 	}
 	return append(b, tmp[i:]...)
 }
+
+// fieldReplacement is ISO 8583:1987's replacement amounts (an 42): the
+// actual transaction amount (n 12), the actual settlement amount (n 12)
+// and the actual transaction and settlement fees (x+n 8 each).
+const fieldReplacement = 95
+
+// replacementOf reads what a partial reversal leaves of its original: the
+// actual amount in field 95, which must be 12 digits below field 4's
+// amount (a reversal of nothing is not one). 0 when the request has no
+// 95, or its actual amount is zero (reversed whole); ErrFormat when 95 is
+// not a partial amount of the reversed one. Pure, no allocation.
+func replacementOf(v *codec.View) (int64, error) {
+	if !v.Has(fieldReplacement) {
+		return 0, nil
+	}
+	var buf [48]byte
+	f := v.AppendText(buf[:0], fieldReplacement)
+	if len(f) < 12 {
+		return 0, ErrFormat
+	}
+	var actual int64
+	for _, c := range f[:12] {
+		if c < '0' || c > '9' {
+			return 0, ErrFormat
+		}
+		actual = actual*10 + int64(c-'0')
+	}
+	amount, ok := v.Amount()
+	if actual != 0 && (!ok || actual >= amount) {
+		return 0, ErrFormat
+	}
+	return actual, nil
+}

@@ -44,6 +44,9 @@ type destination struct {
 	saf     *safRunner     // nil: store-and-forward disabled (saf.go)
 	stip    *standin.Stand // nil: no stand-in (standin.go)
 	brk     *destBreaker   // nil: no circuit breaker
+	// signedOff: the operator signed the destination off (destctl.go):
+	// its connections stay up for echo tests, and take no traffic
+	signedOff atomic.Bool
 }
 
 type destLineKind int
@@ -81,6 +84,7 @@ type outConn struct {
 
 	up       prometheus.Gauge
 	signedOn atomic.Bool
+	ctl      chan destCtl  // the operator's actions, for the keeper (destctl.go)
 	sessions atomic.Uint64 // sessions enrolled (connected): the state's reconnects are all but the first
 }
 
@@ -127,7 +131,7 @@ func newDestination(s *Server, cfg DestinationConfig) (*destination, error) {
 	for _, e := range cfg.Endpoints {
 		for range cfg.Connections {
 			tiers = append(tiers, uint8(e.Tier))
-			d.conns = append(d.conns, &outConn{d: d, idx: len(d.conns), addr: e.Address, tier: e.Tier})
+			d.conns = append(d.conns, &outConn{d: d, idx: len(d.conns), addr: e.Address, tier: e.Tier, ctl: make(chan destCtl)})
 		}
 	}
 	tiers = d.addAccepted(s, tiers) // slots for the connections the destination opens (inbound_dest.go)
@@ -398,7 +402,9 @@ func (s *Server) connect(oc *outConn) error {
 		}
 		oc.signedOn.Store(true)
 	}
-	d.pool.SetUp(oc.idx, true)
+	if !d.signedOff.Load() { // signed off by the operator: connected, echo tests, no traffic
+		d.pool.SetUp(oc.idx, true)
+	}
 	oc.up.Set(1)
 	if n, ok := d.line(destLineSession); ok {
 		logline.Held(d.log.Info().Str("remote", oc.addr).Int("conn", oc.idx).Bool("signed_on", d.cfg.SignOn), "suppressed", n).Msg("destination connection up")
@@ -608,6 +614,8 @@ func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stoppe
 			s.answerKeyChange(ss, msg)
 		case kc := <-d.zone.changes: // the admin API's
 			kc.done <- s.proposeKey(ss, kc.kind)
+		case op := <-oc.ctl: // the operator's (destctl.go)
+			op.done <- s.runControl(ss, op.op)
 		case <-tick.C:
 			now := s.clock.Now().UnixNano()
 			if d.dueKeyChange(s.clock.Now()) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/saf"
+	"github.com/cardswitch/cardswitch/engine/standin"
 	"github.com/cardswitch/cardswitch/engine/upstream"
 	"github.com/cardswitch/cardswitch/internal/logline"
 	"github.com/cardswitch/cardswitch/journal"
@@ -117,21 +119,23 @@ func SAFOwed(r *journal.Record) (saf.Kind, bool) {
 	return 0, false
 }
 
-// acceptAdvice takes an originator's advice (0120, 0220, 0420) for d's
-// card: answered 00 once journaled (the record owes d the advice,
-// SAFOwed), and passed on by store-and-forward, in order, with repeats,
-// until d has it. It gets an outbound STAN and RRN of its own, as a
-// forwarded request does.
+// acceptAdvice takes an originator's advice (0120, 0220, 0420), or a
+// reversal (0400) that cannot go online, for d's card: answered 00 once
+// journaled (the record owes d the advice, SAFOwed), and passed on by
+// store-and-forward, in order, with repeats, until d has it. It gets an
+// outbound STAN and RRN of its own, as a forwarded request does.
 //
 // A reversal of a request the switch forwarded takes that request's
 // RRN counter, outbound STAN and RRN (the index of the requests forwarded
 // lately knows them): it is the same reversal as the one the switch owes
 // when that request timed out, and store-and-forward keeps one entry per
 // counter, so the destination gets one reversal, not two; a terminal's
-// repeat (0421) is the same entry too. When the switch gave the
-// originator's reply an RRN of its own (its counter is journaled with
-// this record), or the original is not in the index, the reversal gets
-// new ones.
+// repeat (0421) is the same entry too. A reversal of an advice the switch
+// owes (a stand-in approval, an advice it accepted) follows that advice
+// (reverseAdvice). A repeat of an accepted advice (0121, 0221) is the
+// same entry as the advice. When the switch gave the originator's reply
+// an RRN of its own (its counter is journaled with this record), or the
+// original is not in the index, the reversal gets new ones.
 func (s *Server) acceptAdvice(t *Txn, d *destination) {
 	t.dest, t.upState = d, journal.UpAdviceAccepted
 	t.SetCode("00")
@@ -145,28 +149,157 @@ func (s *Server) acceptAdvice(t *Txn, d *destination) {
 	if a := v.AppendText(buf[:0], codec.FieldApproval); len(a) == 6 {
 		copy(t.Approval[:], a)
 	}
-	if v.MTI().Class() == '4' && t.rrnLen == 0 {
-		if o, ok := OriginalOf(v, RequestDate(v)); ok {
-			var tb [16]byte
-			term := string(v.TerminalID(tb[:0]))
-			for _, c := range []byte{o.Class(), '2', '1'} {
-				if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found && ref.rrnSeq != 0 {
-					t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
-					return
-				}
+	var tb [16]byte
+	term := string(v.TerminalID(tb[:0]))
+	mti := v.MTI()
+	if o, ok := OriginalOf(v, RequestDate(v)); ok && mti.Class() == '4' {
+		for _, c := range []byte{o.Class(), '2', '1'} {
+			k := newOrigKey(term, c, o.STAN, o.Date%10000)
+			if s.reverseAdvice(t, d, k) {
+				return
+			}
+		}
+	}
+	if mti.IsRepeat() && mti.Class() != '4' {
+		stan, _ := v.STAN()
+		k := newOrigKey(term, mti.Class(), stan, RequestDate(v)%10000)
+		if ref, found := d.saf.originals.find(k); found && ref.kind == refAdvice && ref.rrnSeq != 0 {
+			t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
+			if t.rrnLen > 0 {
+				// the repeat is answered with its advice's RRN: the one the
+				// switch drew for it now was never given out, so its counter
+				// need not be journaled
+				t.rrn, t.rrnLen = ref.upRRN, len(ref.upRRN)
+			}
+			return
+		}
+	}
+	if o, ok := OriginalOf(v, RequestDate(v)); ok && mti.Class() == '4' && t.rrnLen == 0 {
+		for _, c := range []byte{o.Class(), '2', '1'} {
+			if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found && ref.kind == refForwarded && ref.rrnSeq != 0 {
+				t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
+				return
 			}
 		}
 	}
 	s.outboundIDs(t)
 }
 
+// reverseStandIn makes r, a copy of stand-in approval a's record, the
+// switch's own reversal of it (its reply could not be delivered): it
+// follows the approval's advice, and frees the approval's stand-in
+// usage, once for all its reversals (the terminal's may come too).
+func (s *Server) reverseStandIn(d *destination, r, a *journal.Record) {
+	k := newOrigKey(a.Terminal, a.MTI[1], a.STAN, clearing.RequestDate(a)%10000)
+	ref, first, found := d.saf.originals.claimReversal(k)
+	if !found || ref.rrnSeq != a.RRNSeq {
+		first = true // not in the index (a newer request took its place): nothing else freed it
+	}
+	r.Follows = a.RRNSeq
+	if first && d.stip != nil {
+		d.stip.Reverse(standin.Request{PAN: a.PANHash, Amount: a.Amount, Day: a.BusinessDate})
+	}
+}
+
+// storedAndForwarded reports whether t, for d's card, goes to d by
+// store-and-forward rather than online: an advice (0120, 0220, 0420)
+// always; a reversal request (0400) when d cannot take it now (it must
+// reach d all the same: the acquirer has its 0410 and d the 0420 once
+// back), or when it reverses an advice d has not had first (a stand-in
+// approval, an accepted advice).
+func storedAndForwarded(t *Txn, d *destination, now time.Time) bool {
+	mti := t.View.MTI()
+	if mti.IsAdvice() {
+		return strings.IndexByte("124", mti.Class()) >= 0
+	}
+	if mti.Class() != '4' {
+		return false
+	}
+	if d.unavailable(now) {
+		return true
+	}
+	o, ok := OriginalOf(&t.View, RequestDate(&t.View))
+	if !ok {
+		return false
+	}
+	var tb [16]byte
+	term := string(t.View.TerminalID(tb[:0]))
+	for _, c := range []byte{o.Class(), '2', '1'} {
+		if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found {
+			return ref.kind != refForwarded
+		}
+	}
+	return false
+}
+
+// reverseAdvice takes t, a reversal, as the reversal of the advice at k
+// when the index holds one (false: it does not). The reversal follows
+// the advice (journal.Record.Follows: its entry waits until the
+// destination has the advice, and every reversal of the advice is one
+// entry, SAFRef), with the advice's outbound STAN and RRN, and its own
+// RRN counter. The first reversal of a stand-in approval frees the
+// card's stand-in usage (partly, for a partial one).
+func (s *Server) reverseAdvice(t *Txn, d *destination, k origKey) bool {
+	ref, first, found := d.saf.originals.claimReversal(k)
+	if !found {
+		return false
+	}
+	s.outboundIDs(t)
+	t.upSTAN, t.upRRN, t.follows = ref.upSTAN, ref.upRRN, ref.rrnSeq
+	if first && ref.kind == refStandIn && d.stip != nil {
+		if rj, _ := s.journal.(JournalStage); rj.P != nil {
+			if pan := t.PAN(); len(pan) > 0 {
+				amount, _ := t.View.Amount()
+				remains, _ := replacementOf(&t.View)
+				d.stip.Reverse(standin.Request{PAN: rj.P.HashPAN(pan), Amount: amount, Remains: remains, Day: ref.day})
+			}
+		}
+	}
+	return true
+}
+
 // SAFFollowsUp reports a record that owes what an entry of the same
 // request (RRNSeq) may have delivered already: a late approval after its
 // timeout's reversal, an originator's reversal of a request whose
-// timeout was reversed. After a delivery (other than 25: no original yet)
+// timeout was reversed, a repeat of an advice or of a stand-in request,
+// the switch's reversal of a stand-in approval after the terminal's. After a delivery (other than 25: no original yet)
 // it adds nothing, live and at a replay alike.
 func SAFFollowsUp(r *journal.Record) bool {
-	return r.UpState == journal.UpLateReversal || (r.UpState == journal.UpAdviceAccepted && r.MTI[1] == '4')
+	switch r.UpState {
+	case journal.UpLateReversal:
+		return true
+	case journal.UpAdviceAccepted:
+		return r.MTI[1] == '4' || r.MTI[3] == '1' // a reversal, or a repeat of an advice
+	case journal.UpStandIn:
+		return r.MTI[3] == '1' // a repeat answered as its original was
+	case journal.UpUndelivered:
+		return r.Follows != 0 // the reversal of a stand-in approval, which the terminal's may have delivered
+	}
+	return false
+}
+
+// safFollowBit marks an entry reference (SAFRef) that is a reversal of
+// an advice rather than an RRN counter value (which never comes near it).
+const safFollowBit = 1 << 63
+
+// SAFRef is the entry record r is of, for the queue's one entry per
+// reference: the request's RRN counter (RRNSeq), which its timeout's and
+// its originator's reversals share; or, for a reversal of an advice
+// (Follows), the advice it reverses, which every reversal of it shares
+// whatever counter each took (the switch's own of an undelivered stand-in
+// approval, the terminal's, and their repeats). Final SAF records copy
+// their entry's record, so they name the same reference.
+func SAFRef(r *journal.Record) uint64 {
+	if r.Follows != 0 {
+		return r.Follows | safFollowBit
+	}
+	return r.RRNSeq
+}
+
+// SAFFollowed reports the advice's counter a reference of a reversal of
+// an advice names (SAFRef), false for a request's counter.
+func SAFFollowed(ref uint64) (uint64, bool) {
+	return ref &^ safFollowBit, ref&safFollowBit != 0
 }
 
 // standInApproved: the codes of an approval a stand-in decision gives.
@@ -293,6 +426,9 @@ func (s *Server) ObserveRecord(r *journal.Record) {
 	if d == nil || d.saf == nil {
 		return
 	}
+	if kind != saf.Reversal && r.UpState != journal.UpLateReversal {
+		d.saf.originals.addAdvice(r) // its repeats and reversals find it
+	}
 	d.saf.push(r, kind)
 }
 
@@ -339,6 +475,9 @@ func (s *Server) RestoreSAF(pending, fresh []journal.Record) (left []journal.Rec
 			continue
 		}
 		q.kind, q.rec.Outcome, q.rec.SessionKeys = kind, nil, nil
+		if q.rec.UpState == journal.UpAdviceAccepted && kind != saf.Reversal {
+			d.saf.originals.addAdvice(&q.rec) // its repeats are the same entry after the restart too
+		}
 		d.saf.mu.Lock()
 		d.saf.inbox = append(d.saf.inbox, q)
 		d.saf.mu.Unlock()
@@ -413,7 +552,7 @@ func (sr *safRunner) admit() {
 	sr.mu.Unlock()
 	for i := range in {
 		q := &in[i]
-		ref := q.rec.RRNSeq
+		ref := SAFRef(&q.rec)
 		if _, live := sr.byRef[ref]; live {
 			sr.m.deduped.Inc()
 			continue
@@ -461,6 +600,11 @@ func (sr *safRunner) send(now time.Time) {
 			return
 		}
 		q := sr.entries[e.ID]
+		if _, first := sr.byRef[q.rec.Follows]; q.rec.Follows != 0 && first { // the advice's own entry: its RRNSeq
+			// the advice it reverses has not reached the destination yet
+			sr.q.Defer(e.ID, now.Add(safTick))
+			continue
+		}
 		out, err := sr.build(q, e.Attempts > 0, now)
 		var transient *safTransient
 		if errors.As(err, &transient) {
@@ -507,8 +651,11 @@ func (sr *safRunner) take(a safAnswer) {
 	var rb [16]byte
 	k := safKeyOf(stan, v.RRN(rb[:0]))
 	id, ok := sr.flight[k]
-	if !ok {
-		sr.m.ignored.Inc() // an answer to an entry no longer in flight: a repeat's, or after its timeout
+	if q := sr.entries[id]; !ok || q == nil || v.MTI()[1] != q.kind.MTI()[1] {
+		// an answer to an entry no longer in flight (a repeat's, or after
+		// its timeout), or to the advice whose reversal, with the same
+		// STAN and RRN, is in flight now
+		sr.m.ignored.Inc()
 		return
 	}
 	if d.zone.macAlg != 0 {
@@ -546,12 +693,12 @@ func (sr *safRunner) final(id uint64, st journal.UpState, code [2]byte, now time
 		return
 	}
 	delete(sr.entries, id)
-	delete(sr.byRef, q.rec.RRNSeq)
+	delete(sr.byRef, SAFRef(&q.rec))
 	delete(sr.flight, safKeyOf(q.rec.UpSTAN, []byte(q.rec.UpRRN)))
 	switch st {
 	case journal.UpSAFDelivered:
 		if code != [2]byte{'2', '5'} { // "no original": the original may still come, and a late approval must be reversed again
-			sr.recent.Add(q.rec.RRNSeq)
+			sr.recent.Add(SAFRef(&q.rec))
 		}
 	case journal.UpSAFExpired:
 		sr.m.expired.Inc()

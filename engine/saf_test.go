@@ -583,3 +583,203 @@ func TestSAFOneReversalForATimeoutTheTerminalReverses(t *testing.T) {
 		t.Fatalf("the terminal's reversal %+v\ndoes not take the timed-out request's identifiers %+v", acc, to)
 	}
 }
+
+// stipReversal is an 0400 of stip0200's purchase stan (amount), with a
+// STAN of its own and, when remains > 0, a partial reversal's 95.
+func stipReversal(t testing.TB, mti, pan string, stan, orig int, amount, remains int64) []byte {
+	t.Helper()
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	f := map[string]string{
+		"2": pan, "3": "000000", "4": fmt.Sprint(amount), "7": "1121204600", "11": fmt.Sprint(stan), "12": "204600", "13": "1121",
+		"14": "4912", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
+		"90": fmt.Sprintf("0200%06d1121204500%011d%011d", orig, 0, 0)}
+	if remains > 0 {
+		f["95"] = fmt.Sprintf("%012d%012dC%08dC%08d", remains, 0, 0, 0)
+	}
+	msg, err := d.Encode(codec.Message{MTI: mti, Fields: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// While its destination is down, a repeat of a stand-in approval (0201)
+// is answered as the approval was and counts once; a partial reversal of
+// it (0400 with 95, and its repeat 0401) is answered 0410 00, frees what
+// it reverses of the card's stand-in limits, and is stored. Once the
+// destination is back, the reversal reaches it after the approval's
+// advice has been answered (even when that advice needs a retry), once,
+// naming the advice by its outbound STAN and RRN, with the 95.
+func TestStandInReversalFollowsItsAdvice(t *testing.T) {
+	addr := freeAddr(t) // nothing listens yet: the destination is down
+	j, jst := journalFor(t)
+	dc := standInDest(addr)
+	dc.StandIn.DailyAmount = 15000
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	c := ts.dial(t)
+	const pan = "4761739001010010"
+	steps := []struct {
+		what, rc string
+		msg      []byte
+	}{
+		{"purchase", "00", stip0200(t, pan, 20, 10000)},
+		{"its repeat", "00", func() []byte { m := stip0200(t, pan, 20, 10000); copy(m, "0201"); return m }()},
+		{"a partial reversal leaving 10.00", "00", stipReversal(t, "0400", pan, 21, 20, 10000, 1000)},
+		{"the reversal's repeat", "00", stipReversal(t, "0401", pan, 21, 20, 10000, 1000)},
+		{"a purchase within what the reversal freed", "00", stip0200(t, pan, 22, 10000)},
+		{"a third purchase: two a day", "65", stip0200(t, pan, 23, 100)},
+	}
+	var approval string
+	for _, s := range steps {
+		r, err := c.RoundTrip(s.msg, 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", s.what, err)
+		}
+		if field(r, 39) != s.rc {
+			t.Fatalf("%s: 39 = %s, want %s", s.what, field(r, 39), s.rc)
+		}
+		switch s.what {
+		case "purchase":
+			approval = field(r, 38)
+		case "its repeat":
+			if field(r, 38) != approval || field(r, 44) != "STIP:approved" {
+				t.Fatalf("the repeat: 38 %q 44 %q, want the approval's %q", field(r, 38), field(r, 44), approval)
+			}
+		}
+	}
+	var dropped atomic.Bool
+	h := startRawHostAt(t, addr, func(m codec.Message) *codec.Message {
+		if m.MTI == "0220" && m.Fields["38"] == approval && dropped.CompareAndSwap(false, true) {
+			return nil // the first try is lost: the advice goes again as 0221
+		}
+		return answerWith(m, "00")
+	})
+	waitUntil(t, "two advices and the reversal delivered", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) == 3 })
+	time.Sleep(300 * time.Millisecond) // time for anything more to go, if it were owed
+	var advice, rev []codec.Message
+	order := map[string]int{}
+	h.mu.Lock()
+	for i, m := range h.got {
+		switch {
+		case m.MTI[:3] == "022" && m.Fields["38"] == approval:
+			advice = append(advice, m)
+			order[m.MTI] = i
+		case m.MTI[:3] == "042":
+			rev = append(rev, m)
+			order["rev"] = i
+		}
+	}
+	h.mu.Unlock()
+	if len(advice) != 2 || advice[0].MTI != "0220" || advice[1].MTI != "0221" {
+		t.Fatalf("advices of the reversed purchase: %+v (want 0220, then its repeat; none for the 0201)", advice)
+	}
+	if len(rev) != 1 || rev[0].MTI != "0420" || order["rev"] < order["0221"] {
+		t.Fatalf("reversals %+v at %d, advice repeat at %d: want one 0420, after the advice was answered", rev, order["rev"], order["0221"])
+	}
+	a := advice[1]
+	want90 := "0220" + a.Fields["11"]
+	if rev[0].Fields["11"] != a.Fields["11"] || rev[0].Fields["37"] != a.Fields["37"] || !strings.HasPrefix(rev[0].Fields["90"], want90) ||
+		rev[0].Fields["95"] != "000000001000000000000000C00000000C00000000" || rev[0].Fields["4"] != "000000010000" ||
+		rev[0].Fields["22"] != "051" || a.Fields["22"] != "051" {
+		t.Fatalf("0420 %+v: want the advice's 11 and 37, 90 from %q, and the 95", rev[0].Fields, want90)
+	}
+	si := safRecords(t, j, journal.UpStandIn)
+	acc := safRecords(t, j, journal.UpAdviceAccepted)
+	if len(acc) != 2 || acc[0].Follows != si[0].RRNSeq || SAFRef(&acc[1]) != SAFRef(&acc[0]) || acc[0].Replacement != 1000 || SAFRef(&acc[0]) == SAFRef(&si[0]) {
+		t.Fatalf("stand-in %+v\naccepted reversals %+v: want both following the approval, one entry, the 95 kept", si[0], acc)
+	}
+	if si[1].RRNSeq != si[0].RRNSeq || si[1].Approval != si[0].Approval {
+		t.Fatalf("the repeat's record %+v does not take its original's %+v", si[1], si[0])
+	}
+}
+
+// A stand-in approval whose reply cannot be delivered (the terminal hung
+// up) is reversed by the switch after its advice, and frees the card's
+// stand-in usage; the terminal's own reversal of it later is the same
+// entry: the destination gets one reversal.
+func TestStandInUndeliveredApprovalIsReversed(t *testing.T) {
+	addr := freeAddr(t)
+	j, jst := journalFor(t)
+	dc := standInDest(addr)
+	dc.StandIn.DailyCount = 1
+	ts := forwarding(t, []DestinationConfig{dc}, func(c *Config) { c.testJournal = jst })
+	c := ts.dial(t)
+	j.SetOnRecord(func(r *journal.Record) {
+		if r.UpState == journal.UpStandIn {
+			c.Close()                          // the terminal hangs up before its reply...
+			time.Sleep(200 * time.Millisecond) // ...and the switch sees it first
+		}
+		ts.ObserveRecord(r)
+	})
+	const pan = "4761739001010010"
+	if err := c.Write(stip0200(t, pan, 30, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the undelivered approval journaled", func() bool { return len(safRecords(t, j, journal.UpUndelivered)) == 1 })
+	j.SetOnRecord(ts.ObserveRecord)
+	c = ts.dial(t)
+	// the count of one a day is free again: the undelivered approval does not count
+	if r, err := c.RoundTrip(stip0200(t, pan, 31, 5000), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("a purchase after the undelivered one: %v, 39 %q, want 00", err, field(r, 39))
+	}
+	// the terminal's timeout reversal of the one it never heard of
+	if r, err := c.RoundTrip(stipReversal(t, "0400", pan, 32, 30, 5000, 0), 5*time.Second); err != nil || field(r, 39) != "00" {
+		t.Fatalf("the terminal's reversal: %v", err)
+	}
+	h := startRawHostAt(t, addr, func(m codec.Message) *codec.Message { return answerWith(m, "00") })
+	waitUntil(t, "two advices and a reversal delivered", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) == 3 })
+	time.Sleep(300 * time.Millisecond)
+	revs := append(h.of("0420"), h.of("0421")...)
+	und := safRecords(t, j, journal.UpUndelivered)[0]
+	if len(revs) != 1 || revs[0].Fields["39"] != "22" || revs[0].Fields["4"] != "000000005000" || !strings.HasPrefix(revs[0].Fields["90"], "0220") {
+		t.Fatalf("reversals %+v: want one, 22, of the advice", revs)
+	}
+	si := safRecords(t, j, journal.UpStandIn)
+	if und.Follows != si[0].RRNSeq {
+		t.Fatalf("undelivered %+v of %+v", und, si[0])
+	}
+	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 1 || SAFRef(&acc[0]) != SAFRef(&und) {
+		t.Fatalf("the terminal's reversal %+v is not the switch's entry %+v", acc, und)
+	}
+	for _, d := range safRecords(t, j, journal.UpSAFDelivered) {
+		if string(d.MTI[:]) == "0420" && (d.RespCode != [2]byte{'0', '0'} || d.Original != "0200/000030/1121") {
+			t.Fatalf("the delivered reversal %+v must be an approved reversal naming the purchase (clearing)", d)
+		}
+	}
+}
+
+// A terminal's repeat of an advice (0221) the switch accepted is the same
+// entry as the advice: the destination gets it once.
+func TestSAFAdviceRepeatIsOneEntry(t *testing.T) {
+	addr := freeAddr(t)
+	j, jst := journalFor(t)
+	ts := forwarding(t, []DestinationConfig{standInDest(addr)}, func(c *Config) { c.testJournal = jst })
+	c := ts.dial(t)
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	var rrns []string
+	for _, mti := range []string{"0220", "0221"} {
+		adv, err := d.Encode(codec.Message{MTI: mti, Fields: map[string]string{
+			"2": "4761739001010010", "3": "000000", "4": "1500", "7": "1121204700", "11": "50", "12": "204700", "13": "1121",
+			"38": "OFF123", "39": "00", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.RoundTrip(adv, 5*time.Second)
+		if err != nil || field(r, 39) != "00" {
+			t.Fatalf("%s: %v", mti, err)
+		}
+		rrns = append(rrns, field(r, 37))
+	}
+	if rrns[0] == "" || rrns[1] != rrns[0] {
+		t.Fatalf("the repeat's reply 37 %q, the advice's %q: want the same", rrns[1], rrns[0])
+	}
+	h := startRawHostAt(t, addr, func(m codec.Message) *codec.Message { return answerWith(m, "00") })
+	waitUntil(t, "the advice delivered", func() bool { return len(safRecords(t, j, journal.UpSAFDelivered)) == 1 })
+	time.Sleep(300 * time.Millisecond) // time for a second one to go, if one were owed
+	if n := len(h.of("0220")) + len(h.of("0221")); n != 1 {
+		t.Fatalf("the host read %d advices, want one", n)
+	}
+	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 2 || SAFRef(&acc[0]) != SAFRef(&acc[1]) {
+		t.Fatalf("accepted %+v: want the repeat on the advice's entry", acc)
+	}
+}

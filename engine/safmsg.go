@@ -19,10 +19,11 @@ import (
 // its record alone (so a restart rebuilds it the same): the kind's MTI
 // (a repeat's last digit 1), the original's PAN (unsealed), 3, 4, a new
 // 7, the original outbound 11 and 37 (the same on every repeat: the
-// destination matches the entry, and a repeat, by them), 12, 13, 32, 38,
-// 39 (a reversal's reason, an advice's stand-in answer), 41, 42, 49, and
-// 90 (the original data elements: its MTI, STAN, field 7 and acquirer),
-// each where the dialect has the field; and the zone MAC.
+// destination matches the entry, and a repeat, by them), 12, 13, 18, 22, 32, 38,
+// 39 (a reversal's reason, an advice's stand-in answer), 41, 42, 49, 90
+// (the original data elements: its MTI, STAN, field 7 and acquirer), and
+// 95 for a partial reversal (what stays), each where the dialect has the
+// field; and the zone MAC.
 func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, error) {
 	d, r := sr.d, &q.rec
 	var mti codec.MTI
@@ -76,6 +77,12 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 		text(12, appendPadded(tmp[:0], uint64(r.LocalTime), 6))
 		text(13, appendPadded(tmp[:0], uint64(r.LocalDate), 4))
 	}
+	if r.MCC != 0 && has(codec.FieldMCC) {
+		text(codec.FieldMCC, appendPadded(tmp[:0], uint64(r.MCC), 4))
+	}
+	if r.EntryMode != 0 && has(codec.FieldEntryMode) {
+		text(codec.FieldEntryMode, appendPadded(tmp[:0], uint64(r.EntryMode), 3))
+	}
 	if r.Acquirer != "" && has(32) {
 		str(32, r.Acquirer)
 	}
@@ -106,6 +113,12 @@ func (sr *safRunner) build(q *safQueued, repeat bool, now time.Time) ([]byte, er
 		} else {
 			text(90, appendOriginalData(tmp[:0], r))
 		}
+	}
+	if has(fieldReplacement) && q.kind == saf.Reversal && r.Replacement > 0 {
+		// a partial reversal: the actual amount, the settlement amount and
+		// fees not known to the switch (zero)
+		b := appendPadded(tmp[:0], uint64(r.Replacement), 12)
+		text(fieldReplacement, append(b, "000000000000C00000000C00000000"...))
 	}
 	upTo(codec.FieldMAC)
 	if d.zone.macAlg != 0 {
@@ -155,6 +168,9 @@ func safReason(r *journal.Record) []byte {
 func appendOriginalData(dst []byte, r *journal.Record) []byte {
 	orig := r.MTI
 	orig[2], orig[3] = '0', '0' // the request, not a response or a repeat
+	if r.Follows != 0 {
+		orig[2] = '2' // the reversal of a stand-in approval names the advice the destination had
+	}
 	dst = append(dst, orig[:]...)
 	dst = appendPadded(dst, uint64(r.UpSTAN), 6)
 	if r.UpState == journal.UpLateReversal && r.Transmission != 0 {
@@ -385,9 +401,11 @@ const forwardedIndexMax = 1 << 18
 // forwardedIndex maps an original as an originator names it (terminal,
 // MTI class, STAN, date: engine.OriginalOf) to how the switch forwarded
 // it (its outbound STAN, field 7 and MTI), so that the reversal passed on
-// names what the destination saw. It is a cache filled by the committer
-// from the records as they commit, so it costs the committer one write: a
-// direct-mapped table of forwardedIndexMax slots (about 12 MB), where a
+// names what the destination saw; and the advices the switch owes (a
+// stand-in approval, an accepted advice: their repeats and reversals find
+// them). It is a cache filled by the committer from the records as they
+// commit, so it costs the committer one write: a direct-mapped table of
+// forwardedIndexMax slots of 96 bytes (24 MB, made at the first), where a
 // newer request takes an older one's slot (BenchmarkObserveRecord). Safe
 // for concurrent use (the committer adds, the runner reads).
 type forwardedIndex struct {
@@ -427,25 +445,83 @@ func (k *origKey) slot() int {
 	return int(h & (forwardedIndexMax - 1))
 }
 
+// origRef is how the switch sent an original on: forwarded live, or as
+// an advice store-and-forward owes (a stand-in approval, an originator's
+// advice accepted).
 type origRef struct {
-	mti      [4]byte
+	mti      [4]byte // as the destination sees it: the request, or the advice
 	upSTAN   uint32
 	upRRN    [12]byte
 	rrnSeq   uint64
 	received int64
+	reversed bool   // an advice's: a reversal of it was taken (claimReversal)
+	day      uint32 // business date of a stand-in approval
+	code     [2]byte
+	approval [6]byte
+	kind     refKind
 }
 
+// refKind is what an origRef is the record of.
+type refKind uint8
+
+const (
+	refForwarded refKind = iota + 1 // a request forwarded live: its reversal is the same entry as its timeout's
+	refStandIn                      // a stand-in approval, owed as an advice
+	refAdvice                       // an originator's advice accepted, owed as itself
+)
+
 func (x *forwardedIndex) add(r *journal.Record) {
+	x.put(r, refForwarded, r.MTI)
+}
+
+// addAdvice remembers a record whose entry is an advice: a stand-in
+// approval (its repeats are answered alike, its reversals follow its
+// advice) or an originator's advice (its repeats are the same entry).
+func (x *forwardedIndex) addAdvice(r *journal.Record) {
+	mti := r.MTI
+	kind := refAdvice
+	if r.UpState == journal.UpStandIn {
+		kind = refStandIn
+		mti[2] = '2' // the destination sees the advice: 0220 or 0120
+	}
+	mti[3] = '0'
+	x.put(r, kind, mti)
+}
+
+func (x *forwardedIndex) put(r *journal.Record, kind refKind, mti [4]byte) {
 	k := newOrigKey(r.Terminal, r.MTI[1], r.STAN, clearing.RequestDate(r)%10000)
 	i := k.slot()
+	ref := origRef{mti: mti, upSTAN: r.UpSTAN, rrnSeq: r.RRNSeq, received: r.Received, kind: kind,
+		day: r.BusinessDate, code: r.RespCode}
+	copy(ref.upRRN[:], r.UpRRN)
+	copy(ref.approval[:], r.Approval)
 	x.mu.Lock()
 	if x.slots == nil {
 		x.slots = make([]origSlot, forwardedIndexMax)
 	}
-	ref := origRef{mti: r.MTI, upSTAN: r.UpSTAN, rrnSeq: r.RRNSeq, received: r.Received}
-	copy(ref.upRRN[:], r.UpRRN)
+	if s := &x.slots[i]; s.key == k && s.ref.rrnSeq == ref.rrnSeq && s.ref.kind == kind {
+		ref.reversed = s.ref.reversed // a repeat of what is there: its reversal stays taken
+	}
 	x.slots[i] = origSlot{key: k, ref: ref}
 	x.mu.Unlock()
+}
+
+// claimReversal marks the advice at k reversed; first reports the first
+// claim (a repeat's, or the terminal's after the switch's own, are not).
+// found is false when k is not an advice in the index.
+func (x *forwardedIndex) claimReversal(k origKey) (ref origRef, first, found bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.slots == nil {
+		return origRef{}, false, false
+	}
+	s := &x.slots[k.slot()]
+	if s.key != k || (s.ref.kind != refStandIn && s.ref.kind != refAdvice) {
+		return origRef{}, false, false
+	}
+	first = !s.ref.reversed
+	s.ref.reversed = true
+	return s.ref, first, true
 }
 
 func (x *forwardedIndex) find(k origKey) (origRef, bool) {
@@ -455,7 +531,7 @@ func (x *forwardedIndex) find(k origKey) (origRef, bool) {
 		return origRef{}, false
 	}
 	s := &x.slots[k.slot()]
-	return s.ref, s.key == k && s.ref.mti != [4]byte{}
+	return s.ref, s.key == k && s.ref.kind != 0
 }
 
 // appendOriginalData appends field 90 of an originator's reversal r: its
@@ -473,8 +549,11 @@ func (x *forwardedIndex) appendOriginalData(dst []byte, r *journal.Record) []byt
 		}
 	}
 	if found {
-		orig := ref.mti
-		orig[2], orig[3] = '0', '0'
+		orig := ref.mti // an advice's is the advice as the destination had it
+		if ref.kind == refForwarded {
+			orig[2] = '0'
+		}
+		orig[3] = '0'
 		dst = append(dst, orig[:]...)
 		dst = appendPadded(dst, uint64(ref.upSTAN), 6)
 		dst = upstream.AppendTransmission(dst, time.Unix(0, ref.received))

@@ -98,6 +98,9 @@ func (s *Server) checkMAC(t *Txn) error {
 	if !ok {
 		return ErrMAC
 	}
+	if it, ok := s.dukptTerminal(t); ok {
+		return s.checkDUKPTMAC(t, it, input)
+	}
 	var term [16]byte
 	_, _, tak, ok := s.keys.Terminal(t.Link.cfg.Name, v.TerminalID(term[:0]))
 	if !ok || tak.Cryptogram == "" {
@@ -121,6 +124,9 @@ func (s *Server) checkMAC(t *Txn) error {
 func (s *Server) signer(t *Txn) func([]byte) ([]byte, error) {
 	if t.Link.macAlg == 0 || t.signOn { // the terminal learns its MAC key from this very reply
 		return nil
+	}
+	if it, ok := s.dukptTerminal(t); ok {
+		return s.dukptSigner(t, it)
 	}
 	var term [16]byte
 	_, _, tak, ok := s.keys.Terminal(t.Link.cfg.Name, t.View.TerminalID(term[:0]))

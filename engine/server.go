@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -620,7 +619,7 @@ func (s *Server) decide(t *Txn) (parked bool) {
 	case router.Decline:
 		t.SetCode(t.Route.Code)
 	case router.Upstream:
-		if d := s.dests[t.Route.Destination]; d != nil && d.saf != nil && t.View.MTI().IsAdvice() && strings.IndexByte("124", t.View.MTI().Class()) >= 0 {
+		if d := s.dests[t.Route.Destination]; d != nil && d.saf != nil && storedAndForwarded(t, d, s.clock.Now()) {
 			s.acceptAdvice(t, d) // stored and forwarded, never online (saf.go)
 			return false
 		}
@@ -660,8 +659,9 @@ func (s *Server) finished(t *Txn, written bool) {
 	t.Link.metrics.inflight.Dec()
 	if written {
 		s.observe(t)
-	} else if t.dest != nil && t.upState == journal.UpAnswered && t.Approved() && t.rec.Seq != 0 {
-		s.undelivered(t) // the issuer approved, the originator never heard: reversed by store-and-forward
+	} else if t.dest != nil && t.Approved() && t.rec.Seq != 0 &&
+		(t.upState == journal.UpAnswered || (t.upState == journal.UpStandIn && t.dest.saf != nil)) {
+		s.undelivered(t) // the issuer (or stand-in) approved, the originator never heard: reversed by store-and-forward
 	}
 	t.release()
 }

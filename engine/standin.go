@@ -145,6 +145,9 @@ func (s *Server) standIn(t *Txn, d *destination) {
 	if t.panHashBy != rj.P {
 		t.panHash, t.panHashBy = rj.P.HashPAN(pan), rj.P
 	}
+	if v.MTI().IsRepeat() && s.standInRepeat(t, d) {
+		return
+	}
 	r := standInRequest(v, t.panHash, t.BusinessDate, now)
 	var dec standin.Decision
 	if v.Has(codec.FieldPINBlock) {
@@ -172,6 +175,34 @@ func (s *Server) standIn(t *Txn, d *destination) {
 	}
 }
 
+// standInRepeat answers t, a repeat (0101, 0201) of a request stand-in
+// approved, as its original was: the same code, approval code, outbound
+// STAN and RRN and counter, so that its record is the same entry
+// (SAFFollowsUp) and counts once in the card's usage. False when the
+// original is not in the index (decided anew, as the request it repeats).
+func (s *Server) standInRepeat(t *Txn, d *destination) bool {
+	if d.saf == nil {
+		return false
+	}
+	v := &t.View
+	var tb [16]byte
+	stan, _ := v.STAN()
+	k := newOrigKey(string(v.TerminalID(tb[:0])), v.MTI().Class(), stan, RequestDate(v)%10000)
+	ref, found := d.saf.originals.find(k)
+	if !found || ref.kind != refStandIn || ref.rrnSeq == 0 {
+		return false
+	}
+	t.SetCode(string(ref.code[:]))
+	t.Approval = ref.approval
+	t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN
+	t.dest, t.upState = d, journal.UpStandIn
+	if t.Link.dialect.Field(standInIndicatorField) != nil {
+		t.addReplyField(standInIndicatorField, []byte(standin.Indicator(standin.ReasonApproved)), true)
+	}
+	d.m.standIn.WithLabelValues(string(ref.code[:])).Inc()
+	return true
+}
+
 // declineCode is the code stand-in answers what it does not cover.
 func (c StandInConfig) declineCode() string {
 	if c.DeclineCode == "" {
@@ -182,7 +213,7 @@ func (c StandInConfig) declineCode() string {
 
 // standInRequest is what stand-in reads of request v.
 func standInRequest(v *codec.View, hash [32]byte, day uint32, now time.Time) standin.Request {
-	r := standin.Request{MTI: [4]byte(v.MTI()), PAN: hash, Day: day, Currency: currency(v)}
+	r := standin.Request{MTI: [4]byte(v.MTI().Original()), PAN: hash, Day: day, Currency: currency(v)} // a repeat not found is decided as what it repeats
 	r.Proc, _ = v.ProcessingCode()
 	r.Amount, _ = v.Amount()
 	var buf [48]byte
@@ -204,8 +235,10 @@ func standInRequest(v *codec.View, hash [32]byte, day uint32, now time.Time) sta
 }
 
 // RestoreStandIn applies, before the server serves, the stand-in
-// approvals of the current business day the replay kept (a card's daily
-// limits count them): the state is the journal's. Records of a
+// approvals of the current business day the replay kept, less what
+// reversals took back (a card's daily limits count them): the state is
+// the journal's. They go into the index of originals as well, for their
+// repeats and reversals. Records of a
 // destination without stand-in are ignored.
 func (s *Server) RestoreStandIn(recs []journal.Record) int {
 	n := 0
@@ -217,6 +250,9 @@ func (s *Server) RestoreStandIn(recs []journal.Record) int {
 		}
 		d.stip.Apply(standin.Request{MTI: r.MTI, Proc: r.ProcCode, Amount: r.Amount, Currency: r.Currency, PAN: r.PANHash, Day: r.BusinessDate},
 			standin.Decision{Code: standin.Approved, Approved: true, Reason: standin.ReasonApproved})
+		if d.saf != nil {
+			d.saf.originals.addAdvice(r) // its repeats and reversals find it after the restart too
+		}
 		n++
 	}
 	return n

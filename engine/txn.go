@@ -71,6 +71,7 @@ type Txn struct {
 	upSTAN  uint32
 	upRRN   [12]byte
 	upCode  [2]byte
+	follows uint64 // the RRNSeq whose entry this one's follows (journal.Record.Follows)
 	upConn  *outConn
 	upKey   upstream.Key
 	upWire  []byte     // the outbound request, for the connection's loop

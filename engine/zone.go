@@ -166,6 +166,9 @@ func (s *Server) translatePIN(t *Txn, d *destination, dst []byte) ([]byte, error
 		return nil, fmt.Errorf("%w: no zone PIN key for the destination", ErrIssuerUnavailable)
 	}
 	v := &t.View
+	if it, ok := s.dukptTerminal(t); ok {
+		return s.translateDUKPTPIN(t, it, zpk, z.pinFormat, dst)
+	}
 	var term [16]byte
 	var tpk hsm.KeyRef
 	ok := false

@@ -593,3 +593,39 @@ func TestZoneKeyRecord(t *testing.T) {
 		t.Fatalf("hex %s", got)
 	}
 }
+
+// A DUKPT terminal's PIN block is translated from the key derived for its
+// KSN to the destination's ZPK (G0's work): the host decrypts it under its
+// ZPK and checks the PIN. A replayed KSN is refused 63 before anything is
+// forwarded, and the counter the forward claimed is journaled with it.
+func TestForwardDUKPTPINTranslated(t *testing.T) {
+	j, jst := journalFor(t)
+	z := startZone(t, zoneOpts{keys: &Keys{Data: dukptData(t)}, journal: jst})
+	if got := z.send(t, dukptPurchase(t, 1, "1234", "FFFF9876543210E00001")); got != "00" {
+		t.Fatalf("right PIN: 39 = %s, want 00", got)
+	}
+	if got := z.send(t, dukptPurchase(t, 2, "9999", "FFFF9876543210E00002")); got != "55" {
+		t.Fatalf("wrong PIN: 39 = %s, want the host's 55", got)
+	}
+	if got := z.send(t, dukptPurchase(t, 3, "1234", "FFFF9876543210E00002")); got != "63" {
+		t.Fatalf("a replayed KSN: 39 = %s, want 63", got)
+	}
+	if st := z.is.Stats(); st.PINChecks != 2 || st.PINFailures != 1 {
+		t.Fatalf("the host checked %d PINs, %d wrong: want 2 and 1 (the replay not forwarded)", st.PINChecks, st.PINFailures)
+	}
+	if _, c, ok := z.keys.DUKPTCounter("TERM0001"); !ok || c != 2 {
+		t.Fatalf("counter %d %v, want 2", c, ok)
+	}
+	claimed := 0
+	if _, err := j.Walk(journal.Point{}, j.LastSeq(), func(r *journal.Record) error {
+		if r.UpState == journal.UpForwarded && len(r.SessionKeys) > 0 {
+			claimed++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if claimed != 2 {
+		t.Fatalf("%d forwarded records carry a claimed counter, want 2", claimed)
+	}
+}

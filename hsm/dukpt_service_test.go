@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -71,5 +72,61 @@ func TestKSNCounter(t *testing.T) {
 	d, err := KSNDevice(unhex(t, "FFFF9876543210FFC015"))
 	if err != nil || d != [10]byte(unhex(t, "FFFF9876543210E00000")) {
 		t.Errorf("device %X %v", d, err)
+	}
+}
+
+// EMV_VECTORS.md §4.2, G1: the DUKPT block of PIN 1234 under KSN
+// FFFF9876543210E00001 re-encrypted under the ZPK U1EF828AA... (ISO 0,
+// account 401234567890) is AC623CC691B16CBF; a TPK as the source or a
+// TPK as the destination is refused by key type, an exhausted KSN by ErrKSN.
+func TestSoftTranslateDUKPTPIN(t *testing.T) {
+	s := &Soft{LMK: ThalesTestLMK()}
+	tr := DUKPTPINTranslation{BDK: KeyRef{Type: KeyTypeBDK, Cryptogram: "U8E3D3E2FD5919657F05A1AA90D32A014"},
+		KSN: unhex(t, "FFFF9876543210E00001"), Block: unhex(t, "1B9C1845EB993A7A"), PAN: "4012345678909",
+		To: KeyRef{Type: KeyTypeZPK, Cryptogram: "U1EF828AA8F6B80EB83E19FBC373F3A85"}, ToFormat: ISO0}
+	out, err := s.TranslateDUKPTPIN(t.Context(), tr)
+	if err != nil || fmt.Sprintf("%X", out) != "AC623CC691B16CBF" {
+		t.Fatalf("G1: %X %v, want AC623CC691B16CBF", out, err)
+	}
+	bad := tr
+	bad.BDK.Type = KeyTypeTPK
+	if _, err := s.TranslateDUKPTPIN(t.Context(), bad); !errors.Is(err, ErrKeyType) {
+		t.Errorf("a TPK as the BDK: %v", err)
+	}
+	bad = tr
+	bad.To.Type = KeyTypeTPK
+	if _, err := s.TranslateDUKPTPIN(t.Context(), bad); !errors.Is(err, ErrKeyType) {
+		t.Errorf("a TPK as the destination: %v", err)
+	}
+	bad = tr
+	bad.KSN = unhex(t, "FFFF9876543210E007FF")
+	if _, err := s.TranslateDUKPTPIN(t.Context(), bad); !errors.Is(err, ErrKSN) {
+		t.Errorf("an exhausted KSN: %v", err)
+	}
+}
+
+// The software HSM's DUKPT MACs are HSM_VECTORS.md §2's full MACs for
+// E00001 over "4012345678909D987" (ISO 9797-1 algorithm 3, padding 1),
+// request and response variants; a wrong MAC is ErrMACMismatch.
+func TestSoftDUKPTMAC(t *testing.T) {
+	s := &Soft{LMK: ThalesTestLMK()}
+	m := DUKPTMAC{BDK: KeyRef{Type: KeyTypeBDK, Cryptogram: "U8E3D3E2FD5919657F05A1AA90D32A014"}, KSN: unhex(t, "FFFF9876543210E00001"),
+		Alg: MACISO9797Alg3, Pad: MACPadding1, Data: []byte(dukptMACData)}
+	for _, c := range []struct {
+		response bool
+		want     string
+	}{{false, "9CCC78173FC4FB64"}, {true, "20364223C1FF00FA"}} {
+		m.Response = c.response
+		mac, err := s.GenerateDUKPTMAC(t.Context(), m)
+		if err != nil || fmt.Sprintf("%X", mac) != c.want {
+			t.Fatalf("response %v: %X %v, want %s", c.response, mac, err, c.want)
+		}
+		if err := s.VerifyDUKPTMAC(t.Context(), m, mac); err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+	}
+	m.Response = false
+	if err := s.VerifyDUKPTMAC(t.Context(), m, unhex(t, "20364223C1FF00FA")); !errors.Is(err, ErrMACMismatch) {
+		t.Fatalf("the response MAC as the request's: %v, want ErrMACMismatch", err)
 	}
 }

@@ -14,8 +14,9 @@ import (
 // Decode reads versions 1 and 2 too: version 1 lacks the fields version 2
 // appended (Transmission, Acquirer, RRNSeq, ApprovalSeq, SessionKeys),
 // version 2 those version 3 appended (the upstream leg: Destination,
-// UpSTAN, UpRRN, UpCode, UpState), read as zero.
-const Version = 3
+// UpSTAN, UpRRN, UpCode, UpState), version 3 those version 4 appended
+// (Replacement, Follows), read as zero.
+const Version = 4
 
 // UpState is what became of a request's upstream leg.
 type UpState uint8
@@ -191,6 +192,18 @@ type Record struct {
 	UpCode      [2]byte
 	UpState     UpState
 
+	// Version 4
+	// Replacement is what stays of a partial reversal (field 95's actual
+	// transaction amount, below the original's): the original is cleared
+	// for it, and the reversal passed on carries it; 0 for a reversal of
+	// the whole amount, and for everything else.
+	Replacement int64
+	// Follows is the RRNSeq of the record whose store-and-forward entry
+	// this record's entry must follow: a reversal of a stand-in approval
+	// names the approval, whose advice the destination must have first.
+	// 0: none.
+	Follows uint64
+
 	Hash [HashLen]byte // SHA-256(previous record's Hash || this record's encoding without Hash)
 }
 
@@ -278,14 +291,16 @@ func (r *Record) AppendEncoding(b []byte) []byte {
 	b = appendString(b, r.UpRRN)
 	b = append(b, r.UpCode[:]...)
 	b = append(b, byte(r.UpState))
+	b = binary.AppendVarint(b, r.Replacement)
+	b = binary.AppendUvarint(b, r.Follows)
 	return b
 }
 
 // fixedBytesMax bounds what a stored record holds besides its strings and
-// byte slices: version and sequence (9), 16 varints of at most 10 bytes,
+// byte slices: version and sequence (9), 18 varints of at most 10 bytes,
 // MTI and the two response codes (8), the upstream state (1), PAN hash and
 // chain hash (64), and 14 length prefixes of at most 10 bytes, rounded up.
-const fixedBytesMax = 9 + 16*10 + 8 + 1 + 64 + 14*10 + 32
+const fixedBytesMax = 9 + 18*10 + 8 + 1 + 64 + 14*10 + 32
 
 // sizeBound is an upper bound of the record's stored size, read without
 // encoding it.
@@ -360,6 +375,13 @@ func decode(data []byte, r *Record, borrow bool) error {
 		}
 		if r.UpState >= upStateEnd || r.UpSTAN > 999999 {
 			return fmt.Errorf("%w: seq %d: upstream leg out of range", errCorrupt, r.Seq)
+		}
+	}
+	if data[0] >= 4 {
+		r.Replacement = d.Varint()
+		r.Follows = d.Uvarint()
+		if r.Replacement < 0 || (r.Replacement > 0 && r.Replacement >= r.Amount) {
+			return fmt.Errorf("%w: seq %d: replacement amount %d of %d", errCorrupt, r.Seq, r.Replacement, r.Amount)
 		}
 	}
 	copy(r.Hash[:], data[len(data)-HashLen:])

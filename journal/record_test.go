@@ -100,8 +100,9 @@ func TestRecordVersion2Decodes(t *testing.T) {
 	r := testRecord(5)
 	r.Seq = 3
 	enc := r.AppendEncoding(nil)
-	// version 3 appends, for an empty leg: "" (1), 0 (1), "" (1), the code (2), the state (1)
-	v2 := append([]byte(nil), enc[:len(enc)-6]...)
+	// version 3 appends, for an empty leg: "" (1), 0 (1), "" (1), the code (2), the state (1);
+	// version 4 the replacement and follows (1 each, zero)
+	v2 := append([]byte(nil), enc[:len(enc)-8]...)
 	v2[0] = 2
 	var got Record
 	if err := Decode(append(v2, make([]byte, HashLen)...), &got); err != nil {
@@ -115,8 +116,32 @@ func TestRecordVersion2Decodes(t *testing.T) {
 		t.Fatal("a truncated version 3 record decoded")
 	}
 	bad := append([]byte(nil), enc...)
-	bad[len(bad)-1] = byte(upStateEnd) // no such state
+	bad[len(bad)-3] = byte(upStateEnd) // no such state
 	if err := Decode(append(bad, make([]byte, HashLen)...), &got); err == nil {
 		t.Fatal("an upstream state out of range decoded")
+	}
+}
+
+// Version 4's fields round-trip, a version 3 record reads them as zero,
+// and a replacement amount that is not below the original's is refused
+// (a partial reversal leaves less than the whole).
+func TestRecordVersion4(t *testing.T) {
+	r := testRecord(6)
+	r.Seq, r.Amount, r.Replacement, r.Follows = 4, 5000, 1200, 77
+	enc := r.AppendEncoding(nil)
+	var got Record
+	if err := Decode(append(append([]byte(nil), enc...), make([]byte, HashLen)...), &got); err != nil || got.Replacement != 1200 || got.Follows != 77 {
+		t.Fatalf("round trip: %v %+v", err, got)
+	}
+	v3 := append([]byte(nil), enc[:len(enc)-3]...) // 1200 is two bytes as a varint, 77 one
+	v3[0] = 3
+	if err := Decode(append(v3, make([]byte, HashLen)...), &got); err != nil || got.Replacement != 0 || got.Follows != 0 {
+		t.Fatalf("version 3: %v %+v", err, got)
+	}
+	for _, rep := range []int64{5000, 6000, -1} {
+		r.Replacement = rep
+		if err := Decode(append(r.AppendEncoding(nil), make([]byte, HashLen)...), &got); err == nil {
+			t.Fatalf("replacement %d of 5000 decoded", rep)
+		}
 	}
 }

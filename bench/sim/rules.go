@@ -154,7 +154,7 @@ func ParseRules(raw []byte) (Rules, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&r); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file, approve all at once
-		return Rules{}, fmt.Errorf("sim: rules: %s", yamlError(err))
+		return Rules{}, fmt.Errorf("sim: rules: %s", YAMLError(err))
 	}
 	if _, err := r.compile(); err != nil {
 		return Rules{}, err
@@ -162,16 +162,17 @@ func ParseRules(raw []byte) (Rules, error) {
 	return r, nil
 }
 
-// yamlError says what yaml.v3 found in one line, without its Go type
-// names ("line 3: field amout_over not found").
-func yamlError(err error) string {
+// YAMLError says what yaml.v3 found in one line, without its Go type
+// names ("line 3: field amout_over not found"); sim client's scripts
+// (cmd/cardswitch) use it too.
+func YAMLError(err error) string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		return err.Error()
 	}
 	out := make([]string, len(te.Errors))
 	for i, e := range te.Errors {
-		if at := strings.Index(e, " in type sim."); at >= 0 {
+		if at := strings.Index(e, " in type "); at >= 0 {
 			e = e[:at]
 		}
 		out[i] = e

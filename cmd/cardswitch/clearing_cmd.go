@@ -46,6 +46,7 @@ func init() {
 			report := fs.String("report", "", "reconcile, exceptions: the report directory (default data_dir/clearing/DATE)")
 			fromExport := fs.String("journal-export", "", "export, reconcile: read the day from this journal export file (journal export) instead of the journal")
 			tmpDir := fs.String("tmp-dir", "", "where sort runs go (default data_dir/clearing)")
+			reversalDays := fs.Int("reversal-days", 1, "export: look this many business days back for the originals of the day's reversals that name none of its own (0: none; not with --journal-export)")
 			sortMB := fs.Int("sort-mb", clearing.SortBufferBytes>>20, "memory bound of each sort, MB (1 to 4096)")
 			openOnly := fs.Bool("open", false, "exceptions list: only the open ones")
 			id := fs.String("id", "", "exceptions resolve: the exception ID")
@@ -65,7 +66,11 @@ func init() {
 				if err != nil {
 					return err
 				}
-				c := clearingRun{e: e, dir: dir, date: uint32(date), tmp: *tmpDir, sortBytes: *sortMB << 20, report: *report, fromExport: *fromExport}
+				if *reversalDays < 0 || *reversalDays > 31 {
+					return usagef("--reversal-days %d: 0 to 31", *reversalDays)
+				}
+				c := clearingRun{e: e, dir: dir, date: uint32(date), tmp: *tmpDir, sortBytes: *sortMB << 20, report: *report, fromExport: *fromExport,
+					reversalDays: *reversalDays}
 				switch {
 				case args[0] == "export" && len(args) == 1:
 					f, err := clearing.ParseFormat(*format)
@@ -109,7 +114,26 @@ type clearingRun struct {
 	sortBytes int
 	report    string
 
-	fromExport string // a journal export file to read instead of the journal
+	fromExport   string // a journal export file to read instead of the journal
+	reversalDays int    // export: business days looked back for the originals of later reversals
+}
+
+// earlier reads the reversalDays business days before the day from the
+// journal (nil: none, or the day comes from an export file).
+func (c *clearingRun) earlier() clearing.Source {
+	if c.reversalDays == 0 || c.fromExport != "" {
+		return nil
+	}
+	d, err := time.Parse("20060102", strconv.FormatUint(uint64(c.date), 10))
+	if err != nil {
+		return nil
+	}
+	from, _ := strconv.ParseUint(d.AddDate(0, 0, -c.reversalDays).Format("20060102"), 10, 32)
+	to, _ := strconv.ParseUint(d.AddDate(0, 0, -1).Format("20060102"), 10, 32)
+	return func(fn func(*journal.Record) error) error {
+		_, err := clearing.ReadDays(filepath.Join(c.dir, "journal"), uint32(from), uint32(to), fn)
+		return err
+	}
 }
 
 func (c *clearingRun) clearingDir() string { return filepath.Join(c.dir, "clearing") }
@@ -188,7 +212,7 @@ func (p *progress) done() {
 }
 
 func (c *clearingRun) export(f clearing.Format, out string, sealed bool, statements, feeFile string) error {
-	o := clearing.ExportOptions{Date: c.date, Format: f, Sealed: sealed, SortBytes: c.sortBytes, Statements: statements}
+	o := clearing.ExportOptions{Date: c.date, Format: f, Sealed: sealed, SortBytes: c.sortBytes, Statements: statements, Earlier: c.earlier()}
 	var err error
 	if o.TempDir, err = c.tempDir(); err != nil {
 		return err
@@ -233,8 +257,18 @@ func (c *clearingRun) export(f clearing.Format, out string, sealed bool, stateme
 	fmt.Fprintf(c.e.stderr, "cleared day %d: %d lines for %d merchants from %d records (sequence %d to %d) in %v, %.0f records/s\n",
 		c.date, sum.Lines, sum.Merchants, fs.Records, sum.FirstSeq, sum.LastSeq, took.Round(time.Millisecond),
 		float64(fs.Records)/max(took.Seconds(), 1e-9))
-	fmt.Fprintf(c.e.stderr, "  financial %d: cleared %d, reversed %d, voided %d; repeats %d, holds %d, reversals and voids naming nothing of the day %d\n",
-		fs.Financial, fs.Effective, fs.Reversed, fs.Voided, fs.Duplicates, fs.Holds, fs.Orphans)
+	fmt.Fprintf(c.e.stderr, "  financial %d: cleared %d (%d of them partly reversed), reversed %d, voided %d; repeats %d, holds %d, reversals and voids naming nothing of the day %d\n",
+		fs.Financial, fs.Effective, fs.Partly, fs.Reversed, fs.Voided, fs.Duplicates, fs.Holds, fs.Orphans)
+	switch {
+	case o.Earlier != nil:
+		fmt.Fprintf(c.e.stderr, "  reversals of the %d days before cleared today: %d", c.reversalDays, sum.Later)
+		if sum.Unchecked > 0 {
+			fmt.Fprintf(c.e.stderr, " (%d more not looked up: over the bound)", sum.Unchecked)
+		}
+		fmt.Fprintln(c.e.stderr)
+	case fs.Orphans > 0:
+		fmt.Fprintln(c.e.stderr, "  reversals of earlier days not looked up (--reversal-days 0, or a journal export)")
+	}
 	for _, t := range sum.Totals {
 		fmt.Fprintf(c.e.stderr, "  currency %03d: %d lines, debits %d, credits %d, net %d\n", t.Currency, t.Count, t.Debits, t.Credits, t.Net())
 	}

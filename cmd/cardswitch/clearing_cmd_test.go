@@ -16,6 +16,18 @@ import (
 // reversed, then one record of the next day (which closes the first).
 func clearingDay(t *testing.T, dataDir string) {
 	t.Helper()
+	clearingJournal(t, dataDir, func(add func(date uint32, mti string, stan uint32, amount int64, orig string)) {
+		for stan := uint32(1); stan <= 5; stan++ {
+			add(20261121, "0200", stan, int64(100*stan), "")
+		}
+		add(20261121, "0400", 6, 300, "0200/000003/1121")
+		add(20261122, "0200", 7, 100, "")
+	})
+}
+
+// clearingJournal writes the records days adds to a journal in dataDir.
+func clearingJournal(t *testing.T, dataDir string, days func(add func(date uint32, mti string, stan uint32, amount int64, orig string))) {
+	t.Helper()
 	p, err := journal.NewProtector(make([]byte, journal.KeyFileLen))
 	if err != nil {
 		t.Fatal(err)
@@ -40,11 +52,29 @@ func clearingDay(t *testing.T, dataDir string) {
 			t.Fatal(err)
 		}
 	}
-	for stan := uint32(1); stan <= 5; stan++ {
-		add(20261121, "0200", stan, int64(100*stan), "")
+	days(add)
+}
+
+// A reversal on one day of the day before's purchase is cleared on its
+// day as a credit (RVD), and the export says how many it found.
+func TestClearingLaterDayReversal(t *testing.T) {
+	dataDir := t.TempDir()
+	clearingJournal(t, dataDir, func(add func(date uint32, mti string, stan uint32, amount int64, orig string)) {
+		add(20261121, "0200", 1, 500, "")
+		add(20261122, "0200", 2, 100, "")
+		add(20261122, "0400", 3, 500, "0200/000001/1121")
+		add(20261123, "0200", 4, 100, "")
+	})
+	base := []string{"clearing", "--data-dir", dataDir, "--date", "20261122", "export"}
+	code, stdout, stderr := cli(t, "", base...)
+	if code != 0 || !strings.Contains(stderr, "reversals of the 1 days before cleared today: 1") ||
+		!strings.Contains(stderr, "debits 100, credits 500, net -400") || !strings.Contains(stdout, ",RVD,") {
+		t.Fatalf("export: %d\n%s\n%s", code, stdout, stderr)
 	}
-	add(20261121, "0400", 6, 300, "0200/000003/1121")
-	add(20261122, "0200", 7, 100, "")
+	code, _, stderr = cli(t, "", append(base[:len(base)-1], "--reversal-days", "0", "export")...)
+	if code != 0 || !strings.Contains(stderr, "debits 100, credits 0, net 100") || !strings.Contains(stderr, "not looked up") {
+		t.Fatalf("export --reversal-days 0: %d %s", code, stderr)
+	}
 }
 
 func TestClearingCommands(t *testing.T) {

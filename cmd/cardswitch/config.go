@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -285,6 +286,23 @@ type config struct {
 	newKey      bool // --new-journal-key
 
 	onCommit func(journal.Commit) // serve: the commit histograms
+
+	// reloaded is the file of the last reload applied (its routes and
+	// issuer data are in force; the rest waits for a restart): GET /config.
+	reloaded atomic.Pointer[fileConfig]
+	// cards is serve's card blocks (admin_cards.go): put over the issuer
+	// data at the start and on every reload
+	cards *cardStatus
+}
+
+// inForce is the configuration the switch runs on: the file as it
+// started, with the routes and the issuer data of the last reload.
+func (c *config) inForce() fileConfig {
+	f := c.file
+	if r := c.reloaded.Load(); r != nil {
+		f.Routes, f.Issuer = r.Routes, r.Issuer
+	}
+	return f
 }
 
 // loadConfig reads path (or the embedded default when path is empty) and

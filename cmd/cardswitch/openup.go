@@ -58,10 +58,13 @@ type openSet struct {
 	stood     bool
 	day       uint32
 	delivered saf.Recent // owed: the entries delivered lately, as the live runner keeps them
-	at        map[uint64]span
-	arena     []byte
-	live      int // bytes of arena that at points to
-	dropped   int // forwarded records beyond snapshot.MaxOpen, not kept
+	// key is what a record is kept by: its RRNSeq, or (owed) the entry it
+	// is of (engine.SAFRef)
+	key     func(*journal.Record) uint64
+	at      map[uint64]span
+	arena   []byte
+	live    int // bytes of arena that at points to
+	dropped int // forwarded records beyond snapshot.MaxOpen, not kept
 }
 
 type span struct{ off, n int }
@@ -72,17 +75,19 @@ type span struct{ off, n int }
 const arenaSlack = 4 << 20
 
 func newOpenSet() *openSet {
-	return &openSet{at: map[uint64]span{}}
+	return &openSet{at: map[uint64]span{}, key: rrnSeqOf}
 }
+
+func rrnSeqOf(r *journal.Record) uint64 { return r.RRNSeq }
 
 // newSAFSet is the set of pending store-and-forward entries.
 func newSAFSet() *openSet {
-	return &openSet{owed: true, at: map[uint64]span{}}
+	return &openSet{owed: true, at: map[uint64]span{}, key: engine.SAFRef}
 }
 
 // newStandInSet is the set of the day's stand-in approvals.
 func newStandInSet() *openSet {
-	return &openSet{stood: true, at: map[uint64]span{}}
+	return &openSet{stood: true, at: map[uint64]span{}, key: rrnSeqOf}
 }
 
 // observe follows one replayed record (borrowed: valid during the call).
@@ -96,8 +101,11 @@ func (o *openSet) observe(r *journal.Record) {
 			o.day = r.BusinessDate
 			o.at, o.arena, o.live = map[uint64]span{}, o.arena[:0], 0
 		}
-		if r.UpState == journal.UpStandIn && r.RespCode == [2]byte{'0', '0'} {
+		switch {
+		case r.UpState == journal.UpStandIn && r.RespCode == [2]byte{'0', '0'}:
 			o.keep(r)
+		case r.Follows != 0 && (r.UpState == journal.UpUndelivered || (r.UpState == journal.UpAdviceAccepted && r.MTI[1] == '4')):
+			o.reverse(r.Follows, r.Replacement) // a reversal of a stand-in approval: its usage is freed
 		}
 		return
 	}
@@ -114,14 +122,15 @@ func (o *openSet) observe(r *journal.Record) {
 // it (a late approval after its timeout adds nothing), its final SAF
 // record ends it.
 func (o *openSet) observeOwed(r *journal.Record) {
+	ref := engine.SAFRef(r)
 	switch {
 	case r.UpState.SettlesSAF():
-		o.forget(r.RRNSeq)
+		o.forget(ref)
 		if r.UpState == journal.UpSAFDelivered && r.UpCode != [2]byte{'2', '5'} {
-			o.delivered.Add(r.RRNSeq)
+			o.delivered.Add(ref)
 		}
-	case !o.has(r.RRNSeq):
-		if _, ok := engine.SAFOwed(r); ok && !(engine.SAFFollowsUp(r) && o.delivered.Has(r.RRNSeq)) {
+	case !o.has(ref):
+		if _, ok := engine.SAFOwed(r); ok && !(engine.SAFFollowsUp(r) && o.delivered.Has(ref)) {
 			o.keep(r) // not a follow-up of what was delivered: the live runner skips those too
 		}
 	}
@@ -139,14 +148,31 @@ func (o *openSet) keep(r *journal.Record) {
 		o.dropped++
 		return
 	}
-	o.forget(r.RRNSeq)
+	k := o.key(r)
+	o.forget(k)
 	if len(o.arena) > 2*o.live+arenaSlack {
 		o.compact()
 	}
 	off := len(o.arena)
 	o.arena = append(r.AppendEncoding(o.arena), r.Hash[:]...)
-	o.at[r.RRNSeq] = span{off, len(o.arena) - off}
+	o.at[k] = span{off, len(o.arena) - off}
 	o.live += len(o.arena) - off
+}
+
+// reverse takes the stand-in approval of counter rrnSeq back: whole, or
+// down to what a partial reversal leaves (remains, its field 95).
+func (o *openSet) reverse(rrnSeq uint64, remains int64) {
+	sp, ok := o.at[rrnSeq]
+	if !ok || remains <= 0 {
+		o.forget(rrnSeq)
+		return
+	}
+	var a journal.Record
+	if journal.Decode(o.encoding(sp), &a) != nil || remains >= a.Amount {
+		return
+	}
+	a.Amount = remains
+	o.keep(&a)
 }
 
 func (o *openSet) forget(rrnSeq uint64) {
@@ -238,6 +264,9 @@ func (p pendingParts) OpenRecords() [][]byte {
 	// of one delivered before it owes nothing, as in a whole replay
 	for _, ref := range p.owed.delivered.Values() {
 		r := journal.Record{UpState: journal.UpSAFDelivered, RRNSeq: ref, UpCode: [2]byte{'0', '0'}}
+		if f, ok := engine.SAFFollowed(ref); ok {
+			r.RRNSeq, r.Follows = f, f // a reversal of an advice: what it followed names it
+		}
 		out = append(out, append(r.AppendEncoding(nil), make([]byte, journal.HashLen)...))
 	}
 	slices.SortFunc(out, func(a, b []byte) int { return cmp.Compare(seqOfEncoding(a), seqOfEncoding(b)) })
@@ -254,7 +283,7 @@ func (p pendingParts) RestoreOpen(b []byte) error {
 		return nil
 	}
 	if r.UpState == journal.UpSAFDelivered {
-		p.owed.delivered.Add(r.RRNSeq)
+		p.owed.delivered.Add(engine.SAFRef(&r))
 		return nil
 	}
 	if _, ok := engine.SAFOwed(&r); !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/bench/sim"
+	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/internal/testlog"
@@ -216,6 +217,53 @@ func TestStandInLimitsSurviveARestart(t *testing.T) {
 	}
 }
 
+// A partial reversal of a stand-in approval frees what it reverses, and
+// the approval still counts in the card's count, before and after a
+// restart (the replay leaves the approval at what the 95 kept).
+func TestStandInPartialReversalSurvivesARestart(t *testing.T) {
+	body, addrs := testConfig(t)
+	dests := fmt.Sprintf("destinations:\n  - name: visa-host\n    dialect: iso87ascii\n    framing: binary2\n"+
+		"    endpoints: [{address: %s}]\n    reconnect_min: 10ms\n    reconnect_max: 50ms\n"+
+		"    stand_in: {enabled: true, currency: 840, max_amount: 100000, daily_amount: 1500, daily_count: 2}\n", freePort(t))
+	rules := "    - name: visa-issuers\n      pan_prefixes: [\"4761739001\"]\n      action: upstream\n      destination: visa-host\n"
+	c, err := loadConfig(writeFile(t, withDestinationsIn(t, body, dests, rules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(what string, msg []byte, want string) {
+		t.Helper()
+		conn, _ := dialPOS(t, addrs["8583"])
+		defer conn.Close()
+		r, err := conn.RoundTrip(msg, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc := string(r.View.AppendText(nil, 39)); rc != want {
+			t.Fatalf("%s: 39 = %s, want %s", what, rc, want)
+		}
+	}
+	d, _ := codec.Lookup(codec.ISO87ASCII)
+	rev, err := d.Encode(codec.Message{MTI: "0400", Fields: map[string]string{
+		"2": "4761739001010010", "3": "000000", "4": "000000001000", "7": "1201101600", "11": "000002", "12": "101600",
+		"13": "1201", "14": "2812", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840",
+		"90": "0200" + "000001" + "1201101500" + strings.Repeat("0", 22), "95": "000000000200000000000000C00000000C00000000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startServeLog(t, c, zerolog.New(io.Discard))
+	send("a stand-in purchase of 10.00", purchase(t, d, "000001", "PARTIAL00001", 1000), "00")
+	send("its partial reversal leaving 2.00", rev, "00")
+	send("a second purchase of 10.00 (12.00 of 15.00 used)", purchase(t, d, "000003", "PARTIAL00003", 1000), "00")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	stop = startServeLog(t, c, zerolog.New(io.Discard))
+	defer stop()
+	// 2.50 more is within the amount (14.50 of 15.00) but the count of two is
+	// spent: 65. A reversal forgotten gives 61 (22.50), one taken whole 00.
+	send("after the restart, a third purchase of 2.50", purchase(t, d, "000004", "PARTIAL00004", 250), "65")
+}
+
 // The pending store-and-forward entries and the day's stand-in approvals
 // cross a snapshot with the open requests: a state loaded from it and the
 // journal after it has the same entries as one replayed whole, and a
@@ -281,5 +329,52 @@ func TestSAFAndStandInAcrossASnapshot(t *testing.T) {
 	fillJournal(t, c.file.DataDir, []uint32{20261121}, 2).Close()
 	if code, _, stderr := cli(t, "", "journal", "--data-dir", c.file.DataDir, "open-upstream", "--json"); code != 0 || strings.Contains(stderr, "passed over") {
 		t.Fatalf("open-upstream with a snapshot holding store-and-forward entries: %d %s", code, stderr)
+	}
+}
+
+// A reversal of a stand-in approval delivered before a snapshot's point
+// is remembered across it by the advice it followed: the terminal's
+// reversal of the same approval after the point owes nothing (the advice
+// is still owed: nothing answered it), and the approval no longer counts.
+func TestStandInReversalAcrossASnapshot(t *testing.T) {
+	c, prot, before := testState(t)
+	replay := func(st *state, recs ...*journal.Record) {
+		p := newReplayer(st)
+		for _, r := range recs {
+			r.BusinessDate = 20261202
+			if err := p.add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	approval := fwd(1, 10, journal.UpStandIn)
+	approval.RespCode = [2]byte{'0', '0'}
+	own := fwd(2, 10, journal.UpUndelivered) // the switch's reversal: its reply was not delivered
+	own.Follows = 10
+	done := fwd(3, 10, journal.UpSAFDelivered)
+	done.Follows, done.MTI, done.UpCode = 10, [4]byte{'0', '4', '2', '0'}, [2]byte{'0', '0'}
+	replay(before, approval, own, done)
+	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: 3}, prot.Fingerprint(), before.parts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := newState(c, prot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.Load(m, after.parts()); err != nil {
+		t.Fatal(err)
+	}
+	term := fwd(4, 11, journal.UpAdviceAccepted) // the terminal's 0400, with a counter of its own
+	term.MTI, term.Follows = [4]byte{'0', '4', '0', '0'}, 10
+	replay(after, term)
+	if owed, err := after.owed.records(); err != nil || len(owed) != 1 || owed[0].UpState != journal.UpStandIn {
+		t.Fatalf("pending after the snapshot: %v %+v, want the advice alone (the reversal was delivered)", err, owed)
+	}
+	if si, err := after.stood.records(); err != nil || len(si) != 0 {
+		t.Fatalf("stand-in approvals after the snapshot: %v %+v, want none (reversed)", err, si)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // test LMK).
 type sendKeys struct {
 	tpk, tak hsm.Key
+	tmk      hsm.Key // the master key session keys come under (sim client's session_keys)
 	found    bool
 }
 
@@ -25,7 +26,14 @@ func terminalKeys(f *sendFlags, terminal string) (sendKeys, error) {
 	if f.pin == "" && (f.mac == "none" || f.mac == "") {
 		return sendKeys{}, nil
 	}
-	c, err := loadConfig(f.config)
+	return loadTerminalKeys(f.config, terminal)
+}
+
+// loadTerminalKeys is terminalKeys for the configuration at path (""
+// the embedded one); a terminal the issuer data lacks has no keys (found
+// false), which only a PIN or a MAC then refuses.
+func loadTerminalKeys(path, terminal string) (sendKeys, error) {
+	c, err := loadConfig(path)
 	if err != nil {
 		return sendKeys{}, err
 	}
@@ -40,6 +48,10 @@ func terminalKeys(f *sendFlags, terminal string) (sendKeys, error) {
 	}
 	if k.tak, err = lmk.DecryptKey(hsm.KeyTypeTAK, t.TAK); err != nil && t.TAK != "" {
 		return k, fmt.Errorf("terminal %s: MAC key: %v", terminal, err)
+	}
+	// the engine holds a TMK as a key of the TPK type (engine/security.go)
+	if k.tmk, err = lmk.DecryptKey(hsm.KeyTypeTPK, t.TMK); err != nil && t.TMK != "" {
+		return k, fmt.Errorf("terminal %s: master key: %v", terminal, err)
 	}
 	k.found = true
 	return k, nil

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -164,6 +165,13 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		}
 		log.Warn().Err(err).Str("hsm", c.file.HSM.Kind).Msg("the HSM could not check the issuer data's EMV keys (imk_kcv): chip requests answer 96 while it cannot verify ARQCs")
 	}
+	if c.cards, err = loadCardStatus(filepath.Join(c.file.DataDir, cardStatusFile), authz.HashPAN, now); err == nil {
+		err = c.cards.install(authz, authz.Data())
+	}
+	if err != nil {
+		admin.Close()
+		return fmt.Errorf("card blocks: %v", err)
+	}
 	if err := loadNegatives(c, st.prot); err != nil {
 		admin.Close()
 		return err
@@ -217,10 +225,19 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		fmt.Fprintln(w, "reloaded")
 	})
 	mux.Handle("POST /destinations/{name}/keychange", keyChangeHandler(srv, log))
+	mux.Handle("POST /destinations/{name}/{action}", destControlHandler(srv, log))
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
 	exceptionHandlers(mux, c.file.DataDir)
+	mux.Handle("GET /config", configHandler(c.inForce))
+	mux.HandleFunc("GET /links", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, struct {
+			Links []engine.LinkState `json:"links"`
+		}{srv.LinkStates()})
+	})
+	cardHandlers(mux, c.cards, authz, log)
+	mux.Handle("GET /transactions", newLookup(j, srv.BusinessDate).handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -329,7 +346,13 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv 
 		log.Warn().Err(err).Msg("reload forced")
 	}
 	routes.Swap(next.routes)
-	authz.Reload(next.issuer)
+	if c.cards == nil {
+		authz.Reload(next.issuer)
+	} else if err := c.cards.install(authz, next.issuer); err != nil {
+		log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+		return "", err
+	}
+	c.reloaded.Store(&next.file)
 	log.Info().Msg("routes and issuer data reloaded (links, destinations, engine and log settings need a restart)")
 	if changed := destinationChanges(c.engine.Destinations, next.engine.Destinations); len(changed) > 0 {
 		note = "destinations changed, not applied until a restart: " + strings.Join(changed, ", ")

@@ -25,12 +25,13 @@ type simFlags struct {
 	seed                                     uint64
 	echoIdle                                 time.Duration
 	seedSet, latencySet, listenSet           bool
+	client                                   clientFlags // sim client's (sim_client.go)
 }
 
 func init() {
 	register(&command{
 		name: "sim",
-		args: "issuer",
+		args: "issuer | client --script FILE",
 		summary: "Simulators for testing a switch or an acquirer without the real hosts.\n\n" +
 			"issuer: an issuer host that answers ISO 8583 requests by rules (amount thresholds, PAN prefix\n" +
 			"ranges, response codes by percentage; default approve), with a latency distribution and faults\n" +
@@ -42,7 +43,15 @@ func init() {
 			"with --sign-on, and dials again a second after a connection ends.\n" +
 			"It books the reversals and advices it is sent (0420/0421, 0220/0221, 0120/0121) by class, RRN and STAN.\n" +
 			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults,\n" +
-			"reversals and advices with their repeats and duplicates.",
+			"reversals and advices with their repeats and duplicates.\n\n" +
+			"client: a terminal or acquirer that runs a script of exchanges against a switch (--addr): each\n" +
+			"step a request in the JSON form with variables (${stan}, ${rrn}, ${now}, values of earlier\n" +
+			"requests and replies such as ${purchase.request.11}), a PIN block and a MAC under the terminal's\n" +
+			"keys and a chip card's ARQC as send makes them, and the answer expected (MTI, field values,\n" +
+			"regular expressions, present or absent). It prints a line a step (MTI sent and received, 39,\n" +
+			"pass or the reasons it failed, latency), with --junit a JUnit XML report, and exits 1 when a\n" +
+			"step fails. See the README,\n" +
+			"\"Scripted client simulator\"; examples/scripts has scripts for the demo data.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:9583", "address to listen on (port 0: any free port, printed)")
@@ -61,9 +70,25 @@ func init() {
 			fs.StringVar(&f.pin, "pin", "", "the PIN every card has, checked under the ZPK (default: any PIN that decodes)")
 			fs.IntVar(&f.keyChangeCode, "key-change-code", 161, "field 70 of a zone key change")
 			fs.StringVar(&f.latency, "latency", "", `answer delay: 2ms, "uniform 1ms 5ms", "normal mean=2ms p99=5ms", "lognormal mean=2ms p99=20ms" (default: the rules file's, else none)`)
+			c := &f.client
+			fs.StringVar(&c.script, "script", "", "client: the script to run (YAML)")
+			fs.StringVar(&c.addr, "addr", "127.0.0.1:8583", "client: the switch address")
+			fs.StringVar(&c.tpdu, "tpdu", "6000010000", "client: TPDU for a +tpdu framing, 10 hex digits (a script's tpdu wins over this default)")
+			fs.StringVar(&c.header, "header", "603100311000", "client: message header (hex) for dialects that have one, when a request has none (a script's header wins over this default)")
+			fs.StringVar(&c.config, "config", "", "client: configuration whose issuer data holds the terminals' keys (default: the embedded one)")
+			fs.StringVar(&c.junit, "junit", "", "client: also write the report to this file as JUnit XML")
+			fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "client: connect and reply timeout of a step, unless the script or the step sets one")
 			return func(args []string, e *env) error {
+				c.set = map[string]bool{}
+				fs.Visit(func(fl *flag.Flag) { c.set[fl.Name] = true })
+				if len(args) == 1 && args[0] == "client" {
+					return runSimClient(e, f)
+				}
 				if len(args) != 1 || args[0] != "issuer" {
-					return usagef("say issuer")
+					return usagef("say issuer or client")
+				}
+				if c.script != "" {
+					return usagef("--script goes with client")
 				}
 				fs.Visit(func(fl *flag.Flag) {
 					f.seedSet = f.seedSet || fl.Name == "seed"

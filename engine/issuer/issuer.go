@@ -374,6 +374,24 @@ func (d *Data) checkCounts() error {
 	return nil
 }
 
+// WithCardStatus is a copy of d with the status of the cards status
+// returns one for changed (active, blocked, lost or stolen): an operator's
+// block or unblock on top of the file's. The other lists are shared with
+// d (both are read only).
+func (d *Data) WithCardStatus(status func(c *Card) (string, bool)) (*Data, error) {
+	nd := *d
+	nd.Cards = append([]Card(nil), d.Cards...)
+	for i := range nd.Cards {
+		if st, ok := status(&nd.Cards[i]); ok {
+			nd.Cards[i].Status = st
+		}
+	}
+	if err := nd.index(); err != nil {
+		return nil, fmt.Errorf("issuer data: %w", err)
+	}
+	return &nd, nil
+}
+
 // Dropped reports how many of d's cards and terminals next does not have:
 // what a reload from d to next would take out of service.
 func (d *Data) Dropped(next *Data) (cards, terminals int) {

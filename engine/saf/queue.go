@@ -285,6 +285,19 @@ func (q *Queue) Unsent(id uint64, now time.Time) {
 	q.wait(s, now)
 }
 
+// Defer gives back an entry Next handed out that must wait for another
+// (a reversal for the advice it reverses): it goes again at until, and
+// the try does not count.
+func (q *Queue) Defer(id uint64, until time.Time) {
+	s := q.entries[id]
+	if s == nil || s.st != inFlight {
+		return
+	}
+	q.land(s)
+	s.e.Attempts--
+	q.wait(s, until)
+}
+
 // land takes s, in flight, off the flights.
 func (q *Queue) land(s *slot) {
 	heap.Remove(&q.flights, s.hi)

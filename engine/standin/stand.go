@@ -21,6 +21,10 @@ type Request struct {
 	// Expired says the card's expiry date (field 14) has passed, as the
 	// caller reads it against its clock: stand-in keeps none.
 	Expired bool
+	// Remains is, for Reverse, what a partial reversal leaves of the
+	// approval (its field 95): the approval still counts, for Remains.
+	// 0: reversed whole.
+	Remains int64
 }
 
 // card is one card's stand-in usage on its business day, and its place
@@ -144,11 +148,12 @@ func (s *Stand) Apply(r Request, d Decision) {
 // card's day is still r.Day. A reversal of an approval of an earlier
 // day, or of a card no longer tracked, frees nothing (nothing of that day
 // is counted any more). Neither the amount nor the count goes below zero.
-// Stand-in approvals are reversed whole (a timeout's reversal, an
-// acquirer's 0400 of the approval); the replay calls Reverse for every
-// journaled reversal of a stand-in approval, as Apply for the approvals.
+// A partial reversal (Remains above 0, below Amount) frees the amount
+// reversed, and the approval still counts in the card's count. The
+// engine calls Reverse once per stand-in approval reversed; the replay
+// counts the approvals the journal leaves standing instead.
 func (s *Stand) Reverse(r Request) bool {
-	if r.Amount < 0 {
+	if r.Amount < 0 || r.Remains < 0 || r.Remains >= max(r.Amount, 1) {
 		return false
 	}
 	s.mu.Lock()
@@ -158,8 +163,10 @@ func (s *Stand) Reverse(r Request) bool {
 		return false
 	}
 	c := &s.cards[i]
-	c.amount = max(c.amount-r.Amount, 0)
-	c.count = max(c.count-1, 0)
+	c.amount = max(c.amount-(r.Amount-r.Remains), 0)
+	if r.Remains == 0 {
+		c.count = max(c.count-1, 0)
+	}
 	return true
 }
 

@@ -255,6 +255,30 @@ func TestReverseFreesTheLimit(t *testing.T) {
 	}
 }
 
+// A partial reversal frees what it reverses and leaves the approval in
+// the card's count; a replacement not below the amount frees nothing.
+func TestPartialReverseFreesPart(t *testing.T) {
+	s := newStand(t, base, nil)
+	r := req(1, 100_00)
+	s.Authorize(r)
+	for _, bad := range []int64{100_00, 200_00, -1} {
+		p := r
+		p.Remains = bad
+		if s.Reverse(p) {
+			t.Fatalf("a reversal leaving %d of 100_00 took something back", bad)
+		}
+	}
+	p := r
+	p.Remains = 30_00
+	if !s.Reverse(p) {
+		t.Fatal("a partial reversal took nothing back")
+	}
+	c := s.cards[s.index[pan(1)]]
+	if c.amount != 30_00 || c.count != 1 {
+		t.Fatalf("after a partial reversal leaving 30_00: amount %d count %d, want 3000 and 1", c.amount, c.count)
+	}
+}
+
 func TestDecideChangesNothing(t *testing.T) {
 	s := newStand(t, base, nil)
 	for i := 0; i < 10; i++ {

@@ -186,3 +186,41 @@ func (c *Client) TranslatePIN(ctx context.Context, t hsm.PINTranslation) ([]byte
 func (c *Client) VerifyDUKPTPIN(context.Context, hsm.DUKPTPINCheck) error {
 	return fmt.Errorf("%w: DUKPT PIN verification (G0 then a ZPK verify)", ErrUnsupported)
 }
+
+// TranslateDUKPTPIN re-encrypts a TDES DUKPT terminal's PIN block under a
+// ZPK: G0, the KSN sent whole (descriptor A05: a 10-digit key set ID, no
+// sub-key, a 5-digit device ID, then the counter).
+func (c *Client) TranslateDUKPTPIN(ctx context.Context, t hsm.DUKPTPINTranslation) ([]byte, error) {
+	if t.BDK.Type != hsm.KeyTypeBDK || t.To.Type != hsm.KeyTypeZPK {
+		return nil, fmt.Errorf("%w: G0 translates from a BDK (009) to a ZPK (001), not %q to %q", hsm.ErrKeyType, t.BDK.Type, t.To.Type)
+	}
+	if _, err := hsm.KSNCounter(t.KSN); err != nil {
+		return nil, err
+	}
+	pf, err := pinBlockFields(t.Block, hsm.ISO0, t.PAN)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := formatCode(t.ToFormat)
+	if err != nil {
+		return nil, err
+	}
+	if usesPAN(t.ToFormat) && pf.account == "000000000000" {
+		return nil, hsm.ErrPAN
+	}
+	cl := c.newCall("G0")
+	defer c.putCall(cl)
+	cl.req = appendKey(cl.req, t.BDK.Cryptogram)
+	cl.req = appendKey(cl.req, t.To.Cryptogram)
+	cl.req = append(cl.req, "A05"+strings.ToUpper(hex.EncodeToString(t.KSN))+pf.block+pf.format+dst+pf.account...)
+	body, err := c.exec(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	r := fieldReader{b: body}
+	_, block, _ := r.num(2), r.hexBytes(16), r.str(2)
+	if r.bad {
+		return nil, fmt.Errorf("%w: G0 reply fields", ErrProtocol)
+	}
+	return block, nil
+}

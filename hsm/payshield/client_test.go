@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/hsm"
@@ -264,5 +265,25 @@ func TestClientDUKPTUnsupported(t *testing.T) {
 	err := c.VerifyDUKPTPIN(t.Context(), hsm.DUKPTPINCheck{})
 	if !errors.Is(err, ErrUnsupported) {
 		t.Errorf("DUKPT PIN verify = %v, want ErrUnsupported", err)
+	}
+}
+
+// G0 against the simulator gives the software HSM's answer and the
+// published one (EMV_VECTORS.md §4.2, G1), and refuses wrong key types
+// before sending.
+func TestClientTranslateDUKPTPIN(t *testing.T) {
+	c, soft := newPair(t, Config{})
+	tr := hsm.DUKPTPINTranslation{BDK: hsm.KeyRef{Type: hsm.KeyTypeBDK, Cryptogram: "U8E3D3E2FD5919657F05A1AA90D32A014"},
+		KSN: mustHex("FFFF9876543210E00001"), Block: mustHex("1B9C1845EB993A7A"), PAN: "4012345678909",
+		To: hsm.KeyRef{Type: hsm.KeyTypeZPK, Cryptogram: "U1EF828AA8F6B80EB83E19FBC373F3A85"}, ToFormat: hsm.ISO0}
+	got, err := c.TranslateDUKPTPIN(t.Context(), tr)
+	want, serr := soft.TranslateDUKPTPIN(t.Context(), tr)
+	if err != nil || serr != nil || !bytes.Equal(got, want) || fmt.Sprintf("%X", got) != "AC623CC691B16CBF" {
+		t.Fatalf("G0: %X %v, soft %X %v, want AC623CC691B16CBF", got, err, want, serr)
+	}
+	bad := tr
+	bad.To.Type = hsm.KeyTypeTPK
+	if _, err := c.TranslateDUKPTPIN(t.Context(), bad); !errors.Is(err, hsm.ErrKeyType) {
+		t.Errorf("a TPK as the destination: %v", err)
 	}
 }

@@ -33,7 +33,19 @@ type ExportOptions struct {
 
 	Statements string // the directory for per-merchant statements, "" for none
 	Fees       Fees
+
+	// Earlier streams the records of the days before Date that a reversal
+	// of Date may reach back to (ReadDays; nil: none looked up). An
+	// approved reversal naming nothing of Date whose original is an
+	// earlier day's cleared transaction is cleared on Date as the opposite
+	// of that transaction (kind RVD or RVC), for what it reverses.
+	Earlier Source
 }
+
+// orphanMax bounds the reversals naming nothing of the day that an
+// export looks up in the earlier days (a few hundred bytes each): beyond,
+// they are counted (Summary.Unchecked), not looked up.
+const orphanMax = 1 << 20
 
 // Summary is what an export wrote.
 type Summary struct {
@@ -44,6 +56,8 @@ type Summary struct {
 	FirstSeq  uint64 // the day's first and last journal records read
 	LastSeq   uint64
 	Fold      FoldStats
+	Later     uint64 // reversals of an earlier day's cleared transactions, cleared on this day
+	Unchecked uint64 // reversals naming nothing of the day not looked up in the earlier days (beyond orphanMax)
 }
 
 // Export writes the clearing file of one business day to w: a header,
@@ -60,6 +74,18 @@ func Export(src Source, w io.Writer, o ExportOptions) (Summary, error) {
 	var sum Summary
 	fold := NewFold(o.TempDir, o.SortBytes, o.Sealed)
 	defer fold.Close()
+	var orphans map[string]*orphan
+	if o.Earlier != nil {
+		orphans = map[string]*orphan{}
+		fold.OnOrphan = func(name []byte, rev *Line, remains int64) error {
+			if len(orphans) >= orphanMax {
+				sum.Unchecked++
+				return nil
+			}
+			orphans[string(name)] = &orphan{rev: cloneLine(rev), remains: remains}
+			return nil
+		}
+	}
 	err := src(func(r *journal.Record) error {
 		if sum.FirstSeq == 0 {
 			sum.FirstSeq = r.Seq
@@ -83,6 +109,21 @@ func Export(src Source, w io.Writer, o ExportOptions) (Summary, error) {
 		return byMerchant.add(key, pay)
 	})
 	sum.Fold = fold.Stats()
+	if err == nil && len(orphans) > 0 {
+		err = lookUpEarlier(o.Earlier, orphans)
+		for _, or := range orphans { // any order: the sort by merchant orders them
+			l, ok := or.cleared()
+			if !ok || err != nil {
+				continue
+			}
+			key = append(append(key[:0], l.Merchant...), 0)
+			key = binary.BigEndian.AppendUint64(key, l.Seq)
+			pay = appendLine(pay[:0], &l)
+			if err = byMerchant.add(key, pay); err == nil {
+				sum.Later++
+			}
+		}
+	}
 	if err != nil {
 		return sum, err
 	}
@@ -332,4 +373,87 @@ func (s *statement) finish() error {
 		return fmt.Errorf("clearing: statement: %w", s.err)
 	}
 	return nil
+}
+
+// orphan is a reversal of the day naming nothing of it, and what the
+// earlier days say of its original.
+type orphan struct {
+	rev     Line  // the reversal (its strings its own)
+	remains int64 // what a partial reversal leaves, 0: whole
+
+	found    bool  // an approved financial original of that name, in an earlier day
+	kind     Kind  // the original's
+	amount   int64 // the original's
+	currency uint16
+	partly   int64 // the least a partial reversal on an earlier day left, 0: none
+	reversed bool  // reversed whole on an earlier day
+	voided   bool
+}
+
+// cleared is the line that clears the reversal on its day, if its
+// original was cleared on an earlier one and something of it is left.
+func (or *orphan) cleared() (Line, bool) {
+	if !or.found || or.reversed || (or.voided && (or.kind == KindPurchase || or.kind == KindCompletion)) {
+		return Line{}, false // nothing of it was cleared, or it was undone already
+	}
+	amount := or.amount
+	if or.partly > 0 && or.partly < amount {
+		amount = or.partly
+	}
+	if or.remains > 0 {
+		amount -= or.remains
+	}
+	if amount <= 0 {
+		return Line{}, false
+	}
+	l := or.rev
+	l.Kind, l.Amount, l.Currency = reversedOf(or.kind), amount, or.currency
+	return l, true
+}
+
+// lookUpEarlier reads the earlier days' records for the originals the
+// orphans name, as the fold would have folded them on their own day:
+// the first approved financial transaction of the name, less what an
+// approved reversal (whole, or partial: what stays) or void of that day
+// undid. Memory: the orphans alone.
+func lookUpEarlier(src Source, orphans map[string]*orphan) error {
+	var name []byte
+	return src(func(r *journal.Record) error {
+		if !Approved(r) {
+			return nil
+		}
+		switch k := KindOf(r); {
+		case k.Cleared():
+			name = appendName(name[:0], r.Terminal, r.STAN, RequestDate(r))
+			if or := orphans[string(name)]; or != nil && !or.found {
+				or.found, or.kind, or.amount, or.currency = true, k, r.Amount, r.Currency
+			}
+		case k == KindReversal || k == KindVoid:
+			class, stan, mmdd, ok := ParseOriginal(r.Original)
+			if !ok || class == '1' {
+				return nil
+			}
+			name = appendName(name[:0], r.Terminal, stan, mmdd)
+			or := orphans[string(name)]
+			switch {
+			case or == nil:
+			case k == KindVoid:
+				or.voided = true
+			case r.Replacement == 0:
+				or.reversed = true
+			case or.partly == 0 || r.Replacement < or.partly:
+				or.partly = r.Replacement
+			}
+		}
+		return nil
+	})
+}
+
+// cloneLine copies l's borrowed strings and bytes.
+func cloneLine(l *Line) Line {
+	c := *l
+	c.RRN, c.Approval, c.Terminal = strings.Clone(l.RRN), strings.Clone(l.Approval), strings.Clone(l.Terminal)
+	c.Merchant, c.PANMasked = strings.Clone(l.Merchant), strings.Clone(l.PANMasked)
+	c.PANSealed = slices.Clone(l.PANSealed)
+	return c
 }

@@ -26,6 +26,7 @@ type FoldStats struct {
 	Financial  uint64 // approved financial transactions (purchases, cash, refunds, completions), repeats counted once
 	Effective  uint64 // of which cleared
 	Reversed   uint64 // of which reversed
+	Partly     uint64 // of which cleared for less: a partial reversal (field 95) left part of the amount
 	Voided     uint64 // of which voided
 	Duplicates uint64 // approved repeats of a transaction already counted (an 0201 or 0221 answered again)
 	Holds      uint64 // approved pre-authorizations: holds, never cleared (their completions are)
@@ -47,14 +48,21 @@ type FoldStats struct {
 // journal; a void undoes a purchase or completion; a repeat of an
 // approved transaction is the same transaction; declined records change
 // nothing. A reversal of a void is not followed (the void stays; counted
-// among Orphans), nor is a reversal on a later day of a transaction of
-// this one (that day's clearing does not see it).
+// among Orphans). A reversal on a later day of a transaction of this one
+// is that day's: its Export finds the original in the days before
+// (OnOrphan, ExportOptions.Earlier) and clears the reversal as a credit.
 type Fold struct {
 	s      *sorter
 	sealed bool
 	stats  FoldStats
 	key    []byte
 	pay    []byte
+
+	// OnOrphan, when set, is called during Resolve with every approved
+	// reversal of the financial class (or none) that names nothing of the
+	// day: its name, its line (valid during the call) and what a partial
+	// reversal leaves (0: whole). Export looks these up in earlier days.
+	OnOrphan func(name []byte, rev *Line, remains int64) error
 }
 
 // NewFold makes a fold sorting in dir (temporary run files, removed by
@@ -144,6 +152,11 @@ func (f *Fold) Add(r *journal.Record) error {
 		f.key = appendName(f.key[:0], r.Terminal, stan, mmdd)
 		f.pay = append(f.pay[:0], roleUndo, class, byte(k))
 		f.pay = binary.BigEndian.AppendUint64(f.pay, r.Seq)
+		f.pay = binary.BigEndian.AppendUint64(f.pay, uint64(max(r.Replacement, 0))) // a partial reversal: what stays
+		if k == KindReversal && class != '1' && f.OnOrphan != nil {
+			l := lineOf(r, k, f.sealed) // if it names nothing of the day, an earlier day's
+			f.pay = appendLine(f.pay, &l)
+		}
 	default:
 		return nil
 	}
@@ -161,7 +174,10 @@ func (f *Fold) Resolve(fn func(l *Line, s State) error) error {
 			return nil
 		}
 		err := g.finish(&f.stats, fn)
-		g = group{line: g.line, buf: g.buf[:0]}
+		if err == nil && !g.has && !g.holds && g.hasRev && f.OnOrphan != nil && !g.voided {
+			err = f.OnOrphan(prev, &g.rev, g.revRemains)
+		}
+		g = group{line: g.line, buf: g.buf[:0], rev: g.rev, rbuf: g.rbuf[:0]}
 		return err
 	}
 	err := f.s.sorted(func(key, payload []byte) error {
@@ -186,9 +202,15 @@ type group struct {
 	line     Line
 	buf      []byte // the original's payload, which line borrows from
 	holds    bool   // a pre-authorization of this name
-	reversed bool   // an approved reversal naming the financial class or none
-	revHold  bool   // an approved reversal naming the authorization class or none
-	voided   bool
+	reversed bool   // an approved reversal naming the financial class or none, of the whole amount
+	remains  int64  // the least a partial reversal of the financial class (or none) leaves; 0: none
+	// the first reversal's line (Fold.OnOrphan set), for a name with no original
+	hasRev     bool
+	rev        Line
+	rbuf       []byte
+	revRemains int64
+	revHold    bool // an approved reversal naming the authorization class or none
+	voided     bool
 }
 
 func (g *group) add(st *FoldStats, p []byte) error {
@@ -219,9 +241,24 @@ func (g *group) add(st *FoldStats, p []byte) error {
 		if len(p) < 3 {
 			return errRunCorrupt
 		}
+		if len(p) < 3+8+8 {
+			return errRunCorrupt
+		}
+		remains := int64(binary.BigEndian.Uint64(p[11:19]))
+		if len(p) > 19 && !g.hasRev { // the line of a reversal: kept in case the name has no original
+			g.rbuf = append(g.rbuf[:0], p[19:]...)
+			if !decodeLine(g.rbuf, &g.rev) {
+				return errRunCorrupt
+			}
+			g.hasRev, g.revRemains = true, remains
+		}
 		switch {
 		case Kind(p[2]) == KindVoid:
 			g.voided = true
+		case remains > 0 && class != '1':
+			if g.remains == 0 || remains < g.remains {
+				g.remains = remains
+			}
 		case class == '2':
 			g.reversed = true
 		case class == '1':
@@ -237,7 +274,7 @@ func (g *group) add(st *FoldStats, p []byte) error {
 
 func (g *group) finish(st *FoldStats, fn func(*Line, State) error) error {
 	if !g.has {
-		if g.voided || (g.reversed && !g.revHold) || (g.revHold && !g.holds) {
+		if g.voided || ((g.reversed || g.remains > 0) && !g.revHold) || (g.revHold && !g.holds) {
 			st.Orphans++
 		}
 		return nil
@@ -251,6 +288,10 @@ func (g *group) finish(st *FoldStats, fn func(*Line, State) error) error {
 	case g.voided && (g.line.Kind == KindPurchase || g.line.Kind == KindCompletion):
 		s = Voided
 		st.Voided++
+	case g.remains > 0 && g.remains < g.line.Amount:
+		g.line.Amount = g.remains // cleared for what the partial reversal left
+		st.Partly++
+		st.Effective++
 	default:
 		st.Effective++
 	}

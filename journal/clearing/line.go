@@ -22,15 +22,27 @@ const (
 	KindPreauth                // 01xx, processing 00: a hold, never cleared itself
 	KindVoid                   // 02xx, processing 02: undoes a purchase or completion
 	KindReversal               // 04xx: undoes what it names
+	// A reversal on this day of a transaction an earlier day cleared, as
+	// this day's clearing carries it: the opposite of what it reverses.
+	KindReversedDebit  // of a purchase, cash or completion: a credit to the card
+	KindReversedCredit // of a refund: a debit
 )
 
-var kindCodes = [...]string{"OTH", "PUR", "CSH", "REF", "CMP", "PRE", "VOI", "REV"}
+var kindCodes = [...]string{"OTH", "PUR", "CSH", "REF", "CMP", "PRE", "VOI", "REV", "RVD", "RVC"}
 
 // Code is the kind's three-letter code in the clearing file.
 func (k Kind) Code() string { return kindCodes[k] }
 
 // Credit reports whether the kind credits the card (the merchant pays).
-func (k Kind) Credit() bool { return k == KindRefund }
+func (k Kind) Credit() bool { return k == KindRefund || k == KindReversedDebit }
+
+// reversedOf is the kind that clears a later day's reversal of k.
+func reversedOf(k Kind) Kind {
+	if k.Credit() {
+		return KindReversedCredit
+	}
+	return KindReversedDebit
+}
 
 // Cleared reports whether an effective transaction of the kind is cleared.
 func (k Kind) Cleared() bool {

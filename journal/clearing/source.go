@@ -49,6 +49,37 @@ func ReadDay(dir string, date uint32, fn func(*journal.Record) error) (journal.R
 	return res, nil
 }
 
+// ReadDays streams the records of the business days from..to (closed:
+// a later day has begun) of the stopped journal in dir to fn, in journal
+// order, each valid during the call only: the days a later day's
+// reversals may reach back to (ExportOptions.Earlier). Days without
+// records are no error.
+func ReadDays(dir string, from, to uint32, fn func(*journal.Record) error) (journal.Result, error) {
+	closed := false
+	res, err := journal.Replay(dir, func(r *journal.Record) error {
+		switch {
+		case r.BusinessDate < from:
+			return nil
+		case r.BusinessDate > to:
+			closed = true
+			return errPastDay
+		}
+		return fn(r)
+	})
+	if errors.Is(err, errPastDay) {
+		err = nil
+	}
+	switch {
+	case err != nil:
+		return res, err
+	case res.Problem != nil && !closed:
+		return res, res.Problem
+	case !closed:
+		return res, fmt.Errorf("clearing: business day %d is not closed: it is the journal's newest day", to)
+	}
+	return res, nil
+}
+
 // exportHeadLen is a journal export's header: magic, version, date,
 // first sequence, previous hash (journal/export.go).
 const exportHeadLen = 4 + 1 + 4 + 8 + journal.HashLen
