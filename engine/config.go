@@ -58,6 +58,12 @@ type LinkConfig struct {
 	// TLS, when set, serves the link over TLS (tls.go, tlslink.go): its
 	// certificate and key, and with a CA, mutual TLS. nil: plain TCP.
 	TLS *TLSConfig
+	// SettleBatchField is the field of a settlement (0500/0520) that holds
+	// the terminal's batch number, its digits: ISO 8583:1987 defines none,
+	// networks put it in a private field. Default 60. A UnionPay link
+	// (cup-pos) reads 60.2 whatever this says. A dialect without the field
+	// (60) answers settlements 30; another field the dialect lacks is refused.
+	SettleBatchField int
 }
 
 // Config is the engine's configuration.

@@ -31,6 +31,7 @@ type Link struct {
 	// (Txn.clearBad): they may hold a misaligned track
 	echo    *codec.FieldSet
 	macAlg  hsm.MACAlgorithm // 0: no MACs on this link
+	settle  settleLayout     // where settlements carry their batch and totals
 	bcdPad  codec.PadNibble  // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 	signOns *signOnLimiter // UnionPay sign-ons per terminal (links[].sign_on_limit)
@@ -399,10 +400,11 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		t.release()
 		return true
 	}
-	if err := checkMTI(mti); err != nil {
+	if err := checkMTI(mti, l.settle.cup); err != nil {
 		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).Msg("MTI not served")
 		return l.answerNow(cs, t, err)
 	}
+	t.settle = l.settle.isSettlement(mti)
 	if err := v.Validate(); err != nil {
 		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
@@ -427,7 +429,7 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 	if !t.signOn && !t.cutover && l.cfg.RequireSignOn && !cs.signedOn {
 		return l.answerNow(cs, t, ErrNotSignedOn)
 	}
-	if !t.cutover {
+	if !t.cutover && !t.settle {
 		t.Route = l.srv.route(t)
 	}
 	if cs.inflight+len(cs.toWork.txns) >= l.cfg.MaxInFlight {
@@ -465,6 +467,9 @@ func (l *Link) dispatch(cs *connState) {
 // answerNow answers on the loop with the code for err, without the workers.
 func (l *Link) answerNow(cs *connState, t *Txn, err error) bool {
 	t.Fail(err)
+	if l.settle.isSettlement(t.View.MTI()) {
+		l.settle.echoBatch(t) // a settlement's 30 names its batch (t.settle may not be set yet)
+	}
 	l.srv.respond(t)
 	l.journalLocal(cs, t)
 	return true

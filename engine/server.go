@@ -142,6 +142,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
 		l.macAlg = hsm.MACMethods[lc.MAC]
+		l.settle = settleLayoutFor(dialect, lc)
+		if f := l.settle.batchField; f != defaultBatchField && dialect.Field(f) == nil { // the default, 60, may be absent: settlements then answer 30
+			return nil, fmt.Errorf("links %s: settle_batch_field %d is not a field of dialect %s", lc.Name, f, dialect.Name)
+		}
 		l.bcdPad, _ = codec.ParsePadNibble(lc.BCDPad)
 		if l.macAlg != 0 && (d.HSM == nil || d.Keys == nil) {
 			return nil, fmt.Errorf("links %s: mac %s needs an HSM and keys", lc.Name, lc.MAC)
@@ -623,6 +627,10 @@ func (s *Server) decide(t *Txn) (parked bool) {
 			t.Fail(err)
 			return false
 		}
+	}
+	if t.settle {
+		s.settleRequest(t)
+		return false
 	}
 	if t.signOn {
 		if s.hsm == nil || s.keys == nil {

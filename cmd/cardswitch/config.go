@@ -89,6 +89,7 @@ type fileConfig struct {
 		DeclineWindow   time.Duration `yaml:"decline_window"`
 		MaxTransactions int           `yaml:"max_transactions"`
 		MaxPlaceholders int           `yaml:"max_placeholders"`
+		MaxBatches      int           `yaml:"max_batches"`
 	} `yaml:"authorization"`
 	HSM struct {
 		Kind         string `yaml:"kind"`
@@ -100,30 +101,31 @@ type fileConfig struct {
 }
 
 type linkYAML struct {
-	Name            string            `yaml:"name"`
-	Listen          string            `yaml:"listen"`
-	Dialect         string            `yaml:"dialect"`
-	Framing         string            `yaml:"framing"`
-	MaxFrame        int               `yaml:"max_frame"`
-	MaxInFlight     int               `yaml:"max_in_flight"`
-	MaxConns        int               `yaml:"max_conns"`
-	MaxConnsPerIP   int               `yaml:"max_conns_per_ip"`
-	MaxPendingBytes int               `yaml:"max_pending_bytes"`
-	IdleTimeout     time.Duration     `yaml:"idle_timeout"`
-	FrameTimeout    time.Duration     `yaml:"frame_timeout"`
-	MessageTimeout  time.Duration     `yaml:"message_timeout"`
-	SocketBuffer    int               `yaml:"socket_buffer"`
-	RequireSignOn   bool              `yaml:"require_sign_on"`
-	OverloadCode    string            `yaml:"overload_code"`
-	MAC             string            `yaml:"mac"`
-	MACFailureCode  string            `yaml:"mac_failure_code"`
-	HSMTimeout      time.Duration     `yaml:"hsm_timeout"`
-	NotSignedOnCode string            `yaml:"not_signed_on_code"`
-	BCDPad          string            `yaml:"bcd_pad"`
-	SignOnAuth      string            `yaml:"sign_on_auth"`
-	SignOnLimit     int               `yaml:"sign_on_limit"`
-	AcceptCutover   bool              `yaml:"accept_cutover"`
-	TLS             *engine.TLSConfig `yaml:"tls"`
+	Name             string            `yaml:"name"`
+	Listen           string            `yaml:"listen"`
+	Dialect          string            `yaml:"dialect"`
+	Framing          string            `yaml:"framing"`
+	MaxFrame         int               `yaml:"max_frame"`
+	MaxInFlight      int               `yaml:"max_in_flight"`
+	MaxConns         int               `yaml:"max_conns"`
+	MaxConnsPerIP    int               `yaml:"max_conns_per_ip"`
+	MaxPendingBytes  int               `yaml:"max_pending_bytes"`
+	IdleTimeout      time.Duration     `yaml:"idle_timeout"`
+	FrameTimeout     time.Duration     `yaml:"frame_timeout"`
+	MessageTimeout   time.Duration     `yaml:"message_timeout"`
+	SocketBuffer     int               `yaml:"socket_buffer"`
+	RequireSignOn    bool              `yaml:"require_sign_on"`
+	OverloadCode     string            `yaml:"overload_code"`
+	MAC              string            `yaml:"mac"`
+	MACFailureCode   string            `yaml:"mac_failure_code"`
+	HSMTimeout       time.Duration     `yaml:"hsm_timeout"`
+	NotSignedOnCode  string            `yaml:"not_signed_on_code"`
+	BCDPad           string            `yaml:"bcd_pad"`
+	SignOnAuth       string            `yaml:"sign_on_auth"`
+	SignOnLimit      int               `yaml:"sign_on_limit"`
+	AcceptCutover    bool              `yaml:"accept_cutover"`
+	TLS              *engine.TLSConfig `yaml:"tls"`
+	SettleBatchField int               `yaml:"settle_batch_field"`
 }
 
 // destYAML is one upstream destination (engine.DestinationConfig).
@@ -534,7 +536,7 @@ func (c *config) stateConfig() error {
 	}
 	a := f.Authorization
 	c.limits = auth.Limits{Retention: a.Retention, DeclineWindow: a.DeclineWindow,
-		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders}.WithDefaults()
+		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders, MaxBatches: a.MaxBatches}.WithDefaults()
 	if err := c.limits.Validate(); err != nil {
 		return fmt.Errorf("authorization: %v", err)
 	}

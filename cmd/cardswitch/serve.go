@@ -230,6 +230,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
+	exceptionHandlers(mux, c.file.DataDir)
 	mux.Handle("GET /config", configHandler(c.inForce))
 	mux.HandleFunc("GET /links", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, struct {
