@@ -237,6 +237,7 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 			Links []engine.LinkState `json:"links"`
 		}{srv.LinkStates()})
 	})
+	linkConnHandlers(mux, srv)
 	cardHandlers(mux, c.cards, authz, log)
 	mux.Handle("GET /transactions", newLookup(j, srv.BusinessDate).handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
