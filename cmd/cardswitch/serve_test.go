@@ -13,33 +13,18 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/internal/testport"
 )
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
 }
 
-// freePorts returns n free loopback addresses, distinct: each listener
-// stays open until all are chosen (one closed at once could be handed out
-// again, and two links on one port fail the configuration check).
+// freePorts returns n distinct free loopback addresses (testport).
 func freePorts(t testing.TB, n int) []string {
 	t.Helper()
-	out := make([]string, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().String())
-	}
-	return out
+	return testport.Addrs(t, n)
 }
 
 // testConfig is the default configuration on free ports.
