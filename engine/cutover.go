@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cardswitch/cardswitch/codec"
 	"github.com/cardswitch/cardswitch/engine/bizday"
@@ -83,6 +84,7 @@ func (s *Server) Cutover(by string) (Cutover, error) {
 		c.To, c.Seq = rec.BusinessDate, rec.Seq // the committer's date: never earlier than asked
 	}
 	s.day.Advance(c.To)
+	s.lastCut = max(s.lastCut, c.To)
 	s.log.Warn().Str("by", by).Uint32("from", c.From).Uint32("to", c.To).Uint64("seq", c.Seq).Msg("business day cut over early")
 	return c, nil
 }
@@ -104,4 +106,76 @@ func (s *Server) cutoverRequest(t *Txn) {
 	t.Route.Rule = CutoverRoute
 	t.BusinessDate = s.day.Date(s.clock.Now()) // the 0800's own record is in the new day
 	t.SetCode("00")
+}
+
+// CalendarCutoverLink is the Link of the cutover record the calendar's
+// own cutover writes (CutoverRoute, as an early one's).
+const CalendarCutoverLink = "calendar"
+
+// calendarTick is how often the calendar's cutover is looked for: the
+// record that seals the day it closes follows the cutover time by at
+// most this (traffic after it seals the day anyway).
+const calendarTick = time.Second
+
+// startCalendar starts the goroutine that journals a cutover record when
+// the calendar's cutover time passes (or, at a start, has passed since
+// the journal's newest record): the day it closes is sealed at once, not
+// at the first request of the next. A journal that fails is tried again
+// at the next tick.
+func (s *Server) startCalendar() {
+	rj, ok := s.journal.(JournalStage)
+	if !ok || rj.J == nil {
+		return
+	}
+	s.cutMu.Lock()
+	s.lastCut = s.day.Floor() // the journal's newest date (0: an empty journal)
+	if s.lastCut == 0 {
+		s.lastCut = s.day.Date(s.clock.Now())
+	}
+	s.cutMu.Unlock()
+	s.calStop, s.calDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.calDone)
+		t := time.NewTicker(calendarTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.calStop:
+				return
+			case <-t.C:
+				s.calendarCutover(rj.J)
+			}
+		}
+	}()
+}
+
+func (s *Server) stopCalendar() {
+	if s.calStop != nil {
+		close(s.calStop)
+		<-s.calDone
+	}
+}
+
+// calendarCutover journals the calendar's cutover when the business date
+// has moved past the last one a cutover record opened.
+func (s *Server) calendarCutover(j *journal.Journal) {
+	s.cutMu.Lock()
+	defer s.cutMu.Unlock()
+	now := s.clock.Now()
+	d := s.day.Date(now)
+	if d <= s.lastCut {
+		return
+	}
+	rec := journal.Record{BusinessDate: d, Received: now.UnixNano(), Decided: now.UnixNano(), Link: CalendarCutoverLink,
+		MTI: codec.MTI{'0', '8', '0', '0'}, RespCode: [2]byte{'0', '0'}, Route: CutoverRoute}
+	w := make(waitErr, 1)
+	j.Append(&rec, w)
+	if err := <-w; err != nil {
+		s.log.Error().Err(err).Uint32("date", d).Msg("calendar cutover not journaled: tried again in a second")
+		return
+	}
+	from := s.lastCut
+	s.lastCut = rec.BusinessDate
+	s.log.Info().Uint32("from", from).Uint32("to", rec.BusinessDate).Uint64("seq", rec.Seq).
+		Msg("business day cut over by the calendar: the day before is sealed")
 }

@@ -208,3 +208,39 @@ func TestCutoverUnderLoad(t *testing.T) {
 		t.Fatalf("business date %d", ts.BusinessDate())
 	}
 }
+
+// When the calendar's cutover time passes, the switch journals a cutover
+// record dated the new day by itself (Link "calendar"), once: the day
+// before is sealed without waiting for traffic. An early cutover before
+// it leaves nothing for the calendar to write when it catches up.
+func TestCalendarCutoverRecord(t *testing.T) {
+	ts, j, clk := startCutoverServer(t, false, nil)
+	calendar := func() []journal.Record {
+		var out []journal.Record
+		for _, r := range cutoverRecords(records(t, j)) {
+			if r.Link == CalendarCutoverLink {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	time.Sleep(2 * calendarTick)
+	if n := len(calendar()); n != 0 {
+		t.Fatalf("%d calendar cutover records before 23:00", n)
+	}
+	clk.Advance(2*time.Hour + time.Minute) // 23:01 in Shanghai: business date 20261202
+	waitUntil(t, "the calendar's cutover record", func() bool { return len(calendar()) == 1 })
+	time.Sleep(2 * calendarTick)
+	if c := calendar(); len(c) != 1 || c[0].BusinessDate != 20261202 {
+		t.Fatalf("calendar cutover records %+v, want one dated 20261202", c)
+	}
+	// an early cutover to the 3rd, then the calendar reaches it: no second record
+	if _, err := ts.Cutover("admin"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(24 * time.Hour)
+	time.Sleep(2 * calendarTick)
+	if c := calendar(); len(c) != 1 {
+		t.Fatalf("calendar cutover records %+v after an early cutover the calendar caught up with, want still one", c)
+	}
+}

@@ -77,7 +77,11 @@ type Server struct {
 
 	// the business day (cutover.go): read once per request, lock-free
 	day   *bizday.Day
-	cutMu sync.Mutex // serializes early cutovers (rare: an operator or a host)
+	cutMu sync.Mutex // serializes early cutovers (rare: an operator or a host) and the calendar's
+	// lastCut is the business date the last cutover record opened (or the
+	// journal's newest at the start); cutMu guards it (cutover.go)
+	lastCut          uint32
+	calStop, calDone chan struct{}
 
 	journalDown atomic.Bool  // the journal has failed: out of service
 	buffered    atomic.Int64 // bytes gnet holds for all peers: the sum of connState.buffered
@@ -225,6 +229,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.workers.Add(1)
 		go s.work()
 	}
+	s.startCalendar()
 	for _, l := range s.links {
 		if l.streamed {
 			go s.runTLSLink(l)
@@ -310,6 +315,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.wakeAll()
 			time.Sleep(5 * time.Millisecond)
 		}
+		s.stopCalendar()
 		s.stopLinks(ctx)
 		close(s.queue)
 		s.workers.Wait()
