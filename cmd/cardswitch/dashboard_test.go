@@ -49,7 +49,10 @@ func serveForDashboard(t *testing.T) map[string]string {
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runSimIssuer(ctx, &env{stdout: &testlog.Buffer{}, stderr: pw}, f.listen, cfg); pw.Close() }()
+	go func() {
+		done <- runSimIssuer(ctx, &env{stdout: &testlog.Buffer{}, stderr: pw}, f.listen, cfg)
+		pw.Close()
+	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatal(err)

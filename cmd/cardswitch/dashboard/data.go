@@ -94,6 +94,7 @@ type WorkerData struct {
 // Point is one step of the charts' history.
 type Point struct {
 	Time        time.Time `json:"t"`
+	Messages    float64   `json:"messages"`
 	TPS         *float64  `json:"tps"`
 	LatencyP50  *float64  `json:"latency_p50_ms"`
 	LatencyP99  *float64  `json:"latency_p99_ms"`
@@ -191,7 +192,7 @@ func (w window) point() Point {
 	s := w.cur
 	lat := w.hist(func(s *sample) hist { return allLatency(s.latency) })
 	commit := w.hist(func(s *sample) hist { return s.commit })
-	p := Point{Time: s.at, TPS: w.rate(func(s *sample) float64 { return sum(s.byLink) }),
+	p := Point{Time: s.at, Messages: sum(s.byLink), TPS: w.rate(func(s *sample) float64 { return sum(s.byLink) }),
 		LatencyP50: ms(lat, 0.5), LatencyP99: ms(lat, 0.99), CommitP99: ms(commit, 0.99),
 		QueueDepth: s.scalar["cardswitch_queue_depth"], SAFDepth: sum(s.safDepth)}
 	if w.old != nil {

@@ -107,6 +107,7 @@ function render(d) {
 
   updates++;
   document.body.dataset.updates = String(updates);
+  document.body.dataset.time = d.time; // the sample's time: the browser test matches it with /metrics
   set("updates", String(updates));
   set("updated-at", new Date(d.time).toLocaleTimeString());
 }
