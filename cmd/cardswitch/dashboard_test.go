@@ -63,16 +63,7 @@ func serveForDashboard(t *testing.T) map[string]string {
 
 	base, addrs := testConfig(t)
 	dests := strings.NewReplacer("SIM", sim, "DEAD", freePort(t)).Replace(dashboardDests)
-	c, err := loadConfig(writeFile(t, withDestinationsIn(t, base, dests, dashboardRules)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, c)
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	serveBody(t, withDestinationsIn(t, base, dests, dashboardRules))
 	return addrs
 }
 
