@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardswitch/cardswitch/cmd/cardswitch/dashboard"
 	"github.com/cardswitch/cardswitch/internal/testlog"
@@ -120,8 +121,14 @@ func TestDashboardOnTheAdminListener(t *testing.T) {
 			t.Fatalf("purchase %s: %d %s %s", pan, code, out, errOut)
 		}
 	}
-	d := dashboardData(t, admin)
-	m := scrape(t, admin) // after: no request is in between
+	// a request is counted just after its reply is written: wait for both
+	for deadline := time.Now().Add(20 * time.Second); sumSeries(scrape(t, admin), "cardswitch_messages_total") < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) { // a hang guard, not a bound
+			t.Fatal("the two purchases are not counted in /metrics")
+		}
+	}
+	d := dashboardData(t, admin) // the first request for data: a fresh sample
+	m := scrape(t, admin)        // after: no request is in between
 	if want := sumSeries(m, "cardswitch_messages_total"); d.Messages != want || d.Messages < 2 {
 		t.Errorf("dashboard shows %v answered, /metrics %v", d.Messages, want)
 	}

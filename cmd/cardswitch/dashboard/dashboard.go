@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // static is the page: HTML, JS and CSS written for it, nothing fetched
@@ -37,10 +37,16 @@ type Link struct {
 	Up   bool // listening
 }
 
+// Gatherer reads the metrics: prometheus.Gatherer's method, so the
+// switch's registry is one (only the engine imports Prometheus's client).
+type Gatherer interface {
+	Gather() ([]*dto.MetricFamily, error)
+}
+
 // Config is what the dashboard reads.
 type Config struct {
 	// Gatherer is the switch's registry (engine.NewRegistry's).
-	Gatherer prometheus.Gatherer
+	Gatherer Gatherer
 	// Links lists the inbound links with their state; nil: the links
 	// named by the series, state unknown.
 	Links func() []Link
@@ -71,8 +77,13 @@ func (d *Dashboard) Handler() http.Handler {
 	if err != nil {
 		panic(err) // the embed pattern names the directory: cannot happen
 	}
+	page := http.StripPrefix("/dashboard/", http.FileServerFS(files))
 	mux := http.NewServeMux()
-	mux.Handle("GET /dashboard/", http.StripPrefix("/dashboard/", http.FileServerFS(files)))
+	mux.HandleFunc("GET /dashboard/", func(w http.ResponseWriter, r *http.Request) {
+		// the browser holds the page to the switch's own files and data
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+		page.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /dashboard/data", d.serveData)
 	mux.HandleFunc("GET /dashboard", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/", http.StatusMovedPermanently)

@@ -174,6 +174,14 @@ func TestHandlerServesTheEmbeddedPageAndData(t *testing.T) {
 		}
 		return string(b), res.Header.Get("Content-Type")
 	}
+	res, err := http.Get(ts.URL + "/dashboard/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
 	page, ct := get("/dashboard/")
 	if !strings.Contains(page, `<script src="app.js">`) || !strings.HasPrefix(ct, "text/html") {
 		t.Fatalf("page %s: %.200s", ct, page)

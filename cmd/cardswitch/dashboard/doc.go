@@ -4,7 +4,7 @@
 // /dashboard/data once a second and draws what it gets.
 //
 // The data endpoint is built here, in Go, from the switch's own Prometheus
-// registry (a prometheus.Gatherer), not by the page parsing /metrics: rates
+// registry (its Gather method), not by the page parsing /metrics: rates
 // and histogram percentiles need two samples and bucket arithmetic, which
 // is easier to get right and to test in Go, and every open page then
 // shows the same numbers. A sample is gathered at most once every
