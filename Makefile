@@ -21,7 +21,7 @@ BENCHTIME ?= 1s
 CRASH_KILLS ?= 50
 CRASH_SEED  ?=
 
-.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-full bench-codec bench-upstream bench-journal bench-restart bench-saf soak crash-test saf-crash-test abuse dashboard-test lint clean
+.PHONY: help build run test test-deps test-race test-short test-diskfull fuzz fuzz-short bench bench-full bench-codec bench-upstream bench-journal bench-restart bench-saf bench-tls bench-tls-engine test-stream soak crash-test saf-crash-test abuse dashboard-test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,16 @@ bench-full: build ## the full switch (journal fsynced) beside engine, echo, moov
 		'--rate 20000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-20k.json --html bench-full-20k.html' \
 		'--rate 50000 --conns 64 --inflight 64 --duration 10s --warmup 2s --json bench-full-50k.json --html bench-full-50k.html' \
 		; do ./bin/cardswitch bench --compare --targets $(BENCH_FULL_TARGETS) $$run || rc=1; done; exit $$rc # every run, then fail if one did
+
+test-stream: ## the engine's tests with its plain links served by streamConn, the TLS links' path (two gnet-only tests skip)
+	ENGINE_TEST_STREAM=1 $(GO) test -count=1 ./engine/
+
+bench-tls: build ## the full switch served with a plain and a TLS link (mutual TLS): 64x16 on each in turn, twice, with the server's CPU per message (reports in bench-tls/)
+	BIN=./bin/cardswitch bench/tls.sh
+
+bench-tls-engine: ## the transports alone (gnet, streamConn on plain TCP, TLS): msg/s and CPU per message at 64x16, memory per connection
+	$(GO) test ./engine/ -run '^$$' -bench LinkTransport -benchtime 200000x -count 3
+	$(GO) test ./engine/ -run '^$$' -bench LinkConnMemory -benchtime 1x
 
 bench-codec: ## codec benchmarks (cardswitch against moov-io/iso8583 in the same run)
 	$(GO) test ./codec/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME)

@@ -62,6 +62,7 @@ type Report struct {
 type Params struct {
 	Dialect   string    `json:"dialect"`
 	Framing   string    `json:"framing"`
+	TLS       bool      `json:"tls,omitempty"` // the connections were TLS (Options.TLS)
 	Mix       Mix       `json:"mix"`
 	Started   time.Time `json:"started"`
 	Commit    string    `json:"commit,omitempty"` // of the generator's build (vcs.revision), "+dirty" if modified
@@ -71,7 +72,7 @@ type Params struct {
 }
 
 func params(opts Options, start time.Time) Params {
-	p := Params{Framing: opts.Framing.String(), Mix: opts.Traffic.Mix, Started: start.UTC().Truncate(time.Second),
+	p := Params{Framing: opts.Framing.String(), TLS: opts.TLS != nil, Mix: opts.Traffic.Mix, Started: start.UTC().Truncate(time.Second),
 		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH}
 	if opts.Traffic.Dialect != nil {
 		p.Dialect = opts.Traffic.Dialect.Name
@@ -209,7 +210,11 @@ func (r *Report) Check(maxFailed float64) error {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "target      %s (%s, %s)\n", strings.TrimSpace(r.Target+" "+r.Addr), r.Params.Dialect, r.Params.Framing)
+	secure := ""
+	if r.Params.TLS {
+		secure = ", TLS"
+	}
+	fmt.Fprintf(w, "target      %s (%s, %s%s)\n", strings.TrimSpace(r.Target+" "+r.Addr), r.Params.Dialect, r.Params.Framing, secure)
 	fmt.Fprintf(w, "load        %d connections x %d in flight", r.Conns, r.InFlight)
 	if r.Rate > 0 {
 		fmt.Fprintf(w, ", open loop at %d msg/s", r.Rate)

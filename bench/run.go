@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -47,6 +48,17 @@ type Options struct {
 	// whose it is (ProcessScope for a target in this process).
 	CPU      CPUSampler
 	CPUScope string
+	// TLS, when set, makes every connection TLS with it (the handshakes
+	// are done before the warm-up).
+	TLS *tls.Config
+}
+
+// dial makes one of the run's connections.
+func dial(opts Options) (net.Conn, error) {
+	if opts.TLS == nil {
+		return net.DialTimeout("tcp", opts.Addr, 5*time.Second)
+	}
+	return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", opts.Addr, opts.TLS)
 }
 
 // conn is one simulated link: its pending requests by STAN.
@@ -133,7 +145,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	c.plannedPerSecond = make([]atomic.Int64, len(c.perSecond))
 	conns := make([]*conn, opts.Conns)
 	for i := range conns {
-		nc, err := net.DialTimeout("tcp", opts.Addr, 5*time.Second)
+		nc, err := dial(opts)
 		if err != nil {
 			closeAll(conns)
 			return nil, fmt.Errorf("bench: connect %s: %w", opts.Addr, err)

@@ -32,6 +32,11 @@ func registerAuthMetrics(reg *prometheus.Registry, a *auth.Authorizer) {
 		})
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_auth_index_refusals_total",
 		Help: "Requests answered 96 because the index was full."}, func() float64 { return float64(a.Stats().Refused) }))
+	gauge("cardswitch_auth_open_batches", "Terminals with an open settlement batch (cap: authorization.max_batches).",
+		func() float64 { return float64(a.Stats().Batches) })
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_auth_batch_refusals_total",
+		Help: "Debits and credits answered 96 because max_batches terminals had an open batch."},
+		func() float64 { return float64(a.Stats().BatchesRefused) }))
 }
 
 // IndexAlertEvery bounds the alert's log lines: one a minute while full.
@@ -50,11 +55,12 @@ func WatchIndex(ctx context.Context, log zerolog.Logger, a *auth.Authorizer, eve
 		case <-tick.C:
 		}
 		s := a.Stats()
-		if s.Refused > refused {
+		if s.Refused+s.BatchesRefused > refused {
 			log.Error().Int64("transactions", s.Transactions).Int64("placeholders", s.Placeholders).
-				Uint64("refused", s.Refused-refused).Bool("full", s.Full).Bool("placeholders_full", s.PlaceholdersFull).
-				Msg("transaction index at its cap: requests answered 96 (raise authorization.max_transactions or shorten the retention)")
-			refused = s.Refused
+				Uint64("refused", s.Refused+s.BatchesRefused-refused).Bool("full", s.Full).Bool("placeholders_full", s.PlaceholdersFull).
+				Bool("batches_full", s.BatchesFull).
+				Msg("transaction index at its cap (or the open batches at theirs): requests answered 96 (raise authorization.max_transactions or max_batches, shorten the retention, or settle)")
+			refused = s.Refused + s.BatchesRefused
 		}
 	}
 }

@@ -13,6 +13,11 @@ import (
 // inflight requests outstanding on each (closed loop), and returns when all
 // are answered.
 func load(tb testing.TB, addr string, frame []byte, conns, inflight, n int) {
+	loadVia(tb, func() (net.Conn, error) { return net.Dial("tcp", addr) }, frame, conns, inflight, n)
+}
+
+// loadVia is load over the connections dial makes.
+func loadVia(tb testing.TB, dial func() (net.Conn, error), frame []byte, conns, inflight, n int) {
 	f, _ := codec.ParseFraming("binary2")
 	f.MaxFrame = 65535
 	per := n / conns
@@ -25,7 +30,7 @@ func load(tb testing.TB, addr string, frame []byte, conns, inflight, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
+			c, err := dial()
 			if err != nil {
 				tb.Error(err)
 				return

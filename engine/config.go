@@ -55,6 +55,15 @@ type LinkConfig struct {
 	// cutover is journaled). Off by default: the 0800 is then answered 12
 	// and the day is left alone.
 	AcceptCutover bool
+	// TLS, when set, serves the link over TLS (tls.go, tlslink.go): its
+	// certificate and key, and with a CA, mutual TLS. nil: plain TCP.
+	TLS *TLSConfig
+	// SettleBatchField is the field of a settlement (0500/0520) that holds
+	// the terminal's batch number, its digits: ISO 8583:1987 defines none,
+	// networks put it in a private field. Default 60. A UnionPay link
+	// (cup-pos) reads 60.2 whatever this says. A dialect without the field
+	// (60) answers settlements 30; another field the dialect lacks is refused.
+	SettleBatchField int
 }
 
 // Config is the engine's configuration.
@@ -87,6 +96,7 @@ type Config struct {
 	testLog        io.Writer     // tests: the log goes here too
 	testLogInfo    bool          // tests: log info lines too
 	testRules      []router.Rule // tests: the routes (default: on-us for 4 and 62)
+	testStream     bool          // tests: serve plain links on streamConns too (the TLS links' path, without TLS)
 }
 
 var linkName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -246,6 +256,11 @@ func (c *Config) Validate() error {
 		}
 		if _, ok := codec.ParsePadNibble(l.BCDPad); !ok {
 			return fmt.Errorf("%s: %q must be \"0\" or \"F\"", key("bcd_pad"), l.BCDPad)
+		}
+		if l.TLS != nil {
+			if _, err := l.TLS.load(key("tls"), tlsServer, time.Now()); err != nil {
+				return err
+			}
 		}
 	}
 	dests := map[string]bool{}

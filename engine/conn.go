@@ -3,14 +3,12 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/panjf2000/gnet/v2"
 )
 
 // connState is one peer connection. Fields marked "loop" are touched only on
 // the connection's event loop; the others say how they are guarded.
 type connState struct {
-	c      gnet.Conn
+	c      peer   // a gnet.Conn, or a streamConn (TLS)
 	id     uint64 // connection number, in logs and journal records
 	link   *Link
 	remote string // peer address, for logs

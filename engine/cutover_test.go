@@ -105,14 +105,16 @@ func TestCutoverBy0800(t *testing.T) {
 func TestCutoverUnderLoad(t *testing.T) {
 	ts, j, clk := startCutoverServer(t, true, nil)
 	const conns, each = 6, 150
-	var wg sync.WaitGroup
+	var wg, clients sync.WaitGroup
 	var answered atomic.Int64
 	errs := make(chan error, conns+1)
 	for k := range conns {
 		c := ts.dial(t)
 		wg.Add(1)
+		clients.Add(1)
 		go func() {
 			defer wg.Done()
+			defer clients.Done()
 			for i := range each {
 				stan := 1000 + k*each + i
 				r, err := c.RoundTrip(purchase(t, stan, 100), 10*time.Second)
@@ -129,12 +131,18 @@ func TestCutoverUnderLoad(t *testing.T) {
 		}()
 	}
 	host := ts.dial(t)
+	stopped := make(chan struct{}) // every client has ended: one that failed never brings answered to n
+	go func() { clients.Wait(); close(stopped) }()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		reach := func(n int64) { // cut over while requests are in flight
 			for answered.Load() < n {
-				time.Sleep(time.Millisecond)
+				select {
+				case <-stopped:
+					return
+				case <-time.After(time.Millisecond):
+				}
 			}
 		}
 		reach(conns * each / 4)

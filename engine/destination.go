@@ -109,6 +109,14 @@ type DestinationConfig struct {
 	// at once) for Cooldown, then an echo test probes it. On when Failures
 	// is set or stand-in is enabled (defaults 5 in 10s, 30s).
 	Breaker upstream.BreakerConfig
+	// TLS, when set, makes the destination's connections TLS (tls.go).
+	// Those the switch dials: the host's certificate checked against CA
+	// (or the system's roots) and Pin, a client certificate presented when
+	// Cert and Key are set. Those the destination opens (Listen): the
+	// switch serves Cert and Key (required then) and, with CA, requires
+	// the host's client certificate, checked against CA and Pin. nil:
+	// plain TCP.
+	TLS *TLSConfig
 }
 
 // Endpoint is one address of a destination and its tier: 0 the primary,
@@ -280,6 +288,18 @@ func (d *DestinationConfig) validate(i int, links []LinkConfig) error {
 	}
 	if err := d.validateListen(key); err != nil {
 		return err
+	}
+	if d.TLS != nil {
+		if len(d.Endpoints) > 0 {
+			if _, err := d.TLS.load(key("tls"), tlsClient, time.Now()); err != nil {
+				return err
+			}
+		}
+		if len(d.Listen) > 0 {
+			if _, err := d.TLS.load(key("tls"), tlsServer, time.Now()); err != nil {
+				return fmt.Errorf("%v (listen: the switch is the TLS server of the connections the destination opens)", err)
+			}
+		}
 	}
 	for j, e := range d.Endpoints {
 		if _, _, err := net.SplitHostPort(e.Address); err != nil {

@@ -25,6 +25,8 @@ type DestinationState struct {
 	// "" without one; StandIn says whether the switch stands in for it.
 	Circuit string `json:"circuit,omitempty"`
 	StandIn bool   `json:"stand_in"`
+	// TLS says that its connections are TLS (destinations[].tls).
+	TLS bool `json:"tls,omitempty"`
 }
 
 // ConnState is one connection of a destination.
@@ -54,7 +56,8 @@ func (s *Server) Destinations() []DestinationState {
 	out := make([]DestinationState, 0, len(s.destList))
 	for _, d := range s.destList {
 		ds := DestinationState{Name: d.cfg.Name, InFlight: d.table.Len(), MaxInFlight: d.cfg.MaxInFlight,
-			Timeout: d.cfg.Timeout.String(), Strategy: d.cfg.Strategy, Conns: make([]ConnState, 0, len(d.conns)), StandIn: d.stip != nil}
+			Timeout: d.cfg.Timeout.String(), Strategy: d.cfg.Strategy, Conns: make([]ConnState, 0, len(d.conns)), StandIn: d.stip != nil,
+			TLS: d.cfg.TLS != nil}
 		if d.brk != nil {
 			ds.Circuit = d.brk.state(s.clock.Now()).String()
 		}

@@ -1,7 +1,9 @@
 // Package engine is the switch's data plane: one gnet event-loop engine per
 // link, the connection state, the transaction pipeline and its worker pool,
 // network management, protections (caps, timers, panic guard, overload) and
-// metrics.
+// metrics. A TLS link (LinkConfig.TLS) or destination (DestinationConfig.TLS)
+// is served by crypto/tls connections on goroutines of their own
+// (streamconn.go), whose turns run the same handlers as gnet's loops.
 //
 // A request goes: the link's event loop cuts the frame (codec.Framing),
 // copies it into a pooled Txn, decodes and validates it (format error: 30),

@@ -17,6 +17,9 @@ import (
 // the links' max_conns so that this does not happen in the first place:
 // TestPlanFDs.)
 func TestLinkListensAgainAfterEMFILE(t *testing.T) {
+	if os.Getenv("ENGINE_TEST_STREAM") == "1" {
+		t.Skip("gnet stops a link whose accept fails; a streamed (TLS) link retries accept and never stops")
+	}
 	ts := startServer(t, nil, nil)
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {

@@ -16,19 +16,16 @@ import (
 	"github.com/cardswitch/cardswitch/engine/issuer"
 	"github.com/cardswitch/cardswitch/internal/client"
 	"github.com/cardswitch/cardswitch/internal/clock"
+	"github.com/cardswitch/cardswitch/internal/testport"
 	"github.com/cardswitch/cardswitch/journal"
 	"github.com/cardswitch/cardswitch/router"
 )
 
-// freeAddr returns a loopback address with a port free a moment ago.
+// freeAddr returns a loopback address with a port free a moment ago
+// (outside the ephemeral range: testport).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
 }
 
 // authFunc adapts a function to Authorizer.
@@ -62,6 +59,10 @@ func startServerOn(t testing.TB, clk clock.Clock, auth Authorizer, change func(*
 	}
 	cfg := Config{Links: []LinkConfig{{Name: "pos", Listen: freeAddr(t), Dialect: codec.ISO87ASCII, Framing: "binary2"}},
 		Workers: benchWorkers, EventLoops: 2}
+	// ENGINE_TEST_STREAM=1 runs the suite's plain links on streamConns,
+	// the TLS links' path (make test-stream): every protection the tests
+	// check on gnet, checked there too
+	cfg.testStream = os.Getenv("ENGINE_TEST_STREAM") == "1"
 	if change != nil {
 		change(&cfg)
 	}

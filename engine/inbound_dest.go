@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cardswitch/cardswitch/codec"
@@ -162,27 +162,9 @@ func (s *Server) ListenAddrs(name string) []string {
 // doubling to 1 s, as net/http's Serve does.
 func (s *Server) acceptDest(d *destination, ln net.Listener) {
 	defer s.outWG.Done()
-	var wait time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			select {
-			case <-s.outStop:
-				return
-			default:
-			}
-			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
-			d.log.Warn().Err(err).Dur("again_in", wait).Msg("destination listener: accept failed")
-			select {
-			case <-s.outStop:
-				return
-			case <-time.After(wait):
-			}
-			continue
-		}
-		wait = 0
-		s.admit(d, nc)
-	}
+	acceptLoop(ln, s.outStop, func(err error, wait time.Duration) {
+		d.log.Warn().Err(err).Dur("again_in", wait).Msg("destination listener: accept failed")
+	}, func(nc net.Conn) { s.admit(d, nc) })
 }
 
 // admit gives nc a free accepted slot of d and serves it, or closes it
@@ -218,8 +200,31 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	oc.mu.Lock()
 	oc.addr = remote
 	oc.mu.Unlock()
+	if d.tlsIn != nil {
+		// the handshake must not hold the acceptor: on a goroutine of its
+		// own, which holds a count of outWG as the acceptor does
+		s.outWG.Add(1)
+		go func() {
+			defer s.outWG.Done()
+			s.enrollAccepted(d, oc, nc, refuse)
+		}()
+		return
+	}
+	s.enrollAccepted(d, oc, nc, refuse)
+}
+
+// enrollAccepted serves nc on the accepted slot oc: on the destinations'
+// gnet client, or after a TLS handshake on a streamConn (tlsout.go); a
+// failure frees the slot and refuses nc, saying why.
+func (s *Server) enrollAccepted(d *destination, oc *outConn, nc net.Conn, refuse func(string)) {
 	ss := newSession(oc)
-	c, err := s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
+	var c peer
+	var err error
+	if d.tlsIn != nil {
+		c, err = s.enrollTLS(tls.Server(nc, d.tlsIn.server()), ss)
+	} else {
+		c, err = s.outClient.EnrollContext(nc, ss) // closes nc: gnet holds a copy of the socket
+	}
 	if err != nil {
 		d.in.release(oc)
 		refuse("enrolling: " + err.Error())
@@ -238,7 +243,7 @@ func (s *Server) admit(d *destination, nc net.Conn) {
 	}
 	oc.mu.Unlock()
 	d.in.accepted.Inc()
-	s.outWG.Add(1) // the acceptor holds a count: never from zero during Wait
+	s.outWG.Add(1) // the caller holds a count: never from zero during Wait
 	go s.serveAccepted(oc, ss, c)
 }
 
@@ -280,7 +285,7 @@ func (in *destListen) release(oc *outConn) {
 // once the peer signs on: admit, peerNetwork) until it closes: the same
 // keepSession as a dialled one's (echo tests, key changes); the slot
 // freed at the end.
-func (s *Server) serveAccepted(oc *outConn, ss *outSession, c gnet.Conn) {
+func (s *Server) serveAccepted(oc *outConn, ss *outSession, c peer) {
 	defer s.outWG.Done()
 	d := oc.d
 	defer func() { // however it ended: down, then the slot is free again, named by its listener

@@ -31,9 +31,20 @@ type Link struct {
 	// (Txn.clearBad): they may hold a misaligned track
 	echo    *codec.FieldSet
 	macAlg  hsm.MACAlgorithm // 0: no MACs on this link
+	settle  settleLayout     // where settlements carry their batch and totals
 	bcdPad  codec.PadNibble  // pad nibble of variable BCD values in replies
 	metrics *linkMetrics
 	signOns *signOnLimiter // UnionPay sign-ons per terminal (links[].sign_on_limit)
+	tls     *tlsSource     // nil: plain TCP
+	// streamed: served by tlslink.go (TLS, or a test's plain streamConns),
+	// not gnet
+	streamed bool
+
+	// a TLS link's listener and connections (tlslink.go)
+	tlsLn      net.Listener // engMu guards tlsLn
+	tlsStop    chan struct{}
+	tlsStopped sync.Once
+	streams    sync.WaitGroup // TLS connections not yet closed
 
 	engMu  sync.Mutex
 	eng    gnet.Engine   // engMu guards eng: the current run's (a link that stopped runs again)
@@ -113,10 +124,23 @@ func (l *Link) engine() gnet.Engine {
 
 // OnOpen admits a connection within the link's caps.
 func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	remote := c.RemoteAddr().String()
-	ip, _, _ := net.SplitHostPort(remote)
-	cs := &connState{c: c, id: connIDs.Add(1), link: l, remote: remote, toWork: batchPool.Get().(*batch)}
+	cs := l.newConn(c)
 	c.SetContext(cs)
+	if !l.admit(cs) {
+		return nil, gnet.Close
+	}
+	return nil, gnet.None
+}
+
+func (l *Link) newConn(c peer) *connState {
+	return &connState{c: c, id: connIDs.Add(1), link: l, remote: c.RemoteAddr().String(), toWork: batchPool.Get().(*batch)}
+}
+
+// admit counts cs in the link's caps, or refuses it (false) with a logged
+// reason.
+func (l *Link) admit(cs *connState) bool {
+	remote := cs.remote
+	ip, _, _ := net.SplitHostPort(remote)
 	reason := ""
 	switch {
 	case l.closing.Load():
@@ -140,7 +164,7 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		if n, ok := l.line(lineRefused); ok {
 			logline.Held(l.log.Warn().Str("remote", remote).Str("reason", reason), "suppressed", n).Msg("connection refused")
 		}
-		return nil, gnet.Close
+		return false
 	}
 	l.nConns.Add(1)
 	l.metrics.conns.Inc()
@@ -150,14 +174,21 @@ func (l *Link) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if n, ok := l.line(lineOpened); ok {
 		logline.Held(l.log.Info().Str("remote", remote), "suppressed", n).Msg("connection opened")
 	}
-	return nil, gnet.None
+	return true
 }
 
 // OnClose releases the connection's counts and its unwritten replies.
 func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
-	cs, ok := c.Context().(*connState)
-	if !ok || cs.ip == "" {
-		return gnet.None // refused in OnOpen: never counted
+	if cs, ok := c.Context().(*connState); ok {
+		l.release(cs, err)
+	}
+	return gnet.None
+}
+
+// release is OnClose's work, for a gnet connection or a TLS one.
+func (l *Link) release(cs *connState, err error) {
+	if cs.ip == "" {
+		return // refused by admit: never counted
 	}
 	l.conns.Delete(cs)
 	l.srv.setBuffered(cs, 0)
@@ -191,13 +222,17 @@ func (l *Link) OnClose(c gnet.Conn, err error) gnet.Action {
 		}
 		ev.Msg("connection closed")
 	}
-	return gnet.None
 }
 
 // OnTraffic writes finished replies, then cuts and handles every complete
 // frame. It never blocks: work that may wait goes to the worker pool.
 func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
-	cs := c.Context().(*connState)
+	return l.traffic(c.Context().(*connState))
+}
+
+// traffic is OnTraffic's work, for a gnet connection or a TLS one.
+func (l *Link) traffic(cs *connState) gnet.Action {
+	c := cs.c
 	cs.takeDone()
 	action := gnet.None
 	// A peer that does not read its replies gets no new ones: past half its
@@ -207,9 +242,9 @@ func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	// connection, replies and requests are both bounded.
 	paused := c.OutboundBuffered() > l.cfg.MaxPendingBytes/2
 	if cs.paused.Store(paused); !paused {
-		action = l.readFrames(c, cs)
+		action = l.readFrames(cs)
 	}
-	err := l.flush(c, cs)
+	err := l.flush(cs)
 	pending, unread := c.OutboundBuffered(), c.InboundBuffered()
 	cs.outBuffered.Store(int64(pending)) // shutdown waits for this to reach 0
 	l.srv.setBuffered(cs, int64(pending+unread))
@@ -231,7 +266,8 @@ func (l *Link) OnTraffic(c gnet.Conn) gnet.Action {
 	return action
 }
 
-func (l *Link) readFrames(c gnet.Conn, cs *connState) gnet.Action {
+func (l *Link) readFrames(cs *connState) gnet.Action {
+	c := cs.c
 	if l.closing.Load() {
 		return gnet.None // draining: leave new requests unread
 	}
@@ -364,10 +400,11 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 		t.release()
 		return true
 	}
-	if err := checkMTI(mti); err != nil {
+	if err := checkMTI(mti, l.settle.cup); err != nil {
 		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).Msg("MTI not served")
 		return l.answerNow(cs, t, err)
 	}
+	t.settle = l.settle.isSettlement(mti)
 	if err := v.Validate(); err != nil {
 		l.log.Debug().Str("remote", cs.remote).Str("mti", mti.String()).
 			Str("error", codec.DescribeError(l.dialect, err)).Msg("format error")
@@ -392,7 +429,7 @@ func (l *Link) handle(cs *connState, t *Txn) bool {
 	if !t.signOn && !t.cutover && l.cfg.RequireSignOn && !cs.signedOn {
 		return l.answerNow(cs, t, ErrNotSignedOn)
 	}
-	if !t.cutover {
+	if !t.cutover && !t.settle {
 		t.Route = l.srv.route(t)
 	}
 	if cs.inflight+len(cs.toWork.txns) >= l.cfg.MaxInFlight {
@@ -430,6 +467,9 @@ func (l *Link) dispatch(cs *connState) {
 // answerNow answers on the loop with the code for err, without the workers.
 func (l *Link) answerNow(cs *connState, t *Txn, err error) bool {
 	t.Fail(err)
+	if l.settle.isSettlement(t.View.MTI()) {
+		l.settle.echoBatch(t) // a settlement's 30 names its batch (t.settle may not be set yet)
+	}
 	l.srv.respond(t)
 	l.journalLocal(cs, t)
 	return true
@@ -461,7 +501,7 @@ func (l *Link) journalLocal(cs *connState, t *Txn) {
 
 // flush writes the loop's replies and the workers' finished ones in one
 // writev, then releases them.
-func (l *Link) flush(c gnet.Conn, cs *connState) error {
+func (l *Link) flush(cs *connState) error {
 	if len(cs.local) == 0 && len(cs.sent) == 0 {
 		return nil
 	}
@@ -476,7 +516,7 @@ func (l *Link) flush(c gnet.Conn, cs *connState) error {
 			cs.batch = append(cs.batch, t.out)
 		}
 	}
-	err := writeAll(c, cs.batch)
+	err := writeAll(cs.c, cs.batch)
 	clear(cs.batch)
 	for _, t := range cs.local {
 		l.srv.observe(t)
@@ -508,7 +548,7 @@ const iovMax = 1024
 // writeAll writes bufs in writevs of at most iovMax buffers. gnet queues
 // what a writev leaves unwritten and appends later writes behind it, so
 // the replies keep their order.
-func writeAll(c gnet.Conn, bufs [][]byte) error {
+func writeAll(c peer, bufs [][]byte) error {
 	for len(bufs) > 0 {
 		n := min(len(bufs), iovMax)
 		if _, err := c.Writev(bufs[:n]); err != nil {

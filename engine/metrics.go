@@ -89,6 +89,7 @@ type linkMetrics struct {
 	slowClosed, frameTimeouts, idleClosed, quietClosed, memoryClosed, restarts, journalErr prometheus.Counter
 	unjournaled, withheld                                                                  prometheus.Counter
 	signOnRefused                                                                          prometheus.Counter
+	tlsFailed                                                                              prometheus.Counter // handshakes refused (tls.go)
 }
 
 func (m *metrics) forLink(name string) *linkMetrics {
@@ -111,6 +112,7 @@ func (m *metrics) forLink(name string) *linkMetrics {
 		restarts:      ev("link_restarted"),
 		unjournaled:   ev("reply_not_journaled"),
 		signOnRefused: ev("sign_on_refused"),
+		tlsFailed:     ev("tls_handshake_failed"),
 		journalErr:    m.journalErr,
 		withheld:      m.withheld,
 	}

@@ -15,11 +15,18 @@ func TestCheckMTI(t *testing.T) {
 		"0400": nil, "0401": nil, "0420": nil, "0421": nil, "0800": nil, "0801": nil,
 		"1200": ErrFormat, "2200": ErrFormat, "9200": ErrFormat, "0208": ErrFormat, "0206": ErrFormat, "0209": ErrFormat,
 		"0120": ErrInvalidTxn, "0121": ErrInvalidTxn, "0202": ErrInvalidTxn, "0203": ErrInvalidTxn, "0205": ErrInvalidTxn,
-		"0300": ErrInvalidTxn, "0500": ErrInvalidTxn, "0600": ErrInvalidTxn, "0700": ErrInvalidTxn, "0820": ErrInvalidTxn,
-		"0900": ErrInvalidTxn,
+		"0300": ErrInvalidTxn, "0320": ErrInvalidTxn, "0600": ErrInvalidTxn, "0700": ErrInvalidTxn, "0820": ErrInvalidTxn,
+		"0900": ErrInvalidTxn, "0500": nil, "0501": nil, "0520": nil, "0521": nil, "0502": ErrInvalidTxn, "0540": ErrInvalidTxn,
+		"0508": ErrFormat,
 	} {
-		if got := checkMTI(codec.MTI([]byte(mti))); got != want {
+		if got := checkMTI(codec.MTI([]byte(mti)), false); got != want {
 			t.Errorf("%s: %v, want %v", mti, got, want)
+		}
+	}
+	// UnionPay's batch upload, on its links only
+	for mti, want := range map[string]error{"0320": nil, "0321": nil, "0300": ErrInvalidTxn, "0340": ErrInvalidTxn} {
+		if got := checkMTI(codec.MTI([]byte(mti)), true); got != want {
+			t.Errorf("%s on a UnionPay link: %v, want %v", mti, got, want)
 		}
 	}
 }

@@ -44,6 +44,8 @@ type destination struct {
 	saf     *safRunner     // nil: store-and-forward disabled (saf.go)
 	stip    *standin.Stand // nil: no stand-in (standin.go)
 	brk     *destBreaker   // nil: no circuit breaker
+	tls     *tlsSource     // nil: plain TCP; else the connections it dials are TLS (tls.go)
+	tlsIn   *tlsSource     // nil: plain TCP; else the connections it accepts (listen) are TLS
 	// signedOff: the operator signed the destination off (destctl.go):
 	// its connections stay up for echo tests, and take no traffic
 	signedOff atomic.Bool
@@ -91,7 +93,7 @@ type outConn struct {
 // outSession is one connection's life, from the dial to its close.
 type outSession struct {
 	oc     *outConn
-	c      gnet.Conn
+	c      peer          // a gnet.Conn, or a streamConn (TLS)
 	closed chan struct{} // closed by OnClose
 	nm     chan nmAnswer // network management responses, for the keeper
 	kc     chan []byte   // the destination's key changes (0800 frames), for the keeper: HSM and journal must not run on the loop
@@ -236,7 +238,7 @@ func (ss *outSession) send(buf []byte) error {
 }
 
 // flush writes what the workers queued, on the loop.
-func (ss *outSession) flush(c gnet.Conn) error {
+func (ss *outSession) flush(c peer) error {
 	ss.mu.Lock()
 	ss.writing, ss.pending = ss.pending, ss.writing[:0]
 	ss.woken = false
@@ -270,10 +272,14 @@ func (h *outHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 func (h *outHandler) OnClose(c gnet.Conn, err error) gnet.Action {
-	ss, ok := c.Context().(*outSession)
-	if !ok {
-		return gnet.None
+	if ss, ok := c.Context().(*outSession); ok {
+		h.closed(ss, err)
 	}
+	return gnet.None
+}
+
+// closed is OnClose's work, for a gnet connection or a TLS one.
+func (h *outHandler) closed(ss *outSession, err error) {
 	oc := ss.oc
 	oc.d.pool.SetUp(oc.idx, false) // at once: the next Pick skips it
 	oc.up.Set(0)
@@ -292,14 +298,18 @@ func (h *outHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 	ss.pending = nil
 	ss.mu.Unlock()
 	close(ss.closed)
-	return gnet.None
 }
 
 // OnTraffic reads the frames of a destination's connection: responses to
 // requests in flight, answers to the keeper's network management messages,
 // and the destination's own echo tests, answered here.
 func (h *outHandler) OnTraffic(c gnet.Conn) gnet.Action {
-	ss := c.Context().(*outSession)
+	return h.traffic(c.Context().(*outSession))
+}
+
+// traffic is OnTraffic's work, for a gnet connection or a TLS one.
+func (h *outHandler) traffic(ss *outSession) gnet.Action {
+	c := ss.c
 	d := ss.oc.d
 	if err := ss.flush(c); err != nil {
 		return gnet.Close
@@ -374,12 +384,12 @@ var errStopping = errors.New("stopping")
 // was up (connected and signed on when required).
 func (s *Server) connect(oc *outConn) error {
 	d := oc.d
-	nc, err := net.DialTimeout("tcp", oc.addr, min(d.cfg.Timeout, 5*time.Second))
+	nc, err := net.DialTimeout("tcp", oc.addr, dialTimeout(d))
 	if err != nil {
 		return err
 	}
 	ss := newSession(oc)
-	c, err := s.outClient.EnrollContext(nc, ss)
+	c, err := s.enroll(nc, ss)
 	if err != nil {
 		return err
 	}
@@ -414,6 +424,9 @@ func (s *Server) connect(oc *outConn) error {
 	}
 	return nil
 }
+
+// dialTimeout bounds a dial, and a TLS destination's handshake after it.
+func dialTimeout(d *destination) time.Duration { return min(d.cfg.Timeout, 5*time.Second) }
 
 // netSTAN numbers the switch's own network management messages (not
 // journaled: their answers are matched by the keeper, not the table).
@@ -507,6 +520,7 @@ type destMetrics struct {
 	answered                                                                                                        *prometheus.CounterVec
 	expiryLate                                                                                                      prometheus.Observer
 	badMAC, keyChange, keyRefused                                                                                   prometheus.Counter // zone keys (zone.go)
+	tlsFailed                                                                                                       prometheus.Counter // TLS handshakes that failed (tlsout.go)
 }
 
 // upstreamMetrics are the series of every destination.
@@ -527,7 +541,7 @@ func newUpstreamMetrics(reg prometheus.Registerer) *upstreamMetrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardswitch_upstream_up",
 			Help: "1 when a destination's connection is up (connected, and signed on when required)."}, []string{"destination", "conn", "address"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_events_total",
-			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused, breaker_opened, undelivered (an approval whose reply could not reach the originator)."},
+			Help: "Forwarding events by destination: sent (requests handed to a connection), timeout, late, late_reversal, unknown_response, bad_frame, all_down, refused, echo_missed, bad_mac, key_change, key_change_refused, breaker_opened, tls_handshake_failed, undelivered (an approval whose reply could not reach the originator)."},
 			[]string{"destination", "event"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardswitch_upstream_answered_total",
 			Help: "Responses from a destination in time, by its response code."}, []string{"destination", "rc"}),
@@ -566,7 +580,7 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 		func() float64 { return float64(d.table.Len()) }))
 	return destMetrics{sent: ev("sent"), timeouts: ev("timeout"), late: ev("late"), lateReverse: ev("late_reversal"), unknown: ev("unknown_response"),
 		badFrames: ev("bad_frame"), allDown: ev("all_down"), refused: ev("refused"), echoMissed: ev("echo_missed"), badMAC: ev("bad_mac"),
-		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"), undelivered: ev("undelivered"), breakerOpened: ev("breaker_opened"),
+		keyChange: ev("key_change"), keyRefused: ev("key_change_refused"), undelivered: ev("undelivered"), breakerOpened: ev("breaker_opened"), tlsFailed: ev("tls_handshake_failed"),
 		standIn:    m.standIn.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		answered:   m.answered.MustCurryWith(prometheus.Labels{"destination": d.cfg.Name}),
 		expiryLate: m.lateness.WithLabelValues(d.cfg.Name)}
@@ -577,7 +591,7 @@ func (m *upstreamMetrics) forDestination(d *destination) destMetrics {
 // echo tests when it is idle, closing it when one goes unanswered; the
 // destination's key changes and the switch's own (zone.go), which need
 // the HSM and the journal and so never run on the loop.
-func (s *Server) keepSession(ss *outSession, c gnet.Conn, remote string) (stopped bool) {
+func (s *Server) keepSession(ss *outSession, c peer, remote string) (stopped bool) {
 	oc := ss.oc
 	d := oc.d
 	tick := time.NewTicker(min(d.cfg.EchoInterval/4, time.Second))

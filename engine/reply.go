@@ -140,7 +140,7 @@ func (s *Server) appendMAC(b *codec.Builder, id int, sign func([]byte) ([]byte, 
 // so the journal holds every counter given out).
 func (s *Server) assignRRN(t *Txn) {
 	v := &t.View
-	if v.Has(codec.FieldRRN) || v.MTI().Class() == '8' || t.Link.dialect.Field(codec.FieldRRN) == nil {
+	if v.Has(codec.FieldRRN) || v.MTI().Class() == '8' || t.settle || t.Link.dialect.Field(codec.FieldRRN) == nil {
 		return
 	}
 	t.rrnSeq = s.ids.NextRRN(&t.rrn, t.Received)

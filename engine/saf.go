@@ -262,8 +262,9 @@ func (s *Server) reverseAdvice(t *Txn, d *destination, k origKey) bool {
 // request (RRNSeq) may have delivered already: a late approval after its
 // timeout's reversal, an originator's reversal of a request whose
 // timeout was reversed, a repeat of an advice or of a stand-in request,
-// the switch's reversal of a stand-in approval after the terminal's. After a delivery (other than 25: no original yet)
-// it adds nothing, live and at a replay alike.
+// the switch's reversal of a stand-in approval after the terminal's.
+// After a delivery (other than 25: no original yet) it adds nothing,
+// live and at a replay alike.
 func SAFFollowsUp(r *journal.Record) bool {
 	switch r.UpState {
 	case journal.UpLateReversal:
@@ -600,8 +601,9 @@ func (sr *safRunner) send(now time.Time) {
 			return
 		}
 		q := sr.entries[e.ID]
-		if _, first := sr.byRef[q.rec.Follows]; q.rec.Follows != 0 && first { // the advice's own entry: its RRNSeq
+		if _, waiting := sr.byRef[q.rec.Follows]; q.rec.Follows != 0 && waiting { // the advice's entry, by its RRNSeq
 			// the advice it reverses has not reached the destination yet
+			// (an advice that expired or was rejected no longer holds it)
 			sr.q.Defer(e.ID, now.Add(safTick))
 			continue
 		}

@@ -19,8 +19,9 @@ import (
 // its record alone (so a restart rebuilds it the same): the kind's MTI
 // (a repeat's last digit 1), the original's PAN (unsealed), 3, 4, a new
 // 7, the original outbound 11 and 37 (the same on every repeat: the
-// destination matches the entry, and a repeat, by them), 12, 13, 18, 22, 32, 38,
-// 39 (a reversal's reason, an advice's stand-in answer), 41, 42, 49, 90
+// destination matches the entry, and a repeat, by them), 12, 13, 18,
+// 22, 32, 38, 39 (a reversal's reason, an advice's stand-in answer), 41,
+// 42, 49, 90
 // (the original data elements: its MTI, STAN, field 7 and acquirer), and
 // 95 for a partial reversal (what stays), each where the dialect has the
 // field; and the zone MAC.

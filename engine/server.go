@@ -130,7 +130,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if as, ok := d.Authorizer.(AuthStage); ok {
 		registerAuthMetrics(d.Registry, as.A)
 	}
-	for _, lc := range cfg.Links {
+	for i, lc := range cfg.Links {
 		dialect, _ := codec.Lookup(lc.Dialect)
 		framing, _ := codec.ParseFraming(lc.Framing)
 		framing.MaxFrame = lc.MaxFrame
@@ -142,6 +142,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		l.codes[ErrOverload], l.codes[ErrNotSignedOn], l.codes[ErrMAC] = lc.OverloadCode, lc.NotSignedOnCode, lc.MACFailureCode
 		l.macAlg = hsm.MACMethods[lc.MAC]
+		l.settle = settleLayoutFor(dialect, lc)
+		if f := l.settle.batchField; f != defaultBatchField && dialect.Field(f) == nil { // the default, 60, may be absent: settlements then answer 30
+			return nil, fmt.Errorf("links %s: settle_batch_field %d is not a field of dialect %s", lc.Name, f, dialect.Name)
+		}
 		l.bcdPad, _ = codec.ParsePadNibble(lc.BCDPad)
 		if l.macAlg != 0 && (d.HSM == nil || d.Keys == nil) {
 			return nil, fmt.Errorf("links %s: mac %s needs an HSM and keys", lc.Name, lc.MAC)
@@ -149,19 +153,37 @@ func New(cfg Config, d Deps) (*Server, error) {
 		if err := l.codes.Validate(); err != nil {
 			return nil, fmt.Errorf("links %s: %w", lc.Name, err)
 		}
+		if lc.TLS != nil {
+			if l.tls, err = newTLSSource(*lc.TLS, fmt.Sprintf("links[%d].tls", i), tlsServer, d.Clock.Now()); err != nil {
+				return nil, err
+			}
+		}
+		if l.streamed = lc.TLS != nil || cfg.testStream; l.streamed {
+			l.tlsStop = make(chan struct{})
+		}
 		l.idx = len(s.links)
 		s.links = append(s.links, l)
 	}
 	s.um = newUpstreamMetrics(d.Registry)
 	s.dests, s.outStop = map[string]*destination{}, make(chan struct{})
 	contCap := 0
-	for _, dc := range cfg.Destinations {
+	for i, dc := range cfg.Destinations {
 		if dc.needsHSM() && d.HSM == nil {
 			return nil, fmt.Errorf("destinations %s: zone keys and MACs need an HSM", dc.Name)
 		}
 		dst, err := newDestination(s, dc)
 		if err != nil {
 			return nil, err
+		}
+		if dc.TLS != nil && len(dc.Endpoints) > 0 {
+			if dst.tls, err = newTLSSource(*dc.TLS, fmt.Sprintf("destinations[%d].tls", i), tlsClient, d.Clock.Now()); err != nil {
+				return nil, err
+			}
+		}
+		if dc.TLS != nil && len(dc.Listen) > 0 {
+			if dst.tlsIn, err = newTLSSource(*dc.TLS, fmt.Sprintf("destinations[%d].tls", i), tlsServer, d.Clock.Now()); err != nil {
+				return nil, err
+			}
 		}
 		s.dests[dc.Name] = dst
 		s.destList = append(s.destList, dst)
@@ -204,19 +226,14 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.work()
 	}
 	for _, l := range s.links {
-		go s.runLink(l, func() []gnet.Option {
-			opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
-				gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-				gnet.WithReuseAddr(true), gnet.WithReusePort(false), // rebind at once after a crash, as net.Listen does
-				gnet.WithLogger(gnetLogger{l.log})}
-			if b := l.cfg.SocketBuffer; b > 0 {
-				opts = append(opts, gnet.WithSocketSendBuffer(b), gnet.WithSocketRecvBuffer(b))
-			}
-			return opts
-		}())
+		if l.streamed {
+			go s.runTLSLink(l)
+		} else {
+			go s.runLink(l, s.linkOptions(l))
+		}
 		select {
 		case <-l.booted:
-			l.log.Info().Str("listen", l.cfg.Listen).Str("dialect", l.dialect.Name).Str("framing", l.framing.String()).Msg("link listening")
+			l.log.Info().Str("listen", l.cfg.Listen).Str("dialect", l.dialect.Name).Str("framing", l.framing.String()).Bool("tls", l.tls != nil).Msg("link listening")
 		case err := <-s.runErr:
 			s.stopLinks(ctx)
 			close(s.queue)
@@ -229,6 +246,18 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	return nil
+}
+
+// linkOptions are the gnet options of a plain link's engine.
+func (s *Server) linkOptions(l *Link) []gnet.Option {
+	opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithNumEventLoop(s.cfg.EventLoops),
+		gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true), gnet.WithReusePort(false), // rebind at once after a crash, as net.Listen does
+		gnet.WithLogger(gnetLogger{l.log})}
+	if b := l.cfg.SocketBuffer; b > 0 {
+		opts = append(opts, gnet.WithSocketSendBuffer(b), gnet.WithSocketRecvBuffer(b))
+	}
+	return opts
 }
 
 // linkRestartMax bounds the wait between attempts to listen again.
@@ -313,6 +342,10 @@ func (s *Server) wakeAll() {
 
 func (s *Server) stopLinks(ctx context.Context) {
 	for _, l := range s.links {
+		if l.streamed {
+			l.stopTLS(ctx)
+			continue
+		}
 		select {
 		case <-l.booted:
 			if !l.up.Load() {
@@ -594,6 +627,10 @@ func (s *Server) decide(t *Txn) (parked bool) {
 			t.Fail(err)
 			return false
 		}
+	}
+	if t.settle {
+		s.settleRequest(t)
+		return false
 	}
 	if t.signOn {
 		if s.hsm == nil || s.keys == nil {

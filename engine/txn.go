@@ -42,6 +42,7 @@ type Txn struct {
 	out     []byte // the framed reply
 	signOn  bool   // a UnionPay sign-on: the workers issue its keys
 	cutover bool   // an 0800 cutover (code 201) on a link that accepts them: a worker journals it
+	settle  bool   // a settlement (05xx, UnionPay's 0320 batch upload): the workers answer it (settle.go)
 	// clearBad: a clear-text field (37, 41, 42, 43) failed its content
 	// check (codec.CheckClearText): the reply echoes none of them and the
 	// journal keeps none of them in clear

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,7 +49,7 @@ func Dial(addr string, cfg Config) (*Issuer, error) {
 func (is *Issuer) dialLoop(addr string) {
 	defer is.wg.Done()
 	for {
-		nc, err := net.DialTimeout("tcp", addr, dialTimeout)
+		nc, err := is.dial(addr)
 		if err == nil {
 			is.stats.dialled.Add(1)
 			if c := is.track(nc); c != nil {
@@ -70,6 +71,14 @@ func (is *Issuer) dialLoop(addr string) {
 		case <-t.C:
 		}
 	}
+}
+
+// dial makes one connection to addr, over TLS when the configuration says.
+func (is *Issuer) dial(addr string) (net.Conn, error) {
+	if is.cfg.TLS == nil {
+		return net.DialTimeout("tcp", addr, dialTimeout)
+	}
+	return tls.DialWithDialer(&net.Dialer{Timeout: dialTimeout}, "tcp", addr, is.cfg.TLS)
 }
 
 // SignOn sends an 0800 sign-on (70 = 001) on every open connection and

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +24,9 @@ type Config struct {
 	MaxFrame int
 	// Rules decide the answers; the zero value approves everything at once.
 	Rules Rules
+	// TLS, when set, serves the listener over TLS (Start), or dials with
+	// it (Dial); internal/tlsfiles builds one from files.
+	TLS *tls.Config
 	// MaxConns bounds the connections served at once (each costs two
 	// goroutines and its buffers); more are closed at accept. 0: 1024.
 	MaxConns int
@@ -227,6 +231,9 @@ func Start(addr string, cfg Config) (*Issuer, error) {
 		return nil, err
 	}
 	is.addr = ln.Addr().String()
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS) // the handshake runs on the connection's first read
+	}
 	go is.Serve(ln) // returns at Close
 	return is, nil
 }

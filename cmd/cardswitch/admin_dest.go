@@ -62,3 +62,51 @@ func destControlHandler(s destController, log zerolog.Logger) http.HandlerFunc {
 		_ = json.NewEncoder(w).Encode(map[string]any{"destination": name, "action": op, "connections": res})
 	}
 }
+
+// linkConnsMax bounds the connections GET /links/NAME/connections lists
+// (a link may hold tens of thousands).
+const linkConnsMax = 1000
+
+// linkConns is what the link connection calls need of the engine.
+type linkConns interface {
+	LinkConnections(name string, max int) ([]engine.LinkConn, int, error)
+	CloseLinkConnection(name string, id uint64) error
+}
+
+// linkConnHandlers serves GET /links/{name}/connections[?max=N] (at most
+// linkConnsMax, by connection number, and how many the link holds) and
+// POST /links/{name}/connections/{id}/close.
+func linkConnHandlers(mux *http.ServeMux, s linkConns) {
+	mux.HandleFunc("GET /links/{name}/connections", func(w http.ResponseWriter, r *http.Request) {
+		max := linkConnsMax
+		if v := r.URL.Query().Get("max"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				http.Error(w, "max must be a positive number", http.StatusBadRequest)
+				return
+			}
+			max = min(n, linkConnsMax)
+		}
+		cs, n, err := s.LinkConnections(r.PathValue("name"), max)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		writeJSON(w, map[string]any{"link": r.PathValue("name"), "total": n, "connections": cs})
+	})
+	mux.HandleFunc("POST /links/{name}/connections/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		if err != nil {
+			http.Error(w, "id must be a connection number", http.StatusBadRequest)
+			return
+		}
+		switch err := s.CloseLinkConnection(r.PathValue("name"), id); {
+		case errors.Is(err, engine.ErrNoLink), errors.Is(err, engine.ErrNoConn):
+			http.Error(w, err.Error(), http.StatusNotFound)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		default:
+			writeJSON(w, map[string]any{"link": r.PathValue("name"), "closed": id})
+		}
+	})
+}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -88,5 +90,70 @@ func TestAdminDestinationActions(t *testing.T) {
 	}
 	if st := is.Stats(); st.NetworkManagement < 3 {
 		t.Fatalf("the host read %d network messages, want the echo, sign-off and sign-on at least", st.NetworkManagement)
+	}
+}
+
+// GET /links/NAME/connections lists a link's connections; POST
+// .../ID/close (token) closes one: the terminal sees its connection end,
+// and the list no longer holds it. An unknown link or connection is 404.
+func TestAdminLinkConnections(t *testing.T) {
+	body, addrs := testConfig(t)
+	c, err := loadConfig(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startServeLog(t, c, zerolog.Nop())
+	defer stop()
+	tok, err := os.ReadFile(filepath.Join(c.file.DataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, d := dialPOS(t, addrs["8583"])
+	defer conn.Close()
+	if _, err := conn.RoundTrip(purchase(t, d, "000001", "LINKCONN0001", 100), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	list := func() (int, []engine.LinkConn) {
+		t.Helper()
+		res, err := http.Get("http://" + addrs["8580"] + "/links/pos/connections")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out struct {
+			Total       int               `json:"total"`
+			Connections []engine.LinkConn `json:"connections"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out.Total, out.Connections
+	}
+	n, cs := list()
+	if n != 1 || len(cs) != 1 || cs[0].Remote == "" {
+		t.Fatalf("connections %d %+v, want the terminal's", n, cs)
+	}
+	close := func(path string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addrs["8580"]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := close(fmt.Sprintf("/links/pos/connections/%d/close", cs[0].ID)); code != http.StatusOK {
+		t.Fatalf("close: %d", code)
+	}
+	if _, err := conn.RoundTrip(purchase(t, d, "000002", "LINKCONN0002", 100), 2*time.Second); err == nil {
+		t.Fatal("the closed connection still answers")
+	}
+	waitUntilT(t, "the list without it", func() bool { n, _ := list(); return n == 0 })
+	if code := close(fmt.Sprintf("/links/pos/connections/%d/close", cs[0].ID)); code != http.StatusNotFound {
+		t.Fatalf("closing it again: %d, want 404", code)
+	}
+	if code := close("/links/nope/connections/1/close"); code != http.StatusNotFound {
+		t.Fatalf("an unknown link: %d, want 404", code)
 	}
 }

@@ -27,7 +27,7 @@ type benchFlags struct {
 	targets                                              string // with --compare: the targets to run, comma-separated (empty: all)
 	conns, inflight, rate, serverPID                     int
 	duration, warmup                                     time.Duration
-	compare                                              bool
+	compare, compareTraffic                              bool
 	maxFailed                                            float64
 }
 
@@ -58,6 +58,7 @@ func init() {
 			fs.StringVar(&f.config, "config", "", "configuration whose issuer data and keys to use (default: the embedded one)")
 			fs.StringVar(&f.mac, "mac", "auto", "MAC on requests: cup, x919, alg1, cmac, none; auto: cup on cup-pos, else none")
 			fs.BoolVar(&f.compare, "compare", false, "compare the switch with its baselines on this machine")
+			fs.BoolVar(&f.compareTraffic, "compare-traffic", false, "with --addr: play --compare's traffic (0200 purchases of one card over the 256 terminals of 'config bench-issuer'), for a switch serving that issuer data")
 			fs.StringVar(&f.targets, "targets", "", "with --compare: only these targets, comma-separated (echo, moov, engine, full, host, switched; default all)")
 			fs.Float64Var(&f.maxFailed, "max-error-rate", bench.DefaultMaxFailed,
 				"exit 1 when more than this share of requests fail (timeouts, errors, 94, 30, 96, 91), or none is answered")
@@ -101,8 +102,22 @@ func runBench(e *env, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.compareTraffic {
+		if f.compare || f.mixFile != "" {
+			return usagef("--compare-traffic is for a switch at --addr, without --mix")
+		}
+		if traffic, err = compareTraffic(d); err != nil {
+			return err
+		}
+	}
 	opts := bench.Options{Addr: f.addr, Framing: fr, TPDU: tpdu, Conns: f.conns, InFlight: f.inflight,
 		Duration: f.duration, Warmup: f.warmup, Rate: f.rate, Traffic: traffic, STANs: benchSTANs(e.stderr)}
+	if opts.TLS, err = f.client(); err != nil {
+		return err
+	}
+	if opts.TLS != nil && f.compare {
+		return usagef("--tls is for a switch at --addr (--compare runs its targets in process, plain)")
+	}
 	if f.serverPID > 0 {
 		opts.CPU, opts.CPUScope = bench.PIDCPU(f.serverPID), fmt.Sprintf("server process %d", f.serverPID)
 		if _, err := opts.CPU(); err != nil {

@@ -445,14 +445,23 @@ func (c *clearingRun) exceptionRows(fn func(f []string) error) error {
 	return sc.Err()
 }
 
-func (c *clearingRun) listExceptions(openOnly bool) error {
+// exceptionItem is one exception of a day's reconciliation, with its
+// state now (resolved since the report was written, or as the report said).
+type exceptionItem struct {
+	ID     string   `json:"id"`
+	Class  string   `json:"class"`
+	State  string   `json:"state"`
+	Fields []string `json:"fields"` // the report's columns from terminal on (ReportCSVHeader)
+}
+
+// exceptions lists the day's exceptions (only the open ones with
+// openOnly): the command's list and the admin port's GET /exceptions.
+func (c *clearingRun) exceptions(openOnly bool, fn func(exceptionItem) error) error {
 	resolved, err := clearing.Resolutions(c.clearingDir(), c.date)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(c.e.stdout)
-	n := 0
-	err = c.exceptionRows(func(f []string) error {
+	return c.exceptionRows(func(f []string) error {
 		state := "open"
 		if r, ok := resolved[f[1]]; ok {
 			state = r.State.String() // resolved since the report was written
@@ -460,8 +469,16 @@ func (c *clearingRun) listExceptions(openOnly bool) error {
 		if openOnly && state != "open" {
 			return nil
 		}
+		return fn(exceptionItem{ID: f[1], Class: f[0], State: state, Fields: f[3:]})
+	})
+}
+
+func (c *clearingRun) listExceptions(openOnly bool) error {
+	w := bufio.NewWriter(c.e.stdout)
+	n := 0
+	err := c.exceptions(openOnly, func(x exceptionItem) error {
 		n++
-		_, err := fmt.Fprintf(w, "%s %-16s %-11s %s\n", f[1], f[0], state, strings.Join(f[3:], ","))
+		_, err := fmt.Fprintf(w, "%s %-16s %-11s %s\n", x.ID, x.Class, x.State, strings.Join(x.Fields, ","))
 		return err
 	})
 	if err == nil {
@@ -471,7 +488,12 @@ func (c *clearingRun) listExceptions(openOnly bool) error {
 	return err
 }
 
-func (c *clearingRun) resolve(id string, st clearing.ResolutionState, note string) error {
+// errNoException: the day's reconciliation has no such exception.
+var errNoException = errors.New("clearing: no exception")
+
+// resolveOne journals a resolution of an exception of the day's
+// reconciliation: the command's resolve and the admin port's POST.
+func (c *clearingRun) resolveOne(id string, st clearing.ResolutionState, note string) error {
 	found := false
 	err := c.exceptionRows(func(f []string) error {
 		found = found || f[1] == id
@@ -481,10 +503,13 @@ func (c *clearingRun) resolve(id string, st clearing.ResolutionState, note strin
 		return err
 	}
 	if !found {
-		return fmt.Errorf("clearing: no exception %s in the reconciliation of day %d", id, c.date)
+		return fmt.Errorf("%w %s in the reconciliation of day %d", errNoException, id, c.date)
 	}
-	err = clearing.Resolve(c.clearingDir(), clearing.Resolution{Date: c.date, ID: id, State: st, At: time.Now().Unix(), Note: note})
-	if err != nil {
+	return clearing.Resolve(c.clearingDir(), clearing.Resolution{Date: c.date, ID: id, State: st, At: time.Now().Unix(), Note: note})
+}
+
+func (c *clearingRun) resolve(id string, st clearing.ResolutionState, note string) error {
+	if err := c.resolveOne(id, st, note); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.e.stdout, "exception %s of day %d: %s\n", id, c.date, st)

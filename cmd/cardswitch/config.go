@@ -89,6 +89,7 @@ type fileConfig struct {
 		DeclineWindow   time.Duration `yaml:"decline_window"`
 		MaxTransactions int           `yaml:"max_transactions"`
 		MaxPlaceholders int           `yaml:"max_placeholders"`
+		MaxBatches      int           `yaml:"max_batches"`
 	} `yaml:"authorization"`
 	HSM struct {
 		Kind         string `yaml:"kind"`
@@ -100,29 +101,31 @@ type fileConfig struct {
 }
 
 type linkYAML struct {
-	Name            string        `yaml:"name"`
-	Listen          string        `yaml:"listen"`
-	Dialect         string        `yaml:"dialect"`
-	Framing         string        `yaml:"framing"`
-	MaxFrame        int           `yaml:"max_frame"`
-	MaxInFlight     int           `yaml:"max_in_flight"`
-	MaxConns        int           `yaml:"max_conns"`
-	MaxConnsPerIP   int           `yaml:"max_conns_per_ip"`
-	MaxPendingBytes int           `yaml:"max_pending_bytes"`
-	IdleTimeout     time.Duration `yaml:"idle_timeout"`
-	FrameTimeout    time.Duration `yaml:"frame_timeout"`
-	MessageTimeout  time.Duration `yaml:"message_timeout"`
-	SocketBuffer    int           `yaml:"socket_buffer"`
-	RequireSignOn   bool          `yaml:"require_sign_on"`
-	OverloadCode    string        `yaml:"overload_code"`
-	MAC             string        `yaml:"mac"`
-	MACFailureCode  string        `yaml:"mac_failure_code"`
-	HSMTimeout      time.Duration `yaml:"hsm_timeout"`
-	NotSignedOnCode string        `yaml:"not_signed_on_code"`
-	BCDPad          string        `yaml:"bcd_pad"`
-	SignOnAuth      string        `yaml:"sign_on_auth"`
-	SignOnLimit     int           `yaml:"sign_on_limit"`
-	AcceptCutover   bool          `yaml:"accept_cutover"`
+	Name             string            `yaml:"name"`
+	Listen           string            `yaml:"listen"`
+	Dialect          string            `yaml:"dialect"`
+	Framing          string            `yaml:"framing"`
+	MaxFrame         int               `yaml:"max_frame"`
+	MaxInFlight      int               `yaml:"max_in_flight"`
+	MaxConns         int               `yaml:"max_conns"`
+	MaxConnsPerIP    int               `yaml:"max_conns_per_ip"`
+	MaxPendingBytes  int               `yaml:"max_pending_bytes"`
+	IdleTimeout      time.Duration     `yaml:"idle_timeout"`
+	FrameTimeout     time.Duration     `yaml:"frame_timeout"`
+	MessageTimeout   time.Duration     `yaml:"message_timeout"`
+	SocketBuffer     int               `yaml:"socket_buffer"`
+	RequireSignOn    bool              `yaml:"require_sign_on"`
+	OverloadCode     string            `yaml:"overload_code"`
+	MAC              string            `yaml:"mac"`
+	MACFailureCode   string            `yaml:"mac_failure_code"`
+	HSMTimeout       time.Duration     `yaml:"hsm_timeout"`
+	NotSignedOnCode  string            `yaml:"not_signed_on_code"`
+	BCDPad           string            `yaml:"bcd_pad"`
+	SignOnAuth       string            `yaml:"sign_on_auth"`
+	SignOnLimit      int               `yaml:"sign_on_limit"`
+	AcceptCutover    bool              `yaml:"accept_cutover"`
+	TLS              *engine.TLSConfig `yaml:"tls"`
+	SettleBatchField int               `yaml:"settle_batch_field"`
 }
 
 // destYAML is one upstream destination (engine.DestinationConfig).
@@ -149,16 +152,17 @@ type destYAML struct {
 	ReconnectMin    time.Duration  `yaml:"reconnect_min"`
 	ReconnectMax    time.Duration  `yaml:"reconnect_max"`
 	// zone keys (cryptograms under the LMK) and MACs
-	ZMK               string        `yaml:"zmk"`
-	ZPK               string        `yaml:"zpk"`
-	ZAK               string        `yaml:"zak"`
-	MAC               string        `yaml:"mac"`
-	PINFormat         string        `yaml:"pin_format"`
-	KeyChangeCode     int           `yaml:"key_change_code"`
-	KeyChangeInterval time.Duration `yaml:"key_change_interval"`
-	SAF               safYAML       `yaml:"saf"`
-	StandIn           standInYAML   `yaml:"stand_in"`
-	Breaker           breakerYAML   `yaml:"breaker"`
+	ZMK               string            `yaml:"zmk"`
+	ZPK               string            `yaml:"zpk"`
+	ZAK               string            `yaml:"zak"`
+	MAC               string            `yaml:"mac"`
+	PINFormat         string            `yaml:"pin_format"`
+	KeyChangeCode     int               `yaml:"key_change_code"`
+	KeyChangeInterval time.Duration     `yaml:"key_change_interval"`
+	SAF               safYAML           `yaml:"saf"`
+	StandIn           standInYAML       `yaml:"stand_in"`
+	Breaker           breakerYAML       `yaml:"breaker"`
+	TLS               *engine.TLSConfig `yaml:"tls"`
 }
 
 // standInYAML is a destination's stand-in (engine.StandInConfig).
@@ -248,7 +252,8 @@ func (d destYAML) engine() engine.DestinationConfig {
 		StandIn: engine.StandInConfig{Config: standin.Config{Enabled: d.StandIn.Enabled, Currency: d.StandIn.Currency, MaxAmount: d.StandIn.MaxAmount,
 			DailyAmount: d.StandIn.DailyAmount, DailyCount: d.StandIn.DailyCount, Processing: d.StandIn.Processing, MTIs: d.StandIn.MTIs,
 			DeclineCode: d.StandIn.DeclineCode, MaxCards: d.StandIn.MaxCards}},
-		Breaker: upstream.BreakerConfig{Failures: d.Breaker.Failures, Window: d.Breaker.Window, Cooldown: d.Breaker.Cooldown}}
+		Breaker: upstream.BreakerConfig{Failures: d.Breaker.Failures, Window: d.Breaker.Window, Cooldown: d.Breaker.Cooldown},
+		TLS:     d.TLS}
 	for _, e := range d.Endpoints {
 		c.Endpoints = append(c.Endpoints, engine.Endpoint{Address: e.Address, Tier: e.Tier})
 	}
@@ -278,6 +283,7 @@ type config struct {
 	clock  clock.Clock // tests: the engine's clock (nil: the system's)
 
 	reload      func() (*config, error) // reads the file again (SIGHUP)
+	reloadTLS   func() (int, error)     // serve: the running server's TLS files read again (engine.Server.ReloadTLS)
 	hup         <-chan os.Signal
 	acceptLoss  bool // --accept-journal-loss
 	rebuildMark bool // --rebuild-journal-mark
@@ -530,7 +536,7 @@ func (c *config) stateConfig() error {
 	}
 	a := f.Authorization
 	c.limits = auth.Limits{Retention: a.Retention, DeclineWindow: a.DeclineWindow,
-		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders}.WithDefaults()
+		MaxTransactions: a.MaxTransactions, MaxPlaceholders: a.MaxPlaceholders, MaxBatches: a.MaxBatches}.WithDefaults()
 	if err := c.limits.Validate(); err != nil {
 		return fmt.Errorf("authorization: %v", err)
 	}

@@ -28,6 +28,9 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		return nil
 	}
+	if t.Kind() == reflect.Pointer { // links[].tls: optional sections
+		t = t.Elem()
+	}
 	switch {
 	case t == durationType:
 		return checkDuration(n, path)

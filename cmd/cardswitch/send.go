@@ -146,8 +146,17 @@ func runSend(e *env, f *sendFlags, fromStdin bool) error {
 		}
 		return fmt.Errorf("%s: %s", d.Name, codec.DescribeError(d, err))
 	}
+	tc, err := f.client()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	conn, err := client.Dial(f.addr, d, fr, tpdu, f.timeout)
+	var conn *client.Conn
+	if tc != nil {
+		conn, err = client.DialTLS(f.addr, d, fr, tpdu, f.timeout, tc)
+	} else {
+		conn, err = client.Dial(f.addr, d, fr, tpdu, f.timeout)
+	}
 	if err != nil {
 		return fmt.Errorf("connect %s: %v", f.addr, err)
 	}
@@ -197,6 +206,9 @@ func printReply(e *env, d *codec.Dialect, r *client.Reply, rtt time.Duration, as
 // frame whose length it read differently) into a hint at the usual cause.
 func explainNoReply(err error, f *sendFlags) error {
 	hint := fmt.Sprintf("does %s speak %s with %s framing? (wrong --dialect or --framing for the port?)", f.addr, f.dialect, f.framing)
+	if !f.on {
+		hint += " Or is it a TLS link (--tls)?"
+	}
 	var ne interface{ Timeout() bool }
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():

@@ -206,12 +206,13 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 		admin.Close()
 		return err
 	}
+	c.reloadTLS = srv.ReloadTLS
 	reload := func() { _, _ = reloadConfig(c, routes, authz, sec, log, false) } // SIGHUP: never forced
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.AdminHandler())
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			http.Error(w, "POST to reload the routes and the issuer data", http.StatusMethodNotAllowed)
+			http.Error(w, "POST to reload the routes, the issuer data and the TLS files", http.StatusMethodNotAllowed)
 			return
 		}
 		note, err := reloadConfig(c, routes, authz, sec, log, r.URL.Query().Get("force") == "1")
@@ -230,12 +231,14 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	mux.Handle("/upstream/open-at-start", open.handler())
 	safHandlers(mux, srv, log)
 	cutoverHandlers(mux, srv, j)
+	exceptionHandlers(mux, c.file.DataDir)
 	mux.Handle("GET /config", configHandler(c.inForce))
 	mux.HandleFunc("GET /links", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, struct {
 			Links []engine.LinkState `json:"links"`
 		}{srv.LinkStates()})
 	})
+	linkConnHandlers(mux, srv)
 	cardHandlers(mux, c.cards, authz, log)
 	mux.Handle("GET /transactions", newLookup(j, srv.BusinessDate).handler())
 	dash := dashboard.New(dashboard.Config{Gatherer: reg, Links: func() []dashboard.Link {
@@ -354,6 +357,19 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv 
 		}
 		log.Warn().Err(err).Msg("reload forced")
 	}
+	if c.reloadTLS != nil {
+		// the files named at the start, read again: a renewed certificate
+		// goes into force without a restart (new handshakes use it, open
+		// connections keep theirs); one that fails rejects the reload
+		n, err := c.reloadTLS()
+		if err != nil {
+			log.Error().Err(err).Msg("reload rejected: the previous configuration stays in force")
+			return "", err
+		}
+		if n > 0 {
+			log.Info().Int("tls_sections", n).Msg("TLS certificates, keys, CAs and pins read again: new handshakes use them")
+		}
+	}
 	routes.Swap(next.routes)
 	if c.cards == nil {
 		authz.Reload(next.issuer)
@@ -367,7 +383,28 @@ func reloadConfig(c *config, routes *router.Router, authz *auth.Authorizer, kcv 
 		note = "destinations changed, not applied until a restart: " + strings.Join(changed, ", ")
 		log.Warn().Strs("destinations", changed).Msg("reload: destinations[] changed: the running ones stay as they are until a restart")
 	}
+	if changed := linkTLSChanges(c.engine.Links, next.engine.Links); len(changed) > 0 {
+		note = strings.TrimPrefix(note+"; links' tls settings changed, not applied until a restart (the files named at the start were read again): "+strings.Join(changed, ", "), "; ")
+		log.Warn().Strs("links", changed).Msg("reload: links[].tls changed: the files named at the start were read again; the new settings wait for a restart")
+	}
 	return note, nil
+}
+
+// linkTLSChanges names the links whose tls section next changes (file
+// names, CA, pins, version): a reload reads the running files again, and
+// the links' other settings wait for a restart.
+func linkTLSChanges(cur, next []engine.LinkConfig) []string {
+	was := map[string]*engine.TLSConfig{}
+	for _, l := range cur {
+		was[l.Name] = l.TLS
+	}
+	var out []string
+	for _, l := range next {
+		if old, ok := was[l.Name]; ok && !reflect.DeepEqual(old, l.TLS) {
+			out = append(out, l.Name)
+		}
+	}
+	return out
 }
 
 // checkRunningDestinations refuses routes that forward to a destination

@@ -13,22 +13,25 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardswitch/cardswitch/engine"
+	"github.com/cardswitch/cardswitch/internal/testport"
 )
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
+}
+
+// freePorts returns n distinct free loopback addresses (testport).
+func freePorts(t testing.TB, n int) []string {
+	t.Helper()
+	return testport.Addrs(t, n)
 }
 
 // testConfig is the default configuration on free ports.
 func testConfig(t testing.TB) (string, map[string]string) {
 	t.Helper()
-	addrs := map[string]string{"8580": freePort(t), "8583": freePort(t), "8584": freePort(t), "8585": freePort(t)}
+	ps := freePorts(t, 4)
+	addrs := map[string]string{"8580": ps[0], "8583": ps[1], "8584": ps[2], "8585": ps[3]}
 	s := strings.Replace(string(defaultConfig), "data_dir: ./data", "data_dir: "+t.TempDir(), 1)
 	for port, addr := range addrs {
 		s = strings.Replace(s, "127.0.0.1:"+port, addr, 1)

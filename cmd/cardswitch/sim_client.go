@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -34,7 +35,7 @@ func runSimClient(e *env, f *simFlags) error {
 	if err != nil {
 		return fmt.Errorf("--script %s: %v", c.script, err)
 	}
-	link := linkFlags{addr: c.addr, dialect: f.dialect, framing: f.framing, tpdu: c.tpdu}
+	link := linkFlags{addr: c.addr, dialect: f.dialect, framing: f.framing, tpdu: c.tpdu, tlsFlags: f.tls}
 	header := c.header
 	for _, d := range []struct {
 		flag       string
@@ -54,6 +55,9 @@ func runSimClient(e *env, f *simFlags) error {
 	}
 	r := &scriptRun{script: s, link: link, d: d, fr: fr, tpdu: tpdu, header: header, config: c.config,
 		timeout: c.timeout, history: map[string]*exchange{}, keys: map[string]*sendKeys{}}
+	if r.tls, err = link.client(); err != nil { // --tls: the switch's link is TLS
+		return err
+	}
 	if s.Timeout > 0 && !c.set["timeout"] {
 		r.timeout = s.Timeout
 	}
@@ -118,6 +122,7 @@ type scriptRun struct {
 	config  string
 	timeout time.Duration
 	conn    *client.Conn
+	tls     *tls.Config          // nil: plain TCP
 	history map[string]*exchange // by step name; at most scriptStepsMax
 	keys    map[string]*sendKeys // by terminal: its configured keys, or the last session_keys
 }
@@ -337,7 +342,13 @@ func (r *scriptRun) terminalKeys(st *scriptStep, m codec.Message) (*sendKeys, er
 // its timeout keeps the connection.
 func (r *scriptRun) roundTrip(msg []byte, stan string, timeout time.Duration, quiet bool) (*client.Reply, time.Duration, error) {
 	if r.conn == nil {
-		c, err := client.Dial(r.link.addr, r.d, r.fr, r.tpdu, timeout)
+		var c *client.Conn
+		var err error
+		if r.tls != nil {
+			c, err = client.DialTLS(r.link.addr, r.d, r.fr, r.tpdu, timeout, r.tls)
+		} else {
+			c, err = client.Dial(r.link.addr, r.d, r.fr, r.tpdu, timeout)
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("connect %s: %w", r.link.addr, err)
 		}

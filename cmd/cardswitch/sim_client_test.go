@@ -15,14 +15,15 @@ import (
 const scriptsDir = "../../examples/scripts"
 
 // The scripts shipped for the demo data pass against the default
-// configuration, each on its link. settlement.yaml is left out until the
-// switch serves 0500 (it answers 12 today): it expects the balanced 00.
+// configuration, each on its link (settlement.yaml first, while its
+// terminal's batch holds nothing else).
 func TestSimClientShippedScriptsPass(t *testing.T) {
 	addrs := serveDefault(t)
 	for _, c := range []struct {
 		script, port string
 		steps        int
 	}{
+		{"settlement.yaml", "8583", 2}, // first: TERM0001's batch holds its purchase alone
 		{"signon-purchase.yaml", "8585", 2},
 		{"purchase-reversal.yaml", "8583", 3},
 		{"preauth-completion.yaml", "8583", 3},
@@ -46,7 +47,7 @@ func TestSimClientShippedScriptsPass(t *testing.T) {
 }
 
 // Every shipped script loads and names only fields its dialect has
-// (settlement.yaml included: it is not run, see above).
+// (the settlement among them).
 func TestSimClientShippedScriptsLoad(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(scriptsDir, "*.yaml"))
 	if err != nil || len(paths) < 5 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net"
@@ -26,6 +27,7 @@ type simFlags struct {
 	echoIdle                                 time.Duration
 	seedSet, latencySet, listenSet           bool
 	client                                   clientFlags // sim client's (sim_client.go)
+	tls                                      tlsFlags
 }
 
 func init() {
@@ -40,7 +42,8 @@ func init() {
 			"(against --pin), with --zak MACs, with --zmk it takes zone key changes (0800, 70 = 161).\n" +
 			"--rules names a YAML file (see the README, \"Issuer simulator\"). With --connect it dials the\n" +
 			"switch (a destination's listen address: issuer-initiated links) instead of listening, signs on\n" +
-			"with --sign-on, and dials again a second after a connection ends.\n" +
+			"with --sign-on, and dials again a second after a connection ends. --tls serves TLS (--cert,\n" +
+			"--key; with --ca, client certificates required), or with --connect dials TLS.\n" +
 			"It books the reversals and advices it is sent (0420/0421, 0220/0221, 0120/0121) by class, RRN and STAN.\n" +
 			"SIGINT or SIGTERM stops it; it then prints its counters: received, answered by code, faults,\n" +
 			"reversals and advices with their repeats and duplicates.\n\n" +
@@ -50,7 +53,7 @@ func init() {
 			"keys and a chip card's ARQC as send makes them, and the answer expected (MTI, field values,\n" +
 			"regular expressions, present or absent). It prints a line a step (MTI sent and received, 39,\n" +
 			"pass or the reasons it failed, latency), with --junit a JUnit XML report, and exits 1 when a\n" +
-			"step fails. See the README,\n" +
+			"step fails; --tls (with --ca, --cert, --key) for a TLS link. See the README,\n" +
 			"\"Scripted client simulator\"; examples/scripts has scripts for the demo data.",
 		setup: func(fs *flag.FlagSet) func([]string, *env) error {
 			f := &simFlags{}
@@ -69,6 +72,8 @@ func init() {
 			fs.StringVar(&f.zoneMAC, "zone-mac", "x919", "MAC method under the ZAK: x919, alg1, cmac or cup")
 			fs.StringVar(&f.pin, "pin", "", "the PIN every card has, checked under the ZPK (default: any PIN that decodes)")
 			fs.IntVar(&f.keyChangeCode, "key-change-code", 161, "field 70 of a zone key change")
+			f.tls.register(fs, "with --tls, PEM certificate: the issuer's (listening: required), or the client certificate (issuer --connect, client)",
+				"with --tls, PEM CA bundle: listening, client certificates are required and checked against it (the switch's destinations[].tls.cert); issuer --connect and client: the switch's certificate must chain to it")
 			fs.StringVar(&f.latency, "latency", "", `answer delay: 2ms, "uniform 1ms 5ms", "normal mean=2ms p99=5ms", "lognormal mean=2ms p99=20ms" (default: the rules file's, else none)`)
 			c := &f.client
 			fs.StringVar(&c.script, "script", "", "client: the script to run (YAML)")
@@ -140,6 +145,15 @@ func (f *simFlags) config() (sim.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
+	var err error
+	if f.connect == "" {
+		cfg.TLS, err = f.tls.server()
+	} else {
+		cfg.TLS, err = f.tls.client()
+	}
+	if err != nil {
+		return cfg, err
+	}
 	if cfg.EchoIdle = f.echoIdle; cfg.Validate() != nil {
 		return cfg, usagef("--echo-idle: %v", cfg.Validate())
 	}
@@ -174,8 +188,12 @@ func runSimIssuer(ctx context.Context, e *env, addr string, cfg sim.Config) erro
 		is.Close()
 		return err
 	}
-	fmt.Fprintf(e.stderr, "issuer simulator (%s, %s, %d rules, latency %s, seed %d) listening on %s\n",
-		is.Dialect().Name, is.Framing(), len(cfg.Rules.Rules), latencyText(cfg.Rules.Latency), cfg.Rules.Seed, ln.Addr())
+	secure := ""
+	if cfg.TLS != nil {
+		ln, secure = tls.NewListener(ln, cfg.TLS), " (TLS)"
+	}
+	fmt.Fprintf(e.stderr, "issuer simulator (%s, %s, %d rules, latency %s, seed %d) listening on %s%s\n",
+		is.Dialect().Name, is.Framing(), len(cfg.Rules.Rules), latencyText(cfg.Rules.Latency), cfg.Rules.Seed, ln.Addr(), secure)
 	served := make(chan error, 1)
 	go func() { served <- is.Serve(ln) }()
 	select {

@@ -36,20 +36,27 @@ func servedOnce(t *testing.T) (*config, map[string]string) {
 // purchaseOn sends a demo purchase to the POS link and checks the code.
 func purchaseOn(t *testing.T, addr, stan, want string) *client.Reply {
 	t.Helper()
-	c, d := dialPOS(t, addr)
-	defer c.Close()
-	msg, err := d.Encode(codec.Message{MTI: "0200", Fields: map[string]string{
+	r := roundTripPOS(t, addr, codec.Message{MTI: "0200", Fields: map[string]string{
 		"2": "4761739001010010", "3": "000000", "4": "000000001000", "7": "1201101500", "11": stan, "12": "101500",
 		"13": "1201", "14": "2812", "22": "051", "41": "TERM0001", "42": "MERCHANT0000001", "49": "840"}})
+	if got := string(r.View.AppendText(nil, 39)); got != want {
+		t.Fatalf("purchase %s: rc %s, want %s", stan, got, want)
+	}
+	return r
+}
+
+// roundTripPOS sends m to the POS link at addr and returns the reply.
+func roundTripPOS(t *testing.T, addr string, m codec.Message) *client.Reply {
+	t.Helper()
+	c, d := dialPOS(t, addr)
+	defer c.Close()
+	msg, err := d.Encode(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := c.RoundTrip(msg, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if got := string(r.View.AppendText(nil, 39)); got != want {
-		t.Fatalf("purchase %s: rc %s, want %s", stan, got, want)
 	}
 	return r
 }

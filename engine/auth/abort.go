@@ -43,6 +43,7 @@ func (a *Authorizer) abortLocked(o *outcome, own, orig *txnShard) {
 		if v := orig.get(o.orig.withClass('2')); v != nil && v.has(txnVoided) && !v.has(txnApplied) {
 			v.clear(txnVoided)
 			a.redoLocked(v)
+			a.batchCount(v, countVoid, -1)
 		}
 	case o.flags&flagApplied != 0:
 		keep = a.abortEffect(o, e, own, orig)
@@ -66,6 +67,7 @@ func (a *Authorizer) abortEffect(o *outcome, e *txn, own, orig *txnShard) bool {
 	}
 	if e.kind != KindCompletion {
 		a.undoLocked(e)
+		a.batchCount(e, countTxn, -1)
 		return false
 	}
 	// A completion: undo its own delta (the debit, the hold it released,
@@ -74,6 +76,7 @@ func (a *Authorizer) abortEffect(o *outcome, e *txn, own, orig *txnShard) bool {
 	delta.acc, delta.card, delta.merchant, delta.terminal = e.eff.acc, e.eff.card, e.eff.merchant, e.eff.terminal
 	e.eff = delta
 	a.undoLocked(e)
+	a.batchCount(e, countTxn, -1)
 	if pre := orig.get(o.orig.withClass('1')); pre != nil && pre.has(txnCompleted) {
 		pre.clear(txnCompleted)
 		pre.set(txnApplied)
@@ -89,6 +92,7 @@ func (a *Authorizer) abortReversal(o *outcome, orig *txnShard) {
 			t.clear(txnReversed)
 			if o.flags&flagUndo != 0 && !t.has(txnApplied) {
 				a.redoLocked(t)
+				a.batchCount(t, countReversal, -1)
 			}
 		}
 	}

@@ -82,6 +82,7 @@ func (a *Authorizer) apply(s *snapshot, r *Request, kind Kind, c *issuer.Card, v
 	if kind == KindCompletion {
 		absorb(original, t)
 	}
+	a.batchCount(t, countTxn, 1)
 	return Decision{Code: Approved, Approved: true}, true, pin
 }
 
@@ -133,6 +134,7 @@ func (a *Authorizer) void(v effect, orig *txn) Decision {
 	}
 	a.undo(orig)
 	orig.set(txnVoided)
+	a.batchCount(orig, countVoid, 1)
 	return Decision{Code: Approved, Approved: true}
 }
 

@@ -69,24 +69,26 @@ func (d Decision) Repeat() bool { return d.repeat }
 
 // Authorizer decides on-us requests. Safe for concurrent use.
 type Authorizer struct {
-	snap       atomic.Pointer[snapshot]
-	hashPAN    func([]byte) [32]byte
-	lim        Limits
-	retainSec  int64 // lim.Retention in seconds
-	declineSec int64 // lim.DeclineWindow in seconds
-	purgeEvery int64 // seconds of request time between purges
-	accounts   *store[string, account]
-	cards      *store[[32]byte, card]
-	merchants  *store[string, acceptor]
-	terminals  *store[string, acceptor]
-	index      index
-	day        atomic.Uint32  // the newest business date seen
-	now        atomic.Int64   // the newest request time seen, unix seconds
-	nextPurge  atomic.Int64   // the request time the next purge waits for (0: none yet)
-	purging    atomic.Bool    // a background purge runs
-	purgeTo    atomic.Int64   // the latest request time a purge was asked for
-	bg         sync.WaitGroup // background purges
-	replayed   int64          // records replayed since the last purge of a replay (Replay runs alone)
+	snap           atomic.Pointer[snapshot]
+	hashPAN        func([]byte) [32]byte
+	lim            Limits
+	retainSec      int64 // lim.Retention in seconds
+	declineSec     int64 // lim.DeclineWindow in seconds
+	purgeEvery     int64 // seconds of request time between purges
+	accounts       *store[string, account]
+	cards          *store[[32]byte, card]
+	merchants      *store[string, acceptor]
+	terminals      *store[string, acceptor]
+	index          index
+	day            atomic.Uint32  // the newest business date seen
+	now            atomic.Int64   // the newest request time seen, unix seconds
+	nextPurge      atomic.Int64   // the request time the next purge waits for (0: none yet)
+	purging        atomic.Bool    // a background purge runs
+	purgeTo        atomic.Int64   // the latest request time a purge was asked for
+	bg             sync.WaitGroup // background purges
+	replayed       int64          // records replayed since the last purge of a replay (Replay runs alone)
+	batches        atomic.Int64   // terminals with an open settlement batch (Limits.MaxBatches)
+	batchesRefused atomic.Uint64  // requests refused at that cap
 }
 
 // snapshot is one version of the issuer data with its card index.
@@ -120,6 +122,7 @@ func (a *Authorizer) reset() {
 	for i := range a.index.shards {
 		a.index.shards[i] = txnShard{}
 	}
+	a.batches.Store(0)
 	a.index.count.Store(0)
 	a.index.placeholders.Store(0)
 	a.day.Store(0)
@@ -191,7 +194,7 @@ func (a *Authorizer) Decide(r *Request, verify PINVerifier, approval func() [6]b
 	if prev != nil && a.live(prev, w.now) {
 		return a.again(r, w, key, prev)
 	}
-	if prev == nil && !a.index.room(&a.lim, 1, 0) {
+	if prev == nil && (!a.index.room(&a.lim, 1, 0) || !a.batchRoom(r, kind)) {
 		return a.refuse(kind, w, key, okey)
 	}
 	var original *txn

@@ -110,7 +110,25 @@ func TestConcurrentDecisions(t *testing.T) {
 	}
 	wg.Wait()
 	checkApprovals(t, a, all)
+	var purchases [concTerms]Count // each terminal's batch: its approved purchases
+	for _, ds := range all {
+		for _, x := range ds {
+			if x.d.Approved && x.r.Kind() == KindPurchase {
+				purchases[x.r.Terminal[1]-'0'].add(1, x.r.Amount)
+			}
+		}
+	}
+	for i, want := range purchases {
+		if b := a.Batch(fmt.Sprintf("T%d", i)); b.Open.Debits != want || b.Open.DebitReversals != (Count{}) {
+			t.Errorf("T%d's batch %+v, want debits %+v", i, b.Open, want)
+		}
+	}
 	reverseAll(t, a, all)
+	for i, want := range purchases { // every one reversed, once
+		if b := a.Batch(fmt.Sprintf("T%d", i)); b.Open.Debits != want || b.Open.DebitReversals != want {
+			t.Errorf("T%d's batch after the reversals %+v, want debits and their reversals %+v", i, b.Open, want)
+		}
+	}
 	for acc := 0; acc < concAccounts; acc++ {
 		if avail, held, delta := accountState(a, fmt.Sprintf("ACC-%d", acc)); avail != concBalance || held != 0 || delta != 0 {
 			t.Errorf("ACC-%d after reversing everything: avail %d held %d delta %d", acc, avail, held, delta)

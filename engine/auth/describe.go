@@ -24,6 +24,9 @@ type Effect struct {
 	OrigSTAN   uint32 `json:"orig_stan,omitempty"`  // the original it names
 	OrigDate   uint32 `json:"orig_date,omitempty"`  // MMDD
 	OrigClass  string `json:"orig_class,omitempty"` // the original's MTI class, as named
+	Batch      uint32 `json:"batch,omitempty"`      // a settlement's batch number
+	Closed     bool   `json:"closed,omitempty"`     // a settlement closed the terminal's batch
+	Upload     bool   `json:"upload,omitempty"`     // out of balance: a batch upload is awaited (UnionPay)
 }
 
 // DescribeOutcome reads a journaled outcome for people; ok is false when
@@ -31,6 +34,15 @@ type Effect struct {
 func DescribeOutcome(b []byte) (e Effect, ok bool) {
 	if len(b) == 0 {
 		return e, false
+	}
+	if isSettleOutcome(b) {
+		s, err := decodeSettle(b)
+		if err != nil {
+			return e, false
+		}
+		kind := [...]string{SettleTotals: "settlement", SettleUpload: "batch upload", SettleUploadEnd: "batch upload end"}[s.op]
+		return Effect{Kind: kind, Date: s.date, Terminal: string(s.terminal), Batch: s.number,
+			Closed: s.flags&settleClosed != 0, Upload: s.flags&settleUpload != 0}, true
 	}
 	o, err := decodeOutcome(b)
 	if err != nil {

@@ -32,6 +32,13 @@ type Limits struct {
 	// original is declined. At the cap such a reversal is answered 96, so
 	// the acquirer sends it again later. Default 100 000.
 	MaxPlaceholders int
+	// MaxBatches caps the terminals with an open settlement batch (one
+	// open batch per terminal: batch.go). At the cap a debit or credit of
+	// a terminal with no open batch is answered 96, with no effect and no
+	// entry, and Stats says BatchesFull, until a settlement closes one.
+	// Default 1 million: about 200 bytes each, bounded by the issuer data's
+	// terminals in any case.
+	MaxBatches int
 }
 
 // Defaults, in one place.
@@ -40,6 +47,7 @@ const (
 	defaultDeclineWindow   = 15 * time.Minute
 	defaultMaxTransactions = 10_000_000
 	defaultMaxPlaceholders = 100_000
+	defaultMaxBatches      = 1_000_000
 	// maxTransactionsLimit bounds the cap itself: 2^31 entries would be
 	// 270 GB, far beyond any machine this runs on.
 	maxTransactionsLimit = 1 << 31
@@ -58,6 +66,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxPlaceholders == 0 {
 		l.MaxPlaceholders = defaultMaxPlaceholders
+	}
+	if l.MaxBatches == 0 {
+		l.MaxBatches = defaultMaxBatches
 	}
 	return l
 }
@@ -78,6 +89,8 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("%w: max transactions %d is not 1 to %d", ErrLimits, l.MaxTransactions, maxTransactionsLimit)
 	case l.MaxPlaceholders < 1 || l.MaxPlaceholders > l.MaxTransactions:
 		return fmt.Errorf("%w: max placeholders %d is not 1 to max transactions (%d)", ErrLimits, l.MaxPlaceholders, l.MaxTransactions)
+	case l.MaxBatches < 1 || l.MaxBatches > tableMax:
+		return fmt.Errorf("%w: max batches %d is not 1 to %d", ErrLimits, l.MaxBatches, tableMax)
 	}
 	return nil
 }
@@ -89,11 +102,15 @@ type Stats struct {
 	Refused          uint64 // requests answered 96 because the index was full
 	Full             bool   // Transactions reached MaxTransactions
 	PlaceholdersFull bool   // Placeholders reached MaxPlaceholders
+	Batches          int64  // terminals with an open settlement batch
+	BatchesRefused   uint64 // requests answered 96 because MaxBatches were open
+	BatchesFull      bool   // Batches reached MaxBatches
 }
 
 // Stats reads the index's counts.
 func (a *Authorizer) Stats() Stats {
 	n, p := a.index.count.Load(), a.index.placeholders.Load()
 	return Stats{Transactions: n, Placeholders: p, Refused: a.index.refused.Load(),
-		Full: n >= int64(a.lim.MaxTransactions), PlaceholdersFull: p >= int64(a.lim.MaxPlaceholders)}
+		Full: n >= int64(a.lim.MaxTransactions), PlaceholdersFull: p >= int64(a.lim.MaxPlaceholders),
+		Batches: a.batches.Load(), BatchesRefused: a.batchesRefused.Load(), BatchesFull: a.batches.Load() >= int64(a.lim.MaxBatches)}
 }

@@ -8,7 +8,7 @@ import (
 
 func TestLimitsDefaultsAndValidate(t *testing.T) {
 	d := Limits{}.WithDefaults()
-	if d != (Limits{Retention: 7 * 24 * time.Hour, DeclineWindow: 15 * time.Minute, MaxTransactions: 10_000_000, MaxPlaceholders: 100_000}) {
+	if d != (Limits{Retention: 7 * 24 * time.Hour, DeclineWindow: 15 * time.Minute, MaxTransactions: 10_000_000, MaxPlaceholders: 100_000, MaxBatches: 1_000_000}) {
 		t.Fatalf("defaults %+v", d)
 	}
 	if err := d.Validate(); err != nil {
@@ -25,6 +25,8 @@ func TestLimitsDefaultsAndValidate(t *testing.T) {
 		{MaxTransactions: 1 << 32},
 		{MaxTransactions: 10, MaxPlaceholders: 11},
 		{MaxPlaceholders: -1},
+		{MaxBatches: -1},
+		{MaxBatches: 1 << 27},
 	} {
 		l := bad.WithDefaults()
 		if err := l.Validate(); !errors.Is(err, ErrLimits) {

@@ -183,6 +183,9 @@ func (sr *stateReader) table(p []byte) error {
 		for d.more() && len(*list) < tableMax && err == nil {
 			x, ref := s.get(d.id())
 			x.usage = d.counter()
+			if p[0] == 'T' && sr.version >= 3 {
+				sr.batch(d, &x.batch)
+			}
 			*list, err = appendRef(*list, ref)
 		}
 	case 'S':
@@ -199,7 +202,7 @@ func (sr *stateReader) header(d *decoder) error {
 		return stateErr("not an authorization state")
 	}
 	sr.version = d.byte()
-	if sr.version != 1 && sr.version != stateVersion {
+	if sr.version < 1 || sr.version > stateVersion {
 		return stateErr("version %d (this build reads 1 to %d)", sr.version, stateVersion)
 	}
 	sr.a.day.Store(uint32(d.uvarint(1<<32 - 1)))
@@ -281,7 +284,11 @@ func (sr *stateReader) entryChunk(p []byte) error {
 func (sr *stateReader) entry(d *decoder) (txnKey, txn) {
 	var k txnKey
 	var t txn
-	b := d.Take(entryFixed)
+	fixed := entryFixed
+	if sr.version < 3 {
+		fixed = entryFixedV2
+	}
+	b := d.Take(fixed)
 	if b == nil {
 		return k, t
 	}
@@ -290,10 +297,16 @@ func (sr *stateReader) entry(d *decoder) (txnKey, txn) {
 	t.kind, t.flags, t.code = Kind(b[15]), b[16], [2]byte{b[17], b[18]}
 	copy(t.approval[:], b[19:25])
 	t.at, t.eff.date = le.Uint32(b[25:]), le.Uint32(b[29:])
-	if k.ldate > 9999 || t.kind > KindReversal || t.flags >= 1<<5 {
+	flagsMax := uint8(1 << 6) // txnInBatch is the sixth
+	if sr.version < 3 {
+		flagsMax = 1 << 5
+	} else {
+		t.batch = le.Uint16(b[33:])
+	}
+	if k.ldate > 9999 || t.kind > KindReversal || t.flags >= flagsMax {
 		d.Bad = true
 	}
-	switch b[33] {
+	switch b[fixed-1] {
 	case 0:
 		return k, t
 	case 1:
@@ -341,4 +354,24 @@ func (sr *stateReader) end(p []byte) error {
 		return stateErr("counts %v do not match the snapshot's contents", counts)
 	}
 	return nil
+}
+
+// batch reads a terminal's settlement batch (version 3), counting an open
+// one toward Limits.MaxBatches (never refused: the state was decided).
+func (sr *stateReader) batch(d *decoder, x *batchState) {
+	x.gen = uint32(d.uvarint(1<<32 - 1))
+	flags := d.byte()
+	x.open, x.closedOK, x.upload = flags&1 != 0, flags&2 != 0, flags&4 != 0
+	if flags >= 8 {
+		d.Bad = true
+	}
+	x.closedNumber = uint32(d.uvarint(1<<32 - 1))
+	for _, t := range [...]*Totals{&x.tot, &x.closed} {
+		for _, c := range [...]*Count{&t.Debits, &t.DebitReversals, &t.DebitVoids, &t.Credits, &t.CreditReversals} {
+			c.N, c.Amount = d.Varint(), d.Varint()
+		}
+	}
+	if x.open {
+		sr.a.batches.Add(1)
+	}
 }

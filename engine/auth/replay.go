@@ -11,6 +11,9 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 	if len(outcomeBytes) == 0 {
 		return nil
 	}
+	if isSettleOutcome(outcomeBytes) {
+		return a.replaySettle(outcomeBytes)
+	}
 	o, err := decodeOutcome(outcomeBytes)
 	if err != nil {
 		return err
@@ -60,15 +63,22 @@ func (a *Authorizer) Replay(outcomeBytes []byte, respCode [2]byte) error {
 				absorb(pre, e)
 			}
 		}
+		a.batchCount(e, countTxn, 1)
 	}
 	if reversedFirst {
 		e.set(txnReversed)
-		a.undoLocked(e)
+		if e.has(txnApplied) {
+			a.undoLocked(e)
+			a.batchCount(e, countReversal, 1)
+		}
 	}
 	if o.flags&flagUndo != 0 && o.kind == KindVoid && o.origOK { // an approved void
 		if v := a.lookup(orig, o.orig.withClass('2'), o.at); v != nil {
 			v.set(txnVoided)
-			a.undoLocked(v)
+			if v.has(txnApplied) {
+				a.undoLocked(v)
+				a.batchCount(v, countVoid, 1)
+			}
 		}
 	}
 	return nil

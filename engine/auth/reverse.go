@@ -60,6 +60,7 @@ func (a *Authorizer) reverseOriginal(w when, origClass byte, okey txnKey, sh *tx
 		orig.set(txnReversed)
 		if orig.has(txnApplied) {
 			a.undoLocked(orig)
+			a.batchCount(orig, countReversal, 1)
 			flags = flagUndo
 		}
 		return flags, k.class

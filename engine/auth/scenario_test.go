@@ -22,11 +22,21 @@ package auth
 //	state merchant=<id> [usage=<n>] [count=<n>]
 //	state terminal=<id> [usage=<n>] [count=<n>]
 //	state index [entries=<n>] [placeholders=<n>] [refused=<n>] [full=<0|1>]
+//	            [batches=<n>] [batchesrefused=<n>] [batchesfull=<0|1>]
+//	state batch=<terminal> [dn= da= rn= ra= vn= va= cn= ca= crn= cra=<n>]
+//	            [gen=<n>] [closed=<batch number>] [uploading=<0|1>]
+//	                          the open batch's counts (d debits, r their
+//	                          reversals, v voids, c credits, cr credit reversals;
+//	                          n count, a amount), batches closed, the last number
+//	settle [op=totals|upload|end] [term=T1] [merch=M1] [link=pos] batch=<n>
+//	       [upload=1] [dn=...] ... -> <code> [closed=<0|1>] [balanced=<0|1>]
+//	                          a settlement (Authorizer.Settle) whose totals (as
+//	                          state batch=) agree when they equal the switch's
 //	                          state read from inside the package; daily counters
 //	                          read as zero when they belong to an older business
 //	                          date than the newest the scenario used
 //	limits <field>=<value>... the index's Limits (retention, decline, as Go
-//	                          durations; max, maxplaceholders), before any request
+//	                          durations; max, maxplaceholders, maxbatches), before any request
 //	replay                    build a fresh Authorizer, Replay every Outcome so far
 //	                          (with its code) into it and carry on with that one
 //	swap                      swap the last two journal entries: a journal that
@@ -256,6 +266,8 @@ func runScenario(t testing.TB, sc *scenario) *world {
 			w.a.bg.Wait()
 		case "snapshot":
 			w.a = w.snapshotted()
+		case "settle":
+			w.settle(rest)
 		default:
 			if w.a == nil {
 				w.fatalf("a request before issuer data")
@@ -301,6 +313,8 @@ func (w *world) setLimits(m map[string]string) {
 			w.limits.MaxTransactions = int(w.num(v))
 		case "maxplaceholders":
 			w.limits.MaxPlaceholders = int(w.num(v))
+		case "maxbatches":
+			w.limits.MaxBatches = int(w.num(v))
 		default:
 			w.fatalf("unknown limit %q", k)
 		}
@@ -587,7 +601,12 @@ func (w *world) checkState(m map[string]string) {
 		st := w.a.Stats()
 		got["entries"], got["placeholders"], got["refused"] = st.Transactions, st.Placeholders, int64(st.Refused)
 		got["full"] = map[bool]int64{false: 0, true: 1}[st.Full]
+		got["batches"], got["batchesrefused"] = st.Batches, int64(st.BatchesRefused)
+		got["batchesfull"] = map[bool]int64{false: 0, true: 1}[st.BatchesFull]
 		delete(m, "index")
+	case m["batch"] != "":
+		batchNames(w.a.Batch(m["batch"]), got)
+		delete(m, "batch")
 	default:
 		w.fatalf("state of what? account=, card=, merchant=, terminal= or index")
 	}

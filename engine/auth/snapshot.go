@@ -20,7 +20,7 @@ import (
 //	accounts  'A' {id delta held}...          sorted by id
 //	cards     'C' {hash usage pinFails atc}... sorted by hash (version 1: no atc)
 //	merchants 'M' {id usage}...               sorted by id
-//	terminals 'T' {id usage}...               sorted by id
+//	terminals 'T' {id usage batch}...         sorted by id (before version 3: no batch)
 //	shard     'S' shard count                 then its entries, sorted by key:
 //	entries   'X' shard {entry}...
 //	end       'E' accounts cards merchants terminals entries crc32c
@@ -31,7 +31,7 @@ import (
 // a bound before anything is allocated for it.
 const (
 	stateMagic   = "cardswitch-auth-state"
-	stateVersion = 2       // 2: a card's transaction counter (version 1 is still read)
+	stateVersion = 3       // 2: a card's transaction counter; 3: terminal settlement batches, an entry's batch (versions 1 and 2 are still read)
 	chunkMax     = 1 << 20 // bytes: a chunk is read whole before it is decoded
 	idMax        = 255     // bytes of an account, merchant or terminal ID
 	tableMax     = 1 << 26 // accounts, cards, merchants or terminals: 64 million
@@ -125,8 +125,11 @@ func (a *Authorizer) WriteState(w io.Writer) error {
 	for i, s := range [2]*store[string, acceptor]{a.merchants, a.terminals} {
 		for _, ref := range [2][]uint32{st.merchants, st.terminals}[i] {
 			x := s.at(ref)
-			sw.begin("MT"[i], nil, idMax+30)
+			sw.begin("MT"[i], nil, idMax+30+batchMax)
 			sw.buf = appendCounter(appendID(sw.buf, x.id), x.usage)
+			if i == 1 {
+				sw.buf = appendBatch(sw.buf, &x.batch)
+			}
 		}
 	}
 	for i, list := range st.shards {
@@ -167,11 +170,35 @@ func (st *stateTables) writeEntries(sw *stateWriter) {
 }
 
 // An entry: entryFixed bytes (the key, kind, flags, code, approval, time,
-// date, and whether an effect follows), then the effect in varints.
+// date, the batch generation (version 3), and whether an effect follows),
+// then the effect in varints.
 const (
-	entryFixed = 8 + 4 + 2 + 1 + 1 + 1 + 2 + 6 + 4 + 4 + 1
-	entryMax   = entryFixed + 4*5 + 4*10
+	entryFixedV2 = 8 + 4 + 2 + 1 + 1 + 1 + 2 + 6 + 4 + 4 + 1
+	entryFixed   = entryFixedV2 + 2
+	entryMax     = entryFixed + 4*5 + 4*10
 )
+
+// batchMax bounds a terminal's batch state as written: the generation,
+// flags, the closed number, and ten counts twice.
+const batchMax = 5 + 1 + 5 + 20*10
+
+func appendBatch(b []byte, x *batchState) []byte {
+	b = binary.AppendUvarint(b, uint64(x.gen))
+	var flags byte
+	for i, f := range [...]bool{x.open, x.closedOK, x.upload} {
+		if f {
+			flags |= 1 << i
+		}
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(x.closedNumber))
+	for _, t := range [...]*Totals{&x.tot, &x.closed} {
+		for _, c := range [...]Count{t.Debits, t.DebitReversals, t.DebitVoids, t.Credits, t.CreditReversals} {
+			b = binary.AppendVarint(binary.AppendVarint(b, c.N), c.Amount)
+		}
+	}
+	return b
+}
 
 func (st *stateTables) appendEntry(b []byte, k txnKey, t *txn) []byte {
 	b = binary.LittleEndian.AppendUint64(b, k.term)
@@ -181,6 +208,7 @@ func (st *stateTables) appendEntry(b []byte, k txnKey, t *txn) []byte {
 	b = append(b, t.approval[:]...)
 	b = binary.LittleEndian.AppendUint32(b, t.at)
 	b = binary.LittleEndian.AppendUint32(b, t.eff.date)
+	b = binary.LittleEndian.AppendUint16(b, t.batch)
 	e := &t.eff
 	if e.acc == 0 {
 		return append(b, 0)
@@ -241,7 +269,7 @@ func (a *Authorizer) collect() *stateTables {
 		}
 	})
 	a.terminals.each(func(ref uint32, x *acceptor) {
-		if used[3][ref] || x.usage != (counter{}) {
+		if used[3][ref] || x.usage != (counter{}) || x.batch != (batchState{}) {
 			st.terminals = append(st.terminals, ref)
 		}
 	})

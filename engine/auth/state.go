@@ -48,6 +48,17 @@ func (s *store[K, V]) get(k K) (*V, uint32) {
 	return v, ref
 }
 
+// find is the value for k, nil if it has none (nothing is made).
+func (s *store[K, V]) find(k K) *V {
+	sh := &s.shards[s.hash(k)&(shardCount-1)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ref, ok := sh.m[k]; ok {
+		return s.tab.at(ref)
+	}
+	return nil
+}
+
 // at is the value of a ref get returned (0: nil).
 func (s *store[K, V]) at(ref uint32) *V {
 	if ref == 0 {
@@ -173,6 +184,7 @@ type acceptor struct {
 	mu    sync.Mutex
 	id    string
 	usage counter
+	batch batchState // a terminal's settlement batch (batch.go); unused for a merchant
 }
 
 // effect is what an approval did, so that a reversal or void can undo
@@ -201,6 +213,7 @@ type txn struct {
 	approval [6]byte
 	kind     Kind
 	flags    uint8
+	batch    uint16 // the generation of the terminal batch it counted in (txnInBatch), low 16 bits: two padding bytes of the 64
 }
 
 // txn.flags
@@ -210,6 +223,7 @@ const (
 	txnVoided                  // an approved void undid it
 	txnCompleted               // a pre-authorization a completion took
 	txnPlaceholder             // made by a reversal of an unknown original (counted in Stats.Placeholders)
+	txnInBatch                 // counted in its terminal's batch of generation batch
 )
 
 func (t *txn) has(f uint8) bool { return t.flags&f != 0 }

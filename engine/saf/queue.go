@@ -275,15 +275,7 @@ func (q *Queue) nextFresh() *slot {
 
 // Unsent gives back an entry Next handed out that could not be sent (no
 // connection): it goes first again, and the try does not count.
-func (q *Queue) Unsent(id uint64, now time.Time) {
-	s := q.entries[id]
-	if s == nil || s.st != inFlight {
-		return
-	}
-	q.land(s)
-	s.e.Attempts--
-	q.wait(s, now)
-}
+func (q *Queue) Unsent(id uint64, now time.Time) { q.Defer(id, now) }
 
 // Defer gives back an entry Next handed out that must wait for another
 // (a reversal for the advice it reverses): it goes again at until, and

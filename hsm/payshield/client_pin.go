@@ -141,6 +141,24 @@ func validationField(data, account string) (string, error) {
 	return "", fmt.Errorf("%w: IBM validation data without the account's last 5 digits", ErrUnsupported)
 }
 
+// translationFields are a PIN translation's source block fields and
+// destination format code (CA, CC, G0); a destination format that takes
+// the PAN needs one.
+func translationFields(block []byte, from hsm.PINBlockFormat, pan string, to hsm.PINBlockFormat) (pinFields, string, error) {
+	pf, err := pinBlockFields(block, from, pan)
+	if err != nil {
+		return pf, "", err
+	}
+	dst, err := formatCode(to)
+	if err != nil {
+		return pf, "", err
+	}
+	if usesPAN(to) && pf.account == "000000000000" {
+		return pf, "", hsm.ErrPAN
+	}
+	return pf, dst, nil
+}
+
 // TranslatePIN implements hsm.Service: CA from a TPK, CC from a ZPK; the
 // destination must be a ZPK.
 func (c *Client) TranslatePIN(ctx context.Context, t hsm.PINTranslation) ([]byte, error) {
@@ -151,16 +169,9 @@ func (c *Client) TranslatePIN(ctx context.Context, t hsm.PINTranslation) ([]byte
 	if t.To.Type != hsm.KeyTypeZPK {
 		return nil, fmt.Errorf("%w: destination key type %q (want ZPK 001): %w", ErrUnsupported, t.To.Type, hsm.ErrKeyType)
 	}
-	pf, err := pinBlockFields(t.Block, t.FromFormat, t.PAN)
+	pf, dst, err := translationFields(t.Block, t.FromFormat, t.PAN, t.ToFormat)
 	if err != nil {
 		return nil, err
-	}
-	dst, err := formatCode(t.ToFormat)
-	if err != nil {
-		return nil, err
-	}
-	if usesPAN(t.ToFormat) && pf.account == "000000000000" {
-		return nil, hsm.ErrPAN
 	}
 	cl := c.newCall(cmd)
 	defer c.putCall(cl)
@@ -197,16 +208,9 @@ func (c *Client) TranslateDUKPTPIN(ctx context.Context, t hsm.DUKPTPINTranslatio
 	if _, err := hsm.KSNCounter(t.KSN); err != nil {
 		return nil, err
 	}
-	pf, err := pinBlockFields(t.Block, hsm.ISO0, t.PAN)
+	pf, dst, err := translationFields(t.Block, hsm.ISO0, t.PAN, t.ToFormat)
 	if err != nil {
 		return nil, err
-	}
-	dst, err := formatCode(t.ToFormat)
-	if err != nil {
-		return nil, err
-	}
-	if usesPAN(t.ToFormat) && pf.account == "000000000000" {
-		return nil, hsm.ErrPAN
 	}
 	cl := c.newCall("G0")
 	defer c.putCall(cl)

@@ -4,6 +4,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,19 @@ func Dial(addr string, d *codec.Dialect, f codec.Framing, tpdu []byte, timeout t
 		return nil, errors.New("client: the framing needs a 5-byte TPDU")
 	}
 	nc, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return New(nc, d, f, tpdu), nil
+}
+
+// DialTLS is Dial over TLS with cfg (internal/tlsfiles builds one from
+// files): the handshake is done, within timeout, when it returns.
+func DialTLS(addr string, d *codec.Dialect, f codec.Framing, tpdu []byte, timeout time.Duration, cfg *tls.Config) (*Conn, error) {
+	if f.TPDU && len(tpdu) != codec.TPDULen {
+		return nil, errors.New("client: the framing needs a 5-byte TPDU")
+	}
+	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -21,32 +21,15 @@ var errPastDay = errors.New("clearing: past the day")
 // once a later day has begun). It reads the kept days before it on the
 // way (the journal has no seek by date for a stopped journal).
 func ReadDay(dir string, date uint32, fn func(*journal.Record) error) (journal.Result, error) {
-	seen, closed := uint64(0), false
-	res, err := journal.Replay(dir, func(r *journal.Record) error {
-		switch {
-		case r.BusinessDate < date:
-			return nil
-		case r.BusinessDate > date:
-			closed = true
-			return errPastDay
-		}
+	seen := uint64(0)
+	res, err := ReadDays(dir, date, date, func(r *journal.Record) error {
 		seen++
 		return fn(r)
 	})
-	if errors.Is(err, errPastDay) {
-		err = nil
+	if err == nil && seen == 0 {
+		err = fmt.Errorf("clearing: no records of business day %d in the journal (not reached yet, or dropped)", date)
 	}
-	switch {
-	case err != nil:
-		return res, err
-	case res.Problem != nil && !closed:
-		return res, res.Problem
-	case seen == 0:
-		return res, fmt.Errorf("clearing: no records of business day %d in the journal (not reached yet, or dropped)", date)
-	case !closed:
-		return res, fmt.Errorf("clearing: business day %d is not closed: it is the journal's newest day", date)
-	}
-	return res, nil
+	return res, err
 }
 
 // ReadDays streams the records of the business days from..to (closed:
