@@ -20,6 +20,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/cardswitch/cardswitch/cmd/cardswitch/dashboard"
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/engine/auth"
 	"github.com/cardswitch/cardswitch/engine/issuer"
@@ -240,6 +241,15 @@ func serve(ctx context.Context, c *config, log zerolog.Logger, started chan<- *e
 	linkConnHandlers(mux, srv)
 	cardHandlers(mux, c.cards, authz, log)
 	mux.Handle("GET /transactions", newLookup(j, srv.BusinessDate).handler())
+	dash := dashboard.New(dashboard.Config{Gatherer: reg, Links: func() []dashboard.Link {
+		var out []dashboard.Link
+		for _, l := range srv.LinkStates() {
+			out = append(out, dashboard.Link{Name: l.Name, Up: l.Up})
+		}
+		return out
+	}}).Handler()
+	mux.Handle("/dashboard/", dash) // the live page (GET: open, like every read); its rates are per wall-clock second
+	mux.Handle("/dashboard", dash)
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the guard asks for the token
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

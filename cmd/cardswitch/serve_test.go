@@ -53,6 +53,14 @@ func writeFile(t testing.TB, body string) string {
 func serveDefault(t *testing.T) map[string]string {
 	t.Helper()
 	body, addrs := testConfig(t)
+	serveBody(t, body)
+	return addrs
+}
+
+// serveBody runs the switch on the configuration body until the test ends
+// (a failed shutdown fails the test).
+func serveBody(t *testing.T, body string) {
+	t.Helper()
 	c, err := loadConfig(writeFile(t, body))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +71,6 @@ func serveDefault(t *testing.T) map[string]string {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return addrs
 }
 
 // startServe runs serve on c until the returned stop is called; stop
