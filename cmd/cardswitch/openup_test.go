@@ -22,7 +22,6 @@ import (
 	"github.com/cardswitch/cardswitch/engine"
 	"github.com/cardswitch/cardswitch/internal/testlog"
 	"github.com/cardswitch/cardswitch/journal"
-	"github.com/cardswitch/cardswitch/journal/snapshot"
 )
 
 const openUpEnv = "CARDSWITCH_TEST_OPENUP_CONFIG"
@@ -308,17 +307,7 @@ func TestOpenUpstreamAcrossASnapshot(t *testing.T) {
 	if err := p.wait(); err != nil {
 		t.Fatal(err)
 	}
-	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: 4}, prot.Fingerprint(), before.parts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := newState(c, prot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snapshot.Load(m, after.parts()); err != nil {
-		t.Fatal(err)
-	}
+	after := throughSnapshot(t, c, prot, before, 4)
 	p = newReplayer(after)
 	for _, r := range []*journal.Record{fwd(5, 3, journal.UpTimeout), fwd(6, 4, journal.UpForwarded), fwd(7, 4, journal.UpBadMAC)} {
 		if err := p.add(r); err != nil {

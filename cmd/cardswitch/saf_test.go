@@ -280,35 +280,12 @@ func TestSAFAndStandInAcrossASnapshot(t *testing.T) {
 		r.UpCode = [2]byte{'0', '0'}
 		return r
 	}
-	replay := func(st *state, recs ...*journal.Record) {
-		p := newReplayer(st)
-		for _, r := range recs {
-			if r.BusinessDate == 0 {
-				r.BusinessDate = 20261202
-			}
-			if err := p.add(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := p.wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	replay := func(st *state, recs ...*journal.Record) { replayRecords(t, st, recs...) }
 	// before the point: 1 times out (owes a reversal), 2 is stood in for
 	// (owes an advice), 3 times out and is delivered
 	replay(before, fwd(1, 1, journal.UpForwarded), fwd(2, 1, journal.UpTimeout), stood(3, 2, 20261202),
 		fwd(4, 3, journal.UpForwarded), fwd(5, 3, journal.UpTimeout), delivered(6, 3))
-	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: 6}, prot.Fingerprint(), before.parts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := newState(c, prot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snapshot.Load(m, after.parts()); err != nil {
-		t.Fatal(err)
-	}
+	after := throughSnapshot(t, c, prot, before, 6)
 	// after it: 1's reversal delivered; a late approval of 3 (delivered:
 	// nothing more owed); another stand-in approval
 	late := fwd(8, 3, journal.UpLateReversal)
@@ -338,18 +315,7 @@ func TestSAFAndStandInAcrossASnapshot(t *testing.T) {
 // is still owed: nothing answered it), and the approval no longer counts.
 func TestStandInReversalAcrossASnapshot(t *testing.T) {
 	c, prot, before := testState(t)
-	replay := func(st *state, recs ...*journal.Record) {
-		p := newReplayer(st)
-		for _, r := range recs {
-			r.BusinessDate = 20261202
-			if err := p.add(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := p.wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	replay := func(st *state, recs ...*journal.Record) { replayRecords(t, st, recs...) }
 	approval := fwd(1, 10, journal.UpStandIn)
 	approval.RespCode = [2]byte{'0', '0'}
 	own := fwd(2, 10, journal.UpUndelivered) // the switch's reversal: its reply was not delivered
@@ -357,7 +323,41 @@ func TestStandInReversalAcrossASnapshot(t *testing.T) {
 	done := fwd(3, 10, journal.UpSAFDelivered)
 	done.Follows, done.MTI, done.UpCode = 10, [4]byte{'0', '4', '2', '0'}, [2]byte{'0', '0'}
 	replay(before, approval, own, done)
-	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: 3}, prot.Fingerprint(), before.parts())
+	after := throughSnapshot(t, c, prot, before, 3)
+	term := fwd(4, 11, journal.UpAdviceAccepted) // the terminal's 0400, with a counter of its own
+	term.MTI, term.Follows = [4]byte{'0', '4', '0', '0'}, 10
+	replay(after, term)
+	if owed, err := after.owed.records(); err != nil || len(owed) != 1 || owed[0].UpState != journal.UpStandIn {
+		t.Fatalf("pending after the snapshot: %v %+v, want the advice alone (the reversal was delivered)", err, owed)
+	}
+	if si, err := after.stood.records(); err != nil || len(si) != 0 {
+		t.Fatalf("stand-in approvals after the snapshot: %v %+v, want none (reversed)", err, si)
+	}
+}
+
+// replayRecords replays recs into st as a start does (a record without a
+// business date is of 20261202).
+func replayRecords(t *testing.T, st *state, recs ...*journal.Record) {
+	t.Helper()
+	p := newReplayer(st)
+	for _, r := range recs {
+		if r.BusinessDate == 0 {
+			r.BusinessDate = 20261202
+		}
+		if err := p.add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// throughSnapshot writes before's state as a snapshot at seq and returns
+// a new state loaded from it.
+func throughSnapshot(t *testing.T, c *config, prot *journal.Protector, before *state, seq uint64) *state {
+	t.Helper()
+	m, err := snapshot.Write(c.snapshotDir(), snapshot.Point{Seq: seq}, prot.Fingerprint(), before.parts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,13 +368,5 @@ func TestStandInReversalAcrossASnapshot(t *testing.T) {
 	if err := snapshot.Load(m, after.parts()); err != nil {
 		t.Fatal(err)
 	}
-	term := fwd(4, 11, journal.UpAdviceAccepted) // the terminal's 0400, with a counter of its own
-	term.MTI, term.Follows = [4]byte{'0', '4', '0', '0'}, 10
-	replay(after, term)
-	if owed, err := after.owed.records(); err != nil || len(owed) != 1 || owed[0].UpState != journal.UpStandIn {
-		t.Fatalf("pending after the snapshot: %v %+v, want the advice alone (the reversal was delivered)", err, owed)
-	}
-	if si, err := after.stood.records(); err != nil || len(si) != 0 {
-		t.Fatalf("stand-in approvals after the snapshot: %v %+v, want none (reversed)", err, si)
-	}
+	return after
 }
