@@ -28,6 +28,7 @@ type rawHost struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	got    []codec.Message
+	from   []string // got's connections (the switch's end)
 	answer func(m codec.Message) *codec.Message
 }
 
@@ -75,6 +76,7 @@ func (h *rawHost) serve(c net.Conn) {
 		m := v.ToMessage(false)
 		h.mu.Lock()
 		h.got = append(h.got, m)
+		h.from = append(h.from, c.RemoteAddr().String())
 		answer := h.answer
 		h.mu.Unlock()
 		var r *codec.Message
@@ -781,5 +783,34 @@ func TestSAFAdviceRepeatIsOneEntry(t *testing.T) {
 	}
 	if acc := safRecords(t, j, journal.UpAdviceAccepted); len(acc) != 2 || SAFRef(&acc[0]) != SAFRef(&acc[1]) {
 		t.Fatalf("accepted %+v: want the repeat on the advice's entry", acc)
+	}
+}
+
+// A destination with a circuit breaker (stand-in) and two connections
+// takes its requests round robin: the availability check before a
+// forward does not take the round robin's turn (it did, so with two
+// connections every request went to the same one).
+func TestStandInDestinationRoundRobin(t *testing.T) {
+	h := startRawHost(t, func(m codec.Message) *codec.Message { return answerWith(m, "00") })
+	dc := standInDest(h.ln.Addr().String())
+	dc.Connections, dc.Strategy = 2, "round-robin"
+	ts := forwarding(t, []DestinationConfig{dc}, nil)
+	waitUp(t, ts, "visa", 2)
+	c := ts.dial(t)
+	for i := 0; i < 4; i++ {
+		if r, err := c.RoundTrip(stip0200(t, "4761739001010010", 60+i, 100), 5*time.Second); err != nil || field(r, 39) != "00" {
+			t.Fatalf("purchase %d: %v", i, err)
+		}
+	}
+	per := map[string]int{}
+	h.mu.Lock()
+	for i, m := range h.got {
+		if m.MTI == "0200" {
+			per[h.from[i]]++
+		}
+	}
+	h.mu.Unlock()
+	if len(per) != 2 {
+		t.Fatalf("purchases per connection %v: want both connections used", per)
 	}
 }

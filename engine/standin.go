@@ -124,11 +124,7 @@ func (db *destBreaker) state(now time.Time) upstream.BreakerState {
 // unavailable reports whether d cannot take live traffic now: no
 // connection up (or signed on where required), or its circuit open.
 func (d *destination) unavailable(now time.Time) bool {
-	if !d.brk.allow(now) {
-		return true
-	}
-	_, err := d.pool.Pick()
-	return err != nil
+	return !d.brk.allow(now) || !d.pool.AnyUp() // not Pick: forward's Pick takes the round robin's turn
 }
 
 // standIn decides t in d's place (stand-in) and sets its answer; the

@@ -94,6 +94,10 @@ func (p *Pool) Up(i int) bool {
 	return i >= 0 && i < len(p.tiers) && p.up.Load()&(1<<uint(i)) != 0
 }
 
+// AnyUp reports whether a connection is up, without turning the cursor:
+// a check before a Pick must not take a round robin's turn.
+func (p *Pool) AnyUp() bool { return p.up.Load() != 0 } // SetUp sets no bit past Len
+
 // Pick chooses the connection for the next request, or ErrAllDown.
 func (p *Pool) Pick() (int, error) {
 	i := Pick(p.strategy, p.tiers, p.up.Load(), p.next.Add(1)-1)
