@@ -84,13 +84,19 @@ func (oc *outConn) control(ctx context.Context, op DestOp) error {
 		return ErrNoConnection
 	}
 	c := destCtl{op: op, done: make(chan error, 1)}
+	return askKeeper(ctx, oc.ctl, c, c.done)
+}
+
+// askKeeper hands v to a keeper on ch and waits for its answer on done,
+// within ctx (the admin API's operator actions and key changes).
+func askKeeper[T any](ctx context.Context, ch chan<- T, v T, done <-chan error) error {
 	select {
-	case oc.ctl <- c:
+	case ch <- v:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case err := <-c.done:
+	case err := <-done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()

@@ -152,10 +152,11 @@ func (s *Server) acceptAdvice(t *Txn, d *destination) {
 	var tb [16]byte
 	term := string(v.TerminalID(tb[:0]))
 	mti := v.MTI()
-	if o, ok := OriginalOf(v, RequestDate(v)); ok && mti.Class() == '4' {
+	o, named := OriginalOf(v, RequestDate(v))
+	named = named && mti.Class() == '4'
+	if named {
 		for _, c := range []byte{o.Class(), '2', '1'} {
-			k := newOrigKey(term, c, o.STAN, o.Date%10000)
-			if s.reverseAdvice(t, d, k) {
+			if s.reverseAdvice(t, d, newOrigKey(term, c, o.STAN, o.Date%10000)) {
 				return
 			}
 		}
@@ -174,7 +175,7 @@ func (s *Server) acceptAdvice(t *Txn, d *destination) {
 			return
 		}
 	}
-	if o, ok := OriginalOf(v, RequestDate(v)); ok && mti.Class() == '4' && t.rrnLen == 0 {
+	if named && t.rrnLen == 0 {
 		for _, c := range []byte{o.Class(), '2', '1'} {
 			if ref, found := d.saf.originals.find(newOrigKey(term, c, o.STAN, o.Date%10000)); found && ref.kind == refForwarded && ref.rrnSeq != 0 {
 				t.rrnSeq, t.upSTAN, t.upRRN = ref.rrnSeq, ref.upSTAN, ref.upRRN

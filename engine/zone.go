@@ -399,17 +399,7 @@ func (s *Server) ChangeZoneKey(ctx context.Context, name, key string) error {
 	default:
 		return fmt.Errorf("key %q: zpk or zak", key)
 	}
-	select {
-	case d.zone.changes <- kc:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-kc.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return askKeeper(ctx, d.zone.changes, kc, kc.done)
 }
 
 // proposeKey runs a switch-initiated key change on ss (its keeper): a new
