@@ -1,7 +1,10 @@
 package payshield
 
 import (
+	"encoding/hex"
 	"errors"
+	"strconv"
+	"strings"
 
 	"github.com/cardswitch/cardswitch/hsm"
 )
@@ -160,10 +163,19 @@ func (s *Server) encryptPIN(out []byte, dst string, pin hsm.PIN, code, account s
 // (1A+32H), ZPK, KSN descriptor (3H), KSN (20H), PIN block (16H), source
 // format (2N), destination format (2N), account (12N). Reply as CA.
 func handleG0(s *Server, r *fieldReader, out []byte) ([]byte, error) {
-	bdk, zpk, _, ksn, block := r.key(32), r.key(16), r.str(3), r.hexBytes(20), r.hexBytes(16)
+	bdk, zpk, desc := r.key(32), r.key(16), r.str(3)
+	n, err := ksnDigits(desc)
+	if err != nil {
+		return out, err
+	}
+	ksnHex, block := r.str(n), r.hexBytes(16)
 	srcCode, dstCode, account := r.str(2), r.str(2), r.digits(12)
 	if err := r.err(); err != nil {
 		return out, err
+	}
+	ksn, err := hex.DecodeString(strings.Repeat("F", 20-n) + ksnHex) // left-padded with F to 80 bits
+	if err != nil {
+		return out, codedError{"15", err}
 	}
 	bk, err := s.key(hsm.KeyTypeBDK, bdk, "10")
 	if err != nil {
@@ -178,4 +190,25 @@ func handleG0(s *Server, r *fieldReader, out []byte) ([]byte, error) {
 		return out, err
 	}
 	return s.encryptPIN(out, zpk, pin, dstCode, account)
+}
+
+// ksnDigits reads G0's KSN descriptor xyz (hex digits: the BDK ID's
+// length, the sub-key's (0), the device ID's): the KSN has x+y+z+5
+// digits (5 for the counter), at most 20; error 15 otherwise.
+func ksnDigits(desc string) (int, error) {
+	if len(desc) != 3 {
+		return 0, codedError{"15", hsm.ErrKSN}
+	}
+	n := 5
+	for _, c := range desc {
+		v, err := strconv.ParseUint(string(c), 16, 8)
+		if err != nil {
+			return 0, codedError{"15", hsm.ErrKSN}
+		}
+		n += int(v)
+	}
+	if n > 20 || n%2 != 0 {
+		return 0, codedError{"15", hsm.ErrKSN}
+	}
+	return n, nil
 }
